@@ -1,0 +1,101 @@
+package archive
+
+// Journal event types (DESIGN.md §1.4). docs/FORMAT.md specifies each
+// payload; adding a type is a format change and must be documented there.
+const (
+	EventArchiveCreated     = "archive.created"     // init: archive id, origin, public key, retention
+	EventMessageArchived    = "message.archived"    // a new message (or the first version of a msgid)
+	EventMessageConflict    = "message.conflict"    // different bytes under an already archived msgid: a new version, both kept
+	EventInputRejected      = "input.rejected"      // a line/record that could not be archived, kept raw in quarantine
+	EventRecordsSealed      = "records.sealed"      // pending records written to a WORM pack
+	EventParticipantUpdated = "participant.updated" // directory facts (name, department, group) from a point in time
+	EventAccessView         = "access.view"         // someone displayed a message or its proof
+)
+
+// Record ordinals within the event that introduced them.
+const (
+	OrdinalRaw        = 0 // the bytes exactly as the source delivered them
+	OrdinalNormalized = 1 // canonical JSON of Message
+)
+
+// MessageEvent is the payload of message.archived and message.conflict. The
+// message content is referenced by hash (Raw, Record) so that lawful
+// disposition can delete content without breaking the Merkle tree.
+type MessageEvent struct {
+	Serial        uint64          `json:"serial"`
+	Source        string          `json:"source"`
+	SourceID      string          `json:"source_id"`
+	Version       int             `json:"version"`                  // 1, or n > 1 for the n-th distinct version of a msgid
+	ConflictsWith uint64          `json:"conflicts_with,omitempty"` // serial of version 1 when Version > 1
+	Kind          Kind            `json:"kind"`
+	SentAt        Time            `json:"sent_at"`
+	Raw           BlobID          `json:"raw"`    // SHA-256 of the raw record (ordinal 0)
+	Record        BlobID          `json:"record"` // SHA-256 of the normalized record (ordinal 1)
+	RawSize       int             `json:"raw_size"`
+	RecordSize    int             `json:"record_size"`
+	Attachments   []AttachmentRef `json:"attachments,omitempty"`
+	RefersTo      string          `json:"refers_to,omitempty"`
+	Origin        string          `json:"origin,omitempty"` // where the bytes came from (e.g. "file:x.jsonl line 17", "api")
+	RetainUntil   Time            `json:"retain_until"`
+}
+
+// AttachmentRef is the journal's view of an attachment: which blob, and
+// whether the media was obtained intact.
+type AttachmentRef struct {
+	Blob   BlobID           `json:"blob"`
+	Status AttachmentStatus `json:"status"`
+}
+
+// RejectEvent is the payload of input.rejected. The raw bytes are record 0.
+type RejectEvent struct {
+	Source      string `json:"source"`
+	Origin      string `json:"origin"` // file and line, or API request
+	Field       string `json:"field,omitempty"`
+	Reason      string `json:"reason"`
+	Raw         BlobID `json:"raw"`
+	RawSize     int    `json:"raw_size"`
+	Truncated   bool   `json:"truncated,omitempty"` // only the first MaxQuarantineBytes were kept
+	FullSize    int64  `json:"full_size,omitempty"`
+	FullHash    BlobID `json:"full_hash,omitempty"` // SHA-256 of the whole input when truncated
+	RetainUntil Time   `json:"retain_until"`
+}
+
+// SealEvent is the payload of records.sealed: the records introduced by
+// journal events First..Last (inclusive) that share RetainUntil are now in Pack.
+type SealEvent struct {
+	Pack        BlobID `json:"pack"`
+	First       uint64 `json:"first"`
+	Last        uint64 `json:"last"`
+	Count       int    `json:"count"`
+	Bytes       int64  `json:"bytes"`
+	RetainUntil Time   `json:"retain_until"`
+}
+
+// ArchiveCreated is the payload of archive.created, the first event.
+type ArchiveCreated struct {
+	ArchiveID      string `json:"archive_id"`
+	Origin         string `json:"origin"`
+	PublicKey      string `json:"public_key"`
+	RetentionYears int    `json:"retention_years"`
+	Version        string `json:"version"`
+}
+
+// ParticipantEvent is the payload of participant.updated. Values hold from
+// ValidFrom until the next event for the same id, so a message is always
+// attributed to who the sender was when it was sent.
+type ParticipantEvent struct {
+	ID               string          `json:"id"`
+	Kind             ParticipantKind `json:"kind"`
+	Name             string          `json:"name,omitempty"`
+	Department       string          `json:"department,omitempty"`
+	Title            string          `json:"title,omitempty"`
+	SupervisoryGroup string          `json:"supervisory_group,omitempty"`
+	ValidFrom        Time            `json:"valid_from"`
+}
+
+// AccessEvent is the payload of access.* events.
+type AccessEvent struct {
+	What    string   `json:"what"`              // "message", "proof", "raw", "attachment"
+	Serials []uint64 `json:"serials,omitempty"` // messages concerned
+	Via     string   `json:"via"`               // "cli", "api"
+}

@@ -1,0 +1,216 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wxarchive/wxarchive/archive"
+	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
+	"github.com/wxarchive/wxarchive/demo"
+	"github.com/wxarchive/wxarchive/ingest"
+	"github.com/wxarchive/wxarchive/journal"
+	"github.com/wxarchive/wxarchive/repo"
+)
+
+func (a *app) demoCmd() *cobra.Command {
+	var seed int64
+	var messages int
+	var keep string
+	c := &cobra.Command{
+		Use:   "demo",
+		Short: "Create (if needed) an archive and fill it with a realistic synthetic WeCom data set",
+		Long: `Demo generates a deterministic (--seed) WeCom conversation archive — by default
+20,000 messages over 90 days between 44 employees in 3 departments and 180 clients,
+1:1 and group chats in Chinese, English and mixed text, every message type, real
+image/voice/video/file bytes, recalls, consent events and a few planted
+compliance-relevant messages — and archives it through the same path as real data.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			if messages < 0 {
+				return usageErr("--messages must be positive")
+			}
+			if _, err := repo.LoadConfig(a.dir); errors.Is(err, repo.ErrNoArchive) {
+				cfg, err := repo.Init(ctx, a.dir, repo.InitOptions{})
+				if err != nil {
+					return usageErr("%v", err)
+				}
+				fmt.Fprintf(a.stdout, "Created archive %s in %s\n", cfg.ArchiveID, a.dir)
+			} else if err != nil {
+				return err
+			}
+			return a.runDemo(ctx, seed, messages, keep)
+		},
+	}
+	c.Flags().Int64Var(&seed, "seed", 1, "seed: the same seed gives the same data")
+	c.Flags().IntVar(&messages, "messages", 20000, "number of messages to generate")
+	c.Flags().StringVar(&keep, "export", "", "also write the generated messages.jsonl and media/ to this directory")
+	return c
+}
+
+func (a *app) runDemo(ctx context.Context, seed int64, messages int, export string) error {
+	start := time.Now()
+	r, err := a.openWriter(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer r.Close(context.Background())
+	cfg := demo.Config{Seed: seed, Messages: messages}
+	source := "wecom-archive:" + demoCorp(cfg)
+	head, err := r.Store.Head(ctx)
+	if err != nil {
+		return err
+	}
+	employees, clients := demo.Directory(seed)
+	if head.NextSerial == 1 {
+		// Directory facts first, so every message is attributed to who the
+		// sender was (department, supervisory group) when it was sent.
+		from := archive.At(demo.DefaultEnd.AddDate(0, 0, -100))
+		var evs []journal.Event
+		for _, e := range employees {
+			evs = append(evs, participantEvent(archive.ParticipantEvent{ID: e.UserID, Kind: archive.ParticipantEmployee, Name: e.Name,
+				Department: e.Department, Title: e.Title, SupervisoryGroup: e.SupervisoryGroup, ValidFrom: from}))
+		}
+		for _, c := range clients {
+			evs = append(evs, participantEvent(archive.ParticipantEvent{ID: c.ExternalUserID, Kind: archive.ParticipantExternal, Name: c.Name, ValidFrom: from}))
+		}
+		if _, err := r.Engine.Append(ctx, evs...); err != nil {
+			return err
+		}
+	}
+	mediaDir := filepath.Join(export, "media")
+	if export == "" {
+		if mediaDir, err = os.MkdirTemp("", "wxarchive-demo-media-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(mediaDir)
+	} else if err := os.MkdirAll(mediaDir, 0o755); err != nil {
+		return err
+	}
+	var exportFile *bufio.Writer
+	if export != "" {
+		f, err := os.Create(filepath.Join(export, "messages.jsonl"))
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		exportFile = bufio.NewWriter(f)
+		defer exportFile.Flush()
+	}
+
+	pr, pw := io.Pipe()
+	genDone := make(chan error, 1)
+	var gsum demo.Summary
+	go func() {
+		bw := bufio.NewWriterSize(pw, 1<<20)
+		var err error
+		gsum, err = demo.Generate(cfg, func(line []byte) error {
+			if exportFile != nil {
+				exportFile.Write(line)
+				exportFile.WriteByte('\n')
+			}
+			if _, err := bw.Write(line); err != nil {
+				return err
+			}
+			return bw.WriteByte('\n')
+		}, func(id string, data []byte) error {
+			// Media is written before the first line that references it,
+			// so it is in place when that line's batch is processed.
+			return os.WriteFile(filepath.Join(mediaDir, id), data, 0o644)
+		})
+		if err == nil {
+			err = bw.Flush()
+		}
+		pw.CloseWithError(err)
+		genDone <- err
+	}()
+	in := &msgaudit.Ingester{Engine: r.Engine, Blobs: r.Blobs, Media: ingest.DirMedia{Dir: mediaDir}, Source: source,
+		Actor: actor("cli:demo"), Origin: fmt.Sprintf("demo seed %d", seed)}
+	bar := a.progressBar(int64(messages), "demo")
+	if bar != nil {
+		in.Progress = func(lines int, _ int64) { bar.Set(lines) }
+	}
+	sum, runErr := in.Run(ctx, pr)
+	pr.CloseWithError(io.ErrClosedPipe)
+	genErr := <-genDone
+	if bar != nil {
+		bar.Finish()
+	}
+	if runErr != nil {
+		return runErr
+	}
+	if genErr != nil {
+		return genErr
+	}
+	if err := r.Close(ctx); err != nil {
+		return err
+	}
+	elapsed := time.Since(start)
+
+	w := a.stdout
+	fmt.Fprintf(w, "Archived %d demo messages (seed %d) in %s: %d new, %d already archived, %d attachments (%d not intact), %d rejected.\n",
+		sum.Lines, seed, elapsed.Round(time.Millisecond), sum.Archived, sum.Duplicates, sum.Attachments, len(sum.AttachmentFaults), sum.Rejected)
+	fmt.Fprintf(w, "%d employees, %d clients, %d group chats, %d recalls, %d consent events, %s to %s.\n",
+		len(gsum.Employees), len(gsum.Clients), len(gsum.Rooms), gsum.Recalls, gsum.Consents,
+		gsum.First.Format("2006-01-02"), gsum.Last.Format("2006-01-02"))
+	ro, err := repo.Open(context.Background(), a.dir, repo.OpenOptions{ReadOnly: true})
+	var examples []string
+	if err == nil {
+		defer ro.Close(context.Background())
+		seen := map[string]bool{}
+		for _, p := range gsum.Planted {
+			if seen[p.Category] {
+				continue
+			}
+			if rows, err := ro.Store.MessagesBySourceID(context.Background(), p.MsgID); err == nil {
+				seen[p.Category] = true
+				examples = append(examples, fmt.Sprintf("  wxarchive show %-6d # %s: %s", rows[0].Serial, p.Category, truncateRunes(p.Text, 40)))
+			}
+		}
+		sort.Strings(examples)
+	}
+	dirFlag := ""
+	if a.dir != "./wxarchive-data" {
+		dirFlag = " --dir " + a.dir
+	}
+	fmt.Fprintf(w, "\nTry next%s:\n", map[bool]string{true: " (add" + dirFlag + ")", false: ""}[dirFlag != ""])
+	fmt.Fprintln(w, "  wxarchive stats                 # counts, journal size, signed checkpoint, public key")
+	fmt.Fprintln(w, "  wxarchive verify                # re-hash everything, recompute the Merkle tree, check the index")
+	for _, e := range examples {
+		fmt.Fprintln(w, e)
+	}
+	if len(clients) > 0 {
+		fmt.Fprintf(w, "  wxarchive consent %s   # a client's consent history\n", clients[0].ExternalUserID)
+	}
+	fmt.Fprintln(w, "  wxarchive serve                 # JSON API on http://127.0.0.1:8080 (/api/v1/checkpoint, /metrics)")
+	return nil
+}
+
+func demoCorp(cfg demo.Config) string {
+	if cfg.CorpID != "" {
+		return cfg.CorpID
+	}
+	return demo.DefaultCorpID
+}
+
+func participantEvent(p archive.ParticipantEvent) journal.Event {
+	ev, _ := journal.NewEvent(archive.EventParticipantUpdated, actor("cli:demo"), archive.Time{}, nil, &p)
+	return ev
+}
+
+func truncateRunes(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "…"
+}

@@ -1,0 +1,153 @@
+// Command wxarchive is the compliance archive for WeChat and WeCom business
+// communications. See README.md and shared/DESIGN.md §9 for the commands.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"os/user"
+	"syscall"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/wxarchive/wxarchive/repo"
+)
+
+// Exit codes (DESIGN.md §9).
+const (
+	exitOK      = 0
+	exitFailure = 1 // a check failed (verify fault, open health fault)
+	exitUsage   = 2 // bad usage or bad input
+)
+
+// exitError carries an exit code to main.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit %d", e.code)
+	}
+	return e.err.Error()
+}
+func (e *exitError) Unwrap() error { return e.err }
+
+func usageErr(format string, a ...any) error {
+	return &exitError{code: exitUsage, err: fmt.Errorf(format, a...)}
+}
+
+type app struct {
+	dir    string
+	stdout io.Writer
+	stderr io.Writer
+	logger *slog.Logger
+}
+
+func main() {
+	a := &app{stdout: os.Stdout, stderr: os.Stderr}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(a.run(ctx, os.Args[1:]))
+}
+
+func (a *app) run(ctx context.Context, args []string) int {
+	a.logger = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	root := a.rootCmd()
+	root.SetArgs(args)
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil {
+			fmt.Fprintln(a.stderr, "wxarchive:", ee.err)
+		}
+		return ee.code
+	}
+	fmt.Fprintln(a.stderr, "wxarchive:", err)
+	if errors.Is(err, repo.ErrNoArchive) || errors.Is(err, errUsage) {
+		return exitUsage
+	}
+	return exitFailure
+}
+
+var errUsage = errors.New("usage")
+
+func (a *app) rootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "wxarchive",
+		Short: "Compliance archive for WeChat and WeCom business communications",
+		Long: `wxarchive captures WeCom (企业微信) and WeChat business messages, keeps them
+unaltered in a write-once store with a signed Merkle journal, and proves it.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	def := os.Getenv("WXARCHIVE_DIR")
+	if def == "" {
+		def = "./wxarchive-data"
+	}
+	root.PersistentFlags().StringVar(&a.dir, "dir", def, "archive directory (default $WXARCHIVE_DIR, else ./wxarchive-data)")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &exitError{code: exitUsage, err: fmt.Errorf("%w\n%s", err, c.UsageString())}
+	})
+	root.AddCommand(a.initCmd(), a.ingestCmd(), a.showCmd(), a.verifyCmd(), a.reindexCmd(), a.statsCmd(),
+		a.serveCmd(), a.demoCmd(), a.consentCmd(), a.quarantineCmd())
+	return root
+}
+
+func actor(prefix string) string {
+	name := "unknown"
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	return prefix + ":" + name
+}
+
+func (a *app) printJSON(v any) error {
+	enc := json.NewEncoder(a.stdout)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// interactive reports whether progress bars should be drawn.
+func (a *app) interactive() bool {
+	f, ok := a.stderr.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd())) && os.Getenv("CI") == ""
+}
+
+func (a *app) progressBar(total int64, what string) *progressbar.ProgressBar {
+	if !a.interactive() {
+		return nil
+	}
+	return progressbar.NewOptions64(total,
+		progressbar.OptionSetWriter(a.stderr),
+		progressbar.OptionSetDescription(what),
+		progressbar.OptionShowBytes(false),
+		progressbar.OptionThrottle(100_000_000),
+		progressbar.OptionClearOnFinish(),
+		progressbar.OptionSetWidth(30),
+		progressbar.OptionShowCount(),
+	)
+}
+
+func (a *app) openWriter(ctx context.Context, exclusive bool) (*repo.Repo, error) {
+	return repo.Open(ctx, a.dir, repo.OpenOptions{Exclusive: true, Guest: !exclusive, Logger: a.logger})
+}
+
+func (a *app) openReader(ctx context.Context) (*repo.Repo, error) {
+	return repo.Open(ctx, a.dir, repo.OpenOptions{ReadOnly: true, Logger: a.logger})
+}

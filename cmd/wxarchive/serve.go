@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+
+	"github.com/wxarchive/wxarchive/httpapi"
+	"github.com/wxarchive/wxarchive/ingest"
+	"github.com/wxarchive/wxarchive/repo"
+)
+
+func (a *app) serveCmd() *cobra.Command {
+	var addr, mediaDir string
+	var drain time.Duration
+	c := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the archive over HTTP: health, metrics and the JSON API",
+		Long: `Serve runs the archive's HTTP API (see README): /healthz, /readyz, /metrics and
+/api/v1/…. It binds to 127.0.0.1 by default because authentication is not there
+yet. On SIGTERM or Ctrl-C it stops accepting connections, waits for in-flight
+requests (every acknowledged message is durable), seals everything pending into
+the blob store and exits 0.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			reg := prometheus.NewRegistry()
+			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+			logger := slog.New(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+			r, err := repo.Open(ctx, a.dir, repo.OpenOptions{Exclusive: true, Logger: logger, Metrics: ingest.NewMetrics(reg)})
+			if err != nil {
+				return err
+			}
+			// Records and journal events a crash left unsealed are sealed
+			// before serving, so the WORM copy never lags across restarts.
+			if st, err := r.Engine.Seal(ctx, true); err != nil {
+				r.Close(context.Background())
+				return fmt.Errorf("seal records left by the previous run: %w", err)
+			} else if st.Records > 0 {
+				logger.Info("sealed records left by the previous run", "records", st.Records, "packs", st.Packs)
+			}
+			opts := httpapi.Options{Gatherer: reg, Logger: logger}
+			if mediaDir != "" {
+				opts.Media = ingest.DirMedia{Dir: mediaDir}
+			}
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				r.Close(context.Background())
+				return usageErr("listen on %s: %v", addr, err)
+			}
+			srv := &http.Server{Handler: httpapi.New(r, opts), ReadHeaderTimeout: 10 * time.Second,
+				ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+			sealCtx, stopSealer := context.WithCancel(context.Background())
+			sealerDone := make(chan struct{})
+			go func() {
+				defer close(sealerDone)
+				// Records left pending by a crash are sealed on the first tick.
+				r.Engine.RunSealer(sealCtx, 0)
+			}()
+			serveErr := make(chan error, 1)
+			go func() { serveErr <- srv.Serve(ln) }()
+			fmt.Fprintf(a.stdout, "wxarchive serving %s on http://%s\n", a.dir, ln.Addr())
+			logger.Info("serving", "addr", ln.Addr().String(), "archive", r.Config.ArchiveID)
+
+			var runErr error
+			select {
+			case <-ctx.Done():
+			case err := <-serveErr:
+				runErr = err
+			}
+			logger.Info("shutting down: draining requests")
+			shutCtx, cancel := context.WithTimeout(context.Background(), drain)
+			defer cancel()
+			if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				logger.Error("drain incomplete", "err", err)
+			}
+			stopSealer()
+			<-sealerDone
+			if err := r.Close(context.Background()); err != nil {
+				return fmt.Errorf("close archive: %w", err)
+			}
+			logger.Info("stopped; everything sealed")
+			if runErr != nil && !errors.Is(runErr, http.ErrServerClosed) {
+				return runErr
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen address")
+	c.Flags().StringVar(&mediaDir, "media", "", "directory of media files named by sdkfileid, for API-ingested messages")
+	c.Flags().DurationVar(&drain, "drain-timeout", 30*time.Second, "how long to wait for in-flight requests on shutdown")
+	return c
+}

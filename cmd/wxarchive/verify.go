@@ -1,0 +1,79 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/wxarchive/wxarchive/verify"
+)
+
+func (a *app) verifyCmd() *cobra.Command {
+	var asJSON bool
+	var publicKey string
+	c := &cobra.Command{
+		Use:   "verify",
+		Short: "Check every blob, the journal, every checkpoint and the index; exit 1 on any fault",
+		Long: `Verify re-hashes every blob, recomputes the Merkle tree from the journal leaves,
+checks every checkpoint signature and that consecutive checkpoints are consistent,
+compares the sealed journal segments and packs with the database, and rebuilds
+the index from the journal to compare it row by row with the live one. Every
+fault is reported with its kind and the object at fault. Use --public-key with a
+copy of the archive's public key kept elsewhere, so that a replaced configuration
+cannot vouch for itself.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			r, err := a.openReader(ctx)
+			if err != nil {
+				return err
+			}
+			defer r.Close(ctx)
+			opts := verify.Options{PublicKey: publicKey}
+			var bar *progressbar.ProgressBar
+			var phase string
+			if a.interactive() {
+				opts.Progress = func(p string, done, total int64) {
+					if p != phase || bar == nil {
+						if bar != nil {
+							bar.Finish()
+						}
+						phase = p
+						bar = a.progressBar(total, "verify "+p)
+					}
+					bar.Set64(done)
+				}
+			}
+			rep, err := verify.Run(ctx, r, opts)
+			if bar != nil {
+				bar.Finish()
+			}
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				a.printJSON(rep)
+			} else {
+				s := rep.Stats
+				for _, f := range rep.Faults {
+					fmt.Fprintf(a.stdout, "FAULT %-24s %s\n      %s\n", f.Kind, f.Object, f.Detail)
+				}
+				verdict := "OK"
+				if !rep.OK {
+					verdict = fmt.Sprintf("FAILED: %d faults", len(rep.Faults))
+				}
+				fmt.Fprintf(a.stdout, "%s — %d journal events (%d messages), %d checkpoints, %d segments, %d packs, %d blobs (%.1f MB), %d index rows in %s\n",
+					verdict, s.Leaves, s.Messages, s.Checkpoints, s.Segments, s.Packs, s.Blobs, float64(s.BlobBytes)/1e6, s.IndexRows, rep.Duration.Round(time.Millisecond))
+			}
+			if !rep.OK {
+				return &exitError{code: exitFailure}
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	c.Flags().StringVar(&publicKey, "public-key", "", "verify checkpoints with this public key instead of the configured one")
+	return c
+}

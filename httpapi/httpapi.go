@@ -1,0 +1,425 @@
+// Package httpapi is the HTTP surface of `wxarchive serve`: health and
+// readiness probes, Prometheus metrics, and the JSON API under /api/v1/.
+// Authentication arrives with the web issue; until then serve binds to
+// loopback by default.
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
+	"github.com/wxarchive/wxarchive/ingest"
+	"github.com/wxarchive/wxarchive/journal"
+	"github.com/wxarchive/wxarchive/repo"
+	"github.com/wxarchive/wxarchive/store"
+)
+
+// Limits on ingest requests.
+const (
+	MaxBodyBytes    = 64 << 20
+	MaxBatchEntries = 10000
+)
+
+// Options configure the server.
+type Options struct {
+	Gatherer prometheus.Gatherer // for /metrics
+	Logger   *slog.Logger
+	Media    ingest.MediaSource // where API-ingested messages' media is looked up (nil: pending)
+}
+
+// Server serves one open archive.
+type Server struct {
+	r    *repo.Repo
+	opts Options
+	mux  *http.ServeMux
+}
+
+// New returns the server.
+func New(r *repo.Repo, opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Gatherer == nil {
+		opts.Gatherer = prometheus.DefaultGatherer
+	}
+	s := &Server{r: r, opts: opts, mux: http.NewServeMux()}
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{}))
+	s.mux.HandleFunc("POST /api/v1/ingest/wecom-archive", s.ingestWecom)
+	s.mux.HandleFunc("GET /api/v1/messages/{serial}", s.message)
+	s.mux.HandleFunc("GET /api/v1/proofs/inclusion", s.inclusion)
+	s.mux.HandleFunc("GET /api/v1/proofs/consistency", s.consistency)
+	s.mux.HandleFunc("GET /api/v1/checkpoint", s.checkpoint)
+	s.mux.HandleFunc("GET /api/v1/consent/{external_id}", s.consent)
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Cache-Control", "no-store")
+	s.mux.ServeHTTP(w, req)
+}
+
+type apiError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, format string, a ...any) {
+	writeJSON(w, status, map[string]apiError{"error": {Code: code, Message: fmt.Sprintf(format, a...)}})
+}
+
+func (s *Server) internal(w http.ResponseWriter, req *http.Request, err error) {
+	s.opts.Logger.Error("request failed", "method", req.Method, "path", req.URL.Path, "err", err)
+	writeError(w, http.StatusInternalServerError, "internal", "internal error")
+}
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	io.WriteString(w, "ok\n")
+}
+
+func (s *Server) readyz(w http.ResponseWriter, req *http.Request) {
+	ctx, cancel := context.WithTimeout(req.Context(), 2*time.Second)
+	defer cancel()
+	if s.r.Engine == nil {
+		writeError(w, http.StatusServiceUnavailable, "not_ready", "archive is closing")
+		return
+	}
+	if _, err := s.r.Store.Head(ctx); err != nil {
+		writeError(w, http.StatusServiceUnavailable, "not_ready", "index database unavailable")
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	io.WriteString(w, "ready\n")
+}
+
+func actor(req *http.Request) string {
+	// No authentication yet: record where the request came from.
+	return "api:" + req.RemoteAddr
+}
+
+// splitBody turns a request body into entries: a JSON array's elements, a
+// single JSON object, or JSON lines. Each entry keeps its exact bytes.
+func splitBody(body []byte) ([]msgaudit.Line, error) {
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	if len(trimmed) > 0 && trimmed[0] == '[' {
+		dec := json.NewDecoder(bytes.NewReader(trimmed))
+		if _, err := dec.Token(); err != nil {
+			return nil, err
+		}
+		var out []msgaudit.Line
+		for dec.More() {
+			var raw json.RawMessage
+			if err := dec.Decode(&raw); err != nil {
+				return nil, fmt.Errorf("array element %d: %v", len(out)+1, err)
+			}
+			out = append(out, msgaudit.Line{No: len(out) + 1, Data: []byte(raw), FullSize: int64(len(raw))})
+			if len(out) > MaxBatchEntries {
+				return nil, fmt.Errorf("more than %d entries", MaxBatchEntries)
+			}
+		}
+		if _, err := dec.Token(); err != nil {
+			return nil, fmt.Errorf("after element %d: %v", len(out), err)
+		}
+		if rest := bytes.TrimSpace(trimmed[dec.InputOffset():]); len(rest) > 0 {
+			return nil, errors.New("data after the JSON array")
+		}
+		return out, nil
+	}
+	var out []msgaudit.Line
+	lr := msgaudit.NewLineReader(bytes.NewReader(body))
+	for {
+		ln, err := lr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ln)
+		if len(out) > MaxBatchEntries {
+			return nil, fmt.Errorf("more than %d entries", MaxBatchEntries)
+		}
+	}
+	// A trailing empty line after the last object is formatting, not input.
+	for len(out) > 0 && len(bytes.TrimSpace(out[len(out)-1].Data)) == 0 {
+		out = out[:len(out)-1]
+	}
+	return out, nil
+}
+
+type ingestResult struct {
+	Entry        int           `json:"entry"`
+	MsgID        string        `json:"msgid,omitempty"`
+	Outcome      string        `json:"outcome"`
+	Serial       uint64        `json:"serial,omitempty"`
+	Version      int           `json:"version,omitempty"`
+	JournalIndex uint64        `json:"journal_index"`
+	Error        *apiLineFault `json:"error,omitempty"`
+}
+
+type apiLineFault struct {
+	Field  string `json:"field,omitempty"`
+	Reason string `json:"reason"`
+}
+
+// ingestWecom archives one message, a JSON array of messages, or JSON
+// lines. It answers only once every entry is durable. Rejected entries are
+// quarantined and reported with 422; the others are archived regardless.
+func (s *Server) ingestWecom(w http.ResponseWriter, req *http.Request) {
+	if s.r.Engine == nil {
+		writeError(w, http.StatusServiceUnavailable, "not_ready", "archive is closing")
+		return
+	}
+	corp := req.URL.Query().Get("corp")
+	if corp == "" {
+		corp = "default"
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, MaxBodyBytes))
+	if err != nil {
+		writeError(w, http.StatusRequestEntityTooLarge, "body_too_large", "request body over %d bytes", MaxBodyBytes)
+		return
+	}
+	entries, err := splitBody(body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "malformed_body", "%v", err)
+		return
+	}
+	if len(entries) == 0 {
+		writeError(w, http.StatusBadRequest, "empty_body", "no messages in the request body")
+		return
+	}
+	in := &msgaudit.Ingester{Engine: s.r.Engine, Blobs: s.r.Blobs, Media: s.opts.Media, Source: "wecom-archive:" + corp,
+		Actor: actor(req), Origin: "api request " + time.Now().UTC().Format("20060102T150405.000000000Z"), Unit: "entry", Workers: 1}
+	results, err := in.Lines(req.Context(), entries)
+	if err != nil {
+		if errors.Is(err, ingest.ErrClosed) {
+			writeError(w, http.StatusServiceUnavailable, "not_ready", "archive is closing")
+			return
+		}
+		if req.Context().Err() != nil {
+			return
+		}
+		s.internal(w, req, err)
+		return
+	}
+	out := struct {
+		Archived   int            `json:"archived"`
+		Duplicates int            `json:"duplicates"`
+		Conflicts  int            `json:"conflicts"`
+		Rejected   int            `json:"rejected"`
+		Results    []ingestResult `json:"results"`
+	}{Results: make([]ingestResult, 0, len(results))}
+	for i, r := range results {
+		ir := ingestResult{Entry: i + 1, MsgID: r.MsgID, Outcome: r.Result.Outcome.String(), Serial: r.Result.Serial,
+			Version: r.Result.Version, JournalIndex: r.Result.JournalIndex}
+		switch r.Result.Outcome {
+		case ingest.Archived:
+			out.Archived++
+		case ingest.Duplicate:
+			out.Duplicates++
+		case ingest.Conflict:
+			out.Conflicts++
+		case ingest.Rejected:
+			out.Rejected++
+			ir.Error = &apiLineFault{Field: r.Fault.Field, Reason: r.Fault.Reason}
+		}
+		out.Results = append(out.Results, ir)
+	}
+	status := http.StatusOK
+	if out.Rejected > 0 {
+		status = http.StatusUnprocessableEntity
+	}
+	writeJSON(w, status, out)
+}
+
+func parseUint(w http.ResponseWriter, name, v string) (uint64, bool) {
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_parameter", "parameter %q: want a non-negative integer, got %q", name, v)
+		return 0, false
+	}
+	return n, true
+}
+
+func (s *Server) message(w http.ResponseWriter, req *http.Request) {
+	serial, ok := parseUint(w, "serial", req.PathValue("serial"))
+	if !ok {
+		return
+	}
+	v, err := s.r.ViewMessage(req.Context(), serial)
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "not_found", "no message with serial %d", serial)
+		return
+	}
+	if err != nil {
+		s.internal(w, req, err)
+		return
+	}
+	if !s.recordAccess(w, req, "message", serial) {
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+// recordAccess journals an access before the response is written: an access
+// that cannot be recorded is refused.
+func (s *Server) recordAccess(w http.ResponseWriter, req *http.Request, what string, serials ...uint64) bool {
+	if s.r.Engine == nil {
+		writeError(w, http.StatusServiceUnavailable, "not_ready", "archive is closing")
+		return false
+	}
+	if _, err := s.r.Engine.Append(req.Context(), repo.AccessEvent(actor(req), what, "api", serials...)); err != nil {
+		s.internal(w, req, fmt.Errorf("record access: %w", err))
+		return false
+	}
+	return true
+}
+
+func (s *Server) inclusion(w http.ResponseWriter, req *http.Request) {
+	q := req.URL.Query()
+	var idx uint64
+	var serials []uint64
+	switch {
+	case q.Get("serial") != "":
+		serial, ok := parseUint(w, "serial", q.Get("serial"))
+		if !ok {
+			return
+		}
+		row, err := s.r.Store.Message(req.Context(), serial)
+		if errors.Is(err, store.ErrNotFound) {
+			writeError(w, http.StatusNotFound, "not_found", "no message with serial %d", serial)
+			return
+		}
+		if err != nil {
+			s.internal(w, req, err)
+			return
+		}
+		idx, serials = row.JournalIndex, []uint64{serial}
+	case q.Get("index") != "":
+		var ok bool
+		if idx, ok = parseUint(w, "index", q.Get("index")); !ok {
+			return
+		}
+	default:
+		writeError(w, http.StatusBadRequest, "bad_parameter", "give serial= or index=")
+		return
+	}
+	p, err := s.r.InclusionProof(req.Context(), idx)
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "not_found", "%v", err)
+		return
+	}
+	if err != nil {
+		s.internal(w, req, err)
+		return
+	}
+	if !s.recordAccess(w, req, "proof", serials...) {
+		return
+	}
+	writeJSON(w, http.StatusOK, p)
+}
+
+func (s *Server) consistency(w http.ResponseWriter, req *http.Request) {
+	q := req.URL.Query()
+	from, ok := parseUint(w, "from", q.Get("from"))
+	if !ok {
+		return
+	}
+	to, ok := parseUint(w, "to", q.Get("to"))
+	if !ok {
+		return
+	}
+	head, err := s.r.Store.Head(req.Context())
+	if err != nil {
+		s.internal(w, req, err)
+		return
+	}
+	if from > to || to > head.CheckpointSize {
+		writeError(w, http.StatusBadRequest, "bad_parameter", "need 0 ≤ from ≤ to ≤ %d (the latest checkpoint)", head.CheckpointSize)
+		return
+	}
+	hs, err := journal.ConsistencyProof(req.Context(), s.r.Store, from, to)
+	if err != nil {
+		s.internal(w, req, err)
+		return
+	}
+	out := struct {
+		From   uint64   `json:"from"`
+		To     uint64   `json:"to"`
+		Hashes []string `json:"hashes"`
+	}{From: from, To: to, Hashes: []string{}}
+	for _, h := range hs {
+		out.Hashes = append(out.Hashes, fmt.Sprintf("%x", h))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) checkpoint(w http.ResponseWriter, req *http.Request) {
+	row, err := s.r.Store.LatestCheckpoint(req.Context())
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "not_found", "no checkpoint yet")
+		return
+	}
+	if err != nil {
+		s.internal(w, req, err)
+		return
+	}
+	if strings.Contains(req.Header.Get("Accept"), "text/plain") {
+		// The C2SP note as-is, for transparency-log tooling and witnesses.
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write(row.Note)
+		return
+	}
+	cp, err := s.r.Verifier.Open(row.Note)
+	if err != nil {
+		s.internal(w, req, fmt.Errorf("latest checkpoint does not verify: %w", err))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"origin": cp.Origin, "size": cp.Size, "root_hash": fmt.Sprintf("%x", cp.Root),
+		"time": cp.Time, "note": string(row.Note), "public_key": s.r.Config.PublicKey})
+}
+
+func (s *Server) consent(w http.ResponseWriter, req *http.Request) {
+	id := req.PathValue("external_id")
+	rows, err := s.r.Store.Consent(req.Context(), id)
+	if err != nil {
+		s.internal(w, req, err)
+		return
+	}
+	state := "unknown"
+	if n := len(rows); n > 0 {
+		state = "disagreed"
+		if rows[n-1].Agreed {
+			state = "agreed"
+		}
+	}
+	if rows == nil {
+		rows = []store.ConsentRow{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"external_id": id, "state": state, "events": rows})
+}

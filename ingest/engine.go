@@ -1,0 +1,605 @@
+// Package ingest is the archive's single writer: it turns normalized
+// messages, rejects and other facts into journal events, records and index
+// rows, committed in durable batches (group commit).
+//
+// Glossary:
+//   - item: one message to archive (raw bytes + normalized Message).
+//   - outcome: archived (new), duplicate (same bytes as an archived version:
+//     nothing written, the existing serial returned) or conflict (different
+//     bytes under an archived msgid: archived as a new version).
+//   - commit: one database transaction holding a batch's journal leaves,
+//     tree nodes, pending records, index rows and a signed checkpoint.
+//   - seal: copying pending records into packs and journal leaves into
+//     segments in the WORM blob store.
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/wxarchive/wxarchive/archive"
+	"github.com/wxarchive/wxarchive/blob"
+	"github.com/wxarchive/wxarchive/journal"
+	"github.com/wxarchive/wxarchive/store"
+)
+
+// Named defaults (DESIGN.md §7: batching has named defaults).
+const (
+	DefaultMaxBatch       = 2000             // items per commit
+	DefaultRetentionYears = 6                // records are retained at least this long
+	DefaultPackTarget     = 8 << 20          // bytes of records per pack
+	DefaultSealDelay      = 10 * time.Second // bound on how long a record stays unsealed
+	DefaultSegmentLeaves  = 1 << 16          // leaves per sealed segment, at most
+)
+
+// Config configures an Engine.
+type Config struct {
+	Now            func() time.Time // injected clock; evidence timestamps come from it
+	RetentionYears int
+	MaxBatch       int
+	PackTarget     int64
+	SealDelay      time.Duration
+	SegmentLeaves  int
+	Logger         *slog.Logger
+	Metrics        *Metrics // nil: none
+}
+
+func (c *Config) defaults() {
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.RetentionYears <= 0 {
+		c.RetentionYears = DefaultRetentionYears
+	}
+	if c.MaxBatch <= 0 {
+		c.MaxBatch = DefaultMaxBatch
+	}
+	if c.PackTarget <= 0 {
+		c.PackTarget = DefaultPackTarget
+	}
+	if c.SealDelay <= 0 {
+		c.SealDelay = DefaultSealDelay
+	}
+	if c.SegmentLeaves <= 0 {
+		c.SegmentLeaves = DefaultSegmentLeaves
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Item is one message to archive, or (Reject set) one input to quarantine.
+// Submitting both kinds in one batch keeps the journal in input order.
+type Item struct {
+	Source  string
+	Raw     []byte           // exactly as delivered; kept byte for byte
+	Message *archive.Message // normalized, attachments already stored
+	Origin  string           // provenance, e.g. "file:x.jsonl line 17"
+	Reject  *Rejection       // instead of Message: why Raw could not be archived
+}
+
+// Outcome says what archiving an item did.
+type Outcome int
+
+// Outcomes.
+const (
+	Archived  Outcome = iota + 1 // a new message
+	Duplicate                    // identical bytes were already archived: nothing written
+	Conflict                     // different bytes under an archived msgid: archived as a new version
+	Rejected                     // quarantined (or already quarantined: same bytes, nothing written)
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case Archived:
+		return "archived"
+	case Duplicate:
+		return "duplicate"
+	case Conflict:
+		return "conflict"
+	case Rejected:
+		return "rejected"
+	}
+	return "unknown"
+}
+
+// Result is the durable outcome of one item.
+type Result struct {
+	Serial       uint64
+	JournalIndex uint64 // of the event that archived this version
+	Version      int
+	Outcome      Outcome
+}
+
+// Rejection says why an input could not be archived. Item.Raw holds the
+// kept bytes (possibly only the first part of an oversize input).
+type Rejection struct {
+	Field    string
+	Reason   string
+	FullSize int64          // size of the whole input when Raw is truncated
+	FullHash archive.BlobID // SHA-256 of the whole input when Raw is truncated
+}
+
+// ErrClosed is returned after Close.
+var ErrClosed = errors.New("ingest engine is closed")
+
+// Engine is the archive's writer. It is safe for concurrent use; commits
+// are serialized through one goroutine that groups concurrent requests.
+type Engine struct {
+	cfg    Config
+	st     store.Store
+	blobs  blob.Store
+	signer *journal.Signer
+
+	reqs   chan *request
+	stopMu sync.RWMutex
+	closed bool
+	done   chan struct{}
+
+	tree *journal.Tree // owned by the committer goroutine
+
+	sealMu sync.Mutex
+}
+
+// New starts an engine.
+func New(cfg Config, st store.Store, blobs blob.Store, signer *journal.Signer) *Engine {
+	cfg.defaults()
+	e := &Engine{cfg: cfg, st: st, blobs: blobs, signer: signer,
+		reqs: make(chan *request, 4096), done: make(chan struct{})}
+	go e.run()
+	return e
+}
+
+// Now returns the engine clock's time.
+func (e *Engine) Now() time.Time { return e.cfg.Now() }
+
+// RetainUntil is the retain-until of records captured at t: t plus the
+// retention period, rounded up to the next UTC midnight so that records
+// captured on one day share it (and a pack).
+func (e *Engine) RetainUntil(t time.Time) archive.Time {
+	u := t.UTC().AddDate(e.cfg.RetentionYears, 0, 0)
+	d := time.Date(u.Year(), u.Month(), u.Day(), 0, 0, 0, 0, time.UTC)
+	if d.Before(u) {
+		d = d.AddDate(0, 0, 1)
+	}
+	return archive.At(d)
+}
+
+type reqKind int
+
+const (
+	reqItems reqKind = iota
+	reqEvents
+	reqSeal
+	reqSegment
+)
+
+type prepared struct {
+	Item
+	rawHash    archive.BlobID
+	record     []byte
+	recordHash archive.BlobID
+}
+
+type request struct {
+	kind    reqKind
+	actor   string
+	items   []prepared
+	events  []journal.Event
+	seal    *sealReq
+	segment *store.SegmentRow
+	start   time.Time
+
+	results []Result
+	indexes []uint64
+	err     error
+	done    chan struct{}
+}
+
+func (r *request) size() int {
+	if r.kind == reqItems {
+		return len(r.items)
+	}
+	return 1
+}
+
+// Future is a submitted batch; Wait returns once it is durable.
+type Future struct{ r *request }
+
+// Wait blocks until the batch is durably committed (or failed).
+func (f *Future) Wait(ctx context.Context) ([]Result, error) {
+	select {
+	case <-f.r.done:
+		return f.r.results, f.r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// prepareRecord canonicalizes and encodes a normalized message. Empty slices
+// are made non-nil so the record decodes to exactly the rows it produced.
+func prepareRecord(it Item) (prepared, error) {
+	if it.Reject != nil {
+		return prepared{Item: it, rawHash: archive.Hash(it.Raw)}, nil
+	}
+	m := it.Message
+	if m == nil {
+		return prepared{}, errors.New("item without a normalized message")
+	}
+	if m.Source != it.Source || m.SourceID == "" {
+		return prepared{}, fmt.Errorf("message %q: source %q does not match item source %q", m.SourceID, m.Source, it.Source)
+	}
+	m.Schema = archive.RecordSchema
+	if m.Recipients == nil {
+		m.Recipients = []string{}
+	}
+	if m.Participants == nil {
+		m.Participants = []archive.Participant{}
+	}
+	if m.Attachments == nil {
+		m.Attachments = []archive.Attachment{}
+	}
+	rec, err := json.Marshal(m)
+	if err != nil {
+		return prepared{}, fmt.Errorf("encode message %q: %w", m.SourceID, err)
+	}
+	return prepared{Item: it, rawHash: archive.Hash(it.Raw), record: rec, recordHash: archive.Hash(rec)}, nil
+}
+
+// Submit queues items for the next commit and returns at once. The caller
+// must not modify the items afterwards.
+func (e *Engine) Submit(ctx context.Context, actor string, items []Item) *Future {
+	r := &request{kind: reqItems, actor: actor, start: time.Now(), done: make(chan struct{})}
+	r.items = make([]prepared, len(items))
+	for i, it := range items {
+		p, err := prepareRecord(it)
+		if err != nil {
+			r.err = err
+			close(r.done)
+			return &Future{r}
+		}
+		r.items[i] = p
+	}
+	e.enqueue(ctx, r)
+	return &Future{r}
+}
+
+// Archive archives items and returns once they are durable.
+func (e *Engine) Archive(ctx context.Context, actor string, items []Item) ([]Result, error) {
+	return e.Submit(ctx, actor, items).Wait(ctx)
+}
+
+// Reject quarantines one input and returns once it is durable.
+func (e *Engine) Reject(ctx context.Context, actor string, it Item) (Result, error) {
+	res, err := e.Archive(ctx, actor, []Item{it})
+	if err != nil {
+		return Result{}, err
+	}
+	return res[0], nil
+}
+
+// Append journals other events (access, directory updates…), applies them
+// to the index, and returns their journal indexes once durable. Index and
+// Time are assigned by the engine.
+func (e *Engine) Append(ctx context.Context, events ...journal.Event) ([]uint64, error) {
+	r := &request{kind: reqEvents, events: events, start: time.Now(), done: make(chan struct{})}
+	if err := e.do(ctx, r); err != nil {
+		return nil, err
+	}
+	return r.indexes, nil
+}
+
+func (e *Engine) do(ctx context.Context, r *request) error {
+	e.enqueue(ctx, r)
+	select {
+	case <-r.done:
+		return r.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (e *Engine) enqueue(ctx context.Context, r *request) {
+	e.stopMu.RLock()
+	defer e.stopMu.RUnlock()
+	if e.closed {
+		r.err = ErrClosed
+		close(r.done)
+		return
+	}
+	select {
+	case e.reqs <- r:
+	case <-ctx.Done():
+		r.err = ctx.Err()
+		close(r.done)
+	}
+}
+
+// Close stops accepting requests, commits everything queued, seals (if
+// seal) all pending records and journal leaves, and stops the committer.
+func (e *Engine) Close(ctx context.Context, seal bool) error {
+	e.stopMu.Lock()
+	if e.closed {
+		e.stopMu.Unlock()
+		return nil
+	}
+	e.closed = true
+	e.stopMu.Unlock()
+	// Sealing goes through the committer, so it runs before the queue closes.
+	var sealErr error
+	if seal {
+		sealErr = e.seal(ctx, true, true)
+	}
+	e.stopMu.Lock()
+	close(e.reqs)
+	e.stopMu.Unlock()
+	<-e.done
+	return sealErr
+}
+
+func (e *Engine) run() {
+	defer close(e.done)
+	for first := range e.reqs {
+		batch := []*request{first}
+		n := first.size()
+	gather:
+		for n < e.cfg.MaxBatch {
+			select {
+			case r, ok := <-e.reqs:
+				if !ok {
+					break gather
+				}
+				batch = append(batch, r)
+				n += r.size()
+			default:
+				break gather
+			}
+		}
+		start := time.Now()
+		err := e.commit(batch)
+		if err != nil {
+			e.cfg.Logger.Error("commit failed", "err", err, "requests", len(batch))
+		}
+		e.cfg.Metrics.observeCommit(batch, n, time.Since(start), err)
+		for _, r := range batch {
+			if err != nil {
+				r.err = err
+				r.results = nil
+			}
+			close(r.done)
+		}
+	}
+}
+
+// commitState is one transaction in progress.
+type commitState struct {
+	ctx      context.Context
+	tx       store.Tx
+	tree     *journal.Tree
+	idx      uint64
+	serial   uint64
+	now      archive.Time
+	nodeErr  error
+	inBatch  map[[2]string][]store.Version
+	rejected map[store.RejectKey]uint64 // already quarantined → journal index
+}
+
+func (c *commitState) append(ev *journal.Event) error {
+	ev.Index = c.idx
+	ev.Time = c.now
+	leaf, err := ev.Marshal()
+	if err != nil {
+		return err
+	}
+	h := journal.LeafHash(leaf)
+	if err := c.tx.AppendLeaf(c.ctx, c.idx, h, leaf); err != nil {
+		return err
+	}
+	c.tree.Append(h, func(n journal.Node) {
+		if err := c.tx.PutNode(c.ctx, n); err != nil && c.nodeErr == nil {
+			c.nodeErr = err
+		}
+	})
+	c.idx++
+	return c.nodeErr
+}
+
+func (e *Engine) commit(batch []*request) (err error) {
+	// A commit is never cancelled half-way by one caller's context: other
+	// callers' items share the transaction.
+	ctx := context.Background()
+	tx, err := e.st.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	head, err := tx.Head(ctx)
+	if err != nil {
+		return err
+	}
+	// Another process may have written since our last commit: continue from
+	// what the database says, never from memory.
+	if e.tree == nil || e.tree.Size() != head.JournalSize {
+		if e.tree, err = journal.LoadTree(ctx, tx, head.JournalSize); err != nil {
+			return err
+		}
+	}
+	c := &commitState{ctx: ctx, tx: tx, tree: e.tree.Clone(), idx: head.JournalSize, serial: head.NextSerial,
+		now: archive.At(e.cfg.Now()), inBatch: map[[2]string][]store.Version{}}
+
+	// One lookup per source for every id in the batch.
+	ids := map[string][]string{}
+	var rejectKeys []store.RejectKey
+	for _, r := range batch {
+		for _, p := range r.items {
+			if p.Reject != nil {
+				rejectKeys = append(rejectKeys, store.RejectKey{Raw: p.rawHash, Origin: p.Origin})
+				continue
+			}
+			ids[p.Source] = append(ids[p.Source], p.Message.SourceID)
+		}
+	}
+	known := map[string]map[string][]store.Version{}
+	for src, list := range ids {
+		if known[src], err = tx.LookupMessages(ctx, src, list); err != nil {
+			return err
+		}
+	}
+	if len(rejectKeys) > 0 {
+		if c.rejected, err = tx.LookupRejects(ctx, rejectKeys); err != nil {
+			return err
+		}
+	}
+	for _, r := range batch {
+		switch r.kind {
+		case reqItems:
+			r.results = make([]Result, len(r.items))
+			for i := range r.items {
+				if r.results[i], err = e.commitItem(c, r.actor, &r.items[i], known); err != nil {
+					return err
+				}
+			}
+		case reqEvents:
+			for i := range r.events {
+				ev := &r.events[i]
+				if err := c.append(ev); err != nil {
+					return err
+				}
+				if err := Apply(ctx, tx, ev, noRecords); err != nil {
+					return err
+				}
+				r.indexes = append(r.indexes, ev.Index)
+			}
+		case reqSeal:
+			if err := e.commitSeal(c, r.seal); err != nil {
+				return err
+			}
+		case reqSegment:
+			if err := tx.PutSegment(ctx, *r.segment); err != nil {
+				return fmt.Errorf("record segment %d..%d: %w", r.segment.First, r.segment.End, err)
+			}
+		}
+	}
+	if c.idx != head.JournalSize {
+		note, err := e.signer.Sign(c.idx, c.tree.Root(), c.now)
+		if err != nil {
+			return fmt.Errorf("sign checkpoint %d: %w", c.idx, err)
+		}
+		if err := tx.PutCheckpoint(ctx, store.CheckpointRow{Size: c.idx, Time: c.now, Note: note}); err != nil {
+			return err
+		}
+	}
+	if c.serial != head.NextSerial {
+		if err := tx.SetNextSerial(ctx, c.serial); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	e.tree = c.tree
+	e.cfg.Metrics.setJournalSize(c.idx)
+	return nil
+}
+
+func noRecords(context.Context, store.RecordKey, archive.BlobID) ([]byte, error) {
+	return nil, errors.New("event type carries no records")
+}
+
+func (e *Engine) commitItem(c *commitState, actor string, p *prepared, known map[string]map[string][]store.Version) (Result, error) {
+	if p.Reject != nil {
+		return e.commitReject(c, actor, p)
+	}
+	m := p.Message
+	key := [2]string{p.Source, m.SourceID}
+	versions := append(append([]store.Version(nil), known[p.Source][m.SourceID]...), c.inBatch[key]...)
+	for _, v := range versions {
+		if v.Raw == p.rawHash {
+			return Result{Serial: v.Serial, Version: v.Version, Outcome: Duplicate}, nil
+		}
+	}
+	payload := archive.MessageEvent{
+		Serial:      c.serial,
+		Source:      p.Source,
+		SourceID:    m.SourceID,
+		Version:     len(versions) + 1,
+		Kind:        m.Kind,
+		SentAt:      m.SentAt,
+		Raw:         p.rawHash,
+		Record:      p.recordHash,
+		RawSize:     len(p.Raw),
+		RecordSize:  len(p.record),
+		RefersTo:    m.RefersTo,
+		Origin:      p.Origin,
+		RetainUntil: e.RetainUntil(c.now.Time),
+	}
+	typ, outcome := archive.EventMessageArchived, Archived
+	if len(versions) > 0 {
+		typ, outcome = archive.EventMessageConflict, Conflict
+		payload.ConflictsWith = versions[0].Serial
+	}
+	for _, a := range m.Attachments {
+		payload.Attachments = append(payload.Attachments, archive.AttachmentRef{Blob: a.Blob, Status: a.Status})
+	}
+	ev, err := journal.NewEvent(typ, actor, c.now, nil, &payload)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := c.append(&ev); err != nil {
+		return Result{}, err
+	}
+	for _, rec := range []struct {
+		ord  uint32
+		data []byte
+		hash archive.BlobID
+	}{{archive.OrdinalRaw, p.Raw, p.rawHash}, {archive.OrdinalNormalized, p.record, p.recordHash}} {
+		if err := c.tx.PutPending(c.ctx, store.PendingRecord{Key: store.RecordKey{JournalIndex: ev.Index, Ordinal: rec.ord},
+			Hash: rec.hash, Data: rec.data, RetainUntil: payload.RetainUntil, CreatedAt: c.now}); err != nil {
+			return Result{}, err
+		}
+	}
+	row, atts := MessageRow(&ev, &payload, m)
+	if err := c.tx.IndexMessage(c.ctx, row, atts); err != nil {
+		return Result{}, err
+	}
+	c.inBatch[key] = append(c.inBatch[key], store.Version{Serial: payload.Serial, Version: payload.Version, Raw: p.rawHash})
+	c.serial++
+	return Result{Serial: payload.Serial, JournalIndex: ev.Index, Version: payload.Version, Outcome: outcome}, nil
+}
+
+// commitReject quarantines an input. The same bytes from the same origin
+// quarantined again (a re-run of the same file) write nothing, like a
+// duplicate message.
+func (e *Engine) commitReject(c *commitState, actor string, it *prepared) (Result, error) {
+	key := store.RejectKey{Raw: it.rawHash, Origin: it.Origin}
+	if idx, ok := c.rejected[key]; ok {
+		return Result{JournalIndex: idx, Outcome: Rejected}, nil
+	}
+	rej := it.Reject
+	p := archive.RejectEvent{Source: it.Source, Origin: it.Origin, Field: rej.Field, Reason: rej.Reason,
+		Raw: it.rawHash, RawSize: len(it.Raw), RetainUntil: e.RetainUntil(c.now.Time)}
+	if rej.FullSize > int64(len(it.Raw)) {
+		p.Truncated, p.FullSize, p.FullHash = true, rej.FullSize, rej.FullHash
+	}
+	ev, err := journal.NewEvent(archive.EventInputRejected, actor, c.now, nil, &p)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := c.append(&ev); err != nil {
+		return Result{}, err
+	}
+	if err := c.tx.PutPending(c.ctx, store.PendingRecord{Key: store.RecordKey{JournalIndex: ev.Index, Ordinal: archive.OrdinalRaw},
+		Hash: p.Raw, Data: it.Raw, RetainUntil: p.RetainUntil, CreatedAt: c.now}); err != nil {
+		return Result{}, err
+	}
+	if c.rejected == nil {
+		c.rejected = map[store.RejectKey]uint64{}
+	}
+	c.rejected[key] = ev.Index
+	return Result{JournalIndex: ev.Index, Outcome: Rejected}, c.tx.IndexReject(c.ctx, RejectRow(&ev, &p))
+}

@@ -1,0 +1,156 @@
+package repo
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/wxarchive/wxarchive/archive"
+	"github.com/wxarchive/wxarchive/blob"
+	"github.com/wxarchive/wxarchive/blob/pack"
+	"github.com/wxarchive/wxarchive/journal"
+	"github.com/wxarchive/wxarchive/store"
+)
+
+// Records reads records wherever they are: still pending in the database or
+// sealed in a pack. Every read is checked against the hash the journal
+// recorded.
+type Records struct {
+	st    store.Reader
+	blobs blob.Store
+	packs []store.PackRow // when set: pack locations from the journal, not the index
+
+	mu    sync.Mutex
+	cache map[archive.BlobID]*pack.Pack
+	order []archive.BlobID
+}
+
+const packCacheSize = 8
+
+// NewRecords returns a record reader.
+func NewRecords(st store.Reader, blobs blob.Store) *Records {
+	return &Records{st: st, blobs: blobs, cache: map[archive.BlobID]*pack.Pack{}}
+}
+
+// ErrRecordMissing is returned when a record is neither pending nor in any pack.
+var ErrRecordMissing = errors.New("record missing")
+
+// Get returns the record's bytes, verified against want.
+func (r *Records) Get(ctx context.Context, key store.RecordKey, want archive.BlobID) ([]byte, error) {
+	pr, err := r.st.PendingRecord(ctx, key)
+	if err == nil {
+		if got := archive.Hash(pr.Data); got != want {
+			return nil, fmt.Errorf("record %d/%d (pending): content hashes to %s, journal says %s", key.JournalIndex, key.Ordinal, got, want)
+		}
+		return pr.Data, nil
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	packs, err := r.covering(ctx, key.JournalIndex)
+	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	for _, pr := range packs {
+		p, err := r.pack(ctx, pr.Blob)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		b, err := p.Record(key.JournalIndex, key.Ordinal)
+		if errors.Is(err, pack.ErrRecordNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("pack %s: %w", pr.Blob, err)
+		}
+		if got := archive.Hash(b); got != want {
+			return nil, fmt.Errorf("record %d/%d in pack %s hashes to %s, journal says %s", key.JournalIndex, key.Ordinal, pr.Blob, got, want)
+		}
+		return b, nil
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return nil, fmt.Errorf("record %d/%d (%s): %w", key.JournalIndex, key.Ordinal, want.Short(), ErrRecordMissing)
+}
+
+func (r *Records) covering(ctx context.Context, jidx uint64) ([]store.PackRow, error) {
+	if r.packs == nil {
+		return r.st.PacksCovering(ctx, jidx)
+	}
+	var out []store.PackRow
+	// Packs cover short runs; scan back from the last pack starting at or
+	// before jidx while runs can still reach it.
+	i := sort.Search(len(r.packs), func(i int) bool { return r.packs[i].First > jidx })
+	for j := i - 1; j >= 0 && j >= i-64; j-- {
+		if p := r.packs[j]; p.First <= jidx && p.Last >= jidx {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// FromJournal returns a reader that locates sealed records through the
+// records.sealed events of the journal instead of the index, for readers
+// that must not trust the index (verify) or are rebuilding it (reindex).
+func (r *Records) FromJournal(ctx context.Context) (*Records, error) {
+	head, err := r.st.Head(ctx)
+	if err != nil {
+		return nil, err
+	}
+	packs := []store.PackRow{}
+	marker := []byte(`"type":"` + archive.EventRecordsSealed + `"`)
+	err = r.st.Leaves(ctx, 0, head.JournalSize, func(idx uint64, _, leaf []byte) error {
+		if !bytes.Contains(leaf, marker) {
+			return nil
+		}
+		ev, err := journal.ParseLeaf(idx, leaf)
+		if err != nil || ev.Type != archive.EventRecordsSealed {
+			return nil // reported by verify; a reader skips it
+		}
+		var p archive.SealEvent
+		if ev.DecodePayload(&p) != nil {
+			return nil
+		}
+		packs = append(packs, store.PackRow{Blob: p.Pack, First: p.First, Last: p.Last, Count: p.Count, Bytes: p.Bytes, RetainUntil: p.RetainUntil, JournalIndex: idx})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.SliceStable(packs, func(i, j int) bool { return packs[i].First < packs[j].First })
+	return &Records{st: r.st, blobs: r.blobs, packs: packs, cache: map[archive.BlobID]*pack.Pack{}}, nil
+}
+
+func (r *Records) pack(ctx context.Context, id archive.BlobID) (*pack.Pack, error) {
+	r.mu.Lock()
+	p, ok := r.cache[id]
+	r.mu.Unlock()
+	if ok {
+		return p, nil
+	}
+	b, err := r.blobs.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	p, err = pack.Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("pack %s: %w", id, err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.cache[id]; !ok {
+		r.cache[id] = p
+		r.order = append(r.order, id)
+		if len(r.order) > packCacheSize {
+			delete(r.cache, r.order[0])
+			r.order = r.order[1:]
+		}
+	}
+	return p, nil
+}

@@ -1,0 +1,345 @@
+// Package repo opens an archive directory: its configuration, signing key,
+// index database, blob store and writer. docs/FORMAT.md describes the
+// layout:
+//
+//	<dir>/wxarchive.yaml        configuration (archive id, origin, public key, retention…)
+//	<dir>/keys/checkpoint.key   Ed25519 note signing key (0600)
+//	<dir>/index.db              SQLite index database (journal + projection)
+//	<dir>/blobs/                fsblob store: attachments, packs, segments
+//	<dir>/.lock                 advisory lock held by exclusive writers
+package repo
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/wxarchive/wxarchive/archive"
+	"github.com/wxarchive/wxarchive/blob"
+	"github.com/wxarchive/wxarchive/blob/fsblob"
+	"github.com/wxarchive/wxarchive/ingest"
+	"github.com/wxarchive/wxarchive/journal"
+	"github.com/wxarchive/wxarchive/store/sqlite"
+)
+
+// Version is the program version recorded in archive.created.
+const Version = "0.1.0"
+
+// File names inside an archive directory.
+const (
+	ConfigFile = "wxarchive.yaml"
+	KeyFile    = "keys/checkpoint.key"
+	DBFile     = "index.db"
+	BlobDir    = "blobs"
+	LockFile   = ".lock"
+)
+
+// Config is the archive's configuration file.
+type Config struct {
+	ArchiveID      string        `yaml:"archive_id"`
+	Origin         string        `yaml:"origin"`     // checkpoint origin line
+	PublicKey      string        `yaml:"public_key"` // note verifier key
+	RetentionYears int           `yaml:"retention_years"`
+	TimeZone       string        `yaml:"timezone"` // for human-facing times
+	SealDelay      time.Duration `yaml:"seal_delay"`
+	CreatedAt      archive.Time  `yaml:"created_at"`
+}
+
+// Location returns the configured time zone (UTC if unknown).
+func (c *Config) Location() *time.Location {
+	if loc, err := time.LoadLocation(c.TimeZone); err == nil && c.TimeZone != "" {
+		return loc
+	}
+	return time.UTC
+}
+
+// ErrNoArchive is returned when a directory holds no archive.
+var ErrNoArchive = errors.New("no archive here (run `wxarchive init` first)")
+
+// ErrBusy is returned when another process holds the archive exclusively.
+var ErrBusy = errors.New("archive is in use by another wxarchive process")
+
+// InitOptions configure a new archive.
+type InitOptions struct {
+	RetentionYears int
+	TimeZone       string
+	Now            func() time.Time
+}
+
+// Init creates an archive in dir (which may exist but must not hold one).
+func Init(ctx context.Context, dir string, opts InitOptions) (*Config, error) {
+	if _, err := os.Stat(filepath.Join(dir, ConfigFile)); err == nil {
+		return nil, fmt.Errorf("%s already holds an archive", dir)
+	}
+	if opts.RetentionYears == 0 {
+		opts.RetentionYears = ingest.DefaultRetentionYears
+	}
+	if opts.RetentionYears < 3 {
+		// SEC 17a-4(b) requires at least three years for communications.
+		return nil, fmt.Errorf("retention of %d years is below the 3-year regulatory minimum", opts.RetentionYears)
+	}
+	if opts.TimeZone == "" {
+		opts.TimeZone = "Asia/Shanghai"
+	}
+	if _, err := time.LoadLocation(opts.TimeZone); err != nil {
+		return nil, fmt.Errorf("time zone %q: %w", opts.TimeZone, err)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	var idb [16]byte
+	if _, err := rand.Read(idb[:]); err != nil {
+		return nil, err
+	}
+	id := hex.EncodeToString(idb[:])
+	skey, vkey, err := journal.GenerateKey("wxarchive-" + id[:12])
+	if err != nil {
+		return nil, err
+	}
+	cfg := &Config{ArchiveID: id, Origin: "wxarchive.local/" + id, PublicKey: vkey, RetentionYears: opts.RetentionYears,
+		TimeZone: opts.TimeZone, SealDelay: ingest.DefaultSealDelay, CreatedAt: archive.At(opts.Now())}
+	if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(KeyFile)), 0o700); err != nil {
+		return nil, err
+	}
+	if err := writeFileSync(filepath.Join(dir, KeyFile), []byte(skey+"\n"), 0o600); err != nil {
+		return nil, err
+	}
+	y, err := yaml.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	header := "# wxarchive archive configuration. The public key verifies every checkpoint;\n# keep a copy outside this machine.\n"
+	// The config file is written last: its presence marks a complete archive.
+	r, err := openParts(ctx, dir, cfg, OpenOptions{Now: opts.Now})
+	if err != nil {
+		return nil, err
+	}
+	_, err = r.Engine.Append(ctx, mustEvent(archive.EventArchiveCreated, "cli:init", &archive.ArchiveCreated{
+		ArchiveID: id, Origin: cfg.Origin, PublicKey: vkey, RetentionYears: cfg.RetentionYears, Version: Version}))
+	if cerr := r.Close(ctx); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := writeFileSync(filepath.Join(dir, ConfigFile), append([]byte(header), y...), 0o644); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+func mustEvent(typ, actor string, v any) journal.Event {
+	ev, err := journal.NewEvent(typ, actor, archive.Time{}, nil, v)
+	if err != nil {
+		panic(err) // payload types are fixed structs; Marshal cannot fail
+	}
+	return ev
+}
+
+func writeFileSync(path string, data []byte, mode os.FileMode) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// LoadConfig reads an archive's configuration.
+func LoadConfig(dir string) (*Config, error) {
+	b, err := os.ReadFile(filepath.Join(dir, ConfigFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w", dir, ErrNoArchive)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var c Config
+	if err := yaml.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, ConfigFile), err)
+	}
+	if c.ArchiveID == "" || c.Origin == "" || c.PublicKey == "" {
+		return nil, fmt.Errorf("%s: archive_id, origin and public_key are required", filepath.Join(dir, ConfigFile))
+	}
+	if c.RetentionYears == 0 {
+		c.RetentionYears = ingest.DefaultRetentionYears
+	}
+	return &c, nil
+}
+
+// OpenOptions configure Open.
+type OpenOptions struct {
+	ReadOnly  bool // no writer: verify, stats
+	Exclusive bool // fail with ErrBusy if another process holds the archive exclusively
+	// Guest, with Exclusive, falls back to writing alongside the process
+	// that holds the archive (e.g. `show` while `serve` runs): commits are
+	// still durable and serialized by the database, but sealing is left to
+	// the holder.
+	Guest    bool
+	Now      func() time.Time // injected clock
+	Logger   *slog.Logger
+	Metrics  *ingest.Metrics
+	MaxBatch int
+	NoSync   bool // tests only
+}
+
+// Repo is an open archive.
+type Repo struct {
+	Dir      string
+	Config   *Config
+	Store    *sqlite.Store
+	Blobs    blob.Store
+	Verifier *journal.Verifier
+	Engine   *ingest.Engine // nil when read-only
+	Records  *Records
+	lock     *os.File
+	guest    bool
+}
+
+// Open opens the archive in dir.
+func Open(ctx context.Context, dir string, opts OpenOptions) (*Repo, error) {
+	cfg, err := LoadConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	return openParts(ctx, dir, cfg, opts)
+}
+
+func openParts(ctx context.Context, dir string, cfg *Config, opts OpenOptions) (_ *Repo, err error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	r := &Repo{Dir: dir, Config: cfg}
+	defer func() {
+		if err != nil {
+			r.closeParts()
+		}
+	}()
+	if r.Verifier, err = journal.NewVerifier(cfg.Origin, cfg.PublicKey); err != nil {
+		return nil, err
+	}
+	if opts.Exclusive {
+		r.lock, err = lockDir(dir)
+		if errors.Is(err, ErrBusy) && opts.Guest {
+			r.guest, err = true, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	blobs, err := fsblob.Open(filepath.Join(dir, BlobDir), fsblob.Options{Now: opts.Now, NoSync: opts.NoSync})
+	if err != nil {
+		return nil, err
+	}
+	r.Blobs = blobs
+	if r.Store, err = sqlite.Open(ctx, filepath.Join(dir, DBFile), sqlite.Options{ReadOnly: opts.ReadOnly, NoSync: opts.NoSync}); err != nil {
+		return nil, err
+	}
+	r.Records = NewRecords(r.Store, r.Blobs)
+	if opts.ReadOnly {
+		return r, nil
+	}
+	skey, err := os.ReadFile(filepath.Join(dir, KeyFile))
+	if err != nil {
+		return nil, fmt.Errorf("read signing key: %w", err)
+	}
+	signer, err := journal.NewSigner(cfg.Origin, string(skey))
+	if err != nil {
+		return nil, err
+	}
+	// A key that does not match the configured public key would sign
+	// checkpoints nobody can verify: find out now, not at audit time.
+	probe, err := signer.Sign(0, journal.EmptyRoot(), archive.At(opts.Now()))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := r.Verifier.Open(probe); err != nil {
+		return nil, fmt.Errorf("signing key %s does not match the public key in %s: %w", KeyFile, ConfigFile, err)
+	}
+	r.Engine = ingest.New(ingest.Config{Now: opts.Now, RetentionYears: cfg.RetentionYears, SealDelay: cfg.SealDelay,
+		Logger: opts.Logger, Metrics: opts.Metrics, MaxBatch: opts.MaxBatch}, r.Store, r.Blobs, signer)
+	return r, nil
+}
+
+func lockDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, LockFile), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", dir, ErrBusy)
+	}
+	return f, nil
+}
+
+// Close seals everything pending (for a writer) and closes the archive.
+func (r *Repo) Close(ctx context.Context) error {
+	var errs []error
+	if r.Engine != nil {
+		errs = append(errs, r.Engine.Close(ctx, !r.guest))
+		r.Engine = nil
+	}
+	errs = append(errs, r.closeParts())
+	return errors.Join(errs...)
+}
+
+func (r *Repo) closeParts() error {
+	var errs []error
+	if r.Store != nil {
+		errs = append(errs, r.Store.Close())
+		r.Store = nil
+	}
+	if c, ok := r.Blobs.(interface{ Close() error }); ok {
+		errs = append(errs, c.Close())
+		r.Blobs = nil
+	}
+	if r.lock != nil {
+		errs = append(errs, r.lock.Close())
+		r.lock = nil
+	}
+	return errors.Join(errs...)
+}
+
+// Reindex rebuilds the index from the journal and the records, locating
+// sealed records through the journal (the index being rebuilt cannot be
+// trusted to find them). The caller must hold the archive exclusively.
+func (r *Repo) Reindex(ctx context.Context, progress func(done, total uint64)) error {
+	rec, err := r.Records.FromJournal(ctx)
+	if err != nil {
+		return err
+	}
+	if err := ingest.Reindex(ctx, r.Store, rec.Get, progress); err != nil {
+		return err
+	}
+	return r.Store.Checkpoint(ctx)
+}

@@ -1,0 +1,448 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/wxarchive/wxarchive/archive"
+	"github.com/wxarchive/wxarchive/store"
+)
+
+// Head reads the committed head.
+func (s *Store) Head(ctx context.Context) (store.Head, error) { return head(ctx, s.read) }
+
+// StoredNodes implements journal.NodeReader on committed state.
+func (s *Store) StoredNodes(ctx context.Context, level uint, begin, end uint64) ([][]byte, error) {
+	var rows *sql.Rows
+	var err error
+	if level == 0 {
+		rows, err = s.read.QueryContext(ctx, `SELECT hash FROM journal WHERE idx >= ? AND idx < ? ORDER BY idx`, int64(begin), int64(end))
+	} else {
+		rows, err = s.read.QueryContext(ctx, `SELECT hash FROM tree_nodes WHERE level = ? AND idx >= ? AND idx < ? ORDER BY idx`, int64(level), int64(begin), int64(end))
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make([][]byte, 0, end-begin)
+	for rows.Next() {
+		var h []byte
+		if err := rows.Scan(&h); err != nil {
+			return nil, err
+		}
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+// Leaves streams journal leaves [begin, end) in order.
+func (s *Store) Leaves(ctx context.Context, begin, end uint64, fn func(index uint64, hash, leaf []byte) error) error {
+	rows, err := s.read.QueryContext(ctx, `SELECT idx, hash, leaf FROM journal WHERE idx >= ? AND idx < ? ORDER BY idx`, int64(begin), int64(end))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var idx int64
+		var h, leaf []byte
+		if err := rows.Scan(&idx, &h, &leaf); err != nil {
+			return err
+		}
+		if err := fn(uint64(idx), h, leaf); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// Checkpoints streams stored checkpoints by increasing size.
+func (s *Store) Checkpoints(ctx context.Context, fn func(store.CheckpointRow) error) error {
+	rows, err := s.read.QueryContext(ctx, `SELECT size, time, note FROM checkpoints ORDER BY size`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var c store.CheckpointRow
+		var size, t int64
+		if err := rows.Scan(&size, &t, &c.Note); err != nil {
+			return err
+		}
+		c.Size, c.Time = uint64(size), archive.MillisTime(t)
+		if err := fn(c); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// LatestCheckpoint returns the checkpoint of the largest size.
+func (s *Store) LatestCheckpoint(ctx context.Context) (store.CheckpointRow, error) {
+	var c store.CheckpointRow
+	var size, t int64
+	err := s.read.QueryRowContext(ctx, `SELECT size, time, note FROM checkpoints ORDER BY size DESC LIMIT 1`).Scan(&size, &t, &c.Note)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, fmt.Errorf("latest checkpoint: %w", store.ErrNotFound)
+	}
+	c.Size, c.Time = uint64(size), archive.MillisTime(t)
+	return c, err
+}
+
+const messageColumns = `serial, jidx, source, source_id, version, coalesce(conflicts_with, 0), kind, source_type, action,
+	sent_at, captured_at, conversation, conv_kind, sender, recipients, direction, text, raw_hash, record_hash, raw_size,
+	record_size, n_attachments, attach_faults, coalesce(refers_to, ''), coalesce(recalled_by, 0), retain_until, coalesce(origin, '')`
+
+func scanMessage(sc interface{ Scan(...any) error }) (store.MessageRow, error) {
+	var m store.MessageRow
+	var serial, jidx, conflicts, sent, captured, recalled, retain int64
+	var kind, action, convKind, dir, recips string
+	var raw, rec []byte
+	err := sc.Scan(&serial, &jidx, &m.Source, &m.SourceID, &m.Version, &conflicts, &kind, &m.SourceType, &action,
+		&sent, &captured, &m.Conversation, &convKind, &m.Sender, &recips, &dir, &m.Text, &raw, &rec, &m.RawSize,
+		&m.RecordSize, &m.Attachments, &m.AttachFaults, &m.RefersTo, &recalled, &retain, &m.Origin)
+	if err != nil {
+		return m, err
+	}
+	m.Serial, m.JournalIndex, m.ConflictsWith, m.RecalledBy = uint64(serial), uint64(jidx), uint64(conflicts), uint64(recalled)
+	m.Kind, m.Action, m.ConvKind, m.Direction = archive.Kind(kind), archive.Action(action), archive.ConversationKind(convKind), archive.Direction(dir)
+	m.SentAt, m.CapturedAt, m.RetainUntil = archive.MillisTime(sent), archive.MillisTime(captured), archive.MillisTime(retain)
+	copy(m.RawHash[:], raw)
+	copy(m.RecordHash[:], rec)
+	if err := json.Unmarshal([]byte(recips), &m.Recipients); err != nil {
+		return m, fmt.Errorf("message %d recipients: %w", serial, err)
+	}
+	return m, nil
+}
+
+// Message returns the index row of a serial.
+func (s *Store) Message(ctx context.Context, serial uint64) (store.MessageRow, error) {
+	m, err := scanMessage(s.read.QueryRowContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE serial = ?`, int64(serial)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return m, fmt.Errorf("message serial %d: %w", serial, store.ErrNotFound)
+	}
+	return m, err
+}
+
+// MessagesBySourceID returns every version of a source id, from any source.
+func (s *Store) MessagesBySourceID(ctx context.Context, sourceID string) ([]store.MessageRow, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE source_id = ? ORDER BY serial`, sourceID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.MessageRow
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("message %q: %w", sourceID, store.ErrNotFound)
+	}
+	return out, nil
+}
+
+// Attachments returns a message's attachments in order.
+func (s *Store) Attachments(ctx context.Context, serial uint64) ([]store.AttachmentRow, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT ord, role, blob, size, declared_size, media_type, file_name, source_ref,
+		source_md5, status, reason FROM attachments WHERE serial = ? ORDER BY ord`, int64(serial))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.AttachmentRow
+	for rows.Next() {
+		a := store.AttachmentRow{Serial: serial}
+		var blob []byte
+		var status string
+		if err := rows.Scan(&a.Ordinal, &a.Role, &blob, &a.Size, &a.DeclaredSize, &a.MediaType, &a.FileName,
+			&a.SourceRef, &a.SourceMD5, &status, &a.Reason); err != nil {
+			return nil, err
+		}
+		copy(a.Blob[:], blob)
+		a.Status = archive.AttachmentStatus(status)
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+func scanPending(sc interface{ Scan(...any) error }) (store.PendingRecord, error) {
+	var r store.PendingRecord
+	var key, retain, created int64
+	var h []byte
+	if err := sc.Scan(&key, &h, &retain, &created, &r.Data); err != nil {
+		return r, err
+	}
+	r.Key = keyOf(key)
+	copy(r.Hash[:], h)
+	r.RetainUntil, r.CreatedAt = archive.MillisTime(retain), archive.MillisTime(created)
+	return r, nil
+}
+
+// PendingRecord returns one unsealed record.
+func (s *Store) PendingRecord(ctx context.Context, key store.RecordKey) (store.PendingRecord, error) {
+	r, err := scanPending(s.read.QueryRowContext(ctx, `SELECT key, hash, retain_until, created_at, data FROM pending WHERE key = ?`, pendingKey(key)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, fmt.Errorf("pending record %d/%d: %w", key.JournalIndex, key.Ordinal, store.ErrNotFound)
+	}
+	return r, err
+}
+
+// PendingRecords streams unsealed records after a key, in key order, until
+// about limitBytes of data have been delivered (0: no limit).
+func (s *Store) PendingRecords(ctx context.Context, after store.RecordKey, limitBytes int64, fn func(store.PendingRecord) error) error {
+	start := pendingKey(after)
+	if after == (store.RecordKey{}) {
+		start = -1
+	}
+	rows, err := s.read.QueryContext(ctx, `SELECT key, hash, retain_until, created_at, data FROM pending WHERE key > ? ORDER BY key`, start)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var total int64
+	for rows.Next() {
+		r, err := scanPending(rows)
+		if err != nil {
+			return err
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+		total += int64(len(r.Data))
+		if limitBytes > 0 && total >= limitBytes {
+			break
+		}
+	}
+	return rows.Err()
+}
+
+func scanPack(sc interface{ Scan(...any) error }) (store.PackRow, error) {
+	var p store.PackRow
+	var blob []byte
+	var first, last, retain, jidx int64
+	if err := sc.Scan(&blob, &first, &last, &p.Count, &p.Bytes, &retain, &jidx); err != nil {
+		return p, err
+	}
+	copy(p.Blob[:], blob)
+	p.First, p.Last, p.JournalIndex, p.RetainUntil = uint64(first), uint64(last), uint64(jidx), archive.MillisTime(retain)
+	return p, nil
+}
+
+func (s *Store) packs(ctx context.Context, fn func(store.PackRow) error, where string, args ...any) error {
+	rows, err := s.read.QueryContext(ctx, `SELECT blob, first, last, count, bytes, retain_until, jidx FROM packs `+where+` ORDER BY first, jidx`, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		p, err := scanPack(rows)
+		if err != nil {
+			return err
+		}
+		if err := fn(p); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// PacksCovering returns the packs whose journal range includes an index.
+func (s *Store) PacksCovering(ctx context.Context, jidx uint64) ([]store.PackRow, error) {
+	var out []store.PackRow
+	// Packs are short, contiguous runs; the newest pack starting at or
+	// before jidx is found through the index on first, and overlapping
+	// runs (different retain-until days) are few.
+	err := s.packs(ctx, func(p store.PackRow) error { out = append(out, p); return nil },
+		`WHERE first <= ?1 AND last >= ?1`, int64(jidx))
+	return out, err
+}
+
+// Packs streams every pack.
+func (s *Store) Packs(ctx context.Context, fn func(store.PackRow) error) error {
+	return s.packs(ctx, fn, "")
+}
+
+// Segments streams sealed segments in order.
+func (s *Store) Segments(ctx context.Context, fn func(store.SegmentRow) error) error {
+	rows, err := s.read.QueryContext(ctx, `SELECT first, end, blob, sealed_at FROM segments ORDER BY first`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r store.SegmentRow
+		var first, end, at int64
+		var blob []byte
+		if err := rows.Scan(&first, &end, &blob, &at); err != nil {
+			return err
+		}
+		r.First, r.End, r.SealedAt = uint64(first), uint64(end), archive.MillisTime(at)
+		copy(r.Blob[:], blob)
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// Consent returns an external contact's consent events in order.
+func (s *Store) Consent(ctx context.Context, externalID string) ([]store.ConsentRow, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT serial, agreed, at, employee FROM consent WHERE external_id = ? ORDER BY at, serial`, externalID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.ConsentRow
+	for rows.Next() {
+		c := store.ConsentRow{ExternalID: externalID}
+		var serial, at int64
+		if err := rows.Scan(&serial, &c.Agreed, &at, &c.Employee); err != nil {
+			return nil, err
+		}
+		c.Serial, c.At = uint64(serial), archive.MillisTime(at)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// Rejects streams quarantined inputs in journal order.
+func (s *Store) Rejects(ctx context.Context, fn func(store.RejectRow) error) error {
+	rows, err := s.read.QueryContext(ctx, `SELECT jidx, time, source, origin, field, reason, raw_hash, raw_size FROM rejects ORDER BY jidx`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r store.RejectRow
+		var jidx, t int64
+		var h []byte
+		if err := rows.Scan(&jidx, &t, &r.Source, &r.Origin, &r.Field, &r.Reason, &h, &r.RawSize); err != nil {
+			return err
+		}
+		r.JournalIndex, r.Time = uint64(jidx), archive.MillisTime(t)
+		copy(r.RawHash[:], h)
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// Counts summarizes the archive.
+func (s *Store) Counts(ctx context.Context) (store.Counts, error) {
+	var c store.Counts
+	err := s.read.QueryRowContext(ctx, `SELECT
+		(SELECT count(*) FROM messages),
+		(SELECT count(*) FROM messages WHERE version > 1),
+		(SELECT count(*) FROM messages WHERE recalled_by IS NOT NULL),
+		(SELECT count(*) FROM attachments),
+		(SELECT count(*) FROM attachments WHERE status <> 'fetched'),
+		(SELECT count(*) FROM rejects),
+		(SELECT count(*) FROM pending),
+		(SELECT count(*) FROM packs),
+		(SELECT count(*) FROM segments),
+		(SELECT count(*) FROM checkpoints)`).Scan(&c.Messages, &c.Conflicts, &c.Recalled, &c.Attachments, &c.AttachFaults,
+		&c.Rejects, &c.PendingRecords, &c.Packs, &c.Segments, &c.Checkpoints)
+	return c, err
+}
+
+// DumpProjection renders every projection row canonically, table by table
+// in key order.
+func (s *Store) DumpProjection(ctx context.Context, fn func(table, key, row string) error) error {
+	for _, name := range store.ProjectionTables {
+		if err := s.dumpTable(ctx, name, projectionKeys[name], fn); err != nil {
+			return fmt.Errorf("dump %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func (s *Store) dumpTable(ctx context.Context, table, key string, fn func(table, key, row string) error) error {
+	rows, err := s.read.QueryContext(ctx, "SELECT * FROM "+table+" ORDER BY "+key)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return err
+	}
+	keyCols := map[string]bool{}
+	for _, k := range strings.Split(key, ",") {
+		keyCols[strings.TrimSpace(k)] = true
+	}
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	var kb, rb strings.Builder
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return err
+		}
+		kb.Reset()
+		rb.Reset()
+		for i, c := range cols {
+			v := render(vals[i])
+			if keyCols[c] {
+				if kb.Len() > 0 {
+					kb.WriteByte(0) // sorts before any text byte, so tuples order like SQL
+				}
+				kb.WriteString(c + "=" + renderKey(vals[i]))
+			}
+			if i > 0 {
+				rb.WriteByte(' ')
+			}
+			rb.WriteString(c + "=" + v)
+		}
+		if err := fn(table, kb.String(), rb.String()); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func render(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "NULL"
+	case []byte:
+		return "x'" + hex.EncodeToString(x) + "'"
+	case string:
+		b, _ := json.Marshal(x)
+		return string(b)
+	default:
+		return fmt.Sprint(x)
+	}
+}
+
+// renderKey renders a key column so that byte order of the rendering equals
+// SQLite's ORDER BY order (BINARY collation): non-negative integers are
+// zero-padded, text is raw, blobs are hex. Dumps of two databases can then
+// be merge-joined as streams.
+func renderKey(v any) string {
+	switch x := v.(type) {
+	case int64:
+		return fmt.Sprintf("%020d", x)
+	case []byte:
+		return hex.EncodeToString(x)
+	case string:
+		return x
+	case nil:
+		return ""
+	default:
+		return fmt.Sprint(x)
+	}
+}

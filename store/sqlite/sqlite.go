@@ -1,0 +1,217 @@
+// Package sqlite is the embedded store.Store: one SQLite database file
+// (modernc.org/sqlite, pure Go) in WAL mode with synchronous=FULL, so a
+// commit is durable when Commit returns.
+//
+// One connection writes (transactions begin IMMEDIATE, taking the write lock
+// up front, so a writer in another process waits instead of failing late);
+// a small pool reads.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/wxarchive/wxarchive/store"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// PageSize is the page size of new databases. Ingest writes whole batches of
+// small rows; larger pages mean fewer WAL frames and write calls per commit
+// (measured in docs/BENCHMARKS.md).
+const PageSize = 16384
+
+// Options tune a database.
+type Options struct {
+	ReadOnly bool // open for reading only (verify, stats): never creates or migrates
+	// NoSync turns off fsync. Only for tests that measure something else;
+	// an archive opened this way loses acknowledged messages on power loss.
+	NoSync bool
+}
+
+// Store is a SQLite-backed store.Store.
+type Store struct {
+	path  string
+	write *sql.DB // nil when read-only
+	read  *sql.DB
+	w     writeStmts
+}
+
+var _ store.Store = (*Store)(nil)
+
+func dsn(path string, readOnly, noSync bool) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(30000)")
+	q.Add("_pragma", "foreign_keys(off)")
+	q.Add("_pragma", "cache_size(-65536)")
+	if readOnly {
+		q.Add("_pragma", "query_only(true)")
+	} else {
+		q.Add("_pragma", "journal_mode(WAL)")
+		if noSync {
+			q.Add("_pragma", "synchronous(OFF)")
+		} else {
+			q.Add("_pragma", "synchronous(FULL)")
+		}
+		q.Set("_txlock", "immediate")
+	}
+	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+}
+
+// Open opens (creating and migrating if needed, unless ReadOnly) the
+// database at path.
+func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+	s := &Store{path: path}
+	if !opts.ReadOnly {
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			if err := create(ctx, path); err != nil {
+				return nil, err
+			}
+		}
+		w, err := sql.Open("sqlite", dsn(path, false, opts.NoSync))
+		if err != nil {
+			return nil, err
+		}
+		w.SetMaxOpenConns(1)
+		w.SetMaxIdleConns(1)
+		w.SetConnMaxLifetime(0)
+		s.write = w
+		if err := s.migrate(ctx); err != nil {
+			w.Close()
+			return nil, err
+		}
+		if err := s.prepare(ctx); err != nil {
+			w.Close()
+			return nil, err
+		}
+	} else if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("open index database: %w", err)
+	}
+	r, err := sql.Open("sqlite", dsn(path, true, opts.NoSync))
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	r.SetMaxOpenConns(4)
+	s.read = r
+	if opts.ReadOnly {
+		var v int
+		if err := r.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("open index database %s: %w", path, err)
+		}
+		if v != latestVersion() {
+			s.Close()
+			return nil, fmt.Errorf("index database %s is at schema %d, this program reads %d", path, v, latestVersion())
+		}
+	}
+	return s, nil
+}
+
+// create makes an empty database with the page size set before the first
+// table materializes page 1 (it cannot change afterwards in WAL mode).
+func create(ctx context.Context, path string) error {
+	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath())
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	for _, p := range []string{"PRAGMA page_size=" + strconv.Itoa(PageSize), "PRAGMA journal_mode=WAL"} {
+		if _, err := db.ExecContext(ctx, p); err != nil {
+			return fmt.Errorf("create index database: %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+func loadMigrations() []migration {
+	ents, _ := fs.ReadDir(migrations, "migrations")
+	var out []migration
+	for _, e := range ents {
+		n, err := strconv.Atoi(strings.SplitN(e.Name(), "_", 2)[0])
+		if err != nil {
+			continue
+		}
+		b, _ := migrations.ReadFile("migrations/" + e.Name())
+		out = append(out, migration{n, e.Name(), string(b)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
+	return out
+}
+
+func latestVersion() int {
+	ms := loadMigrations()
+	return ms[len(ms)-1].version
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	var v int
+	if err := s.write.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	for _, m := range loadMigrations() {
+		if m.version <= v {
+			continue
+		}
+		tx, err := s.write.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migration %s: %w", m.name, err)
+		}
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version=%d", m.version)); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("migration %s: %w", m.name, err)
+		}
+	}
+	return nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error {
+	var errs []error
+	if s.write != nil {
+		s.w.close()
+		errs = append(errs, s.write.Close())
+	}
+	if s.read != nil {
+		errs = append(errs, s.read.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Checkpoint folds the WAL into the database file (after large writes such
+// as reindex, so readers don't scan a huge WAL).
+func (s *Store) Checkpoint(ctx context.Context) error {
+	if s.write == nil {
+		return nil
+	}
+	_, err := s.write.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
+	return err
+}
+
+// Path is the database file.
+func (s *Store) Path() string { return s.path }

@@ -1,0 +1,253 @@
+// Package store defines the archive's database: the journal (leaves, tree
+// nodes, checkpoints, sealed-segment index), records not yet sealed into the
+// blob store, and the index — the projection of the journal that search,
+// show and review read. Adapters: store/sqlite (embedded default) and, later,
+// store/postgres; both pass store/storetest.
+//
+// Contract:
+//   - Exactly one Tx writes at a time (Begin takes the database's write lock
+//     and waits for it). A Tx sees its own writes; readers see only committed
+//     state. Commit returns only after the transaction is durable.
+//   - Every method that is given an object that does not exist returns an
+//     error matching ErrNotFound.
+//   - Projection tables (messages, attachments, recalls, consent,
+//     participants, rejects, packs) can be dropped and rebuilt by
+//     ResetProjection + replay; everything else is primary.
+package store
+
+import (
+	"context"
+	"errors"
+
+	"github.com/wxarchive/wxarchive/archive"
+	"github.com/wxarchive/wxarchive/journal"
+)
+
+// ErrNotFound is matched by errors for absent objects.
+var ErrNotFound = errors.New("not found")
+
+// Store is an open archive database.
+type Store interface {
+	Reader
+	// Begin starts the write transaction.
+	Begin(ctx context.Context) (Tx, error)
+	Close() error
+}
+
+// Reader answers queries on committed state.
+type Reader interface {
+	journal.NodeReader
+	Head(ctx context.Context) (Head, error)
+	Leaves(ctx context.Context, begin, end uint64, fn func(index uint64, hash, leaf []byte) error) error
+	Checkpoints(ctx context.Context, fn func(CheckpointRow) error) error
+	LatestCheckpoint(ctx context.Context) (CheckpointRow, error)
+	Message(ctx context.Context, serial uint64) (MessageRow, error)
+	MessagesBySourceID(ctx context.Context, sourceID string) ([]MessageRow, error)
+	Attachments(ctx context.Context, serial uint64) ([]AttachmentRow, error)
+	PendingRecord(ctx context.Context, key RecordKey) (PendingRecord, error)
+	PendingRecords(ctx context.Context, after RecordKey, limitBytes int64, fn func(PendingRecord) error) error
+	PacksCovering(ctx context.Context, journalIndex uint64) ([]PackRow, error)
+	Packs(ctx context.Context, fn func(PackRow) error) error
+	Segments(ctx context.Context, fn func(SegmentRow) error) error
+	Consent(ctx context.Context, externalID string) ([]ConsentRow, error)
+	Rejects(ctx context.Context, fn func(RejectRow) error) error
+	Counts(ctx context.Context) (Counts, error)
+	// DumpProjection calls fn for every row of every projection table in a
+	// fixed order, rendered canonically, so two databases can be compared.
+	// Within a table, keys arrive in increasing byte order (integers are
+	// zero-padded, key columns are separated by a NUL byte), so two dumps can be merge-joined as streams.
+	DumpProjection(ctx context.Context, fn func(table, key, row string) error) error
+}
+
+// Tx is the write transaction. Journal writes and projection writes of one
+// commit share it, so they become durable together or not at all.
+type Tx interface {
+	journal.NodeReader
+	Head(ctx context.Context) (Head, error)
+	// LookupMessages returns the archived versions of each source id, in
+	// version order.
+	LookupMessages(ctx context.Context, source string, ids []string) (map[string][]Version, error)
+	// LookupRejects returns the journal index of inputs already quarantined
+	// with the same raw bytes from the same origin.
+	LookupRejects(ctx context.Context, keys []RejectKey) (map[RejectKey]uint64, error)
+
+	AppendLeaf(ctx context.Context, index uint64, hash, leaf []byte) error
+	PutNode(ctx context.Context, n journal.Node) error
+	PutCheckpoint(ctx context.Context, cp CheckpointRow) error
+	SetNextSerial(ctx context.Context, next uint64) error
+	PutPending(ctx context.Context, r PendingRecord) error
+	// DeletePending removes the sealed records with keys in [from, to] and
+	// the given retain-until; it fails unless exactly want rows go (another
+	// writer sealing the same records must not go unnoticed).
+	DeletePending(ctx context.Context, from, to RecordKey, retainUntil archive.Time, want int) error
+	PutSegment(ctx context.Context, s SegmentRow) error
+
+	Projection
+	Commit() error
+	Rollback() error
+}
+
+// Projection writes the index rows derived from journal events.
+type Projection interface {
+	IndexMessage(ctx context.Context, m MessageRow, atts []AttachmentRow) error
+	IndexReject(ctx context.Context, r RejectRow) error
+	IndexPack(ctx context.Context, p PackRow) error
+	IndexParticipant(ctx context.Context, p ParticipantRow) error
+	// ResetProjection empties every projection table (reindex).
+	ResetProjection(ctx context.Context) error
+}
+
+// ProjectionTables names the projection's tables in the order
+// DumpProjection visits them.
+var ProjectionTables = []string{"messages", "attachments", "recalls", "consent", "parties", "directory", "rejects", "packs"}
+
+// Head is the state a writer continues from.
+type Head struct {
+	JournalSize    uint64
+	NextSerial     uint64 // serials start at 1
+	CheckpointSize uint64 // size of the latest checkpoint (0 if none)
+	SealedSize     uint64 // end of the last sealed segment
+}
+
+// Version is one archived version of a source id.
+type Version struct {
+	Serial  uint64
+	Version int
+	Raw     archive.BlobID
+}
+
+// CheckpointRow is a stored signed checkpoint.
+type CheckpointRow struct {
+	Size uint64
+	Time archive.Time
+	Note []byte
+}
+
+// RecordKey addresses a record: the journal event that introduced it and its
+// ordinal there (archive.OrdinalRaw, archive.OrdinalNormalized).
+type RecordKey struct {
+	JournalIndex uint64
+	Ordinal      uint32
+}
+
+// Less orders keys as packs and the pending table do.
+func (k RecordKey) Less(o RecordKey) bool {
+	return k.JournalIndex < o.JournalIndex || (k.JournalIndex == o.JournalIndex && k.Ordinal < o.Ordinal)
+}
+
+// PendingRecord is a record durable in the database and not yet sealed into
+// a pack in the blob store.
+type PendingRecord struct {
+	Key         RecordKey
+	Hash        archive.BlobID
+	Data        []byte
+	RetainUntil archive.Time
+	CreatedAt   archive.Time
+}
+
+// SegmentRow locates a sealed journal segment.
+type SegmentRow struct {
+	First    uint64 // first leaf
+	End      uint64 // one past the last leaf
+	Blob     archive.BlobID
+	SealedAt archive.Time
+}
+
+// PackRow locates a sealed pack (projection of records.sealed).
+type PackRow struct {
+	Blob         archive.BlobID
+	First, Last  uint64 // journal indexes covered (inclusive)
+	Count        int
+	Bytes        int64
+	RetainUntil  archive.Time
+	JournalIndex uint64 // the records.sealed event
+}
+
+// MessageRow is the index row of one archived message version.
+type MessageRow struct {
+	Serial        uint64
+	JournalIndex  uint64
+	Source        string
+	SourceID      string
+	Version       int
+	ConflictsWith uint64
+	Kind          archive.Kind
+	SourceType    string
+	Action        archive.Action
+	SentAt        archive.Time
+	CapturedAt    archive.Time
+	Conversation  string
+	ConvKind      archive.ConversationKind
+	Sender        string
+	Recipients    []string
+	Direction     archive.Direction
+	Text          string
+	RawHash       archive.BlobID
+	RecordHash    archive.BlobID
+	RawSize       int
+	RecordSize    int
+	Attachments   int // count
+	AttachFaults  int // attachments whose status is not fetched
+	RefersTo      string
+	RecalledBy    uint64 // serial of the first recall of this message, 0 if none
+	RetainUntil   archive.Time
+	Origin        string
+
+	// Derived rows written with the message (not columns of it).
+	Participants []archive.Participant // recorded the first time each id is seen
+	Consent      *archive.Consent      // agree/disagree events
+}
+
+// AttachmentRow is the index row of one attachment.
+type AttachmentRow struct {
+	Serial  uint64
+	Ordinal int
+	archive.Attachment
+}
+
+// ConsentRow is one agree/disagree event of an external contact.
+type ConsentRow struct {
+	ExternalID string
+	Serial     uint64
+	Agreed     bool
+	At         archive.Time
+	Employee   string // the other party of the conversation
+}
+
+// RejectKey identifies a quarantined input for idempotency.
+type RejectKey struct {
+	Raw    archive.BlobID
+	Origin string
+}
+
+// RejectRow is a quarantined input.
+type RejectRow struct {
+	JournalIndex uint64
+	Time         archive.Time
+	Source       string
+	Origin       string
+	Field        string
+	Reason       string
+	RawHash      archive.BlobID
+	RawSize      int
+}
+
+// ParticipantRow is a directory fact valid from a time.
+type ParticipantRow struct {
+	archive.ParticipantEvent
+	JournalIndex uint64
+}
+
+// Counts summarizes the archive.
+type Counts struct {
+	Messages       int64 // message versions (serials)
+	Conflicts      int64 // versions > 1
+	Recalled       int64 // messages with a recall
+	Attachments    int64
+	AttachFaults   int64 // attachments not fetched intact
+	Rejects        int64
+	PendingRecords int64
+	Packs          int64
+	Segments       int64
+	Checkpoints    int64
+}

@@ -1,0 +1,736 @@
+// Package verify checks an archive end to end and reports every fault it
+// finds, each with a kind and the object at fault (docs/FORMAT.md lists the
+// kinds). It trusts nothing it reads: blobs are re-hashed, the Merkle tree is
+// recomputed from the leaves, every checkpoint signature is checked against
+// the archive's public key (or one the auditor supplies), sealed segments are
+// compared with the database journal, and the index is rebuilt from the
+// journal in a scratch database and compared row by row with the live one.
+package verify
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"time"
+
+	"github.com/wxarchive/wxarchive/archive"
+	"github.com/wxarchive/wxarchive/blob"
+	"github.com/wxarchive/wxarchive/blob/pack"
+	"github.com/wxarchive/wxarchive/ingest"
+	"github.com/wxarchive/wxarchive/journal"
+	"github.com/wxarchive/wxarchive/repo"
+	"github.com/wxarchive/wxarchive/store"
+	"github.com/wxarchive/wxarchive/store/sqlite"
+)
+
+// Fault kinds.
+const (
+	BlobCorrupt           = "blob.corrupt"           // stored bytes do not hash to the blob id
+	BlobMissing           = "blob.missing"           // a referenced blob is absent
+	BlobUnreadable        = "blob.unreadable"        // I/O error reading a blob
+	JournalLeafHash       = "journal.leaf_hash"      // stored leaf hash differs from the hash of the leaf
+	JournalLeafMalformed  = "journal.leaf_malformed" // leaf is not a canonical event at its position
+	JournalGap            = "journal.gap"            // a leaf index is missing
+	JournalTruncated      = "journal.truncated"      // fewer leaves than a checkpoint or segment covers
+	JournalUnsealed       = "journal.unsealed"       // leaves not copied to a segment past the seal delay
+	TreeNode              = "tree.node"              // stored interior node differs from the recomputed one
+	CheckpointSignature   = "checkpoint.signature"   // signature, key or origin invalid
+	CheckpointRoot        = "checkpoint.root"        // signed root differs from the recomputed tree
+	CheckpointInconsist   = "checkpoint.inconsistent"
+	CheckpointRollback    = "checkpoint.rollback" // the latest checkpoint is older than the journal or a sealed one
+	SegmentMalformed      = "segment.malformed"
+	SegmentMismatch       = "segment.mismatch" // sealed leaves or checkpoints differ from the database
+	SegmentGap            = "segment.gap"
+	RecordMissing         = "record.missing"
+	RecordCorrupt         = "record.corrupt"
+	RecordUnsealed        = "record.unsealed"
+	RecordMismatch        = "record.mismatch" // normalized record disagrees with its journal event
+	PackMalformed         = "pack.malformed"
+	SerialGap             = "serial.gap"
+	IndexMismatch         = "index.mismatch" // a live index row differs from the rebuilt one
+	IndexMissing          = "index.missing"  // a row the journal implies is absent from the index
+	IndexExtra            = "index.extra"    // an index row no journal event explains
+	ConfigPublicKeyChange = "config.public_key"
+)
+
+// Fault is one problem found.
+type Fault struct {
+	Kind   string `json:"kind"`
+	Object string `json:"object"`
+	Detail string `json:"detail"`
+}
+
+// Stats counts what was checked.
+type Stats struct {
+	Leaves      uint64 `json:"leaves"`
+	Messages    uint64 `json:"messages"`
+	Checkpoints int    `json:"checkpoints"`
+	Segments    int    `json:"segments"`
+	Packs       int    `json:"packs"`
+	Blobs       int    `json:"blobs"`
+	BlobBytes   int64  `json:"blob_bytes"`
+	IndexRows   int64  `json:"index_rows"`
+}
+
+// Report is the result of a run.
+type Report struct {
+	OK       bool          `json:"ok"`
+	Faults   []Fault       `json:"faults"`
+	Stats    Stats         `json:"stats"`
+	Duration time.Duration `json:"-"`
+}
+
+// Options configure a run.
+type Options struct {
+	Now       func() time.Time
+	PublicKey string        // verify checkpoints with this key instead of the configured one
+	SealDelay time.Duration // default: the archive's
+	// Progress, if set, is told about each phase's progress.
+	Progress func(phase string, done, total int64)
+	// MaxFaultsPerKind caps the faults reported per kind (0: 1000); the
+	// count beyond it is reported as one more fault of that kind.
+	MaxFaultsPerKind int
+	// ScratchDir holds the rebuilt index (default: a temporary directory).
+	ScratchDir string
+}
+
+type checker struct {
+	ctx    context.Context
+	r      *repo.Repo
+	opts   Options
+	v      *journal.Verifier
+	rep    *Report
+	counts map[string]int
+
+	checkpoints map[uint64]store.CheckpointRow
+	cpRoots     map[uint64][]byte // verified signed roots
+	cpSizes     []uint64
+	roots       map[uint64][]byte // recomputed roots at checkpoint sizes
+	records     *repo.Records
+	verified    map[archive.BlobID]bool
+	referenced  map[archive.BlobID]string // blob → what refers to it
+	journalSize uint64
+}
+
+func (c *checker) fault(kind, object, format string, a ...any) {
+	c.counts[kind]++
+	n := c.counts[kind]
+	if n <= c.opts.MaxFaultsPerKind {
+		c.rep.Faults = append(c.rep.Faults, Fault{Kind: kind, Object: object, Detail: fmt.Sprintf(format, a...)})
+	}
+}
+
+func (c *checker) progress(phase string, done, total int64) {
+	if c.opts.Progress != nil {
+		c.opts.Progress(phase, done, total)
+	}
+}
+
+// Run checks the archive. The error is for failures to run at all; every
+// problem with the archive itself is a Fault.
+func Run(ctx context.Context, r *repo.Repo, opts Options) (*Report, error) {
+	start := time.Now()
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.SealDelay <= 0 {
+		opts.SealDelay = r.Config.SealDelay
+		if opts.SealDelay <= 0 {
+			opts.SealDelay = ingest.DefaultSealDelay
+		}
+	}
+	if opts.MaxFaultsPerKind <= 0 {
+		opts.MaxFaultsPerKind = 1000
+	}
+	c := &checker{ctx: ctx, r: r, opts: opts, rep: &Report{Faults: []Fault{}}, counts: map[string]int{},
+		checkpoints: map[uint64]store.CheckpointRow{}, cpRoots: map[uint64][]byte{}, roots: map[uint64][]byte{},
+		verified: map[archive.BlobID]bool{}, referenced: map[archive.BlobID]string{}}
+	c.v = r.Verifier
+	if opts.PublicKey != "" {
+		v, err := journal.NewVerifier(r.Config.Origin, opts.PublicKey)
+		if err != nil {
+			return nil, err
+		}
+		c.v = v
+		if opts.PublicKey != r.Config.PublicKey {
+			c.fault(ConfigPublicKeyChange, repo.ConfigFile, "the configured public key differs from the one supplied")
+		}
+	}
+	head, err := r.Store.Head(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.journalSize = head.JournalSize
+	// Records are located through the journal's seal events: the packs
+	// table is part of the index under test.
+	if c.records, err = r.Records.FromJournal(ctx); err != nil {
+		return nil, err
+	}
+
+	steps := []func() error{c.loadCheckpoints, c.checkJournal, c.checkCheckpointConsistency, c.checkSegments,
+		c.checkPending, c.checkPacks, c.checkBlobs}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return nil, err
+		}
+	}
+	for kind, n := range c.counts {
+		if n > opts.MaxFaultsPerKind {
+			c.rep.Faults = append(c.rep.Faults, Fault{Kind: kind, Object: "*", Detail: fmt.Sprintf("%d more faults of this kind not listed", n-opts.MaxFaultsPerKind)})
+		}
+	}
+	c.rep.OK = len(c.rep.Faults) == 0
+	c.rep.Duration = time.Since(start)
+	return c.rep, nil
+}
+
+func journalObj(i uint64) string { return fmt.Sprintf("journal:%d", i) }
+func cpObj(size uint64) string   { return fmt.Sprintf("checkpoint:%d", size) }
+func blobObj(id archive.BlobID) string {
+	return "blob:" + id.String()
+}
+
+// loadCheckpoints verifies every stored checkpoint's signature.
+func (c *checker) loadCheckpoints() error {
+	var prevTime archive.Time
+	err := c.r.Store.Checkpoints(c.ctx, func(row store.CheckpointRow) error {
+		c.rep.Stats.Checkpoints++
+		cp, err := c.v.Open(row.Note)
+		if err != nil {
+			c.fault(CheckpointSignature, cpObj(row.Size), "%v", err)
+			return nil
+		}
+		if cp.Size != row.Size {
+			c.fault(CheckpointSignature, cpObj(row.Size), "signed size %d stored as %d", cp.Size, row.Size)
+			return nil
+		}
+		if cp.Time.Before(prevTime.Time) {
+			c.fault(CheckpointRollback, cpObj(row.Size), "signed at %s, before the previous checkpoint (%s)", cp.Time, prevTime)
+		}
+		prevTime = cp.Time
+		c.checkpoints[row.Size] = row
+		c.cpRoots[row.Size] = cp.Root
+		c.cpSizes = append(c.cpSizes, row.Size)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	var latest uint64
+	if n := len(c.cpSizes); n > 0 {
+		latest = c.cpSizes[n-1]
+	}
+	switch {
+	case c.journalSize == 0 && latest == 0:
+	case latest > c.journalSize:
+		c.fault(JournalTruncated, "journal", "journal has %d leaves but checkpoint %d was signed", c.journalSize, latest)
+	case latest < c.journalSize:
+		// Every commit signs a checkpoint in the same transaction as its
+		// leaves, so a journal longer than the newest checkpoint means
+		// checkpoints were removed.
+		c.fault(CheckpointRollback, cpObj(latest), "latest checkpoint covers %d leaves; the journal has %d", latest, c.journalSize)
+	}
+	return nil
+}
+
+type scratch struct {
+	st  *sqlite.Store
+	tx  store.Tx
+	dir string
+}
+
+func (c *checker) openScratch() (*scratch, error) {
+	dir := c.opts.ScratchDir
+	var err error
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "wxarchive-verify-"); err != nil {
+			return nil, err
+		}
+	} else {
+		dir, err = os.MkdirTemp(dir, "verify-")
+		if err != nil {
+			return nil, err
+		}
+	}
+	st, err := sqlite.Open(c.ctx, filepath.Join(dir, "rebuilt.db"), sqlite.Options{NoSync: true})
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	tx, err := st.Begin(c.ctx)
+	if err != nil {
+		st.Close()
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return &scratch{st: st, tx: tx, dir: dir}, nil
+}
+
+func (s *scratch) close() {
+	s.tx.Rollback()
+	s.st.Close()
+	os.RemoveAll(s.dir)
+}
+
+// checkJournal streams the leaves once: hashes, canonical form, the tree
+// and its stored nodes, checkpoint roots, the records each event references,
+// serial continuity, and the rebuilt projection.
+func (c *checker) checkJournal() error {
+	nodes, err := c.loadNodes()
+	if err != nil {
+		return err
+	}
+	sc, err := c.openScratch()
+	if err != nil {
+		return err
+	}
+	defer sc.close()
+
+	tree := journal.NewTree()
+	var expect uint64
+	var nextSerial uint64 = 1
+	seenNodes := 0
+	load := func(ctx context.Context, key store.RecordKey, want archive.BlobID) ([]byte, error) {
+		return c.records.Get(ctx, key, want)
+	}
+	err = c.r.Store.Leaves(c.ctx, 0, c.journalSize, func(idx uint64, storedHash, leaf []byte) error {
+		for expect < idx {
+			// A missing leaf breaks the tree; nothing after it can be checked.
+			c.fault(JournalGap, journalObj(expect), "leaf missing")
+			expect = idx
+			return errStop
+		}
+		expect = idx + 1
+		c.rep.Stats.Leaves++
+		if idx%8192 == 0 {
+			c.progress("journal", int64(idx), int64(c.journalSize))
+		}
+		h := journal.LeafHash(leaf)
+		if !bytes.Equal(h, storedHash) {
+			c.fault(JournalLeafHash, journalObj(idx), "stored hash %x, leaf hashes to %x", storedHash, h)
+		}
+		tree.Append(h, func(n journal.Node) {
+			seenNodes++
+			got, ok := nodes[nodeKey{n.Level, n.Index}]
+			if !ok {
+				c.fault(TreeNode, fmt.Sprintf("node:%d/%d", n.Level, n.Index), "stored node missing")
+			} else if !bytes.Equal(got, n.Hash) {
+				c.fault(TreeNode, fmt.Sprintf("node:%d/%d", n.Level, n.Index), "stored %x, recomputed %x", got, n.Hash)
+			}
+		})
+		size := idx + 1
+		if signed, ok := c.cpRoots[size]; ok {
+			root := tree.Root()
+			c.roots[size] = root
+			if !bytes.Equal(root, signed) {
+				c.fault(CheckpointRoot, cpObj(size), "signed root %x, journal gives %x", signed, root)
+			}
+		}
+		ev, err := journal.ParseLeaf(idx, leaf)
+		if err != nil {
+			c.fault(JournalLeafMalformed, journalObj(idx), "%v", err)
+			return nil
+		}
+		c.checkEventRecords(ev, &nextSerial)
+		if err := ingest.Apply(c.ctx, sc.tx, ev, load); err != nil {
+			// The record faults were reported above; the rebuilt index
+			// will lack this row and the comparison will name it too.
+			return nil
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return err
+	}
+	if expect < c.journalSize && !errors.Is(err, errStop) {
+		c.fault(JournalGap, journalObj(expect), "leaves %d..%d missing", expect, c.journalSize-1)
+	}
+	if seenNodes != len(nodes) && expect == c.journalSize {
+		c.fault(TreeNode, "tree_nodes", "%d stored nodes, the journal implies %d", len(nodes), seenNodes)
+	}
+	c.progress("journal", int64(c.journalSize), int64(c.journalSize))
+	if err := sc.tx.Commit(); err != nil {
+		return err
+	}
+	return c.compareIndex(sc.st)
+}
+
+var errStop = errors.New("stop")
+
+type nodeKey struct {
+	level uint
+	index uint64
+}
+
+func (c *checker) loadNodes() (map[nodeKey][]byte, error) {
+	out := map[nodeKey][]byte{}
+	// Interior nodes at stored levels, read level by level.
+	for level := uint(journal.TileHeight); level < 64; level += journal.TileHeight {
+		n := c.journalSize >> level
+		if n == 0 {
+			break
+		}
+		hs, err := c.r.Store.StoredNodes(c.ctx, level, 0, n)
+		if err != nil {
+			return nil, err
+		}
+		// StoredNodes returns what exists in order; missing ones are found
+		// by the count check after the tree is recomputed.
+		for i, h := range hs {
+			out[nodeKey{level, uint64(i)}] = h
+		}
+		if uint64(len(hs)) != n {
+			c.fault(TreeNode, fmt.Sprintf("level:%d", level), "%d nodes stored, %d expected", len(hs), n)
+		}
+	}
+	return out, nil
+}
+
+func (c *checker) checkEventRecords(ev *journal.Event, nextSerial *uint64) {
+	get := func(ord uint32, want archive.BlobID) ([]byte, bool) {
+		b, err := c.records.Get(c.ctx, store.RecordKey{JournalIndex: ev.Index, Ordinal: ord}, want)
+		obj := fmt.Sprintf("record:%d/%d", ev.Index, ord)
+		switch {
+		case errors.Is(err, repo.ErrRecordMissing):
+			c.fault(RecordMissing, obj, "%v", err)
+			return nil, false
+		case errors.Is(err, blob.ErrNotFound):
+			c.fault(RecordMissing, obj, "%v", err)
+			return nil, false
+		case err != nil:
+			c.fault(RecordCorrupt, obj, "%v", err)
+			return nil, false
+		}
+		return b, true
+	}
+	switch ev.Type {
+	case archive.EventMessageArchived, archive.EventMessageConflict:
+		var p archive.MessageEvent
+		if err := ev.DecodePayload(&p); err != nil {
+			c.fault(JournalLeafMalformed, journalObj(ev.Index), "%v", err)
+			return
+		}
+		c.rep.Stats.Messages++
+		if p.Serial != *nextSerial {
+			c.fault(SerialGap, fmt.Sprintf("serial:%d", p.Serial), "journal event %d has serial %d, expected %d", ev.Index, p.Serial, *nextSerial)
+		}
+		*nextSerial = p.Serial + 1
+		if _, ok := get(archive.OrdinalRaw, p.Raw); !ok {
+			// reported
+		}
+		if b, ok := get(archive.OrdinalNormalized, p.Record); ok {
+			var m archive.Message
+			if err := json.Unmarshal(b, &m); err != nil {
+				c.fault(RecordMismatch, fmt.Sprintf("serial:%d", p.Serial), "normalized record does not decode: %v", err)
+			} else if m.Source != p.Source || m.SourceID != p.SourceID || m.Kind != p.Kind || m.SentAt != p.SentAt || len(m.Attachments) != len(p.Attachments) {
+				c.fault(RecordMismatch, fmt.Sprintf("serial:%d", p.Serial), "normalized record (%s %s %s) disagrees with its journal event (%s %s %s)",
+					m.SourceID, m.Kind, m.SentAt, p.SourceID, p.Kind, p.SentAt)
+			}
+		}
+		for i, a := range p.Attachments {
+			if !a.Blob.IsZero() {
+				c.referenced[a.Blob] = fmt.Sprintf("attachment %d of serial %d", i, p.Serial)
+			}
+		}
+	case archive.EventInputRejected:
+		var p archive.RejectEvent
+		if err := ev.DecodePayload(&p); err != nil {
+			c.fault(JournalLeafMalformed, journalObj(ev.Index), "%v", err)
+			return
+		}
+		get(archive.OrdinalRaw, p.Raw)
+	case archive.EventRecordsSealed:
+		var p archive.SealEvent
+		if err := ev.DecodePayload(&p); err != nil {
+			c.fault(JournalLeafMalformed, journalObj(ev.Index), "%v", err)
+			return
+		}
+		c.referenced[p.Pack] = fmt.Sprintf("pack sealed by journal event %d", ev.Index)
+	}
+}
+
+// checkCheckpointConsistency proves each checkpoint consistent with the
+// next from stored nodes — what an auditor holding two checkpoints would
+// ask the archive for.
+func (c *checker) checkCheckpointConsistency() error {
+	sizes := c.cpSizes
+	const maxProofs = 20000
+	step := 1
+	if len(sizes) > maxProofs {
+		step = len(sizes) / maxProofs
+	}
+	for i := step; i < len(sizes); i += step {
+		a, b := sizes[i-step], sizes[i]
+		ra, okA := c.cpRoots[a]
+		rb, okB := c.cpRoots[b]
+		if !okA || !okB || b > c.journalSize {
+			continue
+		}
+		p, err := journal.ConsistencyProof(c.ctx, c.r.Store, a, b)
+		if err != nil {
+			c.fault(CheckpointInconsist, cpObj(b), "cannot build a consistency proof from %d: %v", a, err)
+			continue
+		}
+		if err := journal.VerifyConsistency(a, b, p, ra, rb); err != nil {
+			c.fault(CheckpointInconsist, cpObj(b), "not consistent with checkpoint %d: %v", a, err)
+		}
+	}
+	return nil
+}
+
+// checkSegments compares the WORM copy of the journal with the database.
+func (c *checker) checkSegments() error {
+	var segs []store.SegmentRow
+	if err := c.r.Store.Segments(c.ctx, func(s store.SegmentRow) error { segs = append(segs, s); return nil }); err != nil {
+		return err
+	}
+	var latestCP uint64
+	if n := len(c.cpSizes); n > 0 {
+		latestCP = c.cpSizes[n-1]
+	}
+	var next uint64
+	for i, s := range segs {
+		c.rep.Stats.Segments++
+		c.progress("segments", int64(i), int64(len(segs)))
+		obj := "segment:" + s.Blob.String()
+		if s.First != next {
+			c.fault(SegmentGap, obj, "starts at leaf %d, previous segment ended at %d", s.First, next)
+		}
+		next = s.End
+		b, ok := c.getBlob(s.Blob, "journal segment")
+		if !ok {
+			continue
+		}
+		seg, err := journal.ParseSegment(b)
+		if err != nil {
+			c.fault(SegmentMalformed, obj, "%v", err)
+			continue
+		}
+		if seg.First != s.First || seg.End() != s.End {
+			c.fault(SegmentMismatch, obj, "holds leaves %d..%d, index says %d..%d", seg.First, seg.End(), s.First, s.End)
+		}
+		if s.End > c.journalSize {
+			c.fault(JournalTruncated, "journal", "segment %s holds leaves up to %d; the journal has %d", s.Blob.Short(), s.End, c.journalSize)
+		}
+		i := seg.First
+		err = c.r.Store.Leaves(c.ctx, seg.First, seg.End(), func(idx uint64, _, leaf []byte) error {
+			for i < idx && i < seg.End() {
+				i++
+			}
+			if k := idx - seg.First; k < uint64(len(seg.Leaves)) && !bytes.Equal(seg.Leaves[k], leaf) {
+				c.fault(SegmentMismatch, obj, "leaf %d differs from the database journal", idx)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, note := range seg.Checkpoints {
+			cp, err := c.v.Open(note)
+			if err != nil {
+				c.fault(SegmentMismatch, obj, "sealed checkpoint: %v", err)
+				continue
+			}
+			if cp.Size > latestCP {
+				c.fault(CheckpointRollback, cpObj(latestCP), "a sealed checkpoint covers %d leaves; the latest stored one covers %d", cp.Size, latestCP)
+			} else if signed, ok := c.cpRoots[cp.Size]; !ok {
+				if _, stored := c.checkpoints[cp.Size]; !stored {
+					c.fault(CheckpointRollback, cpObj(cp.Size), "sealed in segment %s but absent from the database", s.Blob.Short())
+				}
+			} else if !bytes.Equal(signed, cp.Root) {
+				c.fault(SegmentMismatch, obj, "sealed checkpoint %d has a different root than the stored one", cp.Size)
+			}
+			if root, ok := c.roots[cp.Size]; ok && !bytes.Equal(root, cp.Root) {
+				c.fault(CheckpointRoot, cpObj(cp.Size), "sealed checkpoint root differs from the journal's")
+			}
+		}
+	}
+	if next < c.journalSize {
+		// Unsealed leaves are normal for a few seconds after a commit.
+		var t archive.Time
+		_ = c.r.Store.Leaves(c.ctx, next, next+1, func(idx uint64, _, leaf []byte) error {
+			if ev, err := journal.ParseLeaf(idx, leaf); err == nil {
+				t = ev.Time
+			}
+			return nil
+		})
+		if !t.IsZero() && c.opts.Now().Sub(t.Time) > c.opts.SealDelay {
+			c.fault(JournalUnsealed, journalObj(next), "leaves %d..%d not sealed since %s (bound %s)", next, c.journalSize-1, t, c.opts.SealDelay)
+		}
+	}
+	return nil
+}
+
+func (c *checker) checkPending() error {
+	now := c.opts.Now()
+	return c.r.Store.PendingRecords(c.ctx, store.RecordKey{}, 0, func(r store.PendingRecord) error {
+		obj := fmt.Sprintf("record:%d/%d", r.Key.JournalIndex, r.Key.Ordinal)
+		if archive.Hash(r.Data) != r.Hash {
+			c.fault(RecordCorrupt, obj, "pending record does not match its hash")
+		}
+		if now.Sub(r.CreatedAt.Time) > c.opts.SealDelay {
+			c.fault(RecordUnsealed, obj, "captured %s, not sealed within %s", r.CreatedAt, c.opts.SealDelay)
+		}
+		return nil
+	})
+}
+
+// checkPacks parses every indexed pack and checks every record in it.
+func (c *checker) checkPacks() error {
+	var rows []store.PackRow
+	if err := c.r.Store.Packs(c.ctx, func(p store.PackRow) error { rows = append(rows, p); return nil }); err != nil {
+		return err
+	}
+	for i, p := range rows {
+		c.rep.Stats.Packs++
+		c.progress("packs", int64(i), int64(len(rows)))
+		if _, ok := c.referenced[p.Blob]; !ok {
+			c.fault(IndexExtra, "pack:"+p.Blob.String(), "indexed pack not sealed by any journal event")
+		}
+		b, ok := c.getBlob(p.Blob, "pack")
+		if !ok {
+			continue
+		}
+		pk, err := pack.Parse(b)
+		if err != nil {
+			c.fault(PackMalformed, "pack:"+p.Blob.String(), "%v", err)
+			continue
+		}
+		for _, err := range pk.Verify() {
+			c.fault(RecordCorrupt, "pack:"+p.Blob.String(), "%v", err)
+		}
+		if pk.Len() != p.Count {
+			c.fault(PackMalformed, "pack:"+p.Blob.String(), "holds %d records, sealed with %d", pk.Len(), p.Count)
+		}
+	}
+	return nil
+}
+
+// getBlob reads (and so re-hashes) a blob, recording faults.
+func (c *checker) getBlob(id archive.BlobID, what string) ([]byte, bool) {
+	b, err := c.r.Blobs.Get(c.ctx, id)
+	c.verified[id] = true
+	var ie *blob.IntegrityError
+	switch {
+	case errors.As(err, &ie):
+		c.fault(BlobCorrupt, blobObj(id), "%s: %v", what, err)
+		return nil, false
+	case errors.Is(err, blob.ErrNotFound):
+		c.fault(BlobMissing, blobObj(id), "%s is missing from the blob store", what)
+		return nil, false
+	case err != nil:
+		c.fault(BlobUnreadable, blobObj(id), "%s: %v", what, err)
+		return nil, false
+	}
+	c.rep.Stats.Blobs++
+	c.rep.Stats.BlobBytes += int64(len(b))
+	return b, true
+}
+
+// checkBlobs re-hashes every blob not already read, and reports referenced
+// blobs that are absent.
+func (c *checker) checkBlobs() error {
+	var infos []blob.Info
+	var total int64
+	err := c.r.Blobs.List(c.ctx, func(i blob.Info) error {
+		if !c.verified[i.ID] {
+			infos = append(infos, i)
+			total += i.Size
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	sort.Slice(infos, func(a, b int) bool { return bytes.Compare(infos[a].ID[:], infos[b].ID[:]) < 0 })
+	var done int64
+	for _, i := range infos {
+		c.progress("blobs", done, total)
+		c.getBlob(i.ID, "blob")
+		done += i.Size
+	}
+	c.progress("blobs", total, total)
+	ids := make([]archive.BlobID, 0, len(c.referenced))
+	for id := range c.referenced {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(a, b int) bool { return bytes.Compare(ids[a][:], ids[b][:]) < 0 })
+	for _, id := range ids {
+		if !c.verified[id] {
+			c.getBlob(id, c.referenced[id])
+		}
+	}
+	return nil
+}
+
+var zeroPad = regexp.MustCompile(`=0+(\d)`)
+
+func displayKey(k string) string {
+	return zeroPad.ReplaceAllString(string(bytes.ReplaceAll([]byte(k), []byte{0}, []byte(","))), "=$1")
+}
+
+type dumpRow struct{ table, key, row string }
+
+// compareIndex merge-joins the live projection with the rebuilt one.
+func (c *checker) compareIndex(rebuilt *sqlite.Store) error {
+	ctx, cancel := context.WithCancel(c.ctx)
+	defer cancel()
+	stream := func(r store.Reader) (<-chan dumpRow, <-chan error) {
+		ch := make(chan dumpRow, 256)
+		errc := make(chan error, 1)
+		go func() {
+			defer close(ch)
+			errc <- r.DumpProjection(ctx, func(t, k, row string) error {
+				select {
+				case ch <- dumpRow{t, k, row}:
+					return nil
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			})
+		}()
+		return ch, errc
+	}
+	live, liveErr := stream(c.r.Store)
+	want, wantErr := stream(rebuilt)
+	tableOrder := map[string]int{}
+	for i, t := range store.ProjectionTables {
+		tableOrder[t] = i
+	}
+	order := func(t string) int { return tableOrder[t] }
+	less := func(a, b dumpRow) bool {
+		if a.table != b.table {
+			return order(a.table) < order(b.table)
+		}
+		return a.key < b.key
+	}
+	l, lok := <-live
+	w, wok := <-want
+	for lok || wok {
+		c.rep.Stats.IndexRows++
+		switch {
+		case lok && wok && l.table == w.table && l.key == w.key:
+			if l.row != w.row {
+				c.fault(IndexMismatch, l.table+" "+displayKey(l.key), "index row %s; the journal gives %s", l.row, w.row)
+			}
+			l, lok = <-live
+			w, wok = <-want
+		case !wok || (lok && less(l, w)):
+			c.fault(IndexExtra, l.table+" "+displayKey(l.key), "index row %s is not explained by the journal", l.row)
+			l, lok = <-live
+		default:
+			c.fault(IndexMissing, w.table+" "+displayKey(w.key), "the journal implies row %s", w.row)
+			w, wok = <-want
+		}
+	}
+	if err := <-liveErr; err != nil {
+		return err
+	}
+	return <-wantErr
+}
