@@ -36,7 +36,7 @@ func FuzzDecode(f *testing.F) {
 // FuzzDecodeContent wraps a fuzzed content object in a valid envelope, so
 // the fuzzer spends its time in the per-type decoders instead of in JSON
 // syntax: fuzzing whole lines mostly breaks the line before any content is
-// read.
+// read. Its corpus is checked in too (testdata/fuzz/FuzzDecodeContent).
 func FuzzDecodeContent(f *testing.F) {
 	_, all := fixtureLines(f)
 	for _, l := range all {
