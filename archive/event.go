@@ -49,7 +49,8 @@ type AttachmentRef struct {
 // RejectEvent is the payload of input.rejected. The raw bytes are record 0.
 type RejectEvent struct {
 	Source      string `json:"source"`
-	Origin      string `json:"origin"` // file and line, or API request
+	Origin      string `json:"origin"`          // file and line, or API request
+	MsgID       string `json:"msgid,omitempty"` // when it could be read
 	Field       string `json:"field,omitempty"`
 	Reason      string `json:"reason"`
 	Raw         BlobID `json:"raw"`

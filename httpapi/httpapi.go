@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
 	"github.com/wxarchive/wxarchive/ingest"
 	"github.com/wxarchive/wxarchive/journal"
@@ -105,7 +106,7 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 func (s *Server) readyz(w http.ResponseWriter, req *http.Request) {
 	ctx, cancel := context.WithTimeout(req.Context(), 2*time.Second)
 	defer cancel()
-	if s.r.Engine == nil {
+	if s.r.Engine == nil || s.r.Engine.Closed() {
 		writeError(w, http.StatusServiceUnavailable, "not_ready", "archive is closing")
 		return
 	}
@@ -149,6 +150,16 @@ func splitBody(body []byte) ([]msgaudit.Line, error) {
 			return nil, errors.New("data after the JSON array")
 		}
 		return out, nil
+	}
+	// One JSON value filling the whole body is one message, however it is
+	// laid out; anything else is JSON lines.
+	if len(trimmed) > 0 && trimmed[0] == '{' {
+		dec := json.NewDecoder(bytes.NewReader(trimmed))
+		var raw json.RawMessage
+		if dec.Decode(&raw) == nil && len(bytes.TrimSpace(trimmed[dec.InputOffset():])) == 0 {
+			one := bytes.TrimRight(trimmed, " \t\r\n")
+			return []msgaudit.Line{{No: 1, Data: one, FullSize: int64(len(one)), FullHash: archive.Hash(one)}}, nil
+		}
 	}
 	var out []msgaudit.Line
 	lr := msgaudit.NewLineReader(bytes.NewReader(body))
@@ -294,6 +305,10 @@ func (s *Server) recordAccess(w http.ResponseWriter, req *http.Request, what str
 		return false
 	}
 	if _, err := s.r.Engine.Append(req.Context(), repo.AccessEvent(actor(req), what, "api", serials...)); err != nil {
+		if errors.Is(err, ingest.ErrClosed) {
+			writeError(w, http.StatusServiceUnavailable, "not_ready", "archive is closing")
+			return false
+		}
 		s.internal(w, req, fmt.Errorf("record access: %w", err))
 		return false
 	}

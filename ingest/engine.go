@@ -119,6 +119,7 @@ type Result struct {
 // Rejection says why an input could not be archived. Item.Raw holds the
 // kept bytes (possibly only the first part of an oversize input).
 type Rejection struct {
+	MsgID    string // when the input's id could be read
 	Field    string
 	Reason   string
 	FullSize int64          // size of the whole input when Raw is truncated
@@ -320,6 +321,14 @@ func (e *Engine) enqueue(ctx context.Context, r *request) {
 	}
 }
 
+// Closed reports whether Close has been called: the engine accepts no more
+// writes.
+func (e *Engine) Closed() bool {
+	e.stopMu.RLock()
+	defer e.stopMu.RUnlock()
+	return e.closed
+}
+
 // Close stops accepting requests, commits everything queued, seals (if
 // seal) all pending records and journal leaves, and stops the committer.
 func (e *Engine) Close(ctx context.Context, seal bool) error {
@@ -438,7 +447,7 @@ func (e *Engine) commit(batch []*request) (err error) {
 	for _, r := range batch {
 		for _, p := range r.items {
 			if p.Reject != nil {
-				rejectKeys = append(rejectKeys, store.RejectKey{Raw: p.rawHash, Origin: p.Origin})
+				rejectKeys = append(rejectKeys, rejectKey(&p))
 				continue
 			}
 			ids[p.Source] = append(ids[p.Source], p.Message.SourceID)
@@ -520,7 +529,7 @@ func (e *Engine) commitItem(c *commitState, actor string, p *prepared, known map
 	versions := append(append([]store.Version(nil), known[p.Source][m.SourceID]...), c.inBatch[key]...)
 	for _, v := range versions {
 		if v.Raw == p.rawHash {
-			return Result{Serial: v.Serial, Version: v.Version, Outcome: Duplicate}, nil
+			return Result{Serial: v.Serial, JournalIndex: v.JournalIndex, Version: v.Version, Outcome: Duplicate}, nil
 		}
 	}
 	payload := archive.MessageEvent{
@@ -567,21 +576,31 @@ func (e *Engine) commitItem(c *commitState, actor string, p *prepared, known map
 	if err := c.tx.IndexMessage(c.ctx, row, atts); err != nil {
 		return Result{}, err
 	}
-	c.inBatch[key] = append(c.inBatch[key], store.Version{Serial: payload.Serial, Version: payload.Version, Raw: p.rawHash})
+	c.inBatch[key] = append(c.inBatch[key], store.Version{Serial: payload.Serial, Version: payload.Version, Raw: p.rawHash, JournalIndex: ev.Index})
 	c.serial++
 	return Result{Serial: payload.Serial, JournalIndex: ev.Index, Version: payload.Version, Outcome: outcome}, nil
+}
+
+// rejectKey identifies an input by the hash of all of it: two oversize
+// inputs that share their kept prefix are still two inputs.
+func rejectKey(p *prepared) store.RejectKey {
+	k := store.RejectKey{Input: p.rawHash, Origin: p.Origin}
+	if p.Reject.FullSize > int64(len(p.Raw)) {
+		k.Input = p.Reject.FullHash
+	}
+	return k
 }
 
 // commitReject quarantines an input. The same bytes from the same origin
 // quarantined again (a re-run of the same file) write nothing, like a
 // duplicate message.
 func (e *Engine) commitReject(c *commitState, actor string, it *prepared) (Result, error) {
-	key := store.RejectKey{Raw: it.rawHash, Origin: it.Origin}
+	key := rejectKey(it)
 	if idx, ok := c.rejected[key]; ok {
 		return Result{JournalIndex: idx, Outcome: Rejected}, nil
 	}
 	rej := it.Reject
-	p := archive.RejectEvent{Source: it.Source, Origin: it.Origin, Field: rej.Field, Reason: rej.Reason,
+	p := archive.RejectEvent{Source: it.Source, Origin: it.Origin, MsgID: rej.MsgID, Field: rej.Field, Reason: rej.Reason,
 		Raw: it.rawHash, RawSize: len(it.Raw), RetainUntil: e.RetainUntil(c.now.Time)}
 	if rej.FullSize > int64(len(it.Raw)) {
 		p.Truncated, p.FullSize, p.FullHash = true, rej.FullSize, rej.FullHash

@@ -102,8 +102,12 @@ func Apply(ctx context.Context, proj store.Projection, ev *journal.Event, load R
 
 // RejectRow derives the quarantine row of an input.rejected event.
 func RejectRow(ev *journal.Event, p *archive.RejectEvent) store.RejectRow {
-	return store.RejectRow{JournalIndex: ev.Index, Time: ev.Time, Source: p.Source, Origin: p.Origin,
-		Field: p.Field, Reason: p.Reason, RawHash: p.Raw, RawSize: p.RawSize}
+	r := store.RejectRow{JournalIndex: ev.Index, Time: ev.Time, Source: p.Source, Origin: p.Origin,
+		Field: p.Field, Reason: p.Reason, RawHash: p.Raw, RawSize: p.RawSize, InputHash: p.Raw, InputSize: int64(p.RawSize)}
+	if p.Truncated {
+		r.InputHash, r.InputSize = p.FullHash, p.FullSize
+	}
+	return r
 }
 
 // PackRow derives the pack row of a records.sealed event.

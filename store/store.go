@@ -111,9 +111,10 @@ type Head struct {
 
 // Version is one archived version of a source id.
 type Version struct {
-	Serial  uint64
-	Version int
-	Raw     archive.BlobID
+	Serial       uint64
+	Version      int
+	Raw          archive.BlobID
+	JournalIndex uint64 // the event that archived this version
 }
 
 // CheckpointRow is a stored signed checkpoint.
@@ -207,29 +208,31 @@ type AttachmentRow struct {
 
 // ConsentRow is one agree/disagree event of an external contact.
 type ConsentRow struct {
-	ExternalID string
-	Serial     uint64
-	Agreed     bool
-	At         archive.Time
-	Employee   string // the other party of the conversation
+	ExternalID string       `json:"external_id"`
+	Serial     uint64       `json:"serial"`
+	Agreed     bool         `json:"agreed"`
+	At         archive.Time `json:"at"`
+	Employee   string       `json:"employee"` // the other party of the conversation
 }
 
 // RejectKey identifies a quarantined input for idempotency.
 type RejectKey struct {
-	Raw    archive.BlobID
+	Input  archive.BlobID // SHA-256 of the whole input (= the raw record's unless truncated)
 	Origin string
 }
 
 // RejectRow is a quarantined input.
 type RejectRow struct {
-	JournalIndex uint64
-	Time         archive.Time
-	Source       string
-	Origin       string
-	Field        string
-	Reason       string
-	RawHash      archive.BlobID
-	RawSize      int
+	JournalIndex uint64         `json:"journal_index"`
+	Time         archive.Time   `json:"time"`
+	Source       string         `json:"source"`
+	Origin       string         `json:"origin"`
+	Field        string         `json:"field,omitempty"`
+	Reason       string         `json:"reason"`
+	RawHash      archive.BlobID `json:"raw_sha256"`
+	RawSize      int            `json:"raw_size"`
+	InputHash    archive.BlobID `json:"input_sha256"` // of the whole input; differs from RawHash when truncated
+	InputSize    int64          `json:"input_size"`
 }
 
 // ParticipantRow is a directory fact valid from a time.

@@ -36,7 +36,7 @@ compliance-relevant messages — and archives it through the same path as real d
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			if messages < 0 {
+			if messages <= 0 {
 				return usageErr("--messages must be positive")
 			}
 			if _, err := repo.LoadConfig(a.dir); errors.Is(err, repo.ErrNoArchive) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
 	"github.com/wxarchive/wxarchive/ingest"
 )
@@ -16,6 +17,10 @@ func (a *app) ingestCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "ingest",
 		Short: "Archive messages from a file",
+		Args:  cobra.ArbitraryArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			return usageErr("ingest needs a source type, e.g. `wxarchive ingest wecom-archive FILE.jsonl`\n%s", c.UsageString())
+		},
 	}
 	c.AddCommand(a.ingestWecomArchiveCmd())
 	return c
@@ -105,7 +110,13 @@ func (a *app) printIngestSummary(s *msgaudit.Summary, elapsed time.Duration) {
 				fmt.Fprintf(w, "  … and %d more (see `wxarchive show SERIAL`)\n", len(s.AttachmentFaults)-20)
 				break
 			}
-			fmt.Fprintf(w, "  line %d serial %d %s %s: %s (%s)\n", f.Line, f.Serial, f.MsgID, f.Role, f.Status, f.Reason)
+			reason := ""
+			if f.Reason != "" {
+				reason = " (" + f.Reason + ")"
+			} else if f.Status == archive.AttachmentPending {
+				reason = " (no --media directory given)"
+			}
+			fmt.Fprintf(w, "  line %d serial %d %s %s: %s%s\n", f.Line, f.Serial, f.MsgID, f.Role, f.Status, reason)
 		}
 	}
 	if len(s.Rejects) > 0 {

@@ -47,10 +47,11 @@ func usageErr(format string, a ...any) error {
 }
 
 type app struct {
-	dir    string
-	stdout io.Writer
-	stderr io.Writer
-	logger *slog.Logger
+	dir     string
+	started bool // a command's RunE began: errors before that are usage errors
+	stdout  io.Writer
+	stderr  io.Writer
+	logger  *slog.Logger
 }
 
 func main() {
@@ -78,7 +79,9 @@ func (a *app) run(ctx context.Context, args []string) int {
 		return ee.code
 	}
 	fmt.Fprintln(a.stderr, "wxarchive:", err)
-	if errors.Is(err, repo.ErrNoArchive) || errors.Is(err, errUsage) {
+	// Unknown commands, wrong argument counts and bad flags are rejected by
+	// cobra before any command runs: usage errors, never "a check failed".
+	if !a.started || errors.Is(err, repo.ErrNoArchive) || errors.Is(err, errUsage) {
 		return exitUsage
 	}
 	return exitFailure
@@ -94,6 +97,16 @@ func (a *app) rootCmd() *cobra.Command {
 unaltered in a write-once store with a signed Merkle journal, and proves it.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		PersistentPreRun: func(*cobra.Command, []string) {
+			a.started = true
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageErr("unknown command %q\n%s", args[0], c.UsageString())
+			}
+			return usageErr("a command is required\n%s", c.UsageString())
+		},
+		Args: cobra.ArbitraryArgs,
 	}
 	def := os.Getenv("WXARCHIVE_DIR")
 	if def == "" {

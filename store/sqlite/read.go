@@ -318,7 +318,7 @@ func (s *Store) Consent(ctx context.Context, externalID string) ([]store.Consent
 
 // Rejects streams quarantined inputs in journal order.
 func (s *Store) Rejects(ctx context.Context, fn func(store.RejectRow) error) error {
-	rows, err := s.read.QueryContext(ctx, `SELECT jidx, time, source, origin, field, reason, raw_hash, raw_size FROM rejects ORDER BY jidx`)
+	rows, err := s.read.QueryContext(ctx, `SELECT jidx, time, source, origin, field, reason, raw_hash, raw_size, input_hash, input_size FROM rejects ORDER BY jidx`)
 	if err != nil {
 		return err
 	}
@@ -326,12 +326,13 @@ func (s *Store) Rejects(ctx context.Context, fn func(store.RejectRow) error) err
 	for rows.Next() {
 		var r store.RejectRow
 		var jidx, t int64
-		var h []byte
-		if err := rows.Scan(&jidx, &t, &r.Source, &r.Origin, &r.Field, &r.Reason, &h, &r.RawSize); err != nil {
+		var h, ih []byte
+		if err := rows.Scan(&jidx, &t, &r.Source, &r.Origin, &r.Field, &r.Reason, &h, &r.RawSize, &ih, &r.InputSize); err != nil {
 			return err
 		}
 		r.JournalIndex, r.Time = uint64(jidx), archive.MillisTime(t)
 		copy(r.RawHash[:], h)
+		copy(r.InputHash[:], ih)
 		if err := fn(r); err != nil {
 			return err
 		}

@@ -42,7 +42,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		dst **sql.Stmt
 		sql string
 	}{
-		{&w.lookup, `SELECT serial, version, raw_hash FROM messages WHERE source_id = ? AND source = ? ORDER BY version`},
+		{&w.lookup, `SELECT serial, version, raw_hash, jidx FROM messages WHERE source_id = ? AND source = ? ORDER BY version`},
 		{&w.appendLeaf, `INSERT INTO journal (idx, hash, leaf) VALUES (?, ?, ?)`},
 		{&w.putNode, `INSERT INTO tree_nodes (level, idx, hash) VALUES (?, ?, ?)`},
 		{&w.putCheckpoint, `INSERT INTO checkpoints (size, time, note) VALUES (?, ?, ?)`},
@@ -211,7 +211,7 @@ func (t *Tx) LookupMessages(ctx context.Context, source string, ids []string) (m
 		for rows.Next() {
 			var v store.Version
 			var raw []byte
-			if err := rows.Scan(&v.Serial, &v.Version, &raw); err != nil {
+			if err := rows.Scan(&v.Serial, &v.Version, &raw, &v.JournalIndex); err != nil {
 				rows.Close()
 				return nil, err
 			}
@@ -232,7 +232,7 @@ func (t *Tx) LookupRejects(ctx context.Context, keys []store.RejectKey) (map[sto
 	out := map[store.RejectKey]uint64{}
 	for _, k := range keys {
 		var idx int64
-		err := t.tx.QueryRowContext(ctx, `SELECT jidx FROM rejects WHERE raw_hash = ? AND origin = ? ORDER BY jidx LIMIT 1`, k.Raw[:], k.Origin).Scan(&idx)
+		err := t.tx.QueryRowContext(ctx, `SELECT jidx FROM rejects WHERE input_hash = ? AND origin = ? ORDER BY jidx LIMIT 1`, k.Input[:], k.Origin).Scan(&idx)
 		if errors.Is(err, sql.ErrNoRows) {
 			continue
 		}
@@ -405,8 +405,9 @@ func (t *Tx) IndexMessage(ctx context.Context, m store.MessageRow, atts []store.
 
 // IndexReject records a quarantined input.
 func (t *Tx) IndexReject(ctx context.Context, r store.RejectRow) error {
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO rejects (jidx, time, source, origin, field, reason, raw_hash, raw_size)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, int64(r.JournalIndex), r.Time.Millis(), r.Source, r.Origin, r.Field, r.Reason, r.RawHash[:], r.RawSize)
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO rejects (jidx, time, source, origin, field, reason, raw_hash, raw_size, input_hash, input_size)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, int64(r.JournalIndex), r.Time.Millis(), r.Source, r.Origin, r.Field, r.Reason,
+		r.RawHash[:], r.RawSize, r.InputHash[:], r.InputSize)
 	return err
 }
 

@@ -2,6 +2,7 @@ package msgaudit
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -37,6 +38,7 @@ type Ingester struct {
 // LineFault is a rejected line.
 type LineFault struct {
 	Line   int    `json:"line"`
+	MsgID  string `json:"msgid,omitempty"` // when it could be read
 	Field  string `json:"field,omitempty"`
 	Reason string `json:"reason"`
 }
@@ -127,6 +129,7 @@ func (lr *LineReader) Next() (Line, error) {
 		case done:
 			lr.no++
 			ln.No = lr.no
+			lr.stripBOM(&ln)
 			ln.finish(h)
 			return ln, nil
 		case errors.Is(err, bufio.ErrBufferFull):
@@ -137,6 +140,7 @@ func (lr *LineReader) Next() (Line, error) {
 			}
 			lr.no++
 			ln.No = lr.no
+			lr.stripBOM(&ln)
 			ln.finish(h)
 			return ln, nil
 		default:
@@ -145,7 +149,24 @@ func (lr *LineReader) Next() (Line, error) {
 	}
 }
 
+// stripBOM drops a UTF-8 byte-order mark at the start of the input: it
+// marks the file's encoding (tools on Windows write it), it is not part of
+// the first message.
+func (lr *LineReader) stripBOM(ln *Line) {
+	if ln.No == 1 && !ln.Truncated && bytes.HasPrefix(ln.Data, []byte("\xef\xbb\xbf")) {
+		ln.Data = ln.Data[3:]
+		ln.FullSize -= 3
+	}
+}
+
 func (ln *Line) finish(h interface{ Sum([]byte) []byte }) {
+	// "\r\n" is a line terminator too (files written on Windows): the
+	// record is the line's content, the same bytes whichever convention the
+	// file used, so re-importing it yields duplicates, not conflicts.
+	if !ln.Truncated && len(ln.Data) > 0 && ln.Data[len(ln.Data)-1] == '\r' {
+		ln.Data = ln.Data[:len(ln.Data)-1]
+		ln.FullSize--
+	}
 	if ln.Truncated {
 		copy(ln.FullHash[:], h.Sum(nil))
 	} else {
@@ -181,7 +202,7 @@ func (in *Ingester) prepare(ctx context.Context, ln Line) (ingest.Item, error) {
 	if err != nil {
 		var de *DecodeError
 		if errors.As(err, &de) {
-			it.Reject = &ingest.Rejection{Field: de.Field, Reason: de.Reason}
+			it.Reject = &ingest.Rejection{MsgID: de.MsgID, Field: de.Field, Reason: de.Reason}
 		} else {
 			it.Reject = &ingest.Rejection{Reason: err.Error()}
 		}
@@ -239,7 +260,8 @@ func lineResults(lines []Line, items []ingest.Item, res []ingest.Result) []LineR
 			lr.MsgID = items[i].Message.SourceID
 		}
 		if r := items[i].Reject; r != nil {
-			lr.Fault = &LineFault{Line: lines[i].No, Field: r.Field, Reason: r.Reason}
+			lr.MsgID = r.MsgID
+			lr.Fault = &LineFault{Line: lines[i].No, MsgID: r.MsgID, Field: r.Field, Reason: r.Reason}
 		}
 		out[i] = lr
 	}

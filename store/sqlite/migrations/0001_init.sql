@@ -130,10 +130,12 @@ CREATE TABLE rejects (
     origin   TEXT NOT NULL,
     field    TEXT NOT NULL,
     reason   TEXT NOT NULL,
-    raw_hash BLOB NOT NULL,
-    raw_size INTEGER NOT NULL
+    raw_hash   BLOB NOT NULL,
+    raw_size   INTEGER NOT NULL,
+    input_hash BLOB NOT NULL,   -- of the whole input (differs from raw_hash when truncated)
+    input_size INTEGER NOT NULL
 );
-CREATE INDEX rejects_raw_hash ON rejects (raw_hash, origin);
+CREATE INDEX rejects_input ON rejects (input_hash, origin);
 
 CREATE TABLE packs (
     blob         BLOB PRIMARY KEY,
