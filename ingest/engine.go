@@ -339,9 +339,14 @@ func (e *Engine) Close(ctx context.Context, seal bool) error {
 	}
 	e.closed = true
 	e.stopMu.Unlock()
-	// Sealing goes through the committer, so it runs before the queue closes.
+	// Everything queued before Close commits first (the queue is FIFO, so a
+	// barrier behind it completes after it); then sealing, which also goes
+	// through the committer, runs before the queue closes.
 	var sealErr error
-	if seal {
+	barrier := &request{kind: reqEvents, start: time.Now(), done: make(chan struct{})}
+	if err := e.doInternal(ctx, barrier, true); err != nil {
+		sealErr = err
+	} else if seal {
 		sealErr = e.seal(ctx, true, true)
 	}
 	e.stopMu.Lock()
@@ -370,11 +375,14 @@ func (e *Engine) run() {
 			}
 		}
 		start := time.Now()
-		err := e.commit(batch)
-		if err != nil {
-			e.cfg.Logger.Error("commit failed", "err", err, "requests", len(batch))
+		var err error
+		if hasWork(batch) { // a barrier alone needs no transaction
+			err = e.commit(batch)
+			if err != nil {
+				e.cfg.Logger.Error("commit failed", "err", err, "requests", len(batch))
+			}
+			e.cfg.Metrics.observeCommit(batch, n, time.Since(start), err)
 		}
-		e.cfg.Metrics.observeCommit(batch, n, time.Since(start), err)
 		for _, r := range batch {
 			if err != nil {
 				r.err = err
@@ -383,6 +391,15 @@ func (e *Engine) run() {
 			close(r.done)
 		}
 	}
+}
+
+func hasWork(batch []*request) bool {
+	for _, r := range batch {
+		if len(r.items) > 0 || len(r.events) > 0 || r.seal != nil || r.segment != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // commitState is one transaction in progress.
@@ -398,12 +415,24 @@ type commitState struct {
 	rejected map[store.RejectKey]uint64 // already quarantined → journal index
 }
 
+// append journals an event. Events built here (messages, rejects) are
+// encoded by the reflection-free appender; others (from Append, seals) go
+// through Marshal, which also validates them.
 func (c *commitState) append(ev *journal.Event) error {
+	return c.appendLeaf(ev, false)
+}
+
+func (c *commitState) appendLeaf(ev *journal.Event, trusted bool) error {
 	ev.Index = c.idx
 	ev.Time = c.now
-	leaf, err := ev.Marshal()
-	if err != nil {
-		return err
+	var leaf []byte
+	if trusted {
+		leaf = ev.AppendLeaf(make([]byte, 0, 256+len(ev.Payload)))
+	} else {
+		var err error
+		if leaf, err = ev.Marshal(); err != nil {
+			return err
+		}
 	}
 	h := journal.LeafHash(leaf)
 	if err := c.tx.AppendLeaf(c.ctx, c.idx, h, leaf); err != nil {
@@ -555,11 +584,8 @@ func (e *Engine) commitItem(c *commitState, actor string, p *prepared, known map
 	for _, a := range m.Attachments {
 		payload.Attachments = append(payload.Attachments, archive.AttachmentRef{Blob: a.Blob, Status: a.Status})
 	}
-	ev, err := journal.NewEvent(typ, actor, c.now, nil, &payload)
-	if err != nil {
-		return Result{}, err
-	}
-	if err := c.append(&ev); err != nil {
+	ev := journal.Event{Type: typ, Actor: actor, Payload: payload.AppendJSON(make([]byte, 0, 512))}
+	if err := c.appendLeaf(&ev, true); err != nil {
 		return Result{}, err
 	}
 	for _, rec := range []struct {

@@ -107,6 +107,17 @@ func ResolveMedia(ctx context.Context, m *archive.Message, src MediaSource, blob
 // executable must not pass as a PDF. The name only refines generic
 // containers (a zip that is really a .docx).
 func SniffMediaType(data []byte, name string) string {
+	// Executables first: their headers leave room for other formats'
+	// signatures (bytes 4..7 of a DOS header can spell "ftyp"), and a
+	// program must never pass as a video.
+	switch {
+	case bytes.HasPrefix(data, []byte("MZ")):
+		return "application/vnd.microsoft.portable-executable"
+	case bytes.HasPrefix(data, []byte("\x7fELF")):
+		return "application/x-executable"
+	case bytes.HasPrefix(data, []byte("\xcf\xfa\xed\xfe")) || bytes.HasPrefix(data, []byte("\xfe\xed\xfa\xcf")) || bytes.HasPrefix(data, []byte("\xca\xfe\xba\xbe")):
+		return "application/x-mach-binary"
+	}
 	switch {
 	case bytes.HasPrefix(data, []byte("#!AMR\n")):
 		return "audio/amr"
@@ -115,14 +126,7 @@ func SniffMediaType(data []byte, name string) string {
 	case bytes.HasPrefix(data, []byte("#!SILK")) || bytes.HasPrefix(data, []byte("\x02#!SILK")):
 		return "audio/silk"
 	case len(data) >= 12 && string(data[4:8]) == "ftyp":
-		if brand := string(data[8:12]); brand == "qt  " {
-			return "video/quicktime"
-		}
-		return "video/mp4"
-	case bytes.HasPrefix(data, []byte("MZ")):
-		return "application/vnd.microsoft.portable-executable"
-	case bytes.HasPrefix(data, []byte("\x7fELF")):
-		return "application/x-executable"
+		return isoBrand(string(data[8:12]))
 	}
 	t := http.DetectContentType(data)
 	if t == "application/zip" {
@@ -134,6 +138,28 @@ func SniffMediaType(data []byte, name string) string {
 		t = t[:i]
 	}
 	return t
+}
+
+// isoBrand names an ISO base media file (MP4 family) by its major brand:
+// the same container holds phone photos (HEIC), AVIF images, M4A audio.
+func isoBrand(brand string) string {
+	switch brand {
+	case "qt  ":
+		return "video/quicktime"
+	case "heic", "heix", "heim", "heis":
+		return "image/heic"
+	case "mif1", "msf1", "hevc", "hevx":
+		return "image/heif"
+	case "avif", "avis":
+		return "image/avif"
+	case "M4A ", "M4B ", "M4P ", "F4A ":
+		return "audio/mp4"
+	case "3gp4", "3gp5", "3gp6", "3gp7", "3gs7", "3ge6", "3ge7", "3gg6":
+		return "video/3gpp"
+	case "3g2a", "3g2b", "3g2c":
+		return "video/3gpp2"
+	}
+	return "video/mp4"
 }
 
 func officeType(data []byte) string {

@@ -277,3 +277,21 @@ func TestSegmentRoundTripAndErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestAppendLeafMatchesMarshal(t *testing.T) {
+	for i, ev := range []Event{
+		{Index: 0, Type: "a.b", Actor: "x"},
+		{Index: 1 << 40, Type: "message.archived", Actor: "api:127.0.0.1:5555 <&>", Subject: []string{"serial:1", "保本\u2028"},
+			Payload: []byte(`{"serial":1,"text":"\u003c"}`)},
+		{Index: 7, Type: "access.view", Actor: "cli:root", Payload: []byte(`{}`)},
+	} {
+		ev.Time = archive.At(time.Date(2026, 11, 27, 5, 0, i, 123456789, time.FixedZone("CST", 8*3600)))
+		want, err := ev.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ev.AppendLeaf(nil); string(got) != string(want) {
+			t.Fatalf("AppendLeaf =\n%s\nMarshal =\n%s", got, want)
+		}
+	}
+}

@@ -190,7 +190,7 @@ type MessageRow struct {
 	Attachments   int // count
 	AttachFaults  int // attachments whose status is not fetched
 	RefersTo      string
-	RecalledBy    uint64 // serial of the first recall of this message, 0 if none
+	RecalledBy    uint64 // serial of the first recall of this message, 0 if none (derived by the store on insert)
 	RetainUntil   archive.Time
 	Origin        string
 

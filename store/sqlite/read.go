@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/wxarchive/wxarchive/archive"
+	"github.com/wxarchive/wxarchive/journal"
 	"github.com/wxarchive/wxarchive/store"
 )
 
@@ -37,7 +38,13 @@ func (s *Store) StoredNodes(ctx context.Context, level uint, begin, end uint64) 
 		}
 		out = append(out, h)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if uint64(len(out)) != end-begin {
+		return out, fmt.Errorf("%w: level %d [%d,%d) has %d stored hashes", journal.ErrMissingNode, level, begin, end, len(out))
+	}
+	return out, nil
 }
 
 // Leaves streams journal leaves [begin, end) in order.

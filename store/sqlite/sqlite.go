@@ -116,7 +116,13 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	} else if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("open index database: %w", err)
 	}
-	r, err := sql.Open("sqlite", dsn(path, true, opts.NoSync))
+	rdsn := dsn(path, true, opts.NoSync)
+	if opts.ReadOnly {
+		// A read-only store opens the file read-only, so verifying a copy on
+		// a read-only mount works and leaves nothing behind.
+		rdsn += "&mode=ro"
+	}
+	r, err := sql.Open("sqlite", rdsn)
 	if err != nil {
 		s.Close()
 		return nil, err
@@ -183,6 +189,11 @@ func (s *Store) migrate(ctx context.Context) error {
 	var v int
 	if err := s.write.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
 		return fmt.Errorf("read schema version: %w", err)
+	}
+	if v > latestVersion() {
+		// Written by a newer wxarchive: writing it with this one could
+		// break invariants this program does not know about.
+		return fmt.Errorf("index database %s is at schema %d, newer than this program's %d: upgrade wxarchive", s.path, v, latestVersion())
 	}
 	for _, m := range loadMigrations() {
 		if m.version <= v {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/wxarchive/wxarchive/archive"
@@ -23,7 +24,6 @@ type writeStmts struct {
 	putPending    *sql.Stmt
 	insMessage    *sql.Stmt
 	insAttachment *sql.Stmt
-	firstRecall   *sql.Stmt
 	insRecall     *sql.Stmt
 	markRecalled  *sql.Stmt
 	insConsent    *sql.Stmt
@@ -42,18 +42,23 @@ func (s *Store) prepare(ctx context.Context) error {
 		dst **sql.Stmt
 		sql string
 	}{
-		{&w.lookup, `SELECT serial, version, raw_hash, jidx FROM messages WHERE source_id = ? AND source = ? ORDER BY version`},
+		{&w.lookup, `SELECT source_id, serial, version, raw_hash, jidx FROM messages
+			WHERE source = ? AND source_id IN (` + strings.TrimSuffix(strings.Repeat("?,", lookupChunk), ",") + `) ORDER BY source_id, version`},
 		{&w.appendLeaf, `INSERT INTO journal (idx, hash, leaf) VALUES (?, ?, ?)`},
 		{&w.putNode, `INSERT INTO tree_nodes (level, idx, hash) VALUES (?, ?, ?)`},
 		{&w.putCheckpoint, `INSERT INTO checkpoints (size, time, note) VALUES (?, ?, ?)`},
 		{&w.putPending, `INSERT INTO pending (key, hash, retain_until, created_at, data) VALUES (?, ?, ?, ?, ?)`},
+		// recalled_by is looked up in the same statement: a recall may have
+		// arrived before the message it recalls. Parameters are plain "?"
+		// (source and source_id are passed twice): numbered ones cost a
+		// name lookup per parameter per bind in the driver.
 		{&w.insMessage, `INSERT INTO messages (serial, jidx, source, source_id, version, conflicts_with, kind, source_type,
 			action, sent_at, captured_at, conversation, conv_kind, sender, recipients, direction, text, raw_hash, record_hash,
 			raw_size, record_size, n_attachments, attach_faults, refers_to, recalled_by, retain_until, origin)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+			(SELECT min(serial) FROM recalls WHERE source = ? AND target = ?), ?, ?)`},
 		{&w.insAttachment, `INSERT INTO attachments (serial, ord, role, blob, size, declared_size, media_type, file_name,
 			source_ref, source_md5, status, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
-		{&w.firstRecall, `SELECT min(serial) FROM recalls WHERE source = ? AND target = ?`},
 		{&w.insRecall, `INSERT INTO recalls (source, target, serial) VALUES (?, ?, ?)`},
 		{&w.markRecalled, `UPDATE messages SET recalled_by = ?1 WHERE source_id = ?2 AND source = ?3 AND (recalled_by IS NULL OR recalled_by > ?1)`},
 		{&w.insConsent, `INSERT INTO consent (external_id, serial, agreed, at, employee) VALUES (?, ?, ?, ?, ?)`},
@@ -195,34 +200,53 @@ func collectHashes(ctx context.Context, st *sql.Stmt, level uint, begin, end uin
 	return out, nil
 }
 
+// lookupChunk is how many ids one lookup statement asks for: one query per
+// batch chunk instead of one per message.
+const lookupChunk = 200
+
 // LookupMessages returns archived versions per source id.
 func (t *Tx) LookupMessages(ctx context.Context, source string, ids []string) (map[string][]store.Version, error) {
-	out := make(map[string][]store.Version)
-	st := t.stmt(t.s.w.lookup)
+	out := make(map[string][]store.Version, len(ids))
+	seen := make(map[string]struct{}, len(ids))
+	uniq := ids[:0:0]
 	for _, id := range ids {
-		if _, done := out[id]; done {
-			continue
+		if _, dup := seen[id]; !dup {
+			seen[id] = struct{}{}
+			uniq = append(uniq, id)
 		}
-		rows, err := st.QueryContext(ctx, id, source)
+	}
+	ids = uniq
+	st := t.stmt(t.s.w.lookup)
+	args := make([]any, 1+lookupChunk)
+	args[0] = source
+	for start := 0; start < len(ids); start += lookupChunk {
+		chunk := ids[start:min(start+lookupChunk, len(ids))]
+		for i := 0; i < lookupChunk; i++ {
+			if i < len(chunk) {
+				args[1+i] = chunk[i]
+			} else {
+				args[1+i] = nil // IN (…, NULL) matches nothing
+			}
+		}
+		rows, err := st.QueryContext(ctx, args...)
 		if err != nil {
-			return nil, fmt.Errorf("look up %s: %w", id, err)
+			return nil, fmt.Errorf("look up messages: %w", err)
 		}
-		var vs []store.Version
 		for rows.Next() {
+			var id string
 			var v store.Version
 			var raw []byte
-			if err := rows.Scan(&v.Serial, &v.Version, &raw, &v.JournalIndex); err != nil {
+			if err := rows.Scan(&id, &v.Serial, &v.Version, &raw, &v.JournalIndex); err != nil {
 				rows.Close()
 				return nil, err
 			}
 			copy(v.Raw[:], raw)
-			vs = append(vs, v)
+			out[id] = append(out[id], v)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return nil, err
 		}
-		out[id] = vs
 	}
 	return out, nil
 }
@@ -332,16 +356,6 @@ func nullBlob(id archive.BlobID) any {
 // IndexMessage writes a message's index rows.
 func (t *Tx) IndexMessage(ctx context.Context, m store.MessageRow, atts []store.AttachmentRow) error {
 	w := &t.s.w
-	recalledBy := m.RecalledBy
-	if recalledBy == 0 {
-		var first sql.NullInt64
-		if err := t.stmt(w.firstRecall).QueryRowContext(ctx, m.Source, m.SourceID).Scan(&first); err != nil {
-			return fmt.Errorf("index message %d: %w", m.Serial, err)
-		}
-		if first.Valid {
-			recalledBy = uint64(first.Int64)
-		}
-	}
 	recips, err := json.Marshal(m.Recipients)
 	if err != nil {
 		return err
@@ -353,7 +367,7 @@ func (t *Tx) IndexMessage(ctx context.Context, m store.MessageRow, atts []store.
 		int64(m.Serial), int64(m.JournalIndex), m.Source, m.SourceID, m.Version, nullU64(m.ConflictsWith),
 		string(m.Kind), m.SourceType, string(m.Action), m.SentAt.Millis(), m.CapturedAt.Millis(), m.Conversation,
 		string(m.ConvKind), m.Sender, string(recips), string(m.Direction), m.Text, m.RawHash[:], m.RecordHash[:],
-		m.RawSize, m.RecordSize, m.Attachments, m.AttachFaults, nullStr(m.RefersTo), nullU64(recalledBy),
+		m.RawSize, m.RecordSize, m.Attachments, m.AttachFaults, nullStr(m.RefersTo), m.Source, m.SourceID,
 		m.RetainUntil.Millis(), nullStr(m.Origin)); err != nil {
 		return err
 	}
