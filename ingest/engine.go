@@ -138,6 +138,7 @@ type Engine struct {
 	signer *journal.Signer
 
 	reqs   chan *request
+	toSync chan committed // commits awaiting the disk flush, in order
 	stopMu sync.RWMutex
 	closed bool
 	done   chan struct{}
@@ -151,8 +152,9 @@ type Engine struct {
 func New(cfg Config, st store.Store, blobs blob.Store, signer *journal.Signer) *Engine {
 	cfg.defaults()
 	e := &Engine{cfg: cfg, st: st, blobs: blobs, signer: signer,
-		reqs: make(chan *request, 4096), done: make(chan struct{})}
+		reqs: make(chan *request, 4096), toSync: make(chan committed, 64), done: make(chan struct{})}
 	go e.run()
+	go e.syncer()
 	return e
 }
 
@@ -356,8 +358,21 @@ func (e *Engine) Close(ctx context.Context, seal bool) error {
 	return sealErr
 }
 
+// committed is a batch whose transaction has committed (or failed) and
+// whose callers wait for the disk.
+type committed struct {
+	batch []*request
+	n     int
+	start time.Time
+	err   error
+	work  bool
+}
+
+// run builds and commits transactions; syncer makes them durable and
+// answers the callers. While one commit is being flushed to disk the next
+// one is being built.
 func (e *Engine) run() {
-	defer close(e.done)
+	defer close(e.toSync)
 	for first := range e.reqs {
 		batch := []*request{first}
 		n := first.size()
@@ -374,21 +389,59 @@ func (e *Engine) run() {
 				break gather
 			}
 		}
-		start := time.Now()
-		var err error
-		if hasWork(batch) { // a barrier alone needs no transaction
-			err = e.commit(batch)
-			if err != nil {
-				e.cfg.Logger.Error("commit failed", "err", err, "requests", len(batch))
+		c := committed{batch: batch, n: n, start: time.Now(), work: hasWork(batch)}
+		if c.work { // a barrier alone needs no transaction
+			if c.err = e.commit(batch); c.err != nil {
+				e.cfg.Logger.Error("commit failed", "err", c.err, "requests", len(batch))
 			}
-			e.cfg.Metrics.observeCommit(batch, n, time.Since(start), err)
 		}
-		for _, r := range batch {
-			if err != nil {
-				r.err = err
-				r.results = nil
+		e.toSync <- c
+	}
+}
+
+// syncer flushes committed transactions to disk — one Sync for every commit
+// that is waiting — and only then tells their callers.
+func (e *Engine) syncer() {
+	defer close(e.done)
+	for c := range e.toSync {
+		group := []committed{c}
+	more:
+		for {
+			select {
+			case x, ok := <-e.toSync:
+				if !ok {
+					break more
+				}
+				group = append(group, x)
+			default:
+				break more
 			}
-			close(r.done)
+		}
+		var syncErr error
+		for _, g := range group {
+			if g.work && g.err == nil {
+				syncErr = e.st.Sync(context.Background())
+				break
+			}
+		}
+		for _, g := range group {
+			err := g.err
+			if err == nil && g.work && syncErr != nil {
+				// Committed but not known to be on disk: the caller must
+				// retry, and idempotent ingest makes the retry safe.
+				err = syncErr
+				e.cfg.Logger.Error("sync failed", "err", syncErr)
+			}
+			if g.work {
+				e.cfg.Metrics.observeCommit(g.batch, g.n, time.Since(g.start), err)
+			}
+			for _, r := range g.batch {
+				if err != nil {
+					r.err = err
+					r.results = nil
+				}
+				close(r.done)
+			}
 		}
 	}
 }

@@ -7,7 +7,9 @@
 // Contract:
 //   - Exactly one Tx writes at a time (Begin takes the database's write lock
 //     and waits for it). A Tx sees its own writes; readers see only committed
-//     state. Commit returns only after the transaction is durable.
+//     state. A committed transaction is durable once a Sync that started
+//     after its Commit returned has returned (so a writer can prepare the
+//     next transaction while the previous one is being made durable).
 //   - Every method that is given an object that does not exist returns an
 //     error matching ErrNotFound.
 //   - Projection tables (messages, attachments, recalls, consent,
@@ -31,6 +33,8 @@ type Store interface {
 	Reader
 	// Begin starts the write transaction.
 	Begin(ctx context.Context) (Tx, error)
+	// Sync makes every transaction committed so far durable.
+	Sync(ctx context.Context) error
 	Close() error
 }
 

@@ -284,7 +284,7 @@ func (in *Ingester) Run(ctx context.Context, r io.Reader) (*Summary, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	pending := make(chan inflight, 2)
+	pending := make(chan inflight, 4)
 	waitErr := make(chan error, 1)
 	go func() {
 		var firstErr error
