@@ -40,6 +40,13 @@ var ErrRecordMissing = errors.New("record missing")
 
 // Get returns the record's bytes, verified against want.
 func (r *Records) Get(ctx context.Context, key store.RecordKey, want archive.BlobID) ([]byte, error) {
+	if r.packs != nil {
+		// Reading through the journal (verify, reindex) is a scan: most
+		// records are sealed, so look in the pack first.
+		if b, err := r.fromPacks(ctx, key, want); !errors.Is(err, ErrRecordMissing) {
+			return b, err
+		}
+	}
 	pr, err := r.st.PendingRecord(ctx, key)
 	if err == nil {
 		if got := archive.Hash(pr.Data); got != want {
@@ -50,6 +57,10 @@ func (r *Records) Get(ctx context.Context, key store.RecordKey, want archive.Blo
 	if !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
+	return r.fromPacks(ctx, key, want)
+}
+
+func (r *Records) fromPacks(ctx context.Context, key store.RecordKey, want archive.BlobID) ([]byte, error) {
 	packs, err := r.covering(ctx, key.JournalIndex)
 	if err != nil {
 		return nil, err

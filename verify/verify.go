@@ -113,6 +113,7 @@ type checker struct {
 	cpSizes     []uint64
 	roots       map[uint64][]byte // recomputed roots at checkpoint sizes
 	records     *repo.Records
+	lastRecords map[store.RecordKey][]byte // the current event's verified records
 	verified    map[archive.BlobID]bool
 	referenced  map[archive.BlobID]string // blob → what refers to it
 	journalSize uint64
@@ -150,7 +151,7 @@ func Run(ctx context.Context, r *repo.Repo, opts Options) (*Report, error) {
 	}
 	c := &checker{ctx: ctx, r: r, opts: opts, rep: &Report{Faults: []Fault{}}, counts: map[string]int{},
 		checkpoints: map[uint64]store.CheckpointRow{}, cpRoots: map[uint64][]byte{}, roots: map[uint64][]byte{},
-		verified: map[archive.BlobID]bool{}, referenced: map[archive.BlobID]string{}}
+		verified: map[archive.BlobID]bool{}, lastRecords: map[store.RecordKey][]byte{}, referenced: map[archive.BlobID]string{}}
 	c.v = r.Verifier
 	if opts.PublicKey != "" {
 		v, err := journal.NewVerifier(r.Config.Origin, opts.PublicKey)
@@ -297,6 +298,10 @@ func (c *checker) checkJournal() error {
 	var nextSerial uint64 = 1
 	seenNodes := 0
 	load := func(ctx context.Context, key store.RecordKey, want archive.BlobID) ([]byte, error) {
+		// checkEventRecords just read (and verified) this event's records.
+		if b, ok := c.lastRecords[key]; ok {
+			return b, nil
+		}
 		return c.records.Get(ctx, key, want)
 	}
 	err = c.r.Store.Leaves(c.ctx, 0, c.journalSize, func(idx uint64, storedHash, leaf []byte) error {
@@ -337,6 +342,7 @@ func (c *checker) checkJournal() error {
 			c.fault(JournalLeafMalformed, journalObj(idx), "%v", err)
 			return nil
 		}
+		clear(c.lastRecords)
 		c.checkEventRecords(ev, &nextSerial)
 		if err := ingest.Apply(c.ctx, sc.tx, ev, load); err != nil {
 			// The record faults were reported above; the rebuilt index
@@ -407,6 +413,7 @@ func (c *checker) checkEventRecords(ev *journal.Event, nextSerial *uint64) {
 			c.fault(RecordCorrupt, obj, "%v", err)
 			return nil, false
 		}
+		c.lastRecords[store.RecordKey{JournalIndex: ev.Index, Ordinal: ord}] = b
 		return b, true
 	}
 	switch ev.Type {
