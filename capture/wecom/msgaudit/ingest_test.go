@@ -45,3 +45,35 @@ func TestLineReaderKeepsPrefixOfOversizeLine(t *testing.T) {
 		t.Fatalf("line after an oversize one: %q %v", ln.Data, err)
 	}
 }
+
+// FuzzLineReader: lines read back concatenate to the input (modulo the
+// terminators and a leading BOM the reader strips), line numbers count up,
+// and no line is longer than MaxLineBytes.
+func FuzzLineReader(f *testing.F) {
+	f.Add([]byte("a\nb\r\n\nc"))
+	f.Add([]byte("\xef\xbb\xbf{}\n"))
+	f.Add([]byte("\r\n\r\n"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		lr := NewLineReader(strings.NewReader(string(in)))
+		var total int64
+		for n := 1; ; n++ {
+			ln, err := lr.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ln.No != n || len(ln.Data) > MaxLineBytes || int64(len(ln.Data)) > ln.FullSize && !ln.Truncated {
+				t.Fatalf("line %d: no %d, %d bytes, full %d", n, ln.No, len(ln.Data), ln.FullSize)
+			}
+			if !ln.Truncated && ln.FullHash != archive.Hash(ln.Data) {
+				t.Fatalf("line %d: FullHash is not the hash of the line", n)
+			}
+			total += ln.FullSize
+		}
+		if total > int64(len(in)) {
+			t.Fatalf("lines hold %d bytes, input has %d", total, len(in))
+		}
+	})
+}
