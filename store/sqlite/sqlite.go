@@ -39,11 +39,12 @@ import (
 var migrations embed.FS
 
 // PageSize is the page size of new databases. A commit writes every page
-// it dirtied to the WAL, and a small commit (one HTTP request) dirties about
-// one page per table: 4 KiB pages made single-message ingest 45 % faster
-// than 16 KiB ones, while batched ingest measured the same for 4 to 64 KiB
-// (docs/BENCHMARKS.md).
-const PageSize = 4096
+// it dirtied to the WAL, about one per table for a small commit, so small
+// pages favour single-message ingest (4 KiB: +28 % over 16 KiB at HTTP
+// concurrency 1) and large pages favour batches (16 KiB: +12 % over 4 KiB
+// at 1,000 per commit), measured in the same runs (docs/BENCHMARKS.md).
+// 8 KiB sits between.
+const PageSize = 8192
 
 // Options tune a database.
 type Options struct {

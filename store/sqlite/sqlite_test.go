@@ -111,8 +111,8 @@ func TestPragmas(t *testing.T) {
 				if got := pragma(t, db, "journal_mode"); got != "wal" {
 					t.Errorf("%s connection: journal_mode = %s, want wal", name, got)
 				}
-				if got := pragma(t, db, "page_size"); got != fmt.Sprint(PageSize) || PageSize != 4096 {
-					t.Errorf("%s connection: page_size = %s, want 4096", name, got)
+				if got := pragma(t, db, "page_size"); got != fmt.Sprint(PageSize) || PageSize != 8192 {
+					t.Errorf("%s connection: page_size = %s, want 8192", name, got)
 				}
 				if got := pragma(t, db, "busy_timeout"); got == "0" {
 					t.Errorf("%s connection: busy_timeout 0: a second process would fail instead of waiting", name)
