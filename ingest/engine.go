@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wxarchive/wxarchive/archive"
@@ -139,6 +140,12 @@ type Engine struct {
 
 	reqs   chan *request
 	toSync chan committed // commits awaiting the disk flush, in order
+
+	// unsynced counts commits handed to the syncer and not yet flushed;
+	// synced is signalled after each flush. The committer uses them to let
+	// a small batch grow while the disk is busy anyway.
+	unsynced atomic.Int64
+	synced   chan struct{}
 	stopMu sync.RWMutex
 	closed bool
 	done   chan struct{}
@@ -152,7 +159,7 @@ type Engine struct {
 func New(cfg Config, st store.Store, blobs blob.Store, signer *journal.Signer) *Engine {
 	cfg.defaults()
 	e := &Engine{cfg: cfg, st: st, blobs: blobs, signer: signer,
-		reqs: make(chan *request, 4096), toSync: make(chan committed, 64), done: make(chan struct{})}
+		reqs: make(chan *request, 4096), toSync: make(chan committed, 64), synced: make(chan struct{}, 1), done: make(chan struct{})}
 	go e.run()
 	go e.syncer()
 	return e
@@ -376,17 +383,38 @@ func (e *Engine) run() {
 	for first := range e.reqs {
 		batch := []*request{first}
 		n := first.size()
+		// Take everything queued. While an earlier commit is still being
+		// flushed, keep taking requests until it is (or the batch is full):
+		// starting a tiny commit now would only queue behind that flush,
+		// and every commit has a fixed cost (a WAL page per table, a
+		// signed checkpoint). Large batches go at once, so bulk ingest
+		// still overlaps building one commit with flushing the last.
+		open := true
 	gather:
-		for n < e.cfg.MaxBatch {
+		for n < e.cfg.MaxBatch && open {
 			select {
 			case r, ok := <-e.reqs:
 				if !ok {
+					open = false
 					break gather
 				}
 				batch = append(batch, r)
 				n += r.size()
+				continue
 			default:
-				break gather
+			}
+			if e.unsynced.Load() == 0 {
+				break
+			}
+			select {
+			case r, ok := <-e.reqs:
+				if !ok {
+					open = false
+					break gather
+				}
+				batch = append(batch, r)
+				n += r.size()
+			case <-e.synced:
 			}
 		}
 		c := committed{batch: batch, n: n, start: time.Now(), work: hasWork(batch)}
@@ -395,6 +423,7 @@ func (e *Engine) run() {
 				e.cfg.Logger.Error("commit failed", "err", c.err, "requests", len(batch))
 			}
 		}
+		e.unsynced.Add(1)
 		e.toSync <- c
 	}
 }
@@ -423,6 +452,11 @@ func (e *Engine) syncer() {
 				syncErr = e.st.Sync(context.Background())
 				break
 			}
+		}
+		e.unsynced.Add(-int64(len(group)))
+		select {
+		case e.synced <- struct{}{}:
+		default:
 		}
 		for _, g := range group {
 			err := g.err
