@@ -146,9 +146,9 @@ type Engine struct {
 	// a small batch grow while the disk is busy anyway.
 	unsynced atomic.Int64
 	synced   chan struct{}
-	stopMu sync.RWMutex
-	closed bool
-	done   chan struct{}
+	stopMu   sync.RWMutex
+	closed   bool
+	done     chan struct{}
 
 	tree *journal.Tree // owned by the committer goroutine
 
@@ -389,33 +389,27 @@ func (e *Engine) run() {
 		// and every commit has a fixed cost (a WAL page per table, a
 		// signed checkpoint). Large batches go at once, so bulk ingest
 		// still overlaps building one commit with flushing the last.
-		open := true
 	gather:
-		for n < e.cfg.MaxBatch && open {
+		for n < e.cfg.MaxBatch {
+			var r *request
+			var ok bool
 			select {
-			case r, ok := <-e.reqs:
-				if !ok {
-					open = false
+			case r, ok = <-e.reqs:
+			default:
+				if e.unsynced.Load() == 0 {
 					break gather
 				}
-				batch = append(batch, r)
-				n += r.size()
-				continue
-			default:
+				select {
+				case r, ok = <-e.reqs:
+				case <-e.synced:
+					continue
+				}
 			}
-			if e.unsynced.Load() == 0 {
+			if !ok {
 				break
 			}
-			select {
-			case r, ok := <-e.reqs:
-				if !ok {
-					open = false
-					break gather
-				}
-				batch = append(batch, r)
-				n += r.size()
-			case <-e.synced:
-			}
+			batch = append(batch, r)
+			n += r.size()
 		}
 		c := committed{batch: batch, n: n, start: time.Now(), work: hasWork(batch)}
 		if c.work { // a barrier alone needs no transaction

@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/wxarchive/wxarchive/archive"
-	"github.com/wxarchive/wxarchive/journal"
 	"github.com/wxarchive/wxarchive/store"
 )
 
@@ -19,32 +18,7 @@ func (s *Store) Head(ctx context.Context) (store.Head, error) { return head(ctx,
 
 // StoredNodes implements journal.NodeReader on committed state.
 func (s *Store) StoredNodes(ctx context.Context, level uint, begin, end uint64) ([][]byte, error) {
-	var rows *sql.Rows
-	var err error
-	if level == 0 {
-		rows, err = s.read.QueryContext(ctx, `SELECT hash FROM journal WHERE idx >= ? AND idx < ? ORDER BY idx`, int64(begin), int64(end))
-	} else {
-		rows, err = s.read.QueryContext(ctx, `SELECT hash FROM tree_nodes WHERE level = ? AND idx >= ? AND idx < ? ORDER BY idx`, int64(level), int64(begin), int64(end))
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := make([][]byte, 0, end-begin)
-	for rows.Next() {
-		var h []byte
-		if err := rows.Scan(&h); err != nil {
-			return nil, err
-		}
-		out = append(out, h)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	if uint64(len(out)) != end-begin {
-		return out, fmt.Errorf("%w: level %d [%d,%d) has %d stored hashes", journal.ErrMissingNode, level, begin, end, len(out))
-	}
-	return out, nil
+	return storedNodes(ctx, s.read, level, begin, end)
 }
 
 // Leaves streams journal leaves [begin, end) in order.

@@ -28,8 +28,6 @@ type writeStmts struct {
 	markRecalled  *sql.Stmt
 	insConsent    *sql.Stmt
 	insParty      *sql.Stmt
-	leafHashes    *sql.Stmt
-	nodeHashes    *sql.Stmt
 
 	partiesMu sync.Mutex
 	parties   map[string]struct{} // ids known to be in the parties table
@@ -63,8 +61,6 @@ func (s *Store) prepare(ctx context.Context) error {
 		{&w.markRecalled, `UPDATE messages SET recalled_by = ?1 WHERE source_id = ?2 AND source = ?3 AND (recalled_by IS NULL OR recalled_by > ?1)`},
 		{&w.insConsent, `INSERT INTO consent (external_id, serial, agreed, at, employee) VALUES (?, ?, ?, ?, ?)`},
 		{&w.insParty, `INSERT OR IGNORE INTO parties (id, kind, first_serial) VALUES (?, ?, ?)`},
-		{&w.leafHashes, `SELECT hash FROM journal WHERE idx >= ? AND idx < ? ORDER BY idx`},
-		{&w.nodeHashes, `SELECT hash FROM tree_nodes WHERE level = ? AND idx >= ? AND idx < ? ORDER BY idx`},
 	} {
 		st, err := s.write.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -171,14 +167,20 @@ func head(ctx context.Context, q queryer) (store.Head, error) {
 
 // StoredNodes implements journal.NodeReader inside the transaction.
 func (t *Tx) StoredNodes(ctx context.Context, level uint, begin, end uint64) ([][]byte, error) {
-	if level == 0 {
-		return collectHashes(ctx, t.stmt(t.s.w.leafHashes), level, begin, end, begin, end)
-	}
-	return collectHashes(ctx, t.stmt(t.s.w.nodeHashes), level, begin, end, level, begin, end)
+	return storedNodes(ctx, t.tx, level, begin, end)
 }
 
-func collectHashes(ctx context.Context, st *sql.Stmt, level uint, begin, end uint64, args ...any) ([][]byte, error) {
-	rows, err := st.QueryContext(ctx, args...)
+// storedNodes reads hashes at a stored level: leaf hashes from the journal
+// at level 0, complete-subtree hashes from tree_nodes above. A gap is
+// journal.ErrMissingNode, never a short answer.
+func storedNodes(ctx context.Context, q queryer, level uint, begin, end uint64) ([][]byte, error) {
+	var rows *sql.Rows
+	var err error
+	if level == 0 {
+		rows, err = q.QueryContext(ctx, `SELECT hash FROM journal WHERE idx >= ? AND idx < ? ORDER BY idx`, int64(begin), int64(end))
+	} else {
+		rows, err = q.QueryContext(ctx, `SELECT hash FROM tree_nodes WHERE level = ? AND idx >= ? AND idx < ? ORDER BY idx`, int64(level), int64(begin), int64(end))
+	}
 	if err != nil {
 		return nil, err
 	}
