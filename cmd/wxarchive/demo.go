@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -182,7 +183,19 @@ func (a *app) runDemo(ctx context.Context, seed int64, messages int, export stri
 	if a.dir != "./wxarchive-data" {
 		dirFlag = " --dir " + a.dir
 	}
-	fmt.Fprintf(w, "\nTry next%s:\n", map[bool]string{true: " (add" + dirFlag + ")", false: ""}[dirFlag != ""])
+	var notes []string
+	if dirFlag != "" {
+		notes = append(notes, "add"+dirFlag)
+	}
+	if exe, err := os.Executable(); err == nil && strings.Contains(exe, "go-build") {
+		// Started with `go run`: there is no wxarchive on the PATH yet.
+		notes = append(notes, "wxarchive = `go run ./cmd/wxarchive`, or `go install ./cmd/wxarchive` once")
+	}
+	hint := ""
+	if len(notes) > 0 {
+		hint = " (" + strings.Join(notes, "; ") + ")"
+	}
+	fmt.Fprintf(w, "\nTry next%s:\n", hint)
 	fmt.Fprintln(w, "  wxarchive stats                 # counts, journal size, signed checkpoint, public key")
 	fmt.Fprintln(w, "  wxarchive verify                # re-hash everything, recompute the Merkle tree, check the index")
 	for _, e := range examples {
