@@ -653,7 +653,10 @@ func (c *checker) checkBlobs() error {
 		return nil
 	})
 	if err != nil {
-		return err
+		// A store that cannot list itself (e.g. a damaged retention file)
+		// is a finding, not a reason to stop: the blobs listed so far and
+		// every referenced blob are still checked.
+		c.fault(BlobUnreadable, "blob store", "listing the blob store failed: %v", err)
 	}
 	sort.Slice(infos, func(a, b int) bool { return bytes.Compare(infos[a].ID[:], infos[b].ID[:]) < 0 })
 	var done int64

@@ -304,6 +304,26 @@ func TestTamperDetection(t *testing.T) {
 			flipByte(t, blobPath(dir, id), 300)
 			return verify.BlobCorrupt, "blob:" + id.String()
 		}, also: []string{verify.RecordCorrupt}},
+		{name: "blob retention file damaged", do: func(t *testing.T, dir string) (string, string) {
+			// Retention metadata that cannot be read makes the store refuse
+			// to list: verify reports it and still checks every blob the
+			// journal references.
+			var meta string
+			filepath.WalkDir(filepath.Join(dir, repo.BlobDir, "meta"), func(p string, d os.DirEntry, err error) error {
+				if err == nil && !d.IsDir() && meta == "" {
+					meta = p
+				}
+				return nil
+			})
+			if meta == "" {
+				t.Fatal("no meta file to damage")
+			}
+			os.Chmod(meta, 0o644)
+			if err := os.WriteFile(meta, []byte("{not json"), 0o444); err != nil {
+				t.Fatal(err)
+			}
+			return verify.BlobUnreadable, "blob store"
+		}},
 		{name: "tree node altered", do: func(t *testing.T, dir string) (string, string) {
 			exec1(t, sqlDB(t, dir), `UPDATE tree_nodes SET hash = zeroblob(32) WHERE level = 4 AND idx = 0`)
 			return verify.TreeNode, "node:4/0"
