@@ -96,7 +96,7 @@ type ParticipantEvent struct {
 
 // AccessEvent is the payload of access.* events.
 type AccessEvent struct {
-	What    string   `json:"what"`              // "message", "proof", "raw", "attachment"
+	What    string   `json:"what"`              // "message", "proof", "consent:<external id>"
 	Serials []uint64 `json:"serials,omitempty"` // messages concerned
 	Via     string   `json:"via"`               // "cli", "api"
 }

@@ -427,6 +427,10 @@ func (s *Server) consent(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	state := "unknown"
+	var serials []uint64
+	for _, e := range rows {
+		serials = append(serials, e.Serial)
+	}
 	if n := len(rows); n > 0 {
 		state = "disagreed"
 		if rows[n-1].Agreed {
@@ -435,6 +439,9 @@ func (s *Server) consent(w http.ResponseWriter, req *http.Request) {
 	}
 	if rows == nil {
 		rows = []store.ConsentRow{}
+	}
+	if !s.recordAccess(w, req, "consent:"+id, serials...) {
+		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"external_id": id, "state": state, "events": rows})
 }

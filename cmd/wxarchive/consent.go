@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/store"
 )
 
@@ -16,7 +17,7 @@ func (a *app) consentCmd() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			r, err := a.openReader(ctx)
+			r, err := a.openWriter(ctx, false)
 			if err != nil {
 				return err
 			}
@@ -24,6 +25,14 @@ func (a *app) consentCmd() *cobra.Command {
 			rows, err := r.Store.Consent(ctx, args[0])
 			if err != nil {
 				return err
+			}
+			var serials []uint64
+			for _, e := range rows {
+				serials = append(serials, e.Serial)
+			}
+			// Looking up a client's consent is an access like any other.
+			if _, err := r.Engine.Append(ctx, repo.AccessEvent(actor("cli"), "consent:"+args[0], "cli", serials...)); err != nil {
+				return fmt.Errorf("record access: %w", err)
 			}
 			state := "unknown"
 			if n := len(rows); n > 0 {
