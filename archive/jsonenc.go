@@ -15,12 +15,19 @@ const hexDigits = "0123456789abcdef"
 // AppendJSONString appends s as a JSON string exactly as encoding/json does
 // (HTML-escaping <, > and &; escaping U+2028 and U+2029; replacing invalid
 // UTF-8 with U+FFFD).
-func AppendJSONString(b []byte, s string) []byte {
+func AppendJSONString(b []byte, s string) []byte { return appendJSONString(b, s, true) }
+
+// AppendJSONStringRaw is AppendJSONString without HTML escaping, as an
+// encoding/json Encoder with SetEscapeHTML(false) writes it (and as WeCom's
+// SDK output looks).
+func AppendJSONStringRaw(b []byte, s string) []byte { return appendJSONString(b, s, false) }
+
+func appendJSONString(b []byte, s string, escapeHTML bool) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
 		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+			if c >= 0x20 && c != '"' && c != '\\' && (!escapeHTML || (c != '<' && c != '>' && c != '&')) {
 				i++
 				continue
 			}

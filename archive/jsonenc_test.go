@@ -72,3 +72,18 @@ func TestMessageEventAppendJSONMatchesEncodingJSON(t *testing.T) {
 		}
 	}
 }
+
+func TestAppendJSONStringRawMatchesEncoder(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for i := 0; i < 20000; i++ {
+		s := randString(r)
+		var buf strings.Builder
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		enc.Encode(s)
+		want := strings.TrimSuffix(buf.String(), "\n")
+		if got := AppendJSONStringRaw(nil, s); string(got) != want {
+			t.Fatalf("%q: got %s want %s", s, got, want)
+		}
+	}
+}

@@ -2,7 +2,8 @@ package demo
 
 import (
 	"strconv"
-	"unicode/utf8"
+
+	"github.com/wxarchive/wxarchive/archive"
 )
 
 // jw is a tiny append-only JSON writer. encoding/json would work, but it
@@ -44,7 +45,7 @@ func (w *jw) endArr() { w.b = append(w.b, ']'); w.comma = true }
 
 func (w *jw) str(k, v string) {
 	w.key(k)
-	w.b = appendJSONString(w.b, v)
+	w.b = archive.AppendJSONStringRaw(w.b, v)
 	w.comma = true
 }
 
@@ -71,7 +72,7 @@ func (w *jw) elem(v string) {
 	if w.comma {
 		w.b = append(w.b, ',')
 	}
-	w.b = appendJSONString(w.b, v)
+	w.b = archive.AppendJSONStringRaw(w.b, v)
 	w.comma = true
 }
 
@@ -84,48 +85,3 @@ func (w *jw) strs(k string, vs []string) {
 }
 
 const hexDigits = "0123456789abcdef"
-
-// appendJSONString quotes s. Generated text is always valid UTF-8; invalid
-// bytes would still be replaced so that every line stays valid JSON.
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			i++
-			continue
-		}
-		if c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && size == 1 {
-				b = append(b, s[start:i]...)
-				b = append(b, `\ufffd`...)
-				i++
-				start = i
-				continue
-			}
-			i += size
-			continue
-		}
-		b = append(b, s[start:i]...)
-		switch c {
-		case '"':
-			b = append(b, '\\', '"')
-		case '\\':
-			b = append(b, '\\', '\\')
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		default:
-			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		}
-		i++
-		start = i
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
