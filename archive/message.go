@@ -155,4 +155,7 @@ type Attachment struct {
 	SourceMD5    string           `json:"source_md5,omitempty"` // checksum the source announced (hex)
 	Status       AttachmentStatus `json:"status"`
 	Reason       string           `json:"reason,omitempty"`
+	// Text is the readable text extracted from the bytes of a text-like
+	// file (docx, xlsx, pptx, txt, csv) at capture, for search.
+	Text string `json:"text,omitempty"`
 }

@@ -194,6 +194,8 @@ type prepared struct {
 	rawHash    archive.BlobID
 	record     []byte
 	recordHash archive.BlobID
+	// Full-text index terms, computed by the submitter, not the writer.
+	searchBody, searchAttachments string
 }
 
 type request struct {
@@ -258,7 +260,9 @@ func prepareRecord(it Item) (prepared, error) {
 	if err != nil {
 		return prepared{}, fmt.Errorf("encode message %q: %w", m.SourceID, err)
 	}
-	return prepared{Item: it, rawHash: archive.Hash(it.Raw), record: rec, recordHash: archive.Hash(rec)}, nil
+	body, att := SearchTerms(m)
+	return prepared{Item: it, rawHash: archive.Hash(it.Raw), record: rec, recordHash: archive.Hash(rec),
+		searchBody: body, searchAttachments: att}, nil
 }
 
 // Submit queues items for the next commit and returns at once. The caller
@@ -679,7 +683,8 @@ func (e *Engine) commitItem(c *commitState, actor string, p *prepared, known map
 			return Result{}, err
 		}
 	}
-	row, atts := MessageRow(&ev, &payload, m)
+	row, atts := messageRow(&ev, &payload, m)
+	row.SearchBody, row.SearchAttachments = p.searchBody, p.searchAttachments
 	if err := c.tx.IndexMessage(c.ctx, row, atts); err != nil {
 		return Result{}, err
 	}

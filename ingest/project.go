@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/journal"
 	"github.com/wxarchive/wxarchive/store"
+	"github.com/wxarchive/wxarchive/textindex"
 )
 
 // The projection: how each journal event becomes index rows. Live ingest and
@@ -17,6 +19,31 @@ import (
 // MessageRow derives a message's index row from its journal event and its
 // normalized record.
 func MessageRow(ev *journal.Event, p *archive.MessageEvent, m *archive.Message) (store.MessageRow, []store.AttachmentRow) {
+	row, atts := messageRow(ev, p, m)
+	row.SearchBody, row.SearchAttachments = SearchTerms(m)
+	return row, atts
+}
+
+var analyzers = sync.Pool{New: func() any { return new(textindex.Analyzer) }}
+
+// SearchTerms returns the full-text index terms of a message's text and of
+// its attachments' extracted texts (one line per attachment).
+func SearchTerms(m *archive.Message) (body, attachments string) {
+	a := analyzers.Get().(*textindex.Analyzer)
+	defer analyzers.Put(a)
+	body = string(a.AppendIndexTerms(nil, m.Text))
+	var buf []byte
+	for _, at := range m.Attachments {
+		if at.Text != "" {
+			buf = a.AppendIndexTerms(buf, at.Text)
+		}
+	}
+	return body, string(buf)
+}
+
+// messageRow is MessageRow without the search terms (the engine computes
+// those before the commit, off the single writer).
+func messageRow(ev *journal.Event, p *archive.MessageEvent, m *archive.Message) (store.MessageRow, []store.AttachmentRow) {
 	row := store.MessageRow{
 		Serial:        p.Serial,
 		JournalIndex:  ev.Index,

@@ -13,7 +13,7 @@
 //   - Every method that is given an object that does not exist returns an
 //     error matching ErrNotFound.
 //   - Projection tables (messages, attachments, recalls, consent,
-//     participants, rejects, packs) can be dropped and rebuilt by
+//     participants, rejects, packs, the full-text index) can be dropped and rebuilt by
 //     ResetProjection + replay; everything else is primary.
 package store
 
@@ -61,6 +61,8 @@ type Reader interface {
 	// Within a table, keys arrive in increasing byte order (integers are
 	// zero-padded, key columns are separated by a NUL byte), so two dumps can be merge-joined as streams.
 	DumpProjection(ctx context.Context, fn func(table, key, row string) error) error
+	// Search runs a full-text and metadata query (store/search.go).
+	Search(ctx context.Context, req SearchRequest) (SearchPage, error)
 }
 
 // Tx is the write transaction. Journal writes and projection writes of one
@@ -103,7 +105,9 @@ type Projection interface {
 
 // ProjectionTables names the projection's tables in the order
 // DumpProjection visits them.
-var ProjectionTables = []string{"messages", "attachments", "recalls", "consent", "parties", "directory", "rejects", "packs"}
+// "search" is the full-text index: one document per message, keyed by its
+// search key, rendered as the index's token counts.
+var ProjectionTables = []string{"messages", "attachments", "recalls", "consent", "parties", "directory", "rejects", "packs", "search"}
 
 // Head is the state a writer continues from.
 type Head struct {
@@ -201,6 +205,10 @@ type MessageRow struct {
 	// Derived rows written with the message (not columns of it).
 	Participants []archive.Participant // recorded the first time each id is seen
 	Consent      *archive.Consent      // agree/disagree events
+
+	// Full-text index terms (textindex.Analyzer.AppendIndexTerms) of the
+	// text and of the attachments' extracted texts.
+	SearchBody, SearchAttachments string
 }
 
 // AttachmentRow is the index row of one attachment.

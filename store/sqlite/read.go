@@ -351,7 +351,14 @@ func (s *Store) DumpProjection(ctx context.Context, fn func(table, key, row stri
 }
 
 func (s *Store) dumpTable(ctx context.Context, table, key string, fn func(table, key, row string) error) error {
-	rows, err := s.read.QueryContext(ctx, "SELECT * FROM "+table+" ORDER BY "+key)
+	q := "SELECT * FROM " + table + " ORDER BY " + key
+	if table == "search" {
+		// The contentless full-text index keeps one row per document in
+		// its docsize table: the key and the token count per column. A
+		// document added, dropped or re-tokenized shows here.
+		q = "SELECT id, hex(sz) AS sz FROM fts_docsize ORDER BY id"
+	}
+	rows, err := s.read.QueryContext(ctx, q)
 	if err != nil {
 		return err
 	}

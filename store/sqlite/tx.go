@@ -28,6 +28,8 @@ type writeStmts struct {
 	markRecalled  *sql.Stmt
 	insConsent    *sql.Stmt
 	insParty      *sql.Stmt
+	insFTS        *sql.Stmt
+	freeKey       *sql.Stmt
 
 	partiesMu sync.Mutex
 	parties   map[string]struct{} // ids known to be in the parties table
@@ -52,11 +54,13 @@ func (s *Store) prepare(ctx context.Context) error {
 		// name lookup per parameter per bind in the driver.
 		{&w.insMessage, `INSERT INTO messages (serial, jidx, source, source_id, version, conflicts_with, kind, source_type,
 			action, sent_at, captured_at, conversation, conv_kind, sender, recipients, direction, text, raw_hash, record_hash,
-			raw_size, record_size, n_attachments, attach_faults, refers_to, recalled_by, retain_until, origin)
+			raw_size, record_size, n_attachments, attach_faults, refers_to, recalled_by, retain_until, origin, skey)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-			(SELECT min(serial) FROM recalls WHERE source = ? AND target = ?), ?, ?)`},
+			(SELECT min(serial) FROM recalls WHERE source = ? AND target = ?), ?, ?, ?)`},
 		{&w.insAttachment, `INSERT INTO attachments (serial, ord, role, blob, size, declared_size, media_type, file_name,
-			source_ref, source_md5, status, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+			source_ref, source_md5, status, reason, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&w.insFTS, `INSERT INTO fts (rowid, body, attachments) VALUES (?, ?, ?)`},
+		{&w.freeKey, `SELECT coalesce(max(skey) + 1, ?1) FROM messages WHERE skey >= ?1 AND skey < ?2`},
 		{&w.insRecall, `INSERT INTO recalls (source, target, serial) VALUES (?, ?, ?)`},
 		{&w.markRecalled, `UPDATE messages SET recalled_by = ?1 WHERE source_id = ?2 AND source = ?3 AND (recalled_by IS NULL OR recalled_by > ?1)`},
 		{&w.insConsent, `INSERT INTO consent (external_id, serial, agreed, at, employee) VALUES (?, ?, ?, ?, ?)`},
@@ -365,18 +369,41 @@ func (t *Tx) IndexMessage(ctx context.Context, m store.MessageRow, atts []store.
 	if m.Recipients == nil {
 		recips = []byte("[]")
 	}
-	if err := t.exec(ctx, w.insMessage, fmt.Sprintf("index message %d", m.Serial),
-		int64(m.Serial), int64(m.JournalIndex), m.Source, m.SourceID, m.Version, nullU64(m.ConflictsWith),
-		string(m.Kind), m.SourceType, string(m.Action), m.SentAt.Millis(), m.CapturedAt.Millis(), m.Conversation,
-		string(m.ConvKind), m.Sender, string(recips), string(m.Direction), m.Text, m.RawHash[:], m.RecordHash[:],
-		m.RawSize, m.RecordSize, m.Attachments, m.AttachFaults, nullStr(m.RefersTo), m.Source, m.SourceID,
-		m.RetainUntil.Millis(), nullStr(m.Origin)); err != nil {
+	key := store.SearchKey(m.SentAt, m.Serial)
+	insert := func(key int64) error {
+		_, err := t.stmt(w.insMessage).ExecContext(ctx,
+			int64(m.Serial), int64(m.JournalIndex), m.Source, m.SourceID, m.Version, nullU64(m.ConflictsWith),
+			string(m.Kind), m.SourceType, string(m.Action), m.SentAt.Millis(), m.CapturedAt.Millis(), m.Conversation,
+			string(m.ConvKind), m.Sender, string(recips), string(m.Direction), m.Text, m.RawHash[:], m.RecordHash[:],
+			m.RawSize, m.RecordSize, m.Attachments, m.AttachFaults, nullStr(m.RefersTo), m.Source, m.SourceID,
+			m.RetainUntil.Millis(), nullStr(m.Origin), key)
+		return err
+	}
+	err = insert(key)
+	if err != nil && strings.Contains(err.Error(), "messages.skey") {
+		// The key is taken: take the next free one of the same
+		// millisecond (or, if all 2^20 are, the first after them). A failed
+		// INSERT leaves the transaction as it was.
+		block := key &^ (1<<store.SearchKeySlotBits - 1)
+		if err = t.stmt(w.freeKey).QueryRowContext(ctx, block, block+1<<store.SearchKeySlotBits).Scan(&key); err == nil {
+			if key >= block+1<<store.SearchKeySlotBits {
+				err = t.tx.QueryRowContext(ctx, `SELECT max(skey) + 1 FROM messages`).Scan(&key)
+			}
+			if err == nil {
+				err = insert(key)
+			}
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("index message %d: %w", m.Serial, err)
+	}
+	if err := t.exec(ctx, w.insFTS, fmt.Sprintf("index text of message %d", m.Serial), key, m.SearchBody, m.SearchAttachments); err != nil {
 		return err
 	}
 	for _, a := range atts {
 		if err := t.exec(ctx, w.insAttachment, fmt.Sprintf("index attachment %d/%d", a.Serial, a.Ordinal),
 			int64(a.Serial), a.Ordinal, a.Role, nullBlob(a.Blob), a.Size, a.DeclaredSize, a.MediaType, a.FileName,
-			a.SourceRef, a.SourceMD5, string(a.Status), a.Reason); err != nil {
+			a.SourceRef, a.SourceMD5, string(a.Status), a.Reason, a.Text); err != nil {
 			return err
 		}
 	}
@@ -453,14 +480,23 @@ var projectionKeys = map[string]string{
 	"directory":   "id, valid_from, jidx",
 	"rejects":     "jidx",
 	"packs":       "blob",
+	"search":      "id",
 }
 
 // ResetProjection empties the projection tables.
 func (t *Tx) ResetProjection(ctx context.Context) error {
 	for _, name := range store.ProjectionTables {
-		if _, err := t.tx.ExecContext(ctx, "DELETE FROM "+name); err != nil {
+		q := "DELETE FROM " + name
+		if name == "search" {
+			q = `INSERT INTO fts (fts) VALUES ('delete-all')`
+		}
+		if _, err := t.tx.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("reset %s: %w", name, err)
 		}
+	}
+	// Rebuilding the projection is what a required reindex asks for.
+	if _, err := t.tx.ExecContext(ctx, `DELETE FROM meta WHERE key = 'reindex_required'`); err != nil {
+		return fmt.Errorf("reset: %w", err)
 	}
 	t.reset = true
 	t.s.w.partiesMu.Lock()

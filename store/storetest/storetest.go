@@ -39,6 +39,11 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		fn   func(*testing.T, store.Store)
 	}{
 		{"EmptyStore", testEmptyStore},
+		{"SearchRelevance", testSearchRelevance},
+		{"SearchOrderAndPaging", testSearchOrderAndPaging},
+		{"SearchFacets", testSearchFacets},
+		{"SearchExact", testSearchExact},
+		{"SearchKeys", testSearchKeys},
 		{"CommitMakesVisible", testCommitMakesVisible},
 		{"RollbackLeavesNothing", testRollbackLeavesNothing},
 		{"TxSeesOwnWrites", testTxSeesOwnWrites},
@@ -178,6 +183,7 @@ func index(t *testing.T, tx store.Tx, m store.MessageRow, atts ...store.Attachme
 // nil and empty recipients are the same, times are compared as instants.
 func normMessage(m store.MessageRow) store.MessageRow {
 	m.Participants, m.Consent = nil, nil
+	m.SearchBody, m.SearchAttachments = "", ""
 	if len(m.Recipients) == 0 {
 		m.Recipients = nil
 	}

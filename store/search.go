@@ -1,0 +1,114 @@
+package store
+
+import (
+	"github.com/wxarchive/wxarchive/archive"
+	"github.com/wxarchive/wxarchive/textindex"
+)
+
+// Search keys order the full-text index by sent time, so that the newest
+// matches of a common term come first without sorting every match: the
+// key is the sent time in milliseconds shifted left by SearchKeySlotBits,
+// plus the serial's low bits. Keys are unique; the rare message whose key
+// is taken (same millisecond, serials a multiple of 2^20 apart) takes the
+// next free key of that millisecond.
+const SearchKeySlotBits = 20
+
+// maxSearchMillis keeps keys positive int64 (sent times up to year 2248).
+const maxSearchMillis = 1<<(63-SearchKeySlotBits) - 1
+
+// SearchKey returns the preferred search key of a message.
+func SearchKey(sent archive.Time, serial uint64) int64 {
+	ms := sent.Millis()
+	if ms < 0 || sent.IsZero() {
+		ms = 0
+	}
+	if ms > maxSearchMillis {
+		ms = maxSearchMillis
+	}
+	return ms<<SearchKeySlotBits | int64(serial&(1<<SearchKeySlotBits-1))
+}
+
+// SearchKeyFloor returns the smallest key of messages sent at or after ms.
+func SearchKeyFloor(ms int64) int64 {
+	if ms <= 0 {
+		return 0
+	}
+	if ms > maxSearchMillis {
+		ms = maxSearchMillis
+	}
+	return ms << SearchKeySlotBits
+}
+
+// SearchSort orders search results.
+type SearchSort string
+
+// Sort orders.
+const (
+	SortTime      SearchSort = "time"      // newest first
+	SortRelevance SearchSort = "relevance" // best first (BM25), then newest
+)
+
+// SearchRequest is one page of a search.
+type SearchRequest struct {
+	Query textindex.Node // parsed query; nil in exact mode
+	Exact string         // exact mode: a literal every result's text contains
+	Sort  SearchSort
+	Limit int
+	After *SearchCursor // the previous page's Next
+	// Facets asks for value counts over all matches (not only this page).
+	Facets bool
+	// FacetMonth turns an hour bucket (ms at the start of a UTC hour) into
+	// the month label it falls in, in the archive's time zone.
+	FacetMonth func(hourStartMillis int64) string
+}
+
+// SearchCursor is a keyset position: results after it come next.
+type SearchCursor struct {
+	Key   int64
+	Score float64 // relevance sort only
+}
+
+// SearchHit is one matching message.
+type SearchHit struct {
+	Serial       uint64
+	SourceID     string
+	Conversation string
+	Sender       string
+	SentAt       archive.Time
+	Kind         archive.Kind
+	Direction    archive.Direction
+	RecalledBy   uint64
+	Attachments  int
+	Text         string   // the message text (body)
+	AttachText   []string // extracted attachment texts, in attachment order
+	Key          int64
+	Score        float64 // BM25 (lower is better) in relevance sort
+}
+
+// FacetCount is one value of a facet and how many matches have it.
+type FacetCount struct {
+	Value string `json:"value"`
+	Count int64  `json:"count"`
+}
+
+// Facets computed on request.
+var FacetNames = []string{"sender", "conversation", "type", "direction", "month"}
+
+// MaxFacetValues bounds the values listed per facet (the most frequent).
+const MaxFacetValues = 20
+
+// SearchPage is a page of results.
+type SearchPage struct {
+	Total  int64
+	Hits   []SearchHit
+	Next   *SearchCursor // nil on the last page
+	Facets map[string][]FacetCount
+}
+
+// ErrReindexRequired is returned by Search on an archive whose full-text
+// index predates the archive's schema and must be rebuilt (wxarchive reindex).
+var ErrReindexRequired = errorString("the full-text index must be rebuilt: run `wxarchive reindex`")
+
+type errorString string
+
+func (e errorString) Error() string { return string(e) }

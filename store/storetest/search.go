@@ -1,0 +1,344 @@
+package storetest
+
+import (
+	"embed"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+	_ "time/tzdata" // the suite's dates are in Asia/Shanghai on any machine
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/wxarchive/wxarchive/archive"
+	"github.com/wxarchive/wxarchive/store"
+	"github.com/wxarchive/wxarchive/textindex"
+)
+
+// The relevance suite: a fixed corpus (relevance/corpus.yaml) and cases
+// (relevance/cases.yaml) that state the exact serials each query returns.
+
+//go:embed relevance/corpus.yaml relevance/cases.yaml
+var relevanceFS embed.FS
+
+type corpus struct {
+	People []struct {
+		ID, Kind, Name, Department string
+	}
+	Messages []corpusMessage
+}
+
+type corpusMessage struct {
+	Serial      uint64
+	At          string
+	From        string
+	To          []string
+	Room        string
+	Kind        string
+	Text        string
+	Recalls     uint64
+	Attachments []struct{ File, Text string }
+}
+
+type relevanceCase struct {
+	Q    string
+	Want []uint64
+	Why  string
+}
+
+// searchLocation is the archive time zone the suite's dates are in.
+func searchLocation(t *testing.T) *time.Location {
+	loc, err := time.LoadLocation("Asia/Shanghai")
+	check(t, err, "load Asia/Shanghai")
+	return loc
+}
+
+func loadCorpus(t *testing.T) corpus {
+	t.Helper()
+	b, err := relevanceFS.ReadFile("relevance/corpus.yaml")
+	check(t, err, "read corpus")
+	var c corpus
+	check(t, yaml.Unmarshal(b, &c), "parse corpus")
+	return c
+}
+
+func relevanceCases(t *testing.T) []relevanceCase {
+	t.Helper()
+	b, err := relevanceFS.ReadFile("relevance/cases.yaml")
+	check(t, err, "read cases")
+	var cs []relevanceCase
+	check(t, yaml.Unmarshal(b, &cs), "parse cases")
+	return cs
+}
+
+// corpusRows turns the corpus into index rows, as the projection would.
+func corpusRows(t *testing.T, c corpus) ([]store.MessageRow, [][]store.AttachmentRow) {
+	t.Helper()
+	kinds := map[string]archive.ParticipantKind{}
+	for _, p := range c.People {
+		kinds[p.ID] = archive.ParticipantKind(p.Kind)
+	}
+	var an textindex.Analyzer
+	var rows []store.MessageRow
+	var atts [][]store.AttachmentRow
+	for _, cm := range c.Messages {
+		at, err := time.Parse(time.RFC3339, cm.At)
+		check(t, err, "message %d time", cm.Serial)
+		m := msgRow(cm.Serial, "wecom-archive:relevance", fmt.Sprintf("m%d", cm.Serial))
+		m.SentAt, m.CapturedAt = archive.At(at), archive.At(at.Add(time.Second))
+		m.Sender, m.Recipients, m.Text = cm.From, cm.To, cm.Text
+		if cm.Kind != "" {
+			m.Kind, m.SourceType = archive.Kind(cm.Kind), cm.Kind
+		}
+		if cm.Room != "" {
+			m.Conversation, m.ConvKind = cm.Room, archive.ConversationGroup
+		} else {
+			pair := []string{cm.From, cm.To[0]}
+			sort.Strings(pair)
+			m.Conversation = "direct:" + strings.Join(pair, "|")
+		}
+		m.Direction = archive.DirectionInternal
+		if kinds[cm.From] == archive.ParticipantExternal {
+			m.Direction = archive.DirectionInbound
+		} else {
+			for _, r := range cm.To {
+				if kinds[r] == archive.ParticipantExternal {
+					m.Direction = archive.DirectionOutbound
+				}
+			}
+		}
+		for _, id := range append([]string{cm.From}, cm.To...) {
+			m.Participants = append(m.Participants, archive.Participant{ID: id, Kind: kinds[id]})
+		}
+		if cm.Recalls != 0 {
+			m.Action, m.RefersTo = archive.ActionRecall, fmt.Sprintf("m%d", cm.Recalls)
+		}
+		m.SearchBody = string(an.AppendIndexTerms(nil, m.Text))
+		var ar []store.AttachmentRow
+		var at2 []byte
+		for i, a := range cm.Attachments {
+			ar = append(ar, store.AttachmentRow{Serial: cm.Serial, Ordinal: i, Attachment: archive.Attachment{
+				Role: "file", FileName: a.File, Text: a.Text, Status: archive.AttachmentFetched}})
+			if a.Text != "" {
+				at2 = an.AppendIndexTerms(at2, a.Text)
+			}
+		}
+		m.SearchAttachments = string(at2)
+		m.Attachments = len(ar)
+		rows = append(rows, m)
+		atts = append(atts, ar)
+	}
+	return rows, atts
+}
+
+// loadRelevance writes the corpus into s.
+func loadRelevance(t *testing.T, s store.Store) corpus {
+	t.Helper()
+	c := loadCorpus(t)
+	rows, atts := corpusRows(t, c)
+	write(t, s, func(tx store.Tx) {
+		for i, p := range c.People {
+			check(t, tx.IndexParticipant(ctx, store.ParticipantRow{JournalIndex: uint64(i + 1), ParticipantEvent: archive.ParticipantEvent{
+				ID: p.ID, Kind: archive.ParticipantKind(p.Kind), Name: p.Name, Department: p.Department, ValidFrom: ms(0)}}), "directory %s", p.ID)
+		}
+		for i := range rows {
+			index(t, tx, rows[i], atts[i]...)
+		}
+	})
+	return c
+}
+
+func search(t *testing.T, s store.Reader, q string, req store.SearchRequest) store.SearchPage {
+	t.Helper()
+	n, err := textindex.Parse(q, textindex.ParseOptions{Location: searchLocation(t)})
+	check(t, err, "parse %q", q)
+	req.Query = n
+	page, err := s.Search(ctx, req)
+	check(t, err, "search %q", q)
+	return page
+}
+
+func serialsOf(hits []store.SearchHit) []uint64 {
+	out := make([]uint64, len(hits))
+	for i, h := range hits {
+		out[i] = h.Serial
+	}
+	return out
+}
+
+func testSearchRelevance(t *testing.T, s store.Store) {
+	loadRelevance(t, s)
+	cases := relevanceCases(t)
+	if len(cases) < 150 {
+		t.Fatalf("the relevance suite has %d cases, want at least 150", len(cases))
+	}
+	loc := searchLocation(t)
+	failed := 0
+	for _, tc := range cases {
+		n, err := textindex.Parse(tc.Q, textindex.ParseOptions{Location: loc})
+		if err != nil {
+			t.Errorf("%q: %v", tc.Q, err)
+			failed++
+			continue
+		}
+		page, err := s.Search(ctx, store.SearchRequest{Query: n, Limit: 1000})
+		if err != nil {
+			t.Errorf("%q: %v", tc.Q, err)
+			failed++
+			continue
+		}
+		got := serialsOf(page.Hits)
+		slices.Sort(got)
+		want := append([]uint64{}, tc.Want...)
+		slices.Sort(want)
+		if !slices.Equal(got, want) || page.Total != int64(len(want)) {
+			t.Errorf("%q (parsed %s): got %v (total %d), want %v — %s", tc.Q, n, got, page.Total, want, tc.Why)
+			failed++
+		}
+	}
+	t.Logf("%d relevance cases, %d failed", len(cases), failed)
+}
+
+// testSearchOrderAndPaging: newest first by default; keyset pages cover
+// every match once; relevance puts the denser match first.
+func testSearchOrderAndPaging(t *testing.T, s store.Store) {
+	loadRelevance(t, s)
+	all := search(t, s, "保", store.SearchRequest{Limit: 1000})
+	want := []uint64{42, 26, 20, 19, 18, 17, 16, 9, 6, 5, 4, 3, 2, 1} // by sent time, newest first
+	if got := serialsOf(all.Hits); !slices.Equal(got, want) {
+		t.Fatalf("time order: got %v, want %v", got, want)
+	}
+	if all.Next != nil {
+		t.Fatalf("a page holding every match has a next cursor %+v", all.Next)
+	}
+	for _, sort := range []store.SearchSort{store.SortTime, store.SortRelevance} {
+		var got []uint64
+		var after *store.SearchCursor
+		for pages := 0; ; pages++ {
+			if pages > 20 {
+				t.Fatalf("%s: paging does not end", sort)
+			}
+			p := search(t, s, "保", store.SearchRequest{Limit: 3, Sort: sort, After: after})
+			if p.Total != int64(len(want)) {
+				t.Fatalf("%s: total %d on page %d, want %d", sort, p.Total, pages, len(want))
+			}
+			if len(p.Hits) > 3 {
+				t.Fatalf("%s: page of %d hits, limit 3", sort, len(p.Hits))
+			}
+			got = append(got, serialsOf(p.Hits)...)
+			if p.Next == nil {
+				break
+			}
+			after = p.Next
+		}
+		if sort == store.SortTime && !slices.Equal(got, want) {
+			t.Fatalf("time pages: got %v, want %v", got, want)
+		}
+		g := slices.Clone(got)
+		slices.Sort(g)
+		w := slices.Clone(want)
+		slices.Sort(w)
+		if !slices.Equal(g, w) {
+			t.Fatalf("%s pages cover %v, want each of %v once", sort, got, w)
+		}
+	}
+	// Relevance: the message that is nothing but 保本 outranks long ones
+	// that mention it once (BM25 length normalization), ties newest first.
+	rel := search(t, s, "保本", store.SearchRequest{Limit: 1000, Sort: store.SortRelevance})
+	if rel.Hits[0].Serial != 42 {
+		t.Fatalf("relevance order %v: want serial 42 (the text is just 保本) first", serialsOf(rel.Hits))
+	}
+	for i := 1; i < len(rel.Hits); i++ {
+		a, b := rel.Hits[i-1], rel.Hits[i]
+		if a.Score > b.Score || (a.Score == b.Score && a.Key < b.Key) || math.IsNaN(a.Score) {
+			t.Fatalf("relevance order broken at %d: %+v then %+v", i, a, b)
+		}
+	}
+}
+
+func testSearchFacets(t *testing.T, s store.Store) {
+	loadRelevance(t, s)
+	loc := searchLocation(t)
+	p := search(t, s, "收益", store.SearchRequest{Limit: 2, Facets: true, FacetMonth: func(ms int64) string {
+		return time.UnixMilli(ms).In(loc).Format("2006-01")
+	}})
+	// 收益: serials 1, 2, 3, 16, 17, 18, 26, 39, 46.
+	want := map[string][]store.FacetCount{
+		"sender":       {{Value: "zhangwei", Count: 7}, {Value: "client.chen", Count: 1}, {Value: "client.wong", Count: 1}},
+		"conversation": {{Value: "direct:client.chen|zhangwei", Count: 8}, {Value: "direct:client.wong|liming", Count: 1}},
+		"type":         {{Value: "text", Count: 8}, {Value: "file", Count: 1}},
+		"direction":    {{Value: "outbound", Count: 7}, {Value: "inbound", Count: 2}},
+		"month":        {{Value: "2026-08", Count: 2}, {Value: "2026-07", Count: 7}},
+	}
+	for _, name := range store.FacetNames {
+		if !slices.Equal(p.Facets[name], want[name]) {
+			t.Errorf("facet %s: got %v, want %v", name, p.Facets[name], want[name])
+		}
+	}
+	if p.Total != 9 || len(p.Hits) != 2 {
+		t.Errorf("total %d, %d hits; want 9 and a page of 2 (facets count every match)", p.Total, len(p.Hits))
+	}
+	// A month boundary in the archive's zone: 2026-10-01 00:30 Shanghai.
+	p = search(t, s, "after:2026-09-01", store.SearchRequest{Facets: true, FacetMonth: func(ms int64) string {
+		return time.UnixMilli(ms).In(loc).Format("2006-01")
+	}})
+	if w := []store.FacetCount{{Value: "2026-10", Count: 1}, {Value: "2026-09", Count: 1}}; !slices.Equal(p.Facets["month"], w) {
+		t.Errorf("month facet across a zone boundary: got %v, want %v", p.Facets["month"], w)
+	}
+}
+
+func testSearchExact(t *testing.T, s store.Store) {
+	loadRelevance(t, s)
+	for _, tc := range []struct {
+		lit  string
+		want []uint64
+	}{
+		{"保 本", []uint64{19}},                     // exact: the space must be there
+		{"保本", []uint64{42, 18, 17, 16, 9, 4, 1}}, // newest first; not 19 (保 本)
+		{"承诺保本", []uint64{9}},                     // in an attachment's text
+		{"%", []uint64{46, 27, 10, 1}},
+		{"_", nil},
+		{"Guaranteed", []uint64{11}}, // case-sensitive
+	} {
+		p, err := s.Search(ctx, store.SearchRequest{Exact: tc.lit, Limit: 100})
+		check(t, err, "exact %q", tc.lit)
+		if got := serialsOf(p.Hits); !slices.Equal(got, tc.want) || p.Total != int64(len(tc.want)) {
+			t.Errorf("exact %q: got %v (total %d), want %v", tc.lit, got, p.Total, tc.want)
+		}
+	}
+}
+
+// testSearchKeys: messages sent in the same millisecond with serials 2^20
+// apart get distinct keys and are both found; times before 1970 work.
+func testSearchKeys(t *testing.T, s store.Store) {
+	var an textindex.Analyzer
+	write(t, s, func(tx store.Tx) {
+		for _, serial := range []uint64{5, 5 + 1<<20, 5 + 2<<20, 7} {
+			m := msgRow(serial, "src", fmt.Sprintf("k%d", serial))
+			m.SentAt = ms(0)
+			if serial == 7 {
+				m.SentAt = archive.MillisTime(-86400000) // 1969-12-31
+			}
+			m.Text = "同一毫秒 collision"
+			m.SearchBody = string(an.AppendIndexTerms(nil, m.Text))
+			index(t, tx, m)
+		}
+	})
+	p := search(t, s, "同一毫秒", store.SearchRequest{Limit: 10})
+	got := serialsOf(p.Hits)
+	sorted := slices.Clone(got)
+	slices.Sort(sorted)
+	if !slices.Equal(sorted, []uint64{5, 7, 5 + 1<<20, 5 + 2<<20}) || got[len(got)-1] != 7 {
+		t.Fatalf("colliding keys: got %v, want the four messages, the 1969 one last", got)
+	}
+	keys := map[int64]bool{}
+	for _, h := range p.Hits {
+		if keys[h.Key] {
+			t.Fatalf("two messages share search key %d: %v", h.Key, p.Hits)
+		}
+		keys[h.Key] = true
+	}
+}
