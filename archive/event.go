@@ -96,7 +96,12 @@ type ParticipantEvent struct {
 
 // AccessEvent is the payload of access.* events.
 type AccessEvent struct {
-	What    string   `json:"what"`              // "message", "proof", "consent:<external id>"
-	Serials []uint64 `json:"serials,omitempty"` // messages concerned
+	What    string   `json:"what"`              // "message", "proof", "consent:<external id>", "search"
+	Serials []uint64 `json:"serials,omitempty"` // messages concerned (for a search: the ones shown)
 	Via     string   `json:"via"`               // "cli", "api"
+	// Search only: the query as typed, whether it was an exact-match scan,
+	// and how many messages matched in all (not only those shown).
+	Query   string `json:"query,omitempty"`
+	Exact   bool   `json:"exact,omitempty"`
+	Results *int64 `json:"results,omitempty"`
 }

@@ -66,6 +66,7 @@ func New(r *repo.Repo, opts Options) *Server {
 	s.mux.HandleFunc("GET /api/v1/proofs/consistency", s.consistency)
 	s.mux.HandleFunc("GET /api/v1/checkpoint", s.checkpoint)
 	s.mux.HandleFunc("GET /api/v1/consent/{external_id}", s.consent)
+	s.mux.HandleFunc("GET /api/v1/search", s.search)
 	return s
 }
 
@@ -444,4 +445,60 @@ func (s *Server) consent(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"external_id": id, "state": state, "events": rows})
+}
+
+// search: GET /api/v1/search?q=QUERY[&limit=N][&sort=time|relevance]
+// [&cursor=C][&exact=true][&facets=true]. The same semantics and JSON as
+// `wxarchive search --json`; a query error is 400 with the column at fault.
+func (s *Server) search(w http.ResponseWriter, req *http.Request) {
+	v := req.URL.Query()
+	for name := range v {
+		switch name {
+		case "q", "limit", "sort", "cursor", "exact", "facets":
+		default:
+			writeError(w, http.StatusBadRequest, "bad_parameter", "unknown parameter %q (expected q, limit, sort, cursor, exact, facets)", name)
+			return
+		}
+	}
+	o := repo.SearchOptions{Query: v.Get("q"), Sort: store.SearchSort(v.Get("sort")), Cursor: v.Get("cursor"),
+		Actor: actor(req), Via: "api"}
+	if !v.Has("q") {
+		writeError(w, http.StatusBadRequest, "bad_parameter", "q: the query is required")
+		return
+	}
+	if l := v.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 {
+			writeError(w, http.StatusBadRequest, "bad_parameter", "limit: expected a number from 1 to %d, not %q", repo.MaxSearchLimit, l)
+			return
+		}
+		o.Limit = n
+	}
+	for _, b := range []struct {
+		name string
+		dst  *bool
+	}{{"exact", &o.Exact}, {"facets", &o.Facets}} {
+		if x := v.Get(b.name); x != "" {
+			val, err := strconv.ParseBool(x)
+			if err != nil {
+				writeError(w, http.StatusBadRequest, "bad_parameter", "%s: expected true or false, not %q", b.name, x)
+				return
+			}
+			*b.dst = val
+		}
+	}
+	res, err := s.r.Search(req.Context(), o)
+	var se *repo.SearchError
+	switch {
+	case errors.As(err, &se):
+		writeError(w, http.StatusBadRequest, "bad_"+se.Field, "%v", se)
+		return
+	case errors.Is(err, store.ErrReindexRequired):
+		writeError(w, http.StatusServiceUnavailable, "reindex_required", "%v", err)
+		return
+	case err != nil:
+		s.internal(w, req, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -1396,4 +1397,135 @@ func TestVerifyAfterAPIUse(t *testing.T) {
 	if rep.Stats.Messages != 65 || rep.Stats.Leaves < size || rep.Stats.Packs == 0 {
 		t.Fatalf("verify stats %+v (journal was %d before close)", rep.Stats, size)
 	}
+}
+
+// ---------------------------------------------------------------------------
+// Search.
+
+type searchJSON struct {
+	Total   int64 `json:"total"`
+	Results []struct {
+		Serial     uint64   `json:"serial"`
+		SourceID   string   `json:"source_id"`
+		Sender     string   `json:"sender"`
+		SentAt     string   `json:"sent_at"`
+		Kind       string   `json:"kind"`
+		Snippet    string   `json:"snippet"`
+		Highlights [][2]int `json:"highlights"`
+	} `json:"results"`
+	NextCursor string                       `json:"next_cursor"`
+	Facets     map[string][]json.RawMessage `json:"facets"`
+}
+
+func TestSearch(t *testing.T) {
+	e := newEnv(t)
+	e.ingest("", "", jsonLines(fixtureLines(t)), 200)
+
+	var res searchJSON
+	e.getJSON("/api/v1/search?q="+url.QueryEscape("保本 from:zhangwei"), 200, &res)
+	if res.Total != 1 || len(res.Results) != 1 {
+		t.Fatalf("保本: %+v", res)
+	}
+	hit := res.Results[0]
+	r := []rune(hit.Snippet)
+	if hit.Sender != "zhangwei" || len(hit.Highlights) != 1 || string(r[hit.Highlights[0][0]:hit.Highlights[0][1]]) != "保本" {
+		t.Fatalf("保本: hit %+v does not mark 保本", hit)
+	}
+	if _, err := time.Parse(time.RFC3339, hit.SentAt); err != nil {
+		t.Fatalf("sent_at %q: %v", hit.SentAt, err)
+	}
+
+	// The search is journaled: who, the query, the result count, the
+	// serials shown.
+	var last archive.AccessEvent
+	var lastEv journal.Event
+	size := e.head().JournalSize
+	if err := e.r.Store.Leaves(context.Background(), size-1, size, func(idx uint64, _, leaf []byte) error {
+		ev, err := journal.ParseLeaf(idx, leaf)
+		if err != nil {
+			return err
+		}
+		lastEv = *ev
+		return ev.DecodePayload(&last)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if lastEv.Type != archive.EventAccessView || last.What != "search" || last.Query != "保本 from:zhangwei" ||
+		last.Results == nil || *last.Results != 1 || !slices.Equal(last.Serials, []uint64{hit.Serial}) || last.Via != "api" ||
+		!strings.HasPrefix(lastEv.Actor, "api:") {
+		t.Fatalf("journaled search %+v (%+v)", last, lastEv)
+	}
+
+	// Keyset pages: every match once, newest first.
+	var all searchJSON
+	e.getJSON("/api/v1/search?q=type:text&limit=100", 200, &all)
+	if all.Total < 3 {
+		t.Fatalf("type:text: %d matches", all.Total)
+	}
+	var paged []uint64
+	cursor := ""
+	for i := 0; i < 100; i++ {
+		var p searchJSON
+		e.getJSON("/api/v1/search?q=type:text&limit=2&cursor="+url.QueryEscape(cursor), 200, &p)
+		if p.Total != all.Total {
+			t.Fatalf("page %d: total %d, want %d", i, p.Total, all.Total)
+		}
+		for _, h := range p.Results {
+			paged = append(paged, h.Serial)
+		}
+		if p.NextCursor == "" {
+			break
+		}
+		cursor = p.NextCursor
+	}
+	var want []uint64
+	for _, h := range all.Results {
+		want = append(want, h.Serial)
+	}
+	if !slices.Equal(paged, want) {
+		t.Fatalf("pages %v, want %v", paged, want)
+	}
+
+	// Exact mode and facets.
+	var ex searchJSON
+	e.getJSON("/api/v1/search?exact=true&q="+url.QueryEscape("保本保收益"), 200, &ex)
+	if ex.Total != 1 || ex.Results[0].Serial != hit.Serial {
+		t.Fatalf("exact: %+v", ex)
+	}
+	var fc searchJSON
+	e.getJSON("/api/v1/search?facets=true&q=type:text", 200, &fc)
+	for _, name := range []string{"sender", "conversation", "type", "direction", "month"} {
+		if len(fc.Facets[name]) == 0 {
+			t.Fatalf("facet %s missing: %v", name, fc.Facets)
+		}
+	}
+
+	// Errors name what is wrong; nothing is journaled for them.
+	before := e.head().JournalSize
+	for _, tc := range []struct{ path, code, msg string }{
+		{"/api/v1/search?q=" + url.QueryEscape(`保本 "收益`), "bad_query", "column 4"},
+		{"/api/v1/search?q=" + url.QueryEscape("保本 OR"), "bad_query", "after OR"},
+		{"/api/v1/search?q=x&cursor=bogus", "bad_cursor", "cursor"},
+		{"/api/v1/search?q=x&sort=relevance&cursor=" + url.QueryEscape(all.NextCursor+"x"), "bad_cursor", "cursor"},
+		{"/api/v1/search?q=x&limit=0", "bad_parameter", "limit"},
+		{"/api/v1/search?q=x&limit=5000", "bad_limit", "between 1 and 1000"},
+		{"/api/v1/search?q=x&sort=random", "bad_sort", "time or relevance"},
+		{"/api/v1/search?q=x&exact=maybe", "bad_parameter", "exact"},
+		{"/api/v1/search?query=x", "bad_parameter", "unknown parameter"},
+		{"/api/v1/search", "bad_parameter", "q:"},
+	} {
+		status, b := e.get(tc.path)
+		var body map[string]apiErrorJSON
+		if err := json.Unmarshal(b, &body); status != 400 || err != nil || body["error"].Code != tc.code || !strings.Contains(body["error"].Message, tc.msg) {
+			t.Errorf("GET %s: %d %s, want 400 %s mentioning %q", tc.path, status, b, tc.code, tc.msg)
+		}
+	}
+	if after := e.head().JournalSize; after != before {
+		t.Fatalf("rejected searches wrote %d journal events", after-before)
+	}
+}
+
+type apiErrorJSON struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
 }

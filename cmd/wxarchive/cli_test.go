@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -1007,5 +1008,110 @@ func TestCLIExitCodesSubprocess(t *testing.T) {
 	}
 	if !strings.Contains(out, "FAULT blob.corrupt") || !strings.Contains(out, filepath.Base(victim)) || !strings.Contains(out, "FAILED: ") {
 		t.Errorf("verify does not name the corrupt blob %s:\n%s", filepath.Base(victim), out)
+	}
+}
+
+func TestCLISearch(t *testing.T) {
+	t.Parallel()
+	dir := cliArchiveDir(t)
+	cliInit(t, dir)
+	mustCLI(t, "--dir", dir, "ingest", "wecom-archive", fixture)
+
+	// The table marks hits (no terminal here: «»), shows the time in the
+	// archive's zone and the sender.
+	out := mustCLI(t, "--dir", dir, "search", "保本")
+	if !strings.HasPrefix(out, "1 match, by time\n") || !strings.Contains(out, "这个产品«保本»保收益") || !strings.Contains(out, "zhangwei") {
+		t.Fatalf("search 保本:\n%s", out)
+	}
+	// Several arguments are one query; no match is not an error.
+	out = mustCLI(t, "--dir", dir, "search", "保本", "税收")
+	if out != "no messages match\n" {
+		t.Fatalf("search 保本 税收: %q", out)
+	}
+
+	// --json has the shape scripts rely on (DESIGN.md §9).
+	var res struct {
+		Total   *int64 `json:"total"`
+		Results []struct {
+			Serial       *uint64   `json:"serial"`
+			SourceID     *string   `json:"source_id"`
+			Conversation *string   `json:"conversation"`
+			Sender       *string   `json:"sender"`
+			SentAt       *string   `json:"sent_at"`
+			Kind         *string   `json:"kind"`
+			Snippet      *string   `json:"snippet"`
+			Highlights   *[][2]int `json:"highlights"`
+		} `json:"results"`
+		NextCursor *string `json:"next_cursor"`
+	}
+	cliJSON(t, &res, "--dir", dir, "search", "type:text", "--json", "--limit", "2")
+	if res.Total == nil || *res.Total < 3 || len(res.Results) != 2 || res.NextCursor == nil {
+		t.Fatalf("search --json: %+v", res)
+	}
+	for _, r := range res.Results {
+		if r.Serial == nil || r.SourceID == nil || r.Conversation == nil || r.Sender == nil || r.SentAt == nil ||
+			r.Kind == nil || r.Snippet == nil || r.Highlights == nil {
+			t.Fatalf("search --json result lacks a field: %+v", r)
+		}
+	}
+	// The cursor continues where the page ended.
+	var next struct {
+		Results []struct {
+			Serial uint64 `json:"serial"`
+		} `json:"results"`
+	}
+	cliJSON(t, &next, "--dir", dir, "search", "type:text", "--json", "--limit", "2", "--cursor", *res.NextCursor)
+	if len(next.Results) == 0 || next.Results[0].Serial == *res.Results[0].Serial || next.Results[0].Serial == *res.Results[1].Serial {
+		t.Fatalf("second page %+v repeats the first", next)
+	}
+
+	// --exact scans for a literal.
+	out = mustCLI(t, "--dir", dir, "search", "--exact", "保本保收益")
+	if !strings.Contains(out, "«保本保收益»") {
+		t.Fatalf("search --exact:\n%s", out)
+	}
+
+	// Bad queries are usage errors that point at the mistake.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"search", `保本 "收益`}, "query: query: column 4: unterminated phrase"},
+		{[]string{"search", "after:someday"}, "after: expected a date"},
+		{[]string{"search", "x", "--sort", "random"}, "sort: expected time or relevance"},
+		{[]string{"search", "x", "--cursor", "nope"}, "cursor: not a cursor"},
+		{[]string{"search", "x", "--limit", "0"}, "limit: must be between 1 and 1000"},
+		{[]string{"search"}, "requires at least 1 arg"},
+	} {
+		_, errs, code := runCLI(t, append([]string{"--dir", dir}, tc.args...)...)
+		if code != 2 || !strings.Contains(errs, tc.want) {
+			t.Errorf("wxarchive %s: exit %d, stderr %q; want exit 2 mentioning %q", strings.Join(tc.args, " "), code, errs, tc.want)
+		}
+	}
+
+	// Every search that ran is in the journal, with its query and count.
+	r, err := repo.Open(context.Background(), dir, repo.OpenOptions{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close(context.Background())
+	var queries []string
+	head, _ := r.Store.Head(context.Background())
+	r.Store.Leaves(context.Background(), 0, head.JournalSize, func(idx uint64, _, leaf []byte) error {
+		ev, err := journal.ParseLeaf(idx, leaf)
+		if err != nil || ev.Type != archive.EventAccessView {
+			return err
+		}
+		var a archive.AccessEvent
+		if err := ev.DecodePayload(&a); err != nil {
+			return err
+		}
+		if a.What == "search" && a.Results != nil {
+			queries = append(queries, fmt.Sprintf("%s=%d", a.Query, *a.Results))
+		}
+		return nil
+	})
+	if want := []string{"保本=1", "保本 税收=0", fmt.Sprintf("type:text=%d", *res.Total), fmt.Sprintf("type:text=%d", *res.Total), "保本保收益=1"}; !slices.Equal(queries, want) {
+		t.Fatalf("journaled searches %v, want %v", queries, want)
 	}
 }
