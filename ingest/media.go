@@ -17,6 +17,7 @@ import (
 
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/blob"
+	"github.com/wxarchive/wxarchive/extract"
 )
 
 // MediaSource fetches an attachment's bytes by the source's reference
@@ -90,6 +91,13 @@ func ResolveMedia(ctx context.Context, m *archive.Message, src MediaSource, blob
 		}
 		a.Blob, a.Size = id, int64(len(data))
 		a.MediaType = SniffMediaType(data, a.FileName)
+		// The readable text of documents goes into the normalized record, so
+		// search finds it and reindex needs nothing but the records. A file
+		// that is not a document, or a damaged one, is archived all the same
+		// with no text.
+		if txt, err := extract.Text(data, a.MediaType, a.FileName, extract.DefaultLimits()); err == nil {
+			a.Text = txt
+		}
 		sum := md5.Sum(data)
 		got := hex.EncodeToString(sum[:])
 		switch {
