@@ -111,46 +111,52 @@ func (h *Highlighter) Spans(text string) []Span {
 	for _, nr := range h.nears {
 		occ := make([][]int, len(nr.Texts))
 		for i, t := range nr.Texts {
-			occ[i] = occurrences(t, terms)
+			occ[i] = exactOccurrences(t, terms)
 		}
-		for i, t := range nr.Texts {
-			for _, p := range occ[i] {
-				if nearAll(nr, occ, i, p) {
-					add(p, len(t.Tokens))
-				}
-			}
+		for _, hit := range nearHits(nr, occ) {
+			add(hit[1], len(nr.Texts[hit[0]].Tokens))
 		}
 	}
 	return merge(spans)
 }
 
-// nearAll reports whether an occurrence at p of phrase i has an occurrence
-// of every other phrase of the group within the distance.
-func nearAll(nr *Near, occ [][]int, i, p int) bool {
-	li := len(nr.Texts[i].Tokens)
-	for j, t := range nr.Texts {
-		if j == i {
-			continue
-		}
-		lj := len(t.Tokens)
-		ok := false
-		for _, q := range occ[j] {
-			var gap int
-			if q >= p {
-				gap = q - (p + li)
-			} else {
-				gap = p - (q + lj)
+// nearHits returns the (phrase, position) instances that take part in a
+// NEAR match. The rule is FTS5's: some instance of each phrase, where every
+// phrase ends at most Distance positions before the latest-starting one
+// starts (instances may overlap).
+func nearHits(nr *Near, occ [][]int) [][2]int {
+	var hits [][2]int
+	seen := map[[2]int]bool{}
+	for _, starts := range occ {
+		for _, m := range starts { // m: the latest start of a clump
+			var clump [][2]int
+			ok := true
+			for i, t := range nr.Texts {
+				lo := m - len(t.Tokens) - nr.Distance
+				found := false
+				for _, p := range occ[i] {
+					if p >= lo && p <= m {
+						clump = append(clump, [2]int{i, p})
+						found = true
+					}
+				}
+				if !found {
+					ok = false
+					break
+				}
 			}
-			if gap <= nr.Distance && (q+lj <= p || p+li <= q) {
-				ok = true
-				break
+			if !ok {
+				continue
 			}
-		}
-		if !ok {
-			return false
+			for _, h := range clump {
+				if !seen[h] {
+					seen[h] = true
+					hits = append(hits, h)
+				}
+			}
 		}
 	}
-	return true
+	return hits
 }
 
 func merge(spans []Span) []Span {

@@ -4,6 +4,7 @@ import (
 	"embed"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"sort"
 	"strings"
@@ -342,3 +343,177 @@ func testSearchKeys(t *testing.T, s store.Store) {
 		keys[h.Key] = true
 	}
 }
+
+// testSearchMatchesScan is a differential test: random queries built from
+// the corpus's own words must return exactly what scanning every message
+// with textindex.Matcher returns. A miss here is a search that silently
+// misses a hit.
+func testSearchMatchesScan(t *testing.T, s store.Store) {
+	c := loadRelevance(t, s)
+	rows, atts := corpusRows(t, c)
+	loc := searchLocation(t)
+	people := map[string]struct{ name, dept string }{}
+	for _, p := range c.People {
+		people[p.ID] = struct{ name, dept string }{p.Name, p.Department}
+	}
+	recalled := map[uint64]bool{}
+	for _, m := range rows {
+		if m.RefersTo != "" {
+			var target uint64
+			fmt.Sscanf(m.RefersTo, "m%d", &target)
+			recalled[target] = true
+		}
+	}
+	docs := make([]textindex.Doc, len(rows))
+	for i := range rows {
+		m, ar := rows[i], atts[i]
+		texts := []string{m.Text}
+		for _, a := range ar {
+			if a.Text != "" {
+				texts = append(texts, a.Text)
+			}
+		}
+		is := func(id, v string) bool { return id == v || people[id].name == v }
+		docs[i] = textindex.Doc{Texts: texts, Field: func(f *textindex.Field) bool {
+			switch f.Name {
+			case "from":
+				return is(m.Sender, f.Value)
+			case "to":
+				return slices.ContainsFunc(m.Recipients, func(r string) bool { return is(r, f.Value) })
+			case "participant":
+				return is(m.Sender, f.Value) || slices.ContainsFunc(m.Recipients, func(r string) bool { return is(r, f.Value) })
+			case "conversation":
+				return m.Conversation == f.Value
+			case "type":
+				return string(m.Kind) == f.Value
+			case "has":
+				return len(ar) > 0
+			case "filename":
+				return slices.ContainsFunc(ar, func(a store.AttachmentRow) bool {
+					return strings.Contains(strings.ToLower(a.FileName), strings.ToLower(f.Value))
+				})
+			case "after", "before", "on":
+				ms := m.SentAt.Millis()
+				return ms >= f.From && ms < f.To
+			case "recalled":
+				return recalled[m.Serial] == f.Bool
+			case "direction":
+				return string(m.Direction) == f.Value
+			case "department":
+				return people[m.Sender].dept == f.Value || slices.ContainsFunc(m.Recipients, func(r string) bool { return people[r].dept == f.Value })
+			}
+			t.Fatalf("field %s not evaluated by the scan", f.Name)
+			return false
+		}}
+	}
+
+	seed := uint64(time.Now().UnixNano())
+	rng := newRand(seed)
+
+	// Vocabulary: runs of 1–4 characters and words from the corpus.
+	var vocab, texts []string
+	for _, m := range c.Messages {
+		texts = append(texts, m.Text)
+		for _, a := range m.Attachments {
+			texts = append(texts, a.Text)
+		}
+	}
+	for _, text := range texts {
+		r := []rune(text)
+		for i := range r {
+			for n := 1; n <= 4 && i+n <= len(r); n++ {
+				vocab = append(vocab, string(r[i:i+n]))
+			}
+		}
+		vocab = append(vocab, strings.Fields(text)...)
+	}
+	clean := strings.NewReplacer(`"`, "", "(", "", ")", "", "*", "", "-", "")
+	// window returns a piece of a corpus text near character i.
+	window := func(r []rune, i int) string {
+		n := 1 + rng.IntN(3)
+		if i+n > len(r) {
+			n = len(r) - i
+		}
+		return clean.Replace(string(r[i : i+n]))
+	}
+	vocab = append(vocab, "保證", "ＧＵＡＲＡＮＴＥＥ", "returns", "policy", "box")
+	fields := []string{"from:zhangwei", "from:王芳", "to:client.chen", "participant:client.lee", "conversation:room:vip",
+		"type:text", "type:file", "has:attachment", "filename:docx", "after:2026-07-09", "before:2026-07-06",
+		"on:2026-07-09", "recalled:true", "recalled:false", "direction:inbound", "direction:outbound",
+		"department:财富管理部", "department:投资银行部"}
+
+	var term func(depth int) string
+	term = func(depth int) string {
+		switch k := rng.IntN(12); {
+		case k < 5:
+			return strings.NewReplacer(`"`, "", "(", "", ")", "").Replace(vocab[rng.IntN(len(vocab))])
+		case k < 6:
+			return `"` + strings.ReplaceAll(vocab[rng.IntN(len(vocab))], `"`, "") + " " + strings.ReplaceAll(vocab[rng.IntN(len(vocab))], `"`, "") + `"`
+		case k < 7:
+			w := vocab[rng.IntN(len(vocab))]
+			if r := []rune(w); len(r) > 3 {
+				w = string(r[:3])
+			}
+			return strings.NewReplacer(`"`, "", "(", "", ")", "", "*", "").Replace(w) + "*"
+		case k < 9:
+			return fields[rng.IntN(len(fields))]
+		case k < 10 && depth < 3:
+			return "(" + term(depth+1) + " OR " + term(depth+1) + ")"
+		case k < 11:
+			// Two pieces of one text, a few characters apart, so that
+			// NEAR's distance decides.
+			r := []rune(texts[rng.IntN(len(texts))])
+			if len(r) < 2 {
+				return "保本"
+			}
+			i := rng.IntN(len(r) - 1)
+			j := min(len(r)-1, i+1+rng.IntN(6))
+			a, b := window(r, i), window(r, j)
+			if strings.TrimSpace(a) == "" || strings.TrimSpace(b) == "" {
+				return "收益"
+			}
+			return `"` + a + `" NEAR/` + fmt.Sprint(rng.IntN(5)) + ` "` + b + `"`
+		default:
+			return "-" + term(depth+1)
+		}
+	}
+	failures, tried := 0, 0
+	for i := 0; i < 600 && failures < 10; i++ {
+		q := term(0)
+		for n := rng.IntN(3); n > 0; n-- {
+			q += " " + term(0)
+		}
+		n, err := textindex.Parse(q, textindex.ParseOptions{Location: loc})
+		if err != nil {
+			continue // random text can be an invalid query (a lone NEAR, AND…)
+		}
+		tried++
+		var want []uint64
+		mt := textindex.NewMatcher(n)
+		for j := range docs {
+			if mt.Match(&docs[j]) {
+				want = append(want, rows[j].Serial)
+			}
+		}
+		page, err := s.Search(ctx, store.SearchRequest{Query: n, Limit: 1000})
+		if err != nil {
+			t.Errorf("%q (%s): %v", q, n, err)
+			failures++
+			continue
+		}
+		got := serialsOf(page.Hits)
+		slices.Sort(got)
+		if !slices.Equal(got, want) || page.Total != int64(len(want)) {
+			t.Errorf("%q (parsed %s): index gives %v (total %d), scan gives %v", q, n, got, page.Total, want)
+			failures++
+		}
+	}
+	if tried < 300 {
+		t.Fatalf("only %d of 600 random queries parsed (seed %d)", tried, seed)
+	}
+	if failures > 0 {
+		t.Logf("seed %d", seed)
+	}
+}
+
+func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, seed>>1|1)) }

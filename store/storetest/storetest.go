@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SearchFacets", testSearchFacets},
 		{"SearchExact", testSearchExact},
 		{"SearchKeys", testSearchKeys},
+		{"SearchMatchesScan", testSearchMatchesScan},
 		{"CommitMakesVisible", testCommitMakesVisible},
 		{"RollbackLeavesNothing", testRollbackLeavesNothing},
 		{"TxSeesOwnWrites", testTxSeesOwnWrites},
