@@ -16,6 +16,7 @@ import (
 	"github.com/wxarchive/wxarchive/journal"
 	"github.com/wxarchive/wxarchive/store"
 	"github.com/wxarchive/wxarchive/store/storetest"
+	"github.com/wxarchive/wxarchive/textindex"
 )
 
 func openTemp(t *testing.T, opts Options) *Store {
@@ -533,5 +534,62 @@ func TestCheckpoint(t *testing.T) {
 	appendLeaf(t, s, 5)
 	if h, err := s.Head(ctx); err != nil || h.JournalSize != 6 {
 		t.Fatalf("Head = %+v, %v", h, err)
+	}
+}
+
+// TestSchema1Upgrade: an archive indexed before the full-text index existed
+// is migrated, and search says a reindex is needed instead of silently
+// missing its messages; after the projection is rebuilt, search works.
+func TestSchema1Upgrade(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "index.db")
+	raw, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(loadMigrations()[0].sql); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(`PRAGMA user_version=1`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(`INSERT INTO messages (serial, jidx, source, source_id, version, kind, source_type, action, sent_at,
+		captured_at, conversation, conv_kind, sender, recipients, direction, text, raw_hash, record_hash, raw_size, record_size,
+		n_attachments, attach_faults, retain_until) VALUES (1, 1, 's', 'm1', 1, 'text', 'text', 'send', 1700000000000,
+		1700000000001, 'c', 'direct', 'zhangwei', '[]', 'outbound', '保本', x'00', x'00', 1, 1, 0, 0, 1900000000000)`); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+
+	s, err := Open(ctx, path, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	q, _ := textindex.Parse("保本", textindex.ParseOptions{})
+	if _, err := s.Search(ctx, store.SearchRequest{Query: q}); !errors.Is(err, store.ErrReindexRequired) {
+		t.Fatalf("search on a migrated, unindexed archive: %v, want ErrReindexRequired", err)
+	}
+	tx, err := s.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.ResetProjection(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var an textindex.Analyzer
+	m := store.MessageRow{Serial: 1, JournalIndex: 1, Source: "s", SourceID: "m1", Version: 1, Kind: archive.KindText,
+		SourceType: "text", Action: archive.ActionSend, SentAt: archive.MillisTime(1700000000000), Conversation: "c",
+		ConvKind: archive.ConversationDirect, Sender: "zhangwei", Direction: archive.DirectionOutbound, Text: "保本",
+		SearchBody: string(an.AppendIndexTerms(nil, "保本"))}
+	if err := tx.IndexMessage(ctx, m, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	page, err := s.Search(ctx, store.SearchRequest{Query: q})
+	if err != nil || page.Total != 1 || page.Hits[0].Serial != 1 {
+		t.Fatalf("after reindex: %+v, %v", page, err)
 	}
 }
