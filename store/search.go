@@ -7,36 +7,51 @@ import (
 
 // Search keys order the full-text index by sent time, so that the newest
 // matches of a common term come first without sorting every match: the
-// key is the sent time in milliseconds shifted left by SearchKeySlotBits,
-// plus the serial's low bits. Keys are unique; the rare message whose key
-// is taken (same millisecond, serials a multiple of 2^20 apart) takes the
-// next free key of that millisecond.
-const SearchKeySlotBits = 20
+// key is the sent time in whole seconds shifted left by SearchKeySlotBits,
+// plus the serial's low bits. Keys are unique: two messages of the same
+// second collide only if their serials are a multiple of 2^30 apart, and
+// then the later one takes the next free key of that second. Every key lies
+// in its second's block, so a time range is a key range (SearchKeyRange).
+const SearchKeySlotBits = 30
 
-// maxSearchMillis keeps keys positive int64 (sent times up to year 2248).
-const maxSearchMillis = 1<<(63-SearchKeySlotBits) - 1
+// maxSearchSeconds keeps keys positive int64 (sent times up to year 2242).
+const maxSearchSeconds = 1<<(63-SearchKeySlotBits) - 1
+
+// ErrSearchKeysExhausted is returned when more than 2^30 messages were sent
+// in one second (or share a missing timestamp): past the index's design.
+var ErrSearchKeysExhausted = errorString("more than 2^30 messages with the same sent second: the full-text index cannot order them")
+
+func searchSecond(ms int64) int64 {
+	s := ms / 1000
+	if ms < 0 {
+		s = 0
+	}
+	return min(s, maxSearchSeconds)
+}
 
 // SearchKey returns the preferred search key of a message.
 func SearchKey(sent archive.Time, serial uint64) int64 {
 	ms := sent.Millis()
-	if ms < 0 || sent.IsZero() {
+	if sent.IsZero() {
 		ms = 0
 	}
-	if ms > maxSearchMillis {
-		ms = maxSearchMillis
-	}
-	return ms<<SearchKeySlotBits | int64(serial&(1<<SearchKeySlotBits-1))
+	return searchSecond(ms)<<SearchKeySlotBits | int64(serial&(1<<SearchKeySlotBits-1))
 }
 
-// SearchKeyFloor returns the smallest key of messages sent at or after ms.
-func SearchKeyFloor(ms int64) int64 {
-	if ms <= 0 {
-		return 0
+// SearchKeyRange returns keys [lo, hi) that hold every message sent in
+// [fromMs, toMs): a superset (whole seconds) for the index to start from.
+func SearchKeyRange(fromMs, toMs int64) (lo, hi int64) {
+	lo = searchSecond(fromMs) << SearchKeySlotBits
+	top := searchSecond(toMs)
+	// A partial second still counts, and times before 1970 all sit in
+	// block 0.
+	if toMs > top*1000 || toMs <= 0 {
+		top++
 	}
-	if ms > maxSearchMillis {
-		ms = maxSearchMillis
+	if top >= maxSearchSeconds {
+		return lo, 1<<63 - 1
 	}
-	return ms << SearchKeySlotBits
+	return lo, top << SearchKeySlotBits
 }
 
 // SearchSort orders search results.

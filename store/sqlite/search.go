@@ -218,24 +218,24 @@ func likeEscape(s string) string {
 	return r.Replace(s)
 }
 
-// timeFloor returns the lowest sent time every match must have, from
-// after:/on: filters at the top level of an AND, so the full-text walk can
-// stop early.
-func timeFloor(n textindex.Node) int64 {
-	floor := int64(-1 << 62)
+// timeRange returns the sent-time range [from, to) every match must lie in,
+// from after:/before:/on: filters at the top level of an AND, so the walk
+// over the index covers only those keys; ok is false when there are none.
+func timeRange(n textindex.Node) (from, to int64, ok bool) {
+	from, to = -1<<62, 1<<62
 	visit := func(c textindex.Node) {
-		if f, ok := c.(*textindex.Field); ok && (f.Name == "after" || f.Name == "on") && f.From > floor {
-			floor = f.From
+		if f, isField := c.(*textindex.Field); isField && (f.Name == "after" || f.Name == "before" || f.Name == "on") {
+			from, to, ok = max(from, f.From), min(to, f.To), true
 		}
 	}
-	if a, ok := n.(*textindex.And); ok {
+	if a, isAnd := n.(*textindex.And); isAnd {
 		for _, c := range a.Nodes {
 			visit(c)
 		}
 	} else {
 		visit(n)
 	}
-	return floor
+	return from, to, ok
 }
 
 const hitCols = `m.serial, m.source_id, m.conversation, m.sender, m.sent_at, m.kind, m.direction,
@@ -274,9 +274,10 @@ func (s *Store) Search(ctx context.Context, req store.SearchRequest) (store.Sear
 			from = "FROM fts JOIN messages m ON m.skey = fts.rowid WHERE fts MATCH ?"
 			args = []any{f.fts}
 			plainFTS = f.sql == ""
-			if fl := timeFloor(req.Query); fl > 0 {
-				from += " AND fts.rowid >= ?"
-				args = append(args, store.SearchKeyFloor(fl))
+			if lo, hi, ok := timeRange(req.Query); ok {
+				klo, khi := store.SearchKeyRange(lo, hi)
+				from += " AND fts.rowid >= ? AND fts.rowid < ?"
+				args = append(args, klo, khi)
 				plainFTS = false
 			}
 			if f.sql != "" {
@@ -288,9 +289,10 @@ func (s *Store) Search(ctx context.Context, req store.SearchRequest) (store.Sear
 			where, a := f.toSQL()
 			from = "FROM messages m WHERE " + where
 			args = a
-			if fl := timeFloor(req.Query); fl > 0 {
-				from += " AND m.skey >= ?"
-				args = append(args, store.SearchKeyFloor(fl))
+			if lo, hi, ok := timeRange(req.Query); ok {
+				klo, khi := store.SearchKeyRange(lo, hi)
+				from += " AND m.skey >= ? AND m.skey < ?"
+				args = append(args, klo, khi)
 			}
 		}
 	}

@@ -381,15 +381,13 @@ func (t *Tx) IndexMessage(ctx context.Context, m store.MessageRow, atts []store.
 	}
 	err = insert(key)
 	if err != nil && strings.Contains(err.Error(), "messages.skey") {
-		// The key is taken: take the next free one of the same
-		// millisecond (or, if all 2^20 are, the first after them). A failed
-		// INSERT leaves the transaction as it was.
+		// The key is taken: take the next free one of the same second. A
+		// failed INSERT leaves the transaction as it was.
 		block := key &^ (1<<store.SearchKeySlotBits - 1)
 		if err = t.stmt(w.freeKey).QueryRowContext(ctx, block, block+1<<store.SearchKeySlotBits).Scan(&key); err == nil {
 			if key >= block+1<<store.SearchKeySlotBits {
-				err = t.tx.QueryRowContext(ctx, `SELECT max(skey) + 1 FROM messages`).Scan(&key)
-			}
-			if err == nil {
+				err = store.ErrSearchKeysExhausted
+			} else {
 				err = insert(key)
 			}
 		}
@@ -397,8 +395,12 @@ func (t *Tx) IndexMessage(ctx context.Context, m store.MessageRow, atts []store.
 	if err != nil {
 		return fmt.Errorf("index message %d: %w", m.Serial, err)
 	}
-	if err := t.exec(ctx, w.insFTS, fmt.Sprintf("index text of message %d", m.Serial), key, m.SearchBody, m.SearchAttachments); err != nil {
-		return err
+	// A message with no text (an image, a recall) has no document: nothing
+	// a query could match, and one write less.
+	if m.SearchBody != "" || m.SearchAttachments != "" {
+		if err := t.exec(ctx, w.insFTS, fmt.Sprintf("index text of message %d", m.Serial), key, m.SearchBody, m.SearchAttachments); err != nil {
+			return err
+		}
 	}
 	for _, a := range atts {
 		if err := t.exec(ctx, w.insAttachment, fmt.Sprintf("index attachment %d/%d", a.Serial, a.Ordinal),

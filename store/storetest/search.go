@@ -312,12 +312,12 @@ func testSearchExact(t *testing.T, s store.Store) {
 	}
 }
 
-// testSearchKeys: messages sent in the same millisecond with serials 2^20
-// apart get distinct keys and are both found; times before 1970 work.
+// testSearchKeys: messages sent in the same second with serials 2^30 apart
+// get distinct keys and are all found; times before 1970 work.
 func testSearchKeys(t *testing.T, s store.Store) {
 	var an textindex.Analyzer
 	write(t, s, func(tx store.Tx) {
-		for _, serial := range []uint64{5, 5 + 1<<20, 5 + 2<<20, 7} {
+		for _, serial := range []uint64{5, 5 + 1<<30, 5 + 2<<30, 7} {
 			m := msgRow(serial, "src", fmt.Sprintf("k%d", serial))
 			m.SentAt = ms(0)
 			if serial == 7 {
@@ -332,8 +332,27 @@ func testSearchKeys(t *testing.T, s store.Store) {
 	got := serialsOf(p.Hits)
 	sorted := slices.Clone(got)
 	slices.Sort(sorted)
-	if !slices.Equal(sorted, []uint64{5, 7, 5 + 1<<20, 5 + 2<<20}) || got[len(got)-1] != 7 {
+	if !slices.Equal(sorted, []uint64{5, 7, 5 + 1<<30, 5 + 2<<30}) || got[len(got)-1] != 7 {
 		t.Fatalf("colliding keys: got %v, want the four messages, the 1969 one last", got)
+	}
+	// Instants inside a second: keys cover whole seconds, the filter is
+	// exact to the millisecond.
+	at := ms(0).UTC() // the three colliding messages
+	for _, tc := range []struct {
+		q    string
+		want int
+	}{
+		{"同一毫秒 after:" + at.Format("2006-01-02T15:04:05.000Z"), 3},
+		{"同一毫秒 after:" + at.Add(time.Millisecond).Format("2006-01-02T15:04:05.000Z"), 0},
+		{"同一毫秒 before:" + at.Add(time.Millisecond).Format("2006-01-02T15:04:05.000Z"), 4},
+		{"同一毫秒 before:" + at.Format("2006-01-02T15:04:05.000Z"), 1},
+		{"同一毫秒 before:1970-01-01", 1},
+		{"before:1970-01-01", 1},
+		{"同一毫秒 after:2242-01-01", 0},
+	} {
+		if p := search(t, s, tc.q, store.SearchRequest{Limit: 10}); p.Total != int64(tc.want) || len(p.Hits) != tc.want {
+			t.Errorf("%q: %d matches (%d hits), want %d", tc.q, p.Total, len(p.Hits), tc.want)
+		}
 	}
 	keys := map[int64]bool{}
 	for _, h := range p.Hits {

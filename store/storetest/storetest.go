@@ -30,6 +30,7 @@ import (
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/journal"
 	"github.com/wxarchive/wxarchive/store"
+	"github.com/wxarchive/wxarchive/textindex"
 )
 
 // Run runs the conformance suite against stores made by open.
@@ -166,12 +167,13 @@ func msgRow(serial uint64, source, id string) store.MessageRow {
 		RecordSize:   200 + int(serial),
 		RetainUntil:  archive.MillisTime(base + 6*365*86400000),
 		Origin:       "file:x.jsonl line " + fmt.Sprint(serial),
+		SearchBody:   string(new(textindex.Analyzer).AppendIndexTerms(nil, "message "+id)),
 	}
 }
 
 func recallRow(serial uint64, source, id, target string) store.MessageRow {
 	m := msgRow(serial, source, id)
-	m.Kind, m.SourceType, m.Action, m.RefersTo, m.Text = archive.KindRevoke, "revoke", archive.ActionRecall, target, ""
+	m.Kind, m.SourceType, m.Action, m.RefersTo, m.Text, m.SearchBody = archive.KindRevoke, "revoke", archive.ActionRecall, target, "", ""
 	return m
 }
 
