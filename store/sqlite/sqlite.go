@@ -28,6 +28,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -62,9 +63,10 @@ type Store struct {
 	read   *sql.DB
 	w      writeStmts
 
-	ckptDB   *sql.DB // background WAL checkpointer
-	ckptStop chan struct{}
-	ckptDone chan struct{}
+	ckptDB    *sql.DB // background WAL checkpointer
+	ckptStop  chan struct{}
+	ckptDone  chan struct{}
+	needReset atomic.Bool // the writer should checkpoint so the WAL can rewind
 }
 
 var _ store.Store = (*Store)(nil)
@@ -232,15 +234,25 @@ func (s *Store) migrate(ctx context.Context) error {
 }
 
 // Checkpointer tuning: fold the WAL into the database once it holds this
-// much, checking this often.
-const (
-	walCheckpointBytes = 64 << 20
-	walCheckInterval   = 250 * time.Millisecond
+// much, checking this often; past walResetBytes of frames, the writer
+// finishes the job between two commits so that the WAL can start over.
+var (
+	walCheckpointBytes int64 = 64 << 20
+	walResetBytes      int64 = 256 << 20
+	walCheckInterval         = 250 * time.Millisecond
 )
 
 // checkpointer copies the WAL into the database file in the background
 // (PASSIVE: it never blocks the writer or readers), keeping the WAL — and so
 // read cost and recovery time — bounded without stalling commits.
+//
+// Under continuous ingest a background checkpoint never catches up with
+// the newest frame, and SQLite only rewinds the WAL when a write
+// transaction starts with every frame copied: the file would grow without
+// end (5 GB for a million messages). So once the WAL holds walResetBytes,
+// the checkpointer asks the writer (needReset) to run one PASSIVE
+// checkpoint itself right after a commit — cheap, since the background has
+// copied nearly everything — and the next transaction rewinds the WAL.
 func (s *Store) checkpointer() {
 	defer close(s.ckptDone)
 	t := time.NewTicker(walCheckInterval)
@@ -252,8 +264,20 @@ func (s *Store) checkpointer() {
 		case <-t.C:
 		}
 		if st, err := os.Stat(s.path + "-wal"); err == nil && st.Size() >= walCheckpointBytes {
-			s.ckptDB.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+			var busy, frames, copied int64
+			if err := s.ckptDB.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied); err == nil &&
+				frames*PageSize >= walResetBytes {
+				s.needReset.Store(true)
+			}
 		}
+	}
+}
+
+// resetWAL runs on the writer connection between transactions when the
+// checkpointer asked for it.
+func (s *Store) resetWAL() {
+	if s.needReset.Swap(false) {
+		s.write.Exec("PRAGMA wal_checkpoint(PASSIVE)")
 	}
 }
 

@@ -593,3 +593,40 @@ func TestSchema1Upgrade(t *testing.T) {
 		t.Fatalf("after reindex: %+v, %v", page, err)
 	}
 }
+
+// TestWALStaysBounded: under continuous commits the WAL rewinds instead of
+// growing with everything ever written.
+func TestWALStaysBounded(t *testing.T) {
+	oldC, oldR, oldI := walCheckpointBytes, walResetBytes, walCheckInterval
+	walCheckpointBytes, walResetBytes, walCheckInterval = 256<<10, 1<<20, 5*time.Millisecond
+	defer func() { walCheckpointBytes, walResetBytes, walCheckInterval = oldC, oldR, oldI }()
+	s := openTemp(t, Options{NoSync: true})
+	ctx := context.Background()
+	payload := strings.Repeat("保本收益", 4000) // ~48 KB per leaf
+	var written int64
+	deadline := time.Now().Add(20 * time.Second)
+	for i := uint64(0); written < 64<<20 && time.Now().Before(deadline); i++ {
+		tx, err := s.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.AppendLeaf(ctx, i, []byte(fmt.Sprint(i)), []byte(payload)); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		written += int64(len(payload))
+	}
+	st, err := os.Stat(s.Path() + "-wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if written < 32<<20 {
+		t.Fatalf("only %d bytes written", written)
+	}
+	if st.Size() > 16<<20 {
+		t.Fatalf("WAL is %d bytes after %d bytes of commits with a 1 MiB reset threshold: it does not rewind", st.Size(), written)
+	}
+	t.Logf("%d MB written, WAL %d KB", written>>20, st.Size()>>10)
+}

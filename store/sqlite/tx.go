@@ -122,6 +122,7 @@ func (t *Tx) Commit() error {
 	if err := t.tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	t.s.resetWAL()
 	w := &t.s.w
 	w.partiesMu.Lock()
 	if t.reset {
