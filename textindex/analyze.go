@@ -69,12 +69,101 @@ type Analyzer struct {
 	units []unit
 	word  []byte
 	toks  []Token
+	cache map[rune]*normEntry // per character: its normalized, folded units
+	strs  map[rune]string     // CJK characters as strings, allocated once
+}
+
+func (a *Analyzer) runeString(r rune) string {
+	if s, ok := a.strs[r]; ok {
+		return s
+	}
+	if a.strs == nil {
+		a.strs = map[rune]string{}
+	}
+	s := string(r)
+	if len(a.strs) < 1<<16 {
+		a.strs[r] = s
+	}
+	return s
+}
+
+// normEntry is what one character becomes when it stands alone.
+type normEntry struct {
+	boundary bool // NFKC never combines it with what precedes it
+	units    []unit
 }
 
 // normalize fills a.units from text: NFKC, case fold, traditional →
 // simplified. Format characters (zero-width space, soft hyphen, BOM…) are
 // dropped as if absent, so they cannot split a word or a Chinese run.
 func (a *Analyzer) normalize(text string) {
+	if a.normalizeFast(text) {
+		return
+	}
+	a.normalizeSlow(text)
+}
+
+// normalizeFast handles text in which every character starts its own
+// normalization segment (no combining marks, no conjoining jamo — nearly
+// all chat text): NFKC of the text is then the NFKC of each character, so
+// each character's result is looked up, computed once per Analyzer. It
+// reports false, leaving the rest to normalizeSlow, otherwise.
+func (a *Analyzer) normalizeFast(text string) bool {
+	a.units = a.units[:0]
+	for i := 0; i < len(text); {
+		c := text[i]
+		if c < 0x80 {
+			r := rune(c)
+			if r >= 'A' && r <= 'Z' {
+				r += 'a' - 'A'
+			}
+			a.units = append(a.units, unit{r, i, i + 1, classify(r)})
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(text[i:])
+		e := a.entry(r)
+		if !e.boundary {
+			return false
+		}
+		for _, u := range e.units {
+			u.start, u.end = i, i+n
+			a.units = append(a.units, u)
+		}
+		i += n
+	}
+	return true
+}
+
+func (a *Analyzer) entry(r rune) *normEntry {
+	if e, ok := a.cache[r]; ok {
+		return e
+	}
+	if a.cache == nil {
+		a.cache = map[rune]*normEntry{}
+	}
+	s := string(r)
+	// The character must not combine with what precedes it, and neither
+	// may what it turns into (ㅏ becomes a conjoining vowel that composes
+	// with a preceding ㄱ into 가).
+	out := norm.NFKC.String(s)
+	e := &normEntry{boundary: r != utf8.RuneError && norm.NFKC.PropertiesString(s).BoundaryBefore() &&
+		(out == "" || norm.NFKC.PropertiesString(out).BoundaryBefore())}
+	if e.boundary {
+		saved := a.units
+		a.units = nil
+		a.normalizeSlow(s)
+		e.units = a.units
+		a.units = saved
+	}
+	if len(a.cache) < 1<<16 { // bounded: adversarial text cannot grow it forever
+		a.cache[r] = e
+	}
+	return e
+}
+
+// normalizeSlow runs the NFKC iterator over the whole text.
+func (a *Analyzer) normalizeSlow(text string) {
 	a.units = a.units[:0]
 	ft := fold()
 	var it norm.Iter
@@ -148,7 +237,7 @@ func (a *Analyzer) Tokens(text string) []Token {
 	for i := 0; i < len(u); {
 		switch u[i].cls {
 		case clsCJK:
-			t := Token{Term: string(u[i].r), Start: u[i].start, End: u[i].end, CJK: true}
+			t := Token{Term: a.runeString(u[i].r), Start: u[i].start, End: u[i].end, CJK: true}
 			j := i + 1
 			for j < len(u) && u[j].cls == clsSpace {
 				j++

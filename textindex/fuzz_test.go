@@ -106,3 +106,25 @@ func FuzzTokens(f *testing.F) {
 		}
 	})
 }
+
+// FuzzNormalize: the fast path agrees with the NFKC iterator.
+func FuzzNormalize(f *testing.F) {
+	for _, s := range fuzzSeeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var fast, slow Analyzer
+		if !fast.normalizeFast(s) {
+			return
+		}
+		slow.normalizeSlow(s)
+		if len(fast.units) != len(slow.units) {
+			t.Fatalf("%q: fast %v, slow %v", s, fast.units, slow.units)
+		}
+		for i := range fast.units {
+			if fast.units[i] != slow.units[i] {
+				t.Fatalf("%q: fast %v, slow %v", s, fast.units, slow.units)
+			}
+		}
+	})
+}

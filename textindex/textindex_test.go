@@ -346,3 +346,28 @@ func TestSnippet(t *testing.T) {
 		t.Fatalf("short text: %q %v", snip, hl)
 	}
 }
+
+// TestFastNormalizeAgrees: the per-character path gives exactly what the
+// NFKC iterator gives, wherever it applies.
+func TestFastNormalizeAgrees(t *testing.T) {
+	for _, s := range []string{benchText, "保證收益，Ａ股５Ｇ！ ㍿①ﬁ Straße ΣΊΣΥΦΟΣ", "台灣的臺北分行", "こんにちは 한국어", "\u00a0x\u3000y", "a\xffb"} {
+		var fast, slow Analyzer
+		if !fast.normalizeFast(s) {
+			continue
+		}
+		slow.normalizeSlow(s)
+		if !slices.Equal(fast.units, slow.units) {
+			t.Errorf("%q: fast %v\nslow %v", s, fast.units, slow.units)
+		}
+	}
+	var a Analyzer
+	if a.normalizeFast("cafe\u0301") {
+		t.Error("a combining mark must take the slow path")
+	}
+	if a.normalizeFast("ㄱㅏ") {
+		t.Error("compatibility jamo compose under NFKC: they must take the slow path")
+	}
+	if got := terms("ㄱㅏ"); got != "가" {
+		t.Errorf("terms(ㄱㅏ) = %q, want 가", got)
+	}
+}
