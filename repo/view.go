@@ -130,10 +130,6 @@ func (r *Repo) ViewMessage(ctx context.Context, serial uint64) (*MessageView, er
 
 // AccessEvent builds an access.* journal event.
 func AccessEvent(actor, what, via string, serials ...uint64) journal.Event {
-	subj := make([]string, len(serials))
-	for i, s := range serials {
-		subj[i] = fmt.Sprintf("serial:%d", s)
-	}
-	ev, _ := journal.NewEvent(archive.EventAccessView, actor, archive.Time{}, subj, &archive.AccessEvent{What: what, Serials: serials, Via: via})
+	ev, _ := journal.NewEvent(archive.EventAccessView, actor, archive.Time{}, subjects(serials), &archive.AccessEvent{What: what, Serials: serials, Via: via})
 	return ev
 }
