@@ -22,7 +22,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
@@ -1113,5 +1115,57 @@ func TestCLISearch(t *testing.T) {
 	})
 	if want := []string{"保本=1", "保本 税收=0", fmt.Sprintf("type:text=%d", *res.Total), fmt.Sprintf("type:text=%d", *res.Total), "保本保收益=1"}; !slices.Equal(queries, want) {
 		t.Fatalf("journaled searches %v, want %v", queries, want)
+	}
+}
+
+// TestCLIIngestSealsWhileRunning: a long `ingest` seals records into the
+// blob store within the seal delay, not only when it exits.
+func TestCLIIngestSealsWhileRunning(t *testing.T) {
+	t.Parallel()
+	dir := cliArchiveDir(t)
+	cliInit(t, dir)
+	cfgPath := filepath.Join(dir, repo.ConfigFile)
+	cfg := strings.Replace(mustRead(t, cfgPath), "seal_delay: 10s", "seal_delay: 200ms", 1)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(t.TempDir(), "lines.jsonl")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	done := make(chan string, 1)
+	go func() {
+		out, errs, code := runCLI(t, "--dir", dir, "ingest", "wecom-archive", fifo)
+		done <- fmt.Sprintf("exit %d\n%s%s", code, out, errs)
+	}()
+	w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// More than one batch of 1,000 lines (the ingester commits a batch
+	// once it is full), with msgids made unique.
+	text := mustRead(t, fixture)
+	for i := 0; i < 40; i++ {
+		if _, err := w.WriteString(strings.ReplaceAll(text, `"msgid": "`, fmt.Sprintf(`"msgid": "r%d-`, i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The ingest is still running (the pipe is open): the committed batch's
+	// records must reach a sealed pack within the delay.
+	sealed := false
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && !sealed; time.Sleep(100 * time.Millisecond) {
+		if r, err := repo.Open(context.Background(), dir, repo.OpenOptions{ReadOnly: true}); err == nil {
+			c, err := r.Store.Counts(context.Background())
+			sealed = err == nil && c.Packs > 0 && c.Messages >= 1000
+			r.Close(context.Background())
+		}
+	}
+	w.Close()
+	out := <-done
+	if !sealed {
+		t.Fatalf("no pack sealed while the ingest ran\n%s", out)
+	}
+	if !strings.HasPrefix(out, "exit 0\n") {
+		t.Fatalf("ingest: %s", out)
 	}
 }

@@ -65,6 +65,7 @@ func (a *app) runDemo(ctx context.Context, seed int64, messages int, export stri
 		return err
 	}
 	defer r.Close(context.Background())
+	defer sealWhileRunning(r)()
 	cfg := demo.Config{Seed: seed, Messages: messages}
 	source := "wecom-archive:" + demoCorp(cfg)
 	head, err := r.Store.Head(ctx)

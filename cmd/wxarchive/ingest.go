@@ -62,6 +62,7 @@ and the exit status is 2. Re-running the same file writes nothing new.`,
 			if mediaDir != "" {
 				in.Media = ingest.DirMedia{Dir: mediaDir}
 			}
+			stopSealer := sealWhileRunning(r)
 			bar := a.progressBar(st.Size(), "ingest")
 			if bar != nil {
 				in.Progress = func(_ int, bytes int64) { bar.Set64(bytes) }
@@ -71,6 +72,7 @@ and the exit status is 2. Re-running the same file writes nothing new.`,
 			if bar != nil {
 				bar.Finish()
 			}
+			stopSealer()
 			closeErr := r.Close(ctx)
 			elapsed := time.Since(start)
 			if asJSON {

@@ -161,6 +161,23 @@ func (a *app) openWriter(ctx context.Context, exclusive bool) (*repo.Repo, error
 	return repo.Open(ctx, a.dir, repo.OpenOptions{Exclusive: true, Guest: !exclusive, Logger: a.logger})
 }
 
+// sealWhileRunning seals records in the background, as serve does, for a
+// command that may ingest for a long time: the WORM copy of every record
+// must follow within the seal delay (DESIGN §4), not only at exit. The
+// returned stop must run before the archive is closed.
+func sealWhileRunning(r *repo.Repo) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.Engine.RunSealer(ctx, 0)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
 func (a *app) openReader(ctx context.Context) (*repo.Repo, error) {
 	return repo.Open(ctx, a.dir, repo.OpenOptions{ReadOnly: true, Logger: a.logger})
 }
