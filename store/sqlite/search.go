@@ -300,6 +300,28 @@ func (s *Store) Search(ctx context.Context, req store.SearchRequest) (store.Sear
 		req.Sort = store.SortTime
 	}
 
+	// The total is counted while the page is read, in two halves of the key
+	// space on two connections: counting a common term is the slow part of
+	// a search (2.6M matches of 的 in 10M messages), and both cores help.
+	cq, keyCol := "SELECT count(*) "+from, "m.skey"
+	switch {
+	case plainFTS:
+		cq, keyCol = "SELECT count(*) FROM fts WHERE fts MATCH ?", "rowid" // no join needed
+	case ftsOK:
+		keyCol = "fts.rowid"
+	}
+	cctx, cancelCount := context.WithCancel(ctx)
+	defer cancelCount()
+	type counted struct {
+		n   int64
+		err error
+	}
+	totalc := make(chan counted, 1)
+	go func() {
+		n, err := s.countSplit(cctx, cq, keyCol, args)
+		totalc <- counted{n, err}
+	}()
+
 	// Hits.
 	var q string
 	hargs := append([]any(nil), args...)
@@ -359,20 +381,43 @@ func (s *Store) Search(ctx context.Context, req store.SearchRequest) (store.Sear
 		}
 	}
 
-	// Total.
-	cq := "SELECT count(*) " + from
-	if plainFTS {
-		cq = "SELECT count(*) FROM fts WHERE fts MATCH ?" // no join needed
+	c := <-totalc
+	if c.err != nil {
+		return page, fmt.Errorf("search count: %w", c.err)
 	}
-	if err := s.read.QueryRowContext(ctx, cq, args...).Scan(&page.Total); err != nil {
-		return page, fmt.Errorf("search count: %w", err)
-	}
+	page.Total = c.n
 	if req.Facets {
 		if page.Facets, err = s.facets(ctx, from, args, req.FacetMonth); err != nil {
 			return page, err
 		}
 	}
 	return page, nil
+}
+
+// countSplit runs a count query (whose WHERE clause it extends with
+// keyCol bounds) over the two halves of the archive's key range at once.
+func (s *Store) countSplit(ctx context.Context, cq, keyCol string, args []any) (int64, error) {
+	var lo, hi sql.NullInt64
+	if err := s.read.QueryRowContext(ctx, `SELECT (SELECT min(skey) FROM messages), (SELECT max(skey) FROM messages)`).Scan(&lo, &hi); err != nil {
+		return 0, err
+	}
+	if !lo.Valid || hi.Int64-lo.Int64 < 2 {
+		var n int64
+		err := s.read.QueryRowContext(ctx, cq, args...).Scan(&n)
+		return n, err
+	}
+	mid := lo.Int64 + (hi.Int64-lo.Int64)/2
+	var low int64
+	errc := make(chan error, 1)
+	go func() {
+		errc <- s.read.QueryRowContext(ctx, cq+" AND "+keyCol+" < ?", append(append([]any(nil), args...), mid)...).Scan(&low)
+	}()
+	var high int64
+	err := s.read.QueryRowContext(ctx, cq+" AND "+keyCol+" >= ?", append(append([]any(nil), args...), mid)...).Scan(&high)
+	if lerr := <-errc; err == nil {
+		err = lerr
+	}
+	return low + high, err
 }
 
 func (s *Store) attachTexts(ctx context.Context, h *store.SearchHit) error {
