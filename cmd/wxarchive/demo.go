@@ -202,6 +202,8 @@ func (a *app) runDemo(ctx context.Context, seed int64, messages int, export stri
 	for _, e := range examples {
 		fmt.Fprintln(w, e)
 	}
+	fmt.Fprintln(w, "  wxarchive search '保证收益 OR 私人微信'   # Chinese and English search (docs/SEARCH.md)")
+	fmt.Fprintln(w, "  wxarchive search --facets '(fee OR 收益) after:2026-08-01'")
 	if len(clients) > 0 {
 		fmt.Fprintf(w, "  wxarchive consent %s   # a client's consent history\n", clients[0].ExternalUserID)
 	}
