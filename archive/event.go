@@ -100,8 +100,10 @@ type AccessEvent struct {
 	Serials []uint64 `json:"serials,omitempty"` // messages concerned (for a search: the ones shown)
 	Via     string   `json:"via"`               // "cli", "api"
 	// Search only: the query as typed, whether it was an exact-match scan,
-	// and how many messages matched in all (not only those shown).
-	Query   string `json:"query,omitempty"`
-	Exact   bool   `json:"exact,omitempty"`
-	Results *int64 `json:"results,omitempty"`
+	// and how many messages matched in all (not only those shown) — or at
+	// least how many, when ResultsAtLeast (counting stopped at a bound).
+	Query          string `json:"query,omitempty"`
+	Exact          bool   `json:"exact,omitempty"`
+	Results        *int64 `json:"results,omitempty"`
+	ResultsAtLeast bool   `json:"results_at_least,omitempty"`
 }

@@ -187,37 +187,48 @@ func reportLatency(b *testing.B, lat []time.Duration) {
 }
 
 // BenchmarkSearch runs each query shape as a user would see it: a page of
-// 20 newest-first results with the exact total, snippets and highlights
-// (journaling the access is excluded: it is one small commit).
+// 20 newest-first results with the total (counted up to
+// repo.SearchCountLimit, as `wxarchive search` does), snippets and
+// highlights (journaling the access is excluded: it is one small commit).
+// A shape whose total reaches the limit runs again as "SHAPE-count-all",
+// counting every match (--count-all).
 func BenchmarkSearch(b *testing.B) {
 	r := searchArchive(b)
 	db := openRO(b, r)
 	ctx := context.Background()
+	run := func(b *testing.B, node textindex.Node, countLimit int64) {
+		lat := make([]time.Duration, 0, b.N)
+		var total int64
+		for i := 0; i < b.N; i++ {
+			t0 := time.Now()
+			page, err := r.Store.Search(ctx, store.SearchRequest{Query: node, Limit: 20, CountLimit: countLimit})
+			if err != nil {
+				b.Fatal(err)
+			}
+			hl := textindex.NewHighlighter(node)
+			for _, h := range page.Hits {
+				textindex.Snippet(h.Text, hl.Spans(h.Text), repo.SnippetWidth)
+			}
+			lat = append(lat, time.Since(t0))
+			total = page.Total
+		}
+		reportLatency(b, lat)
+		b.ReportMetric(float64(total), "matches")
+	}
 	for _, sh := range searchShapes {
 		q := shapeQuery(b, r, db, sh.q)
 		node, err := textindex.Parse(q, textindex.ParseOptions{Location: r.Config.Location()})
 		if err != nil {
 			b.Fatalf("%s: %v", sh.name, err)
 		}
-		b.Run(sh.name, func(b *testing.B) {
-			lat := make([]time.Duration, 0, b.N)
-			var total int64
-			for i := 0; i < b.N; i++ {
-				t0 := time.Now()
-				page, err := r.Store.Search(ctx, store.SearchRequest{Query: node, Limit: 20})
-				if err != nil {
-					b.Fatal(err)
-				}
-				hl := textindex.NewHighlighter(node)
-				for _, h := range page.Hits {
-					textindex.Snippet(h.Text, hl.Spans(h.Text), repo.SnippetWidth)
-				}
-				lat = append(lat, time.Since(t0))
-				total = page.Total
-			}
-			reportLatency(b, lat)
-			b.ReportMetric(float64(total), "matches")
-		})
+		b.Run(sh.name, func(b *testing.B) { run(b, node, repo.SearchCountLimit) })
+		probe, err := r.Store.Search(ctx, store.SearchRequest{Query: node, Limit: 1, CountLimit: repo.SearchCountLimit})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if !probe.TotalExact {
+			b.Run(sh.name+"-count-all", func(b *testing.B) { run(b, node, 0) })
+		}
 	}
 }
 

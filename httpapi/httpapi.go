@@ -448,15 +448,15 @@ func (s *Server) consent(w http.ResponseWriter, req *http.Request) {
 }
 
 // search: GET /api/v1/search?q=QUERY[&limit=N][&sort=time|relevance]
-// [&cursor=C][&exact=true][&facets=true]. The same semantics and JSON as
+// [&cursor=C][&exact=true][&facets=true][&count_all=true]. The same semantics and JSON as
 // `wxarchive search --json`; a query error is 400 with the column at fault.
 func (s *Server) search(w http.ResponseWriter, req *http.Request) {
 	v := req.URL.Query()
 	for name := range v {
 		switch name {
-		case "q", "limit", "sort", "cursor", "exact", "facets":
+		case "q", "limit", "sort", "cursor", "exact", "facets", "count_all":
 		default:
-			writeError(w, http.StatusBadRequest, "bad_parameter", "unknown parameter %q (expected q, limit, sort, cursor, exact, facets)", name)
+			writeError(w, http.StatusBadRequest, "bad_parameter", "unknown parameter %q (expected q, limit, sort, cursor, exact, facets, count_all)", name)
 			return
 		}
 	}
@@ -477,7 +477,7 @@ func (s *Server) search(w http.ResponseWriter, req *http.Request) {
 	for _, b := range []struct {
 		name string
 		dst  *bool
-	}{{"exact", &o.Exact}, {"facets", &o.Facets}} {
+	}{{"exact", &o.Exact}, {"facets", &o.Facets}, {"count_all", &o.CountAll}} {
 		if x := v.Get(b.name); x != "" {
 			val, err := strconv.ParseBool(x)
 			if err != nil {

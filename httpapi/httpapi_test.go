@@ -1403,8 +1403,9 @@ func TestVerifyAfterAPIUse(t *testing.T) {
 // Search.
 
 type searchJSON struct {
-	Total   int64 `json:"total"`
-	Results []struct {
+	Total      int64 `json:"total"`
+	TotalExact *bool `json:"total_exact"`
+	Results    []struct {
 		Serial     uint64   `json:"serial"`
 		SourceID   string   `json:"source_id"`
 		Sender     string   `json:"sender"`
@@ -1459,8 +1460,13 @@ func TestSearch(t *testing.T) {
 	// Keyset pages: every match once, newest first.
 	var all searchJSON
 	e.getJSON("/api/v1/search?q=type:text&limit=100", 200, &all)
-	if all.Total < 3 {
-		t.Fatalf("type:text: %d matches", all.Total)
+	if all.Total < 3 || all.TotalExact == nil || !*all.TotalExact {
+		t.Fatalf("type:text: %d matches (exact %v)", all.Total, all.TotalExact)
+	}
+	var counted searchJSON
+	e.getJSON("/api/v1/search?q=type:text&limit=1&count_all=true", 200, &counted)
+	if counted.Total != all.Total || counted.TotalExact == nil || !*counted.TotalExact || len(counted.Results) != 1 {
+		t.Fatalf("count_all=true: %d matches (exact %v), %d results; want %d, exact, 1", counted.Total, counted.TotalExact, len(counted.Results), all.Total)
 	}
 	var paged []uint64
 	cursor := ""
@@ -1511,6 +1517,7 @@ func TestSearch(t *testing.T) {
 		{"/api/v1/search?q=x&limit=5000", "bad_limit", "between 1 and 1000"},
 		{"/api/v1/search?q=x&sort=random", "bad_sort", "time or relevance"},
 		{"/api/v1/search?q=x&exact=maybe", "bad_parameter", "exact"},
+		{"/api/v1/search?q=x&count_all=all", "bad_parameter", "count_all"},
 		{"/api/v1/search?query=x", "bad_parameter", "unknown parameter"},
 		{"/api/v1/search", "bad_parameter", "q:"},
 	} {

@@ -70,6 +70,11 @@ type SearchRequest struct {
 	Sort  SearchSort
 	Limit int
 	After *SearchCursor // the previous page's Next
+	// CountLimit bounds the total: counting stops once this many matches
+	// are found, and the page says the total is a lower bound. Zero counts
+	// every match. Counting is the slow part of a search for a very common
+	// term (2.6M matches of 的 in 10M messages); the first page is not.
+	CountLimit int64
 	// Facets asks for value counts over all matches (not only this page).
 	Facets bool
 	// FacetMonth turns an hour bucket (ms at the start of a UTC hour) into
@@ -114,10 +119,13 @@ const MaxFacetValues = 20
 
 // SearchPage is a page of results.
 type SearchPage struct {
-	Total  int64
-	Hits   []SearchHit
-	Next   *SearchCursor // nil on the last page
-	Facets map[string][]FacetCount
+	// Total is the number of matches, or, when TotalExact is false, a
+	// lower bound (the request's CountLimit was reached).
+	Total      int64
+	TotalExact bool
+	Hits       []SearchHit
+	Next       *SearchCursor // nil on the last page
+	Facets     map[string][]FacetCount
 }
 
 // ErrReindexRequired is returned by Search on an archive whose full-text

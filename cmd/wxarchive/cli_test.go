@@ -1067,6 +1067,16 @@ func TestCLISearch(t *testing.T) {
 		t.Fatalf("second page %+v repeats the first", next)
 	}
 
+	// --count-all: the same total, stated exact.
+	var all struct {
+		Total      int64 `json:"total"`
+		TotalExact *bool `json:"total_exact"`
+	}
+	cliJSON(t, &all, "--dir", dir, "search", "type:text", "--json", "--limit", "1", "--count-all")
+	if all.Total != *res.Total || all.TotalExact == nil || !*all.TotalExact {
+		t.Fatalf("search --count-all: %+v, want total %d, exact", all, *res.Total)
+	}
+
 	// --exact scans for a literal.
 	out = mustCLI(t, "--dir", dir, "search", "--exact", "保本保收益")
 	if !strings.Contains(out, "«保本保收益»") {
@@ -1113,8 +1123,26 @@ func TestCLISearch(t *testing.T) {
 		}
 		return nil
 	})
-	if want := []string{"保本=1", "保本 税收=0", fmt.Sprintf("type:text=%d", *res.Total), fmt.Sprintf("type:text=%d", *res.Total), "保本保收益=1"}; !slices.Equal(queries, want) {
+	if want := []string{"保本=1", "保本 税收=0", fmt.Sprintf("type:text=%d", *res.Total), fmt.Sprintf("type:text=%d", *res.Total), fmt.Sprintf("type:text=%d", *res.Total), "保本保收益=1"}; !slices.Equal(queries, want) {
 		t.Fatalf("journaled searches %v, want %v", queries, want)
+	}
+}
+
+// TestRenderSearchLowerBound: a total that is a lower bound reads
+// "100,000+" and says how to count them all.
+func TestRenderSearchLowerBound(t *testing.T) {
+	var buf strings.Builder
+	a := &app{stdout: &buf}
+	a.renderSearch(&repo.SearchResult{Total: 100000, TotalExact: false, Sort: "time",
+		Results: []repo.SearchResultItem{{Serial: 7, SentAt: "2026-08-01T10:00:00+08:00", Sender: "lulin", Snippet: "的", Highlights: [][2]int{{0, 1}}}}},
+		time.UTC, []string{"的"})
+	if !strings.HasPrefix(buf.String(), "100,000+ matches, showing 1, by time (--count-all for the exact number)\n") {
+		t.Fatalf("lower-bound header:\n%s", buf.String())
+	}
+	for n, want := range map[int64]string{0: "0", 999: "999", 1000: "1,000", 2600000: "2,600,000", -1234: "-1,234"} {
+		if got := thousands(n); got != want {
+			t.Errorf("thousands(%d) = %q, want %q", n, got, want)
+		}
 	}
 }
 

@@ -17,9 +17,9 @@ import (
 
 func (a *app) searchCmd() *cobra.Command {
 	var (
-		asJSON, exact, facets bool
-		limit                 int
-		sortBy, cursor        string
+		asJSON, exact, facets, countAll bool
+		limit                           int
+		sortBy, cursor                  string
 	)
 	c := &cobra.Command{
 		Use:   "search QUERY",
@@ -32,6 +32,9 @@ are joined with spaces.
 
 --exact scans the stored text for QUERY as a literal string (case-sensitive, no
 folding): slower, but it cannot miss.
+
+Counting stops at 100,000 matches ("100,000+ matches"); --count-all counts
+every one, which takes longer for a very common term.
 
 Every search is recorded in the journal (who, query, result count).`,
 		Example: `  wxarchive search 保本
@@ -50,7 +53,7 @@ Every search is recorded in the journal (who, query, result count).`,
 			}
 			defer r.Close(ctx)
 			res, err := r.Search(ctx, repo.SearchOptions{Query: strings.Join(args, " "), Exact: exact,
-				Sort: store.SearchSort(sortBy), Limit: limit, Cursor: cursor, Facets: facets, Actor: actor("cli"), Via: "cli"})
+				Sort: store.SearchSort(sortBy), Limit: limit, Cursor: cursor, Facets: facets, CountAll: countAll, Actor: actor("cli"), Via: "cli"})
 			var se *repo.SearchError
 			if errors.As(err, &se) {
 				return usageErr("%v", err)
@@ -70,6 +73,7 @@ Every search is recorded in the journal (who, query, result count).`,
 	c.Flags().StringVar(&sortBy, "sort", "time", "time (newest first) or relevance")
 	c.Flags().StringVar(&cursor, "cursor", "", "continue after a previous page (its next_cursor)")
 	c.Flags().BoolVar(&exact, "exact", false, "scan for QUERY as a literal string")
+	c.Flags().BoolVar(&countAll, "count-all", false, fmt.Sprintf("count every match (by default counting stops at %d)", repo.SearchCountLimit))
 	c.Flags().BoolVar(&facets, "facets", false, "count matches by sender, conversation, type, direction and month")
 	return c
 }
@@ -88,6 +92,8 @@ func (a *app) renderSearch(res *repo.SearchResult, loc *time.Location, args []st
 		return
 	case int64(shown) == res.Total:
 		fmt.Fprintf(a.stdout, "%d %s, by %s\n\n", res.Total, plural(res.Total, "match", "matches"), res.Sort)
+	case !res.TotalExact:
+		fmt.Fprintf(a.stdout, "%s+ matches, showing %d, by %s (--count-all for the exact number)\n\n", thousands(res.Total), shown, res.Sort)
 	default:
 		fmt.Fprintf(a.stdout, "%d matches, showing %d, by %s\n\n", res.Total, shown, res.Sort)
 	}
@@ -185,4 +191,13 @@ func clip(s string, n int) string {
 		w += rw
 	}
 	return b.String() + "…"
+}
+
+// thousands writes n with comma separators: 100000 → 100,000.
+func thousands(n int64) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }

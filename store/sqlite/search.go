@@ -318,7 +318,11 @@ func (s *Store) Search(ctx context.Context, req store.SearchRequest) (store.Sear
 	}
 	totalc := make(chan counted, 1)
 	go func() {
-		n, err := s.countSplit(cctx, cq, keyCol, args)
+		limit := req.CountLimit
+		if limit > 0 {
+			limit++ // one more than the limit tells "exactly limit" from "more"
+		}
+		n, err := s.countSplit(cctx, cq, keyCol, args, limit)
 		totalc <- counted{n, err}
 	}()
 
@@ -385,7 +389,10 @@ func (s *Store) Search(ctx context.Context, req store.SearchRequest) (store.Sear
 	if c.err != nil {
 		return page, fmt.Errorf("search count: %w", c.err)
 	}
-	page.Total = c.n
+	page.Total, page.TotalExact = c.n, true
+	if req.CountLimit > 0 && c.n > req.CountLimit {
+		page.Total, page.TotalExact = req.CountLimit, false
+	}
 	if req.Facets {
 		if page.Facets, err = s.facets(ctx, from, args, req.FacetMonth); err != nil {
 			return page, err
@@ -396,24 +403,36 @@ func (s *Store) Search(ctx context.Context, req store.SearchRequest) (store.Sear
 
 // countSplit runs a count query (whose WHERE clause it extends with
 // keyCol bounds) over the two halves of the archive's key range at once.
-func (s *Store) countSplit(ctx context.Context, cq, keyCol string, args []any) (int64, error) {
+// With limit > 0 each half stops counting at limit matches, so a result at
+// or above limit means "at least limit".
+func (s *Store) countSplit(ctx context.Context, cq, keyCol string, args []any, limit int64) (int64, error) {
+	count := func(cond string, cargs ...any) (int64, error) {
+		q, a := cq+cond, append(append([]any(nil), args...), cargs...)
+		if limit > 0 {
+			// The inner LIMIT stops the scan itself, not only the output.
+			q = "SELECT count(*) FROM (SELECT 1 " + strings.TrimPrefix(cq, "SELECT count(*) ") + cond + " LIMIT ?)"
+			a = append(a, limit)
+		}
+		var n int64
+		err := s.read.QueryRowContext(ctx, q, a...).Scan(&n)
+		return n, err
+	}
 	var lo, hi sql.NullInt64
 	if err := s.read.QueryRowContext(ctx, `SELECT (SELECT min(skey) FROM messages), (SELECT max(skey) FROM messages)`).Scan(&lo, &hi); err != nil {
 		return 0, err
 	}
 	if !lo.Valid || hi.Int64-lo.Int64 < 2 {
-		var n int64
-		err := s.read.QueryRowContext(ctx, cq, args...).Scan(&n)
-		return n, err
+		return count("")
 	}
 	mid := lo.Int64 + (hi.Int64-lo.Int64)/2
 	var low int64
 	errc := make(chan error, 1)
 	go func() {
-		errc <- s.read.QueryRowContext(ctx, cq+" AND "+keyCol+" < ?", append(append([]any(nil), args...), mid)...).Scan(&low)
+		var err error
+		low, err = count(" AND "+keyCol+" < ?", mid)
+		errc <- err
 	}()
-	var high int64
-	err := s.read.QueryRowContext(ctx, cq+" AND "+keyCol+" >= ?", append(append([]any(nil), args...), mid)...).Scan(&high)
+	high, err := count(" AND "+keyCol+" >= ?", mid)
 	if lerr := <-errc; err == nil {
 		err = lerr
 	}

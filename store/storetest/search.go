@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"embed"
 	"fmt"
 	"math"
@@ -257,6 +258,39 @@ func testSearchOrderAndPaging(t *testing.T, s store.Store) {
 		if a.Score > b.Score || (a.Score == b.Score && a.Key < b.Key) || math.IsNaN(a.Score) {
 			t.Fatalf("relevance order broken at %d: %+v then %+v", i, a, b)
 		}
+	}
+}
+
+// testSearchCountLimit: a bounded count is exact below the bound and a
+// lower bound (flagged) above it, for plain text, filtered and exact-mode
+// queries alike; the page itself is unaffected.
+func testSearchCountLimit(t *testing.T, s store.Store) {
+	loadRelevance(t, s)
+	for _, q := range []string{"保", "保 before:2100-01-01", "保 -不存在"} {
+		all := search(t, s, q, store.SearchRequest{Limit: 1000})
+		n := int64(len(all.Hits))
+		if n < 10 || all.Total != n || !all.TotalExact {
+			t.Fatalf("%q: unbounded total %d (exact %v) for %d hits; the corpus should give at least 10", q, all.Total, all.TotalExact, n)
+		}
+		for _, tc := range []struct {
+			limit, total int64
+			exact        bool
+		}{{n + 1, n, true}, {n, n, true}, {n - 1, n - 1, false}, {n / 2, n / 2, false}, {1, 1, false}} {
+			p := search(t, s, q, store.SearchRequest{Limit: 3, CountLimit: tc.limit})
+			if p.Total != tc.total || p.TotalExact != tc.exact {
+				t.Errorf("%q with count limit %d: total %d (exact %v), want %d (exact %v)", q, tc.limit, p.Total, p.TotalExact, tc.total, tc.exact)
+			}
+			if got := serialsOf(p.Hits); !slices.Equal(got, serialsOf(all.Hits[:3])) || p.Next == nil {
+				t.Errorf("%q with count limit %d: page %v (next %v), want %v and more", q, tc.limit, got, p.Next, serialsOf(all.Hits[:3]))
+			}
+		}
+	}
+	lit, err := s.Search(context.Background(), store.SearchRequest{Exact: "保", Limit: 2, CountLimit: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lit.Total != 2 || lit.TotalExact || len(lit.Hits) != 2 {
+		t.Errorf("exact mode with count limit 2: total %d (exact %v), %d hits; want 2, a lower bound, 2 hits", lit.Total, lit.TotalExact, len(lit.Hits))
 	}
 }
 

@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SearchRelevance", testSearchRelevance},
 		{"SearchOrderAndPaging", testSearchOrderAndPaging},
 		{"SearchFacets", testSearchFacets},
+		{"SearchCountLimit", testSearchCountLimit},
 		{"SearchExact", testSearchExact},
 		{"SearchKeys", testSearchKeys},
 		{"SearchMatchesScan", testSearchMatchesScan},
