@@ -1,0 +1,72 @@
+package callback
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+)
+
+// FuzzParseXML: any bytes give a document or an *Error, never a panic, and
+// a document's fields are what a re-parse of the same bytes gives.
+func FuzzParseXML(f *testing.F) {
+	for _, s := range []string{
+		`<xml><ToUserName><![CDATA[ww1]]></ToUserName><FromUserName>u</FromUserName><CreateTime>1</CreateTime><MsgType>text</MsgType><Content>保本</Content><MsgId>1</MsgId></xml>`,
+		`<xml><MsgType>event</MsgType><SendPicsInfo><PicList><item><PicMd5Sum>a</PicMd5Sum></item></PicList></SendPicsInfo></xml>`,
+		`<!DOCTYPE xml [<!ENTITY x "y">]><xml>&x;</xml>`,
+		`<?xml version="1.0"?><xml><a>&lt;&amp;</a></xml>`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		doc, err := ParseXML(data)
+		if err != nil {
+			var e *Error
+			if doc != nil || !errors.As(err, &e) || !errors.Is(err, ErrXML) {
+				t.Fatalf("error %v (%T) with document %v", err, err, doc)
+			}
+			return
+		}
+		again, err := ParseXML(data)
+		if err != nil || len(again.Fields) != len(doc.Fields) {
+			t.Fatalf("re-parse differs: %v", err)
+		}
+		if _, err := ParseMessage(data); err != nil && !errors.Is(err, ErrXML) {
+			t.Fatalf("ParseMessage: %v", err)
+		}
+	})
+}
+
+// FuzzDecrypt: any ciphertext decrypts or fails with a typed reason; a
+// message we encrypt always decrypts back.
+func FuzzDecrypt(f *testing.F) {
+	c, err := NewCrypter("QDG6eK", "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C", "wx5823bf96d3bd56c7")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add("RypEvHKD8QQKFhvQ6QleEB4J58tiPdvo+rtK1I9qca6aM/wvqnLSV5zEPeusUiX5L5X/0lWfrf0QADHHhGd3Qczc", []byte("<xml/>"))
+	f.Add("", []byte(""))
+	f.Add("AAAAAAAAAAAAAAAAAAAAAA==", []byte("保本"))
+	f.Fuzz(func(t *testing.T, enc string, msg []byte) {
+		out, err := c.Decrypt(enc)
+		if err != nil {
+			var e *Error
+			if out != nil || !errors.As(err, &e) {
+				t.Fatalf("error %v (%T) with output", err, err)
+			}
+		}
+		if len(msg) > 4096 {
+			return
+		}
+		sealed, err := c.Encrypt(msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := c.Decrypt(sealed)
+		if err != nil || !bytes.Equal(back, msg) {
+			t.Fatalf("round trip of %q: %q, %v", msg, back, err)
+		}
+		if err := c.Verify(c.Sign("1", "2", sealed), "1", "2", sealed); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
