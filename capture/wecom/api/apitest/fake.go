@@ -1,0 +1,259 @@
+// Package apitest is an in-process fake of the WeCom / Official Account
+// server APIs that package api calls, for tests: it issues tokens, serves
+// media by id, and answers the msgaudit REST calls, with the same error
+// envelopes ({"errcode", "errmsg"}) as the real service.
+package apitest
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+)
+
+// Fake is a fake API server. Set its fields before use; they are read
+// under its lock.
+type Fake struct {
+	*httptest.Server
+	ID, Secret string // accepted credentials (corpid/corpsecret or appid/secret)
+
+	mu         sync.Mutex
+	tokens     map[string]bool
+	tokenSeq   int
+	media      map[string][]byte
+	permit     []string
+	agree      map[string]string // userid|external → agree_status
+	roomAgree  map[string][]map[string]any
+	rooms      map[string]map[string]any
+	failMedia  map[string]int // media id → errcode to answer with
+	TokenCalls atomic.Int64
+	MediaCalls atomic.Int64
+	// LegacyField answers consent with the documented misspelt
+	// "exteranalopenid" instead of external_userid.
+	LegacyField bool
+}
+
+// New starts a fake for the given credentials.
+func New(id, secret string) *Fake {
+	f := &Fake{ID: id, Secret: secret, tokens: map[string]bool{}, media: map[string][]byte{},
+		agree: map[string]string{}, roomAgree: map[string][]map[string]any{}, rooms: map[string]map[string]any{},
+		failMedia: map[string]int{}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /cgi-bin/gettoken", f.gettoken)
+	mux.HandleFunc("GET /cgi-bin/token", f.gettoken)
+	mux.HandleFunc("GET /cgi-bin/media/get", f.mediaGet)
+	mux.HandleFunc("POST /cgi-bin/msgaudit/get_permit_user_list", f.authed(f.permitUsers))
+	mux.HandleFunc("POST /cgi-bin/msgaudit/check_single_agree", f.authed(f.checkSingle))
+	mux.HandleFunc("POST /cgi-bin/msgaudit/check_room_agree", f.authed(f.checkRoom))
+	mux.HandleFunc("POST /cgi-bin/msgaudit/groupchat/get", f.authed(f.groupChat))
+	f.Server = httptest.NewServer(mux)
+	return f
+}
+
+// AddMedia makes data downloadable under id.
+func (f *Fake) AddMedia(id string, data []byte) {
+	f.mu.Lock()
+	f.media[id] = data
+	f.mu.Unlock()
+}
+
+// FailMedia makes downloads of id answer errcode code.
+func (f *Fake) FailMedia(id string, code int) {
+	f.mu.Lock()
+	f.failMedia[id] = code
+	f.mu.Unlock()
+}
+
+// ExpireTokens makes every issued token invalid (errcode 42001 on use).
+func (f *Fake) ExpireTokens() {
+	f.mu.Lock()
+	for t := range f.tokens {
+		f.tokens[t] = false
+	}
+	f.mu.Unlock()
+}
+
+// SetPermitUsers sets the employees licensed for archiving.
+func (f *Fake) SetPermitUsers(ids ...string) {
+	f.mu.Lock()
+	f.permit = ids
+	f.mu.Unlock()
+}
+
+// SetAgree sets the consent status of an employee–external pair.
+func (f *Fake) SetAgree(userID, externalID, status string) {
+	f.mu.Lock()
+	f.agree[userID+"|"+externalID] = status
+	f.mu.Unlock()
+}
+
+// SetRoom sets a room's details and its external members' consent.
+func (f *Fake) SetRoom(roomID, name, creator string, members map[string]int64, agree map[string]string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var ms []map[string]any
+	for id, t := range members {
+		ms = append(ms, map[string]any{"memberid": id, "jointime": t})
+	}
+	f.rooms[roomID] = map[string]any{"roomname": name, "creator": creator, "room_create_time": 1600000000, "notice": "", "members": ms}
+	var ag []map[string]any
+	for ext, st := range agree {
+		ag = append(ag, f.agreeEntry("", ext, st))
+	}
+	f.roomAgree[roomID] = ag
+}
+
+func (f *Fake) agreeEntry(userID, ext, status string) map[string]any {
+	e := map[string]any{"status_change_time": 1600000000, "agree_status": status}
+	if userID != "" {
+		e["userid"] = userID
+	}
+	if f.LegacyField {
+		e["exteranalopenid"] = ext
+	} else {
+		e["external_userid"] = ext
+	}
+	return e
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(v)
+}
+
+func apiErr(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, map[string]any{"errcode": code, "errmsg": msg})
+}
+
+func (f *Fake) gettoken(w http.ResponseWriter, r *http.Request) {
+	f.TokenCalls.Add(1)
+	q := r.URL.Query()
+	id, secret := q.Get("corpid"), q.Get("corpsecret")
+	if r.URL.Path == "/cgi-bin/token" {
+		id, secret = q.Get("appid"), q.Get("secret")
+		if q.Get("grant_type") != "client_credential" {
+			apiErr(w, 40002, "invalid grant_type")
+			return
+		}
+	}
+	if id != f.ID {
+		apiErr(w, 40013, "invalid corpid")
+		return
+	}
+	if secret != f.Secret {
+		apiErr(w, 40001, "invalid credential")
+		return
+	}
+	f.mu.Lock()
+	f.tokenSeq++
+	tok := fmt.Sprintf("tok-%d", f.tokenSeq)
+	f.tokens[tok] = true
+	f.mu.Unlock()
+	writeJSON(w, map[string]any{"errcode": 0, "errmsg": "ok", "access_token": tok, "expires_in": 7200})
+}
+
+// tokenOK answers the token error itself when the token is bad.
+func (f *Fake) tokenOK(w http.ResponseWriter, r *http.Request) bool {
+	f.mu.Lock()
+	valid, known := f.tokens[r.URL.Query().Get("access_token")]
+	f.mu.Unlock()
+	switch {
+	case !known:
+		apiErr(w, 40014, "invalid access_token")
+	case !valid:
+		apiErr(w, 42001, "access_token expired")
+	default:
+		return true
+	}
+	return false
+}
+
+func (f *Fake) authed(h func(http.ResponseWriter, map[string]any)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !f.tokenOK(w, r) {
+			return
+		}
+		var body map[string]any
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			apiErr(w, 47001, "data format error")
+			return
+		}
+		h(w, body)
+	}
+}
+
+func (f *Fake) mediaGet(w http.ResponseWriter, r *http.Request) {
+	f.MediaCalls.Add(1)
+	if !f.tokenOK(w, r) {
+		return
+	}
+	id := r.URL.Query().Get("media_id")
+	f.mu.Lock()
+	data, ok := f.media[id]
+	code := f.failMedia[id]
+	f.mu.Unlock()
+	if code != 0 {
+		apiErr(w, code, "media failure")
+		return
+	}
+	if !ok {
+		apiErr(w, 40007, "invalid media_id")
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+id+`"`)
+	w.Write(data)
+}
+
+func (f *Fake) permitUsers(w http.ResponseWriter, _ map[string]any) {
+	f.mu.Lock()
+	ids := append([]string{}, f.permit...)
+	f.mu.Unlock()
+	writeJSON(w, map[string]any{"errcode": 0, "errmsg": "ok", "ids": ids})
+}
+
+func (f *Fake) checkSingle(w http.ResponseWriter, body map[string]any) {
+	infos, _ := body["info"].([]any)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []map[string]any
+	for _, x := range infos {
+		m, _ := x.(map[string]any)
+		u, _ := m["userid"].(string)
+		e, _ := m["exteranalopenid"].(string)
+		if st, ok := f.agree[u+"|"+e]; ok {
+			out = append(out, f.agreeEntry(u, e, st))
+		}
+	}
+	writeJSON(w, map[string]any{"errcode": 0, "errmsg": "ok", "agreeinfo": out})
+}
+
+func (f *Fake) checkRoom(w http.ResponseWriter, body map[string]any) {
+	id, _ := body["roomid"].(string)
+	f.mu.Lock()
+	ag, ok := f.roomAgree[id]
+	f.mu.Unlock()
+	if !ok {
+		apiErr(w, 301052, "roomid not exist")
+		return
+	}
+	writeJSON(w, map[string]any{"errcode": 0, "errmsg": "ok", "agreeinfo": ag})
+}
+
+func (f *Fake) groupChat(w http.ResponseWriter, body map[string]any) {
+	id, _ := body["roomid"].(string)
+	f.mu.Lock()
+	room, ok := f.rooms[id]
+	f.mu.Unlock()
+	if !ok {
+		apiErr(w, 301052, "roomid not exist")
+		return
+	}
+	out := map[string]any{"errcode": 0, "errmsg": "ok"}
+	for k, v := range room {
+		out[k] = v
+	}
+	writeJSON(w, out)
+}
