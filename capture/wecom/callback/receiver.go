@@ -1,0 +1,240 @@
+package callback
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/wxarchive/wxarchive/archive"
+	"github.com/wxarchive/wxarchive/blob"
+	"github.com/wxarchive/wxarchive/ingest"
+)
+
+// Archiver is the part of the ingest engine the receiver uses: Archive
+// returns only once the items are durable.
+type Archiver interface {
+	Archive(ctx context.Context, actor string, items []ingest.Item) ([]ingest.Result, error)
+	RetainUntil(t time.Time) archive.Time
+	Now() time.Time
+}
+
+// Receiver handles GET (URL verification) and POST (messages) for one
+// callback connector. A message is acknowledged only after it is archived;
+// WeChat retries an unacknowledged message up to three times, and the
+// retries of an archived one are duplicates that archive nothing.
+type Receiver struct {
+	ID       string // connector id
+	Platform Platform
+	Crypter  *Crypter // token, key and receive id
+	Engine   Archiver
+	Blobs    blob.Store
+	// Media fetches media by MediaId (an *api.Client); nil leaves
+	// attachments recorded as failed with the reason.
+	Media ingest.MediaSource
+	// MediaBudget bounds media fetching per message so the reply makes
+	// WeChat's 5-second window (default 3 s). Media not fetched in time is
+	// recorded as failed, with the reason, and reported by OnEvent.
+	MediaBudget time.Duration
+	// Notify is called (without blocking the reply) when a msgaudit_notify
+	// event says new conversation-archive data is waiting.
+	Notify func()
+	// OnEvent reports outcomes for capture health and metrics: "archived",
+	// "duplicate", "rejected" (a request refused: bad signature, XML…) and
+	// "media_failed". detail never holds secrets or message content.
+	OnEvent func(outcome, detail string)
+	Logger  *slog.Logger
+}
+
+// Source is the archive source name of the connector's messages.
+func (r *Receiver) Source() string {
+	if r.Platform == PlatformOfficialAccount {
+		return "oa-callback:" + r.ID
+	}
+	return "wecom-callback:" + r.ID
+}
+
+func (r *Receiver) event(outcome, detail string) {
+	if r.OnEvent != nil {
+		r.OnEvent(outcome, detail)
+	}
+}
+
+func (r *Receiver) logger() *slog.Logger {
+	if r.Logger != nil {
+		return r.Logger
+	}
+	return slog.Default()
+}
+
+// refuse answers a request that is not archived, with a reason safe to
+// show (no secrets, no plaintext).
+func (r *Receiver) refuse(w http.ResponseWriter, req *http.Request, status int, err error) {
+	r.logger().Warn("callback refused", "connector", r.ID, "remote", req.RemoteAddr, "method", req.Method, "reason", err.Error())
+	r.event("rejected", err.Error())
+	http.Error(w, err.Error(), status)
+}
+
+func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	q := req.URL.Query()
+	ts, nonce := q.Get("timestamp"), q.Get("nonce")
+	if ts == "" || nonce == "" {
+		r.refuse(w, req, http.StatusBadRequest, errors.New("timestamp and nonce parameters are required"))
+		return
+	}
+	switch req.Method {
+	case http.MethodGet:
+		r.verifyURL(w, req, ts, nonce)
+	case http.MethodPost:
+		r.receive(w, req, ts, nonce)
+	default:
+		w.Header().Set("Allow", "GET, POST")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	}
+}
+
+// verifyURL answers the URL check WeChat makes when the callback is saved.
+func (r *Receiver) verifyURL(w http.ResponseWriter, req *http.Request, ts, nonce string) {
+	q := req.URL.Query()
+	echo := q.Get("echostr")
+	if echo == "" {
+		r.refuse(w, req, http.StatusBadRequest, errors.New("echostr parameter is required"))
+		return
+	}
+	var plain []byte
+	if r.Crypter.Encrypted() {
+		if err := r.Crypter.Verify(q.Get("msg_signature"), ts, nonce, echo); err != nil {
+			r.refuse(w, req, http.StatusForbidden, err)
+			return
+		}
+		b, err := r.Crypter.Decrypt(echo)
+		if err != nil {
+			r.refuse(w, req, http.StatusBadRequest, err)
+			return
+		}
+		plain = b
+	} else {
+		if err := r.Crypter.Verify(q.Get("signature"), ts, nonce); err != nil {
+			r.refuse(w, req, http.StatusForbidden, err)
+			return
+		}
+		plain = []byte(echo)
+	}
+	r.logger().Info("callback URL verified", "connector", r.ID)
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write(plain)
+}
+
+func (r *Receiver) receive(w http.ResponseWriter, req *http.Request, ts, nonce string) {
+	body, err := io.ReadAll(io.LimitReader(req.Body, MaxXMLBytes+1))
+	if err != nil {
+		r.refuse(w, req, http.StatusBadRequest, fmt.Errorf("read body: %v", err))
+		return
+	}
+	if len(body) > MaxXMLBytes {
+		r.refuse(w, req, http.StatusRequestEntityTooLarge, &Error{Op: "parse", Err: ErrXML, Detail: "body over 1 MB"})
+		return
+	}
+	q := req.URL.Query()
+	plain := body
+	if r.Crypter.Encrypted() {
+		env, err := ParseEnvelope(body)
+		if err != nil {
+			r.refuse(w, req, http.StatusBadRequest, err)
+			return
+		}
+		if err := r.Crypter.Verify(q.Get("msg_signature"), ts, nonce, env.Encrypt); err != nil {
+			r.refuse(w, req, http.StatusForbidden, err)
+			return
+		}
+		if plain, err = r.Crypter.Decrypt(env.Encrypt); err != nil {
+			r.refuse(w, req, http.StatusBadRequest, err)
+			return
+		}
+	} else if err := r.Crypter.Verify(q.Get("signature"), ts, nonce); err != nil {
+		r.refuse(w, req, http.StatusForbidden, err)
+		return
+	}
+	m, err := ParseMessage(plain)
+	if err != nil {
+		r.refuse(w, req, http.StatusBadRequest, err)
+		return
+	}
+	if m.MsgType == "event" && m.Event == "msgaudit_notify" {
+		// Not a communication: a signal that the conversation archive has
+		// new data. Pull now instead of at the next poll.
+		if r.Notify != nil {
+			go r.Notify()
+		}
+		r.ack(w)
+		return
+	}
+	msg := Normalize(m, r.Platform, r.Source())
+	ctx := req.Context()
+	if len(msg.Attachments) > 0 {
+		if err := r.fetchMedia(ctx, msg); err != nil {
+			// The blob store failed: acknowledging now would claim media
+			// is safe that is not. WeChat retries.
+			r.logger().Error("callback media not stored", "connector", r.ID, "msgid", msg.SourceID, "err", err)
+			http.Error(w, "media not stored, retry", http.StatusServiceUnavailable)
+			return
+		}
+	}
+	item := ingest.Item{Source: r.Source(), Raw: plain, Message: msg,
+		Origin: fmt.Sprintf("callback %s from %s", r.ID, req.RemoteAddr)}
+	res, err := r.Engine.Archive(ctx, "connector:"+r.ID, []ingest.Item{item})
+	if err != nil {
+		// Not acknowledged: WeChat retries.
+		r.logger().Error("callback not archived", "connector", r.ID, "msgid", msg.SourceID, "err", err)
+		http.Error(w, "not archived, retry", http.StatusServiceUnavailable)
+		return
+	}
+	if res[0].Outcome == ingest.Duplicate {
+		r.event("duplicate", "")
+	} else {
+		r.event("archived", "")
+	}
+	r.ack(w)
+}
+
+// fetchMedia stores the message's media within the budget. Each attachment
+// ends with a status: fetched, or missing/failed with the reason. Only a
+// failing blob store is an error (the message must not be acknowledged).
+func (r *Receiver) fetchMedia(ctx context.Context, msg *archive.Message) error {
+	budget := r.MediaBudget
+	if budget <= 0 {
+		budget = 3 * time.Second
+	}
+	mctx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
+	if err := ingest.ResolveMedia(mctx, msg, r.Media, r.Blobs, r.Engine.RetainUntil(r.Engine.Now()).Time); err != nil {
+		return err
+	}
+	for i := range msg.Attachments {
+		a := &msg.Attachments[i]
+		switch {
+		case a.Status == archive.AttachmentPending:
+			a.Status, a.Reason = archive.AttachmentFailed, "no media client configured for this connector"
+		case a.Status == archive.AttachmentFailed && errors.Is(mctx.Err(), context.DeadlineExceeded):
+			a.Reason = fmt.Sprintf("not fetched within the %s callback budget (WeChat expects a reply within 5 s): %s", budget, a.Reason)
+		}
+		if a.Status != archive.AttachmentFetched {
+			r.event("media_failed", fmt.Sprintf("%s attachment %d (%s): %s", msg.SourceID, i, a.Status, a.Reason))
+		}
+	}
+	return nil
+}
+
+// ack tells WeChat the message is handled: "success" for Official
+// Accounts, an empty body for WeCom (which shows any other unencrypted
+// text to the user as an error).
+func (r *Receiver) ack(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	if r.Platform == PlatformOfficialAccount {
+		io.WriteString(w, "success")
+	}
+}
