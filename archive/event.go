@@ -10,6 +10,7 @@ const (
 	EventRecordsSealed      = "records.sealed"      // pending records written to a WORM pack
 	EventParticipantUpdated = "participant.updated" // directory facts (name, department, group) from a point in time
 	EventAccessView         = "access.view"         // someone displayed a message or its proof
+	EventCaptureFault       = "capture.fault"       // a capture-health fault raised or resolved
 )
 
 // Record ordinals within the event that introduced them.
@@ -92,6 +93,24 @@ type ParticipantEvent struct {
 	Title            string          `json:"title,omitempty"`
 	SupervisoryGroup string          `json:"supervisory_group,omitempty"`
 	ValidFrom        Time            `json:"valid_from"`
+}
+
+// Capture fault states.
+const (
+	FaultRaised   = "raised"
+	FaultResolved = "resolved"
+)
+
+// CaptureFaultEvent is the payload of capture.fault: a connector raised or
+// resolved a capture-health fault (DESIGN.md §1.7: gaps are reported,
+// never papered over). A fault is identified by connector, kind and
+// subject; it is open from a raise until a resolve of the same identity.
+type CaptureFaultEvent struct {
+	Connector string `json:"connector"`
+	Kind      string `json:"kind"`              // e.g. media_failed, requests_rejected, employee_silent
+	Subject   string `json:"subject,omitempty"` // what it concerns (a msgid, an employee id); empty for the connector itself
+	State     string `json:"state"`             // raised or resolved
+	Detail    string `json:"detail,omitempty"`  // why, for a human; never a secret or message content
 }
 
 // AccessEvent is the payload of access.* events.

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/wxarchive/wxarchive/archive"
+	"github.com/wxarchive/wxarchive/capture/connector"
 	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
 	"github.com/wxarchive/wxarchive/ingest"
 	"github.com/wxarchive/wxarchive/journal"
@@ -39,6 +40,11 @@ type Options struct {
 	Gatherer prometheus.Gatherer // for /metrics
 	Logger   *slog.Logger
 	Media    ingest.MediaSource // where API-ingested messages' media is looked up (nil: pending)
+	// Callbacks are the callback receivers by connector id, served at
+	// /capture/wecom/callback/{id}.
+	Callbacks map[string]http.Handler
+	// CaptureHealth builds the capture-health report (nil: 404).
+	CaptureHealth func(ctx context.Context) (*connector.Report, error)
 }
 
 // Server serves one open archive.
@@ -67,6 +73,8 @@ func New(r *repo.Repo, opts Options) *Server {
 	s.mux.HandleFunc("GET /api/v1/checkpoint", s.checkpoint)
 	s.mux.HandleFunc("GET /api/v1/consent/{external_id}", s.consent)
 	s.mux.HandleFunc("GET /api/v1/search", s.search)
+	s.mux.HandleFunc("GET /api/v1/capture/health", s.captureHealth)
+	s.mux.HandleFunc("/capture/wecom/callback/{id}", s.callback)
 	return s
 }
 
@@ -97,6 +105,31 @@ func writeError(w http.ResponseWriter, status int, code, format string, a ...any
 func (s *Server) internal(w http.ResponseWriter, req *http.Request, err error) {
 	s.opts.Logger.Error("request failed", "method", req.Method, "path", req.URL.Path, "err", err)
 	writeError(w, http.StatusInternalServerError, "internal", "internal error")
+}
+
+// callback hands a WeCom / Official Account callback to its connector.
+func (s *Server) callback(w http.ResponseWriter, req *http.Request) {
+	h, ok := s.opts.Callbacks[req.PathValue("id")]
+	if !ok {
+		writeError(w, http.StatusNotFound, "not_found", "no callback connector %q is configured", req.PathValue("id"))
+		return
+	}
+	h.ServeHTTP(w, req)
+}
+
+// captureHealth: GET /api/v1/capture/health, the report of `wxarchive
+// health --json`, with what the running server has seen.
+func (s *Server) captureHealth(w http.ResponseWriter, req *http.Request) {
+	if s.opts.CaptureHealth == nil {
+		writeError(w, http.StatusNotFound, "not_found", "capture health is not available on this server")
+		return
+	}
+	rep, err := s.opts.CaptureHealth(req.Context())
+	if err != nil {
+		s.internal(w, req, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rep)
 }
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {

@@ -123,6 +123,12 @@ func Apply(ctx context.Context, proj store.Projection, ev *journal.Event, load R
 			return err
 		}
 		return proj.IndexParticipant(ctx, store.ParticipantRow{ParticipantEvent: p, JournalIndex: ev.Index})
+	case archive.EventCaptureFault:
+		var p archive.CaptureFaultEvent
+		if err := ev.DecodePayload(&p); err != nil {
+			return err
+		}
+		return proj.IndexFault(ctx, store.FaultRow{CaptureFaultEvent: p, JournalIndex: ev.Index, Time: ev.Time})
 	}
 	return nil
 }

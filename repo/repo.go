@@ -27,6 +27,7 @@ import (
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/blob"
 	"github.com/wxarchive/wxarchive/blob/fsblob"
+	"github.com/wxarchive/wxarchive/capture/connector"
 	"github.com/wxarchive/wxarchive/ingest"
 	"github.com/wxarchive/wxarchive/journal"
 	"github.com/wxarchive/wxarchive/store/sqlite"
@@ -53,6 +54,18 @@ type Config struct {
 	TimeZone       string        `yaml:"timezone"` // for human-facing times
 	SealDelay      time.Duration `yaml:"seal_delay"`
 	CreatedAt      archive.Time  `yaml:"created_at"`
+	// Connectors are the capture connectors `serve` runs (README,
+	// "Connectors"). Secrets are references to files or environment
+	// variables, never values.
+	Connectors    []connector.Config `yaml:"connectors,omitempty"`
+	CaptureHealth CaptureHealth      `yaml:"capture_health,omitempty"`
+}
+
+// CaptureHealth configures capture-health reporting.
+type CaptureHealth struct {
+	// SilentDays: an employee with no captured message for this many days
+	// is reported (default connector.DefaultSilentDays).
+	SilentDays int `yaml:"silent_days,omitempty"`
 }
 
 // Location returns the configured time zone (UTC if unknown).
@@ -119,6 +132,7 @@ func Init(ctx context.Context, dir string, opts InitOptions) (*Config, error) {
 		return nil, err
 	}
 	header := "# wxarchive archive configuration. The public key verifies every checkpoint;\n# keep a copy outside this machine.\n"
+	y = append(y, []byte(connectorExample)...)
 	// The config file is written last: its presence marks a complete archive.
 	r, err := openParts(ctx, dir, cfg, OpenOptions{Now: opts.Now})
 	if err != nil {
@@ -137,6 +151,21 @@ func Init(ctx context.Context, dir string, opts InitOptions) (*Config, error) {
 	}
 	return cfg, nil
 }
+
+// connectorExample is appended to a new configuration file, commented out.
+const connectorExample = `
+# Capture connectors run by ` + "`wxarchive serve`" + ` (README, "Connectors"). Secrets are
+# read from environment variables or files, never written here.
+# connectors:
+#   - id: staff-app                  # callback URL: /capture/wecom/callback/staff-app
+#     type: wecom-callback           # or oa-callback (app_id instead of corp_id)
+#     corp_id: ww0123456789abcdef
+#     token: {env: WXARCHIVE_STAFF_APP_TOKEN}
+#     aes_key: {file: /etc/wxarchive/staff-app.aeskey}
+#     app_secret: {env: WXARCHIVE_STAFF_APP_SECRET}   # to download media
+# capture_health:
+#   silent_days: 7                   # report employees with no message for this long
+`
 
 func mustEvent(typ, actor string, v any) journal.Event {
 	ev, err := journal.NewEvent(typ, actor, archive.Time{}, nil, v)

@@ -55,6 +55,17 @@ type Reader interface {
 	Segments(ctx context.Context, fn func(SegmentRow) error) error
 	Consent(ctx context.Context, externalID string) ([]ConsentRow, error)
 	Rejects(ctx context.Context, fn func(RejectRow) error) error
+	// OpenFaults returns the capture faults whose latest event raised
+	// them, oldest first.
+	OpenFaults(ctx context.Context) ([]FaultRow, error)
+	// FaultHistory returns every capture.fault event, oldest first.
+	FaultHistory(ctx context.Context, fn func(FaultRow) error) error
+	// SourceActivity reports a source's newest message and how many were
+	// captured at or after since.
+	SourceActivity(ctx context.Context, source string, since archive.Time) (SourceActivity, error)
+	// EmployeeActivity lists every employee the archive knows (seen in a
+	// message or the directory) with when they last sent a message.
+	EmployeeActivity(ctx context.Context) ([]EmployeeActivity, error)
 	Counts(ctx context.Context) (Counts, error)
 	// DumpProjection calls fn for every row of every projection table in a
 	// fixed order, rendered canonically, so two databases can be compared.
@@ -99,6 +110,7 @@ type Projection interface {
 	IndexReject(ctx context.Context, r RejectRow) error
 	IndexPack(ctx context.Context, p PackRow) error
 	IndexParticipant(ctx context.Context, p ParticipantRow) error
+	IndexFault(ctx context.Context, f FaultRow) error
 	// ResetProjection empties every projection table (reindex).
 	ResetProjection(ctx context.Context) error
 }
@@ -107,7 +119,7 @@ type Projection interface {
 // DumpProjection visits them.
 // "search" is the full-text index: one document per message, keyed by its
 // search key, rendered as the index's token counts.
-var ProjectionTables = []string{"messages", "attachments", "recalls", "consent", "parties", "directory", "rejects", "packs", "search"}
+var ProjectionTables = []string{"messages", "attachments", "recalls", "consent", "parties", "directory", "rejects", "packs", "search", "capture_faults"}
 
 // Head is the state a writer continues from.
 type Head struct {
@@ -251,6 +263,27 @@ type RejectRow struct {
 type ParticipantRow struct {
 	archive.ParticipantEvent
 	JournalIndex uint64
+}
+
+// FaultRow is one capture.fault event.
+type FaultRow struct {
+	archive.CaptureFaultEvent
+	JournalIndex uint64       `json:"journal_index"`
+	Time         archive.Time `json:"time"`
+}
+
+// SourceActivity is what the index knows of one source's capture.
+type SourceActivity struct {
+	Messages     int64        // messages captured from the source in the window asked for
+	LastSerial   uint64       // newest message captured from the source (0: none ever)
+	LastCaptured archive.Time // its capture time
+	LastSent     archive.Time // its source time
+}
+
+// EmployeeActivity is when an employee last sent a captured message.
+type EmployeeActivity struct {
+	ID       string
+	LastSent archive.Time // zero if never
 }
 
 // Counts summarizes the archive.

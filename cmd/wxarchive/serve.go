@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
+	"github.com/wxarchive/wxarchive/capture/connector"
 	"github.com/wxarchive/wxarchive/httpapi"
 	"github.com/wxarchive/wxarchive/ingest"
 	"github.com/wxarchive/wxarchive/repo"
@@ -51,6 +52,18 @@ the blob store and exits 0.`,
 			if mediaDir != "" {
 				opts.Media = ingest.DirMedia{Dir: mediaDir}
 			}
+			health, err := connector.NewHealth(ctx, r.Engine, r.Store, reg, nil, logger)
+			if err != nil {
+				r.Close(context.Background())
+				return err
+			}
+			if opts.Callbacks, err = startConnectors(ctx, r, health, logger); err != nil {
+				r.Close(context.Background())
+				return usageErr("%v", err)
+			}
+			opts.CaptureHealth = func(ctx context.Context) (*connector.Report, error) {
+				return connector.BuildReport(ctx, r.Store, r.Config.Connectors, r.Config.CaptureHealth.SilentDays, time.Now(), r.Config.Location(), health)
+			}
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
 				r.Close(context.Background())
@@ -64,6 +77,11 @@ the blob store and exits 0.`,
 				defer close(sealerDone)
 				// Records left pending by a crash are sealed on the first tick.
 				r.Engine.RunSealer(sealCtx, 0)
+			}()
+			healthDone := make(chan struct{})
+			go func() {
+				defer close(healthDone)
+				runHealthChecks(sealCtx, health, r.Config.CaptureHealth.SilentDays, logger)
 			}()
 			serveErr := make(chan error, 1)
 			go func() { serveErr <- srv.Serve(ln) }()
@@ -84,6 +102,7 @@ the blob store and exits 0.`,
 			}
 			stopSealer()
 			<-sealerDone
+			<-healthDone
 			if err := r.Close(context.Background()); err != nil {
 				return fmt.Errorf("close archive: %w", err)
 			}
@@ -98,4 +117,29 @@ the blob store and exits 0.`,
 	c.Flags().StringVar(&mediaDir, "media", "", "directory of media files named by sdkfileid, for API-ingested messages")
 	c.Flags().DurationVar(&drain, "drain-timeout", 30*time.Second, "how long to wait for in-flight requests on shutdown")
 	return c
+}
+
+// healthInterval is how often serve re-checks employee activity and
+// re-reads faults resolved by hand.
+const healthInterval = time.Minute
+
+func runHealthChecks(ctx context.Context, h *connector.Health, silentDays int, logger *slog.Logger) {
+	if silentDays <= 0 {
+		silentDays = connector.DefaultSilentDays
+	}
+	t := time.NewTicker(healthInterval)
+	defer t.Stop()
+	for {
+		if err := h.Reload(ctx); err != nil && ctx.Err() == nil {
+			logger.Error("capture health: reload faults", "err", err)
+		}
+		if err := h.CheckEmployees(ctx, silentDays); err != nil && ctx.Err() == nil {
+			logger.Error("capture health: employee activity", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

@@ -321,6 +321,101 @@ func (s *Store) Rejects(ctx context.Context, fn func(store.RejectRow) error) err
 	return rows.Err()
 }
 
+const faultCols = `jidx, time, connector, kind, subject, state, detail`
+
+func scanFault(rows *sql.Rows) (store.FaultRow, error) {
+	var f store.FaultRow
+	var jidx, t int64
+	err := rows.Scan(&jidx, &t, &f.Connector, &f.Kind, &f.Subject, &f.State, &f.Detail)
+	f.JournalIndex, f.Time = uint64(jidx), archive.MillisTime(t)
+	return f, err
+}
+
+// OpenFaults returns the faults whose latest event raised them.
+func (s *Store) OpenFaults(ctx context.Context) ([]store.FaultRow, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT `+faultCols+` FROM capture_faults f
+		WHERE state = 'raised' AND jidx = (SELECT max(jidx) FROM capture_faults g
+			WHERE g.connector = f.connector AND g.kind = f.kind AND g.subject = f.subject)
+		ORDER BY jidx`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.FaultRow
+	for rows.Next() {
+		f, err := scanFault(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
+// FaultHistory visits every capture.fault event in journal order.
+func (s *Store) FaultHistory(ctx context.Context, fn func(store.FaultRow) error) error {
+	rows, err := s.read.QueryContext(ctx, `SELECT `+faultCols+` FROM capture_faults ORDER BY jidx`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		f, err := scanFault(rows)
+		if err != nil {
+			return err
+		}
+		if err := fn(f); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// SourceActivity reads a source's newest message and counts those
+// captured since: both are ranges of the (source, captured_at) index.
+func (s *Store) SourceActivity(ctx context.Context, source string, since archive.Time) (store.SourceActivity, error) {
+	var a store.SourceActivity
+	var serial, captured, sent int64
+	err := s.read.QueryRowContext(ctx, `SELECT serial, captured_at, sent_at FROM messages INDEXED BY messages_source_captured
+		WHERE source = ? ORDER BY captured_at DESC, serial DESC LIMIT 1`, source).Scan(&serial, &captured, &sent)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return a, nil
+	case err != nil:
+		return a, err
+	}
+	a.LastSerial, a.LastCaptured, a.LastSent = uint64(serial), archive.MillisTime(captured), archive.MillisTime(sent)
+	err = s.read.QueryRowContext(ctx, `SELECT count(*) FROM messages INDEXED BY messages_source_captured
+		WHERE source = ? AND captured_at >= ?`, source, since.Millis()).Scan(&a.Messages)
+	return a, err
+}
+
+// EmployeeActivity lists the archive's employees with their newest sent
+// message, one index lookup each.
+func (s *Store) EmployeeActivity(ctx context.Context) ([]store.EmployeeActivity, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT e.id, (SELECT sent_at FROM messages INDEXED BY messages_sender_skey
+			WHERE sender = e.id ORDER BY skey DESC LIMIT 1)
+		FROM (SELECT id FROM parties WHERE kind = 'employee' UNION SELECT id FROM directory WHERE kind = 'employee') e
+		ORDER BY e.id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.EmployeeActivity
+	for rows.Next() {
+		var a store.EmployeeActivity
+		var sent sql.NullInt64
+		if err := rows.Scan(&a.ID, &sent); err != nil {
+			return nil, err
+		}
+		if sent.Valid {
+			a.LastSent = archive.MillisTime(sent.Int64)
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
 // Counts summarizes the archive.
 func (s *Store) Counts(ctx context.Context) (store.Counts, error) {
 	var c store.Counts

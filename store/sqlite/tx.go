@@ -472,18 +472,26 @@ func (t *Tx) IndexParticipant(ctx context.Context, p store.ParticipantRow) error
 	return err
 }
 
+// IndexFault records a capture.fault event.
+func (t *Tx) IndexFault(ctx context.Context, f store.FaultRow) error {
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO capture_faults (jidx, time, connector, kind, subject, state, detail)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, int64(f.JournalIndex), f.Time.Millis(), f.Connector, f.Kind, f.Subject, f.State, f.Detail)
+	return err
+}
+
 // projectionKeys are the key columns that order each projection table
 // (store.ProjectionTables gives the table order).
 var projectionKeys = map[string]string{
-	"messages":    "serial",
-	"attachments": "serial, ord",
-	"recalls":     "source, target, serial",
-	"consent":     "external_id, serial",
-	"parties":     "id",
-	"directory":   "id, valid_from, jidx",
-	"rejects":     "jidx",
-	"packs":       "blob",
-	"search":      "id",
+	"messages":       "serial",
+	"attachments":    "serial, ord",
+	"recalls":        "source, target, serial",
+	"consent":        "external_id, serial",
+	"parties":        "id",
+	"directory":      "id, valid_from, jidx",
+	"rejects":        "jidx",
+	"packs":          "blob",
+	"search":         "id",
+	"capture_faults": "jidx",
 }
 
 // ResetProjection empties the projection tables.

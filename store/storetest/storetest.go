@@ -44,6 +44,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SearchOrderAndPaging", testSearchOrderAndPaging},
 		{"SearchFacets", testSearchFacets},
 		{"SearchCountLimit", testSearchCountLimit},
+		{"CaptureFaults", testCaptureFaults},
+		{"CaptureActivity", testCaptureActivity},
 		{"SearchExact", testSearchExact},
 		{"SearchKeys", testSearchKeys},
 		{"SearchMatchesScan", testSearchMatchesScan},
@@ -1592,6 +1594,10 @@ func testDumpOrder(t *testing.T, s store.Store) {
 			id[0] = b
 			check(t, tx.IndexPack(ctx, store.PackRow{Blob: id, First: 1, Last: 1, Count: 1, RetainUntil: ms(1), JournalIndex: uint64(b) + 1}), "IndexPack")
 		}
+		for _, j := range []uint64{10, 9} {
+			check(t, tx.IndexFault(ctx, store.FaultRow{JournalIndex: j, Time: ms(int64(j)), CaptureFaultEvent: archive.CaptureFaultEvent{
+				Connector: "c", Kind: "media_failed", Subject: fmt.Sprint("m", j), State: archive.FaultRaised}}), "IndexFault")
+		}
 	})
 	rows := dump(t, s)
 
@@ -1729,5 +1735,96 @@ func testCallbackError(t *testing.T, s store.Store) {
 		if err := f(); !errors.Is(err, stop) {
 			t.Fatalf("%s with a failing callback: err %v, want the callback's error", name, err)
 		}
+	}
+}
+
+// testCaptureFaults: a fault is open from its latest raise until a resolve
+// of the same (connector, kind, subject); reset empties the history.
+func testCaptureFaults(t *testing.T, s store.Store) {
+	fault := func(j uint64, conn, kind, subject, state string) store.FaultRow {
+		return store.FaultRow{JournalIndex: j, Time: ms(int64(j) * 1000), CaptureFaultEvent: archive.CaptureFaultEvent{
+			Connector: conn, Kind: kind, Subject: subject, State: state, Detail: fmt.Sprint("detail ", j)}}
+	}
+	write(t, s, func(tx store.Tx) {
+		for _, f := range []store.FaultRow{
+			fault(3, "hr", "media_failed", "m1", archive.FaultRaised),
+			fault(4, "hr", "media_failed", "m2", archive.FaultRaised),
+			fault(5, "hr", "requests_rejected", "", archive.FaultRaised),
+			fault(6, "hr", "media_failed", "m1", archive.FaultResolved),
+			fault(7, "oa", "requests_rejected", "", archive.FaultRaised),
+			fault(8, "hr", "requests_rejected", "", archive.FaultResolved),
+			fault(9, "hr", "requests_rejected", "", archive.FaultRaised), // raised again
+		} {
+			check(t, tx.IndexFault(ctx, f), "IndexFault")
+		}
+	})
+	open, err := s.OpenFaults(ctx)
+	check(t, err, "OpenFaults")
+	var got []string
+	for _, f := range open {
+		got = append(got, fmt.Sprintf("%d:%s/%s/%s", f.JournalIndex, f.Connector, f.Kind, f.Subject))
+	}
+	if want := []string{"4:hr/media_failed/m2", "7:oa/requests_rejected/", "9:hr/requests_rejected/"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("open faults %v, want %v", got, want)
+	}
+	if open[0].Detail != "detail 4" || open[0].Time != ms(4000) || open[0].State != archive.FaultRaised {
+		t.Fatalf("fault row %+v", open[0])
+	}
+	n := 0
+	check(t, s.FaultHistory(ctx, func(store.FaultRow) error { n++; return nil }), "FaultHistory")
+	if n != 7 {
+		t.Fatalf("history has %d events, want 7", n)
+	}
+	write(t, s, func(tx store.Tx) { check(t, tx.ResetProjection(ctx), "ResetProjection") })
+	if open, _ := s.OpenFaults(ctx); len(open) != 0 {
+		t.Fatalf("faults after reset: %v", open)
+	}
+}
+
+// testCaptureActivity: a source's newest message and recent count, and
+// each employee's newest sent message.
+func testCaptureActivity(t *testing.T, s store.Store) {
+	a, err := s.SourceActivity(ctx, "src:none", ms(0))
+	check(t, err, "SourceActivity")
+	if a != (store.SourceActivity{}) {
+		t.Fatalf("activity of an unknown source: %+v", a)
+	}
+	write(t, s, func(tx store.Tx) {
+		for i, c := range []struct {
+			src, sender string
+			sent, capt  int64
+			emp         bool
+		}{
+			{"src:a", "zhangwei", 100, 1000, true},
+			{"src:a", "wmClient", 300, 2000, false},
+			{"src:a", "zhangwei", 200, 3000, true}, // sent earlier, captured later
+			{"src:b", "lina", 50, 1500, true},
+		} {
+			m := msgRow(uint64(i+1), c.src, fmt.Sprint("act", i))
+			m.Sender, m.SentAt, m.CapturedAt = c.sender, ms(c.sent), ms(c.capt)
+			kind := archive.ParticipantExternal
+			if c.emp {
+				kind = archive.ParticipantEmployee
+			}
+			m.Participants = []archive.Participant{{ID: c.sender, Kind: kind}}
+			index(t, tx, m)
+		}
+		check(t, tx.IndexParticipant(ctx, store.ParticipantRow{ParticipantEvent: archive.ParticipantEvent{ID: "newhire",
+			Kind: archive.ParticipantEmployee, ValidFrom: ms(1)}, JournalIndex: 9}), "IndexParticipant")
+	})
+	a, err = s.SourceActivity(ctx, "src:a", ms(2000))
+	check(t, err, "SourceActivity")
+	if a.LastSerial != 3 || a.LastCaptured != ms(3000) || a.LastSent != ms(200) || a.Messages != 2 {
+		t.Fatalf("src:a activity %+v, want serial 3 captured at 3000, 2 since 2000", a)
+	}
+	emp, err := s.EmployeeActivity(ctx)
+	check(t, err, "EmployeeActivity")
+	got := map[string]archive.Time{}
+	for _, e := range emp {
+		got[e.ID] = e.LastSent
+	}
+	want := map[string]archive.Time{"lina": ms(50), "newhire": {}, "zhangwei": ms(200)}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("employee activity %v, want %v", got, want)
 	}
 }

@@ -44,8 +44,9 @@ type Receiver struct {
 	Notify func()
 	// OnEvent reports outcomes for capture health and metrics: "archived",
 	// "duplicate", "rejected" (a request refused: bad signature, XML…) and
-	// "media_failed". detail never holds secrets or message content.
-	OnEvent func(outcome, detail string)
+	// "media_failed" (subject: the msgid). detail never holds secrets or
+	// message content.
+	OnEvent func(outcome, subject, detail string)
 	Logger  *slog.Logger
 }
 
@@ -57,9 +58,9 @@ func (r *Receiver) Source() string {
 	return "wecom-callback:" + r.ID
 }
 
-func (r *Receiver) event(outcome, detail string) {
+func (r *Receiver) event(outcome, subject, detail string) {
 	if r.OnEvent != nil {
-		r.OnEvent(outcome, detail)
+		r.OnEvent(outcome, subject, detail)
 	}
 }
 
@@ -74,7 +75,7 @@ func (r *Receiver) logger() *slog.Logger {
 // show (no secrets, no plaintext).
 func (r *Receiver) refuse(w http.ResponseWriter, req *http.Request, status int, err error) {
 	r.logger().Warn("callback refused", "connector", r.ID, "remote", req.RemoteAddr, "method", req.Method, "reason", err.Error())
-	r.event("rejected", err.Error())
+	r.event("rejected", "", err.Error())
 	http.Error(w, err.Error(), status)
 }
 
@@ -193,9 +194,9 @@ func (r *Receiver) receive(w http.ResponseWriter, req *http.Request, ts, nonce s
 		return
 	}
 	if res[0].Outcome == ingest.Duplicate {
-		r.event("duplicate", "")
+		r.event("duplicate", msg.SourceID, "")
 	} else {
-		r.event("archived", "")
+		r.event("archived", msg.SourceID, "")
 	}
 	r.ack(w)
 }
@@ -222,7 +223,7 @@ func (r *Receiver) fetchMedia(ctx context.Context, msg *archive.Message) error {
 			a.Reason = fmt.Sprintf("not fetched within the %s callback budget (WeChat expects a reply within 5 s): %s", budget, a.Reason)
 		}
 		if a.Status != archive.AttachmentFetched {
-			r.event("media_failed", fmt.Sprintf("%s attachment %d (%s): %s", msg.SourceID, i, a.Status, a.Reason))
+			r.event("media_failed", msg.SourceID, fmt.Sprintf("attachment %d (%s, %s): %s", i, a.Role, a.Status, a.Reason))
 		}
 	}
 	return nil

@@ -59,7 +59,7 @@ func newEnv(t *testing.T, platform callback.Platform, key string) *env {
 	t.Cleanup(e.fake.Close)
 	client := &api.Client{BaseURL: e.fake.URL, ID: corpID, Secret: "app-secret", HTTP: e.fake.Client()}
 	e.rcv = &callback.Receiver{ID: "hr-app", Platform: platform, Crypter: cr, Engine: r.Engine, Blobs: r.Blobs, Media: client,
-		OnEvent: func(outcome, detail string) {
+		OnEvent: func(outcome, _, _ string) {
 			e.mu.Lock()
 			e.events = append(e.events, outcome)
 			e.mu.Unlock()

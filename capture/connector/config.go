@@ -1,0 +1,238 @@
+// Package connector holds what every capture connector shares: its
+// configuration (the connectors section of wxarchive.yaml, with secrets
+// read from files or environment variables, never from the file itself)
+// and, in health.go, its capture health.
+package connector
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Type names a kind of connector.
+type Type string
+
+// Connector types.
+const (
+	TypeWeComCallback Type = "wecom-callback" // a WeCom self-built app's callback URL
+	TypeOACallback    Type = "oa-callback"    // a WeChat Official Account's callback URL
+)
+
+var types = map[Type]bool{TypeWeComCallback: true, TypeOACallback: true}
+
+// Secret says where a secret is read from: an environment variable or a
+// file (its content, without a final newline). A secret written in the
+// configuration file itself is refused: the file is copied and backed up
+// far more widely than a secret should be.
+type Secret struct {
+	Env  string `yaml:"env,omitempty"`
+	File string `yaml:"file,omitempty"`
+
+	inline bool // written as a plain value: refused by Validate
+	line   int
+}
+
+// UnmarshalYAML accepts {env: NAME} or {file: PATH}. A plain value is
+// remembered (not its text) so Validate can point at the line.
+func (s *Secret) UnmarshalYAML(n *yaml.Node) error {
+	s.line = n.Line
+	if n.Kind == yaml.ScalarNode {
+		s.inline = n.Value != ""
+		return nil
+	}
+	type plain struct {
+		Env  string `yaml:"env"`
+		File string `yaml:"file"`
+	}
+	if err := checkKeys(n, "env", "file"); err != nil {
+		return err
+	}
+	var p plain
+	if err := n.Decode(&p); err != nil {
+		return err
+	}
+	s.Env, s.File = p.Env, p.File
+	return nil
+}
+
+// IsZero reports whether no secret is configured.
+func (s Secret) IsZero() bool { return s.Env == "" && s.File == "" && !s.inline }
+
+// Resolve reads the secret. Errors name where it was looked for, never
+// its value.
+func (s Secret) Resolve() (string, error) {
+	switch {
+	case s.inline:
+		return "", errors.New("written in the configuration file: use {env: NAME} or {file: PATH}")
+	case s.Env != "" && s.File != "":
+		return "", errors.New("give env or file, not both")
+	case s.Env != "":
+		v, ok := os.LookupEnv(s.Env)
+		if !ok || v == "" {
+			return "", fmt.Errorf("environment variable %s is not set", s.Env)
+		}
+		return v, nil
+	case s.File != "":
+		b, err := os.ReadFile(s.File)
+		if err != nil {
+			return "", fmt.Errorf("read %s: %w", s.File, errors.Unwrap(err))
+		}
+		v := strings.TrimRight(string(b), "\r\n")
+		if v == "" {
+			return "", fmt.Errorf("%s is empty", s.File)
+		}
+		return v, nil
+	}
+	return "", errors.New("not configured")
+}
+
+// Config is one connector.
+type Config struct {
+	ID      string `yaml:"id"`
+	Type    Type   `yaml:"type"`
+	Enabled *bool  `yaml:"enabled,omitempty"` // default true
+	// WeCom callback: the CorpID is the receive id and the API account;
+	// Official Account: the AppID.
+	CorpID string `yaml:"corp_id,omitempty"`
+	AppID  string `yaml:"app_id,omitempty"`
+	// Callback token and EncodingAESKey (an Official Account in plaintext
+	// mode has no key).
+	Token  Secret `yaml:"token,omitempty"`
+	AESKey Secret `yaml:"aes_key,omitempty"`
+	// The app's secret, for access tokens (media downloads). Without it,
+	// media of callback messages is recorded as not fetched.
+	AppSecret Secret `yaml:"app_secret,omitempty"`
+	// APIBase overrides the API endpoint (a proxy, or a test server).
+	APIBase string `yaml:"api_base,omitempty"`
+
+	line int
+}
+
+var configKeys = []string{"id", "type", "enabled", "corp_id", "app_id", "token", "aes_key", "app_secret", "api_base"}
+
+// UnmarshalYAML refuses unknown keys (a misspelt key must not silently
+// disable something) and remembers the line for errors.
+func (c *Config) UnmarshalYAML(n *yaml.Node) error {
+	c.line = n.Line
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("line %d: a connector is a mapping (id, type, …)", n.Line)
+	}
+	if err := checkKeys(n, configKeys...); err != nil {
+		return err
+	}
+	type plain Config
+	var p plain
+	if err := n.Decode(&p); err != nil {
+		return err
+	}
+	*c = Config(p)
+	c.line = n.Line
+	return nil
+}
+
+func checkKeys(n *yaml.Node, allowed ...string) error {
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("line %d: expected a mapping with %s", n.Line, strings.Join(allowed, " or "))
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		ok := false
+		for _, a := range allowed {
+			ok = ok || k.Value == a
+		}
+		if !ok {
+			return fmt.Errorf("line %d: unknown key %q (expected one of %s)", k.Line, k.Value, strings.Join(allowed, ", "))
+		}
+	}
+	return nil
+}
+
+// IsEnabled reports whether serve should run the connector.
+func (c *Config) IsEnabled() bool { return c.Enabled == nil || *c.Enabled }
+
+// Line is where the connector starts in the configuration file (0 when not
+// read from one).
+func (c *Config) Line() int { return c.line }
+
+// ReceiveID is the id callback plaintexts must end with.
+func (c *Config) ReceiveID() string {
+	if c.Type == TypeOACallback {
+		return c.AppID
+	}
+	return c.CorpID
+}
+
+var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+
+// Validate checks every connector and returns every problem, each naming
+// the connector, the field and the line.
+func Validate(cs []Config) error {
+	var errs []error
+	seen := map[string]int{}
+	for i := range cs {
+		c := &cs[i]
+		bad := func(field, format string, a ...any) {
+			where := fmt.Sprintf("connectors[%d]", i)
+			if c.ID != "" {
+				where += " (" + c.ID + ")"
+			}
+			if c.line > 0 {
+				where = fmt.Sprintf("line %d: %s", c.line, where)
+			}
+			errs = append(errs, fmt.Errorf("%s: %s: %s", where, field, fmt.Sprintf(format, a...)))
+		}
+		switch {
+		case c.ID == "":
+			bad("id", "required")
+		case !idPattern.MatchString(c.ID):
+			bad("id", "%q: use lower-case letters, digits and '-' (it appears in URLs)", c.ID)
+		case seen[c.ID] > 0:
+			bad("id", "%q is also connectors[%d]", c.ID, seen[c.ID]-1)
+		}
+		seen[c.ID] = i + 1
+		if !types[c.Type] {
+			bad("type", "%q: expected wecom-callback or oa-callback", c.Type)
+			continue
+		}
+		secret := func(field string, s Secret, required bool) {
+			switch {
+			case s.inline:
+				bad(field, "a secret must not be written in the configuration file: use {env: NAME} or {file: PATH} (line %d)", s.line)
+			case s.Env != "" && s.File != "":
+				bad(field, "give env or file, not both")
+			case required && s.IsZero():
+				bad(field, "required ({env: NAME} or {file: PATH})")
+			}
+		}
+		switch c.Type {
+		case TypeWeComCallback:
+			if c.CorpID == "" {
+				bad("corp_id", "required (the CorpID that callback messages are addressed to)")
+			}
+			if c.AppID != "" {
+				bad("app_id", "is for oa-callback; a WeCom app uses corp_id")
+			}
+			secret("token", c.Token, true)
+			secret("aes_key", c.AESKey, true) // WeCom callbacks are always encrypted
+		case TypeOACallback:
+			if c.AppID == "" {
+				bad("app_id", "required (the Official Account's AppID)")
+			}
+			if c.CorpID != "" {
+				bad("corp_id", "is for wecom-callback; an Official Account uses app_id")
+			}
+			secret("token", c.Token, true)
+			secret("aes_key", c.AESKey, false) // plaintext mode has none
+		}
+		secret("app_secret", c.AppSecret, false)
+		if c.APIBase != "" && !strings.HasPrefix(c.APIBase, "https://") && !strings.HasPrefix(c.APIBase, "http://") {
+			bad("api_base", "%q is not an http(s) URL", c.APIBase)
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,140 @@
+package connector
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+)
+
+type file struct {
+	Connectors []Config `yaml:"connectors"`
+}
+
+func parse(t testing.TB, s string) ([]Config, error) {
+	t.Helper()
+	var f file
+	err := yaml.Unmarshal([]byte(s), &f)
+	return f.Connectors, err
+}
+
+const good = `archive_id: x
+connectors:
+  - id: hr-app
+    type: wecom-callback
+    corp_id: ww5823bf96d3bd56c7
+    token: {env: HR_TOKEN}
+    aes_key: {file: /etc/wxarchive/hr.aeskey}
+    app_secret: {env: HR_SECRET}
+  - id: public-account
+    type: oa-callback
+    app_id: wx2c2769f8efd9abc2
+    token: {env: OA_TOKEN}
+    enabled: false
+`
+
+func TestConfigParse(t *testing.T) {
+	cs, err := parse(t, good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Validate(cs); err != nil {
+		t.Fatal(err)
+	}
+	if len(cs) != 2 || cs[0].ReceiveID() != "ww5823bf96d3bd56c7" || cs[1].ReceiveID() != "wx2c2769f8efd9abc2" ||
+		!cs[0].IsEnabled() || cs[1].IsEnabled() || cs[0].Token.Env != "HR_TOKEN" || cs[0].AESKey.File != "/etc/wxarchive/hr.aeskey" || cs[0].Line() != 3 {
+		t.Fatalf("parsed %+v", cs)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	for _, tc := range []struct{ name, yaml, want string }{
+		{"inline secret", "connectors:\n  - id: a\n    type: wecom-callback\n    corp_id: ww1\n    token: hunter2\n    aes_key: {env: K}\n",
+			"line 2: connectors[0] (a): token: a secret must not be written in the configuration file: use {env: NAME} or {file: PATH} (line 5)"},
+		{"missing token", "connectors:\n  - id: a\n    type: wecom-callback\n    corp_id: ww1\n    aes_key: {env: K}\n", "connectors[0] (a): token: required"},
+		{"wecom needs a key", "connectors:\n  - id: a\n    type: wecom-callback\n    corp_id: ww1\n    token: {env: T}\n", "aes_key: required"},
+		{"unknown type", "connectors:\n  - id: a\n    type: smoke-signal\n", `type: "smoke-signal": expected`},
+		{"bad id", "connectors:\n  - id: HR App\n    type: oa-callback\n    app_id: wx1\n    token: {env: T}\n", `id: "HR App": use lower-case`},
+		{"duplicate id", "connectors:\n  - {id: a, type: oa-callback, app_id: wx1, token: {env: T}}\n  - {id: a, type: oa-callback, app_id: wx2, token: {env: T}}\n", `line 3: connectors[1] (a): id: "a" is also connectors[0]`},
+		{"both sources", "connectors:\n  - {id: a, type: oa-callback, app_id: wx1, token: {env: T, file: /x}}\n", "token: give env or file, not both"},
+		{"wrong id field", "connectors:\n  - {id: a, type: oa-callback, corp_id: ww1, token: {env: T}}\n", "app_id: required"},
+		{"bad api base", "connectors:\n  - {id: a, type: oa-callback, app_id: wx1, token: {env: T}, api_base: 'ftp://x'}\n", "api_base"},
+	} {
+		cs, err := parse(t, tc.yaml)
+		if err == nil {
+			err = Validate(cs)
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("%s: the error shows the secret: %v", tc.name, err)
+		}
+	}
+	// Unknown keys are parse errors with the line.
+	for _, tc := range []struct{ name, yaml, want string }{
+		{"misspelt key", "connectors:\n  - id: a\n    type: oa-callback\n    appid: wx1\n", `line 4: unknown key "appid"`},
+		{"misspelt secret key", "connectors:\n  - id: a\n    token: {environment: T}\n", `line 3: unknown key "environment"`},
+		{"not a mapping", "connectors:\n  - just-a-name\n", "line 2: a connector is a mapping"},
+	} {
+		if _, err := parse(t, tc.yaml); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
+	}
+	// Every problem is reported, not only the first.
+	cs, _ := parse(t, "connectors:\n  - {id: a, type: oa-callback}\n  - {id: b, type: wecom-callback}\n")
+	if err := Validate(cs); err == nil || strings.Count(err.Error(), "\n") < 4 {
+		t.Errorf("all problems: %v", err)
+	}
+}
+
+func TestSecretResolve(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "key")
+	os.WriteFile(p, []byte("s3cret\n"), 0o600)
+	t.Setenv("WXA_TEST_SECRET", "from-env")
+	for _, tc := range []struct {
+		s       Secret
+		want    string
+		wantErr string
+	}{
+		{Secret{File: p}, "s3cret", ""},
+		{Secret{Env: "WXA_TEST_SECRET"}, "from-env", ""},
+		{Secret{Env: "WXA_TEST_UNSET_SECRET"}, "", "WXA_TEST_UNSET_SECRET is not set"},
+		{Secret{File: filepath.Join(dir, "none")}, "", "read " + filepath.Join(dir, "none")},
+		{Secret{}, "", "not configured"},
+		{Secret{inline: true}, "", "written in the configuration file"},
+	} {
+		got, err := tc.s.Resolve()
+		if got != tc.want || (err == nil) != (tc.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tc.wantErr)) {
+			t.Errorf("%+v: %q, %v; want %q, %q", tc.s, got, err, tc.want, tc.wantErr)
+		}
+	}
+	os.WriteFile(p, []byte("\n"), 0o600)
+	if _, err := (Secret{File: p}).Resolve(); err == nil || !strings.Contains(err.Error(), "is empty") {
+		t.Errorf("empty file: %v", err)
+	}
+}
+
+// FuzzConfig: any YAML gives connectors or an error, and validation never
+// panics.
+func FuzzConfig(f *testing.F) {
+	f.Add(good)
+	f.Add("connectors:\n  - {id: a, type: oa-callback, app_id: wx1, token: hunter2}\n")
+	f.Add("connectors: [1, [2], {token: {env: [x]}}]\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		cs, err := parse(t, s)
+		if err != nil {
+			return
+		}
+		if err := Validate(cs); err != nil && strings.Contains(err.Error(), "hunter2") {
+			t.Fatalf("validation error shows an inline secret: %v", err)
+		}
+		for _, c := range cs {
+			c.ReceiveID()
+			c.IsEnabled()
+		}
+	})
+}

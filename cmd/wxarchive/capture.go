@@ -1,0 +1,267 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wxarchive/wxarchive/archive"
+	"github.com/wxarchive/wxarchive/capture/connector"
+	"github.com/wxarchive/wxarchive/capture/wecom/api"
+	"github.com/wxarchive/wxarchive/capture/wecom/callback"
+	"github.com/wxarchive/wxarchive/repo"
+)
+
+// startConnectors builds the receivers of the configured, enabled
+// callback connectors. Every configuration problem is reported at once,
+// and serve does not start with a connector it cannot run.
+func startConnectors(ctx context.Context, r *repo.Repo, h *connector.Health, logger *slog.Logger) (map[string]http.Handler, error) {
+	if err := connector.Validate(r.Config.Connectors); err != nil {
+		return nil, fmt.Errorf("%s: %w", repo.ConfigFile, err)
+	}
+	handlers := map[string]http.Handler{}
+	var errs []error
+	for _, c := range r.Config.Connectors {
+		if !c.IsEnabled() {
+			logger.Info("connector disabled", "connector", c.ID)
+			continue
+		}
+		rcv, err := newReceiver(ctx, r, c, h, logger)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("connector %s: %w", c.ID, err))
+			continue
+		}
+		handlers[c.ID] = rcv
+		h.Register(c.ID, c.Type, connector.SourceName(c))
+		logger.Info("connector running", "connector", c.ID, "type", c.Type, "path", "/capture/wecom/callback/"+c.ID)
+	}
+	return handlers, errors.Join(errs...)
+}
+
+func newReceiver(ctx context.Context, r *repo.Repo, c connector.Config, h *connector.Health, logger *slog.Logger) (*callback.Receiver, error) {
+	secret := func(field string, s connector.Secret) (string, error) {
+		if s.IsZero() {
+			return "", nil
+		}
+		v, err := s.Resolve()
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", field, err)
+		}
+		return v, nil
+	}
+	token, err := secret("token", c.Token)
+	if err != nil {
+		return nil, err
+	}
+	aesKey, err := secret("aes_key", c.AESKey)
+	if err != nil {
+		return nil, err
+	}
+	appSecret, err := secret("app_secret", c.AppSecret)
+	if err != nil {
+		return nil, err
+	}
+	cr, err := callback.NewCrypter(token, aesKey, c.ReceiveID())
+	if err != nil {
+		return nil, err
+	}
+	platform, flavor := callback.PlatformWeCom, api.WeCom
+	if c.Type == connector.TypeOACallback {
+		platform, flavor = callback.PlatformOfficialAccount, api.OfficialAccount
+	}
+	rcv := &callback.Receiver{ID: c.ID, Platform: platform, Crypter: cr, Engine: r.Engine, Blobs: r.Blobs,
+		Logger: logger.With("connector", c.ID)}
+	if appSecret != "" {
+		rcv.Media = &api.Client{Flavor: flavor, BaseURL: c.APIBase, ID: c.ReceiveID(), Secret: appSecret}
+	} else {
+		logger.Warn("connector has no app_secret: media of its messages will not be fetched", "connector", c.ID)
+	}
+	rcv.Notify = func() {
+		logger.Info("msgaudit_notify received: conversation-archive data is waiting", "connector", c.ID)
+	}
+	rcv.OnEvent = func(outcome, subject, detail string) {
+		// Health bookkeeping must outlive the request that reported it.
+		ctx := context.WithoutCancel(ctx)
+		h.Observe(ctx, c.ID, outcome, detail)
+		if outcome == "media_failed" {
+			h.Raise(ctx, c.ID, connector.FaultMediaFailed, subject, detail)
+		}
+	}
+	return rcv, nil
+}
+
+func (a *app) connectorsCmd() *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "connectors",
+		Short: "List the configured capture connectors and their state",
+		Long: `List the connectors of wxarchive.yaml (README, "Connectors") with what the
+archive knows of each: its newest captured message, the capture lag, messages per
+minute over the last ten minutes and open faults. Configuration problems are
+listed too (exit 2).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			r, err := repo.Open(ctx, a.dir, repo.OpenOptions{ReadOnly: true})
+			if err != nil {
+				return err
+			}
+			defer r.Close(ctx)
+			verr := connector.Validate(r.Config.Connectors)
+			rep, err := connector.BuildReport(ctx, r.Store, r.Config.Connectors, r.Config.CaptureHealth.SilentDays, time.Now(), r.Config.Location(), nil)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				if err := a.printJSON(map[string]any{"connectors": rep.Connectors}); err != nil {
+					return err
+				}
+			} else if len(rep.Connectors) == 0 {
+				fmt.Fprintf(a.stdout, "no connectors configured (see the connectors section of %s)\n", repo.ConfigFile)
+			} else {
+				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ID\tTYPE\tENABLED\tLAST CAPTURED\tLAG\tMSG/MIN\tOPEN FAULTS")
+				for _, c := range rep.Connectors {
+					last := c.LastCaptured
+					if last == "" {
+						last = "never"
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%s\t%.1f\t%d\n", c.ID, c.Type, c.Enabled, last,
+						(time.Duration(c.LagSeconds) * time.Second).String(), c.MessagesPerMinute, c.OpenFaults)
+				}
+				tw.Flush()
+			}
+			if verr != nil {
+				return usageErr("%s: %v", repo.ConfigFile, verr)
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
+	return c
+}
+
+func (a *app) healthCmd() *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "health",
+		Short: "Report capture health; exit 1 when a fault is open or an employee went silent",
+		Long: `Report capture health from the archive: every open capture fault (media that could
+not be fetched, rejected callback requests, expired data, sequence gaps, missing
+keys, withdrawn consent…) and every employee with no captured message for
+capture_health.silent_days (default 7). Exit 0 when there is nothing to report,
+1 otherwise — for cron and monitoring.
+
+Faults are journaled when raised and when resolved. A fault only a person can
+close (lost media, for instance) is closed with 'wxarchive health resolve'.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			r, err := repo.Open(ctx, a.dir, repo.OpenOptions{ReadOnly: true})
+			if err != nil {
+				return err
+			}
+			defer r.Close(ctx)
+			rep, err := connector.BuildReport(ctx, r.Store, r.Config.Connectors, r.Config.CaptureHealth.SilentDays, time.Now(), r.Config.Location(), nil)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				if err := a.printJSON(rep); err != nil {
+					return err
+				}
+			} else {
+				a.renderHealth(rep)
+			}
+			if !rep.OK {
+				return &exitError{code: exitFailure}
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
+	c.AddCommand(a.healthResolveCmd())
+	return c
+}
+
+func (a *app) renderHealth(rep *connector.Report) {
+	if rep.OK {
+		fmt.Fprintf(a.stdout, "capture health OK: %d connectors, no open faults, no employee silent for %d days\n", len(rep.Connectors), rep.SilentDays)
+		return
+	}
+	if len(rep.Faults) > 0 {
+		fmt.Fprintf(a.stdout, "%d open %s:\n", len(rep.Faults), plural(int64(len(rep.Faults)), "fault", "faults"))
+		tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "SINCE\tCONNECTOR\tKIND\tSUBJECT\tDETAIL")
+		for _, f := range rep.Faults {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.Since, f.Connector, f.Kind, f.Subject, f.Detail)
+		}
+		tw.Flush()
+	}
+	if len(rep.SilentEmployees) > 0 {
+		if len(rep.Faults) > 0 {
+			fmt.Fprintln(a.stdout)
+		}
+		fmt.Fprintf(a.stdout, "%d %s with no captured message for %d days:\n", len(rep.SilentEmployees),
+			plural(int64(len(rep.SilentEmployees)), "employee", "employees"), rep.SilentDays)
+		for _, e := range rep.SilentEmployees {
+			last := e.LastSent
+			if last == "" {
+				last = "never"
+			}
+			fmt.Fprintf(a.stdout, "  %-24s last sent %s\n", e.ID, last)
+		}
+	}
+}
+
+func (a *app) healthResolveCmd() *cobra.Command {
+	var reason string
+	c := &cobra.Command{
+		Use:   "resolve CONNECTOR KIND [SUBJECT]",
+		Short: "Close an open capture fault, with the reason (journaled)",
+		Example: `  wxarchive health resolve staff-app media_failed 4561255354251345929 \
+    --reason "image re-requested from the employee, archived as serial 1234"`,
+		Args: cobra.RangeArgs(2, 3),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if strings.TrimSpace(reason) == "" {
+				return usageErr("--reason is required: it is the evidence of why the fault was closed")
+			}
+			subject := ""
+			if len(args) == 3 {
+				subject = args[2]
+			}
+			r, err := a.openWriter(ctx, false)
+			if err != nil {
+				return err
+			}
+			defer r.Close(ctx)
+			open, err := r.Store.OpenFaults(ctx)
+			if err != nil {
+				return err
+			}
+			found := false
+			for _, f := range open {
+				found = found || (f.Connector == args[0] && f.Kind == args[1] && f.Subject == subject)
+			}
+			if !found {
+				return usageErr("no open fault %s %s %q (see wxarchive health)", args[0], args[1], subject)
+			}
+			if err := connector.RecordFault(ctx, r.Engine, actor("cli"), archive.CaptureFaultEvent{Connector: args[0], Kind: args[1],
+				Subject: subject, State: archive.FaultResolved, Detail: reason}); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "resolved %s %s %s\n", args[0], args[1], subject)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&reason, "reason", "", "why the fault is closed (required, journaled)")
+	return c
+}

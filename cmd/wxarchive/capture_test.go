@@ -1,0 +1,224 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/wxarchive/wxarchive/capture/wecom/api/apitest"
+	"github.com/wxarchive/wxarchive/capture/wecom/callback"
+	"github.com/wxarchive/wxarchive/repo"
+)
+
+// TestServeCallbackConnector: a configured WeCom callback connector runs
+// under serve; messages are archived, forgeries refused, lost media raises
+// a fault that health reports (exit 1) until a person resolves it, and the
+// whole history verifies.
+func TestServeCallbackConnector(t *testing.T) {
+	t.Parallel()
+	dir := cliArchiveDir(t)
+	cliInit(t, dir)
+	secrets := t.TempDir()
+	for name, v := range map[string]string{"token": vToken, "aeskey": vKey, "secret": "app-secret"} {
+		if err := os.WriteFile(filepath.Join(secrets, name), []byte(v+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fake := apitest.New(vRID, "app-secret")
+	defer fake.Close()
+	jpeg := append([]byte{0xff, 0xd8, 0xff, 0xe0, 0, 0x10, 'J', 'F', 'I', 'F', 0}, make([]byte, 100)...)
+	fake.AddMedia("MEDIA_1", jpeg)
+	cfgPath := filepath.Join(dir, repo.ConfigFile)
+	cfg := mustRead(t, cfgPath) + fmt.Sprintf(`connectors:
+  - id: staff-app
+    type: wecom-callback
+    corp_id: %s
+    token: {file: %s}
+    aes_key: {file: %s}
+    app_secret: {file: %s}
+    api_base: %s
+  - id: old-app
+    type: oa-callback
+    app_id: wx1
+    token: {env: WXARCHIVE_TEST_UNSET}
+    enabled: false
+`, vRID, filepath.Join(secrets, "token"), filepath.Join(secrets, "aeskey"), filepath.Join(secrets, "secret"), fake.URL)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	s := startServe(t, dir)
+	base := "http://" + s.addr
+	cr, err := callback.NewCrypter(vToken, vKey, vRID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().Unix()
+	seq := 0
+	post := func(plain string, forge bool) int {
+		t.Helper()
+		seq++
+		ts, nonce := fmt.Sprint(now+int64(seq)), fmt.Sprint(1000+seq)
+		enc, err := cr.Encrypt([]byte(plain))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sig := cr.Sign(ts, nonce, enc)
+		if forge {
+			sig = strings.Repeat("f", 40)
+		}
+		q := url.Values{"timestamp": {ts}, "nonce": {nonce}, "msg_signature": {sig}}
+		resp, err := http.Post(base+"/capture/wecom/callback/staff-app?"+q.Encode(), "text/xml",
+			strings.NewReader("<xml><ToUserName><![CDATA["+vRID+"]]></ToUserName><Encrypt><![CDATA["+enc+"]]></Encrypt></xml>"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	msg := func(typ, id, extra string) string {
+		return fmt.Sprintf("<xml><ToUserName>%s</ToUserName><FromUserName>zhangwei</FromUserName><CreateTime>%d</CreateTime><MsgType>%s</MsgType>%s<MsgId>%s</MsgId><AgentID>1000002</AgentID></xml>",
+			vRID, now, typ, extra, id)
+	}
+	if code := post(msg("text", "cb-1", "<Content>这个产品保本</Content>"), true); code != 403 {
+		t.Fatalf("forged request: %d", code)
+	}
+	for i, m := range []string{
+		msg("text", "cb-1", "<Content>这个产品保本</Content>"),
+		msg("image", "cb-2", "<MediaId>MEDIA_1</MediaId>"),
+		msg("image", "cb-3", "<MediaId>MEDIA_EXPIRED</MediaId>"),
+		msg("text", "cb-1", "<Content>这个产品保本</Content>"), // WeChat's retry
+	} {
+		if code := post(m, false); code != 200 {
+			t.Fatalf("message %d: %d\n%s", i, code, s.out.String())
+		}
+	}
+	if resp, err := http.Get(base + "/capture/wecom/callback/nobody?timestamp=1&nonce=2&echostr=x"); err != nil || resp.StatusCode != 404 {
+		t.Fatalf("unknown connector: %v %v", resp.StatusCode, err)
+	}
+
+	// The running server's report: counts, and the open media fault.
+	var rep struct {
+		OK         bool `json:"ok"`
+		Connectors []struct {
+			ID      string           `json:"id"`
+			Running bool             `json:"running"`
+			Enabled bool             `json:"enabled"`
+			Counts  map[string]int64 `json:"counts"`
+		} `json:"connectors"`
+		Faults []struct {
+			Connector, Kind, Subject string
+		} `json:"faults"`
+	}
+	resp, err := http.Get(base + "/api/v1/capture/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	json.NewDecoder(resp.Body).Decode(&rep)
+	resp.Body.Close()
+	if len(rep.Connectors) != 2 || !rep.Connectors[0].Running || rep.Connectors[1].Running || rep.Connectors[1].Enabled ||
+		rep.Connectors[0].Counts["archived"] != 3 || rep.Connectors[0].Counts["duplicate"] != 1 || rep.Connectors[0].Counts["rejected"] != 1 {
+		t.Fatalf("health report %+v", rep)
+	}
+	if rep.OK || len(rep.Faults) != 1 || rep.Faults[0].Kind != "media_failed" || rep.Faults[0].Subject != "cb-3" {
+		t.Fatalf("faults %+v: want the media fault of cb-3 only (the rejected request was resolved by the next message)", rep.Faults)
+	}
+	resp, err = http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`wxarchive_capture_messages_total{connector="staff-app",outcome="archived"} 3`,
+		`wxarchive_capture_messages_total{connector="staff-app",outcome="rejected"} 1`,
+		`wxarchive_capture_faults_open{connector="staff-app",kind="media_failed"} 1`,
+		`wxarchive_capture_faults_open{connector="staff-app",kind="requests_rejected"} 0`,
+	} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	if err := <-s.done; err != nil {
+		t.Fatalf("serve: %v\n%s", err, s.out.String())
+	}
+	if strings.Contains(s.out.String(), vKey) || strings.Contains(s.out.String(), "app-secret") {
+		t.Fatal("serve logged a secret")
+	}
+
+	// Without the server: health fails on the open fault, a person
+	// resolves it with a reason, and health passes.
+	out, _, code := runCLI(t, "--dir", dir, "health")
+	if code != 1 || !strings.Contains(out, "1 open fault") || !strings.Contains(out, "media_failed") || !strings.Contains(out, "cb-3") {
+		t.Fatalf("health: exit %d\n%s", code, out)
+	}
+	if _, errs, code := runCLI(t, "--dir", dir, "health", "resolve", "staff-app", "media_failed", "cb-3"); code != 2 || !strings.Contains(errs, "--reason is required") {
+		t.Fatalf("resolve without a reason: exit %d %s", code, errs)
+	}
+	if _, errs, code := runCLI(t, "--dir", dir, "health", "resolve", "staff-app", "media_failed", "cb-9", "--reason", "x"); code != 2 || !strings.Contains(errs, "no open fault") {
+		t.Fatalf("resolve an unknown fault: exit %d %s", code, errs)
+	}
+	mustCLI(t, "--dir", dir, "health", "resolve", "staff-app", "media_failed", "cb-3", "--reason", "employee re-sent the image")
+	if out, _, code := runCLI(t, "--dir", dir, "health"); code != 0 || !strings.Contains(out, "capture health OK") {
+		t.Fatalf("health after resolve: exit %d\n%s", code, out)
+	}
+	out = mustCLI(t, "--dir", dir, "connectors")
+	lines := map[string]string{}
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) > 0 {
+			lines[f[0]] = l
+		}
+	}
+	if !strings.Contains(lines["staff-app"], "wecom-callback  true") || strings.Contains(lines["staff-app"], "never") ||
+		!strings.Contains(lines["old-app"], "false") || !strings.Contains(lines["old-app"], "never") {
+		t.Fatalf("connectors:\n%s", out)
+	}
+	// Messages are searchable and the journal, faults included, verifies.
+	if out := mustCLI(t, "--dir", dir, "search", "保本"); !strings.HasPrefix(out, "1 match") {
+		t.Fatalf("search: %s", out)
+	}
+	if out, _, code := runCLI(t, "--dir", dir, "verify"); code != 0 {
+		t.Fatalf("verify: exit %d\n%s", code, out)
+	}
+}
+
+// TestServeRefusesBadConnectors: a configuration problem stops serve
+// before it listens, naming the line, and never echoes a secret.
+func TestServeRefusesBadConnectors(t *testing.T) {
+	t.Parallel()
+	dir := cliArchiveDir(t)
+	cliInit(t, dir)
+	cfgPath := filepath.Join(dir, repo.ConfigFile)
+	cfg := mustRead(t, cfgPath) + "connectors:\n  - id: staff-app\n    type: wecom-callback\n    corp_id: ww1\n    token: hunter2\n    aes_key: {env: WXARCHIVE_TEST_UNSET_KEY}\n"
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binary, "--dir", dir, "serve", "--addr", "127.0.0.1:0")
+	out, err := cmd.CombinedOutput()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), "token: a secret must not be written in the configuration file") || strings.Contains(string(out), "hunter2") {
+		t.Fatalf("serve with an inline secret: %v\n%s", err, out)
+	}
+	if out, _, code := runCLI(t, "--dir", dir, "connectors"); code != 2 || !strings.Contains(out, "staff-app") {
+		t.Fatalf("connectors with a bad configuration: exit %d\n%s", code, out)
+	}
+	// A secret that cannot be read: named, not shown.
+	cfg = mustRead(t, cfgPath)
+	cfg = strings.Replace(cfg, "token: hunter2", "token: {env: WXARCHIVE_TEST_UNSET_TOKEN}", 1)
+	os.WriteFile(cfgPath, []byte(cfg), 0o644)
+	out, err = exec.Command(binary, "--dir", dir, "serve", "--addr", "127.0.0.1:0").CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), "connector staff-app: token: environment variable WXARCHIVE_TEST_UNSET_TOKEN is not set") {
+		t.Fatalf("serve with an unset secret: %v\n%s", err, out)
+	}
+}
