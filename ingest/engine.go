@@ -205,6 +205,7 @@ type request struct {
 	events  []journal.Event
 	seal    *sealReq
 	segment *store.SegmentRow
+	cursor  *store.CursorRow // written with the items
 	start   time.Time
 
 	results []Result
@@ -268,7 +269,15 @@ func prepareRecord(it Item) (prepared, error) {
 // Submit queues items for the next commit and returns at once. The caller
 // must not modify the items afterwards.
 func (e *Engine) Submit(ctx context.Context, actor string, items []Item) *Future {
-	r := &request{kind: reqItems, actor: actor, start: time.Now(), done: make(chan struct{})}
+	return e.SubmitWithCursor(ctx, actor, items, nil)
+}
+
+// SubmitWithCursor is Submit that also records a connector's cursor in the
+// transaction that commits the items: after a crash the connector resumes
+// from the cursor of the last durable batch, never past an item that was
+// lost. A request with a cursor but no items only moves the cursor.
+func (e *Engine) SubmitWithCursor(ctx context.Context, actor string, items []Item, cursor *store.CursorRow) *Future {
+	r := &request{kind: reqItems, actor: actor, start: time.Now(), done: make(chan struct{}), cursor: cursor}
 	r.items = make([]prepared, len(items))
 	for i, it := range items {
 		p, err := prepareRecord(it)
@@ -480,7 +489,7 @@ func (e *Engine) syncer() {
 
 func hasWork(batch []*request) bool {
 	for _, r := range batch {
-		if len(r.items) > 0 || len(r.events) > 0 || r.seal != nil || r.segment != nil {
+		if len(r.items) > 0 || len(r.events) > 0 || r.seal != nil || r.segment != nil || r.cursor != nil {
 			return true
 		}
 	}
@@ -585,6 +594,13 @@ func (e *Engine) commit(batch []*request) (err error) {
 			for i := range r.items {
 				if r.results[i], err = e.commitItem(c, r.actor, &r.items[i], known); err != nil {
 					return err
+				}
+			}
+			if r.cursor != nil {
+				cur := *r.cursor
+				cur.UpdatedAt = c.now
+				if err := tx.PutCursor(ctx, cur); err != nil {
+					return fmt.Errorf("record cursor of %s: %w", cur.Connector, err)
 				}
 			}
 		case reqEvents:

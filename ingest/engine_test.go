@@ -1382,3 +1382,35 @@ func TestArchiveWithMedia(t *testing.T) {
 		t.Fatalf("journal attachment refs = %+v", p.Attachments)
 	}
 }
+
+// TestCursorCommitsWithItems: a connector's cursor is written by the
+// commit that makes its items durable, never by one that fails.
+func TestCursorCommitsWithItems(t *testing.T) {
+	h := &hookStore{failOn: "bad"}
+	e := newEnv(t, ingest.Config{}, func(s store.Store) store.Store { h.Store = s; return h })
+	cur := func(v string) *store.CursorRow { return &store.CursorRow{Connector: "msgaudit", Value: v} }
+	if _, err := e.eng.SubmitWithCursor(ctx, "test", []ingest.Item{item("c1", "一"), item("c2", "二")}, cur("2")).Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c, err := e.st.Cursor(ctx, "msgaudit")
+	if err != nil || c.Value != "2" || c.UpdatedAt != archive.At(e.clock.Now()) {
+		t.Fatalf("cursor after a durable batch: %+v, %v", c, err)
+	}
+	// The commit fails on one item: neither the items nor the cursor land.
+	if _, err := e.eng.SubmitWithCursor(ctx, "test", []ingest.Item{item("c3", "三"), item("bad", "坏")}, cur("4")).Wait(ctx); !errors.Is(err, errInjected) {
+		t.Fatalf("failing batch: %v", err)
+	}
+	if c, _ := e.st.Cursor(ctx, "msgaudit"); c.Value != "2" {
+		t.Fatalf("cursor moved to %q by a failed commit", c.Value)
+	}
+	if n := counts(t, e.st).Messages; n != 2 {
+		t.Fatalf("%d messages after the failed batch, want 2", n)
+	}
+	// A cursor alone (a page with nothing new) moves it.
+	if _, err := e.eng.SubmitWithCursor(ctx, "test", nil, cur("7")).Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := e.st.Cursor(ctx, "msgaudit"); c.Value != "7" {
+		t.Fatalf("cursor-only request: %q", c.Value)
+	}
+}

@@ -53,6 +53,9 @@ type Reader interface {
 	PacksCovering(ctx context.Context, journalIndex uint64) ([]PackRow, error)
 	Packs(ctx context.Context, fn func(PackRow) error) error
 	Segments(ctx context.Context, fn func(SegmentRow) error) error
+	// Cursor returns a connector's committed cursor; an error matching
+	// ErrNotFound when it has none.
+	Cursor(ctx context.Context, connector string) (CursorRow, error)
 	Consent(ctx context.Context, externalID string) ([]ConsentRow, error)
 	Rejects(ctx context.Context, fn func(RejectRow) error) error
 	// OpenFaults returns the capture faults whose latest event raised
@@ -98,6 +101,8 @@ type Tx interface {
 	// writer sealing the same records must not go unnoticed).
 	DeletePending(ctx context.Context, from, to RecordKey, retainUntil archive.Time, want int) error
 	PutSegment(ctx context.Context, s SegmentRow) error
+	// PutCursor records where a connector resumes, in this transaction.
+	PutCursor(ctx context.Context, c CursorRow) error
 
 	Projection
 	Commit() error
@@ -263,6 +268,13 @@ type RejectRow struct {
 type ParticipantRow struct {
 	archive.ParticipantEvent
 	JournalIndex uint64
+}
+
+// CursorRow is where a connector resumes.
+type CursorRow struct {
+	Connector string
+	Value     string
+	UpdatedAt archive.Time
 }
 
 // FaultRow is one capture.fault event.

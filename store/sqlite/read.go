@@ -321,6 +321,18 @@ func (s *Store) Rejects(ctx context.Context, fn func(store.RejectRow) error) err
 	return rows.Err()
 }
 
+// Cursor returns a connector's committed cursor.
+func (s *Store) Cursor(ctx context.Context, connector string) (store.CursorRow, error) {
+	c := store.CursorRow{Connector: connector}
+	var t int64
+	err := s.read.QueryRowContext(ctx, `SELECT value, updated_at FROM cursors WHERE connector = ?`, connector).Scan(&c.Value, &t)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, fmt.Errorf("cursor of connector %q: %w", connector, store.ErrNotFound)
+	}
+	c.UpdatedAt = archive.MillisTime(t)
+	return c, err
+}
+
 const faultCols = `jidx, time, connector, kind, subject, state, detail`
 
 func scanFault(rows *sql.Rows) (store.FaultRow, error) {

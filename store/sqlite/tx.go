@@ -339,6 +339,14 @@ func (t *Tx) PutSegment(ctx context.Context, s store.SegmentRow) error {
 	return err
 }
 
+// PutCursor records a connector's cursor.
+func (t *Tx) PutCursor(ctx context.Context, c store.CursorRow) error {
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO cursors (connector, value, updated_at) VALUES (?, ?, ?)
+		ON CONFLICT (connector) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+		c.Connector, c.Value, c.UpdatedAt.Millis())
+	return err
+}
+
 func nullStr(s string) any {
 	if s == "" {
 		return nil

@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SearchCountLimit", testSearchCountLimit},
 		{"CaptureFaults", testCaptureFaults},
 		{"CaptureActivity", testCaptureActivity},
+		{"Cursors", testCursors},
 		{"SearchExact", testSearchExact},
 		{"SearchKeys", testSearchKeys},
 		{"SearchMatchesScan", testSearchMatchesScan},
@@ -1826,5 +1827,34 @@ func testCaptureActivity(t *testing.T, s store.Store) {
 	want := map[string]archive.Time{"lina": ms(50), "newhire": {}, "zhangwei": ms(200)}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("employee activity %v, want %v", got, want)
+	}
+}
+
+// testCursors: a cursor is visible only once its transaction commits, and
+// a later write replaces it.
+func testCursors(t *testing.T, s store.Store) {
+	if _, err := s.Cursor(ctx, "msgaudit"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("cursor of a new connector: %v, want ErrNotFound", err)
+	}
+	tx, err := s.Begin(ctx)
+	check(t, err, "Begin")
+	check(t, tx.PutCursor(ctx, store.CursorRow{Connector: "msgaudit", Value: "100", UpdatedAt: ms(1)}), "PutCursor")
+	check(t, tx.Rollback(), "Rollback")
+	if _, err := s.Cursor(ctx, "msgaudit"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a rolled-back cursor is visible: %v", err)
+	}
+	write(t, s, func(tx store.Tx) {
+		check(t, tx.PutCursor(ctx, store.CursorRow{Connector: "msgaudit", Value: "100", UpdatedAt: ms(1)}), "PutCursor")
+		check(t, tx.PutCursor(ctx, store.CursorRow{Connector: "kf", Value: "abc", UpdatedAt: ms(2)}), "PutCursor")
+	})
+	write(t, s, func(tx store.Tx) {
+		check(t, tx.PutCursor(ctx, store.CursorRow{Connector: "msgaudit", Value: "250", UpdatedAt: ms(3)}), "PutCursor")
+	})
+	c, err := s.Cursor(ctx, "msgaudit")
+	if err != nil || c.Value != "250" || c.UpdatedAt != ms(3) {
+		t.Fatalf("cursor %+v, %v; want 250 at 3", c, err)
+	}
+	if c, _ := s.Cursor(ctx, "kf"); c.Value != "abc" {
+		t.Fatalf("kf cursor %+v", c)
 	}
 }
