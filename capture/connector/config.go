@@ -10,6 +10,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -21,9 +22,10 @@ type Type string
 const (
 	TypeWeComCallback Type = "wecom-callback" // a WeCom self-built app's callback URL
 	TypeOACallback    Type = "oa-callback"    // a WeChat Official Account's callback URL
+	TypeWeComArchive  Type = "wecom-archive"  // the conversation archive (会话内容存档) through the Finance SDK
 )
 
-var types = map[Type]bool{TypeWeComCallback: true, TypeOACallback: true}
+var types = map[Type]bool{TypeWeComCallback: true, TypeOACallback: true, TypeWeComArchive: true}
 
 // Secret says where a secret is read from: an environment variable or a
 // file (its content, without a final newline). A secret written in the
@@ -110,10 +112,25 @@ type Config struct {
 	// APIBase overrides the API endpoint (a proxy, or a test server).
 	APIBase string `yaml:"api_base,omitempty"`
 
+	// wecom-archive: the conversation-archive secret, the vendor library,
+	// the RSA private key of every publickey_ver ever configured in WeCom,
+	// how often to poll, and an optional proxy for the SDK.
+	Secret        Secret         `yaml:"secret,omitempty"`
+	SDKPath       string         `yaml:"sdk_path,omitempty"`
+	PrivateKeys   map[int]Secret `yaml:"private_keys,omitempty"`
+	PollInterval  time.Duration  `yaml:"poll_interval,omitempty"`
+	Proxy         string         `yaml:"proxy,omitempty"`
+	ProxyPassword Secret         `yaml:"proxy_password,omitempty"`
+
 	line int
 }
 
-var configKeys = []string{"id", "type", "enabled", "corp_id", "app_id", "token", "aes_key", "app_secret", "api_base"}
+// DefaultPollInterval is how often a wecom-archive connector pulls when
+// there is nothing new (a msgaudit_notify callback wakes it sooner).
+const DefaultPollInterval = 30 * time.Second
+
+var configKeys = []string{"id", "type", "enabled", "corp_id", "app_id", "token", "aes_key", "app_secret", "api_base",
+	"secret", "sdk_path", "private_keys", "poll_interval", "proxy", "proxy_password"}
 
 // UnmarshalYAML refuses unknown keys (a misspelt key must not silently
 // disable something) and remembers the line for errors.
@@ -196,7 +213,7 @@ func Validate(cs []Config) error {
 		}
 		seen[c.ID] = i + 1
 		if !types[c.Type] {
-			bad("type", "%q: expected wecom-callback or oa-callback", c.Type)
+			bad("type", "%q: expected wecom-callback, oa-callback or wecom-archive", c.Type)
 			continue
 		}
 		secret := func(field string, s Secret, required bool) {
@@ -228,6 +245,38 @@ func Validate(cs []Config) error {
 			}
 			secret("token", c.Token, true)
 			secret("aes_key", c.AESKey, false) // plaintext mode has none
+		case TypeWeComArchive:
+			if c.CorpID == "" {
+				bad("corp_id", "required (the CorpID whose conversation archive is pulled)")
+			}
+			secret("secret", c.Secret, true)
+			if c.SDKPath == "" {
+				bad("sdk_path", "required: the path of libWeWorkFinanceSdk_C.so, which you obtain from WeCom")
+			}
+			if len(c.PrivateKeys) == 0 {
+				bad("private_keys", "required: the RSA private key (PEM) of every publickey_ver, e.g. {1: {file: /etc/wxarchive/msgaudit-v1.pem}}")
+			}
+			for ver, k := range c.PrivateKeys {
+				if ver <= 0 {
+					bad("private_keys", "version %d: versions start at 1", ver)
+				}
+				secret(fmt.Sprintf("private_keys[%d]", ver), k, true)
+			}
+			if c.PollInterval < 0 || (c.PollInterval > 0 && c.PollInterval < time.Second) {
+				bad("poll_interval", "%s: at least 1s", c.PollInterval)
+			}
+			secret("proxy_password", c.ProxyPassword, false)
+		}
+		if c.Type != TypeWeComArchive {
+			for _, f := range []struct {
+				name string
+				set  bool
+			}{{"secret", !c.Secret.IsZero()}, {"sdk_path", c.SDKPath != ""}, {"private_keys", len(c.PrivateKeys) > 0},
+				{"poll_interval", c.PollInterval != 0}, {"proxy", c.Proxy != ""}} {
+				if f.set {
+					bad(f.name, "is for wecom-archive connectors")
+				}
+			}
 		}
 		secret("app_secret", c.AppSecret, false)
 		if c.APIBase != "" && !strings.HasPrefix(c.APIBase, "https://") && !strings.HasPrefix(c.APIBase, "http://") {

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -71,6 +72,26 @@ func TestConfigErrors(t *testing.T) {
 		}
 		if err != nil && strings.Contains(err.Error(), "hunter2") {
 			t.Errorf("%s: the error shows the secret: %v", tc.name, err)
+		}
+	}
+	// wecom-archive connectors.
+	ok := "connectors:\n  - id: archive\n    type: wecom-archive\n    corp_id: ww1\n    secret: {env: S}\n    sdk_path: /opt/wecom/libWeWorkFinanceSdk_C.so\n    private_keys:\n      1: {file: /etc/k1.pem}\n      2: {file: /etc/k2.pem}\n    poll_interval: 1m\n"
+	if cs, err := parse(t, ok); err != nil || Validate(cs) != nil || len(cs[0].PrivateKeys) != 2 || cs[0].PollInterval != time.Minute || SourceName(cs[0]) != "wecom-archive:ww1" {
+		t.Fatalf("wecom-archive: %+v %v %v", cs, err, Validate(cs))
+	}
+	for _, tc := range []struct{ name, yaml, want string }{
+		{"no keys", "connectors:\n  - {id: a, type: wecom-archive, corp_id: ww1, secret: {env: S}, sdk_path: /x.so}\n", "private_keys: required"},
+		{"inline key", "connectors:\n  - {id: a, type: wecom-archive, corp_id: ww1, secret: {env: S}, sdk_path: /x.so, private_keys: {1: 'BEGIN'}}\n", "private_keys[1]: a secret must not be written"},
+		{"no sdk", "connectors:\n  - {id: a, type: wecom-archive, corp_id: ww1, secret: {env: S}, private_keys: {1: {env: K}}}\n", "sdk_path: required"},
+		{"fast poll", "connectors:\n  - {id: a, type: wecom-archive, corp_id: ww1, secret: {env: S}, sdk_path: /x.so, private_keys: {1: {env: K}}, poll_interval: 10ms}\n", "poll_interval: 10ms: at least 1s"},
+		{"archive field on a callback", "connectors:\n  - {id: a, type: oa-callback, app_id: wx1, token: {env: T}, sdk_path: /x.so}\n", "sdk_path: is for wecom-archive"},
+	} {
+		cs, err := parse(t, tc.yaml)
+		if err == nil {
+			err = Validate(cs)
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
 		}
 	}
 	// Unknown keys are parse errors with the line.

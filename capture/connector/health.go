@@ -25,6 +25,7 @@ const (
 	FaultSeqGap           = "seq_gap"           // sequence numbers skipped
 	FaultKeyMissing       = "key_version_missing"
 	FaultConsentWithdrawn = "consent_withdrawn"
+	FaultPullFailed       = "pull_failed" // a pulling connector cannot pull (SDK, network, credentials)
 )
 
 // DefaultSilentDays is how long an employee may send nothing before it is
@@ -355,6 +356,10 @@ func SourceName(c Config) string {
 		return "oa-callback:" + c.ID
 	case TypeWeComCallback:
 		return "wecom-callback:" + c.ID
+	case TypeWeComArchive:
+		// The same source as `wxarchive ingest wecom-archive`: a message
+		// captured both ways is archived once.
+		return "wecom-archive:" + c.CorpID
 	}
 	return string(c.Type) + ":" + c.ID
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -16,21 +17,68 @@ import (
 	"github.com/wxarchive/wxarchive/capture/connector"
 	"github.com/wxarchive/wxarchive/capture/wecom/api"
 	"github.com/wxarchive/wxarchive/capture/wecom/callback"
+	"github.com/wxarchive/wxarchive/capture/wecom/finance"
+	"github.com/wxarchive/wxarchive/capture/wecom/finance/agent"
+	"github.com/wxarchive/wxarchive/capture/wecom/finance/native"
+	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
 	"github.com/wxarchive/wxarchive/repo"
 )
 
-// startConnectors builds the receivers of the configured, enabled
-// callback connectors. Every configuration problem is reported at once,
-// and serve does not start with a connector it cannot run.
-func startConnectors(ctx context.Context, r *repo.Repo, h *connector.Health, logger *slog.Logger) (map[string]http.Handler, error) {
+// connectors is what serve runs: callback receivers by connector id and
+// pulling connectors (the conversation archive) by corp id.
+type connectors struct {
+	handlers map[string]http.Handler
+	pullers  map[string]*puller // by corp id: a msgaudit_notify wakes the puller of its corp
+}
+
+type puller struct {
+	c        *msgaudit.Connector
+	interval time.Duration
+	wake     chan struct{}
+}
+
+// run pulls until ctx ends, then releases the SDK (ending its agent).
+func (p *puller) run(ctx context.Context) {
+	p.c.Run(ctx, p.interval, p.wake)
+	p.c.Close()
+}
+
+func (cs *connectors) notify(corpID string) {
+	if p := cs.pullers[corpID]; p != nil {
+		select {
+		case p.wake <- struct{}{}:
+		default: // a pull is already due
+		}
+	}
+}
+
+// startConnectors builds the configured, enabled connectors. Every
+// configuration problem is reported at once, and serve does not start with
+// a connector it cannot run.
+func startConnectors(ctx context.Context, r *repo.Repo, h *connector.Health, logger *slog.Logger) (*connectors, error) {
 	if err := connector.Validate(r.Config.Connectors); err != nil {
 		return nil, fmt.Errorf("%s: %w", repo.ConfigFile, err)
 	}
-	handlers := map[string]http.Handler{}
+	cs := &connectors{handlers: map[string]http.Handler{}, pullers: map[string]*puller{}}
 	var errs []error
 	for _, c := range r.Config.Connectors {
 		if !c.IsEnabled() {
 			logger.Info("connector disabled", "connector", c.ID)
+			continue
+		}
+		if c.Type == connector.TypeWeComArchive {
+			p, err := newPuller(r, c, h, logger)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("connector %s: %w", c.ID, err))
+				continue
+			}
+			if cs.pullers[c.CorpID] != nil {
+				errs = append(errs, fmt.Errorf("connector %s: a second wecom-archive connector for corp %s", c.ID, c.CorpID))
+				continue
+			}
+			cs.pullers[c.CorpID] = p
+			h.Register(c.ID, c.Type, connector.SourceName(c))
+			logger.Info("connector running", "connector", c.ID, "type", c.Type, "every", p.interval.String())
 			continue
 		}
 		rcv, err := newReceiver(ctx, r, c, h, logger)
@@ -38,11 +86,106 @@ func startConnectors(ctx context.Context, r *repo.Repo, h *connector.Health, log
 			errs = append(errs, fmt.Errorf("connector %s: %w", c.ID, err))
 			continue
 		}
-		handlers[c.ID] = rcv
+		if c.Type == connector.TypeWeComCallback {
+			corp := c.CorpID
+			rcv.Notify = func() {
+				logger.Info("msgaudit_notify: pulling the conversation archive now", "connector", c.ID, "corp", corp)
+				cs.notify(corp)
+			}
+		}
+		cs.handlers[c.ID] = rcv
 		h.Register(c.ID, c.Type, connector.SourceName(c))
 		logger.Info("connector running", "connector", c.ID, "type", c.Type, "path", "/capture/wecom/callback/"+c.ID)
 	}
-	return handlers, errors.Join(errs...)
+	return cs, errors.Join(errs...)
+}
+
+// newPuller builds a wecom-archive connector. The vendor SDK runs in a
+// `wxarchive capture-agent` child process, restarted whenever it dies.
+func newPuller(r *repo.Repo, c connector.Config, h *connector.Health, logger *slog.Logger) (*puller, error) {
+	secret, err := c.Secret.Resolve()
+	if err != nil {
+		return nil, fmt.Errorf("secret: %w", err)
+	}
+	pems := map[int][]byte{}
+	for ver, s := range c.PrivateKeys {
+		v, err := s.Resolve()
+		if err != nil {
+			return nil, fmt.Errorf("private_keys[%d]: %w", ver, err)
+		}
+		pems[ver] = []byte(v)
+	}
+	ring, err := finance.ParseKeyRing(pems)
+	if err != nil {
+		return nil, fmt.Errorf("private_keys: %w", err)
+	}
+	var passwd string
+	if !c.ProxyPassword.IsZero() {
+		if passwd, err = c.ProxyPassword.Resolve(); err != nil {
+			return nil, fmt.Errorf("proxy_password: %w", err)
+		}
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	agentLog := slogWriter{logger.With("connector", c.ID, "from", "capture-agent")}
+	interval := c.PollInterval
+	if interval == 0 {
+		interval = connector.DefaultPollInterval
+	}
+	mc := &msgaudit.Connector{ID: c.ID, CorpID: c.CorpID, Keys: ring, Engine: r.Engine, Blobs: r.Blobs, Store: r.Store,
+		Health: h, Proxy: c.Proxy, Passwd: passwd, Logger: logger,
+		Open: func() (finance.SDK, error) {
+			return agent.Start(exe, []string{"capture-agent", "--sdk-path", c.SDKPath, "--corp-id", c.CorpID},
+				[]string{agentSecretEnv + "=" + secret}, agentLog)
+		}}
+	return &puller{c: mc, interval: interval, wake: make(chan struct{}, 1)}, nil
+}
+
+// agentSecretEnv passes the conversation-archive secret to the agent: the
+// environment of a process is private to its user, its arguments are not.
+const agentSecretEnv = "WXARCHIVE_MSGAUDIT_SECRET"
+
+// slogWriter logs each line the agent writes to stderr.
+type slogWriter struct{ l *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	for _, line := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
+		if line != "" {
+			w.l.Warn(line)
+		}
+	}
+	return len(p), nil
+}
+
+func (a *app) captureAgentCmd() *cobra.Command {
+	var sdkPath, corpID string
+	c := &cobra.Command{
+		Use:   "capture-agent",
+		Short: "Host the WeCom Finance SDK for serve (started by serve; not for direct use)",
+		Long: `capture-agent loads the WeCom Finance SDK (libWeWorkFinanceSdk_C.so) and answers
+serve's calls on standard input and output, so that a crash inside the vendor
+library ends this process, not the archive. serve starts it for each
+wecom-archive connector and starts a new one when it dies. The conversation-
+archive secret comes from $` + agentSecretEnv + `.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			secret := os.Getenv(agentSecretEnv)
+			if sdkPath == "" || corpID == "" || secret == "" {
+				return usageErr("--sdk-path, --corp-id and $%s are required", agentSecretEnv)
+			}
+			sdk, err := native.Open(sdkPath, corpID, secret)
+			if err != nil {
+				return err
+			}
+			defer sdk.Close()
+			return agent.Serve(cmd.Context(), sdk, os.Stdin, a.stdout)
+		},
+	}
+	c.Flags().StringVar(&sdkPath, "sdk-path", "", "path of libWeWorkFinanceSdk_C.so")
+	c.Flags().StringVar(&corpID, "corp-id", "", "the CorpID")
+	return c
 }
 
 func newReceiver(ctx context.Context, r *repo.Repo, c connector.Config, h *connector.Health, logger *slog.Logger) (*callback.Receiver, error) {
@@ -84,7 +227,7 @@ func newReceiver(ctx context.Context, r *repo.Repo, c connector.Config, h *conne
 		logger.Warn("connector has no app_secret: media of its messages will not be fetched", "connector", c.ID)
 	}
 	rcv.Notify = func() {
-		logger.Info("msgaudit_notify received: conversation-archive data is waiting", "connector", c.ID)
+		logger.Info("msgaudit_notify received, but no wecom-archive connector is configured for it", "connector", c.ID)
 	}
 	rcv.OnEvent = func(outcome, subject, detail string) {
 		// Health bookkeeping must outlive the request that reported it.

@@ -1,7 +1,11 @@
 package main
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
@@ -220,5 +224,67 @@ func TestServeRefusesBadConnectors(t *testing.T) {
 	out, err = exec.Command(binary, "--dir", dir, "serve", "--addr", "127.0.0.1:0").CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), "connector staff-app: token: environment variable WXARCHIVE_TEST_UNSET_TOKEN is not set") {
 		t.Fatalf("serve with an unset secret: %v\n%s", err, out)
+	}
+}
+
+// TestServeArchiveConnectorWithoutSDK: a wecom-archive connector whose
+// Finance SDK cannot run (this build has no vendor binding) does not stop
+// serve; it raises a pull_failed fault saying why, visible in health.
+func TestServeArchiveConnectorWithoutSDK(t *testing.T) {
+	t.Parallel()
+	dir := cliArchiveDir(t)
+	cliInit(t, dir)
+	secrets := t.TempDir()
+	key, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(secrets, "v1.pem"), pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), 0o600)
+	os.WriteFile(filepath.Join(secrets, "secret"), []byte("archive-secret\n"), 0o600)
+	cfgPath := filepath.Join(dir, repo.ConfigFile)
+	cfg := mustRead(t, cfgPath) + fmt.Sprintf(`connectors:
+  - id: archive
+    type: wecom-archive
+    corp_id: ww5f3c9a1e2b7d4068
+    secret: {file: %s}
+    sdk_path: /opt/wecom/libWeWorkFinanceSdk_C.so
+    private_keys:
+      1: {file: %s}
+    poll_interval: 1s
+`, filepath.Join(secrets, "secret"), filepath.Join(secrets, "v1.pem"))
+	os.WriteFile(cfgPath, []byte(cfg), 0o644)
+	s := startServe(t, dir)
+	deadline := time.Now().Add(60 * time.Second)
+	var detail string
+	for detail == "" && time.Now().Before(deadline) {
+		var rep struct {
+			Faults []struct{ Connector, Kind, Detail string } `json:"faults"`
+		}
+		resp, err := http.Get("http://" + s.addr + "/api/v1/capture/health")
+		if err != nil {
+			t.Fatal(err)
+		}
+		json.NewDecoder(resp.Body).Decode(&rep)
+		resp.Body.Close()
+		for _, f := range rep.Faults {
+			if f.Connector == "archive" && f.Kind == "pull_failed" {
+				detail = f.Detail
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	if err := <-s.done; err != nil {
+		t.Fatalf("serve: %v\n%s", err, s.out.String())
+	}
+	if !strings.Contains(detail, "built without the WeCom Finance SDK binding") {
+		t.Fatalf("pull_failed detail %q\n%s", detail, s.out.String())
+	}
+	if strings.Contains(s.out.String(), "archive-secret") {
+		t.Fatal("serve logged the archive secret")
+	}
+	// The CLI sees the same fault.
+	if out, _, code := runCLI(t, "--dir", dir, "health"); code != 1 || !strings.Contains(out, "pull_failed") {
+		t.Fatalf("health: exit %d\n%s", code, out)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -57,10 +58,12 @@ the blob store and exits 0.`,
 				r.Close(context.Background())
 				return err
 			}
-			if opts.Callbacks, err = startConnectors(ctx, r, health, logger); err != nil {
+			conns, err := startConnectors(ctx, r, health, logger)
+			if err != nil {
 				r.Close(context.Background())
 				return usageErr("%v", err)
 			}
+			opts.Callbacks = conns.handlers
 			opts.CaptureHealth = func(ctx context.Context) (*connector.Report, error) {
 				return connector.BuildReport(ctx, r.Store, r.Config.Connectors, r.Config.CaptureHealth.SilentDays, time.Now(), r.Config.Location(), health)
 			}
@@ -78,6 +81,17 @@ the blob store and exits 0.`,
 				// Records left pending by a crash are sealed on the first tick.
 				r.Engine.RunSealer(sealCtx, 0)
 			}()
+			// Pulling connectors stop before the archive closes: their
+			// last batch and its cursor commit first.
+			pullCtx, stopPullers := context.WithCancel(context.Background())
+			var pullers sync.WaitGroup
+			for _, p := range conns.pullers {
+				pullers.Add(1)
+				go func() {
+					defer pullers.Done()
+					p.run(pullCtx)
+				}()
+			}
 			healthDone := make(chan struct{})
 			go func() {
 				defer close(healthDone)
@@ -100,6 +114,8 @@ the blob store and exits 0.`,
 			if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				logger.Error("drain incomplete", "err", err)
 			}
+			stopPullers()
+			pullers.Wait()
 			stopSealer()
 			<-sealerDone
 			<-healthDone

@@ -24,6 +24,7 @@ import (
 type Health interface {
 	Observe(ctx context.Context, id, outcome, detail string)
 	Raise(ctx context.Context, id, kind, subject, detail string)
+	Resolve(ctx context.Context, id, kind, subject, detail, actor string) bool
 }
 
 // Fault kinds the connector raises (connector.Fault* in capture health).
@@ -33,6 +34,7 @@ const (
 	faultKeyMissing       = "key_version_missing"
 	faultMediaFailed      = "media_failed"
 	faultConsentWithdrawn = "consent_withdrawn"
+	faultPullFailed       = "pull_failed"
 )
 
 // Connector pulls the conversation archive through the Finance SDK:
@@ -441,8 +443,13 @@ func (c *Connector) Run(ctx context.Context, interval time.Duration, wake <-chan
 	c.defaults()
 	for ctx.Err() == nil {
 		res, err := c.Pull(ctx)
-		if err != nil && ctx.Err() == nil {
+		switch {
+		case err != nil && ctx.Err() == nil:
+			// Capture has stopped until this clears: a fault, not a log line.
 			c.Logger.Error("msgaudit pull failed", "connector", c.ID, "err", err)
+			c.raise(ctx, faultPullFailed, "", err.Error())
+		case err == nil && c.Health != nil:
+			c.Health.Resolve(ctx, c.ID, faultPullFailed, "", "pulling works again", "connector:"+c.ID)
 		}
 		if err == nil && res.More {
 			continue

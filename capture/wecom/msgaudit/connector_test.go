@@ -82,6 +82,8 @@ func (h *health) Raise(_ context.Context, _, kind, subject, detail string) {
 	h.faults = append(h.faults, kind+" "+subject)
 }
 
+func (h *health) Resolve(_ context.Context, _, kind, subject, _, _ string) bool { return false }
+
 func (h *health) Faults() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
