@@ -16,10 +16,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wxarchive/wxarchive/capture/connector"
 	"github.com/wxarchive/wxarchive/capture/wecom/finance"
 	"github.com/wxarchive/wxarchive/capture/wecom/finance/agent"
 	"github.com/wxarchive/wxarchive/capture/wecom/finance/sim"
+	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
 	"github.com/wxarchive/wxarchive/demo"
+	"github.com/wxarchive/wxarchive/repo"
+	"github.com/wxarchive/wxarchive/verify"
 )
 
 // TestMain doubles as the agent process: with WXA_AGENT_HELPER set, the
@@ -190,5 +194,105 @@ func TestAgentProcessCrash(t *testing.T) {
 	cd, _ := finance.ParseChatData(b)
 	if err != nil || cd == nil || len(cd.ChatData) != 50 {
 		t.Fatalf("new agent: %v", err)
+	}
+}
+
+// TestAcceptance50k is the end-to-end test: the simulator serves
+// 50,000 encrypted messages of every msgtype with media; the connector,
+// with the SDK in agent processes, archives all of them exactly once
+// through two restarts and one SDK crash (the agent process dies); all
+// media md5s match; verify is clean; capture health has no fault but the
+// consent refusals in the data.
+func TestAcceptance50k(t *testing.T) {
+	n := 50000
+	if testing.Short() {
+		n = 3000
+	}
+	ctx := context.Background()
+	key, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
+	keyFile := filepath.Join(t.TempDir(), "key.pem")
+	os.WriteFile(keyFile, keyPEM, 0o600)
+	ring, err := finance.ParseKeyRing(map[int][]byte{1: keyPEM})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if _, err := repo.Init(ctx, dir, repo.InitOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"WXA_AGENT_HELPER=1", "WXA_AGENT_KEY=" + keyFile, "WXA_AGENT_MESSAGES=" + strconv.Itoa(n)}
+	agents := 0
+	crashNext := true
+	run := func(pages int) (restarts int) {
+		r, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close(ctx)
+		h, err := connector.NewHealth(ctx, r.Engine, r.Store, nil, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := &msgaudit.Connector{ID: "archive", CorpID: demo.DefaultCorpID, Keys: ring, Engine: r.Engine, Blobs: r.Blobs,
+			Store: r.Store, Health: h, Backoff: time.Millisecond,
+			Open: func() (finance.SDK, error) {
+				agents++
+				e := env
+				if crashNext { // the first agent dies in the middle of a page
+					e, crashNext = append(e, "WXA_AGENT_CRASH_AFTER=700"), false
+				}
+				return agent.Start(os.Args[0], []string{"-test.run=^$"}, e, io.Discard)
+			}}
+		defer c.Close()
+		for i := 0; pages < 0 || i < pages; i++ {
+			res, err := c.Pull(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !res.More {
+				break
+			}
+		}
+		return c.Restarts()
+	}
+	// Two stops and starts of the whole archive, one agent crash.
+	crashes := run(3)
+	crashes += run(10)
+	crashes += run(-1)
+	if crashes != 1 || agents != 4 {
+		t.Fatalf("%d agent crashes and %d agents; want 1 crash (4 agents: one per run, one after the crash)", crashes, agents)
+	}
+
+	r, err := repo.Open(ctx, dir, repo.OpenOptions{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close(ctx)
+	counts, err := r.Store.Counts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counts.Messages != int64(n) || counts.Conflicts != 0 || counts.Rejects != 0 || counts.AttachFaults != 0 || counts.Attachments == 0 {
+		t.Fatalf("counts %+v: want %d messages exactly once, every attachment fetched intact", counts, n)
+	}
+	open, err := r.Store.OpenFaults(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range open {
+		if f.Kind != connector.FaultConsentWithdrawn {
+			t.Fatalf("open fault %+v", f)
+		}
+	}
+	rep, err := verify.Run(ctx, r, verify.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK {
+		t.Fatalf("verify: %+v", rep.Faults)
 	}
 }
