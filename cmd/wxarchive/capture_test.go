@@ -288,3 +288,48 @@ func TestServeArchiveConnectorWithoutSDK(t *testing.T) {
 		t.Fatalf("health: exit %d\n%s", code, out)
 	}
 }
+
+func TestCLIImport(t *testing.T) {
+	t.Parallel()
+	dir := cliArchiveDir(t)
+	cliInit(t, dir)
+	files := t.TempDir()
+	wm := filepath.Join(files, "王总.csv")
+	os.WriteFile(wm, []byte("\xef\xbb\xbflocalId,TalkerId,Type,SubType,IsSender,CreateTime,Status,StrContent,StrTime,Remark,NickName,Sender\n"+
+		"1,17,1,0,1,1700000000,2,这个产品保本保收益,2023-11-15 06:13:20,王总,Wang,\n"+
+		"2,17,1,0,0,1700000060,2,好的,2023-11-15 06:14:20,王总,Wang,\n"+
+		"3,17,1,0,7,1700000120,2,坏行,2023-11-15 06:15:20,王总,Wang,\n"), 0o644)
+	out, errs, code := runCLI(t, "--dir", dir, "import", "wechatmsg-csv", wm, "--owner", "wxid_zhangwei")
+	if code != 2 || !strings.Contains(out, "3 rows") || !strings.Contains(out, "2 archived") || !strings.Contains(out, "line 4: IsSender") {
+		t.Fatalf("import: exit %d\n%s\n%s", code, out, errs)
+	}
+	if out := mustCLI(t, "--dir", dir, "search", "保本"); !strings.HasPrefix(out, "1 match") || !strings.Contains(out, "wxid_zhangwei") {
+		t.Fatalf("search after import:\n%s", out)
+	}
+	// Again: resumed past the end, nothing archived.
+	out, _, _ = runCLI(t, "--dir", dir, "import", "wechatmsg-csv", wm, "--owner", "wxid_zhangwei")
+	if !strings.Contains(out, "0 archived") || !strings.Contains(out, "resumed after line 4") {
+		t.Fatalf("second import:\n%s", out)
+	}
+	// A damaged file: the rows before the damage are archived; exit 2 names the line.
+	jl := filepath.Join(files, "m.jsonl")
+	os.WriteFile(jl, []byte(`{"id":"a","sender":"s","recipients":["r"],"sent_at":1700000000000,"text":"fee"}`+"\n"), 0o644)
+	if out := mustCLI(t, "--dir", dir, "import", "jsonl", jl, "--json"); !strings.Contains(out, `"archived": 1`) {
+		t.Fatalf("jsonl import: %s", out)
+	}
+	cj := filepath.Join(files, "chatlog.json")
+	os.WriteFile(cj, []byte("[\n{\"seq\":1,\"time\":\"2023-11-15T06:13:20Z\",\"talker\":\"wxid_c\",\"isChatRoom\":false,\"sender\":\"wxid_zhangwei\",\"isSelf\":true,\"type\":1,\"content\":\"你好\"},\n{\"seq\":"), 0o644)
+	_, errs, code = runCLI(t, "--dir", dir, "import", "chatlog-json", cj, "--owner", "wxid_zhangwei")
+	if code != 2 || !strings.Contains(errs, "chatlog.json: chatlog-json: line 3") {
+		t.Fatalf("damaged chatlog: exit %d, %s", code, errs)
+	}
+	if out := mustCLI(t, "--dir", dir, "search", "你好"); !strings.HasPrefix(out, "1 match") {
+		t.Fatalf("rows before the damage: %s", out)
+	}
+	if _, errs, code := runCLI(t, "--dir", dir, "import", "xml", cj); code != 2 || !strings.Contains(errs, "unknown format") {
+		t.Fatalf("unknown format: %d %s", code, errs)
+	}
+	if out, _, code := runCLI(t, "--dir", dir, "verify"); code != 0 {
+		t.Fatalf("verify: %s", out)
+	}
+}
