@@ -23,9 +23,10 @@ const (
 	TypeWeComCallback Type = "wecom-callback" // a WeCom self-built app's callback URL
 	TypeOACallback    Type = "oa-callback"    // a WeChat Official Account's callback URL
 	TypeWeComArchive  Type = "wecom-archive"  // the conversation archive (会话内容存档) through the Finance SDK
+	TypeWeComKF       Type = "wecom-kf"       // customer service (微信客服) through kf/sync_msg
 )
 
-var types = map[Type]bool{TypeWeComCallback: true, TypeOACallback: true, TypeWeComArchive: true}
+var types = map[Type]bool{TypeWeComCallback: true, TypeOACallback: true, TypeWeComArchive: true, TypeWeComKF: true}
 
 // Secret says where a secret is read from: an environment variable or a
 // file (its content, without a final newline). A secret written in the
@@ -122,6 +123,10 @@ type Config struct {
 	Proxy         string         `yaml:"proxy,omitempty"`
 	ProxyPassword Secret         `yaml:"proxy_password,omitempty"`
 
+	// wecom-kf: one customer-service account (empty: every account the
+	// app's secret sees).
+	OpenKfID string `yaml:"open_kfid,omitempty"`
+
 	line int
 }
 
@@ -130,7 +135,7 @@ type Config struct {
 const DefaultPollInterval = 30 * time.Second
 
 var configKeys = []string{"id", "type", "enabled", "corp_id", "app_id", "token", "aes_key", "app_secret", "api_base",
-	"secret", "sdk_path", "private_keys", "poll_interval", "proxy", "proxy_password"}
+	"secret", "sdk_path", "private_keys", "poll_interval", "proxy", "proxy_password", "open_kfid"}
 
 // UnmarshalYAML refuses unknown keys (a misspelt key must not silently
 // disable something) and remembers the line for errors.
@@ -213,7 +218,7 @@ func Validate(cs []Config) error {
 		}
 		seen[c.ID] = i + 1
 		if !types[c.Type] {
-			bad("type", "%q: expected wecom-callback, oa-callback or wecom-archive", c.Type)
+			bad("type", "%q: expected wecom-callback, oa-callback, wecom-archive or wecom-kf", c.Type)
 			continue
 		}
 		secret := func(field string, s Secret, required bool) {
@@ -266,19 +271,29 @@ func Validate(cs []Config) error {
 				bad("poll_interval", "%s: at least 1s", c.PollInterval)
 			}
 			secret("proxy_password", c.ProxyPassword, false)
+		case TypeWeComKF:
+			if c.CorpID == "" {
+				bad("corp_id", "required")
+			}
+			secret("app_secret", c.AppSecret, true)
+			if c.PollInterval < 0 || (c.PollInterval > 0 && c.PollInterval < time.Second) {
+				bad("poll_interval", "%s: at least 1s", c.PollInterval)
+			}
 		}
 		if c.Type != TypeWeComArchive {
 			for _, f := range []struct {
 				name string
 				set  bool
 			}{{"secret", !c.Secret.IsZero()}, {"sdk_path", c.SDKPath != ""}, {"private_keys", len(c.PrivateKeys) > 0},
-				{"poll_interval", c.PollInterval != 0}, {"proxy", c.Proxy != ""}} {
+				{"poll_interval", c.PollInterval != 0 && c.Type != TypeWeComKF}, {"proxy", c.Proxy != ""}} {
 				if f.set {
 					bad(f.name, "is for wecom-archive connectors")
 				}
 			}
 		}
-		secret("app_secret", c.AppSecret, false)
+		if c.Type != TypeWeComKF {
+			secret("app_secret", c.AppSecret, false)
+		}
 		if c.APIBase != "" && !strings.HasPrefix(c.APIBase, "https://") && !strings.HasPrefix(c.APIBase, "http://") {
 			bad("api_base", "%q is not an http(s) URL", c.APIBase)
 		}

@@ -79,11 +79,15 @@ func TestConfigErrors(t *testing.T) {
 	if cs, err := parse(t, ok); err != nil || Validate(cs) != nil || len(cs[0].PrivateKeys) != 2 || cs[0].PollInterval != time.Minute || SourceName(cs[0]) != "wecom-archive:ww1" {
 		t.Fatalf("wecom-archive: %+v %v %v", cs, err, Validate(cs))
 	}
+	if cs, err := parse(t, "connectors:\n  - {id: svc, type: wecom-kf, corp_id: ww1, app_secret: {env: S}, open_kfid: wkA, poll_interval: 1m}\n"); err != nil || Validate(cs) != nil || SourceName(cs[0]) != "wecom-kf:ww1" {
+		t.Fatalf("wecom-kf: %v %v", err, Validate(cs))
+	}
 	for _, tc := range []struct{ name, yaml, want string }{
 		{"no keys", "connectors:\n  - {id: a, type: wecom-archive, corp_id: ww1, secret: {env: S}, sdk_path: /x.so}\n", "private_keys: required"},
 		{"inline key", "connectors:\n  - {id: a, type: wecom-archive, corp_id: ww1, secret: {env: S}, sdk_path: /x.so, private_keys: {1: 'BEGIN'}}\n", "private_keys[1]: a secret must not be written"},
 		{"no sdk", "connectors:\n  - {id: a, type: wecom-archive, corp_id: ww1, secret: {env: S}, private_keys: {1: {env: K}}}\n", "sdk_path: required"},
 		{"fast poll", "connectors:\n  - {id: a, type: wecom-archive, corp_id: ww1, secret: {env: S}, sdk_path: /x.so, private_keys: {1: {env: K}}, poll_interval: 10ms}\n", "poll_interval: 10ms: at least 1s"},
+		{"kf without secret", "connectors:\n  - {id: a, type: wecom-kf, corp_id: ww1}\n", "app_secret: required"},
 		{"archive field on a callback", "connectors:\n  - {id: a, type: oa-callback, app_id: wx1, token: {env: T}, sdk_path: /x.so}\n", "sdk_path: is for wecom-archive"},
 	} {
 		cs, err := parse(t, tc.yaml)

@@ -356,6 +356,8 @@ func SourceName(c Config) string {
 		return "oa-callback:" + c.ID
 	case TypeWeComCallback:
 		return "wecom-callback:" + c.ID
+	case TypeWeComKF:
+		return "wecom-kf:" + c.CorpID
 	case TypeWeComArchive:
 		// The same source as `wxarchive ingest wecom-archive`: a message
 		// captured both ways is archived once.

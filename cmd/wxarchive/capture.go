@@ -20,6 +20,7 @@ import (
 	"github.com/wxarchive/wxarchive/capture/wecom/finance"
 	"github.com/wxarchive/wxarchive/capture/wecom/finance/agent"
 	"github.com/wxarchive/wxarchive/capture/wecom/finance/native"
+	"github.com/wxarchive/wxarchive/capture/wecom/kf"
 	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
 	"github.com/wxarchive/wxarchive/repo"
 )
@@ -28,7 +29,37 @@ import (
 // pulling connectors (the conversation archive) by corp id.
 type connectors struct {
 	handlers map[string]http.Handler
-	pullers  map[string]*puller // by corp id: a msgaudit_notify wakes the puller of its corp
+	pullers  map[string]*puller   // by corp id: a msgaudit_notify wakes the puller of its corp
+	syncers  map[string]*kfSyncer // by corp id: a kf_msg_or_event wakes the customer-service sync
+}
+
+type kfSyncer struct {
+	s        *kf.Syncer
+	interval time.Duration
+	wake     chan string
+}
+
+func (k *kfSyncer) run(ctx context.Context) { k.s.Run(ctx, k.interval, k.wake) }
+
+func (cs *connectors) kfEvent(corpID, token string) {
+	if k := cs.syncers[corpID]; k != nil {
+		select {
+		case k.wake <- token:
+		default: // a sync is already due
+		}
+	}
+}
+
+// runners are the pulling connectors' loops.
+func (cs *connectors) runners() []func(context.Context) {
+	var out []func(context.Context)
+	for _, p := range cs.pullers {
+		out = append(out, p.run)
+	}
+	for _, k := range cs.syncers {
+		out = append(out, k.run)
+	}
+	return out
 }
 
 type puller struct {
@@ -59,7 +90,7 @@ func startConnectors(ctx context.Context, r *repo.Repo, h *connector.Health, log
 	if err := connector.Validate(r.Config.Connectors); err != nil {
 		return nil, fmt.Errorf("%s: %w", repo.ConfigFile, err)
 	}
-	cs := &connectors{handlers: map[string]http.Handler{}, pullers: map[string]*puller{}}
+	cs := &connectors{handlers: map[string]http.Handler{}, pullers: map[string]*puller{}, syncers: map[string]*kfSyncer{}}
 	var errs []error
 	for _, c := range r.Config.Connectors {
 		if !c.IsEnabled() {
@@ -81,6 +112,27 @@ func startConnectors(ctx context.Context, r *repo.Repo, h *connector.Health, log
 			logger.Info("connector running", "connector", c.ID, "type", c.Type, "every", p.interval.String())
 			continue
 		}
+		if c.Type == connector.TypeWeComKF {
+			secret, err := c.AppSecret.Resolve()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("connector %s: app_secret: %w", c.ID, err))
+				continue
+			}
+			if cs.syncers[c.CorpID] != nil {
+				errs = append(errs, fmt.Errorf("connector %s: a second wecom-kf connector for corp %s", c.ID, c.CorpID))
+				continue
+			}
+			interval := c.PollInterval
+			if interval == 0 {
+				interval = connector.DefaultPollInterval
+			}
+			client := &api.Client{Flavor: api.WeCom, BaseURL: c.APIBase, ID: c.CorpID, Secret: secret}
+			cs.syncers[c.CorpID] = &kfSyncer{interval: interval, wake: make(chan string, 1), s: &kf.Syncer{ID: c.ID, CorpID: c.CorpID,
+				OpenKfID: c.OpenKfID, Client: client, Engine: r.Engine, Blobs: r.Blobs, Store: r.Store, Health: h, Logger: logger}}
+			h.Register(c.ID, c.Type, connector.SourceName(c))
+			logger.Info("connector running", "connector", c.ID, "type", c.Type, "every", interval.String())
+			continue
+		}
 		rcv, err := newReceiver(ctx, r, c, h, logger)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("connector %s: %w", c.ID, err))
@@ -91,6 +143,10 @@ func startConnectors(ctx context.Context, r *repo.Repo, h *connector.Health, log
 			rcv.Notify = func() {
 				logger.Info("msgaudit_notify: pulling the conversation archive now", "connector", c.ID, "corp", corp)
 				cs.notify(corp)
+			}
+			rcv.OnKFEvent = func(token, openKfID string) {
+				logger.Info("kf_msg_or_event: syncing customer service now", "connector", c.ID, "corp", corp, "open_kfid", openKfID)
+				cs.kfEvent(corp, token)
 			}
 		}
 		cs.handlers[c.ID] = rcv

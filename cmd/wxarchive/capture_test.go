@@ -333,3 +333,75 @@ func TestCLIImport(t *testing.T) {
 		t.Fatalf("verify: %s", out)
 	}
 }
+
+// TestServeCustomerService: a wecom-kf connector syncs at start, and a
+// kf_msg_or_event callback makes it sync again at once (the poll interval
+// here is an hour).
+func TestServeCustomerService(t *testing.T) {
+	t.Parallel()
+	dir := cliArchiveDir(t)
+	cliInit(t, dir)
+	secrets := t.TempDir()
+	for name, v := range map[string]string{"token": vToken, "aeskey": vKey, "kf": "kf-secret"} {
+		os.WriteFile(filepath.Join(secrets, name), []byte(v), 0o600)
+	}
+	fake := apitest.New(vRID, "kf-secret")
+	defer fake.Close()
+	kfMsg := func(id, text string) json.RawMessage {
+		return json.RawMessage(fmt.Sprintf(`{"msgid":%q,"open_kfid":"wkA","external_userid":"wmC","send_time":%d,"origin":3,"msgtype":"text","text":{"content":%q}}`, id, time.Now().Unix(), text))
+	}
+	fake.AddKFPage([]json.RawMessage{kfMsg("kf1", "请问保本吗")}, false)
+	cfgPath := filepath.Join(dir, repo.ConfigFile)
+	cfg := mustRead(t, cfgPath) + fmt.Sprintf(`connectors:
+  - id: kf-app
+    type: wecom-callback
+    corp_id: %[1]s
+    token: {file: %[2]s/token}
+    aes_key: {file: %[2]s/aeskey}
+  - id: service
+    type: wecom-kf
+    corp_id: %[1]s
+    app_secret: {file: %[2]s/kf}
+    api_base: %[3]s
+    poll_interval: 1h
+`, vRID, secrets, fake.URL)
+	os.WriteFile(cfgPath, []byte(cfg), 0o644)
+	s := startServe(t, dir)
+	defer func() {
+		s.cmd.Process.Signal(syscall.SIGTERM)
+		<-s.done
+	}()
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			if cond() {
+				return
+			}
+		}
+		t.Fatalf("%s\n%s", what, s.out.String())
+	}
+	search := func(q string) int64 {
+		var res struct {
+			Total int64 `json:"total"`
+		}
+		resp, err := http.Get("http://" + s.addr + "/api/v1/search?q=" + url.QueryEscape(q))
+		if err != nil {
+			t.Fatal(err)
+		}
+		json.NewDecoder(resp.Body).Decode(&res)
+		resp.Body.Close()
+		return res.Total
+	}
+	waitFor("the first sync did not archive kf1", func() bool { return search("保本") == 1 })
+	fake.AddKFPage([]json.RawMessage{kfMsg("kf2", "好的，谢谢")}, false)
+	cr, _ := callback.NewCrypter(vToken, vKey, vRID)
+	ev := fmt.Sprintf("<xml><ToUserName>%s</ToUserName><FromUserName>sys</FromUserName><CreateTime>%d</CreateTime><MsgType>event</MsgType><Event>kf_msg_or_event</Event><Token>TKN</Token><OpenKfId>wkA</OpenKfId></xml>", vRID, time.Now().Unix())
+	enc, _ := cr.Encrypt([]byte(ev))
+	q := url.Values{"timestamp": {"1"}, "nonce": {"2"}, "msg_signature": {cr.Sign("1", "2", enc)}}
+	resp, err := http.Post("http://"+s.addr+"/capture/wecom/callback/kf-app?"+q.Encode(), "text/xml", strings.NewReader("<xml><Encrypt><![CDATA["+enc+"]]></Encrypt></xml>"))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("kf event: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	waitFor("kf_msg_or_event did not trigger a sync", func() bool { return search("谢谢") == 1 })
+}

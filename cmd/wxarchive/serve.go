@@ -85,11 +85,11 @@ the blob store and exits 0.`,
 			// last batch and its cursor commit first.
 			pullCtx, stopPullers := context.WithCancel(context.Background())
 			var pullers sync.WaitGroup
-			for _, p := range conns.pullers {
+			for _, run := range conns.runners() {
 				pullers.Add(1)
 				go func() {
 					defer pullers.Done()
-					p.run(pullCtx)
+					run(pullCtx)
 				}()
 			}
 			healthDone := make(chan struct{})

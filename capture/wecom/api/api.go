@@ -415,3 +415,36 @@ func (c *Client) GroupChat(ctx context.Context, roomID string) (*Room, error) {
 	}
 	return r, nil
 }
+
+// KFPage is one page of customer-service messages (kf/sync_msg).
+type KFPage struct {
+	NextCursor string
+	HasMore    bool
+	Messages   []json.RawMessage // each exactly as sent
+}
+
+// KFSyncMsg reads customer-service (微信客服) messages after cursor. token
+// is the one a kf_msg_or_event callback carried (ten minutes valid; it
+// lifts the rate limit), or "". An empty page with has_more set is not
+// the end: the caller continues with the next cursor.
+func (c *Client) KFSyncMsg(ctx context.Context, cursor, token, openKfID string, limit int) (*KFPage, error) {
+	in := map[string]any{"limit": limit}
+	if cursor != "" {
+		in["cursor"] = cursor
+	}
+	if token != "" {
+		in["token"] = token
+	}
+	if openKfID != "" {
+		in["open_kfid"] = openKfID
+	}
+	var out struct {
+		NextCursor string            `json:"next_cursor"`
+		HasMore    int               `json:"has_more"`
+		MsgList    []json.RawMessage `json:"msg_list"`
+	}
+	if err := c.postJSON(ctx, "kf/sync_msg", "/cgi-bin/kf/sync_msg", in, &out); err != nil {
+		return nil, err
+	}
+	return &KFPage{NextCursor: out.NextCursor, HasMore: out.HasMore == 1, Messages: out.MsgList}, nil
+}

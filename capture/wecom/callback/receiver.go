@@ -42,6 +42,10 @@ type Receiver struct {
 	// Notify is called (without blocking the reply) when a msgaudit_notify
 	// event says new conversation-archive data is waiting.
 	Notify func()
+	// OnKFEvent is called (without blocking the reply) when a
+	// kf_msg_or_event says customer-service messages are waiting; token
+	// lifts sync_msg's rate limit for ten minutes.
+	OnKFEvent func(token, openKfID string)
 	// OnEvent reports outcomes for capture health and metrics: "archived",
 	// "duplicate", "rejected" (a request refused: bad signature, XML…) and
 	// "media_failed" (subject: the msgid). detail never holds secrets or
@@ -169,6 +173,15 @@ func (r *Receiver) receive(w http.ResponseWriter, req *http.Request, ts, nonce s
 		// new data. Pull now instead of at the next poll.
 		if r.Notify != nil {
 			go r.Notify()
+		}
+		r.ack(w)
+		return
+	}
+	if m.MsgType == "event" && m.Event == "kf_msg_or_event" {
+		// Also a signal, not a communication: the messages come through
+		// kf/sync_msg.
+		if r.OnKFEvent != nil {
+			go r.OnKFEvent(m.Doc.Value("Token"), m.Doc.Value("OpenKfId"))
 		}
 		r.ack(w)
 		return

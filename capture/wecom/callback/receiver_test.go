@@ -287,6 +287,24 @@ func TestReceiverMsgauditNotify(t *testing.T) {
 	if e.journalSize() != before {
 		t.Fatal("msgaudit_notify was archived as a message")
 	}
+	// kf_msg_or_event hands its token to the customer-service sync.
+	got := make(chan string, 1)
+	e.rcv.OnKFEvent = func(token, kfid string) { got <- token + " " + kfid }
+	kfEv := "<xml><ToUserName>" + corpID + "</ToUserName><FromUserName>sys</FromUserName><CreateTime>1700000050</CreateTime><MsgType>event</MsgType><Event>kf_msg_or_event</Event><Token>ENCApHxnGDNAVNY4AaSJKj4Tb5mwsEMzxhFmHVGcra996NR</Token><OpenKfId>wkABC</OpenKfId></xml>"
+	if code, _ := e.post(kfEv); code != 200 {
+		t.Fatal(code)
+	}
+	select {
+	case g := <-got:
+		if g != "ENCApHxnGDNAVNY4AaSJKj4Tb5mwsEMzxhFmHVGcra996NR wkABC" {
+			t.Fatalf("kf event: %q", g)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("kf_msg_or_event did not start a sync")
+	}
+	if e.journalSize() != before {
+		t.Fatal("kf_msg_or_event was archived as a message")
+	}
 	// Other events are archived, keyed without a MsgId.
 	sub := "<xml><ToUserName>" + corpID + "</ToUserName><FromUserName>lina</FromUserName><CreateTime>1700000100</CreateTime><MsgType>event</MsgType><Event>enter_agent</Event><EventKey></EventKey><AgentID>1000002</AgentID></xml>"
 	for i := 0; i < 2; i++ {

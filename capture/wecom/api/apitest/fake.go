@@ -28,6 +28,8 @@ type Fake struct {
 	roomAgree  map[string][]map[string]any
 	rooms      map[string]map[string]any
 	failMedia  map[string]int // media id → errcode to answer with
+	kfPages    []kfPage
+	KFTokens   []string // tokens sync_msg calls carried, in order
 	TokenCalls atomic.Int64
 	MediaCalls atomic.Int64
 	// LegacyField answers consent with the documented misspelt
@@ -48,6 +50,7 @@ func New(id, secret string) *Fake {
 	mux.HandleFunc("POST /cgi-bin/msgaudit/check_single_agree", f.authed(f.checkSingle))
 	mux.HandleFunc("POST /cgi-bin/msgaudit/check_room_agree", f.authed(f.checkRoom))
 	mux.HandleFunc("POST /cgi-bin/msgaudit/groupchat/get", f.authed(f.groupChat))
+	mux.HandleFunc("POST /cgi-bin/kf/sync_msg", f.authed(f.kfSync))
 	f.Server = httptest.NewServer(mux)
 	return f
 }
@@ -256,4 +259,42 @@ func (f *Fake) groupChat(w http.ResponseWriter, body map[string]any) {
 		out[k] = v
 	}
 	writeJSON(w, out)
+}
+
+type kfPage struct {
+	msgs    []json.RawMessage
+	hasMore bool
+}
+
+// AddKFPage appends a page to the customer-service message stream: the
+// page after cursor "pN" is page N (the first page has no cursor).
+func (f *Fake) AddKFPage(msgs []json.RawMessage, hasMore bool) {
+	f.mu.Lock()
+	f.kfPages = append(f.kfPages, kfPage{msgs, hasMore})
+	f.mu.Unlock()
+}
+
+func (f *Fake) kfSync(w http.ResponseWriter, body map[string]any) {
+	cursor, _ := body["cursor"].(string)
+	token, _ := body["token"].(string)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.KFTokens = append(f.KFTokens, token)
+	n := 0
+	if cursor != "" {
+		if _, err := fmt.Sscanf(cursor, "p%d", &n); err != nil {
+			apiErr(w, 95000, "invalid cursor")
+			return
+		}
+	}
+	if n >= len(f.kfPages) {
+		writeJSON(w, map[string]any{"errcode": 0, "errmsg": "ok", "next_cursor": cursor, "has_more": 0, "msg_list": []any{}})
+		return
+	}
+	p := f.kfPages[n]
+	more := 0
+	if p.hasMore {
+		more = 1
+	}
+	writeJSON(w, map[string]any{"errcode": 0, "errmsg": "ok", "next_cursor": fmt.Sprintf("p%d", n+1), "has_more": more, "msg_list": p.msgs})
 }
