@@ -405,3 +405,30 @@ func TestServeCustomerService(t *testing.T) {
 	resp.Body.Close()
 	waitFor("kf_msg_or_event did not trigger a sync", func() bool { return search("谢谢") == 1 })
 }
+
+// TestCLIDemoLive: the demo captured through the simulator and the msgaudit
+// connector archives the same messages as the JSONL path.
+func TestCLIDemoLive(t *testing.T) {
+	t.Parallel()
+	live, plain := cliArchiveDir(t), cliArchiveDir(t)
+	out := mustCLI(t, "--dir", live, "demo", "--live", "--messages", "400", "--seed", "5")
+	if !strings.Contains(out, "Archived 400 demo messages (seed 5)") || !strings.Contains(out, "400 new") || !strings.Contains(out, "(0 not intact)") {
+		t.Fatalf("demo --live:\n%s", out)
+	}
+	mustCLI(t, "--dir", plain, "demo", "--messages", "400", "--seed", "5")
+	count := func(dir string) (n int64, atts int64) {
+		var s struct {
+			Messages    int64 `json:"messages"`
+			Attachments int64 `json:"attachments"`
+		}
+		cliJSON(t, &s, "--dir", dir, "stats", "--json")
+		return s.Messages, s.Attachments
+	}
+	lm, la := count(live)
+	if pm, pa := count(plain); lm != pm || la != pa || lm != 400 {
+		t.Fatalf("live %d messages %d attachments, plain %d and %d", lm, la, pm, pa)
+	}
+	if out, _, code := runCLI(t, "--dir", live, "verify"); code != 0 {
+		t.Fatalf("verify: %s", out)
+	}
+}

@@ -3,6 +3,10 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +19,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/wxarchive/wxarchive/archive"
+	"github.com/wxarchive/wxarchive/capture/wecom/finance"
+	"github.com/wxarchive/wxarchive/capture/wecom/finance/sim"
 	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
 	"github.com/wxarchive/wxarchive/demo"
 	"github.com/wxarchive/wxarchive/ingest"
@@ -26,6 +32,7 @@ func (a *app) demoCmd() *cobra.Command {
 	var seed int64
 	var messages int
 	var keep string
+	var live bool
 	c := &cobra.Command{
 		Use:   "demo",
 		Short: "Create (if needed) an archive and fill it with a realistic synthetic WeCom data set",
@@ -33,7 +40,11 @@ func (a *app) demoCmd() *cobra.Command {
 20,000 messages over 90 days between 44 employees in 3 departments and 180 clients,
 1:1 and group chats in Chinese, English and mixed text, every message type, real
 image/voice/video/file bytes, recalls, consent events and a few planted
-compliance-relevant messages — and archives it through the same path as real data.`,
+compliance-relevant messages — and archives it through the same path as real data.
+
+With --live the data is served by a simulator of WeCom's conversation-archive
+service (encrypted messages by seq, RSA-wrapped keys, media in 512 KB chunks) and
+captured by the same connector a wecom-archive connector runs under serve.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -49,16 +60,17 @@ compliance-relevant messages — and archives it through the same path as real d
 			} else if err != nil {
 				return err
 			}
-			return a.runDemo(ctx, seed, messages, keep)
+			return a.runDemo(ctx, seed, messages, keep, live)
 		},
 	}
 	c.Flags().Int64Var(&seed, "seed", 1, "seed: the same seed gives the same data")
 	c.Flags().IntVar(&messages, "messages", 20000, "number of messages to generate")
 	c.Flags().StringVar(&keep, "export", "", "also write the generated messages.jsonl and media/ to this directory")
+	c.Flags().BoolVar(&live, "live", false, "capture from a simulated WeCom conversation-archive service through the msgaudit connector")
 	return c
 }
 
-func (a *app) runDemo(ctx context.Context, seed int64, messages int, export string) error {
+func (a *app) runDemo(ctx context.Context, seed int64, messages int, export string, live bool) error {
 	start := time.Now()
 	r, err := a.openWriter(ctx, true)
 	if err != nil {
@@ -109,49 +121,58 @@ func (a *app) runDemo(ctx context.Context, seed int64, messages int, export stri
 		defer exportFile.Flush()
 	}
 
-	pr, pw := io.Pipe()
-	genDone := make(chan error, 1)
 	var gsum demo.Summary
-	go func() {
-		bw := bufio.NewWriterSize(pw, 1<<20)
+	var sum *msgaudit.Summary
+	if live {
 		var err error
-		gsum, err = demo.Generate(cfg, func(line []byte) error {
-			if exportFile != nil {
-				exportFile.Write(line)
-				exportFile.WriteByte('\n')
-			}
-			if _, err := bw.Write(line); err != nil {
-				return err
-			}
-			return bw.WriteByte('\n')
-		}, func(id string, data []byte) error {
-			// Media is written before the first line that references it,
-			// so it is in place when that line's batch is processed.
-			return os.WriteFile(filepath.Join(mediaDir, id), data, 0o644)
-		})
-		if err == nil {
-			err = bw.Flush()
+		if gsum, sum, err = a.demoLive(ctx, r, cfg, source, exportFile, mediaDir); err != nil {
+			return err
 		}
-		pw.CloseWithError(err)
-		genDone <- err
-	}()
-	in := &msgaudit.Ingester{Engine: r.Engine, Blobs: r.Blobs, Media: ingest.DirMedia{Dir: mediaDir}, Source: source,
-		Actor: actor("cli:demo"), Origin: fmt.Sprintf("demo seed %d", seed)}
-	bar := a.progressBar(int64(messages), "demo")
-	if bar != nil {
-		in.Progress = func(lines int, _ int64) { bar.Set(lines) }
-	}
-	sum, runErr := in.Run(ctx, pr)
-	pr.CloseWithError(io.ErrClosedPipe)
-	genErr := <-genDone
-	if bar != nil {
-		bar.Finish()
-	}
-	if runErr != nil {
-		return runErr
-	}
-	if genErr != nil {
-		return genErr
+	} else {
+		pr, pw := io.Pipe()
+		genDone := make(chan error, 1)
+		go func() {
+			bw := bufio.NewWriterSize(pw, 1<<20)
+			var err error
+			gsum, err = demo.Generate(cfg, func(line []byte) error {
+				if exportFile != nil {
+					exportFile.Write(line)
+					exportFile.WriteByte('\n')
+				}
+				if _, err := bw.Write(line); err != nil {
+					return err
+				}
+				return bw.WriteByte('\n')
+			}, func(id string, data []byte) error {
+				// Media is written before the first line that references it,
+				// so it is in place when that line's batch is processed.
+				return os.WriteFile(filepath.Join(mediaDir, id), data, 0o644)
+			})
+			if err == nil {
+				err = bw.Flush()
+			}
+			pw.CloseWithError(err)
+			genDone <- err
+		}()
+		in := &msgaudit.Ingester{Engine: r.Engine, Blobs: r.Blobs, Media: ingest.DirMedia{Dir: mediaDir}, Source: source,
+			Actor: actor("cli:demo"), Origin: fmt.Sprintf("demo seed %d", seed)}
+		bar := a.progressBar(int64(messages), "demo")
+		if bar != nil {
+			in.Progress = func(lines int, _ int64) { bar.Set(lines) }
+		}
+		var runErr error
+		sum, runErr = in.Run(ctx, pr)
+		pr.CloseWithError(io.ErrClosedPipe)
+		genErr := <-genDone
+		if bar != nil {
+			bar.Finish()
+		}
+		if runErr != nil {
+			return runErr
+		}
+		if genErr != nil {
+			return genErr
+		}
 	}
 	if err := r.Close(ctx); err != nil {
 		return err
@@ -229,4 +250,76 @@ func truncateRunes(s string, n int) string {
 		return s
 	}
 	return string(r[:n]) + "…"
+}
+
+// demoLive serves the generated data from the Finance SDK simulator and
+// captures it with the msgaudit connector, as a wecom-archive connector
+// would from WeCom.
+func (a *app) demoLive(ctx context.Context, r *repo.Repo, cfg demo.Config, source string, export *bufio.Writer, mediaDir string) (demo.Summary, *msgaudit.Summary, error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048) // WeCom's key size
+	if err != nil {
+		return demo.Summary{}, nil, err
+	}
+	ring, err := finance.ParseKeyRing(map[int][]byte{1: pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})})
+	if err != nil {
+		return demo.Summary{}, nil, err
+	}
+	svc := sim.New(map[int]*rsa.PublicKey{1: &key.PublicKey})
+	media := map[string][]byte{}
+	var addErr error
+	gsum, err := demo.Generate(cfg, func(line []byte) error {
+		if export != nil {
+			export.Write(line)
+			export.WriteByte('\n')
+		}
+		if _, err := svc.Add(line, 1, media); err != nil && addErr == nil {
+			addErr = err
+		}
+		clear(media)
+		return nil
+	}, func(id string, data []byte) error {
+		media[id] = append([]byte(nil), data...)
+		if export != nil {
+			return os.WriteFile(filepath.Join(mediaDir, id), data, 0o644)
+		}
+		return nil
+	})
+	if err == nil {
+		err = addErr
+	}
+	if err != nil {
+		return gsum, nil, err
+	}
+	c := &msgaudit.Connector{ID: "demo-live", CorpID: strings.TrimPrefix(source, "wecom-archive:"), Keys: ring, Engine: r.Engine,
+		Blobs: r.Blobs, Store: r.Store, Open: func() (finance.SDK, error) { return svc.Open(), nil }}
+	defer c.Close()
+	bar := a.progressBar(int64(cfg.Messages), "demo --live")
+	sum := &msgaudit.Summary{}
+	for {
+		res, err := c.Pull(ctx)
+		if err != nil {
+			return gsum, sum, err
+		}
+		sum.Lines += res.Fetched
+		sum.Archived += res.Archived
+		sum.Duplicates += res.Duplicates
+		sum.Rejected += res.Rejected
+		if bar != nil {
+			bar.Set(sum.Lines)
+		}
+		if !res.More {
+			break
+		}
+	}
+	if bar != nil {
+		bar.Finish()
+	}
+	counts, err := r.Store.Counts(ctx)
+	if err == nil {
+		sum.Attachments = int(counts.Attachments)
+		for i := int64(0); i < counts.AttachFaults; i++ {
+			sum.AttachmentFaults = append(sum.AttachmentFaults, msgaudit.AttachmentFault{})
+		}
+	}
+	return gsum, sum, nil
 }
