@@ -18,7 +18,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/wxarchive/wxarchive/archive"
+	"github.com/wxarchive/wxarchive/capture/connector"
 	"github.com/wxarchive/wxarchive/capture/wecom/finance"
 	"github.com/wxarchive/wxarchive/capture/wecom/finance/sim"
 	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
@@ -80,6 +83,24 @@ func (h *health) Raise(_ context.Context, _, kind, subject, detail string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.faults = append(h.faults, kind+" "+subject)
+}
+
+// tee reports to two healths: the test's recorder and the server's.
+type tee [2]msgaudit.Health
+
+func (t tee) Observe(ctx context.Context, id, outcome, detail string) {
+	t[0].Observe(ctx, id, outcome, detail)
+	t[1].Observe(ctx, id, outcome, detail)
+}
+
+func (t tee) Raise(ctx context.Context, id, kind, subject, detail string) {
+	t[0].Raise(ctx, id, kind, subject, detail)
+	t[1].Raise(ctx, id, kind, subject, detail)
+}
+
+func (t tee) Resolve(ctx context.Context, id, kind, subject, detail, actor string) bool {
+	t[0].Resolve(ctx, id, kind, subject, detail, actor)
+	return t[1].Resolve(ctx, id, kind, subject, detail, actor)
 }
 
 func (h *health) Resolve(_ context.Context, _, kind, subject, _, _ string) bool { return false }
@@ -301,9 +322,45 @@ func TestConnectorFaults(t *testing.T) {
 	}
 	f.svc.Expire(120)   // the service dropped seq 1..120 before the first pull
 	f.svc.Withhold(200) // and never delivers seq 200
-	total := f.drain(f.connector("main"))
+	// The server's capture health: journaled faults and metrics.
+	reg := prometheus.NewRegistry()
+	h, err := connector.NewHealth(ctx, f.r.Engine, f.r.Store, reg, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := f.connector("main")
+	c.Health = tee{f.h, h}
+	total := f.drain(c)
 	if total.Cursor != 302 || total.Rejected != 1 {
 		t.Fatalf("pulls: %+v", total)
+	}
+	// `wxarchive health` reads the journaled faults; /metrics the registry.
+	rep, err := connector.BuildReport(ctx, f.r.Store, nil, 7, time.Now(), time.UTC, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reported := map[string]bool{}
+	for _, fr := range rep.Faults {
+		reported[fr.Kind] = true
+	}
+	mfs, _ := reg.Gather()
+	gauges := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != "wxarchive_capture_faults_open" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "kind" {
+					gauges[l.GetValue()] += m.GetGauge().GetValue()
+				}
+			}
+		}
+	}
+	for _, kind := range []string{"data_expired", "seq_gap", "key_version_missing", "media_failed", "consent_withdrawn"} {
+		if !reported[kind] || gauges[kind] < 1 {
+			t.Errorf("fault %s: in the health report %v, wxarchive_capture_faults_open %v", kind, reported[kind], gauges[kind])
+		}
 	}
 	faults := f.h.Faults()
 	for _, want := range []string{"data_expired seq 1-120", "seq_gap seq 200-200", "key_version_missing publickey_ver 3",
