@@ -327,3 +327,20 @@ func (a *Analyzer) Normalize(text string) string {
 	}
 	return string(b)
 }
+
+// NormalizeMapped is Normalize with, for every byte of the normalized text,
+// the byte span [start, end) of the original text it came from, so a match
+// found in normalized text (a policy's regular expression) can be shown
+// where it is in the original.
+func (a *Analyzer) NormalizeMapped(text string) (norm string, start, end []int) {
+	a.normalize(text)
+	b := make([]byte, 0, len(text))
+	for _, u := range a.units {
+		n := len(b)
+		b = utf8.AppendRune(b, u.r)
+		for range len(b) - n {
+			start, end = append(start, u.start), append(end, u.end)
+		}
+	}
+	return string(b), start, end
+}

@@ -371,3 +371,19 @@ func TestFastNormalizeAgrees(t *testing.T) {
 		t.Errorf("terms(ㄱㅏ) = %q, want 가", got)
 	}
 }
+
+func TestNormalizeMapped(t *testing.T) {
+	var a Analyzer
+	text := "ＡＢ保證 x"
+	norm, start, end := a.NormalizeMapped(text)
+	if norm != a.Normalize(text) || len(start) != len(norm) || len(end) != len(norm) {
+		t.Fatalf("%q: %d starts, %d ends", norm, len(start), len(end))
+	}
+	i := strings.Index(norm, "保证") // traditional 證 folded to 证
+	if i < 0 || text[start[i]:end[i+len("保证")-1]] != "保證" {
+		t.Fatalf("normalized %q maps %d..%d to %q", norm, i, i+len("保证"), text[start[i]:end[i+len("保证")-1]])
+	}
+	if text[start[0]:end[1]] != "ＡＢ" || norm[:2] != "ab" {
+		t.Fatalf("full-width letters: %q from %q", norm[:2], text[start[0]:end[1]])
+	}
+}

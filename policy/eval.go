@@ -1,0 +1,239 @@
+package policy
+
+import (
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/wxarchive/wxarchive/archive"
+	"github.com/wxarchive/wxarchive/policy/detect"
+	"github.com/wxarchive/wxarchive/textindex"
+)
+
+// Input is a message as a policy sees it.
+type Input struct {
+	Message  *archive.Message
+	Recalled bool // a later message recalled it
+	// Department returns a participant's department when the message was
+	// sent ("" when unknown).
+	Department func(id string) string
+}
+
+// Hit is one rule that matched a message.
+type Hit struct {
+	Rule string `json:"rule"`
+	// Spans are [start, end) code-point offsets into the message text,
+	// or into attachment text InAttachment (1-based) when that is where
+	// the hit is.
+	Spans        [][2]int `json:"spans"`
+	InAttachment int      `json:"in_attachment,omitempty"`
+	// Masked values of detector hits, never the values themselves.
+	Masked []string `json:"masked,omitempty"`
+}
+
+// InScope reports whether the policy looks at the message.
+func (p *Policy) InScope(in Input) bool {
+	m := in.Message
+	s := p.Scope
+	if len(s.Directions) > 0 && !slices.Contains(s.Directions, m.Direction) {
+		return false
+	}
+	if len(s.ConversationKinds) > 0 && !slices.Contains(s.ConversationKinds, m.ConversationKind) {
+		return false
+	}
+	if slices.Contains(s.ExceptSenders, m.Sender) {
+		return false
+	}
+	employees := func(fn func(id string) bool) bool {
+		for _, pt := range m.Participants {
+			if pt.Kind == archive.ParticipantEmployee && fn(pt.ID) {
+				return true
+			}
+		}
+		return false
+	}
+	if len(s.Employees) > 0 && !employees(func(id string) bool { return slices.Contains(s.Employees, id) }) {
+		return false
+	}
+	if len(s.Departments) > 0 && (in.Department == nil ||
+		!employees(func(id string) bool { return slices.Contains(s.Departments, in.Department(id)) })) {
+		return false
+	}
+	return true
+}
+
+// Evaluate returns the rules of p that m matches, in rule order (nothing
+// when m is out of scope or the policy is disabled).
+func (p *Policy) Evaluate(in Input) []Hit {
+	if !p.IsEnabled() || !p.InScope(in) {
+		return nil
+	}
+	m := in.Message
+	texts := []string{p.stripDisclaimers(m.Text)}
+	for _, a := range m.Attachments {
+		if a.Text != "" {
+			texts = append(texts, p.stripDisclaimers(a.Text))
+		}
+	}
+	doc := &textindex.Doc{Texts: texts, Field: fieldOf(in)}
+	var hits []Hit
+	for i := range p.Rules {
+		r := &p.Rules[i]
+		switch {
+		case len(r.queries) > 0:
+			if h, ok := r.lexicon(doc, texts); ok {
+				hits = append(hits, h)
+			}
+		case r.re != nil:
+			if h, ok := r.regex(texts); ok {
+				hits = append(hits, h)
+			}
+		case r.Detector != "":
+			if h, ok := r.detector(texts); ok {
+				hits = append(hits, h)
+			}
+		case r.Behaviour == BehaviourRecalled:
+			if in.Recalled || m.Action == archive.ActionRecall {
+				hits = append(hits, Hit{Rule: r.ID, Spans: [][2]int{}})
+			}
+		}
+	}
+	return hits
+}
+
+// stripDisclaimers blanks each configured disclaimer (the standard risk
+// warning a firm appends) with spaces, rune for rune, so offsets stay
+// those of the original text and the disclaimer's own words (不保本…)
+// raise nothing.
+func (p *Policy) stripDisclaimers(text string) string {
+	for _, d := range p.Disclaimers {
+		if d == "" {
+			continue
+		}
+		for {
+			i := strings.Index(text, d)
+			if i < 0 {
+				break
+			}
+			text = text[:i] + strings.Repeat(" ", utf8.RuneCountInString(d)) + text[i+len(d):]
+		}
+	}
+	return text
+}
+
+func (r *Rule) lexicon(doc *textindex.Doc, texts []string) (Hit, bool) {
+	for _, u := range r.unless {
+		if textindex.NewMatcher(u).Match(doc) {
+			return Hit{}, false
+		}
+	}
+	for _, q := range r.queries {
+		if !textindex.NewMatcher(q).Match(doc) {
+			continue
+		}
+		hl := textindex.NewHighlighter(q)
+		for k, t := range texts {
+			if spans := hl.Spans(t); len(spans) > 0 {
+				h := Hit{Rule: r.ID, Spans: toPairs(t, spans)}
+				if k > 0 {
+					h.InAttachment = k
+				}
+				return h, true
+			}
+		}
+		return Hit{Rule: r.ID, Spans: [][2]int{}}, true // matched on metadata alone
+	}
+	return Hit{}, false
+}
+
+func (r *Rule) regex(texts []string) (Hit, bool) {
+	var an textindex.Analyzer
+	for k, t := range texts {
+		norm, start, end := an.NormalizeMapped(t)
+		locs := r.re.FindAllStringIndex(norm, 20)
+		if len(locs) == 0 {
+			continue
+		}
+		h := Hit{Rule: r.ID, Spans: [][2]int{}}
+		if k > 0 {
+			h.InAttachment = k
+		}
+		for _, l := range locs {
+			if l[0] == l[1] {
+				continue // an empty match marks nothing
+			}
+			s, e := start[l[0]], end[l[1]-1]
+			h.Spans = append(h.Spans, [2]int{utf8.RuneCountInString(t[:s]), utf8.RuneCountInString(t[:e])})
+		}
+		if len(h.Spans) > 0 {
+			return h, true
+		}
+	}
+	return Hit{}, false
+}
+
+func (r *Rule) detector(texts []string) (Hit, bool) {
+	for k, t := range texts {
+		found := detect.Find(t, []detect.Kind{detect.Kind(r.Detector)}, detect.Options{})
+		if len(found) == 0 {
+			continue
+		}
+		h := Hit{Rule: r.ID, Spans: [][2]int{}}
+		if k > 0 {
+			h.InAttachment = k
+		}
+		for _, f := range found {
+			h.Spans = append(h.Spans, [2]int{f.Start, f.End})
+			h.Masked = append(h.Masked, f.Masked)
+		}
+		return h, true
+	}
+	return Hit{}, false
+}
+
+// toPairs turns the highlighter's byte spans into code-point offsets.
+func toPairs(text string, spans []textindex.Span) [][2]int {
+	out := make([][2]int, len(spans))
+	for i, s := range spans {
+		out[i] = [2]int{utf8.RuneCountInString(text[:s.Start]), utf8.RuneCountInString(text[:s.End])}
+	}
+	return out
+}
+
+// fieldOf evaluates search filters a lexicon term may carry (from:,
+// type:, direction:…) on the message itself.
+func fieldOf(in Input) func(f *textindex.Field) bool {
+	m := in.Message
+	return func(f *textindex.Field) bool {
+		switch f.Name {
+		case "from":
+			return m.Sender == f.Value
+		case "to":
+			return slices.Contains(m.Recipients, f.Value)
+		case "participant":
+			return m.Sender == f.Value || slices.Contains(m.Recipients, f.Value)
+		case "conversation":
+			return m.Conversation == f.Value
+		case "type":
+			return string(m.Kind) == f.Value
+		case "direction":
+			return string(m.Direction) == f.Value
+		case "has":
+			return len(m.Attachments) > 0
+		case "recalled":
+			return in.Recalled == f.Bool
+		case "department":
+			return in.Department != nil && in.Department(m.Sender) == f.Value
+		case "after", "before", "on":
+			ms := m.SentAt.Millis()
+			return ms >= f.From && ms < f.To
+		case "filename":
+			for _, a := range m.Attachments {
+				if strings.Contains(a.FileName, f.Value) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+}
