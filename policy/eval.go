@@ -65,7 +65,15 @@ func (p *Policy) InScope(in Input) bool {
 // Evaluate returns the rules of p that m matches, in rule order (nothing
 // when m is out of scope or the policy is disabled).
 func (p *Policy) Evaluate(in Input) []Hit {
-	if !p.IsEnabled() || !p.InScope(in) {
+	if !p.IsEnabled() {
+		return nil
+	}
+	return p.evaluate(in)
+}
+
+// evaluate is Evaluate for a policy enabled or not (a backtest of a draft).
+func (p *Policy) evaluate(in Input) []Hit {
+	if !p.InScope(in) {
 		return nil
 	}
 	m := in.Message
@@ -75,7 +83,7 @@ func (p *Policy) Evaluate(in Input) []Hit {
 			texts = append(texts, p.stripDisclaimers(a.Text))
 		}
 	}
-	doc := &textindex.Doc{Texts: texts, Field: fieldOf(in)}
+	doc := textindex.Prepare(&textindex.Doc{Texts: texts, Field: fieldOf(in)})
 	var hits []Hit
 	for i := range p.Rules {
 		r := &p.Rules[i]
@@ -121,14 +129,14 @@ func (p *Policy) stripDisclaimers(text string) string {
 	return text
 }
 
-func (r *Rule) lexicon(doc *textindex.Doc, texts []string) (Hit, bool) {
+func (r *Rule) lexicon(doc *textindex.Prepared, texts []string) (Hit, bool) {
 	for _, u := range r.unless {
-		if textindex.NewMatcher(u).Match(doc) {
+		if textindex.NewMatcher(u).MatchPrepared(doc) {
 			return Hit{}, false
 		}
 	}
 	for _, q := range r.queries {
-		if !textindex.NewMatcher(q).Match(doc) {
+		if !textindex.NewMatcher(q).MatchPrepared(doc) {
 			continue
 		}
 		hl := textindex.NewHighlighter(q)

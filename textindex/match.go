@@ -84,3 +84,28 @@ func exactOccurrences(t *Text, terms []string) []int {
 	}
 	return out
 }
+
+// Prepared is a document analyzed once, for evaluating many queries
+// against it (a message against every rule of every policy).
+type Prepared struct {
+	doc   *Doc
+	terms [][]string
+}
+
+// Prepare analyzes d's texts.
+func Prepare(d *Doc) *Prepared {
+	var an Analyzer
+	p := &Prepared{doc: d}
+	for _, t := range d.Texts {
+		p.terms = append(p.terms, docTerms(an.Tokens(t)))
+	}
+	return p
+}
+
+// MatchPrepared is Match on a prepared document.
+func (m *Matcher) MatchPrepared(p *Prepared) bool {
+	m.terms = p.terms
+	ok := m.eval(m.q, p.doc)
+	m.terms = nil // never append into the prepared document's slice
+	return ok
+}

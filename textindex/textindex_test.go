@@ -387,3 +387,21 @@ func TestNormalizeMapped(t *testing.T) {
 		t.Fatalf("full-width letters: %q from %q", norm[:2], text[start[0]:end[1]])
 	}
 }
+
+// TestMatchPrepared: a prepared document matches as Match does, and stays
+// intact across matchers.
+func TestMatchPrepared(t *testing.T) {
+	d := &Doc{Texts: []string{"这个产品保本保收益", "附件：guaranteed returns"}, Field: func(*Field) bool { return false }}
+	p := Prepare(d)
+	for _, q := range []string{"保本", "保 本", `"guaranteed return"`, "收益 -保本", "私聊", "保本", "returns"} {
+		n, err := Parse(q, ParseOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := NewMatcher(n)
+		if got, want := m.MatchPrepared(p), NewMatcher(n).Match(d); got != want {
+			t.Errorf("%q: prepared %v, plain %v", q, got, want)
+		}
+		m.Match(&Doc{Texts: []string{"其他文字 other text"}}) // reusing the matcher must not touch p
+	}
+}

@@ -432,3 +432,43 @@ func TestCLIDemoLive(t *testing.T) {
 		t.Fatalf("verify: %s", out)
 	}
 }
+
+func TestCLIPolicy(t *testing.T) {
+	t.Parallel()
+	dir := cliArchiveDir(t)
+	mustCLI(t, "--dir", dir, "demo", "--messages", "3000", "--seed", "3")
+	pol := t.TempDir()
+	out := mustCLI(t, "policy", "defaults", pol)
+	if strings.Count(out, ".yaml") != 9 {
+		t.Fatalf("defaults: %s", out)
+	}
+	files, _ := filepath.Glob(filepath.Join(pol, "*.yaml"))
+	out = mustCLI(t, append([]string{"policy", "validate"}, files...)...)
+	if strings.Count(out, ": OK") != 9 {
+		t.Fatalf("validate: %s", out)
+	}
+	bad := filepath.Join(pol, "bad.yaml")
+	os.WriteFile(bad, []byte("policy: p\nrules:\n  - id: r\n    regex: '('\n"), 0o644)
+	if _, errs, code := runCLI(t, "policy", "validate", bad); code != 2 || !strings.Contains(errs, "bad.yaml:3: rules[0].regex: not an RE2 pattern") {
+		t.Fatalf("validate bad: %d %s", code, errs)
+	}
+	var bt struct {
+		Scanned, Messages int
+		Rules             []struct {
+			Rule string
+			Hits int
+		}
+		Samples []struct {
+			Serial uint64
+			Text   string
+		}
+	}
+	cliJSON(t, &bt, "--dir", dir, "policy", "backtest", filepath.Join(pol, "guaranteed-returns.yaml"), "--json")
+	if bt.Scanned != 3000 || bt.Messages == 0 || len(bt.Samples) == 0 || bt.Rules[0].Hits == 0 {
+		t.Fatalf("backtest: %+v", bt)
+	}
+	out = mustCLI(t, "--dir", dir, "policy", "backtest", filepath.Join(pol, "guaranteed-returns.yaml"), "--from", "2026-07-01", "--to", "2026-10-01")
+	if !strings.Contains(out, "zh-guarantee") || !strings.Contains(out, "«") {
+		t.Fatalf("backtest table:\n%s", out)
+	}
+}
