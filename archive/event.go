@@ -11,6 +11,8 @@ const (
 	EventParticipantUpdated = "participant.updated" // directory facts (name, department, group) from a point in time
 	EventAccessView         = "access.view"         // someone displayed a message or its proof
 	EventCaptureFault       = "capture.fault"       // a capture-health fault raised or resolved
+	EventPolicyApplied      = "policy.applied"      // a new version of a supervision policy
+	EventAlertRaised        = "alert.raised"        // a policy rule matched a message
 )
 
 // Record ordinals within the event that introduced them.
@@ -111,6 +113,28 @@ type CaptureFaultEvent struct {
 	Subject   string `json:"subject,omitempty"` // what it concerns (a msgid, an employee id); empty for the connector itself
 	State     string `json:"state"`             // raised or resolved
 	Detail    string `json:"detail,omitempty"`  // why, for a human; never a secret or message content
+}
+
+// PolicyEvent is the payload of policy.applied: the whole policy file of
+// one version, so an alert can always be traced to the rule that raised
+// it.
+type PolicyEvent struct {
+	Policy  string `json:"policy"`
+	Version int    `json:"version"` // 1, 2, … per policy
+	SHA256  BlobID `json:"sha256"`  // of Source
+	Source  string `json:"source"`  // the YAML as applied
+}
+
+// AlertEvent is the payload of alert.raised. The alert's id is the
+// event's journal index.
+type AlertEvent struct {
+	Serial        uint64   `json:"serial"`
+	Policy        string   `json:"policy"`
+	PolicyVersion int      `json:"policy_version"`
+	Rule          string   `json:"rule"`
+	Spans         [][2]int `json:"spans"`                   // code points in the text (or attachment text)
+	InAttachment  int      `json:"in_attachment,omitempty"` // 1-based, when the hit is in an attachment's text
+	Masked        []string `json:"masked,omitempty"`        // detector values, masked
 }
 
 // AccessEvent is the payload of access.* events.

@@ -52,7 +52,8 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	if _, err := repo.Init(ctx, dir, repo.InitOptions{}); err != nil {
+	// Without the default policies: the tests name journal indexes.
+	if _, err := repo.Init(ctx, dir, repo.InitOptions{NoDefaultPolicies: true}); err != nil {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()

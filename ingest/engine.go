@@ -310,7 +310,13 @@ func (e *Engine) Reject(ctx context.Context, actor string, it Item) (Result, err
 // to the index, and returns their journal indexes once durable. Index and
 // Time are assigned by the engine.
 func (e *Engine) Append(ctx context.Context, events ...journal.Event) ([]uint64, error) {
-	r := &request{kind: reqEvents, events: events, start: time.Now(), done: make(chan struct{})}
+	return e.AppendWithCursor(ctx, nil, events...)
+}
+
+// AppendWithCursor is Append that also records a cursor in the same
+// transaction (a background evaluator's position: supervision).
+func (e *Engine) AppendWithCursor(ctx context.Context, cursor *store.CursorRow, events ...journal.Event) ([]uint64, error) {
+	r := &request{kind: reqEvents, events: events, cursor: cursor, start: time.Now(), done: make(chan struct{})}
 	if err := e.do(ctx, r); err != nil {
 		return nil, err
 	}
@@ -613,6 +619,13 @@ func (e *Engine) commit(batch []*request) (err error) {
 					return err
 				}
 				r.indexes = append(r.indexes, ev.Index)
+			}
+			if r.cursor != nil {
+				cur := *r.cursor
+				cur.UpdatedAt = c.now
+				if err := tx.PutCursor(ctx, cur); err != nil {
+					return fmt.Errorf("record cursor of %s: %w", cur.Connector, err)
+				}
 			}
 		case reqSeal:
 			if err := e.commitSeal(c, r.seal); err != nil {

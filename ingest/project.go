@@ -129,6 +129,18 @@ func Apply(ctx context.Context, proj store.Projection, ev *journal.Event, load R
 			return err
 		}
 		return proj.IndexFault(ctx, store.FaultRow{CaptureFaultEvent: p, JournalIndex: ev.Index, Time: ev.Time})
+	case archive.EventPolicyApplied:
+		var p archive.PolicyEvent
+		if err := ev.DecodePayload(&p); err != nil {
+			return err
+		}
+		return proj.IndexPolicy(ctx, store.PolicyRow{PolicyEvent: p, JournalIndex: ev.Index, Time: ev.Time, Actor: ev.Actor})
+	case archive.EventAlertRaised:
+		var p archive.AlertEvent
+		if err := ev.DecodePayload(&p); err != nil {
+			return err
+		}
+		return proj.IndexAlert(ctx, store.AlertRow{AlertEvent: p, JournalIndex: ev.Index, Time: ev.Time})
 	}
 	return nil
 }

@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sort"
 	"syscall"
 	"time"
 
@@ -30,7 +31,9 @@ import (
 	"github.com/wxarchive/wxarchive/capture/connector"
 	"github.com/wxarchive/wxarchive/ingest"
 	"github.com/wxarchive/wxarchive/journal"
+	"github.com/wxarchive/wxarchive/policy"
 	"github.com/wxarchive/wxarchive/store/sqlite"
+	"github.com/wxarchive/wxarchive/supervise"
 )
 
 // Version is the program version recorded in archive.created.
@@ -86,7 +89,9 @@ var ErrBusy = errors.New("archive is in use by another wxarchive process")
 type InitOptions struct {
 	RetentionYears int
 	TimeZone       string
-	Now            func() time.Time
+	// NoDefaultPolicies leaves out the default supervision policies.
+	NoDefaultPolicies bool
+	Now               func() time.Time
 }
 
 // Init creates an archive in dir (which may exist but must not hold one).
@@ -140,6 +145,11 @@ func Init(ctx context.Context, dir string, opts InitOptions) (*Config, error) {
 	}
 	_, err = r.Engine.Append(ctx, mustEvent(archive.EventArchiveCreated, "cli:init", &archive.ArchiveCreated{
 		ArchiveID: id, Origin: cfg.Origin, PublicKey: vkey, RetentionYears: cfg.RetentionYears, Version: Version}))
+	if err == nil && !opts.NoDefaultPolicies {
+		// A new archive supervises from its first message (issue 5): the
+		// default pack is applied, enabled; operators edit or disable it.
+		err = installDefaultPolicies(ctx, r)
+	}
 	if cerr := r.Close(ctx); err == nil {
 		err = cerr
 	}
@@ -166,6 +176,24 @@ const connectorExample = `
 # capture_health:
 #   silent_days: 7                   # report employees with no message for this long
 `
+
+func installDefaultPolicies(ctx context.Context, r *Repo) error {
+	files, err := policy.DefaultPackFiles()
+	if err != nil {
+		return err
+	}
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if _, _, err := supervise.Apply(ctx, r.Engine, r.Store, n, files[n], "cli:init"); err != nil {
+			return fmt.Errorf("default policy %s: %w", n, err)
+		}
+	}
+	return nil
+}
 
 func mustEvent(typ, actor string, v any) journal.Event {
 	ev, err := journal.NewEvent(typ, actor, archive.Time{}, nil, v)

@@ -66,6 +66,11 @@ type Reader interface {
 	// SourceActivity reports a source's newest message and how many were
 	// captured at or after since.
 	SourceActivity(ctx context.Context, source string, since archive.Time) (SourceActivity, error)
+	// Policies returns the latest version of every policy, by name.
+	Policies(ctx context.Context) ([]PolicyRow, error)
+	// Alerts visits alerts in id order, from after (exclusive), filtered
+	// by policy when it is not empty, up to limit (0: all).
+	Alerts(ctx context.Context, after uint64, policy string, limit int, fn func(AlertRow) error) error
 	// EmployeeActivity lists every employee the archive knows (seen in a
 	// message or the directory) with when they last sent a message.
 	EmployeeActivity(ctx context.Context) ([]EmployeeActivity, error)
@@ -116,6 +121,8 @@ type Projection interface {
 	IndexPack(ctx context.Context, p PackRow) error
 	IndexParticipant(ctx context.Context, p ParticipantRow) error
 	IndexFault(ctx context.Context, f FaultRow) error
+	IndexPolicy(ctx context.Context, p PolicyRow) error
+	IndexAlert(ctx context.Context, a AlertRow) error
 	// ResetProjection empties every projection table (reindex).
 	ResetProjection(ctx context.Context) error
 }
@@ -124,7 +131,7 @@ type Projection interface {
 // DumpProjection visits them.
 // "search" is the full-text index: one document per message, keyed by its
 // search key, rendered as the index's token counts.
-var ProjectionTables = []string{"messages", "attachments", "recalls", "consent", "parties", "directory", "rejects", "packs", "search", "capture_faults"}
+var ProjectionTables = []string{"messages", "attachments", "recalls", "consent", "parties", "directory", "rejects", "packs", "search", "capture_faults", "policies", "alerts"}
 
 // Head is the state a writer continues from.
 type Head struct {
@@ -268,6 +275,22 @@ type RejectRow struct {
 type ParticipantRow struct {
 	archive.ParticipantEvent
 	JournalIndex uint64
+}
+
+// PolicyRow is one applied policy version.
+type PolicyRow struct {
+	archive.PolicyEvent
+	JournalIndex uint64
+	Time         archive.Time
+	Actor        string
+}
+
+// AlertRow is one raised alert; its id is JournalIndex.
+type AlertRow struct {
+	archive.AlertEvent
+	JournalIndex uint64
+	Time         archive.Time
+	SourceID     string // the message's
 }
 
 // CursorRow is where a connector resumes.

@@ -32,7 +32,8 @@ func buildArchive(t *testing.T) string {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	if _, err := repo.Init(ctx, dir, repo.InitOptions{}); err != nil {
+	// Without the default policies: the tests name journal indexes.
+	if _, err := repo.Init(ctx, dir, repo.InitOptions{NoDefaultPolicies: true}); err != nil {
 		t.Fatal(err)
 	}
 	media := t.TempDir()
@@ -369,7 +370,8 @@ func forgeSignature(t *testing.T, note []byte) []byte {
 func TestUnsealedPastBoundIsReported(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	if _, err := repo.Init(ctx, dir, repo.InitOptions{}); err != nil {
+	// Without the default policies: the tests name journal indexes.
+	if _, err := repo.Init(ctx, dir, repo.InitOptions{NoDefaultPolicies: true}); err != nil {
 		t.Fatal(err)
 	}
 	r, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true, Guest: false})

@@ -471,4 +471,47 @@ func TestCLIPolicy(t *testing.T) {
 	if !strings.Contains(out, "zh-guarantee") || !strings.Contains(out, "«") {
 		t.Fatalf("backtest table:\n%s", out)
 	}
+
+	// init installed the default pack and demo evaluated it: the planted
+	// messages raised alerts, in the shape scripts rely on.
+	var al struct {
+		Alerts []struct {
+			ID            *uint64   `json:"id"`
+			Serial        *uint64   `json:"serial"`
+			SourceID      *string   `json:"source_id"`
+			Policy        *string   `json:"policy"`
+			PolicyVersion *int      `json:"policy_version"`
+			Rule          *string   `json:"rule"`
+			Status        *string   `json:"status"`
+			Spans         *[][2]int `json:"spans"`
+		} `json:"alerts"`
+	}
+	cliJSON(t, &al, "--dir", dir, "alerts", "list", "--json")
+	policies := map[string]int{}
+	for _, a := range al.Alerts {
+		if a.ID == nil || a.Serial == nil || a.SourceID == nil || a.Policy == nil || a.PolicyVersion == nil || a.Rule == nil || a.Status == nil || a.Spans == nil {
+			t.Fatalf("alert lacks a field: %+v", a)
+		}
+		policies[*a.Policy]++
+	}
+	for _, p := range []string{"guaranteed-returns", "off-channel", "sensitive-data", "complaints", "recalled-messages"} {
+		if policies[p] == 0 {
+			t.Errorf("no %s alert after the demo (alerts per policy: %v)", p, policies)
+		}
+	}
+	out = mustCLI(t, "--dir", dir, "policy", "list")
+	if strings.Count(out, "cli:init") != 9 {
+		t.Fatalf("policy list:\n%s", out)
+	}
+	out = mustCLI(t, "--dir", dir, "policy", "apply", filepath.Join(pol, "complaints.yaml"))
+	if !strings.Contains(out, "unchanged (version 1)") {
+		t.Fatalf("apply unchanged: %s", out)
+	}
+	os.WriteFile(filepath.Join(pol, "complaints.yaml"), []byte("policy: complaints\nrules:\n  - id: zh\n    lexicon: [投诉]\n"), 0o644)
+	if out := mustCLI(t, "--dir", dir, "policy", "apply", filepath.Join(pol, "complaints.yaml")); !strings.Contains(out, "version 2 applied") {
+		t.Fatalf("apply new version: %s", out)
+	}
+	if out, _, code := runCLI(t, "--dir", dir, "verify"); code != 0 {
+		t.Fatalf("verify: %s", out)
+	}
 }

@@ -174,6 +174,10 @@ func (a *app) runDemo(ctx context.Context, seed int64, messages int, export stri
 			return genErr
 		}
 	}
+	sup, err := a.supervise(ctx, r)
+	if err != nil {
+		return fmt.Errorf("supervision: %w", err)
+	}
 	if err := r.Close(ctx); err != nil {
 		return err
 	}
@@ -185,6 +189,7 @@ func (a *app) runDemo(ctx context.Context, seed int64, messages int, export stri
 	fmt.Fprintf(w, "%d employees, %d clients, %d group chats, %d recalls, %d consent events, %s to %s.\n",
 		len(gsum.Employees), len(gsum.Clients), len(gsum.Rooms), gsum.Recalls, gsum.Consents,
 		gsum.First.Format("2006-01-02"), gsum.Last.Format("2006-01-02"))
+	fmt.Fprintf(w, "%d supervision alerts raised by the archive's policies (wxarchive alerts list).\n", sup.Alerts)
 	ro, err := repo.Open(context.Background(), a.dir, repo.OpenOptions{ReadOnly: true})
 	var examples []string
 	if err == nil {

@@ -71,6 +71,11 @@ local databases.`,
 			if bar != nil {
 				bar.Finish()
 			}
+			if runErr == nil {
+				if _, err := a.supervise(ctx, r); err != nil {
+					runErr = fmt.Errorf("supervision: %w", err)
+				}
+			}
 			stopSealer()
 			closeErr := r.Close(ctx)
 			var fe *importer.FileError

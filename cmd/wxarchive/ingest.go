@@ -72,6 +72,12 @@ and the exit status is 2. Re-running the same file writes nothing new.`,
 			if bar != nil {
 				bar.Finish()
 			}
+			if runErr == nil {
+				// Supervision: the policies see every new message.
+				if _, err := a.supervise(ctx, r); err != nil {
+					runErr = fmt.Errorf("supervision: %w", err)
+				}
+			}
 			stopSealer()
 			closeErr := r.Close(ctx)
 			elapsed := time.Since(start)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/wxarchive/wxarchive/policy"
 	"github.com/wxarchive/wxarchive/repo"
+	"github.com/wxarchive/wxarchive/store"
+	"github.com/wxarchive/wxarchive/supervise"
 	"github.com/wxarchive/wxarchive/textindex"
 )
 
@@ -24,8 +27,180 @@ func (a *app) policyCmd() *cobra.Command {
 			return usageErr("a subcommand is required\n%s", c.UsageString())
 		},
 	}
-	c.AddCommand(a.policyValidateCmd(), a.policyBacktestCmd(), a.policyDefaultsCmd())
+	c.AddCommand(a.policyValidateCmd(), a.policyBacktestCmd(), a.policyDefaultsCmd(), a.policyApplyCmd(), a.policyListCmd())
 	return c
+}
+
+func (a *app) policyApplyCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "apply FILE...",
+		Short: "Make policy files the archive's current versions (journaled with who applied them)",
+		Long: `Apply validates each file and journals it as the next version of its policy
+(policy.applied, with the file and its SHA-256, and you as the author). A file
+identical to the current version writes nothing. Alerts record the version that
+raised them. New messages are evaluated by serve, ingest, import and demo.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			type file struct {
+				name string
+				data []byte
+			}
+			var files []file
+			for _, f := range args {
+				data, err := readFileLimited(f, policy.MaxFileBytes)
+				if err != nil {
+					return usageErr("%v", err)
+				}
+				if _, err := policy.Parse(filepath.Base(f), data); err != nil {
+					return usageErr("%v", err)
+				}
+				files = append(files, file{filepath.Base(f), data})
+			}
+			r, err := a.openWriter(ctx, false)
+			if err != nil {
+				return err
+			}
+			defer r.Close(ctx)
+			for _, f := range files {
+				v, changed, err := supervise.Apply(ctx, r.Engine, r.Store, f.name, f.data, actor("cli"))
+				if err != nil {
+					return err
+				}
+				if changed {
+					fmt.Fprintf(a.stdout, "%s: version %d applied\n", f.name, v)
+				} else {
+					fmt.Fprintf(a.stdout, "%s: unchanged (version %d)\n", f.name, v)
+				}
+			}
+			return nil
+		},
+	}
+}
+
+func (a *app) policyListCmd() *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "list",
+		Short: "The archive's policies: current version, author, rules",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			r, err := repo.Open(ctx, a.dir, repo.OpenOptions{ReadOnly: true})
+			if err != nil {
+				return err
+			}
+			defer r.Close(ctx)
+			pols, rows, err := supervise.Policies(ctx, r.Store)
+			if err != nil {
+				return err
+			}
+			type item struct {
+				Policy    string `json:"policy"`
+				Version   int    `json:"version"`
+				Enabled   bool   `json:"enabled"`
+				Rules     int    `json:"rules"`
+				AppliedBy string `json:"applied_by"`
+				AppliedAt string `json:"applied_at"`
+			}
+			out := []item{}
+			for i, p := range pols {
+				out = append(out, item{p.Name, rows[i].Version, p.IsEnabled(), len(p.Rules), rows[i].Actor,
+					rows[i].Time.Time.In(r.Config.Location()).Format(time.RFC3339)})
+			}
+			if asJSON {
+				return a.printJSON(map[string]any{"policies": out})
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "POLICY\tVERSION\tENABLED\tRULES\tAPPLIED BY\tAT")
+			for _, it := range out {
+				fmt.Fprintf(tw, "%s\t%d\t%v\t%d\t%s\t%s\n", it.Policy, it.Version, it.Enabled, it.Rules, it.AppliedBy, it.AppliedAt)
+			}
+			return tw.Flush()
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
+	return c
+}
+
+func (a *app) alertsCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "alerts",
+		Short: "Supervision alerts raised by the archive's policies",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return usageErr("a subcommand is required\n%s", c.UsageString())
+		},
+	}
+	var asJSON bool
+	var status, pol string
+	var limit int
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List alerts (oldest first)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			if status != "" && status != "open" && status != "closed" {
+				return usageErr("--status: open or closed, not %q", status)
+			}
+			r, err := repo.Open(ctx, a.dir, repo.OpenOptions{ReadOnly: true})
+			if err != nil {
+				return err
+			}
+			defer r.Close(ctx)
+			type alert struct {
+				ID            uint64   `json:"id"`
+				Serial        uint64   `json:"serial"`
+				SourceID      string   `json:"source_id"`
+				Policy        string   `json:"policy"`
+				PolicyVersion int      `json:"policy_version"`
+				Rule          string   `json:"rule"`
+				Status        string   `json:"status"`
+				Spans         [][2]int `json:"spans"`
+				InAttachment  int      `json:"in_attachment,omitempty"`
+				Masked        []string `json:"masked,omitempty"`
+				RaisedAt      string   `json:"raised_at"`
+			}
+			out := []alert{}
+			if status != "closed" { // the review workflow (closing alerts) is not built yet: every alert is open
+				err = r.Store.Alerts(ctx, 0, pol, limit, func(al store.AlertRow) error {
+					out = append(out, alert{al.JournalIndex, al.Serial, al.SourceID, al.Policy, al.PolicyVersion, al.Rule, "open",
+						al.Spans, al.InAttachment, al.Masked, al.Time.Time.In(r.Config.Location()).Format(time.RFC3339)})
+					return nil
+				})
+				if err != nil {
+					return err
+				}
+			}
+			if asJSON {
+				return a.printJSON(map[string]any{"alerts": out})
+			}
+			if len(out) == 0 {
+				fmt.Fprintln(a.stdout, "no alerts")
+				return nil
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tSERIAL\tPOLICY\tRULE\tSTATUS\tRAISED")
+			for _, al := range out {
+				fmt.Fprintf(tw, "%d\t%d\t%s v%d\t%s\t%s\t%s\n", al.ID, al.Serial, al.Policy, al.PolicyVersion, al.Rule, al.Status, al.RaisedAt)
+			}
+			return tw.Flush()
+		},
+	}
+	list.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
+	list.Flags().StringVar(&status, "status", "", "open or closed")
+	list.Flags().StringVar(&pol, "policy", "", "only this policy's alerts")
+	list.Flags().IntVar(&limit, "limit", 0, "at most this many (0: all)")
+	c.AddCommand(list)
+	return c
+}
+
+// supervise evaluates the policies over every message not yet evaluated
+// (after ingest, import and demo; serve does it continuously).
+func (a *app) supervise(ctx context.Context, r *repo.Repo) (supervise.Result, error) {
+	s := &supervise.Supervisor{Engine: r.Engine, Store: r.Store, Records: r.Records, Logger: a.logger}
+	return s.CatchUp(ctx)
 }
 
 func readPolicy(path string) (*policy.Policy, error) {

@@ -18,6 +18,7 @@ import (
 	"github.com/wxarchive/wxarchive/httpapi"
 	"github.com/wxarchive/wxarchive/ingest"
 	"github.com/wxarchive/wxarchive/repo"
+	"github.com/wxarchive/wxarchive/supervise"
 )
 
 func (a *app) serveCmd() *cobra.Command {
@@ -48,6 +49,15 @@ the blob store and exits 0.`,
 				return fmt.Errorf("seal records left by the previous run: %w", err)
 			} else if st.Records > 0 {
 				logger.Info("sealed records left by the previous run", "records", st.Records, "packs", st.Packs)
+			}
+			// Supervision catches up with what arrived while it was down
+			// before serving, as sealing does: afterwards it follows new
+			// messages within seconds.
+			if res, err := (&supervise.Supervisor{Engine: r.Engine, Store: r.Store, Records: r.Records, Logger: logger}).CatchUp(ctx); err != nil {
+				r.Close(context.Background())
+				return fmt.Errorf("supervision: %w", err)
+			} else if res.Evaluated > 0 {
+				logger.Info("supervision caught up", "messages", res.Evaluated, "alerts", res.Alerts)
 			}
 			opts := httpapi.Options{Gatherer: reg, Logger: logger}
 			if mediaDir != "" {
@@ -92,6 +102,13 @@ the blob store and exits 0.`,
 					run(pullCtx)
 				}()
 			}
+			pullers.Add(1)
+			go func() {
+				defer pullers.Done()
+				// Supervision evaluates every new message within seconds.
+				sup := &supervise.Supervisor{Engine: r.Engine, Store: r.Store, Records: r.Records, Logger: logger}
+				sup.Run(pullCtx, 2*time.Second)
+			}()
 			healthDone := make(chan struct{})
 			go func() {
 				defer close(healthDone)

@@ -333,6 +333,66 @@ func (s *Store) Cursor(ctx context.Context, connector string) (store.CursorRow, 
 	return c, err
 }
 
+// Policies returns the latest version of every policy.
+func (s *Store) Policies(ctx context.Context) ([]store.PolicyRow, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT name, version, jidx, time, actor, sha256, source FROM policies p
+		WHERE version = (SELECT max(version) FROM policies q WHERE q.name = p.name) ORDER BY name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.PolicyRow
+	for rows.Next() {
+		var p store.PolicyRow
+		var jidx, t int64
+		var h []byte
+		if err := rows.Scan(&p.Policy, &p.Version, &jidx, &t, &p.Actor, &h, &p.Source); err != nil {
+			return nil, err
+		}
+		p.JournalIndex, p.Time = uint64(jidx), archive.MillisTime(t)
+		copy(p.SHA256[:], h)
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// Alerts visits alerts in id order.
+func (s *Store) Alerts(ctx context.Context, after uint64, policy string, limit int, fn func(store.AlertRow) error) error {
+	q := `SELECT a.jidx, a.time, a.serial, a.policy, a.policy_version, a.rule, a.hit, coalesce(m.source_id, '')
+		FROM alerts a LEFT JOIN messages m ON m.serial = a.serial WHERE a.jidx > ?`
+	args := []any{int64(after)}
+	if policy != "" {
+		q += " AND a.policy = ?"
+		args = append(args, policy)
+	}
+	q += " ORDER BY a.jidx"
+	if limit > 0 {
+		q += " LIMIT ?"
+		args = append(args, limit)
+	}
+	rows, err := s.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var a store.AlertRow
+		var jidx, t, serial int64
+		var hit string
+		if err := rows.Scan(&jidx, &t, &serial, &a.Policy, &a.PolicyVersion, &a.Rule, &hit, &a.SourceID); err != nil {
+			return err
+		}
+		a.JournalIndex, a.Time, a.Serial = uint64(jidx), archive.MillisTime(t), uint64(serial)
+		if err := json.Unmarshal([]byte(hit), &a.AlertEvent); err != nil {
+			return fmt.Errorf("alert %d: %w", jidx, err)
+		}
+		if err := fn(a); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
 const faultCols = `jidx, time, connector, kind, subject, state, detail`
 
 func scanFault(rows *sql.Rows) (store.FaultRow, error) {

@@ -487,6 +487,28 @@ func (t *Tx) IndexFault(ctx context.Context, f store.FaultRow) error {
 	return err
 }
 
+// IndexPolicy records a policy.applied event.
+func (t *Tx) IndexPolicy(ctx context.Context, p store.PolicyRow) error {
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO policies (name, version, jidx, time, actor, sha256, source) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		p.Policy, p.Version, int64(p.JournalIndex), p.Time.Millis(), p.Actor, p.SHA256[:], p.Source)
+	return err
+}
+
+// IndexAlert records an alert.raised event.
+func (t *Tx) IndexAlert(ctx context.Context, a store.AlertRow) error {
+	hit, err := json.Marshal(struct {
+		Spans        [][2]int `json:"spans"`
+		InAttachment int      `json:"in_attachment,omitempty"`
+		Masked       []string `json:"masked,omitempty"`
+	}{a.Spans, a.InAttachment, a.Masked})
+	if err != nil {
+		return err
+	}
+	_, err = t.tx.ExecContext(ctx, `INSERT INTO alerts (jidx, time, serial, policy, policy_version, rule, hit) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		int64(a.JournalIndex), a.Time.Millis(), int64(a.Serial), a.Policy, a.PolicyVersion, a.Rule, string(hit))
+	return err
+}
+
 // projectionKeys are the key columns that order each projection table
 // (store.ProjectionTables gives the table order).
 var projectionKeys = map[string]string{
@@ -500,6 +522,8 @@ var projectionKeys = map[string]string{
 	"packs":          "blob",
 	"search":         "id",
 	"capture_faults": "jidx",
+	"policies":       "name, version",
+	"alerts":         "jidx",
 }
 
 // ResetProjection empties the projection tables.

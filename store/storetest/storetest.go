@@ -47,6 +47,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"CaptureFaults", testCaptureFaults},
 		{"CaptureActivity", testCaptureActivity},
 		{"Cursors", testCursors},
+		{"PoliciesAndAlerts", testPoliciesAndAlerts},
 		{"SearchExact", testSearchExact},
 		{"SearchKeys", testSearchKeys},
 		{"SearchMatchesScan", testSearchMatchesScan},
@@ -1598,6 +1599,10 @@ func testDumpOrder(t *testing.T, s store.Store) {
 		for _, j := range []uint64{10, 9} {
 			check(t, tx.IndexFault(ctx, store.FaultRow{JournalIndex: j, Time: ms(int64(j)), CaptureFaultEvent: archive.CaptureFaultEvent{
 				Connector: "c", Kind: "media_failed", Subject: fmt.Sprint("m", j), State: archive.FaultRaised}}), "IndexFault")
+			check(t, tx.IndexPolicy(ctx, store.PolicyRow{JournalIndex: j + 100, Time: ms(1), Actor: "a",
+				PolicyEvent: archive.PolicyEvent{Policy: "p", Version: int(j), Source: "policy: p"}}), "IndexPolicy")
+			check(t, tx.IndexAlert(ctx, store.AlertRow{JournalIndex: j + 200, Time: ms(1),
+				AlertEvent: archive.AlertEvent{Serial: 9, Policy: "p", PolicyVersion: int(j), Rule: "r", Spans: [][2]int{{1, 2}}}}), "IndexAlert")
 		}
 	})
 	rows := dump(t, s)
@@ -1856,5 +1861,45 @@ func testCursors(t *testing.T, s store.Store) {
 	}
 	if c, _ := s.Cursor(ctx, "kf"); c.Value != "abc" {
 		t.Fatalf("kf cursor %+v", c)
+	}
+}
+
+// testPoliciesAndAlerts: the latest version of each policy; alerts in id
+// order, filtered and paged, with their hits and message ids.
+func testPoliciesAndAlerts(t *testing.T, s store.Store) {
+	write(t, s, func(tx store.Tx) {
+		index(t, tx, msgRow(9, "src:a", "m9"))
+		for i, p := range []struct {
+			name string
+			v    int
+		}{{"guarantees", 1}, {"off-channel", 1}, {"guarantees", 2}} {
+			check(t, tx.IndexPolicy(ctx, store.PolicyRow{JournalIndex: uint64(10 + i), Time: ms(int64(i)), Actor: "cli:alice",
+				PolicyEvent: archive.PolicyEvent{Policy: p.name, Version: p.v, Source: fmt.Sprintf("policy: %s # v%d", p.name, p.v)}}), "IndexPolicy")
+		}
+		for j, pol := range []string{"guarantees", "off-channel", "guarantees"} {
+			check(t, tx.IndexAlert(ctx, store.AlertRow{JournalIndex: uint64(20 + j), Time: ms(5),
+				AlertEvent: archive.AlertEvent{Serial: 9, Policy: pol, PolicyVersion: 1, Rule: "r", Spans: [][2]int{{0, 2}}, Masked: []string{"6225**"}}}), "IndexAlert")
+		}
+	})
+	pols, err := s.Policies(ctx)
+	check(t, err, "Policies")
+	if len(pols) != 2 || pols[0].Policy != "guarantees" || pols[0].Version != 2 || pols[0].Source != "policy: guarantees # v2" || pols[0].Actor != "cli:alice" {
+		t.Fatalf("policies %+v", pols)
+	}
+	var got []string
+	check(t, s.Alerts(ctx, 0, "", 0, func(a store.AlertRow) error {
+		got = append(got, fmt.Sprintf("%d:%s:%s:%v:%v", a.JournalIndex, a.Policy, a.SourceID, a.Spans, a.Masked))
+		return nil
+	}), "Alerts")
+	if strings.Join(got, " ") != "20:guarantees:m9:[[0 2]]:[6225**] 21:off-channel:m9:[[0 2]]:[6225**] 22:guarantees:m9:[[0 2]]:[6225**]" {
+		t.Fatalf("alerts %v", got)
+	}
+	got = nil
+	check(t, s.Alerts(ctx, 20, "guarantees", 1, func(a store.AlertRow) error {
+		got = append(got, fmt.Sprint(a.JournalIndex))
+		return nil
+	}), "Alerts")
+	if strings.Join(got, " ") != "22" {
+		t.Fatalf("filtered alerts %v", got)
 	}
 }

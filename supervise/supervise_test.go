@@ -1,0 +1,96 @@
+package supervise_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/wxarchive/wxarchive/archive"
+	"github.com/wxarchive/wxarchive/ingest"
+	"github.com/wxarchive/wxarchive/repo"
+	"github.com/wxarchive/wxarchive/store"
+	"github.com/wxarchive/wxarchive/supervise"
+	"github.com/wxarchive/wxarchive/verify"
+)
+
+func message(id, text string, dir archive.Direction) ingest.Item {
+	m := &archive.Message{Source: "t:1", SourceID: id, SourceType: "text", Kind: archive.KindText, Action: archive.ActionSend,
+		SentAt: archive.MillisTime(1700000000000), Conversation: "direct:wmC|zhangwei", ConversationKind: archive.ConversationDirect,
+		Sender: "zhangwei", Recipients: []string{"wmC"}, Direction: dir, Text: text,
+		Participants: []archive.Participant{{ID: "zhangwei", Kind: archive.ParticipantEmployee}, {ID: "wmC", Kind: archive.ParticipantExternal}}}
+	return ingest.Item{Source: "t:1", Raw: []byte(id + text), Message: m}
+}
+
+func alerts(t *testing.T, r *repo.Repo) []string {
+	var out []string
+	if err := r.Store.Alerts(context.Background(), 0, "", 0, func(a store.AlertRow) error {
+		out = append(out, a.SourceID+":"+a.Policy+"/"+a.Rule)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestSupervisor: the default pack (installed by init) raises alerts for
+// new messages, once each, with the policy version; a new version of a
+// policy is journaled with its author and used from then on.
+func TestSupervisor(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	if _, err := repo.Init(ctx, dir, repo.InitOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close(ctx)
+	pols, rows, err := supervise.Policies(ctx, r.Store)
+	if err != nil || len(pols) != 9 || rows[0].Actor != "cli:init" || rows[0].Version != 1 {
+		t.Fatalf("default pack: %d policies, %v", len(pols), err)
+	}
+	if _, err := r.Engine.Archive(ctx, "test", []ingest.Item{
+		message("m1", "黄女士，这个产品保本保收益，年化6.5%", archive.DirectionOutbound),
+		message("m2", "好的，明天见", archive.DirectionOutbound),
+		message("m3", "加我私人微信吧", archive.DirectionOutbound),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s := &supervise.Supervisor{Engine: r.Engine, Store: r.Store, Records: r.Records, Batch: 2}
+	res, err := s.CatchUp(ctx)
+	if err != nil || res.Evaluated != 3 || res.Cursor != 3 || !res.CaughtUp {
+		t.Fatalf("catch up: %+v, %v", res, err)
+	}
+	if got := strings.Join(alerts(t, r), " "); got != "m1:guaranteed-returns/zh-guarantee m3:off-channel/zh-off-channel" {
+		t.Fatalf("alerts %s", got)
+	}
+	// Again: nothing evaluated twice.
+	if res, _ := s.CatchUp(ctx); res.Evaluated != 0 || len(alerts(t, r)) != 2 {
+		t.Fatalf("second pass: %+v", res)
+	}
+	// A new version: the same name, another rule.
+	v, changed, err := supervise.Apply(ctx, r.Engine, r.Store, "g.yaml", []byte("policy: guaranteed-returns\nrules:\n  - id: see-you\n    lexicon: [明天见]\n"), "cli:alice")
+	if err != nil || v != 2 || !changed {
+		t.Fatalf("apply: %d %v %v", v, changed, err)
+	}
+	if v, changed, _ := supervise.Apply(ctx, r.Engine, r.Store, "g.yaml", []byte("policy: guaranteed-returns\nrules:\n  - id: see-you\n    lexicon: [明天见]\n"), "cli:alice"); v != 2 || changed {
+		t.Fatalf("re-apply of the same file: %d %v", v, changed)
+	}
+	if _, _, err := supervise.Apply(ctx, r.Engine, r.Store, "bad.yaml", []byte("policy: x\nrules: []\n"), "cli:alice"); err == nil {
+		t.Fatal("an invalid policy was applied")
+	}
+	r.Engine.Archive(ctx, "test", []ingest.Item{message("m4", "那我们明天见", archive.DirectionOutbound)})
+	if _, err := s.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var last store.AlertRow
+	r.Store.Alerts(ctx, 0, "guaranteed-returns", 0, func(a store.AlertRow) error { last = a; return nil })
+	if last.SourceID != "m4" || last.PolicyVersion != 2 || last.Rule != "see-you" {
+		t.Fatalf("alert under version 2: %+v", last)
+	}
+	rep, err := verify.Run(ctx, r, verify.Options{})
+	if err != nil || !rep.OK {
+		t.Fatalf("verify: %v %+v", err, rep)
+	}
+}
