@@ -13,6 +13,7 @@ const (
 	EventCaptureFault       = "capture.fault"       // a capture-health fault raised or resolved
 	EventPolicyApplied      = "policy.applied"      // a new version of a supervision policy
 	EventAlertRaised        = "alert.raised"        // a policy rule matched a message
+	EventReviewAction       = "review.action"       // a reviewer viewed, claimed, commented, escalated, closed or reopened alerts
 )
 
 // Record ordinals within the event that introduced them.
@@ -135,6 +136,27 @@ type AlertEvent struct {
 	Spans         [][2]int `json:"spans"`                   // code points in the text (or attachment text)
 	InAttachment  int      `json:"in_attachment,omitempty"` // 1-based, when the hit is in an attachment's text
 	Masked        []string `json:"masked,omitempty"`        // detector values, masked
+}
+
+// ReviewEvent is the payload of review.action: the evidence of review
+// (FINRA 3110.07) — who did what to which alerts, with the hashes of the
+// messages and the policy versions concerned. The actor is the reviewer.
+type ReviewEvent struct {
+	Action      string       `json:"action"`                // view, claim, assign, comment, escalate, close, reopen
+	Items       []ReviewItem `json:"items"`                 // the alerts acted on
+	Disposition string       `json:"disposition,omitempty"` // close: no_issue, false_positive, violation
+	Note        string       `json:"note,omitempty"`        // comment, remediation note, escalation reason
+	Reason      string       `json:"reason,omitempty"`      // required for an action on several alerts
+	Assignee    string       `json:"assignee,omitempty"`    // assign
+}
+
+// ReviewItem is one alert a review action concerns.
+type ReviewItem struct {
+	Alert         uint64 `json:"alert"`
+	Serial        uint64 `json:"serial"`
+	RecordHash    BlobID `json:"record_sha256"` // the message's normalized record
+	Policy        string `json:"policy"`
+	PolicyVersion int    `json:"policy_version"`
 }
 
 // AccessEvent is the payload of access.* events.

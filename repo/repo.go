@@ -62,6 +62,14 @@ type Config struct {
 	// variables, never values.
 	Connectors    []connector.Config `yaml:"connectors,omitempty"`
 	CaptureHealth CaptureHealth      `yaml:"capture_health,omitempty"`
+	Supervision   Supervision        `yaml:"supervision,omitempty"`
+}
+
+// Supervision configures review.
+type Supervision struct {
+	// Principals may close escalated alerts (user names: the NAME of
+	// actor cli:NAME).
+	Principals []string `yaml:"principals,omitempty"`
 }
 
 // CaptureHealth configures capture-health reporting.

@@ -71,6 +71,11 @@ type Reader interface {
 	// Alerts visits alerts in id order, from after (exclusive), filtered
 	// by policy when it is not empty, up to limit (0: all).
 	Alerts(ctx context.Context, after uint64, policy string, limit int, fn func(AlertRow) error) error
+	// Alert returns one alert; an error matching ErrNotFound if none.
+	Alert(ctx context.Context, id uint64) (AlertRow, error)
+	// ReviewActions visits review actions in journal order, for one alert
+	// (alert > 0) or all.
+	ReviewActions(ctx context.Context, alert uint64, fn func(ReviewActionRow) error) error
 	// EmployeeActivity lists every employee the archive knows (seen in a
 	// message or the directory) with when they last sent a message.
 	EmployeeActivity(ctx context.Context) ([]EmployeeActivity, error)
@@ -123,6 +128,7 @@ type Projection interface {
 	IndexFault(ctx context.Context, f FaultRow) error
 	IndexPolicy(ctx context.Context, p PolicyRow) error
 	IndexAlert(ctx context.Context, a AlertRow) error
+	IndexReview(ctx context.Context, r ReviewRow) error
 	// ResetProjection empties every projection table (reindex).
 	ResetProjection(ctx context.Context) error
 }
@@ -131,7 +137,7 @@ type Projection interface {
 // DumpProjection visits them.
 // "search" is the full-text index: one document per message, keyed by its
 // search key, rendered as the index's token counts.
-var ProjectionTables = []string{"messages", "attachments", "recalls", "consent", "parties", "directory", "rejects", "packs", "search", "capture_faults", "policies", "alerts"}
+var ProjectionTables = []string{"messages", "attachments", "recalls", "consent", "parties", "directory", "rejects", "packs", "search", "capture_faults", "policies", "alerts", "review_actions"}
 
 // Head is the state a writer continues from.
 type Head struct {
@@ -291,6 +297,27 @@ type AlertRow struct {
 	JournalIndex uint64
 	Time         archive.Time
 	SourceID     string // the message's
+}
+
+// ReviewRow is one review.action event.
+type ReviewRow struct {
+	archive.ReviewEvent
+	JournalIndex uint64
+	Time         archive.Time
+	Actor        string
+}
+
+// ReviewActionRow is a review action as it concerns one alert.
+type ReviewActionRow struct {
+	JournalIndex uint64
+	Alert        uint64
+	Time         archive.Time
+	Actor        string
+	Action       string
+	Disposition  string
+	Note         string
+	Reason       string
+	Assignee     string
 }
 
 // CursorRow is where a connector resumes.

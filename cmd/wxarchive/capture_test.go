@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -498,6 +499,47 @@ func TestCLIPolicy(t *testing.T) {
 		if policies[p] == 0 {
 			t.Errorf("no %s alert after the demo (alerts per policy: %v)", p, policies)
 		}
+	}
+	// Review: a view is not a review; closing needs a disposition; only a
+	// principal closes an escalation; the evidence report says so.
+	a1, a2, a3 := fmt.Sprint(*al.Alerts[0].ID), fmt.Sprint(*al.Alerts[1].ID), fmt.Sprint(*al.Alerts[2].ID)
+	mustCLI(t, "--dir", dir, "alerts", "show", a3)
+	if _, errs, code := runCLI(t, "--dir", dir, "review", "close", a1); code != 2 || !strings.Contains(errs, "closing needs a disposition") {
+		t.Fatalf("close without disposition: %d %s", code, errs)
+	}
+	mustCLI(t, "--dir", dir, "review", "close", a1, "--disposition", "false_positive")
+	mustCLI(t, "--dir", dir, "review", "escalate", a2, "--note", "looks like a real promise")
+	if _, errs, code := runCLI(t, "--dir", dir, "review", "close", a2, "--disposition", "no_issue"); code != 2 || !strings.Contains(errs, "only a principal") {
+		t.Fatalf("non-principal closes an escalation: %d %s", code, errs)
+	}
+	u, _ := user.Current()
+	cfgPath := filepath.Join(dir, repo.ConfigFile)
+	os.WriteFile(cfgPath, []byte(mustRead(t, cfgPath)+"supervision:\n  principals: ["+u.Username+"]\n"), 0o644)
+	mustCLI(t, "--dir", dir, "review", "close", a2, "--disposition", "violation", "--note", "adviser retrained")
+	var ev struct {
+		Alerts []struct {
+			Alert       uint64
+			Reviewed    bool
+			ViewedOnly  bool `json:"viewed_only"`
+			Reviewer    string
+			Disposition string
+		} `json:"alerts"`
+	}
+	cliJSON(t, &ev, "--dir", dir, "report", "review-evidence", "--from", "2000-01-01", "--to", "2100-01-01", "--format", "json")
+	byID := map[string]string{}
+	for _, e := range ev.Alerts {
+		byID[fmt.Sprint(e.Alert)] = fmt.Sprintf("%v/%v/%s", e.Reviewed, e.ViewedOnly, e.Disposition)
+	}
+	if byID[a1] != "true/false/false_positive" || byID[a2] != "true/false/violation" || byID[a3] != "false/true/" {
+		t.Fatalf("evidence: %v", byID)
+	}
+	if out := mustCLI(t, "--dir", dir, "report", "review-evidence", "--from", "2000-01-01", "--to", "2100-01-01"); !strings.HasPrefix(out, "alert,serial,source_id,") {
+		t.Fatalf("csv: %s", out)
+	}
+	var closed struct{ Alerts []struct{ Status string } }
+	cliJSON(t, &closed, "--dir", dir, "alerts", "list", "--json", "--status", "closed")
+	if len(closed.Alerts) != 2 || closed.Alerts[0].Status != "closed" {
+		t.Fatalf("closed alerts %+v", closed)
 	}
 	out = mustCLI(t, "--dir", dir, "policy", "list")
 	if strings.Count(out, "cli:init") != 9 {

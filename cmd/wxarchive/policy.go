@@ -13,6 +13,7 @@ import (
 
 	"github.com/wxarchive/wxarchive/policy"
 	"github.com/wxarchive/wxarchive/repo"
+	"github.com/wxarchive/wxarchive/review"
 	"github.com/wxarchive/wxarchive/store"
 	"github.com/wxarchive/wxarchive/supervise"
 	"github.com/wxarchive/wxarchive/textindex"
@@ -163,15 +164,25 @@ func (a *app) alertsCmd() *cobra.Command {
 				RaisedAt      string   `json:"raised_at"`
 			}
 			out := []alert{}
-			if status != "closed" { // the review workflow (closing alerts) is not built yet: every alert is open
-				err = r.Store.Alerts(ctx, 0, pol, limit, func(al store.AlertRow) error {
-					out = append(out, alert{al.JournalIndex, al.Serial, al.SourceID, al.Policy, al.PolicyVersion, al.Rule, "open",
-						al.Spans, al.InAttachment, al.Masked, al.Time.Time.In(r.Config.Location()).Format(time.RFC3339)})
+			acts := map[uint64][]store.ReviewActionRow{}
+			if err := r.Store.ReviewActions(ctx, 0, func(ra store.ReviewActionRow) error {
+				acts[ra.Alert] = append(acts[ra.Alert], ra)
+				return nil
+			}); err != nil {
+				return err
+			}
+			err = r.Store.Alerts(ctx, 0, pol, 0, func(al store.AlertRow) error {
+				st := review.StateOf(acts[al.JournalIndex]).Status
+				closed := st == review.StatusClosed
+				if (status == "open" && closed) || (status == "closed" && !closed) || (limit > 0 && len(out) >= limit) {
 					return nil
-				})
-				if err != nil {
-					return err
 				}
+				out = append(out, alert{al.JournalIndex, al.Serial, al.SourceID, al.Policy, al.PolicyVersion, al.Rule, st,
+					al.Spans, al.InAttachment, al.Masked, al.Time.Time.In(r.Config.Location()).Format(time.RFC3339)})
+				return nil
+			})
+			if err != nil {
+				return err
 			}
 			if asJSON {
 				return a.printJSON(map[string]any{"alerts": out})
@@ -192,7 +203,7 @@ func (a *app) alertsCmd() *cobra.Command {
 	list.Flags().StringVar(&status, "status", "", "open or closed")
 	list.Flags().StringVar(&pol, "policy", "", "only this policy's alerts")
 	list.Flags().IntVar(&limit, "limit", 0, "at most this many (0: all)")
-	c.AddCommand(list)
+	c.AddCommand(list, a.alertsShowCmd())
 	return c
 }
 

@@ -333,6 +333,50 @@ func (s *Store) Cursor(ctx context.Context, connector string) (store.CursorRow, 
 	return c, err
 }
 
+// Alert returns one alert.
+func (s *Store) Alert(ctx context.Context, id uint64) (store.AlertRow, error) {
+	var out store.AlertRow
+	found := false
+	err := s.Alerts(ctx, id-1, "", 1, func(a store.AlertRow) error {
+		if a.JournalIndex == id {
+			out, found = a, true
+		}
+		return nil
+	})
+	if err == nil && !found {
+		err = fmt.Errorf("alert %d: %w", id, store.ErrNotFound)
+	}
+	return out, err
+}
+
+// ReviewActions visits review actions in journal order.
+func (s *Store) ReviewActions(ctx context.Context, alert uint64, fn func(store.ReviewActionRow) error) error {
+	q := `SELECT jidx, alert, time, actor, action, disposition, note, reason, assignee FROM review_actions`
+	var args []any
+	if alert > 0 {
+		q += " WHERE alert = ?"
+		args = append(args, int64(alert))
+	}
+	q += " ORDER BY jidx, alert"
+	rows, err := s.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r store.ReviewActionRow
+		var jidx, al, t int64
+		if err := rows.Scan(&jidx, &al, &t, &r.Actor, &r.Action, &r.Disposition, &r.Note, &r.Reason, &r.Assignee); err != nil {
+			return err
+		}
+		r.JournalIndex, r.Alert, r.Time = uint64(jidx), uint64(al), archive.MillisTime(t)
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
 // Policies returns the latest version of every policy.
 func (s *Store) Policies(ctx context.Context) ([]store.PolicyRow, error) {
 	rows, err := s.read.QueryContext(ctx, `SELECT name, version, jidx, time, actor, sha256, source FROM policies p

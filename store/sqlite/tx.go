@@ -509,6 +509,18 @@ func (t *Tx) IndexAlert(ctx context.Context, a store.AlertRow) error {
 	return err
 }
 
+// IndexReview records a review.action event, one row per alert.
+func (t *Tx) IndexReview(ctx context.Context, r store.ReviewRow) error {
+	for _, it := range r.Items {
+		if _, err := t.tx.ExecContext(ctx, `INSERT INTO review_actions (jidx, alert, time, actor, action, disposition, note, reason, assignee)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, int64(r.JournalIndex), int64(it.Alert), r.Time.Millis(), r.Actor, r.Action,
+			r.Disposition, r.Note, r.Reason, r.Assignee); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // projectionKeys are the key columns that order each projection table
 // (store.ProjectionTables gives the table order).
 var projectionKeys = map[string]string{
@@ -524,6 +536,7 @@ var projectionKeys = map[string]string{
 	"capture_faults": "jidx",
 	"policies":       "name, version",
 	"alerts":         "jidx",
+	"review_actions": "jidx, alert",
 }
 
 // ResetProjection empties the projection tables.

@@ -1603,6 +1603,8 @@ func testDumpOrder(t *testing.T, s store.Store) {
 				PolicyEvent: archive.PolicyEvent{Policy: "p", Version: int(j), Source: "policy: p"}}), "IndexPolicy")
 			check(t, tx.IndexAlert(ctx, store.AlertRow{JournalIndex: j + 200, Time: ms(1),
 				AlertEvent: archive.AlertEvent{Serial: 9, Policy: "p", PolicyVersion: int(j), Rule: "r", Spans: [][2]int{{1, 2}}}}), "IndexAlert")
+			check(t, tx.IndexReview(ctx, store.ReviewRow{JournalIndex: j + 300, Time: ms(1), Actor: "cli:a",
+				ReviewEvent: archive.ReviewEvent{Action: "close", Disposition: "no_issue", Items: []archive.ReviewItem{{Alert: j + 200}, {Alert: 1}}}}), "IndexReview")
 		}
 	})
 	rows := dump(t, s)
@@ -1893,6 +1895,24 @@ func testPoliciesAndAlerts(t *testing.T, s store.Store) {
 	}), "Alerts")
 	if strings.Join(got, " ") != "20:guarantees:m9:[[0 2]]:[6225**] 21:off-channel:m9:[[0 2]]:[6225**] 22:guarantees:m9:[[0 2]]:[6225**]" {
 		t.Fatalf("alerts %v", got)
+	}
+	if a, err := s.Alert(ctx, 21); err != nil || a.Policy != "off-channel" {
+		t.Fatalf("Alert(21): %+v, %v", a, err)
+	}
+	if _, err := s.Alert(ctx, 99); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Alert(99): %v", err)
+	}
+	write(t, s, func(tx store.Tx) {
+		check(t, tx.IndexReview(ctx, store.ReviewRow{JournalIndex: 30, Time: ms(7), Actor: "cli:bob", ReviewEvent: archive.ReviewEvent{
+			Action: "close", Disposition: "no_issue", Reason: "bulk", Items: []archive.ReviewItem{{Alert: 20}, {Alert: 22}}}}), "IndexReview")
+	})
+	var acts []string
+	check(t, s.ReviewActions(ctx, 22, func(r store.ReviewActionRow) error {
+		acts = append(acts, fmt.Sprintf("%d:%d:%s:%s:%s:%s", r.JournalIndex, r.Alert, r.Actor, r.Action, r.Disposition, r.Reason))
+		return nil
+	}), "ReviewActions")
+	if strings.Join(acts, " ") != "30:22:cli:bob:close:no_issue:bulk" {
+		t.Fatalf("review actions %v", acts)
 	}
 	got = nil
 	check(t, s.Alerts(ctx, 20, "guarantees", 1, func(a store.AlertRow) error {

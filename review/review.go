@@ -1,0 +1,273 @@
+// Package review is the evidence of supervisory review (FINRA 3110.07):
+// reviewers claim, comment on, escalate, close (with a disposition) and
+// reopen alerts; every action is a journal event naming the reviewer, the
+// alerts, the hashes of the messages and the policy versions. Viewing an
+// alert is recorded but never counts as reviewing it; only a principal
+// closes an escalated alert.
+package review
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/wxarchive/wxarchive/archive"
+	"github.com/wxarchive/wxarchive/ingest"
+	"github.com/wxarchive/wxarchive/journal"
+	"github.com/wxarchive/wxarchive/store"
+)
+
+// Actions.
+const (
+	View     = "view"
+	Claim    = "claim"
+	Assign   = "assign"
+	Comment  = "comment"
+	Escalate = "escalate"
+	Close    = "close"
+	Reopen   = "reopen"
+)
+
+// Dispositions of a closed alert.
+const (
+	NoIssue       = "no_issue"
+	FalsePositive = "false_positive"
+	Violation     = "violation"
+)
+
+// Statuses.
+const (
+	StatusOpen      = "open"
+	StatusClaimed   = "claimed"
+	StatusEscalated = "escalated"
+	StatusClosed    = "closed"
+)
+
+// Error is an action that cannot be taken, and why.
+type Error struct {
+	Alert  uint64 // 0 when it concerns the request
+	Field  string
+	Reason string
+}
+
+func (e *Error) Error() string {
+	if e.Alert > 0 {
+		return fmt.Sprintf("alert %d: %s", e.Alert, e.Reason)
+	}
+	return e.Field + ": " + e.Reason
+}
+
+// Service takes review actions.
+type Service struct {
+	Engine *ingest.Engine
+	Store  store.Reader
+	// Principals may close escalated alerts (user names, as in actor
+	// "cli:NAME").
+	Principals []string
+}
+
+// Action is a request.
+type Action struct {
+	Action      string
+	Alerts      []uint64
+	Actor       string // "cli:alice", "api:…"
+	Disposition string
+	Note        string
+	Reason      string
+	Assignee    string
+}
+
+// State is an alert's review state, derived from its actions.
+type State struct {
+	Status      string
+	Assignee    string // claimed by or assigned to
+	Escalated   bool   // escalated at some point since the last reopen
+	Viewed      bool   // someone looked at it
+	Reviewed    bool   // closed with a disposition (viewing does not count)
+	ClosedBy    string
+	ClosedAt    archive.Time
+	Disposition string
+	Note        string
+	Actions     int
+}
+
+// StateOf folds an alert's actions, in journal order.
+func StateOf(actions []store.ReviewActionRow) State {
+	st := State{Status: StatusOpen}
+	for _, a := range actions {
+		st.Actions++
+		switch a.Action {
+		case View:
+			st.Viewed = true
+		case Claim:
+			st.Status, st.Assignee = StatusClaimed, a.Actor
+		case Assign:
+			st.Status, st.Assignee = StatusClaimed, a.Assignee
+		case Escalate:
+			st.Status, st.Escalated = StatusEscalated, true
+		case Close:
+			st.Status, st.Reviewed, st.ClosedBy, st.ClosedAt, st.Disposition, st.Note = StatusClosed, true, a.Actor, a.Time, a.Disposition, a.Note
+		case Reopen:
+			st = State{Status: StatusOpen, Viewed: st.Viewed, Actions: st.Actions}
+		}
+	}
+	return st
+}
+
+// AlertState reads an alert's state.
+func (s *Service) AlertState(ctx context.Context, alert uint64) (State, error) {
+	var acts []store.ReviewActionRow
+	err := s.Store.ReviewActions(ctx, alert, func(a store.ReviewActionRow) error {
+		acts = append(acts, a)
+		return nil
+	})
+	return StateOf(acts), err
+}
+
+func userOf(actor string) string {
+	if i := strings.LastIndexByte(actor, ':'); i >= 0 {
+		return actor[i+1:]
+	}
+	return actor
+}
+
+// Do validates and journals an action. Nothing is written when any alert
+// of the request refuses it.
+func (s *Service) Do(ctx context.Context, a Action) (uint64, error) {
+	bad := func(field, format string, args ...any) (uint64, error) {
+		return 0, &Error{Field: field, Reason: fmt.Sprintf(format, args...)}
+	}
+	switch a.Action {
+	case View, Claim, Assign, Comment, Escalate, Close, Reopen:
+	default:
+		return bad("action", "%q: want view, claim, assign, comment, escalate, close or reopen", a.Action)
+	}
+	if len(a.Alerts) == 0 {
+		return bad("alerts", "name at least one alert")
+	}
+	if a.Actor == "" {
+		return bad("actor", "unknown reviewer")
+	}
+	if len(a.Alerts) > 1 && a.Action != View && strings.TrimSpace(a.Reason) == "" {
+		return bad("reason", "an action on %d alerts at once needs a reason", len(a.Alerts))
+	}
+	switch a.Action {
+	case Close:
+		switch a.Disposition {
+		case NoIssue, FalsePositive:
+		case Violation:
+			if strings.TrimSpace(a.Note) == "" {
+				return bad("note", "a violation needs a remediation note")
+			}
+		case "":
+			return bad("disposition", "closing needs a disposition: no_issue, false_positive or violation")
+		default:
+			return bad("disposition", "%q: want no_issue, false_positive or violation", a.Disposition)
+		}
+	case Comment, Escalate:
+		if strings.TrimSpace(a.Note) == "" {
+			return bad("note", "%s needs a note", a.Action)
+		}
+	case Assign:
+		if a.Assignee == "" {
+			return bad("assignee", "assign to whom?")
+		}
+	}
+	if a.Action != Close && a.Disposition != "" {
+		return bad("disposition", "only closing takes a disposition")
+	}
+	ev := archive.ReviewEvent{Action: a.Action, Disposition: a.Disposition, Note: a.Note, Reason: a.Reason, Assignee: a.Assignee}
+	subjects := make([]string, 0, len(a.Alerts))
+	for _, id := range slices.Compact(slices.Sorted(slices.Values(a.Alerts))) {
+		al, err := s.Store.Alert(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return 0, &Error{Alert: id, Reason: "no such alert"}
+		}
+		if err != nil {
+			return 0, err
+		}
+		st, err := s.AlertState(ctx, id)
+		if err != nil {
+			return 0, err
+		}
+		switch {
+		case a.Action == Reopen && st.Status != StatusClosed:
+			return 0, &Error{Alert: id, Reason: "is " + st.Status + ", not closed: nothing to reopen"}
+		case a.Action != Reopen && a.Action != View && a.Action != Comment && st.Status == StatusClosed:
+			return 0, &Error{Alert: id, Reason: "is closed: reopen it first"}
+		case a.Action == Close && st.Status == StatusEscalated && !slices.Contains(s.Principals, userOf(a.Actor)):
+			return 0, &Error{Alert: id, Reason: fmt.Sprintf("is escalated: only a principal may close it (%s is not one)", userOf(a.Actor))}
+		case a.Action == Escalate && st.Status == StatusEscalated:
+			return 0, &Error{Alert: id, Reason: "is already escalated"}
+		}
+		msg, err := s.Store.Message(ctx, al.Serial)
+		if err != nil {
+			return 0, fmt.Errorf("alert %d: message %d: %w", id, al.Serial, err)
+		}
+		ev.Items = append(ev.Items, archive.ReviewItem{Alert: id, Serial: al.Serial, RecordHash: msg.RecordHash, Policy: al.Policy, PolicyVersion: al.PolicyVersion})
+		subjects = append(subjects, fmt.Sprintf("alert:%d", id), fmt.Sprintf("serial:%d", al.Serial))
+	}
+	e, err := journal.NewEvent(archive.EventReviewAction, a.Actor, archive.Time{}, subjects, &ev)
+	if err != nil {
+		return 0, err
+	}
+	idx, err := s.Engine.Append(ctx, e)
+	if err != nil {
+		return 0, err
+	}
+	return idx[0], nil
+}
+
+// EvidenceRow is one alert of the evidence-of-review report.
+type EvidenceRow struct {
+	Alert         uint64 `json:"alert"`
+	Serial        uint64 `json:"serial"`
+	SourceID      string `json:"source_id"`
+	Policy        string `json:"policy"`
+	PolicyVersion int    `json:"policy_version"`
+	Rule          string `json:"rule"`
+	RaisedAt      string `json:"raised_at"`
+	Status        string `json:"status"`
+	Reviewed      bool   `json:"reviewed"`    // closed with a disposition
+	ViewedOnly    bool   `json:"viewed_only"` // looked at, not reviewed
+	Escalated     bool   `json:"escalated"`
+	Reviewer      string `json:"reviewer,omitempty"`
+	ReviewedAt    string `json:"reviewed_at,omitempty"`
+	Disposition   string `json:"disposition,omitempty"`
+	Note          string `json:"note,omitempty"`
+	Actions       int    `json:"actions"`
+	AgeDays       int    `json:"age_days"` // open alerts: days since raised (review SLA)
+}
+
+// Evidence builds the report for alerts raised in [from, to).
+func Evidence(ctx context.Context, st store.Reader, from, to, now time.Time, loc *time.Location) ([]EvidenceRow, error) {
+	acts := map[uint64][]store.ReviewActionRow{}
+	if err := st.ReviewActions(ctx, 0, func(a store.ReviewActionRow) error {
+		acts[a.Alert] = append(acts[a.Alert], a)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	rows := []EvidenceRow{}
+	err := st.Alerts(ctx, 0, "", 0, func(al store.AlertRow) error {
+		t := al.Time.Time
+		if t.Before(from) || !t.Before(to) {
+			return nil
+		}
+		s := StateOf(acts[al.JournalIndex])
+		r := EvidenceRow{Alert: al.JournalIndex, Serial: al.Serial, SourceID: al.SourceID, Policy: al.Policy, PolicyVersion: al.PolicyVersion,
+			Rule: al.Rule, RaisedAt: t.In(loc).Format(time.RFC3339), Status: s.Status, Reviewed: s.Reviewed, ViewedOnly: s.Viewed && !s.Reviewed,
+			Escalated: s.Escalated, Reviewer: s.ClosedBy, Disposition: s.Disposition, Note: s.Note, Actions: s.Actions}
+		if s.Reviewed {
+			r.ReviewedAt = s.ClosedAt.Time.In(loc).Format(time.RFC3339)
+		} else {
+			r.AgeDays = int(now.Sub(t).Hours() / 24)
+		}
+		rows = append(rows, r)
+		return nil
+	})
+	return rows, err
+}

@@ -1,0 +1,162 @@
+package review_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wxarchive/wxarchive/archive"
+	"github.com/wxarchive/wxarchive/ingest"
+	"github.com/wxarchive/wxarchive/journal"
+	"github.com/wxarchive/wxarchive/repo"
+	"github.com/wxarchive/wxarchive/review"
+	"github.com/wxarchive/wxarchive/store"
+	"github.com/wxarchive/wxarchive/supervise"
+	"github.com/wxarchive/wxarchive/verify"
+)
+
+// setup archives messages that raise alerts under the default pack.
+func setup(t *testing.T) (*repo.Repo, *review.Service, []uint64) {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	if _, err := repo.Init(ctx, dir, repo.InitOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close(context.Background()) })
+	var items []ingest.Item
+	for i, text := range []string{"这个产品保本保收益", "加我私人微信", "我要投诉", "稳赚不赔"} {
+		m := &archive.Message{Source: "t:1", SourceID: string(rune('a' + i)), SourceType: "text", Kind: archive.KindText, Action: archive.ActionSend,
+			SentAt: archive.MillisTime(1700000000000), Conversation: "direct:wmC|zw", ConversationKind: archive.ConversationDirect,
+			Sender: "zw", Recipients: []string{"wmC"}, Direction: archive.DirectionOutbound, Text: text,
+			Participants: []archive.Participant{{ID: "zw", Kind: archive.ParticipantEmployee}, {ID: "wmC", Kind: archive.ParticipantExternal}}}
+		items = append(items, ingest.Item{Source: "t:1", Raw: []byte(text), Message: m})
+	}
+	if _, err := r.Engine.Archive(ctx, "t", items); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (&supervise.Supervisor{Engine: r.Engine, Store: r.Store, Records: r.Records}).CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var ids []uint64
+	r.Store.Alerts(ctx, 0, "", 0, func(a store.AlertRow) error { ids = append(ids, a.JournalIndex); return nil })
+	if len(ids) != 4 {
+		t.Fatalf("%d alerts, want 4", len(ids))
+	}
+	return r, &review.Service{Engine: r.Engine, Store: r.Store, Principals: []string{"carol"}}, ids
+}
+
+func TestReviewWorkflow(t *testing.T) {
+	ctx := context.Background()
+	r, s, ids := setup(t)
+	do := func(a review.Action) error { _, err := s.Do(ctx, a); return err }
+	before, _ := r.Store.Head(ctx)
+
+	// Refusals write nothing.
+	for _, tc := range []struct {
+		a    review.Action
+		want string
+	}{
+		{review.Action{Action: review.Close, Alerts: ids[:1], Actor: "cli:alice"}, "closing needs a disposition"},
+		{review.Action{Action: review.Close, Alerts: ids[:1], Actor: "cli:alice", Disposition: "fine"}, `"fine": want no_issue`},
+		{review.Action{Action: review.Close, Alerts: ids[:1], Actor: "cli:alice", Disposition: review.Violation}, "remediation note"},
+		{review.Action{Action: review.Close, Alerts: ids[:2], Actor: "cli:alice", Disposition: review.NoIssue}, "needs a reason"},
+		{review.Action{Action: review.Comment, Alerts: ids[:1], Actor: "cli:alice"}, "comment needs a note"},
+		{review.Action{Action: review.Claim, Alerts: []uint64{999}, Actor: "cli:alice"}, "alert 999: no such alert"},
+		{review.Action{Action: review.Reopen, Alerts: ids[:1], Actor: "cli:alice"}, "not closed"},
+		{review.Action{Action: "approve", Alerts: ids[:1], Actor: "cli:alice"}, `"approve"`},
+	} {
+		var re *review.Error
+		if err := do(tc.a); !errors.As(err, &re) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want %q", tc.a, err, tc.want)
+		}
+	}
+	if h, _ := r.Store.Head(ctx); h.JournalSize != before.JournalSize {
+		t.Fatalf("refused actions wrote %d events", h.JournalSize-before.JournalSize)
+	}
+
+	// Alert 0: viewed only. Alert 1: claimed, commented, closed false
+	// positive. Alert 2: escalated; alice cannot close it, carol (a
+	// principal) can. Alert 3: closed in bulk with a reason, reopened.
+	steps := []review.Action{
+		{Action: review.View, Alerts: ids[:1], Actor: "cli:alice"},
+		{Action: review.Claim, Alerts: ids[1:2], Actor: "cli:alice"},
+		{Action: review.Comment, Alerts: ids[1:2], Actor: "cli:alice", Note: "client's own words, quoting a competitor"},
+		{Action: review.Close, Alerts: ids[1:2], Actor: "cli:alice", Disposition: review.FalsePositive},
+		{Action: review.Escalate, Alerts: ids[2:3], Actor: "cli:alice", Note: "complaint about mis-selling"},
+	}
+	for _, a := range steps {
+		if err := do(a); err != nil {
+			t.Fatalf("%+v: %v", a, err)
+		}
+	}
+	if err := do(review.Action{Action: review.Close, Alerts: ids[2:3], Actor: "cli:alice", Disposition: review.NoIssue}); err == nil || !strings.Contains(err.Error(), "only a principal") {
+		t.Fatalf("non-principal closes an escalation: %v", err)
+	}
+	for _, a := range []review.Action{
+		{Action: review.Close, Alerts: ids[2:3], Actor: "cli:carol", Disposition: review.Violation, Note: "client refunded, adviser retrained"},
+		{Action: review.Close, Alerts: ids[3:4], Actor: "cli:alice", Disposition: review.NoIssue, Reason: "one by one is the same"},
+	} {
+		if err := do(a); err != nil {
+			t.Fatalf("%+v: %v", a, err)
+		}
+	}
+	if err := do(review.Action{Action: review.Claim, Alerts: ids[3:4], Actor: "cli:bob"}); err == nil || !strings.Contains(err.Error(), "is closed") {
+		t.Fatalf("claim a closed alert: %v", err)
+	}
+	if err := do(review.Action{Action: review.Reopen, Alerts: ids[3:4], Actor: "cli:carol"}); err != nil {
+		t.Fatal(err)
+	}
+
+	// The evidence report.
+	rows, err := review.Evidence(ctx, r.Store, time.Unix(0, 0), time.Now().Add(time.Hour), time.Now(), time.UTC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[uint64]review.EvidenceRow{}
+	for _, row := range rows {
+		got[row.Alert] = row
+	}
+	if e := got[ids[0]]; e.Reviewed || !e.ViewedOnly || e.Status != review.StatusOpen {
+		t.Errorf("viewed-only alert: %+v", e)
+	}
+	if e := got[ids[1]]; !e.Reviewed || e.Disposition != review.FalsePositive || e.Reviewer != "cli:alice" || e.Actions != 3 {
+		t.Errorf("closed alert: %+v", e)
+	}
+	if e := got[ids[2]]; !e.Reviewed || !e.Escalated || e.Reviewer != "cli:carol" || e.Disposition != review.Violation || e.Note == "" {
+		t.Errorf("escalated alert: %+v", e)
+	}
+	if e := got[ids[3]]; e.Reviewed || e.Status != review.StatusOpen || e.Actions != 2 {
+		t.Errorf("reopened alert: %+v", e)
+	}
+	// Every action is in the journal, with the reviewer, the message hash
+	// and the policy version.
+	n := 0
+	h, _ := r.Store.Head(ctx)
+	r.Store.Leaves(ctx, before.JournalSize, h.JournalSize, func(idx uint64, _, leaf []byte) error {
+		ev, err := journal.ParseLeaf(idx, leaf)
+		if err != nil || ev.Type != archive.EventReviewAction {
+			t.Fatalf("journal %d: %v %v", idx, ev, err)
+		}
+		var p archive.ReviewEvent
+		ev.DecodePayload(&p)
+		if ev.Actor == "" || len(p.Items) == 0 || p.Items[0].RecordHash.IsZero() || p.Items[0].PolicyVersion != 1 {
+			t.Fatalf("review event %+v by %q", p, ev.Actor)
+		}
+		n++
+		return nil
+	})
+	if n != 8 {
+		t.Fatalf("%d review events, want 8", n)
+	}
+	rep, err := verify.Run(ctx, r, verify.Options{})
+	if err != nil || !rep.OK {
+		t.Fatalf("verify: %v %+v", err, rep)
+	}
+}
