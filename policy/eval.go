@@ -19,6 +19,9 @@ type Input struct {
 	Department func(id string) string
 }
 
+// SampleRule is the rule name of alerts raised by sampling.
+const SampleRule = "sample"
+
 // Hit is one rule that matched a message.
 type Hit struct {
 	Rule string `json:"rule"`
@@ -105,6 +108,11 @@ func (p *Policy) evaluate(in Input) []Hit {
 				hits = append(hits, Hit{Rule: r.ID, Spans: [][2]int{}})
 			}
 		}
+	}
+	// The rate sample is drawn as messages arrive; the per-employee
+	// minimum is topped up when a period ends (Sampling.Select).
+	if p.Sampling != nil && p.Sampling.Sampled(m.SourceID) {
+		hits = append(hits, Hit{Rule: SampleRule, Spans: [][2]int{}})
 	}
 	return hits
 }

@@ -24,12 +24,13 @@ import (
 
 // Policy is one policy file.
 type Policy struct {
-	Name        string   `yaml:"policy"`
-	Description string   `yaml:"description"`
-	Enabled     *bool    `yaml:"enabled"`
-	Scope       Scope    `yaml:"scope"`
-	Disclaimers []string `yaml:"disclaimers"` // removed from the text before matching
-	Rules       []Rule   `yaml:"rules"`
+	Name        string    `yaml:"policy"`
+	Description string    `yaml:"description"`
+	Enabled     *bool     `yaml:"enabled"`
+	Scope       Scope     `yaml:"scope"`
+	Disclaimers []string  `yaml:"disclaimers"` // removed from the text before matching
+	Rules       []Rule    `yaml:"rules"`
+	Sampling    *Sampling `yaml:"sampling"` // random review sample of the scope
 }
 
 // Scope says which messages a policy looks at. Empty lists mean all.
@@ -127,7 +128,7 @@ func Parse(name string, data []byte) (*Policy, error) {
 		return nil, perr
 	}
 	doc := root.Content[0]
-	checkKeys(doc, []string{"policy", "description", "enabled", "scope", "disclaimers", "rules"}, "", bad)
+	checkKeys(doc, []string{"policy", "description", "enabled", "scope", "disclaimers", "rules", "sampling"}, "", bad)
 	var p Policy
 	if err := doc.Decode(&p); err != nil {
 		bad(doc.Line, "file", "%v", err)
@@ -149,9 +150,15 @@ func Parse(name string, data []byte) (*Policy, error) {
 			bad(lineOf(doc, "scope"), "scope.conversation_kinds", "%q: want direct or group", k)
 		}
 	}
+	if n := valueNode(doc, "sampling"); n != nil {
+		checkKeys(n, []string{"rate", "min_per_employee", "period", "seed"}, "sampling.", bad)
+		if p.Sampling != nil {
+			p.Sampling.validate(n.Line, bad)
+		}
+	}
 	rulesNode := valueNode(doc, "rules")
-	if rulesNode == nil || len(p.Rules) == 0 {
-		bad(doc.Line, "rules", "a policy needs at least one rule")
+	if (rulesNode == nil || len(p.Rules) == 0) && p.Sampling == nil {
+		bad(doc.Line, "rules", "a policy needs at least one rule (or sampling)")
 	}
 	seen := map[string]int{}
 	for i := range p.Rules {
