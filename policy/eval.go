@@ -17,6 +17,9 @@ type Input struct {
 	// Department returns a participant's department when the message was
 	// sent ("" when unknown).
 	Department func(id string) string
+	// FirstContacts are the external parties this message is the first
+	// archived message with.
+	FirstContacts []string
 }
 
 // SampleRule is the rule name of alerts raised by sampling.
@@ -105,6 +108,18 @@ func (p *Policy) evaluate(in Input) []Hit {
 			}
 		case r.Behaviour == BehaviourRecalled:
 			if in.Recalled || m.Action == archive.ActionRecall {
+				hits = append(hits, Hit{Rule: r.ID, Spans: [][2]int{}})
+			}
+		case r.Behaviour == BehaviourOutsideHours:
+			if !m.SentAt.IsZero() && r.Hours.outside(m.SentAt.Time) {
+				hits = append(hits, Hit{Rule: r.ID, Spans: [][2]int{}})
+			}
+		case r.Behaviour == BehaviourFirstContact:
+			if len(in.FirstContacts) > 0 {
+				hits = append(hits, Hit{Rule: r.ID, Spans: [][2]int{}})
+			}
+		case r.Attachment != nil:
+			if reason := r.Attachment.flag(m.Attachments); reason != "" {
 				hits = append(hits, Hit{Rule: r.ID, Spans: [][2]int{}})
 			}
 		}
@@ -252,4 +267,33 @@ func fieldOf(in Input) func(f *textindex.Field) bool {
 		}
 		return false
 	}
+}
+
+// flag says why attachments break the rule ("" when they do not).
+func (a *AttachmentRule) flag(atts []archive.Attachment) string {
+	if a.MaxCount > 0 && len(atts) > a.MaxCount {
+		return "count"
+	}
+	for _, at := range atts {
+		if a.MaxSize > 0 && max(at.Size, at.DeclaredSize) > a.MaxSize {
+			return "size"
+		}
+		for _, t := range a.Types {
+			if kindOf(at.MediaType) == t || at.MediaType == t {
+				return "type"
+			}
+		}
+	}
+	return ""
+}
+
+// kindOf groups sniffed media types.
+func kindOf(mediaType string) string {
+	switch mediaType {
+	case "application/vnd.microsoft.portable-executable", "application/x-executable", "application/x-mach-binary":
+		return "executable"
+	case "application/zip", "application/x-rar-compressed", "application/x-7z-compressed", "application/x-gzip", "application/gzip", "application/x-tar":
+		return "archive"
+	}
+	return ""
 }

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -45,14 +46,17 @@ type Scope struct {
 // Rule is one rule; exactly one of Lexicon, Regex, Detector, Behaviour is
 // set.
 type Rule struct {
-	ID          string   `yaml:"id"`
-	Description string   `yaml:"description"`
-	Lexicon     []string `yaml:"lexicon"`    // search-language terms, any matches
-	Unless      []string `yaml:"unless"`     // lexicon: no hit when any of these matches the message
-	WholeWord   *bool    `yaml:"whole_word"` // lexicon: false matches English words as prefixes (guarantee → guaranteed)
-	Regex       string   `yaml:"regex"`      // RE2 over the normalized text
-	Detector    string   `yaml:"detector"`   // one of detect.All
-	Behaviour   string   `yaml:"behaviour"`  // recalled
+	ID          string          `yaml:"id"`
+	Description string          `yaml:"description"`
+	Lexicon     []string        `yaml:"lexicon"`    // search-language terms, any matches
+	Unless      []string        `yaml:"unless"`     // lexicon: no hit when any of these matches the message
+	WholeWord   *bool           `yaml:"whole_word"` // lexicon: false matches English words as prefixes (guarantee → guaranteed)
+	Regex       string          `yaml:"regex"`      // RE2 over the normalized text
+	Detector    string          `yaml:"detector"`   // one of detect.All
+	Behaviour   string          `yaml:"behaviour"`  // recalled, outside_hours, first_contact
+	Attachment  *AttachmentRule `yaml:"attachment"`
+	// Hours are the business hours of outside_hours.
+	Hours *Hours `yaml:"hours"`
 
 	line    int
 	queries []textindex.Node
@@ -62,8 +66,30 @@ type Rule struct {
 
 // Behaviours a rule can flag.
 const (
-	BehaviourRecalled = "recalled"
+	BehaviourRecalled     = "recalled"      // the message was recalled
+	BehaviourOutsideHours = "outside_hours" // sent outside business hours
+	BehaviourFirstContact = "first_contact" // the first message with an external party
 )
+
+// AttachmentRule flags attachments by what they are (sniffed from their
+// bytes, not their names), their size or their number.
+type AttachmentRule struct {
+	Types    []string `yaml:"types"`     // executable, archive, or media types (image/jpeg)
+	MaxSize  int64    `yaml:"max_size"`  // bytes; larger attachments are flagged
+	MaxCount int      `yaml:"max_count"` // more attachments than this are flagged
+}
+
+// Hours are business hours in a time zone.
+type Hours struct {
+	Start    string   `yaml:"start"` // "08:30"
+	End      string   `yaml:"end"`   // "18:00"
+	Days     []string `yaml:"days"`  // mon … sun (default mon-fri)
+	TimeZone string   `yaml:"timezone"`
+
+	start, end int // minutes
+	days       map[time.Weekday]bool
+	loc        *time.Location
+}
 
 // ParseError is a policy file that cannot be used: every problem with its
 // line.
@@ -167,7 +193,7 @@ func Parse(name string, data []byte) (*Policy, error) {
 		if rulesNode != nil && i < len(rulesNode.Content) {
 			rn := rulesNode.Content[i]
 			line = rn.Line
-			checkKeys(rn, []string{"id", "description", "lexicon", "unless", "whole_word", "regex", "detector", "behaviour"}, fmt.Sprintf("rules[%d].", i), bad)
+			checkKeys(rn, []string{"id", "description", "lexicon", "unless", "whole_word", "regex", "detector", "behaviour", "attachment", "hours"}, fmt.Sprintf("rules[%d].", i), bad)
 		}
 		r.line = line
 		field := func(f string) string { return fmt.Sprintf("rules[%d].%s", i, f) }
@@ -178,13 +204,13 @@ func Parse(name string, data []byte) (*Policy, error) {
 		}
 		seen[r.ID] = i
 		kinds := 0
-		for _, set := range []bool{len(r.Lexicon) > 0, r.Regex != "", r.Detector != "", r.Behaviour != ""} {
+		for _, set := range []bool{len(r.Lexicon) > 0, r.Regex != "", r.Detector != "", r.Behaviour != "", r.Attachment != nil} {
 			if set {
 				kinds++
 			}
 		}
 		if kinds != 1 {
-			bad(line, field("lexicon"), "a rule has exactly one of lexicon, regex, detector or behaviour (this one has %d)", kinds)
+			bad(line, field("lexicon"), "a rule has exactly one of lexicon, regex, detector, behaviour or attachment (this one has %d)", kinds)
 			continue
 		}
 		wholeWord := r.WholeWord == nil || *r.WholeWord
@@ -217,14 +243,81 @@ func Parse(name string, data []byte) (*Policy, error) {
 		if r.Detector != "" && !knownDetector(r.Detector) {
 			bad(line, field("detector"), "%q: want one of %v", r.Detector, detect.All)
 		}
-		if r.Behaviour != "" && r.Behaviour != BehaviourRecalled {
-			bad(line, field("behaviour"), "%q: want recalled", r.Behaviour)
+		switch r.Behaviour {
+		case "", BehaviourRecalled, BehaviourFirstContact:
+		case BehaviourOutsideHours:
+			if r.Hours == nil {
+				bad(line, field("hours"), "outside_hours needs hours: {start, end, days, timezone}")
+			} else {
+				r.Hours.compile(line, field("hours"), bad)
+			}
+		default:
+			bad(line, field("behaviour"), "%q: want recalled, outside_hours or first_contact", r.Behaviour)
+		}
+		if r.Hours != nil && r.Behaviour != BehaviourOutsideHours {
+			bad(line, field("hours"), "only an outside_hours rule has hours")
+		}
+		if a := r.Attachment; a != nil {
+			if len(a.Types) == 0 && a.MaxSize <= 0 && a.MaxCount <= 0 {
+				bad(line, field("attachment"), "give types, max_size or max_count")
+			}
+			for _, t := range a.Types {
+				if t != "executable" && t != "archive" && !strings.Contains(t, "/") {
+					bad(line, field("attachment.types"), "%q: executable, archive or a media type like image/jpeg", t)
+				}
+			}
 		}
 	}
 	if len(perr.Problems) > 0 {
 		return nil, perr
 	}
 	return &p, nil
+}
+
+var dayNames = map[string]time.Weekday{"sun": time.Sunday, "mon": time.Monday, "tue": time.Tuesday, "wed": time.Wednesday,
+	"thu": time.Thursday, "fri": time.Friday, "sat": time.Saturday}
+
+func (h *Hours) compile(line int, field string, bad func(int, string, string, ...any)) {
+	clock := func(name, v string) int {
+		t, err := time.Parse("15:04", v)
+		if err != nil {
+			bad(line, field+"."+name, "%q is not a time (15:04)", v)
+			return 0
+		}
+		return t.Hour()*60 + t.Minute()
+	}
+	h.start, h.end = clock("start", h.Start), clock("end", h.End)
+	if h.end <= h.start {
+		bad(line, field, "end %s is not after start %s", h.End, h.Start)
+	}
+	h.days = map[time.Weekday]bool{}
+	days := h.Days
+	if len(days) == 0 {
+		days = []string{"mon", "tue", "wed", "thu", "fri"}
+	}
+	for _, d := range days {
+		wd, ok := dayNames[strings.ToLower(d)]
+		if !ok {
+			bad(line, field+".days", "%q: mon, tue, wed, thu, fri, sat or sun", d)
+		}
+		h.days[wd] = true
+	}
+	h.loc = time.UTC
+	if h.TimeZone != "" {
+		loc, err := time.LoadLocation(h.TimeZone)
+		if err != nil {
+			bad(line, field+".timezone", "%q: %v", h.TimeZone, err)
+		} else {
+			h.loc = loc
+		}
+	}
+}
+
+// outside reports whether t falls outside the hours.
+func (h *Hours) outside(t time.Time) bool {
+	t = t.In(h.loc)
+	m := t.Hour()*60 + t.Minute()
+	return !h.days[t.Weekday()] || m < h.start || m >= h.end
 }
 
 // lexiconTerm turns a lexicon entry into a query: with whole_word false,

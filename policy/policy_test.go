@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wxarchive/wxarchive/archive"
 )
@@ -168,4 +169,74 @@ func FuzzParse(f *testing.F) {
 		}
 		p.Evaluate(Input{Message: msg("保本 guaranteed 6225886660325471 年化5%"), Recalled: true})
 	})
+}
+
+func TestBehaviourAndAttachmentRules(t *testing.T) {
+	p, err := Parse("b.yaml", []byte(`policy: behaviour
+rules:
+  - id: after-hours
+    behaviour: outside_hours
+    hours: {start: "08:30", end: "18:00", days: [mon, tue, wed, thu, fri], timezone: Asia/Shanghai}
+  - id: new-client
+    behaviour: first_contact
+  - id: risky-files
+    attachment: {types: [executable, archive], max_size: 1000000, max_count: 3}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cst := time.FixedZone("CST", 8*3600)
+	at := func(s string) archive.Time {
+		tm, _ := time.ParseInLocation("2006-01-02 15:04", s, cst)
+		return archive.At(tm)
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(m *archive.Message, in *Input)
+		want string
+	}{
+		{"office hours", func(m *archive.Message, _ *Input) { m.SentAt = at("2026-11-25 10:00") }, ""}, // Wednesday
+		{"late evening", func(m *archive.Message, _ *Input) { m.SentAt = at("2026-11-25 22:15") }, "after-hours[]"},
+		{"just at closing", func(m *archive.Message, _ *Input) { m.SentAt = at("2026-11-25 18:00") }, "after-hours[]"},
+		{"saturday", func(m *archive.Message, _ *Input) { m.SentAt = at("2026-11-28 11:00") }, "after-hours[]"},
+		{"first contact", func(m *archive.Message, in *Input) {
+			m.SentAt = at("2026-11-25 10:00")
+			in.FirstContacts = []string{"wmC"}
+		}, "new-client[]"},
+		{"executable renamed .pdf", func(m *archive.Message, _ *Input) {
+			m.SentAt = at("2026-11-25 10:00")
+			m.Attachments = []archive.Attachment{{FileName: "report.pdf", MediaType: "application/vnd.microsoft.portable-executable", Size: 100}}
+		}, "risky-files[]"},
+		{"a docx is not an archive", func(m *archive.Message, _ *Input) {
+			m.SentAt = at("2026-11-25 10:00")
+			m.Attachments = []archive.Attachment{{MediaType: "application/vnd.openxmlformats-officedocument.wordprocessingml.document", Size: 100}}
+		}, ""},
+		{"too big", func(m *archive.Message, _ *Input) {
+			m.SentAt = at("2026-11-25 10:00")
+			m.Attachments = []archive.Attachment{{MediaType: "image/jpeg", Size: 2000000}}
+		}, "risky-files[]"},
+		{"too many", func(m *archive.Message, _ *Input) {
+			m.SentAt = at("2026-11-25 10:00")
+			m.Attachments = make([]archive.Attachment, 4)
+		}, "risky-files[]"},
+	} {
+		m := msg("见附件")
+		in := Input{Message: m}
+		tc.edit(m, &in)
+		if got := result(p.Evaluate(in)); got != tc.want {
+			t.Errorf("%s: got %q, want %q", tc.name, got, tc.want)
+		}
+	}
+	for _, tc := range []struct{ yaml, want string }{
+		{"policy: p\nrules:\n  - id: r\n    behaviour: outside_hours\n", "outside_hours needs hours"},
+		{"policy: p\nrules:\n  - id: r\n    behaviour: outside_hours\n    hours: {start: '18:00', end: '08:00'}\n", "not after start"},
+		{"policy: p\nrules:\n  - id: r\n    behaviour: outside_hours\n    hours: {start: '8h', end: '18:00', days: [someday], timezone: Mars/Base}\n", "hours.start"},
+		{"policy: p\nrules:\n  - id: r\n    attachment: {types: [virus]}\n", `"virus": executable, archive`},
+		{"policy: p\nrules:\n  - id: r\n    attachment: {}\n", "give types, max_size or max_count"},
+		{"policy: p\nrules:\n  - id: r\n    lexicon: [a]\n    hours: {start: '08:00', end: '18:00'}\n", "only an outside_hours rule has hours"},
+	} {
+		if _, err := Parse("x.yaml", []byte(tc.yaml)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v, want %q", tc.yaml, err, tc.want)
+		}
+	}
 }

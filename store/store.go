@@ -71,6 +71,9 @@ type Reader interface {
 	// Alerts visits alerts in id order, from after (exclusive), filtered
 	// by policy when it is not empty, up to limit (0: all).
 	Alerts(ctx context.Context, after uint64, policy string, limit int, fn func(AlertRow) error) error
+	// FirstSerial returns the serial of the first message a participant
+	// appears in (ok false when never seen).
+	FirstSerial(ctx context.Context, id string) (serial uint64, ok bool, err error)
 	// Alert returns one alert; an error matching ErrNotFound if none.
 	Alert(ctx context.Context, id uint64) (AlertRow, error)
 	// ReviewActions visits review actions in journal order, for one alert

@@ -103,6 +103,16 @@ func (s *Supervisor) RunOnce(ctx context.Context) (Result, error) {
 			return res, fmt.Errorf("serial %d: normalized record: %w", serial, err)
 		}
 		in := policy.Input{Message: &m, Recalled: row.RecalledBy != 0}
+		for _, pt := range m.Participants {
+			if pt.Kind != archive.ParticipantExternal {
+				continue
+			}
+			if first, ok, err := s.Store.FirstSerial(ctx, pt.ID); err != nil {
+				return res, err
+			} else if ok && first == serial {
+				in.FirstContacts = append(in.FirstContacts, pt.ID)
+			}
+		}
 		for i, p := range pols {
 			for _, h := range p.Evaluate(in) {
 				ev, err := journal.NewEvent(archive.EventAlertRaised, "supervisor", archive.Time{}, []string{fmt.Sprintf("serial:%d", serial)},

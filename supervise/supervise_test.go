@@ -89,6 +89,22 @@ func TestSupervisor(t *testing.T) {
 	if last.SourceID != "m4" || last.PolicyVersion != 2 || last.Rule != "see-you" {
 		t.Fatalf("alert under version 2: %+v", last)
 	}
+	// First contact: only the first message with a new external party.
+	if _, _, err := supervise.Apply(ctx, r.Engine, r.Store, "f.yaml", []byte("policy: first-contact\nrules:\n  - id: new-party\n    behaviour: first_contact\n"), "cli:alice"); err != nil {
+		t.Fatal(err)
+	}
+	n1, n2 := message("n1", "您好", archive.DirectionOutbound), message("n2", "再见", archive.DirectionOutbound)
+	for _, it := range []ingest.Item{n1, n2} {
+		it.Message.Recipients = []string{"wmNEW"}
+		it.Message.Participants[1].ID = "wmNEW"
+	}
+	r.Engine.Archive(ctx, "test", []ingest.Item{n1, n2})
+	s.CatchUp(ctx)
+	var fc []string
+	r.Store.Alerts(ctx, 0, "first-contact", 0, func(a store.AlertRow) error { fc = append(fc, a.SourceID); return nil })
+	if strings.Join(fc, " ") != "n1" {
+		t.Fatalf("first-contact alerts %v, want n1 only", fc)
+	}
 	rep, err := verify.Run(ctx, r, verify.Options{})
 	if err != nil || !rep.OK {
 		t.Fatalf("verify: %v %+v", err, rep)

@@ -333,6 +333,16 @@ func (s *Store) Cursor(ctx context.Context, connector string) (store.CursorRow, 
 	return c, err
 }
 
+// FirstSerial returns a participant's first message.
+func (s *Store) FirstSerial(ctx context.Context, id string) (uint64, bool, error) {
+	var serial int64
+	err := s.read.QueryRowContext(ctx, `SELECT first_serial FROM parties WHERE id = ?`, id).Scan(&serial)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	return uint64(serial), err == nil, err
+}
+
 // Alert returns one alert.
 func (s *Store) Alert(ctx context.Context, id uint64) (store.AlertRow, error) {
 	var out store.AlertRow
