@@ -88,6 +88,18 @@ func (s *Supervisor) RunOnce(ctx context.Context) (Result, error) {
 	if err != nil {
 		return res, err
 	}
+	if len(pols) == 0 {
+		// Nothing to evaluate: a policy applies from when it is applied
+		// (history is what backtest is for), so the cursor moves to the
+		// head without reading a record. An archive upgraded with millions
+		// of messages does not read them all at start-up.
+		last = head.NextSerial - 1
+		if _, err := s.Engine.AppendWithCursor(ctx, &store.CursorRow{Connector: CursorName, Value: strconv.FormatUint(last, 10)}); err != nil {
+			return res, err
+		}
+		res.Cursor, res.CaughtUp = last, true
+		return res, nil
+	}
 	var events []journal.Event
 	for serial := res.Cursor + 1; serial <= last; serial++ {
 		row, err := s.Store.Message(ctx, serial)

@@ -2,6 +2,7 @@ package supervise_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -108,5 +109,36 @@ func TestSupervisor(t *testing.T) {
 	rep, err := verify.Run(ctx, r, verify.Options{})
 	if err != nil || !rep.OK {
 		t.Fatalf("verify: %v %+v", err, rep)
+	}
+}
+
+type noRecords struct{}
+
+func (noRecords) Get(context.Context, store.RecordKey, archive.BlobID) ([]byte, error) {
+	return nil, errors.New("a record was read")
+}
+
+// TestSupervisorWithoutPolicies: with no policy the cursor moves to the
+// head at once and no record is read (an archive upgraded with millions
+// of messages must not read them all when serve starts).
+func TestSupervisorWithoutPolicies(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	if _, err := repo.Init(ctx, dir, repo.InitOptions{NoDefaultPolicies: true}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close(ctx)
+	var items []ingest.Item
+	for _, id := range []string{"a", "b", "c"} {
+		items = append(items, message(id, "保本", archive.DirectionOutbound))
+	}
+	r.Engine.Archive(ctx, "t", items)
+	res, err := (&supervise.Supervisor{Engine: r.Engine, Store: r.Store, Records: noRecords{}, Batch: 1}).CatchUp(ctx)
+	if err != nil || res.Cursor != 3 || !res.CaughtUp || res.Evaluated != 0 {
+		t.Fatalf("catch up without policies: %+v, %v", res, err)
 	}
 }
