@@ -136,6 +136,13 @@ type AlertEvent struct {
 	Spans         [][2]int `json:"spans"`                   // code points in the text (or attachment text)
 	InAttachment  int      `json:"in_attachment,omitempty"` // 1-based, when the hit is in an attachment's text
 	Masked        []string `json:"masked,omitempty"`        // detector values, masked
+	// Department is the department of the employee concerned (the sender,
+	// or the first employee of an inbound message) when the message was
+	// sent, from the directory: the review queue the alert goes to.
+	Department string `json:"department,omitempty"`
+	// Detail says why a behaviour rule matched (e.g. how many external
+	// recipients received the same text), in words for the reviewer.
+	Detail string `json:"detail,omitempty"`
 }
 
 // ReviewEvent is the payload of review.action: the evidence of review

@@ -1,12 +1,15 @@
 package policy
 
 import (
+	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/policy/detect"
+	"github.com/wxarchive/wxarchive/store"
 	"github.com/wxarchive/wxarchive/textindex"
 )
 
@@ -20,6 +23,60 @@ type Input struct {
 	// FirstContacts are the external parties this message is the first
 	// archived message with.
 	FirstContacts []string
+	// Serial is the message's serial (0 for a message not archived).
+	Serial uint64
+	// Outreach is the history mass_communication rules count in; without
+	// one they match nothing. Evaluating records the message in it.
+	Outreach *Outreach
+}
+
+// DirectoryDepartment returns a Department function that looks each
+// participant up in the archive's directory as it was at a time. The first
+// lookup error is kept in *errp (and the participant reads as unknown), so
+// the caller can fail the evaluation instead of misrouting an alert.
+func DirectoryDepartment(ctx context.Context, st interface {
+	Directory(ctx context.Context, id string, at archive.Time) (store.ParticipantRow, bool, error)
+}, at archive.Time, errp *error) func(id string) string {
+	cache := map[string]string{}
+	return func(id string) string {
+		if d, ok := cache[id]; ok {
+			return d
+		}
+		p, ok, err := st.Directory(ctx, id, at)
+		if err != nil {
+			if *errp == nil {
+				*errp = err
+			}
+			return ""
+		}
+		if ok {
+			cache[id] = p.Department
+		} else {
+			cache[id] = ""
+		}
+		return cache[id]
+	}
+}
+
+// QueueDepartment is the department an alert on the message is queued
+// to: the sender's when an employee sent it, else the first employee
+// participant's ("" when unknown).
+func QueueDepartment(in Input) string {
+	if in.Department == nil {
+		return ""
+	}
+	m := in.Message
+	for _, pt := range m.Participants {
+		if pt.ID == m.Sender && pt.Kind == archive.ParticipantEmployee {
+			return in.Department(pt.ID)
+		}
+	}
+	for _, pt := range m.Participants {
+		if pt.Kind == archive.ParticipantEmployee {
+			return in.Department(pt.ID)
+		}
+	}
+	return ""
 }
 
 // SampleRule is the rule name of alerts raised by sampling.
@@ -35,6 +92,8 @@ type Hit struct {
 	InAttachment int      `json:"in_attachment,omitempty"`
 	// Masked values of detector hits, never the values themselves.
 	Masked []string `json:"masked,omitempty"`
+	// Detail says why a behaviour rule matched.
+	Detail string `json:"detail,omitempty"`
 }
 
 // InScope reports whether the policy looks at the message.
@@ -117,6 +176,17 @@ func (p *Policy) evaluate(in Input) []Hit {
 		case r.Behaviour == BehaviourFirstContact:
 			if len(in.FirstContacts) > 0 {
 				hits = append(hits, Hit{Rule: r.ID, Spans: [][2]int{}})
+			}
+		case r.Behaviour == BehaviourMassCommunication:
+			if in.Outreach == nil {
+				continue
+			}
+			mp := r.Mass.withDefaults()
+			before, after, ok := in.Outreach.observe(massKey(p.Name, r), mp, in)
+			if ok && before <= mp.Recipients && after > mp.Recipients {
+				hits = append(hits, Hit{Rule: r.ID, Spans: [][2]int{}, Detail: fmt.Sprintf(
+					"the same or near-identical text has reached %d distinct external recipients within %d days (more than %d): possibly a retail communication needing a principal's approval",
+					after, mp.Days, mp.Recipients)})
 			}
 		case r.Attachment != nil:
 			if reason := r.Attachment.flag(m.Attachments); reason != "" {

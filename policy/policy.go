@@ -57,6 +57,8 @@ type Rule struct {
 	Attachment  *AttachmentRule `yaml:"attachment"`
 	// Hours are the business hours of outside_hours.
 	Hours *Hours `yaml:"hours"`
+	// Mass are the parameters of mass_communication.
+	Mass *Mass `yaml:"mass"`
 
 	line    int
 	queries []textindex.Node
@@ -193,10 +195,24 @@ func Parse(name string, data []byte) (*Policy, error) {
 		if rulesNode != nil && i < len(rulesNode.Content) {
 			rn := rulesNode.Content[i]
 			line = rn.Line
-			checkKeys(rn, []string{"id", "description", "lexicon", "unless", "whole_word", "regex", "detector", "behaviour", "attachment", "hours"}, fmt.Sprintf("rules[%d].", i), bad)
+			checkKeys(rn, []string{"id", "description", "lexicon", "unless", "whole_word", "regex", "detector", "behaviour", "attachment", "hours", "mass"}, fmt.Sprintf("rules[%d].", i), bad)
 		}
 		r.line = line
 		field := func(f string) string { return fmt.Sprintf("rules[%d].%s", i, f) }
+		// Lines of the nested mappings, whose keys are checked too.
+		nested := map[string]int{}
+		if rulesNode != nil && i < len(rulesNode.Content) {
+			for _, k := range []struct {
+				key     string
+				allowed []string
+			}{{"hours", []string{"start", "end", "days", "timezone"}}, {"attachment", []string{"types", "max_size", "max_count"}},
+				{"mass", []string{"recipients", "days", "similarity", "min_length"}}} {
+				if n := valueNode(rulesNode.Content[i], k.key); n != nil {
+					checkKeys(n, k.allowed, field(k.key)+".", bad)
+					nested[k.key] = n.Line
+				}
+			}
+		}
 		if !idPattern.MatchString(r.ID) {
 			bad(line, field("id"), "%q: an id of lower-case letters, digits and '-'", r.ID)
 		} else if prev, dup := seen[r.ID]; dup {
@@ -245,6 +261,10 @@ func Parse(name string, data []byte) (*Policy, error) {
 		}
 		switch r.Behaviour {
 		case "", BehaviourRecalled, BehaviourFirstContact:
+		case BehaviourMassCommunication:
+			if r.Mass != nil {
+				r.Mass.validate(nested["mass"], field("mass"), bad)
+			}
 		case BehaviourOutsideHours:
 			if r.Hours == nil {
 				bad(line, field("hours"), "outside_hours needs hours: {start, end, days, timezone}")
@@ -252,10 +272,13 @@ func Parse(name string, data []byte) (*Policy, error) {
 				r.Hours.compile(line, field("hours"), bad)
 			}
 		default:
-			bad(line, field("behaviour"), "%q: want recalled, outside_hours or first_contact", r.Behaviour)
+			bad(line, field("behaviour"), "%q: want recalled, outside_hours, first_contact or mass_communication", r.Behaviour)
 		}
 		if r.Hours != nil && r.Behaviour != BehaviourOutsideHours {
 			bad(line, field("hours"), "only an outside_hours rule has hours")
+		}
+		if r.Mass != nil && r.Behaviour != BehaviourMassCommunication {
+			bad(line, field("mass"), "only a mass_communication rule has mass")
 		}
 		if a := r.Attachment; a != nil {
 			if len(a.Types) == 0 && a.MaxSize <= 0 && a.MaxCount <= 0 {

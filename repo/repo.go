@@ -70,6 +70,21 @@ type Supervision struct {
 	// Principals may close escalated alerts (user names: the NAME of
 	// actor cli:NAME).
 	Principals []string `yaml:"principals,omitempty"`
+	// SLADays: an alert open longer than this is overdue (default
+	// DefaultSLADays). Firms set it in their written supervisory
+	// procedures; overdue alerts are what an examiner asks about first.
+	SLADays int `yaml:"sla_days,omitempty"`
+}
+
+// DefaultSLADays is the review SLA when none is configured.
+const DefaultSLADays = 7
+
+// SLA is the review SLA in days.
+func (s Supervision) SLA() int {
+	if s.SLADays > 0 {
+		return s.SLADays
+	}
+	return DefaultSLADays
 }
 
 // CaptureHealth configures capture-health reporting.
@@ -183,6 +198,9 @@ const connectorExample = `
 #     app_secret: {env: WXARCHIVE_STAFF_APP_SECRET}   # to download media
 # capture_health:
 #   silent_days: 7                   # report employees with no message for this long
+# supervision:
+#   principals: [alice]              # may close escalated alerts (cli:alice)
+#   sla_days: 7                      # open alerts older than this are overdue
 `
 
 func installDefaultPolicies(ctx context.Context, r *Repo) error {

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -229,6 +230,7 @@ type EvidenceRow struct {
 	Policy        string `json:"policy"`
 	PolicyVersion int    `json:"policy_version"`
 	Rule          string `json:"rule"`
+	Department    string `json:"department,omitempty"` // the review queue
 	RaisedAt      string `json:"raised_at"`
 	Status        string `json:"status"`
 	Reviewed      bool   `json:"reviewed"`    // closed with a disposition
@@ -259,7 +261,7 @@ func Evidence(ctx context.Context, st store.Reader, from, to, now time.Time, loc
 		}
 		s := StateOf(acts[al.JournalIndex])
 		r := EvidenceRow{Alert: al.JournalIndex, Serial: al.Serial, SourceID: al.SourceID, Policy: al.Policy, PolicyVersion: al.PolicyVersion,
-			Rule: al.Rule, RaisedAt: t.In(loc).Format(time.RFC3339), Status: s.Status, Reviewed: s.Reviewed, ViewedOnly: s.Viewed && !s.Reviewed,
+			Rule: al.Rule, Department: al.Department, RaisedAt: t.In(loc).Format(time.RFC3339), Status: s.Status, Reviewed: s.Reviewed, ViewedOnly: s.Viewed && !s.Reviewed,
 			Escalated: s.Escalated, Reviewer: s.ClosedBy, Disposition: s.Disposition, Note: s.Note, Actions: s.Actions}
 		if s.Reviewed {
 			r.ReviewedAt = s.ClosedAt.Time.In(loc).Format(time.RFC3339)
@@ -270,4 +272,64 @@ func Evidence(ctx context.Context, st store.Reader, from, to, now time.Time, loc
 		return nil
 	})
 	return rows, err
+}
+
+// Queue is the review workload of one policy in one department.
+type Queue struct {
+	Policy     string `json:"policy"`
+	Department string `json:"department"` // "" when the directory does not know
+	Open       int    `json:"open"`       // not closed (including claimed and escalated)
+	Unassigned int    `json:"unassigned"` // open and nobody has claimed them
+	Escalated  int    `json:"escalated"`
+	Overdue    int    `json:"overdue"`     // open longer than the SLA
+	OldestDays int    `json:"oldest_days"` // age of the oldest open alert
+}
+
+// Queues counts open alerts by policy and department, with how many are
+// past the SLA (days), sorted by policy then department.
+func Queues(ctx context.Context, st store.Reader, now time.Time, slaDays int) ([]Queue, error) {
+	acts := map[uint64][]store.ReviewActionRow{}
+	if err := st.ReviewActions(ctx, 0, func(a store.ReviewActionRow) error {
+		acts[a.Alert] = append(acts[a.Alert], a)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	byKey := map[[2]string]*Queue{}
+	err := st.Alerts(ctx, 0, "", 0, func(al store.AlertRow) error {
+		s := StateOf(acts[al.JournalIndex])
+		if s.Status == StatusClosed {
+			return nil
+		}
+		k := [2]string{al.Policy, al.Department}
+		q := byKey[k]
+		if q == nil {
+			q = &Queue{Policy: al.Policy, Department: al.Department}
+			byKey[k] = q
+		}
+		q.Open++
+		if s.Status == StatusOpen {
+			q.Unassigned++
+		}
+		if s.Status == StatusEscalated {
+			q.Escalated++
+		}
+		age := int(now.Sub(al.Time.Time).Hours() / 24)
+		if age > slaDays {
+			q.Overdue++
+		}
+		q.OldestDays = max(q.OldestDays, age)
+		return nil
+	})
+	out := make([]Queue, 0, len(byKey))
+	for _, q := range byKey {
+		out = append(out, *q)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Policy != out[j].Policy {
+			return out[i].Policy < out[j].Policy
+		}
+		return out[i].Department < out[j].Department
+	})
+	return out, err
 }

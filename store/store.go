@@ -74,6 +74,11 @@ type Reader interface {
 	// FirstSerial returns the serial of the first message a participant
 	// appears in (ok false when never seen).
 	FirstSerial(ctx context.Context, id string) (serial uint64, ok bool, err error)
+	// Directory returns what the directory said of a participant at a
+	// time: the participant.updated fact with the latest valid_from not
+	// after at (a later journal index wins a tie). ok is false when the
+	// directory knew nothing of the id then.
+	Directory(ctx context.Context, id string, at archive.Time) (p ParticipantRow, ok bool, err error)
 	// Alert returns one alert; an error matching ErrNotFound if none.
 	Alert(ctx context.Context, id uint64) (AlertRow, error)
 	// ReviewActions visits review actions in journal order, for one alert

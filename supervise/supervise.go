@@ -32,6 +32,11 @@ type Supervisor struct {
 	Records policy.RecordReader
 	Batch   int // messages per commit (default 500)
 	Logger  *slog.Logger
+
+	// outreach is the history of mass_communication rules, loaded from
+	// the archive when a rule first needs it and kept while the
+	// supervisor lives.
+	outreach *policy.Outreach
 }
 
 // Result is what one pass did.
@@ -100,6 +105,9 @@ func (s *Supervisor) RunOnce(ctx context.Context) (Result, error) {
 		res.Cursor, res.CaughtUp = last, true
 		return res, nil
 	}
+	if err := s.warm(ctx, pols, res.Cursor); err != nil {
+		return res, err
+	}
 	var events []journal.Event
 	for serial := res.Cursor + 1; serial <= last; serial++ {
 		row, err := s.Store.Message(ctx, serial)
@@ -114,7 +122,9 @@ func (s *Supervisor) RunOnce(ctx context.Context) (Result, error) {
 		if err := json.Unmarshal(b, &m); err != nil {
 			return res, fmt.Errorf("serial %d: normalized record: %w", serial, err)
 		}
-		in := policy.Input{Message: &m, Recalled: row.RecalledBy != 0}
+		var dirErr error
+		in := policy.Input{Message: &m, Recalled: row.RecalledBy != 0, Serial: serial, Outreach: s.outreach,
+			Department: policy.DirectoryDepartment(ctx, s.Store, m.SentAt, &dirErr)}
 		for _, pt := range m.Participants {
 			if pt.Kind != archive.ParticipantExternal {
 				continue
@@ -129,12 +139,15 @@ func (s *Supervisor) RunOnce(ctx context.Context) (Result, error) {
 			for _, h := range p.Evaluate(in) {
 				ev, err := journal.NewEvent(archive.EventAlertRaised, "supervisor", archive.Time{}, []string{fmt.Sprintf("serial:%d", serial)},
 					&archive.AlertEvent{Serial: serial, Policy: p.Name, PolicyVersion: rows[i].Version, Rule: h.Rule, Spans: h.Spans,
-						InAttachment: h.InAttachment, Masked: h.Masked})
+						InAttachment: h.InAttachment, Masked: h.Masked, Department: policy.QueueDepartment(in), Detail: h.Detail})
 				if err != nil {
 					return res, err
 				}
 				events = append(events, ev)
 			}
+		}
+		if dirErr != nil {
+			return res, fmt.Errorf("serial %d: directory: %w", serial, dirErr)
 		}
 		res.Evaluated++
 	}
@@ -144,6 +157,86 @@ func (s *Supervisor) RunOnce(ctx context.Context) (Result, error) {
 	res.Alerts, res.Cursor = len(events), last
 	res.CaughtUp = last >= head.NextSerial-1
 	return res, nil
+}
+
+// warm loads the history of mass_communication rules not loaded yet:
+// the outbound messages up to the cursor sent within the longest window
+// before the cursor's message. Scanning stops after a run of messages
+// older than the window, so a late import of old messages mixed in does
+// not end it early, and it never reads the whole archive.
+func (s *Supervisor) warm(ctx context.Context, pols []*policy.Policy, cursor uint64) error {
+	if s.outreach == nil {
+		s.outreach = policy.NewOutreach()
+	}
+	var need []*policy.Policy
+	days := 0
+	for _, p := range pols {
+		cold := false
+		for _, k := range p.MassKeys() {
+			cold = cold || !s.outreach.Warmed(k)
+		}
+		if cold && p.IsEnabled() {
+			need = append(need, p)
+			days = max(days, p.MaxMassDays())
+		}
+	}
+	if len(need) == 0 {
+		return nil
+	}
+	const oldRun = 1000 // consecutive messages older than the window that end the scan
+	var serials []uint64
+	var newest time.Time
+	old := 0
+	for serial := cursor; serial >= 1 && old < oldRun; serial-- {
+		row, err := s.Store.Message(ctx, serial)
+		if err != nil {
+			return fmt.Errorf("loading history: serial %d: %w", serial, err)
+		}
+		t := row.SentAt.Time
+		if newest.IsZero() {
+			newest = t
+		}
+		if t.Before(newest.Add(-time.Duration(days) * 24 * time.Hour)) {
+			old++
+			continue
+		}
+		old = 0
+		if row.Direction == archive.DirectionOutbound && row.Text != "" {
+			serials = append(serials, serial)
+		}
+	}
+	for i := len(serials) - 1; i >= 0; i-- {
+		serial := serials[i]
+		row, err := s.Store.Message(ctx, serial)
+		if err != nil {
+			return err
+		}
+		b, err := s.Records.Get(ctx, store.RecordKey{JournalIndex: row.JournalIndex, Ordinal: archive.OrdinalNormalized}, row.RecordHash)
+		if err != nil {
+			return fmt.Errorf("loading history: serial %d: %w", serial, err)
+		}
+		var m archive.Message
+		if err := json.Unmarshal(b, &m); err != nil {
+			return fmt.Errorf("loading history: serial %d: normalized record: %w", serial, err)
+		}
+		var dirErr error
+		in := policy.Input{Message: &m, Serial: serial, Department: policy.DirectoryDepartment(ctx, s.Store, m.SentAt, &dirErr)}
+		for _, p := range need {
+			p.Observe(in, s.outreach)
+		}
+		if dirErr != nil {
+			return fmt.Errorf("loading history: serial %d: directory: %w", serial, dirErr)
+		}
+	}
+	for _, p := range need {
+		for _, k := range p.MassKeys() {
+			s.outreach.MarkWarmed(k)
+		}
+	}
+	if s.Logger != nil {
+		s.Logger.Info("loaded the history of mass-communication rules", "messages", len(serials), "days", days, "cursor", cursor)
+	}
+	return nil
 }
 
 // CatchUp evaluates every message archived so far.

@@ -541,6 +541,42 @@ func TestCLIPolicy(t *testing.T) {
 	if len(closed.Alerts) != 2 || closed.Alerts[0].Status != "closed" {
 		t.Fatalf("closed alerts %+v", closed)
 	}
+	// Queues: open alerts by policy and department (the demo's directory
+	// puts its employees in departments); a department's queue lists
+	// exactly its alerts.
+	var qs struct {
+		SLADays int `json:"sla_days"`
+		Queues  []struct {
+			Policy, Department string
+			Open, Escalated    int
+		}
+	}
+	cliJSON(t, &qs, "--dir", dir, "alerts", "queues", "--json")
+	open, depts := 0, map[string]int{}
+	for _, q := range qs.Queues {
+		open += q.Open
+		depts[q.Department] += q.Open
+	}
+	if qs.SLADays != 7 || open != len(al.Alerts)-2 || len(depts) < 2 || depts[""] > 0 {
+		t.Fatalf("queues: %d open of %d alerts, by department %v (%+v)", open, len(al.Alerts), depts, qs)
+	}
+	for d, n := range depts {
+		var q struct {
+			Alerts []struct{ Department, Status string }
+		}
+		cliJSON(t, &q, "--dir", dir, "alerts", "list", "--json", "--status", "open", "--department", d)
+		if len(q.Alerts) != n {
+			t.Fatalf("department %s: %d open alerts listed, queue says %d", d, len(q.Alerts), n)
+		}
+		for _, a := range q.Alerts {
+			if a.Department != d || a.Status == "closed" {
+				t.Fatalf("department %s lists %+v", d, a)
+			}
+		}
+	}
+	if _, errs, code := runCLI(t, "--dir", dir, "alerts", "list", "--status", "pending"); code != 2 || !strings.Contains(errs, "--status") {
+		t.Fatalf("bad status: %d %s", code, errs)
+	}
 	out = mustCLI(t, "--dir", dir, "policy", "list")
 	if strings.Count(out, "cli:init") != 9 {
 		t.Fatalf("policy list:\n%s", out)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"text/tabwriter"
 	"time"
 
@@ -134,16 +135,18 @@ func (a *app) alertsCmd() *cobra.Command {
 		},
 	}
 	var asJSON bool
-	var status, pol string
+	var status, pol, dept, rule string
 	var limit int
 	list := &cobra.Command{
 		Use:   "list",
-		Short: "List alerts (oldest first)",
+		Short: "List alerts, oldest first, alerts on the same message together (a review queue with --policy and --department)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			if status != "" && status != "open" && status != "closed" {
-				return usageErr("--status: open or closed, not %q", status)
+			switch status {
+			case "", "open", "unassigned", review.StatusClaimed, review.StatusEscalated, review.StatusClosed, "overdue":
+			default:
+				return usageErr("--status: open, unassigned, claimed, escalated, overdue or closed, not %q", status)
 			}
 			r, err := repo.Open(ctx, a.dir, repo.OpenOptions{ReadOnly: true})
 			if err != nil {
@@ -161,9 +164,14 @@ func (a *app) alertsCmd() *cobra.Command {
 				Spans         [][2]int `json:"spans"`
 				InAttachment  int      `json:"in_attachment,omitempty"`
 				Masked        []string `json:"masked,omitempty"`
+				Detail        string   `json:"detail,omitempty"`
+				Department    string   `json:"department,omitempty"`
+				Assignee      string   `json:"assignee,omitempty"`
 				RaisedAt      string   `json:"raised_at"`
+				AgeDays       int      `json:"age_days"`
+				Overdue       bool     `json:"overdue"`
+				SameMessage   []uint64 `json:"same_message,omitempty"` // the other alerts on this message
 			}
-			out := []alert{}
 			acts := map[uint64][]store.ReviewActionRow{}
 			if err := r.Store.ReviewActions(ctx, 0, func(ra store.ReviewActionRow) error {
 				acts[ra.Alert] = append(acts[ra.Alert], ra)
@@ -171,18 +179,56 @@ func (a *app) alertsCmd() *cobra.Command {
 			}); err != nil {
 				return err
 			}
+			now, sla := time.Now(), r.Config.Supervision.SLA()
+			var matched []alert
+			bySerial := map[uint64][]uint64{}
 			err = r.Store.Alerts(ctx, 0, pol, 0, func(al store.AlertRow) error {
-				st := review.StateOf(acts[al.JournalIndex]).Status
-				closed := st == review.StatusClosed
-				if (status == "open" && closed) || (status == "closed" && !closed) || (limit > 0 && len(out) >= limit) {
+				bySerial[al.Serial] = append(bySerial[al.Serial], al.JournalIndex)
+				st := review.StateOf(acts[al.JournalIndex])
+				age := int(now.Sub(al.Time.Time).Hours() / 24)
+				closed := st.Status == review.StatusClosed
+				overdue := !closed && age > sla
+				switch {
+				case status == "open" && closed, status == "closed" && !closed, status == "overdue" && !overdue,
+					status == "unassigned" && st.Status != review.StatusOpen,
+					(status == review.StatusClaimed || status == review.StatusEscalated) && st.Status != status,
+					dept != "" && al.Department != dept, rule != "" && al.Rule != rule:
 					return nil
 				}
-				out = append(out, alert{al.JournalIndex, al.Serial, al.SourceID, al.Policy, al.PolicyVersion, al.Rule, st,
-					al.Spans, al.InAttachment, al.Masked, al.Time.Time.In(r.Config.Location()).Format(time.RFC3339)})
+				if closed {
+					age = 0
+				}
+				matched = append(matched, alert{ID: al.JournalIndex, Serial: al.Serial, SourceID: al.SourceID, Policy: al.Policy,
+					PolicyVersion: al.PolicyVersion, Rule: al.Rule, Status: st.Status, Spans: al.Spans, InAttachment: al.InAttachment,
+					Masked: al.Masked, Detail: al.Detail, Department: al.Department, Assignee: st.Assignee,
+					RaisedAt: al.Time.Time.In(r.Config.Location()).Format(time.RFC3339), AgeDays: age, Overdue: overdue})
 				return nil
 			})
 			if err != nil {
 				return err
+			}
+			// Alerts on the same message are reviewed together: each names
+			// the others, and the list keeps them next to each other (in
+			// the order of the message's first alert).
+			first := map[uint64]int{}
+			for i := range matched {
+				al := &matched[i]
+				for _, id := range bySerial[al.Serial] {
+					if id != al.ID {
+						al.SameMessage = append(al.SameMessage, id)
+					}
+				}
+				if _, ok := first[al.Serial]; !ok {
+					first[al.Serial] = i
+				}
+			}
+			sort.SliceStable(matched, func(i, j int) bool { return first[matched[i].Serial] < first[matched[j].Serial] })
+			if limit > 0 && len(matched) > limit {
+				matched = matched[:limit]
+			}
+			out := matched
+			if out == nil {
+				out = []alert{}
 			}
 			if asJSON {
 				return a.printJSON(map[string]any{"alerts": out})
@@ -192,18 +238,60 @@ func (a *app) alertsCmd() *cobra.Command {
 				return nil
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tSERIAL\tPOLICY\tRULE\tSTATUS\tRAISED")
-			for _, al := range out {
-				fmt.Fprintf(tw, "%d\t%d\t%s v%d\t%s\t%s\t%s\n", al.ID, al.Serial, al.Policy, al.PolicyVersion, al.Rule, al.Status, al.RaisedAt)
+			fmt.Fprintln(tw, "ID\tSERIAL\tPOLICY\tRULE\tDEPARTMENT\tSTATUS\tAGE\tRAISED")
+			for i, al := range out {
+				serial := fmt.Sprint(al.Serial)
+				if i > 0 && out[i-1].Serial == al.Serial {
+					serial = "〃" // same message as the line above
+				}
+				age := fmt.Sprintf("%dd", al.AgeDays)
+				if al.Overdue {
+					age += " overdue"
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%s v%d\t%s\t%s\t%s\t%s\t%s\n", al.ID, serial, al.Policy, al.PolicyVersion, al.Rule, orDash(al.Department), al.Status, age, al.RaisedAt)
 			}
 			return tw.Flush()
 		},
 	}
 	list.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
-	list.Flags().StringVar(&status, "status", "", "open or closed")
+	list.Flags().StringVar(&status, "status", "", "open (not closed), unassigned, claimed, escalated, overdue (open past supervision.sla_days) or closed")
 	list.Flags().StringVar(&pol, "policy", "", "only this policy's alerts")
+	list.Flags().StringVar(&rule, "rule", "", "only this rule's alerts")
+	list.Flags().StringVar(&dept, "department", "", "only alerts queued to this department")
 	list.Flags().IntVar(&limit, "limit", 0, "at most this many (0: all)")
-	c.AddCommand(list, a.alertsShowCmd())
+	var queuesJSON bool
+	queues := &cobra.Command{
+		Use:   "queues",
+		Short: "Open alerts by policy and department: unassigned, escalated, overdue (past supervision.sla_days), oldest",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			r, err := repo.Open(ctx, a.dir, repo.OpenOptions{ReadOnly: true})
+			if err != nil {
+				return err
+			}
+			defer r.Close(ctx)
+			qs, err := review.Queues(ctx, r.Store, time.Now(), r.Config.Supervision.SLA())
+			if err != nil {
+				return err
+			}
+			if queuesJSON {
+				return a.printJSON(map[string]any{"sla_days": r.Config.Supervision.SLA(), "queues": qs})
+			}
+			if len(qs) == 0 {
+				fmt.Fprintln(a.stdout, "no open alerts")
+				return nil
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintf(tw, "POLICY\tDEPARTMENT\tOPEN\tUNASSIGNED\tESCALATED\tOVERDUE (>%dd)\tOLDEST\n", r.Config.Supervision.SLA())
+			for _, q := range qs {
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%dd\n", q.Policy, orDash(q.Department), q.Open, q.Unassigned, q.Escalated, q.Overdue, q.OldestDays)
+			}
+			return tw.Flush()
+		},
+	}
+	queues.Flags().BoolVar(&queuesJSON, "json", false, "print as JSON")
+	c.AddCommand(list, queues, a.alertsShowCmd())
 	return c
 }
 
@@ -284,7 +372,7 @@ func (a *app) policyBacktestCmd() *cobra.Command {
 	var asJSON bool
 	c := &cobra.Command{
 		Use:   "backtest FILE [--from DATE] [--to DATE]",
-		Short: "Run a draft policy over archived messages without raising alerts: hits per rule and samples",
+		Short: "Run a draft policy over archived messages without raising alerts: hits, reviewers' dispositions and precision per rule, samples",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -292,7 +380,14 @@ func (a *app) policyBacktestCmd() *cobra.Command {
 			if err != nil {
 				return usageErr("%v", err)
 			}
-			r, err := repo.Open(ctx, a.dir, repo.OpenOptions{ReadOnly: true})
+			// Sample texts are an access to archived messages, journaled
+			// before they are shown; without samples nothing is shown.
+			var r *repo.Repo
+			if samples > 0 {
+				r, err = a.openWriter(ctx, false)
+			} else {
+				r, err = repo.Open(ctx, a.dir, repo.OpenOptions{ReadOnly: true})
+			}
 			if err != nil {
 				return err
 			}
@@ -320,14 +415,27 @@ func (a *app) policyBacktestCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if len(bt.Samples) > 0 {
+				var serials []uint64
+				for _, s := range bt.Samples {
+					serials = append(serials, s.Serial)
+				}
+				if _, err := r.Engine.Append(ctx, repo.AccessEvent(actor("cli"), "backtest:"+bt.Policy, "cli", serials...)); err != nil {
+					return err
+				}
+			}
 			if asJSON {
 				return a.printJSON(bt)
 			}
 			fmt.Fprintf(a.stdout, "policy %s: %d messages in the period, %d in scope, %d with hits\n\n", bt.Policy, bt.Scanned, bt.InScope, bt.Messages)
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "RULE\tHITS")
+			fmt.Fprintln(tw, "RULE\tHITS\tREVIEWED\tVIOLATION\tFALSE POSITIVE\tNO ISSUE\tPRECISION")
 			for _, rr := range bt.Rules {
-				fmt.Fprintf(tw, "%s\t%d\n", rr.Rule, rr.Hits)
+				prec := "-"
+				if rr.Precision != nil {
+					prec = fmt.Sprintf("%.0f%%", *rr.Precision*100)
+				}
+				fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%s\n", rr.Rule, rr.Hits, rr.Dispositioned, rr.Violations, rr.FalsePositive, rr.NoIssue, prec)
 			}
 			tw.Flush()
 			if len(bt.Samples) > 0 {
@@ -360,4 +468,11 @@ func runeToByte(s string, n int) int {
 		i++
 	}
 	return len(s)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

@@ -178,11 +178,11 @@ func (a *app) reportCmd() *cobra.Command {
 			}
 			w := csv.NewWriter(a.stdout)
 			w.Write([]string{"alert", "serial", "source_id", "policy", "policy_version", "rule", "raised_at", "status", "reviewed", "viewed_only",
-				"escalated", "reviewer", "reviewed_at", "disposition", "note", "actions", "age_days"})
+				"escalated", "reviewer", "reviewed_at", "disposition", "note", "actions", "age_days", "department"})
 			for _, e := range rows {
 				w.Write([]string{fmt.Sprint(e.Alert), fmt.Sprint(e.Serial), e.SourceID, e.Policy, fmt.Sprint(e.PolicyVersion), e.Rule, e.RaisedAt, e.Status,
 					fmt.Sprint(e.Reviewed), fmt.Sprint(e.ViewedOnly), fmt.Sprint(e.Escalated), e.Reviewer, e.ReviewedAt, e.Disposition, e.Note,
-					fmt.Sprint(e.Actions), fmt.Sprint(e.AgeDays)})
+					fmt.Sprint(e.Actions), fmt.Sprint(e.AgeDays), e.Department})
 			}
 			w.Flush()
 			return w.Error()

@@ -343,6 +343,24 @@ func (s *Store) FirstSerial(ctx context.Context, id string) (uint64, bool, error
 	return uint64(serial), err == nil, err
 }
 
+// Directory returns the directory fact about id valid at a time.
+func (s *Store) Directory(ctx context.Context, id string, at archive.Time) (store.ParticipantRow, bool, error) {
+	var out store.ParticipantRow
+	var validFrom, jidx int64
+	var kind string
+	err := s.read.QueryRowContext(ctx, `SELECT valid_from, jidx, kind, name, department, title, supervisory_group FROM directory
+		WHERE id = ? AND valid_from <= ? ORDER BY valid_from DESC, jidx DESC LIMIT 1`, id, at.Millis()).
+		Scan(&validFrom, &jidx, &kind, &out.Name, &out.Department, &out.Title, &out.SupervisoryGroup)
+	if errors.Is(err, sql.ErrNoRows) {
+		return out, false, nil
+	}
+	if err != nil {
+		return out, false, err
+	}
+	out.ID, out.Kind, out.ValidFrom, out.JournalIndex = id, archive.ParticipantKind(kind), archive.MillisTime(validFrom), uint64(jidx)
+	return out, true, nil
+}
+
 // Alert returns one alert.
 func (s *Store) Alert(ctx context.Context, id uint64) (store.AlertRow, error) {
 	var out store.AlertRow

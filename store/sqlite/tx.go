@@ -500,7 +500,9 @@ func (t *Tx) IndexAlert(ctx context.Context, a store.AlertRow) error {
 		Spans        [][2]int `json:"spans"`
 		InAttachment int      `json:"in_attachment,omitempty"`
 		Masked       []string `json:"masked,omitempty"`
-	}{a.Spans, a.InAttachment, a.Masked})
+		Department   string   `json:"department,omitempty"`
+		Detail       string   `json:"detail,omitempty"`
+	}{a.Spans, a.InAttachment, a.Masked, a.Department, a.Detail})
 	if err != nil {
 		return err
 	}

@@ -71,6 +71,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Messages", testMessages},
 		{"Attachments", testAttachments},
 		{"Participants", testParticipants},
+		{"Directory", testDirectory},
 		{"Consent", testConsent},
 		{"RecallAfterOriginal", testRecallAfter},
 		{"RecallBeforeOriginal", testRecallBefore},
@@ -1190,6 +1191,41 @@ func testAttachments(t *testing.T, s store.Store) {
 	c := counts(t, s)
 	if c.Attachments != 3 || c.AttachFaults != 2 {
 		t.Fatalf("Counts attachments %d faults %d, want 3 and 2", c.Attachments, c.AttachFaults)
+	}
+}
+
+// testDirectory: a participant's directory facts hold from their
+// valid_from until the next one; a lookup before the first knows nothing,
+// and a correction journaled later for the same valid_from wins.
+func testDirectory(t *testing.T, s store.Store) {
+	fact := func(jidx uint64, id, dept string, from int64) store.ParticipantRow {
+		return store.ParticipantRow{JournalIndex: jidx, ParticipantEvent: archive.ParticipantEvent{ID: id, Kind: archive.ParticipantEmployee,
+			Name: "张伟", Department: dept, Title: "客户经理", ValidFrom: ms(from)}}
+	}
+	write(t, s, func(tx store.Tx) {
+		check(t, tx.IndexParticipant(ctx, fact(3, "zhangwei", "财富管理部", 100)), "IndexParticipant")
+		check(t, tx.IndexParticipant(ctx, fact(5, "zhangwei", "机构业务部", 200)), "IndexParticipant")
+		check(t, tx.IndexParticipant(ctx, fact(9, "zhangwei", "私人银行部", 200)), "IndexParticipant") // correction
+		check(t, tx.IndexParticipant(ctx, fact(4, "lina", "合规部", 50)), "IndexParticipant")
+	})
+	for _, tc := range []struct {
+		id   string
+		at   int64
+		want string // department; "-" for unknown
+	}{{"zhangwei", 99, "-"}, {"zhangwei", 100, "财富管理部"}, {"zhangwei", 199, "财富管理部"}, {"zhangwei", 200, "私人银行部"},
+		{"zhangwei", 1 << 40, "私人银行部"}, {"lina", 60, "合规部"}, {"nobody", 1000, "-"}} {
+		p, ok, err := s.Directory(ctx, tc.id, ms(tc.at))
+		check(t, err, "Directory")
+		got := "-"
+		if ok {
+			got = p.Department
+			if p.ID != tc.id || p.Kind != archive.ParticipantEmployee || p.Name != "张伟" && tc.id == "zhangwei" {
+				t.Fatalf("Directory(%s, %d) = %+v", tc.id, tc.at, p)
+			}
+		}
+		if got != tc.want {
+			t.Errorf("Directory(%s, %d) department %q, want %q", tc.id, tc.at, got, tc.want)
+		}
 	}
 }
 
