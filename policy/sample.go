@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 )
@@ -57,23 +58,39 @@ type Candidate struct {
 // plus each employee's top-up to the minimum per period. The result is
 // sorted and depends only on the population and the seed.
 func (s *Sampling) Select(pop []Candidate) []string {
+	var out []string
+	for _, c := range pop {
+		if s.Sampled(c.ID) {
+			out = append(out, c.ID)
+		}
+	}
+	out = append(out, s.TopUp(pop, s.Sampled)...)
+	sort.Strings(out)
+	return slices.Compact(out)
+}
+
+// TopUp returns the messages to add so that each employee has at least
+// the minimum sampled in each period, given which are sampled already:
+// each employee's unsampled messages of the lowest HMAC values, so the
+// top-up too is re-derivable from the seed. Sorted by id.
+func (s *Sampling) TopUp(pop []Candidate, sampled func(id string) bool) []string {
 	type key struct{ emp, period string }
-	chosen := map[string]bool{}
-	per := map[key]int{}
+	have := map[key]map[string]bool{}
 	rest := map[key][]Candidate{}
 	for _, c := range pop {
 		k := key{c.Employee, c.Period}
-		if s.Sampled(c.ID) {
-			if !chosen[c.ID] {
-				chosen[c.ID] = true
-				per[k]++
-			}
-			continue
+		if have[k] == nil {
+			have[k] = map[string]bool{}
 		}
-		rest[k] = append(rest[k], c)
+		if sampled(c.ID) {
+			have[k][c.ID] = true
+		} else {
+			rest[k] = append(rest[k], c)
+		}
 	}
+	chosen := map[string]bool{}
 	for k, cs := range rest {
-		need := s.MinPerEmployee - per[k]
+		need := s.MinPerEmployee - len(have[k])
 		if need <= 0 {
 			continue
 		}
@@ -88,8 +105,8 @@ func (s *Sampling) Select(pop []Candidate) []string {
 			if need == 0 {
 				break
 			}
-			if !chosen[c.ID] {
-				chosen[c.ID] = true
+			if !chosen[c.ID] && !have[k][c.ID] {
+				chosen[c.ID], have[k][c.ID] = true, true
 				need--
 			}
 		}
@@ -100,6 +117,23 @@ func (s *Sampling) Select(pop []Candidate) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// PeriodBounds returns the period containing t (in loc) as [start, end).
+func (s *Sampling) PeriodBounds(t time.Time, loc *time.Location) (start, end time.Time) {
+	t = t.In(loc)
+	switch s.Period {
+	case "day":
+		start = time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, loc)
+		return start, start.AddDate(0, 0, 1)
+	case "week":
+		d := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, loc)
+		back := (int(d.Weekday()) + 6) % 7 // ISO weeks start on Monday
+		start = d.AddDate(0, 0, -back)
+		return start, start.AddDate(0, 0, 7)
+	}
+	start = time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, loc)
+	return start, start.AddDate(0, 1, 0)
 }
 
 func (s *Sampling) validate(line int, bad func(int, string, string, ...any)) {

@@ -32,6 +32,10 @@ type Supervisor struct {
 	Records policy.RecordReader
 	Batch   int // messages per commit (default 500)
 	Logger  *slog.Logger
+	// Now is the clock sampling periods close by (default time.Now), and
+	// Location their time zone (default UTC; the archive's time zone).
+	Now      func() time.Time
+	Location *time.Location
 
 	// outreach is the history of mass_communication rules, loaded from
 	// the archive when a rule first needs it and kept while the
@@ -254,10 +258,15 @@ func (s *Supervisor) CatchUp(ctx context.Context) (Result, error) {
 	}
 }
 
-// Run evaluates new messages until ctx ends, checking every interval.
+// Run evaluates new messages until ctx ends, checking every interval, and
+// closes sampling periods once it has caught up.
 func (s *Supervisor) Run(ctx context.Context, interval time.Duration) {
 	for ctx.Err() == nil {
-		if _, err := s.CatchUp(ctx); err != nil && ctx.Err() == nil && s.Logger != nil {
+		res, err := s.CatchUp(ctx)
+		if err == nil && res.CaughtUp {
+			_, err = s.TopUp(ctx)
+		}
+		if err != nil && ctx.Err() == nil && s.Logger != nil {
 			s.Logger.Error("supervision failed", "err", err)
 		}
 		select {

@@ -298,8 +298,12 @@ func (a *app) alertsCmd() *cobra.Command {
 // supervise evaluates the policies over every message not yet evaluated
 // (after ingest, import and demo; serve does it continuously).
 func (a *app) supervise(ctx context.Context, r *repo.Repo) (supervise.Result, error) {
-	s := &supervise.Supervisor{Engine: r.Engine, Store: r.Store, Records: r.Records, Logger: a.logger}
-	return s.CatchUp(ctx)
+	s := &supervise.Supervisor{Engine: r.Engine, Store: r.Store, Records: r.Records, Logger: a.logger, Location: r.Config.Location()}
+	res, err := s.CatchUp(ctx)
+	if err == nil && res.CaughtUp {
+		_, err = s.TopUp(ctx)
+	}
+	return res, err
 }
 
 func readPolicy(path string) (*policy.Policy, error) {

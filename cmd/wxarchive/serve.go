@@ -106,7 +106,7 @@ the blob store and exits 0.`,
 			go func() {
 				defer pullers.Done()
 				// Supervision evaluates every new message within seconds.
-				sup := &supervise.Supervisor{Engine: r.Engine, Store: r.Store, Records: r.Records, Logger: logger}
+				sup := &supervise.Supervisor{Engine: r.Engine, Store: r.Store, Records: r.Records, Logger: logger, Location: r.Config.Location()}
 				sup.Run(pullCtx, 2*time.Second)
 			}()
 			healthDone := make(chan struct{})
