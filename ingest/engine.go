@@ -153,13 +153,49 @@ type Engine struct {
 	tree *journal.Tree // owned by the committer goroutine
 
 	sealMu sync.Mutex
+
+	recentMu sync.Mutex
+	recent   [recentSize]recentMessage // by serial % recentSize
+	commits  chan struct{}             // signalled after a commit archived messages
+}
+
+// Commits is signalled (without blocking the writer; signals coalesce)
+// after a commit that archived messages: a reader right behind the
+// engine, the supervisor, wakes up on it. It has one reader.
+func (e *Engine) Commits() <-chan struct{} { return e.commits }
+
+// recentSize is how many of the latest archived messages the engine keeps
+// in memory for readers right behind it (the supervisor), which then
+// need not read and decode records the engine has just encoded.
+const recentSize = 8192
+
+type recentMessage struct {
+	serial uint64
+	record archive.BlobID
+	msg    *archive.Message
+	body   string // the index terms of the message's text
+}
+
+// Recent returns a message archived lately by this engine, if it is still
+// held and its normalized record has the hash given (the one the index
+// names), with the index terms of its text (textindex.AppendIndexTerms).
+// The message is shared: callers must not modify it.
+func (e *Engine) Recent(serial uint64, record archive.BlobID) (m *archive.Message, bodyTerms string, ok bool) {
+	e.recentMu.Lock()
+	defer e.recentMu.Unlock()
+	r := e.recent[serial%recentSize]
+	if r.msg == nil || r.serial != serial || r.record != record {
+		return nil, "", false
+	}
+	return r.msg, r.body, true
 }
 
 // New starts an engine.
 func New(cfg Config, st store.Store, blobs blob.Store, signer *journal.Signer) *Engine {
 	cfg.defaults()
 	e := &Engine{cfg: cfg, st: st, blobs: blobs, signer: signer,
-		reqs: make(chan *request, 4096), toSync: make(chan committed, 64), synced: make(chan struct{}, 1), done: make(chan struct{})}
+		reqs: make(chan *request, 4096), toSync: make(chan committed, 64), synced: make(chan struct{}, 1), done: make(chan struct{}),
+		commits: make(chan struct{}, 1)}
 	go e.run()
 	go e.syncer()
 	return e
@@ -321,6 +357,30 @@ func (e *Engine) AppendWithCursor(ctx context.Context, cursor *store.CursorRow, 
 		return nil, err
 	}
 	return r.indexes, nil
+}
+
+// SubmitEvents is AppendWithCursor that returns at once: the events and
+// the cursor are committed together, after everything queued before them.
+// A reader that keeps one submission in flight (the supervisor) evaluates
+// its next batch while the last one commits.
+func (e *Engine) SubmitEvents(ctx context.Context, cursor *store.CursorRow, events ...journal.Event) *EventsFuture {
+	r := &request{kind: reqEvents, events: events, cursor: cursor, start: time.Now(), done: make(chan struct{})}
+	e.enqueue(ctx, r)
+	return &EventsFuture{r}
+}
+
+// EventsFuture is a pending SubmitEvents.
+type EventsFuture struct{ r *request }
+
+// Wait blocks until the events are durably committed (or failed) and
+// returns their journal indexes.
+func (f *EventsFuture) Wait(ctx context.Context) ([]uint64, error) {
+	select {
+	case <-f.r.done:
+		return f.r.indexes, f.r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 func (e *Engine) do(ctx context.Context, r *request) error {
@@ -513,6 +573,7 @@ type commitState struct {
 	nodeErr  error
 	inBatch  map[[2]string][]store.Version
 	rejected map[store.RejectKey]uint64 // already quarantined → journal index
+	fresh    []recentMessage            // messages archived by this commit
 }
 
 // append journals an event. Events built here (messages, rejects) are
@@ -654,6 +715,17 @@ func (e *Engine) commit(batch []*request) (err error) {
 	if err := tx.Commit(); err != nil {
 		return err
 	}
+	if len(c.fresh) > 0 {
+		e.recentMu.Lock()
+		for _, r := range c.fresh {
+			e.recent[r.serial%recentSize] = r
+		}
+		e.recentMu.Unlock()
+		select {
+		case e.commits <- struct{}{}:
+		default:
+		}
+	}
 	e.tree = c.tree
 	e.cfg.Metrics.setJournalSize(c.idx)
 	return nil
@@ -718,6 +790,7 @@ func (e *Engine) commitItem(c *commitState, actor string, p *prepared, known map
 		return Result{}, err
 	}
 	c.inBatch[key] = append(c.inBatch[key], store.Version{Serial: payload.Serial, Version: payload.Version, Raw: p.rawHash, JournalIndex: ev.Index})
+	c.fresh = append(c.fresh, recentMessage{serial: payload.Serial, record: p.recordHash, msg: m, body: p.searchBody})
 	c.serial++
 	return Result{Serial: payload.Serial, JournalIndex: ev.Index, Version: payload.Version, Outcome: outcome}, nil
 }

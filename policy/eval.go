@@ -28,6 +28,85 @@ type Input struct {
 	// Outreach is the history mass_communication rules count in; without
 	// one they match nothing. Evaluating records the message in it.
 	Outreach *Outreach
+	// Shared, when set, is shared by every policy evaluating this
+	// message, so its text is analyzed once rather than once per policy.
+	Shared *Shared
+}
+
+// Shared is what the policies evaluating one message share: the analyzed
+// texts (per disclaimer-stripped variant) and a long-lived analyzer.
+type Shared struct {
+	// Analyzer, when set, is reused across messages (its caches stay
+	// warm); it must not be used concurrently.
+	Analyzer *textindex.Analyzer
+	docs     map[string]*textindex.Prepared // analysis only, no metadata filter
+	// The texts as they are and their analysis: what most policies use.
+	plain    []string
+	plainDoc *textindex.Prepared
+}
+
+// Analyze analyzes the message's text and attachment texts as they are
+// (what every policy without a matching disclaimer evaluates), so it can
+// be done ahead of evaluation — on another goroutine than the one that
+// evaluates.
+func (sh *Shared) Analyze(m *archive.Message) {
+	sh.plain = messageTexts(m, nil)
+	sh.plainDoc = sh.doc(sh.plain)
+}
+
+// AnalyzeIndexed is Analyze given the index terms of the message's text,
+// which the engine computed when it archived it: a message with no
+// attachment text is then not analyzed again.
+func (sh *Shared) AnalyzeIndexed(m *archive.Message, bodyTerms string) {
+	sh.plain = messageTexts(m, nil)
+	if len(sh.plain) > 1 {
+		sh.plainDoc = sh.doc(sh.plain)
+		return
+	}
+	sh.plainDoc = textindex.PrepareIndexed(&textindex.Doc{Texts: sh.plain}, []string{bodyTerms})
+}
+
+func (sh *Shared) doc(texts []string) *textindex.Prepared {
+	if sh.plainDoc != nil && slices.Equal(texts, sh.plain) {
+		return sh.plainDoc
+	}
+	key := strings.Join(texts, "\x00")
+	if p, ok := sh.docs[key]; ok {
+		return p
+	}
+	an := sh.Analyzer
+	if an == nil {
+		an = &textindex.Analyzer{}
+	}
+	p := an.Prepare(&textindex.Doc{Texts: texts})
+	if sh.docs == nil {
+		sh.docs = map[string]*textindex.Prepared{}
+	}
+	sh.docs[key] = p
+	return p
+}
+
+func (in Input) prepare(texts []string) *textindex.Prepared {
+	if in.Shared == nil {
+		return textindex.Prepare(&textindex.Doc{Texts: texts, Field: fieldOf(in)})
+	}
+	return in.Shared.doc(texts).WithField(fieldOf(in))
+}
+
+// messageTexts are the texts a policy matches: the message's, then each
+// attachment's extracted text, with the policy's disclaimers blanked.
+func messageTexts(m *archive.Message, p *Policy) []string {
+	strip := func(s string) string { return s }
+	if p != nil {
+		strip = p.stripDisclaimers
+	}
+	texts := []string{strip(m.Text)}
+	for _, a := range m.Attachments {
+		if a.Text != "" {
+			texts = append(texts, strip(a.Text))
+		}
+	}
+	return texts
 }
 
 // DirectoryDepartment returns a Department function that looks each
@@ -128,7 +207,8 @@ func (p *Policy) InScope(in Input) bool {
 }
 
 // Evaluate returns the rules of p that m matches, in rule order (nothing
-// when m is out of scope or the policy is disabled).
+// when m is out of scope or the policy is disabled). A Policy is not safe
+// for concurrent evaluation: its rules keep matchers across messages.
 func (p *Policy) Evaluate(in Input) []Hit {
 	if !p.IsEnabled() {
 		return nil
@@ -142,13 +222,8 @@ func (p *Policy) evaluate(in Input) []Hit {
 		return nil
 	}
 	m := in.Message
-	texts := []string{p.stripDisclaimers(m.Text)}
-	for _, a := range m.Attachments {
-		if a.Text != "" {
-			texts = append(texts, p.stripDisclaimers(a.Text))
-		}
-	}
-	doc := textindex.Prepare(&textindex.Doc{Texts: texts, Field: fieldOf(in)})
+	texts := messageTexts(m, p)
+	doc := in.prepare(texts)
 	var hits []Hit
 	for i := range p.Rules {
 		r := &p.Rules[i]
@@ -223,13 +298,13 @@ func (p *Policy) stripDisclaimers(text string) string {
 }
 
 func (r *Rule) lexicon(doc *textindex.Prepared, texts []string) (Hit, bool) {
-	for _, u := range r.unless {
-		if textindex.NewMatcher(u).MatchPrepared(doc) {
+	for _, u := range r.unlessMatchers {
+		if u.MatchPrepared(doc) {
 			return Hit{}, false
 		}
 	}
-	for _, q := range r.queries {
-		if !textindex.NewMatcher(q).MatchPrepared(doc) {
+	for i, q := range r.queries {
+		if !r.matchers[i].MatchPrepared(doc) {
 			continue
 		}
 		hl := textindex.NewHighlighter(q)

@@ -64,6 +64,9 @@ type Rule struct {
 	queries []textindex.Node
 	unless  []textindex.Node
 	re      *regexp.Regexp
+	// Matchers kept for every message (they cache the queries' patterns):
+	// a Policy is evaluated by one goroutine at a time.
+	matchers, unlessMatchers []*textindex.Matcher
 }
 
 // Behaviours a rule can flag.
@@ -237,6 +240,7 @@ func Parse(name string, data []byte) (*Policy, error) {
 				continue
 			}
 			r.queries = append(r.queries, q)
+			r.matchers = append(r.matchers, textindex.NewMatcher(q))
 		}
 		for j, term := range r.Unless {
 			q, err := textindex.Parse(term, textindex.ParseOptions{})
@@ -245,6 +249,7 @@ func Parse(name string, data []byte) (*Policy, error) {
 				continue
 			}
 			r.unless = append(r.unless, q)
+			r.unlessMatchers = append(r.unlessMatchers, textindex.NewMatcher(q))
 		}
 		if len(r.Unless) > 0 && len(r.Lexicon) == 0 {
 			bad(line, field("unless"), "only a lexicon rule has exceptions")
@@ -423,3 +428,13 @@ func yamlErrLine(msg string) int {
 
 // IsEnabled reports whether the policy runs (default true).
 func (p *Policy) IsEnabled() bool { return p.Enabled == nil || *p.Enabled }
+
+// HasBehaviour reports whether a rule of p is the behaviour.
+func (p *Policy) HasBehaviour(b string) bool {
+	for i := range p.Rules {
+		if p.Rules[i].Behaviour == b {
+			return true
+		}
+	}
+	return false
+}

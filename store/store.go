@@ -47,6 +47,9 @@ type Reader interface {
 	LatestCheckpoint(ctx context.Context) (CheckpointRow, error)
 	Message(ctx context.Context, serial uint64) (MessageRow, error)
 	MessagesBySourceID(ctx context.Context, sourceID string) ([]MessageRow, error)
+	// Messages visits the messages with first ≤ serial ≤ last in serial
+	// order (one query for a batch a supervisor evaluates).
+	Messages(ctx context.Context, first, last uint64, fn func(MessageRow) error) error
 	Attachments(ctx context.Context, serial uint64) ([]AttachmentRow, error)
 	PendingRecord(ctx context.Context, key RecordKey) (PendingRecord, error)
 	PendingRecords(ctx context.Context, after RecordKey, limitBytes int64, fn func(PendingRecord) error) error

@@ -12,7 +12,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wxarchive/wxarchive/archive"
@@ -20,7 +23,13 @@ import (
 	"github.com/wxarchive/wxarchive/journal"
 	"github.com/wxarchive/wxarchive/policy"
 	"github.com/wxarchive/wxarchive/store"
+	"github.com/wxarchive/wxarchive/textindex"
 )
+
+// DefaultBatch is how many messages a pass evaluates per commit: half the
+// engine's recent messages, so a supervisor right behind ingest finds
+// what it evaluates there.
+const DefaultBatch = 4096
 
 // CursorName is the supervisor's cursor.
 const CursorName = "supervise"
@@ -30,7 +39,7 @@ type Supervisor struct {
 	Engine  *ingest.Engine
 	Store   store.Reader
 	Records policy.RecordReader
-	Batch   int // messages per commit (default 500)
+	Batch   int // messages per commit (default DefaultBatch)
 	Logger  *slog.Logger
 	// Now is the clock sampling periods close by (default time.Now), and
 	// Location their time zone (default UTC; the archive's time zone).
@@ -41,6 +50,14 @@ type Supervisor struct {
 	// the archive when a rule first needs it and kept while the
 	// supervisor lives.
 	outreach *policy.Outreach
+	an       textindex.Analyzer // reused across messages
+	// parsed are the policy versions parsed so far, by journal index (a
+	// version never changes; its rules keep matchers warm).
+	parsed map[uint64]*policy.Policy
+	totals Result
+	// pending is the last batch's alerts and cursor, still committing.
+	pending       *ingest.EventsFuture
+	pendingCursor uint64
 }
 
 // Result is what one pass did.
@@ -53,15 +70,28 @@ type Result struct {
 
 // Policies loads the latest version of every policy.
 func Policies(ctx context.Context, st store.Reader) ([]*policy.Policy, []store.PolicyRow, error) {
+	return policies(ctx, st, nil)
+}
+
+// policies is Policies reusing the parsed versions in cache (by journal
+// index; nil for none) and leaving there the ones it parsed.
+func policies(ctx context.Context, st store.Reader, cache map[uint64]*policy.Policy) ([]*policy.Policy, []store.PolicyRow, error) {
 	rows, err := st.Policies(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
 	var out []*policy.Policy
 	for _, r := range rows {
+		if p, ok := cache[r.JournalIndex]; ok {
+			out = append(out, p)
+			continue
+		}
 		p, err := policy.Parse(fmt.Sprintf("%s v%d", r.Policy, r.Version), []byte(r.Source))
 		if err != nil {
 			return nil, nil, fmt.Errorf("policy %s version %d (journal %d) no longer parses: %w", r.Policy, r.Version, r.JournalIndex, err)
+		}
+		if cache != nil {
+			cache[r.JournalIndex] = p
 		}
 		out = append(out, p)
 	}
@@ -72,17 +102,22 @@ func Policies(ctx context.Context, st store.Reader) ([]*policy.Policy, []store.P
 func (s *Supervisor) RunOnce(ctx context.Context) (Result, error) {
 	batch := s.Batch
 	if batch <= 0 {
-		batch = 500
+		batch = DefaultBatch
 	}
 	var res Result
-	cur, err := s.Store.Cursor(ctx, CursorName)
-	switch {
-	case err == nil:
-		if res.Cursor, err = strconv.ParseUint(cur.Value, 10, 64); err != nil {
-			return res, fmt.Errorf("supervision cursor %q: %v", cur.Value, err)
+	if s.pending != nil {
+		// The last batch is still committing: continue after it.
+		res.Cursor = s.pendingCursor
+	} else {
+		cur, err := s.Store.Cursor(ctx, CursorName)
+		switch {
+		case err == nil:
+			if res.Cursor, err = strconv.ParseUint(cur.Value, 10, 64); err != nil {
+				return res, fmt.Errorf("supervision cursor %q: %v", cur.Value, err)
+			}
+		case !errors.Is(err, store.ErrNotFound):
+			return res, err
 		}
-	case !errors.Is(err, store.ErrNotFound):
-		return res, err
 	}
 	head, err := s.Store.Head(ctx)
 	if err != nil {
@@ -91,9 +126,12 @@ func (s *Supervisor) RunOnce(ctx context.Context) (Result, error) {
 	last := min(res.Cursor+uint64(batch), head.NextSerial-1)
 	if last <= res.Cursor {
 		res.CaughtUp = true
-		return res, nil
+		return res, s.flush(ctx)
 	}
-	pols, rows, err := Policies(ctx, s.Store)
+	if s.parsed == nil {
+		s.parsed = map[uint64]*policy.Policy{}
+	}
+	pols, rows, err := policies(ctx, s.Store, s.parsed)
 	if err != nil {
 		return res, err
 	}
@@ -103,33 +141,50 @@ func (s *Supervisor) RunOnce(ctx context.Context) (Result, error) {
 		// head without reading a record. An archive upgraded with millions
 		// of messages does not read them all at start-up.
 		last = head.NextSerial - 1
+		if err := s.flush(ctx); err != nil {
+			return res, err
+		}
 		if _, err := s.Engine.AppendWithCursor(ctx, &store.CursorRow{Connector: CursorName, Value: strconv.FormatUint(last, 10)}); err != nil {
 			return res, err
 		}
 		res.Cursor, res.CaughtUp = last, true
+		s.totals.Cursor, s.totals.CaughtUp = last, true
 		return res, nil
 	}
 	if err := s.warm(ctx, pols, res.Cursor); err != nil {
 		return res, err
 	}
+	firstContact := false
+	for _, p := range pols {
+		firstContact = firstContact || p.IsEnabled() && p.HasBehaviour(policy.BehaviourFirstContact)
+	}
 	var events []journal.Event
-	for serial := res.Cursor + 1; serial <= last; serial++ {
-		row, err := s.Store.Message(ctx, serial)
-		if err != nil {
-			return res, fmt.Errorf("serial %d: %w", serial, err)
-		}
-		b, err := s.Records.Get(ctx, store.RecordKey{JournalIndex: row.JournalIndex, Ordinal: archive.OrdinalNormalized}, row.RecordHash)
-		if err != nil {
-			return res, fmt.Errorf("serial %d: %w", serial, err)
-		}
-		var m archive.Message
-		if err := json.Unmarshal(b, &m); err != nil {
-			return res, fmt.Errorf("serial %d: normalized record: %w", serial, err)
-		}
+	batchRows := make([]store.MessageRow, 0, last-res.Cursor)
+	if err := s.Store.Messages(ctx, res.Cursor+1, last, func(m store.MessageRow) error {
+		batchRows = append(batchRows, m)
+		return nil
+	}); err != nil {
+		return res, err
+	}
+	if uint64(len(batchRows)) != last-res.Cursor {
+		return res, fmt.Errorf("serials %d–%d: %d message rows (the index lacks messages the head counts)", res.Cursor+1, last, len(batchRows))
+	}
+	loaded, err := s.load(ctx, batchRows)
+	if err != nil {
+		return res, err
+	}
+	for i, row := range batchRows {
+		serial := row.Serial
+		m := loaded[i].msg
+		sh := loaded[i].shared
+		sh.Analyzer = &s.an // from here on this goroutine's
 		var dirErr error
-		in := policy.Input{Message: &m, Recalled: row.RecalledBy != 0, Serial: serial, Outreach: s.outreach,
-			Department: policy.DirectoryDepartment(ctx, s.Store, m.SentAt, &dirErr)}
+		in := policy.Input{Message: m, Recalled: row.RecalledBy != 0, Serial: serial, Outreach: s.outreach,
+			Department: policy.DirectoryDepartment(ctx, s.Store, m.SentAt, &dirErr), Shared: sh}
 		for _, pt := range m.Participants {
+			if !firstContact {
+				break // no policy asks: spare a lookup per party
+			}
 			if pt.Kind != archive.ParticipantExternal {
 				continue
 			}
@@ -155,12 +210,100 @@ func (s *Supervisor) RunOnce(ctx context.Context) (Result, error) {
 		}
 		res.Evaluated++
 	}
-	if _, err := s.Engine.AppendWithCursor(ctx, &store.CursorRow{Connector: CursorName, Value: strconv.FormatUint(last, 10)}, events...); err != nil {
+	// One batch in flight: the previous must be durable before the next
+	// is queued (its failure is reported, and evaluation resumes from the
+	// committed cursor); this one commits while the next is evaluated.
+	if err := s.flush(ctx); err != nil {
 		return res, err
 	}
+	s.pending = s.Engine.SubmitEvents(ctx, &store.CursorRow{Connector: CursorName, Value: strconv.FormatUint(last, 10)}, events...)
+	s.pendingCursor = last
 	res.Alerts, res.Cursor = len(events), last
 	res.CaughtUp = last >= head.NextSerial-1
+	if res.CaughtUp {
+		if err := s.flush(ctx); err != nil {
+			return res, err
+		}
+	}
+	s.totals.Evaluated += res.Evaluated
+	s.totals.Alerts += res.Alerts
+	s.totals.Cursor, s.totals.CaughtUp = res.Cursor, res.CaughtUp
 	return res, nil
+}
+
+// flush waits for the batch in flight, if any.
+func (s *Supervisor) flush(ctx context.Context) error {
+	if s.pending == nil {
+		return nil
+	}
+	_, err := s.pending.Wait(ctx)
+	if ctx.Err() != nil {
+		// Still in the engine's queue: it will commit or fail on its own;
+		// the next pass reads whichever cursor is durable.
+		s.pending = nil
+		return err
+	}
+	s.pending = nil
+	return err
+}
+
+type loadedMessage struct {
+	msg    *archive.Message // shared with the engine's recent messages: read only
+	shared *policy.Shared
+}
+
+// load reads, checks and decodes the batch's normalized records and
+// analyzes their texts on every core: the part of evaluation that does not
+// depend on order (mass_communication histories do, so policies are then
+// evaluated in serial order on one goroutine).
+func (s *Supervisor) load(ctx context.Context, rows []store.MessageRow) ([]loadedMessage, error) {
+	out := make([]loadedMessage, len(rows))
+	errs := make([]error, len(rows))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), 8, len(rows)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var an textindex.Analyzer
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(rows) || ctx.Err() != nil {
+					return
+				}
+				row := rows[i]
+				// Just archived by this process: the engine still holds
+				// the message it encoded into the record the index names.
+				out[i].shared = &policy.Shared{Analyzer: &an}
+				if m, body, ok := s.Engine.Recent(row.Serial, row.RecordHash); ok {
+					out[i].msg = m
+					out[i].shared.AnalyzeIndexed(m, body)
+				} else {
+					b, err := s.Records.Get(ctx, store.RecordKey{JournalIndex: row.JournalIndex, Ordinal: archive.OrdinalNormalized}, row.RecordHash)
+					if err != nil {
+						errs[i] = fmt.Errorf("serial %d: %w", row.Serial, err)
+						continue
+					}
+					out[i].msg = new(archive.Message)
+					if err := json.Unmarshal(b, out[i].msg); err != nil {
+						errs[i] = fmt.Errorf("serial %d: normalized record: %w", row.Serial, err)
+						continue
+					}
+					out[i].shared.Analyze(out[i].msg)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // warm loads the history of mass_communication rules not loaded yet:
@@ -258,7 +401,8 @@ func (s *Supervisor) CatchUp(ctx context.Context) (Result, error) {
 	}
 }
 
-// Run evaluates new messages until ctx ends, checking every interval, and
+// Run evaluates new messages until ctx ends — woken by each commit of the
+// engine, and every interval for what other processes archived — and
 // closes sampling periods once it has caught up.
 func (s *Supervisor) Run(ctx context.Context, interval time.Duration) {
 	for ctx.Err() == nil {
@@ -269,12 +413,18 @@ func (s *Supervisor) Run(ctx context.Context, interval time.Duration) {
 		if err != nil && ctx.Err() == nil && s.Logger != nil {
 			s.Logger.Error("supervision failed", "err", err)
 		}
+		t := time.NewTimer(interval)
 		select {
 		case <-ctx.Done():
-		case <-time.After(interval):
+		case <-t.C:
+		case <-s.Engine.Commits():
 		}
+		t.Stop()
 	}
 }
+
+// Totals is what this supervisor has done since it was made.
+func (s *Supervisor) Totals() Result { return s.totals }
 
 // Apply journals a new version of a policy file, after validating it. An
 // unchanged file (same bytes as the latest version) writes nothing and

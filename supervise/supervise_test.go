@@ -142,3 +142,59 @@ func TestSupervisorWithoutPolicies(t *testing.T) {
 		t.Fatalf("catch up without policies: %+v, %v", res, err)
 	}
 }
+
+// TestSupervisorAfterRestart: messages archived by an earlier process are
+// not in this engine's recent messages, so the supervisor reads and
+// verifies their records; it raises exactly what it raises right behind
+// the engine.
+func TestSupervisorAfterRestart(t *testing.T) {
+	ctx := context.Background()
+	items := func() []ingest.Item {
+		return []ingest.Item{
+			message("m1", "黄女士，这个产品保本保收益，年化6.5%", archive.DirectionOutbound),
+			message("m2", "好的，明天见", archive.DirectionOutbound),
+			message("m3", "加我私人微信吧", archive.DirectionOutbound),
+		}
+	}
+	run := func(restart bool) string {
+		dir := t.TempDir()
+		if _, err := repo.Init(ctx, dir, repo.InitOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		r, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Engine.Archive(ctx, "test", items()); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, ok := r.Engine.Recent(1, archive.BlobID{}); ok {
+			t.Fatal("Recent matched a record hash it does not hold")
+		}
+		if restart {
+			r.Close(ctx)
+			if r, err = repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true}); err != nil {
+				t.Fatal(err)
+			}
+			row, _ := r.Store.Message(ctx, 1)
+			if _, _, ok := r.Engine.Recent(1, row.RecordHash); ok {
+				t.Fatal("a new engine holds messages it did not archive")
+			}
+		} else {
+			row, _ := r.Store.Message(ctx, 1)
+			if m, body, ok := r.Engine.Recent(1, row.RecordHash); !ok || m.SourceID != "m1" || !strings.Contains(body, "保本") {
+				t.Fatalf("Recent(1) = %v %q %v", m, body, ok)
+			}
+		}
+		defer r.Close(ctx)
+		s := &supervise.Supervisor{Engine: r.Engine, Store: r.Store, Records: r.Records}
+		if _, err := s.CatchUp(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(alerts(t, r), " ")
+	}
+	behind, restarted := run(false), run(true)
+	if behind != "m1:guaranteed-returns/zh-guarantee m3:off-channel/zh-off-channel" || restarted != behind {
+		t.Fatalf("right behind the engine: %s; after a restart: %s", behind, restarted)
+	}
+}

@@ -3,6 +3,7 @@ package textindex
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"slices"
 	"strings"
@@ -403,5 +404,93 @@ func TestMatchPrepared(t *testing.T) {
 			t.Errorf("%q: prepared %v, plain %v", q, got, want)
 		}
 		m.Match(&Doc{Texts: []string{"其他文字 other text"}}) // reusing the matcher must not touch p
+	}
+}
+
+// TestMatchPreparedRandom: a matcher kept across many prepared documents
+// (as a policy rule is), with its pattern cache and the documents' term
+// sets rejecting early, decides exactly what a fresh scan decides, on
+// random documents and queries of words, prefixes, phrases, plurals,
+// negation and NEAR.
+func TestMatchPreparedRandom(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	words := []string{"保本", "保", "本", "收益", "年化", "私人", "微信", "guarantee", "guarantees", "return", "returns", "box", "boxes", "fee", "5G", "A股", "穩賺", "稳赚"}
+	pick := func() string { return words[rng.IntN(len(words))] }
+	var docs []*Doc
+	for i := 0; i < 300; i++ {
+		var texts []string
+		for k := 0; k <= rng.IntN(2); k++ {
+			var b strings.Builder
+			for j := 0; j < 1+rng.IntN(8); j++ {
+				b.WriteString(pick())
+				if rng.IntN(3) == 0 {
+					b.WriteString(" ")
+				}
+			}
+			texts = append(texts, b.String())
+		}
+		docs = append(docs, &Doc{Texts: texts})
+	}
+	var queries []string
+	for i := 0; i < 200; i++ {
+		switch rng.IntN(6) {
+		case 0:
+			queries = append(queries, pick())
+		case 1:
+			queries = append(queries, `"`+pick()+" "+pick()+`"`)
+		case 2:
+			queries = append(queries, pick()+"*")
+		case 3:
+			queries = append(queries, pick()+" -"+pick())
+		case 4:
+			queries = append(queries, fmt.Sprintf("%s NEAR/%d %s", pick(), 1+rng.IntN(4), pick()))
+		default:
+			queries = append(queries, pick()+" OR "+pick()+pick())
+		}
+	}
+	prepared := make([]*Prepared, len(docs))
+	for i, d := range docs {
+		prepared[i] = Prepare(d)
+	}
+	for _, q := range queries {
+		n, err := Parse(q, ParseOptions{})
+		if err != nil {
+			continue
+		}
+		kept := NewMatcher(n)
+		for i, d := range docs {
+			if got, want := kept.MatchPrepared(prepared[i]), NewMatcher(n).Match(d); got != want {
+				t.Fatalf("%q on %q: prepared %v, scan %v", q, d.Texts, got, want)
+			}
+		}
+	}
+}
+
+// TestPrepareIndexed: a document prepared from the index terms the engine
+// stores matches exactly as one analyzed again — the index terms of a
+// text are its matcher terms joined by single spaces, and no term holds a
+// space — over texts of every script, width and punctuation.
+func TestPrepareIndexed(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 5))
+	pieces := []string{"保本", "收益", "年化６．５％", "A股", "T+0", "1,000", "3.5", "guaranteed", "Returns", "e-mail", "wxarchive@example.com",
+		" ", "\t", "\n", "，", "。", "!!", "穩賺不賠", "ｆｕｌｌ", "😀", "\u200b", "5G手机", "Dr.", "o'clock", "-", "#tag", "\u3000", "ⅷ", "¼"}
+	var an Analyzer
+	for i := 0; i < 2000; i++ {
+		var b strings.Builder
+		for j := 0; j < rng.IntN(12); j++ {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		text := b.String()
+		idx := string(an.AppendIndexTerms(nil, text))
+		want := docTerms(an.Tokens(text))
+		for _, term := range want {
+			if strings.ContainsAny(term, " ") || term == "" {
+				t.Fatalf("%q: term %q", text, term)
+			}
+		}
+		got := PrepareIndexed(&Doc{Texts: []string{text}}, []string{idx})
+		if !slices.Equal(got.terms[0], want) && !(len(want) == 0 && len(got.terms[0]) == 0) {
+			t.Fatalf("%q: indexed terms %q, analyzed %q", text, got.terms[0], want)
+		}
 	}
 }

@@ -101,6 +101,8 @@ func (a *app) runDemo(ctx context.Context, seed int64, messages int, export stri
 			return err
 		}
 	}
+	finishSupervision := a.superviseWhileRunning(r)
+	defer finishSupervision(context.Background())
 	mediaDir := filepath.Join(export, "media")
 	if export == "" {
 		if mediaDir, err = os.MkdirTemp("", "wxarchive-demo-media-"); err != nil {
@@ -174,7 +176,7 @@ func (a *app) runDemo(ctx context.Context, seed int64, messages int, export stri
 			return genErr
 		}
 	}
-	sup, err := a.supervise(ctx, r)
+	sup, err := finishSupervision(ctx)
 	if err != nil {
 		return fmt.Errorf("supervision: %w", err)
 	}

@@ -66,15 +66,15 @@ local databases.`,
 				im.Progress = func(line int) { bar.Set64(int64(line)) }
 			}
 			stopSealer := sealWhileRunning(r)
+			finishSupervision := a.superviseWhileRunning(r)
 			start := time.Now()
 			sum, runErr := im.Run(ctx, format, args[1], data)
 			if bar != nil {
 				bar.Finish()
 			}
-			if runErr == nil {
-				if _, err := a.supervise(ctx, r); err != nil {
-					runErr = fmt.Errorf("supervision: %w", err)
-				}
+			// Supervision: the policies see every new message.
+			if _, err := finishSupervision(ctx); err != nil && runErr == nil {
+				runErr = fmt.Errorf("supervision: %w", err)
 			}
 			stopSealer()
 			closeErr := r.Close(ctx)

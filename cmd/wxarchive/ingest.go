@@ -63,6 +63,7 @@ and the exit status is 2. Re-running the same file writes nothing new.`,
 				in.Media = ingest.DirMedia{Dir: mediaDir}
 			}
 			stopSealer := sealWhileRunning(r)
+			finishSupervision := a.superviseWhileRunning(r)
 			bar := a.progressBar(st.Size(), "ingest")
 			if bar != nil {
 				in.Progress = func(_ int, bytes int64) { bar.Set64(bytes) }
@@ -72,11 +73,9 @@ and the exit status is 2. Re-running the same file writes nothing new.`,
 			if bar != nil {
 				bar.Finish()
 			}
-			if runErr == nil {
-				// Supervision: the policies see every new message.
-				if _, err := a.supervise(ctx, r); err != nil {
-					runErr = fmt.Errorf("supervision: %w", err)
-				}
+			// Supervision: the policies see every new message.
+			if _, err := finishSupervision(ctx); err != nil && runErr == nil {
+				runErr = fmt.Errorf("supervision: %w", err)
 			}
 			stopSealer()
 			closeErr := r.Close(ctx)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -295,15 +296,34 @@ func (a *app) alertsCmd() *cobra.Command {
 	return c
 }
 
-// supervise evaluates the policies over every message not yet evaluated
-// (after ingest, import and demo; serve does it continuously).
-func (a *app) supervise(ctx context.Context, r *repo.Repo) (supervise.Result, error) {
+// superviseWhileRunning evaluates the policies over new messages while a
+// command archives them (ingest, import, demo), right behind the engine as
+// serve does; finish evaluates what is left and returns what was done.
+func (a *app) superviseWhileRunning(r *repo.Repo) (finish func(ctx context.Context) (supervise.Result, error)) {
 	s := &supervise.Supervisor{Engine: r.Engine, Store: r.Store, Records: r.Records, Logger: a.logger, Location: r.Config.Location()}
-	res, err := s.CatchUp(ctx)
-	if err == nil && res.CaughtUp {
-		_, err = s.TopUp(ctx)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.Run(ctx, time.Second)
+	}()
+	var once sync.Once
+	var res supervise.Result
+	var err error
+	// Idempotent, so a deferred call on an early return is harmless.
+	return func(ctx context.Context) (supervise.Result, error) {
+		once.Do(func() {
+			cancel()
+			<-done
+			var last supervise.Result
+			last, err = s.CatchUp(ctx)
+			if err == nil && last.CaughtUp {
+				_, err = s.TopUp(ctx)
+			}
+			res = s.Totals()
+		})
+		return res, err
 	}
-	return res, err
 }
 
 func readPolicy(path string) (*policy.Policy, error) {

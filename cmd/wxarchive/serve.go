@@ -105,7 +105,8 @@ the blob store and exits 0.`,
 			pullers.Add(1)
 			go func() {
 				defer pullers.Done()
-				// Supervision evaluates every new message within seconds.
+				// Supervision evaluates every new message right behind
+				// the engine (woken by its commits).
 				sup := &supervise.Supervisor{Engine: r.Engine, Store: r.Store, Records: r.Records, Logger: logger, Location: r.Config.Location()}
 				sup.Run(pullCtx, 2*time.Second)
 			}()

@@ -102,11 +102,38 @@ func scanMessage(sc interface{ Scan(...any) error }) (store.MessageRow, error) {
 
 // Message returns the index row of a serial.
 func (s *Store) Message(ctx context.Context, serial uint64) (store.MessageRow, error) {
-	m, err := scanMessage(s.read.QueryRowContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE serial = ?`, int64(serial)))
+	st, err := s.readStmt(ctx, `SELECT `+messageColumns+` FROM messages WHERE serial = ?`)
+	if err != nil {
+		return store.MessageRow{}, err
+	}
+	m, err := scanMessage(st.QueryRowContext(ctx, int64(serial)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return m, fmt.Errorf("message serial %d: %w", serial, store.ErrNotFound)
 	}
 	return m, err
+}
+
+// Messages visits the messages of a serial range in order.
+func (s *Store) Messages(ctx context.Context, first, last uint64, fn func(store.MessageRow) error) error {
+	st, err := s.readStmt(ctx, `SELECT `+messageColumns+` FROM messages WHERE serial BETWEEN ? AND ? ORDER BY serial`)
+	if err != nil {
+		return err
+	}
+	rows, err := st.QueryContext(ctx, int64(first), int64(last))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return err
+		}
+		if err := fn(m); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 // MessagesBySourceID returns every version of a source id, from any source.
@@ -172,7 +199,11 @@ func scanPending(sc interface{ Scan(...any) error }) (store.PendingRecord, error
 
 // PendingRecord returns one unsealed record.
 func (s *Store) PendingRecord(ctx context.Context, key store.RecordKey) (store.PendingRecord, error) {
-	r, err := scanPending(s.read.QueryRowContext(ctx, `SELECT key, hash, retain_until, created_at, data FROM pending WHERE key = ?`, pendingKey(key)))
+	st, err := s.readStmt(ctx, `SELECT key, hash, retain_until, created_at, data FROM pending WHERE key = ?`)
+	if err != nil {
+		return store.PendingRecord{}, err
+	}
+	r, err := scanPending(st.QueryRowContext(ctx, pendingKey(key)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, fmt.Errorf("pending record %d/%d: %w", key.JournalIndex, key.Ordinal, store.ErrNotFound)
 	}
@@ -336,7 +367,11 @@ func (s *Store) Cursor(ctx context.Context, connector string) (store.CursorRow, 
 // FirstSerial returns a participant's first message.
 func (s *Store) FirstSerial(ctx context.Context, id string) (uint64, bool, error) {
 	var serial int64
-	err := s.read.QueryRowContext(ctx, `SELECT first_serial FROM parties WHERE id = ?`, id).Scan(&serial)
+	st, err := s.readStmt(ctx, `SELECT first_serial FROM parties WHERE id = ?`)
+	if err != nil {
+		return 0, false, err
+	}
+	err = st.QueryRowContext(ctx, id).Scan(&serial)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, false, nil
 	}
@@ -348,8 +383,12 @@ func (s *Store) Directory(ctx context.Context, id string, at archive.Time) (stor
 	var out store.ParticipantRow
 	var validFrom, jidx int64
 	var kind string
-	err := s.read.QueryRowContext(ctx, `SELECT valid_from, jidx, kind, name, department, title, supervisory_group FROM directory
-		WHERE id = ? AND valid_from <= ? ORDER BY valid_from DESC, jidx DESC LIMIT 1`, id, at.Millis()).
+	st, err := s.readStmt(ctx, `SELECT valid_from, jidx, kind, name, department, title, supervisory_group FROM directory
+		WHERE id = ? AND valid_from <= ? ORDER BY valid_from DESC, jidx DESC LIMIT 1`)
+	if err != nil {
+		return out, false, err
+	}
+	err = st.QueryRowContext(ctx, id, at.Millis()).
 		Scan(&validFrom, &jidx, &kind, &out.Name, &out.Department, &out.Title, &out.SupervisoryGroup)
 	if errors.Is(err, sql.ErrNoRows) {
 		return out, false, nil

@@ -28,6 +28,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -62,6 +63,10 @@ type Store struct {
 	write  *sql.DB // nil when read-only
 	read   *sql.DB
 	w      writeStmts
+	// readStmts are the prepared statements of hot read queries (a
+	// supervisor reads one message row per message; parsing the SQL each
+	// time cost more than running it), by query text.
+	readStmts sync.Map // string → *sql.Stmt
 
 	ckptDB    *sql.DB // background WAL checkpointer
 	ckptStop  chan struct{}
@@ -295,6 +300,10 @@ func (s *Store) Close() error {
 		s.w.close()
 		errs = append(errs, s.write.Close())
 	}
+	s.readStmts.Range(func(_, v any) bool {
+		errs = append(errs, v.(*sql.Stmt).Close())
+		return true
+	})
 	if s.read != nil {
 		errs = append(errs, s.read.Close())
 	}
@@ -335,3 +344,20 @@ func (s *Store) Checkpoint(ctx context.Context) error {
 
 // Path is the database file.
 func (s *Store) Path() string { return s.path }
+
+// readStmt returns the read pool's prepared statement for a query,
+// preparing it on first use.
+func (s *Store) readStmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := s.readStmts.Load(query); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := s.read.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := s.readStmts.LoadOrStore(query, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
+}

@@ -1161,6 +1161,20 @@ func testMessages(t *testing.T, s store.Store) {
 	}
 	wantMessage(t, rows[0], full)
 	wantMessage(t, rows[1], nilRecips)
+	for _, tc := range []struct {
+		first, last uint64
+		want        []store.MessageRow
+	}{{1, 3, []store.MessageRow{full, empty, nilRecips}}, {2, 2, []store.MessageRow{empty}}, {2, 100, []store.MessageRow{empty, nilRecips}},
+		{4, 9, nil}, {3, 1, nil}} {
+		var got []store.MessageRow
+		check(t, s.Messages(ctx, tc.first, tc.last, func(m store.MessageRow) error { got = append(got, m); return nil }), "Messages")
+		if len(got) != len(tc.want) {
+			t.Fatalf("Messages(%d, %d) = %d rows, want %d", tc.first, tc.last, len(got), len(tc.want))
+		}
+		for i := range got {
+			wantMessage(t, got[i], tc.want[i])
+		}
+	}
 }
 
 func testAttachments(t *testing.T, s store.Store) {
