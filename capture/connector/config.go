@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/wxarchive/wxarchive/capture/wecom/api"
 )
 
 // Type names a kind of connector.
@@ -122,6 +124,13 @@ type Config struct {
 	PollInterval  time.Duration  `yaml:"poll_interval,omitempty"`
 	Proxy         string         `yaml:"proxy,omitempty"`
 	ProxyPassword Secret         `yaml:"proxy_password,omitempty"`
+	// wecom-archive, optional: the msgaudit REST calls (room names, the
+	// permit list, consent checks) at api_base with corp_id and secret.
+	// Absent, the connector uses the Finance SDK only.
+	API *ArchiveAPI `yaml:"api,omitempty"`
+	// wecom-archive: employees whose conversations must be captured; one
+	// missing from WeCom's permit list raises permit_user_missing (needs api).
+	ExpectedEmployees []string `yaml:"expected_employees,omitempty"`
 
 	// wecom-kf: one customer-service account (empty: every account the
 	// app's secret sees).
@@ -135,7 +144,54 @@ type Config struct {
 const DefaultPollInterval = 30 * time.Second
 
 var configKeys = []string{"id", "type", "enabled", "corp_id", "app_id", "token", "aes_key", "app_secret", "api_base",
-	"secret", "sdk_path", "private_keys", "poll_interval", "proxy", "proxy_password", "open_kfid"}
+	"secret", "sdk_path", "private_keys", "poll_interval", "proxy", "proxy_password", "api", "expected_employees", "open_kfid"}
+
+// ArchiveAPI tunes a wecom-archive connector's REST calls. Every field is
+// optional (zero: the msgaudit package default); `api: {}` turns the calls
+// on with the defaults. There is no separate secret: WeCom issues the
+// msgaudit calls' access token for the conversation-archive secret, the
+// connector's own `secret`.
+type ArchiveAPI struct {
+	RoomRefresh    time.Duration `yaml:"room_refresh,omitempty"`    // a room's name is fetched again after this (default 24h)
+	PermitInterval time.Duration `yaml:"permit_interval,omitempty"` // how often the permit list is read (default 1h)
+	ConsentRefresh time.Duration `yaml:"consent_refresh,omitempty"` // how long a consent answer is trusted (default 24h)
+	MinInterval    time.Duration `yaml:"min_interval,omitempty"`    // between two calls: the rate limit (default 100ms)
+	ConsentBatch   int           `yaml:"consent_batch,omitempty"`   // pairs per check_single_agree (default 100)
+
+	line int
+}
+
+var archiveAPIKeys = []string{"room_refresh", "permit_interval", "consent_refresh", "min_interval", "consent_batch"}
+
+// UnmarshalYAML refuses unknown keys, like Config.
+func (a *ArchiveAPI) UnmarshalYAML(n *yaml.Node) error {
+	if err := checkKeys(n, archiveAPIKeys...); err != nil {
+		return err
+	}
+	type plain ArchiveAPI
+	var p plain
+	if err := n.Decode(&p); err != nil {
+		return err
+	}
+	*a = ArchiveAPI(p)
+	a.line = n.Line
+	return nil
+}
+
+// ArchiveAPIClient returns the REST client of a wecom-archive connector
+// that has an api section (nil, nil without one): corp_id with the
+// conversation-archive secret, at api_base (default WeCom's). The secret
+// is resolved here; errors say where it was looked for, never its value.
+func (c *Config) ArchiveAPIClient() (*api.Client, error) {
+	if c.Type != TypeWeComArchive || c.API == nil {
+		return nil, nil
+	}
+	secret, err := c.Secret.Resolve()
+	if err != nil {
+		return nil, fmt.Errorf("secret: %w", err)
+	}
+	return &api.Client{Flavor: api.WeCom, BaseURL: c.APIBase, ID: c.CorpID, Secret: secret}, nil
+}
 
 // UnmarshalYAML refuses unknown keys (a misspelt key must not silently
 // disable something) and remembers the line for errors.
@@ -271,6 +327,35 @@ func Validate(cs []Config) error {
 				bad("poll_interval", "%s: at least 1s", c.PollInterval)
 			}
 			secret("proxy_password", c.ProxyPassword, false)
+			if a := c.API; a != nil {
+				for _, d := range []struct {
+					name string
+					v    time.Duration
+				}{{"api.room_refresh", a.RoomRefresh}, {"api.permit_interval", a.PermitInterval}, {"api.consent_refresh", a.ConsentRefresh}} {
+					if d.v < 0 || (d.v > 0 && d.v < time.Minute) {
+						bad(d.name, "%s: at least 1m (line %d)", d.v, a.line)
+					}
+				}
+				if a.MinInterval < 0 || a.MinInterval > time.Minute {
+					bad("api.min_interval", "%s: between 0 and 1m (line %d)", a.MinInterval, a.line)
+				}
+				if a.ConsentBatch < 0 || a.ConsentBatch > 1000 {
+					bad("api.consent_batch", "%d: at most 1000 pairs per call (line %d)", a.ConsentBatch, a.line)
+				}
+			}
+			if len(c.ExpectedEmployees) > 0 && c.API == nil {
+				bad("expected_employees", "needs the api section: the permit list is read with msgaudit/get_permit_user_list (e.g. api: {})")
+			}
+			seenEmp := map[string]bool{}
+			for j, e := range c.ExpectedEmployees {
+				switch {
+				case strings.TrimSpace(e) == "":
+					bad(fmt.Sprintf("expected_employees[%d]", j), "empty userid")
+				case seenEmp[e]:
+					bad(fmt.Sprintf("expected_employees[%d]", j), "%q is listed twice", e)
+				}
+				seenEmp[e] = true
+			}
 		case TypeWeComKF:
 			if c.CorpID == "" {
 				bad("corp_id", "required")
@@ -285,7 +370,8 @@ func Validate(cs []Config) error {
 				name string
 				set  bool
 			}{{"secret", !c.Secret.IsZero()}, {"sdk_path", c.SDKPath != ""}, {"private_keys", len(c.PrivateKeys) > 0},
-				{"poll_interval", c.PollInterval != 0 && c.Type != TypeWeComKF}, {"proxy", c.Proxy != ""}} {
+				{"poll_interval", c.PollInterval != 0 && c.Type != TypeWeComKF}, {"proxy", c.Proxy != ""},
+				{"api", c.API != nil}, {"expected_employees", len(c.ExpectedEmployees) > 0}} {
 				if f.set {
 					bad(f.name, "is for wecom-archive connectors")
 				}

@@ -163,3 +163,57 @@ func FuzzConfig(f *testing.F) {
 		}
 	})
 }
+
+// TestConfigArchiveAPI: the optional REST section of a wecom-archive
+// connector and its expected employees.
+func TestConfigArchiveAPI(t *testing.T) {
+	const head = "connectors:\n  - id: archive\n    type: wecom-archive\n    corp_id: ww1\n    secret: {env: WXA_TEST_MSGAUDIT}\n    sdk_path: /x.so\n    private_keys: {1: {env: K}}\n"
+	cs, err := parse(t, head+"    api_base: http://127.0.0.1:9\n    api:\n      room_refresh: 12h\n      permit_interval: 30m\n      min_interval: 50ms\n      consent_batch: 20\n    expected_employees: [zhangwei, lina]\n")
+	if err != nil || Validate(cs) != nil {
+		t.Fatalf("%v %v", err, Validate(cs))
+	}
+	a := cs[0].API
+	if a == nil || a.RoomRefresh != 12*time.Hour || a.PermitInterval != 30*time.Minute || a.ConsentRefresh != 0 || a.MinInterval != 50*time.Millisecond ||
+		a.ConsentBatch != 20 || strings.Join(cs[0].ExpectedEmployees, ",") != "zhangwei,lina" {
+		t.Fatalf("parsed %+v %+v", a, cs[0])
+	}
+	t.Setenv("WXA_TEST_MSGAUDIT", "the-msgaudit-secret")
+	cl, err := cs[0].ArchiveAPIClient()
+	if err != nil || cl == nil || cl.BaseURL != "http://127.0.0.1:9" || cl.ID != "ww1" || cl.Secret != "the-msgaudit-secret" {
+		t.Fatalf("client %+v, %v", cl, err)
+	}
+	// `api: {}` turns the calls on with the defaults; no section, no client.
+	if cs, err := parse(t, head+"    api: {}\n"); err != nil || Validate(cs) != nil || cs[0].API == nil {
+		t.Fatalf("api: {}: %v", err)
+	}
+	if cs, _ := parse(t, head); cs[0].API != nil {
+		t.Fatal("api section without the key")
+	} else if cl, err := cs[0].ArchiveAPIClient(); cl != nil || err != nil {
+		t.Fatalf("no api section: %v %v", cl, err)
+	}
+	for _, tc := range []struct{ name, yaml, want string }{
+		{"employees without api", head + "    expected_employees: [zhangwei]\n", "expected_employees: needs the api section"},
+		{"duplicate employee", head + "    api: {}\n    expected_employees: [a, a]\n", `expected_employees[1]: "a" is listed twice`},
+		{"fast refresh", head + "    api: {room_refresh: 10s}\n", "api.room_refresh: 10s: at least 1m"},
+		{"slow rate", head + "    api: {min_interval: 2m}\n", "api.min_interval"},
+		{"huge batch", head + "    api: {consent_batch: 5000}\n", "api.consent_batch"},
+		{"api on a callback", "connectors:\n  - {id: a, type: oa-callback, app_id: wx1, token: {env: T}, api: {}}\n", "api: is for wecom-archive"},
+	} {
+		cs, err := parse(t, tc.yaml)
+		if err == nil {
+			err = Validate(cs)
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
+	}
+	// A misspelt key inside the section is a parse error with its line.
+	if _, err := parse(t, head+"    api:\n      room_refesh: 1h\n"); err == nil || !strings.Contains(err.Error(), `line 9: unknown key "room_refesh"`) {
+		t.Fatalf("misspelt api key: %v", err)
+	}
+	// The secret is never in an error.
+	t.Setenv("WXA_TEST_MSGAUDIT", "")
+	if _, err := cs[0].ArchiveAPIClient(); err == nil || !strings.Contains(err.Error(), "WXA_TEST_MSGAUDIT is not set") {
+		t.Fatalf("unset secret: %v", err)
+	}
+}

@@ -26,6 +26,13 @@ const (
 	FaultKeyMissing       = "key_version_missing"
 	FaultConsentWithdrawn = "consent_withdrawn"
 	FaultPullFailed       = "pull_failed" // a pulling connector cannot pull (SDK, network, credentials)
+	// An expected employee is not in WeCom's conversation-archive permit
+	// list, so their conversations are silently not archived (subject:
+	// employee).
+	FaultPermitUserMissing = "permit_user_missing"
+	// The permit list cannot be read, so permit_user_missing cannot be
+	// checked (credentials, API permission, network).
+	FaultPermitCheckFailed = "permit_check_failed"
 )
 
 // DefaultSilentDays is how long an employee may send nothing before it is
@@ -54,6 +61,7 @@ type Health struct {
 	lastSuccess *prometheus.GaugeVec
 	faultsOpen  *prometheus.GaugeVec
 	silent      prometheus.Gauge
+	permitUsers *prometheus.GaugeVec
 }
 
 type faultKey struct{ connector, kind, subject string }
@@ -64,6 +72,10 @@ type runtime struct {
 	Source      string
 	Counts      map[string]int64
 	LastSuccess time.Time
+	// The size of WeCom's permit list when last read (wecom-archive with
+	// the REST calls); PermitAt is zero before the first read.
+	PermitUsers int
+	PermitAt    time.Time
 }
 
 // NewHealth loads the open faults and registers the metrics on reg (nil:
@@ -77,16 +89,18 @@ func NewHealth(ctx context.Context, j Journal, st store.Reader, reg prometheus.R
 	}
 	h := &Health{journal: j, store: st, now: now, logger: logger, conns: map[string]*runtime{}, open: map[faultKey]bool{},
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "wxarchive_capture_messages_total",
-			Help: "Messages and requests seen by capture connectors, by outcome (archived, duplicate, rejected, media_failed)."}, []string{"connector", "outcome"}),
+			Help: "Messages and requests seen by capture connectors, by outcome (archived, duplicate, rejected, media_failed), and failed REST calls of the conversation archive (room_lookup_failed, consent_check_failed, permit_check_failed)."}, []string{"connector", "outcome"}),
 		lastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "wxarchive_capture_last_success_timestamp_seconds",
 			Help: "When a connector last archived a message (Unix time)."}, []string{"connector"}),
 		faultsOpen: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "wxarchive_capture_faults_open",
 			Help: "Open capture-health faults by connector and kind."}, []string{"connector", "kind"}),
 		silent: prometheus.NewGauge(prometheus.GaugeOpts{Name: "wxarchive_capture_silent_employees",
 			Help: "Employees with no captured message for the configured number of days."}),
+		permitUsers: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "wxarchive_capture_permit_users",
+			Help: "Employees in WeCom's conversation-archive permit list when a wecom-archive connector last read it."}, []string{"connector"}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{h.messages, h.lastSuccess, h.faultsOpen, h.silent} {
+		for _, c := range []prometheus.Collector{h.messages, h.lastSuccess, h.faultsOpen, h.silent, h.permitUsers} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}
@@ -155,6 +169,19 @@ func (h *Health) Observe(ctx context.Context, id, outcome, detail string) {
 	case "rejected":
 		h.Raise(ctx, id, FaultRequestsRejected, "", detail)
 	}
+}
+
+// SetPermitUsers records the size of the permit list a wecom-archive
+// connector has just read. It is not journaled: the faults it leads to
+// (permit_user_missing) are.
+func (h *Health) SetPermitUsers(id string, n int) {
+	t := h.now()
+	h.mu.Lock()
+	if rt := h.conns[id]; rt != nil {
+		rt.PermitUsers, rt.PermitAt = n, t
+	}
+	h.mu.Unlock()
+	h.permitUsers.WithLabelValues(id).Set(float64(n))
 }
 
 // Raise journals a fault unless it is already open. Journal failures are
@@ -263,6 +290,10 @@ type ConnectorReport struct {
 	MessagesPerMinute float64          `json:"messages_per_minute"`
 	Cursor            string           `json:"cursor,omitempty"`
 	OpenFaults        int              `json:"open_faults"`
+	// WeCom's conversation-archive permit list when the running connector
+	// last read it (wecom-archive with the api section).
+	PermitUsers     *int   `json:"permit_users,omitempty"`
+	PermitCheckedAt string `json:"permit_checked_at,omitempty"`
 }
 
 // FaultReport is one open fault.
@@ -324,6 +355,10 @@ func BuildReport(ctx context.Context, st store.Reader, conns []Config, silentDay
 				}
 				if !rt.LastSuccess.IsZero() {
 					cr.LastSuccess = ts(rt.LastSuccess)
+				}
+				if !rt.PermitAt.IsZero() {
+					n := rt.PermitUsers
+					cr.PermitUsers, cr.PermitCheckedAt = &n, ts(rt.PermitAt)
 				}
 			}
 			h.mu.Unlock()

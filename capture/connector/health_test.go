@@ -197,3 +197,30 @@ func TestHealthSilentEmployees(t *testing.T) {
 		t.Fatalf("report %+v: want OK and 3 messages in the 10-minute window", rep)
 	}
 }
+
+// TestHealthPermitUsers: the permit list's size a wecom-archive connector
+// last read is in the report and the metrics of the running server.
+func TestHealthPermitUsers(t *testing.T) {
+	ctx := context.Background()
+	r := openRepo(t)
+	reg := prometheus.NewRegistry()
+	now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	h, err := connector.NewHealth(ctx, r.Engine, r.Store, reg, func() time.Time { return now }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns := []connector.Config{{ID: "archive", Type: connector.TypeWeComArchive, CorpID: "ww1"}}
+	h.Register("archive", connector.TypeWeComArchive, "wecom-archive:ww1")
+	rep, _ := connector.BuildReport(ctx, r.Store, conns, 7, now, time.UTC, h)
+	if rep.Connectors[0].PermitUsers != nil {
+		t.Fatalf("permit users before any read: %v", *rep.Connectors[0].PermitUsers)
+	}
+	h.SetPermitUsers("archive", 42)
+	rep, _ = connector.BuildReport(ctx, r.Store, conns, 7, now, time.UTC, h)
+	if cr := rep.Connectors[0]; cr.PermitUsers == nil || *cr.PermitUsers != 42 || cr.PermitCheckedAt != "2026-11-27T10:00:00Z" {
+		t.Fatalf("report %+v", cr)
+	}
+	if v := gauge(t, reg, "wxarchive_capture_permit_users", map[string]string{"connector": "archive"}); v != 42 {
+		t.Fatalf("gauge %v", v)
+	}
+}

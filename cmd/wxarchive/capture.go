@@ -196,6 +196,18 @@ func newPuller(r *repo.Repo, c connector.Config, h *connector.Health, logger *sl
 			return agent.Start(exe, []string{"capture-agent", "--sdk-path", c.SDKPath, "--corp-id", c.CorpID},
 				[]string{agentSecretEnv + "=" + secret}, agentLog)
 		}}
+	// The msgaudit REST calls (room names, permit list, consent checks),
+	// when the connector has an api section.
+	if c.API != nil {
+		client, err := c.ArchiveAPIClient()
+		if err != nil {
+			return nil, fmt.Errorf("api: %w", err)
+		}
+		mc.API = client
+		mc.APIOptions = msgaudit.APIOptions{RoomRefresh: c.API.RoomRefresh, PermitInterval: c.API.PermitInterval,
+			ConsentRefresh: c.API.ConsentRefresh, MinInterval: c.API.MinInterval, ConsentBatch: c.API.ConsentBatch,
+			ExpectedEmployees: c.ExpectedEmployees}
+	}
 	return &puller{c: mc, interval: interval, wake: make(chan struct{}, 1)}, nil
 }
 

@@ -35,6 +35,10 @@ const (
 	faultMediaFailed      = "media_failed"
 	faultConsentWithdrawn = "consent_withdrawn"
 	faultPullFailed       = "pull_failed"
+	// With an API (rest.go): an expected employee missing from the permit
+	// list, and a permit list that cannot be read.
+	faultPermitUserMissing = "permit_user_missing"
+	faultPermitCheckFailed = "permit_check_failed"
 )
 
 // Connector pulls the conversation archive through the Finance SDK:
@@ -62,9 +66,19 @@ type Connector struct {
 	Workers       int           // messages decrypted and decoded in parallel (default GOMAXPROCS)
 	Logger        *slog.Logger
 
+	// API (optional) makes the WeCom REST calls — room names, the permit
+	// list, consent checks — beside capture, never in its way (rest.go).
+	// Without it the connector uses the Finance SDK only.
+	API        WeComAPI
+	APIOptions APIOptions
+	// Now is the clock of the REST side's caches and intervals (default:
+	// the engine's).
+	Now func() time.Time
+
 	mu       sync.Mutex
 	sdk      finance.SDK
 	restarts int
+	api      *apiState // nil without API
 }
 
 // PullResult is what one pull did.
@@ -95,6 +109,10 @@ func (c *Connector) defaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.API != nil && c.api == nil {
+		c.APIOptions.defaults()
+		c.api = newAPIState()
 	}
 }
 
@@ -310,6 +328,7 @@ func (c *Connector) Pull(ctx context.Context) (PullResult, error) {
 			f()
 		}
 	}
+	c.queueAPI(items, out)
 	res.More = res.Fetched == int(c.Limit)
 	return res, nil
 }
@@ -439,8 +458,19 @@ func (c *Connector) skipExpired(ctx context.Context, seq uint64) (PullResult, er
 // Run pulls until ctx ends: at once while pages are full, then every
 // interval or when wake fires (a msgaudit_notify callback). Errors are
 // logged and retried after the interval: capture never stops by itself.
+// With an API, the REST calls run beside the pulls (SyncAPI) and end with
+// Run.
 func (c *Connector) Run(ctx context.Context, interval time.Duration, wake <-chan struct{}) {
 	c.defaults()
+	if c.API != nil {
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.runAPI(ctx)
+		}()
+		defer wg.Wait()
+	}
 	for ctx.Err() == nil {
 		res, err := c.Pull(ctx)
 		switch {

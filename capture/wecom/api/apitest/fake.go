@@ -28,6 +28,9 @@ type Fake struct {
 	roomAgree  map[string][]map[string]any
 	rooms      map[string]map[string]any
 	failMedia  map[string]int // media id → errcode to answer with
+	failCall   map[string]int // call → errcode to answer with
+	calls      map[string]int64
+	batches    []int // pairs per check_single_agree, in order
 	kfPages    []kfPage
 	KFTokens   []string // tokens sync_msg calls carried, in order
 	TokenCalls atomic.Int64
@@ -41,18 +44,57 @@ type Fake struct {
 func New(id, secret string) *Fake {
 	f := &Fake{ID: id, Secret: secret, tokens: map[string]bool{}, media: map[string][]byte{},
 		agree: map[string]string{}, roomAgree: map[string][]map[string]any{}, rooms: map[string]map[string]any{},
-		failMedia: map[string]int{}}
+		failMedia: map[string]int{}, failCall: map[string]int{}, calls: map[string]int64{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /cgi-bin/gettoken", f.gettoken)
 	mux.HandleFunc("GET /cgi-bin/token", f.gettoken)
 	mux.HandleFunc("GET /cgi-bin/media/get", f.mediaGet)
-	mux.HandleFunc("POST /cgi-bin/msgaudit/get_permit_user_list", f.authed(f.permitUsers))
-	mux.HandleFunc("POST /cgi-bin/msgaudit/check_single_agree", f.authed(f.checkSingle))
-	mux.HandleFunc("POST /cgi-bin/msgaudit/check_room_agree", f.authed(f.checkRoom))
-	mux.HandleFunc("POST /cgi-bin/msgaudit/groupchat/get", f.authed(f.groupChat))
-	mux.HandleFunc("POST /cgi-bin/kf/sync_msg", f.authed(f.kfSync))
+	for call, h := range map[string]func(http.ResponseWriter, map[string]any){
+		CallPermitUsers: f.permitUsers, CallCheckSingleAgree: f.checkSingle, CallCheckRoomAgree: f.checkRoom,
+		CallGroupChat: f.groupChat, CallKFSyncMsg: f.kfSync,
+	} {
+		mux.HandleFunc("POST /cgi-bin/"+call, f.authed(call, h))
+	}
 	f.Server = httptest.NewServer(mux)
 	return f
+}
+
+// JSON calls the fake answers, named as api.APIError.Call names them (the
+// path after /cgi-bin/). Calls and FailCall take these names.
+const (
+	CallPermitUsers      = "msgaudit/get_permit_user_list"
+	CallCheckSingleAgree = "msgaudit/check_single_agree"
+	CallCheckRoomAgree   = "msgaudit/check_room_agree"
+	CallGroupChat        = "msgaudit/groupchat/get"
+	CallKFSyncMsg        = "kf/sync_msg"
+)
+
+// Calls reports how many requests a JSON call received (a request the
+// fake refused for its token counts too: it was a call).
+func (f *Fake) Calls(call string) int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls[call]
+}
+
+// FailCall makes every later request of call answer errcode code (with a
+// valid token); code 0 makes it answer normally again.
+func (f *Fake) FailCall(call string, code int) {
+	f.mu.Lock()
+	if code == 0 {
+		delete(f.failCall, call)
+	} else {
+		f.failCall[call] = code
+	}
+	f.mu.Unlock()
+}
+
+// SingleAgreeBatches returns the number of pairs each check_single_agree
+// request asked about, in order.
+func (f *Fake) SingleAgreeBatches() []int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]int(nil), f.batches...)
 }
 
 // AddMedia makes data downloadable under id.
@@ -173,9 +215,17 @@ func (f *Fake) tokenOK(w http.ResponseWriter, r *http.Request) bool {
 	return false
 }
 
-func (f *Fake) authed(h func(http.ResponseWriter, map[string]any)) http.HandlerFunc {
+func (f *Fake) authed(call string, h func(http.ResponseWriter, map[string]any)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		f.calls[call]++
+		code := f.failCall[call]
+		f.mu.Unlock()
 		if !f.tokenOK(w, r) {
+			return
+		}
+		if code != 0 {
+			apiErr(w, code, "injected failure")
 			return
 		}
 		var body map[string]any
@@ -221,6 +271,7 @@ func (f *Fake) checkSingle(w http.ResponseWriter, body map[string]any) {
 	infos, _ := body["info"].([]any)
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.batches = append(f.batches, len(infos))
 	var out []map[string]any
 	for _, x := range infos {
 		m, _ := x.(map[string]any)
