@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -45,6 +46,13 @@ type Options struct {
 	Callbacks map[string]http.Handler
 	// CaptureHealth builds the capture-health report (nil: 404).
 	CaptureHealth func(ctx context.Context) (*connector.Report, error)
+	// User names the authenticated user of a request ("" when unknown).
+	// It is nil until authentication arrives: every request is then
+	// journaled as "api:"+RemoteAddr, and no API caller is a supervision
+	// principal, since an unauthenticated caller cannot be one.
+	User func(req *http.Request) string
+	// Now is the clock of reports (nil: time.Now).
+	Now func() time.Time
 }
 
 // Server serves one open archive.
@@ -52,6 +60,14 @@ type Server struct {
 	r    *repo.Repo
 	opts Options
 	mux  *http.ServeMux
+	// writeMu serializes the API's check-then-journal operations (policy
+	// apply, review actions): each reads the index and then appends, so two
+	// concurrent requests would both pass the check — the same policy
+	// version twice (a commit the index refuses, failing every request
+	// batched with it), an alert closed twice. It covers this process only:
+	// a CLI writing alongside serve (repo guest mode) is not serialized
+	// with it.
+	writeMu sync.Mutex
 }
 
 // New returns the server.
@@ -74,6 +90,15 @@ func New(r *repo.Repo, opts Options) *Server {
 	s.mux.HandleFunc("GET /api/v1/consent/{external_id}", s.consent)
 	s.mux.HandleFunc("GET /api/v1/search", s.search)
 	s.mux.HandleFunc("GET /api/v1/capture/health", s.captureHealth)
+	s.mux.HandleFunc("GET /api/v1/policies", s.listPolicies)
+	s.mux.HandleFunc("GET /api/v1/policies/{name}", s.getPolicy)
+	s.mux.HandleFunc("PUT /api/v1/policies/{name}", s.putPolicy)
+	s.mux.HandleFunc("POST /api/v1/policies/backtest", s.backtest)
+	s.mux.HandleFunc("GET /api/v1/alerts", s.listAlerts)
+	s.mux.HandleFunc("GET /api/v1/alerts/queues", s.alertQueues)
+	s.mux.HandleFunc("GET /api/v1/alerts/{id}", s.getAlert)
+	s.mux.HandleFunc("POST /api/v1/alerts/actions", s.alertAction)
+	s.mux.HandleFunc("GET /api/v1/reports/review-evidence", s.reviewEvidence)
 	s.mux.HandleFunc("/capture/wecom/callback/{id}", s.callback)
 	return s
 }
@@ -152,9 +177,20 @@ func (s *Server) readyz(w http.ResponseWriter, req *http.Request) {
 	io.WriteString(w, "ready\n")
 }
 
-func actor(req *http.Request) string {
-	// No authentication yet: record where the request came from.
+// actor is who a request is journaled as: the authenticated user, else
+// (no authentication yet) where the request came from.
+func (s *Server) actor(req *http.Request) string {
+	if u := s.user(req); u != "" {
+		return "api:" + u
+	}
 	return "api:" + req.RemoteAddr
+}
+
+func (s *Server) user(req *http.Request) string {
+	if s.opts.User == nil {
+		return ""
+	}
+	return s.opts.User(req)
 }
 
 // splitBody turns a request body into entries: a JSON array's elements, a
@@ -259,7 +295,7 @@ func (s *Server) ingestWecom(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	in := &msgaudit.Ingester{Engine: s.r.Engine, Blobs: s.r.Blobs, Media: s.opts.Media, Source: "wecom-archive:" + corp,
-		Actor: actor(req), Origin: "api request " + time.Now().UTC().Format("20060102T150405.000000000Z"), Unit: "entry", Workers: 1}
+		Actor: s.actor(req), Origin: "api request " + time.Now().UTC().Format("20060102T150405.000000000Z"), Unit: "entry", Workers: 1}
 	results, err := in.Lines(req.Context(), entries)
 	if err != nil {
 		if errors.Is(err, ingest.ErrClosed) {
@@ -338,7 +374,7 @@ func (s *Server) recordAccess(w http.ResponseWriter, req *http.Request, what str
 		writeError(w, http.StatusServiceUnavailable, "not_ready", "archive is closing")
 		return false
 	}
-	if _, err := s.r.Engine.Append(req.Context(), repo.AccessEvent(actor(req), what, "api", serials...)); err != nil {
+	if _, err := s.r.Engine.Append(req.Context(), repo.AccessEvent(s.actor(req), what, "api", serials...)); err != nil {
 		if errors.Is(err, ingest.ErrClosed) {
 			writeError(w, http.StatusServiceUnavailable, "not_ready", "archive is closing")
 			return false
@@ -494,7 +530,7 @@ func (s *Server) search(w http.ResponseWriter, req *http.Request) {
 		}
 	}
 	o := repo.SearchOptions{Query: v.Get("q"), Sort: store.SearchSort(v.Get("sort")), Cursor: v.Get("cursor"),
-		Actor: actor(req), Via: "api"}
+		Actor: s.actor(req), Via: "api"}
 	if !v.Has("q") {
 		writeError(w, http.StatusBadRequest, "bad_parameter", "q: the query is required")
 		return

@@ -50,11 +50,21 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, httpapi.Options{}, nil)
+}
+
+// newEnvWith is newEnv with server options, and configure (if not nil)
+// run on the archive directory before it is opened.
+func newEnvWith(t *testing.T, opts httpapi.Options, configure func(dir string)) *env {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	// Without the default policies: the tests name journal indexes.
 	if _, err := repo.Init(ctx, dir, repo.InitOptions{NoDefaultPolicies: true}); err != nil {
 		t.Fatal(err)
+	}
+	if configure != nil {
+		configure(dir)
 	}
 	reg := prometheus.NewRegistry()
 	r, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true, Metrics: ingest.NewMetrics(reg)})
@@ -62,7 +72,8 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	e := &env{t: t, dir: dir, scratch: t.TempDir(), r: r, reg: reg}
-	e.srv = httptest.NewServer(httpapi.New(r, httpapi.Options{Gatherer: reg}))
+	opts.Gatherer = reg
+	e.srv = httptest.NewServer(httpapi.New(r, opts))
 	t.Cleanup(func() { e.finish() })
 	return e
 }

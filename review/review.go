@@ -8,8 +8,10 @@ package review
 
 import (
 	"context"
+	"encoding/csv"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"sort"
 	"strings"
@@ -332,4 +334,37 @@ func Queues(ctx context.Context, st store.Reader, now time.Time, slaDays int) ([
 		return out[i].Department < out[j].Department
 	})
 	return out, err
+}
+
+// EvidenceColumns are the columns of the evidence report as CSV.
+var EvidenceColumns = []string{"alert", "serial", "source_id", "policy", "policy_version", "rule", "raised_at", "status", "reviewed", "viewed_only",
+	"escalated", "reviewer", "reviewed_at", "disposition", "note", "actions", "age_days", "department"}
+
+// WriteEvidenceCSV writes the report as CSV. Cells a spreadsheet would
+// take for a formula (a reviewer's note starting with =, +, -, @, a tab or
+// a carriage return) are prefixed with an apostrophe, so opening the
+// report never runs what someone typed into a note (CSV injection).
+func WriteEvidenceCSV(w io.Writer, rows []EvidenceRow) error {
+	cw := csv.NewWriter(w)
+	cw.Write(EvidenceColumns)
+	for _, e := range rows {
+		rec := []string{fmt.Sprint(e.Alert), fmt.Sprint(e.Serial), e.SourceID, e.Policy, fmt.Sprint(e.PolicyVersion), e.Rule, e.RaisedAt, e.Status,
+			fmt.Sprint(e.Reviewed), fmt.Sprint(e.ViewedOnly), fmt.Sprint(e.Escalated), e.Reviewer, e.ReviewedAt, e.Disposition, e.Note,
+			fmt.Sprint(e.Actions), fmt.Sprint(e.AgeDays), e.Department}
+		for i, c := range rec {
+			rec[i] = neutralize(c)
+		}
+		if err := cw.Write(rec); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+func neutralize(cell string) string {
+	if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
+		return "'" + cell
+	}
+	return cell
 }

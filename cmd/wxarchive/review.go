@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"strconv"
@@ -176,16 +175,7 @@ func (a *app) reportCmd() *cobra.Command {
 			if format == "json" {
 				return a.printJSON(map[string]any{"from": from, "to": to, "alerts": rows})
 			}
-			w := csv.NewWriter(a.stdout)
-			w.Write([]string{"alert", "serial", "source_id", "policy", "policy_version", "rule", "raised_at", "status", "reviewed", "viewed_only",
-				"escalated", "reviewer", "reviewed_at", "disposition", "note", "actions", "age_days", "department"})
-			for _, e := range rows {
-				w.Write([]string{fmt.Sprint(e.Alert), fmt.Sprint(e.Serial), e.SourceID, e.Policy, fmt.Sprint(e.PolicyVersion), e.Rule, e.RaisedAt, e.Status,
-					fmt.Sprint(e.Reviewed), fmt.Sprint(e.ViewedOnly), fmt.Sprint(e.Escalated), e.Reviewer, e.ReviewedAt, e.Disposition, e.Note,
-					fmt.Sprint(e.Actions), fmt.Sprint(e.AgeDays), e.Department})
-			}
-			w.Flush()
-			return w.Error()
+			return review.WriteEvidenceCSV(a.stdout, rows)
 		},
 	}
 	ev.Flags().StringVar(&from, "from", "", "first day")
