@@ -69,9 +69,10 @@ func Find(text string, kinds []Kind, opts Options) []Hit {
 				add(PRCResidentID, start, end, digits)
 			case !allDigits(digits):
 				// only a resident ID ends in X
-			case on(BankCard) && len(digits) >= 13 && len(digits) <= 19 && luhn(digits) && !(len(digits) == 18 && looksLikeResidentID(digits)):
+			case on(BankCard) && len(digits) >= 13 && len(digits) <= 19 && luhn(digits) && !(len(digits) == 18 && looksLikeResidentID(digits)) &&
+				!(start > 0 && rs[start-1] == '+'): // +country code: a phone number
 				add(BankCard, start, end, digits)
-			case on(CNMobile) && !grouped && validCNMobile(digits):
+			case on(CNMobile) && validCNMobile(digits) && (!grouped || mobileLayout(rs[start:end])):
 				s := start
 				if len(digits) == 13 && s > 0 && rs[s-1] == '+' {
 					s--
@@ -200,7 +201,7 @@ func groupLayout(l []int) bool {
 		return true
 	}
 	switch {
-	case eq(3, 2, 4), eq(4, 6, 5), eq(4, 6, 4), eq(4, 4, 4, 4):
+	case eq(3, 2, 4), eq(4, 6, 5), eq(4, 6, 4), eq(4, 4, 4, 4), eq(3, 4, 4), eq(2, 3, 4, 4):
 		return true
 	case len(l) == 5 && eq(4, 4, 4, 4, l[4]) && l[4] >= 1 && l[4] <= 3:
 		return true
@@ -267,6 +268,24 @@ func luhn(s string) bool {
 		double = !double
 	}
 	return sum%10 == 0
+}
+
+// mobileLayout: the groups mobiles are written in, 138 0013 8000 or
+// (after +) 86 138 0013 8000.
+func mobileLayout(run []rune) bool {
+	var lens []int
+	n := 0
+	for _, r := range run {
+		if isDigit(r) {
+			n++
+		} else {
+			lens = append(lens, n)
+			n = 0
+		}
+	}
+	lens = append(lens, n)
+	return len(lens) == 3 && lens[0] == 3 && lens[1] == 4 && lens[2] == 4 ||
+		len(lens) == 4 && lens[0] == 2 && lens[1] == 3 && lens[2] == 4 && lens[3] == 4
 }
 
 // validCNMobile: 11 digits, 1 then 3-9 (mainland mobile prefixes), alone
