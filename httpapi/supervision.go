@@ -23,7 +23,6 @@ import (
 
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/ingest"
-	"github.com/wxarchive/wxarchive/journal"
 	"github.com/wxarchive/wxarchive/policy"
 	"github.com/wxarchive/wxarchive/review"
 	"github.com/wxarchive/wxarchive/store"
@@ -230,46 +229,9 @@ type policyVersionJSON struct {
 
 var errStop = errors.New("stop")
 
-// policyVersions returns every version of a policy, oldest first. The
-// index keeps every version but store.Reader only offers the latest, so
-// the earlier ones are read from the journal: leaves before the latest
-// version's, until versions 1 … latest-1 are all found (versions are
-// numbered without gaps by supervise.Apply). A policy never changed costs
-// nothing; otherwise the cost grows with the journal up to the last change.
+// policyVersions returns every version of a policy, oldest first.
 func (s *Server) policyVersions(ctx context.Context, latest store.PolicyRow) ([]store.PolicyRow, error) {
-	out := make([]store.PolicyRow, 0, latest.Version)
-	if latest.Version > 1 {
-		typ := []byte(`"type":"` + archive.EventPolicyApplied + `"`)
-		subj := []byte(`"policy:` + latest.Policy + `"`)
-		err := s.r.Store.Leaves(ctx, 0, latest.JournalIndex, func(idx uint64, _, leaf []byte) error {
-			if !bytes.Contains(leaf, typ) || !bytes.Contains(leaf, subj) {
-				return nil
-			}
-			ev, err := journal.ParseLeaf(idx, leaf)
-			if err != nil {
-				return err
-			}
-			var p archive.PolicyEvent
-			if ev.Type != archive.EventPolicyApplied {
-				return nil
-			}
-			if err := ev.DecodePayload(&p); err != nil {
-				return err
-			}
-			if p.Policy != latest.Policy {
-				return nil
-			}
-			out = append(out, store.PolicyRow{PolicyEvent: p, JournalIndex: idx, Time: ev.Time, Actor: ev.Actor})
-			if len(out) == latest.Version-1 {
-				return errStop
-			}
-			return nil
-		})
-		if err != nil && !errors.Is(err, errStop) {
-			return nil, err
-		}
-	}
-	return append(out, latest), nil
+	return s.r.Store.PolicyVersions(ctx, latest.Policy)
 }
 
 // getPolicy: GET /api/v1/policies/{name}[?version=N], a version with its

@@ -71,6 +71,9 @@ type Reader interface {
 	SourceActivity(ctx context.Context, source string, since archive.Time) (SourceActivity, error)
 	// Policies returns the latest version of every policy, by name.
 	Policies(ctx context.Context) ([]PolicyRow, error)
+	// PolicyVersions returns every version of one policy, oldest first
+	// (none for an unknown name).
+	PolicyVersions(ctx context.Context, name string) ([]PolicyRow, error)
 	// Alerts visits alerts in id order, from after (exclusive), filtered
 	// by policy when it is not empty, up to limit (0: all).
 	Alerts(ctx context.Context, after uint64, policy string, limit int, fn func(AlertRow) error) error

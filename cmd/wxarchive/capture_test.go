@@ -589,6 +589,27 @@ func TestCLIPolicy(t *testing.T) {
 	if out := mustCLI(t, "--dir", dir, "policy", "apply", filepath.Join(pol, "complaints.yaml")); !strings.Contains(out, "version 2 applied") {
 		t.Fatalf("apply new version: %s", out)
 	}
+	// show: the file as applied, any version, and the history.
+	if out := mustCLI(t, "--dir", dir, "policy", "show", "complaints"); !strings.Contains(out, "version 2 of 2") ||
+		!strings.Contains(out, "lexicon: [投诉]") || strings.Count(out, "cli:") < 2 {
+		t.Fatalf("policy show:\n%s", out)
+	}
+	var v1 struct {
+		Version  int `json:"version"`
+		Latest   int `json:"latest_version"`
+		Source   string
+		Versions []struct{ Version int }
+	}
+	cliJSON(t, &v1, "--dir", dir, "policy", "show", "complaints", "--version", "1", "--json")
+	if v1.Version != 1 || v1.Latest != 2 || len(v1.Versions) != 2 || strings.Contains(v1.Source, "lexicon: [投诉]") || !strings.Contains(v1.Source, "policy: complaints") {
+		t.Fatalf("policy show --version 1: %+v", v1)
+	}
+	if _, errs, code := runCLI(t, "--dir", dir, "policy", "show", "complaints", "--version", "3"); code != 2 || !strings.Contains(errs, "versions 1 to 2") {
+		t.Fatalf("show of a missing version: %d %s", code, errs)
+	}
+	if _, errs, code := runCLI(t, "--dir", dir, "policy", "show", "nope"); code != 2 || !strings.Contains(errs, `no policy "nope"`) {
+		t.Fatalf("show of an unknown policy: %d %s", code, errs)
+	}
 	if out, _, code := runCLI(t, "--dir", dir, "verify"); code != 0 {
 		t.Fatalf("verify: %s", out)
 	}

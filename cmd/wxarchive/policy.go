@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"text/tabwriter"
 	"time"
@@ -30,7 +32,7 @@ func (a *app) policyCmd() *cobra.Command {
 			return usageErr("a subcommand is required\n%s", c.UsageString())
 		},
 	}
-	c.AddCommand(a.policyValidateCmd(), a.policyBacktestCmd(), a.policyDefaultsCmd(), a.policyApplyCmd(), a.policyListCmd())
+	c.AddCommand(a.policyValidateCmd(), a.policyBacktestCmd(), a.policyDefaultsCmd(), a.policyApplyCmd(), a.policyListCmd(), a.policyShowCmd())
 	return c
 }
 
@@ -123,6 +125,68 @@ func (a *app) policyListCmd() *cobra.Command {
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
+	return c
+}
+
+func (a *app) policyShowCmd() *cobra.Command {
+	var asJSON bool
+	var version int
+	c := &cobra.Command{
+		Use:   "show NAME [--version N]",
+		Short: "A policy's file as applied (the latest version, or --version N) and its history of versions",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			r, err := repo.Open(ctx, a.dir, repo.OpenOptions{ReadOnly: true})
+			if err != nil {
+				return err
+			}
+			defer r.Close(ctx)
+			vs, err := r.Store.PolicyVersions(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			if len(vs) == 0 {
+				return usageErr("no policy %q (wxarchive policy list)", args[0])
+			}
+			shown := vs[len(vs)-1]
+			if version != 0 {
+				if version < 1 || version > len(vs) {
+					return usageErr("--version: %s has versions 1 to %d, not %d", args[0], len(vs), version)
+				}
+				shown = vs[version-1]
+			}
+			at := func(p store.PolicyRow) string { return p.Time.Time.In(r.Config.Location()).Format(time.RFC3339) }
+			type ver struct {
+				Version      int    `json:"version"`
+				SHA256       string `json:"sha256"`
+				AppliedBy    string `json:"applied_by"`
+				AppliedAt    string `json:"applied_at"`
+				JournalIndex uint64 `json:"journal_index"`
+			}
+			var hist []ver
+			for _, v := range vs {
+				hist = append(hist, ver{v.Version, v.SHA256.String(), v.Actor, at(v), v.JournalIndex})
+			}
+			if asJSON {
+				return a.printJSON(map[string]any{"policy": shown.Policy, "version": shown.Version, "latest_version": len(vs),
+					"sha256": shown.SHA256.String(), "applied_by": shown.Actor, "applied_at": at(shown), "source": shown.Source, "versions": hist})
+			}
+			fmt.Fprintf(a.stdout, "# policy %s version %d of %d, applied by %s at %s (journal %d)\n# sha256 %s\n", shown.Policy, shown.Version, len(vs),
+				shown.Actor, at(shown), shown.JournalIndex, shown.SHA256)
+			io.WriteString(a.stdout, shown.Source)
+			if !strings.HasSuffix(shown.Source, "\n") {
+				fmt.Fprintln(a.stdout)
+			}
+			fmt.Fprintln(a.stdout, "\n# versions:")
+			for _, h := range hist {
+				fmt.Fprintf(a.stdout, "#   %d  %s  %s  %s\n", h.Version, h.AppliedAt, h.AppliedBy, h.SHA256[:12])
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
+	c.Flags().IntVar(&version, "version", 0, "an earlier version")
 	return c
 }
 

@@ -446,8 +446,17 @@ func (s *Store) ReviewActions(ctx context.Context, alert uint64, fn func(store.R
 
 // Policies returns the latest version of every policy.
 func (s *Store) Policies(ctx context.Context) ([]store.PolicyRow, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT name, version, jidx, time, actor, sha256, source FROM policies p
+	return s.policyRows(ctx, `SELECT name, version, jidx, time, actor, sha256, source FROM policies p
 		WHERE version = (SELECT max(version) FROM policies q WHERE q.name = p.name) ORDER BY name`)
+}
+
+// PolicyVersions returns every version of a policy, oldest first.
+func (s *Store) PolicyVersions(ctx context.Context, name string) ([]store.PolicyRow, error) {
+	return s.policyRows(ctx, `SELECT name, version, jidx, time, actor, sha256, source FROM policies WHERE name = ? ORDER BY version`, name)
+}
+
+func (s *Store) policyRows(ctx context.Context, query string, args ...any) ([]store.PolicyRow, error) {
+	rows, err := s.read.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -1933,6 +1933,14 @@ func testPoliciesAndAlerts(t *testing.T, s store.Store) {
 				AlertEvent: archive.AlertEvent{Serial: 9, Policy: pol, PolicyVersion: 1, Rule: "r", Spans: [][2]int{{0, 2}}, Masked: []string{"6225**"}}}), "IndexAlert")
 		}
 	})
+	vs, err := s.PolicyVersions(ctx, "guarantees")
+	check(t, err, "PolicyVersions")
+	if len(vs) != 2 || vs[0].Version != 1 || vs[1].Version != 2 || vs[0].Source != "policy: guarantees # v1" || vs[0].JournalIndex != 10 || vs[1].JournalIndex != 12 {
+		t.Fatalf("PolicyVersions(guarantees) = %+v", vs)
+	}
+	if vs, err := s.PolicyVersions(ctx, "nope"); err != nil || len(vs) != 0 {
+		t.Fatalf("PolicyVersions(nope) = %+v, %v", vs, err)
+	}
 	pols, err := s.Policies(ctx)
 	check(t, err, "Policies")
 	if len(pols) != 2 || pols[0].Policy != "guarantees" || pols[0].Version != 2 || pols[0].Source != "policy: guarantees # v2" || pols[0].Actor != "cli:alice" {
