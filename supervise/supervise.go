@@ -26,9 +26,10 @@ import (
 	"github.com/wxarchive/wxarchive/textindex"
 )
 
-// DefaultBatch is how many messages a pass evaluates per commit: half the
-// engine's recent messages, so a supervisor right behind ingest finds
-// what it evaluates there.
+// DefaultBatch is how many messages a pass evaluates per commit: well
+// within the engine's recent messages (32,768), so a supervisor right
+// behind ingest finds what it evaluates there, and large enough that the
+// wait for its commit behind ingest's batches is amortized.
 const DefaultBatch = 4096
 
 // CursorName is the supervisor's cursor.
