@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -60,14 +59,6 @@ type Server struct {
 	r    *repo.Repo
 	opts Options
 	mux  *http.ServeMux
-	// writeMu serializes the API's check-then-journal operations (policy
-	// apply, review actions): each reads the index and then appends, so two
-	// concurrent requests would both pass the check — the same policy
-	// version twice (a commit the index refuses, failing every request
-	// batched with it), an alert closed twice. It covers this process only:
-	// a CLI writing alongside serve (repo guest mode) is not serialized
-	// with it.
-	writeMu sync.Mutex
 }
 
 // New returns the server.

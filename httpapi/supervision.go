@@ -321,9 +321,7 @@ func (s *Server) putPolicy(w http.ResponseWriter, req *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "not_ready", "archive is closing")
 		return
 	}
-	s.writeMu.Lock()
 	version, changed, err := supervise.Apply(req.Context(), s.r.Engine, s.r.Store, name+".yaml", data, s.actor(req))
-	s.writeMu.Unlock()
 	if err != nil {
 		s.journalError(w, req, err)
 		return
@@ -779,10 +777,8 @@ func (s *Server) alertAction(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	actor := s.actor(req)
-	s.writeMu.Lock()
 	idx, err := s.reviewService(req).Do(req.Context(), review.Action{Action: a.Action, Alerts: a.Alerts, Actor: actor,
 		Disposition: a.Disposition, Note: a.Note, Reason: a.Reason, Assignee: a.Assignee})
-	s.writeMu.Unlock()
 	var re *review.Error
 	switch {
 	case errors.As(err, &re) && re.Alert == 0:

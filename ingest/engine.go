@@ -245,10 +245,14 @@ type request struct {
 	seal    *sealReq
 	segment *store.SegmentRow
 	cursor  *store.CursorRow // written with the items
-	start   time.Time
+	// cond, for events, is checked in the commit's transaction before
+	// they are appended; its error fails this request alone.
+	cond  func(ctx context.Context, tx store.Tx) error
+	start time.Time
 
 	results []Result
 	indexes []uint64
+	condErr error // cond refused: the request's own error
 	err     error
 	done    chan struct{}
 }
@@ -356,6 +360,26 @@ func (e *Engine) Append(ctx context.Context, events ...journal.Event) ([]uint64,
 // transaction (a background evaluator's position: supervision).
 func (e *Engine) AppendWithCursor(ctx context.Context, cursor *store.CursorRow, events ...journal.Event) ([]uint64, error) {
 	r := &request{kind: reqEvents, events: events, cursor: cursor, start: time.Now(), done: make(chan struct{})}
+	if err := e.do(ctx, r); err != nil {
+		return nil, err
+	}
+	return r.indexes, nil
+}
+
+// ConflictError is a conditional append refused because what it was
+// decided on changed before it could commit.
+type ConflictError struct{ Reason string }
+
+func (e *ConflictError) Error() string { return "conflict: " + e.Reason }
+
+// AppendIf appends events only if cond, run in the commit's transaction
+// (after everything queued before them), returns nil: a writer that read
+// the state, decided, and then appends cannot overwrite what another
+// writer committed meanwhile. cond's error (typically a *ConflictError)
+// is returned and nothing of this request is written; the other requests
+// of the commit are not affected.
+func (e *Engine) AppendIf(ctx context.Context, cond func(ctx context.Context, tx store.Tx) error, events ...journal.Event) ([]uint64, error) {
+	r := &request{kind: reqEvents, events: events, cond: cond, start: time.Now(), done: make(chan struct{})}
 	if err := e.do(ctx, r); err != nil {
 		return nil, err
 	}
@@ -495,7 +519,19 @@ func (e *Engine) run() {
 		}
 		c := committed{batch: batch, n: n, start: time.Now(), work: hasWork(batch)}
 		if c.work { // a barrier alone needs no transaction
-			if c.err = e.commit(batch); c.err != nil {
+			if c.err = e.commit(batch); c.err != nil && len(batch) > 1 {
+				// One request's failure must not fail the others that
+				// happened to share its commit: commit each alone, and
+				// each gets its own outcome.
+				e.cfg.Logger.Warn("commit failed; committing its requests one by one", "err", c.err, "requests", len(batch))
+				c.err = nil
+				for _, r := range batch {
+					if err := e.commit([]*request{r}); err != nil {
+						e.cfg.Logger.Error("commit failed", "err", err, "kind", r.kind)
+						r.err = err
+					}
+				}
+			} else if c.err != nil {
 				e.cfg.Logger.Error("commit failed", "err", c.err, "requests", len(batch))
 			}
 		}
@@ -546,9 +582,14 @@ func (e *Engine) syncer() {
 				e.cfg.Metrics.observeCommit(g.batch, g.n, time.Since(g.start), err)
 			}
 			for _, r := range g.batch {
-				if err != nil {
+				switch {
+				case err != nil:
 					r.err = err
 					r.results = nil
+				case r.err != nil: // failed alone after its batch failed
+					r.results, r.indexes = nil, nil
+				case r.condErr != nil:
+					r.err, r.indexes = r.condErr, nil
 				}
 				close(r.done)
 			}
@@ -674,6 +715,13 @@ func (e *Engine) commit(batch []*request) (err error) {
 				}
 			}
 		case reqEvents:
+			r.indexes, r.condErr = nil, nil
+			if r.cond != nil {
+				if err := r.cond(ctx, tx); err != nil {
+					r.condErr = err // nothing of it written; the others go on
+					continue
+				}
+			}
 			for i := range r.events {
 				ev := &r.events[i]
 				if err := c.append(ev); err != nil {

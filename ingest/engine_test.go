@@ -1414,3 +1414,80 @@ func TestCursorCommitsWithItems(t *testing.T) {
 		t.Fatalf("cursor-only request: %q", c.Value)
 	}
 }
+
+// TestFailureIsolationAndConditions: requests that share a commit do not
+// share a failure — the commit is retried request by request, so only the
+// failing one fails — and a conditional append whose condition no longer
+// holds in the transaction is refused alone, writing nothing.
+func TestFailureIsolationAndConditions(t *testing.T) {
+	hs := &hookStore{failOn: "poison", gate: make(chan struct{}), entered: make(chan struct{})}
+	e := newEnv(t, ingest.Config{}, func(s store.Store) store.Store { hs.Store = s; return hs })
+	first := e.eng.Submit(ctx, "test", []ingest.Item{item("first", "x")})
+	<-hs.entered // the first commit holds the writer: the rest queue behind it, into one commit
+	a := e.eng.Submit(ctx, "test", []ingest.Item{item("a", "1")})
+	poison := e.eng.Submit(ctx, "test", []ingest.Item{item("poison", "2")})
+	type out struct {
+		idx []uint64
+		err error
+	}
+	conds := make(chan out, 2)
+	refuse := func(context.Context, store.Tx) error { return &ingest.ConflictError{Reason: "changed meanwhile"} }
+	allow := func(ctx context.Context, tx store.Tx) error {
+		_, err := tx.LatestPolicyVersion(ctx, "p")
+		return err
+	}
+	var queued sync.WaitGroup
+	for _, cond := range []func(context.Context, store.Tx) error{refuse, allow} {
+		queued.Add(1)
+		go func() {
+			queued.Done()
+			idx, err := e.eng.AppendIf(ctx, cond, participantEvent("cond"))
+			conds <- out{idx, err}
+		}()
+	}
+	queued.Wait()
+	b := e.eng.Submit(ctx, "test", []ingest.Item{item("b", "3")})
+	time.Sleep(50 * time.Millisecond) // let the AppendIf goroutines queue
+	close(hs.gate)
+	if _, err := first.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for name, f := range map[string]*ingest.Future{"a": a, "b": b} {
+		if res, err := f.Wait(ctx); err != nil || res[0].Outcome != ingest.Archived {
+			t.Fatalf("%s shared a commit with a failing request: %+v, %v", name, res, err)
+		}
+	}
+	if _, err := poison.Wait(ctx); !errors.Is(err, errInjected) {
+		t.Fatalf("poison: %v, want the injected failure", err)
+	}
+	var refused, allowed int
+	for range 2 {
+		o := <-conds
+		var ce *ingest.ConflictError
+		switch {
+		case errors.As(o.err, &ce) && len(o.idx) == 0:
+			refused++
+		case o.err == nil && len(o.idx) == 1:
+			allowed++
+		default:
+			t.Fatalf("AppendIf: %+v", o)
+		}
+	}
+	if refused != 1 || allowed != 1 {
+		t.Fatalf("refused %d, allowed %d", refused, allowed)
+	}
+	// first, a, b and one participant event: the refused one wrote nothing.
+	if h := head(t, e.st); h.JournalSize != 4 || h.NextSerial != 4 {
+		t.Fatalf("head %+v", h)
+	}
+	if _, err := e.st.MessagesBySourceID(ctx, "poison"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the failed request is visible: %v", err)
+	}
+	hs.mu.Lock()
+	begins := hs.begins
+	hs.mu.Unlock()
+	if begins < 3 {
+		t.Fatalf("%d transactions: the queued requests were not committed together first", begins)
+	}
+	verifyJournal(t, e.st, e.ver)
+}

@@ -184,7 +184,9 @@ func (s *Service) Do(ctx context.Context, a Action) (uint64, error) {
 	}
 	ev := archive.ReviewEvent{Action: a.Action, Disposition: a.Disposition, Note: a.Note, Reason: a.Reason, Assignee: a.Assignee}
 	subjects := make([]string, 0, len(a.Alerts))
-	for _, id := range slices.Compact(slices.Sorted(slices.Values(a.Alerts))) {
+	ids := slices.Compact(slices.Sorted(slices.Values(a.Alerts)))
+	var lastSeen uint64 // the latest action (not a view) the decision was made on
+	for _, id := range ids {
 		al, err := s.Store.Alert(ctx, id)
 		if errors.Is(err, store.ErrNotFound) {
 			return 0, &Error{Alert: id, Reason: "no such alert"}
@@ -192,10 +194,17 @@ func (s *Service) Do(ctx context.Context, a Action) (uint64, error) {
 		if err != nil {
 			return 0, err
 		}
-		st, err := s.AlertState(ctx, id)
-		if err != nil {
+		var acts []store.ReviewActionRow
+		if err := s.Store.ReviewActions(ctx, id, func(r store.ReviewActionRow) error {
+			acts = append(acts, r)
+			if r.Action != View {
+				lastSeen = max(lastSeen, r.JournalIndex)
+			}
+			return nil
+		}); err != nil {
 			return 0, err
 		}
+		st := StateOf(acts)
 		switch {
 		case a.Action == Reopen && st.Status != StatusClosed:
 			return 0, &Error{Alert: id, Reason: "is " + st.Status + ", not closed: nothing to reopen"}
@@ -217,7 +226,31 @@ func (s *Service) Do(ctx context.Context, a Action) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	idx, err := s.Engine.Append(ctx, e)
+	if a.Action == View {
+		idx, err := s.Engine.Append(ctx, e) // changes no state: nothing to check
+		if err != nil {
+			return 0, err
+		}
+		return idx[0], nil
+	}
+	// The action was checked against the alerts' state as read above; it
+	// commits only if no other action on them committed since (another
+	// reviewer, another process), or two reviewers could both close one
+	// alert, or close what was just escalated.
+	idx, err := s.Engine.AppendIf(ctx, func(ctx context.Context, tx store.Tx) error {
+		last, err := tx.LastReviewAction(ctx, ids)
+		if err != nil {
+			return err
+		}
+		if last != lastSeen {
+			return &ingest.ConflictError{Reason: fmt.Sprintf("journal %d acted on these alerts since they were read", last)}
+		}
+		return nil
+	}, e)
+	var ce *ingest.ConflictError
+	if errors.As(err, &ce) {
+		return 0, &Error{Field: "alerts", Reason: "another action on these alerts was recorded meanwhile (" + ce.Reason + "): look at them again"}
+	}
 	if err != nil {
 		return 0, err
 	}

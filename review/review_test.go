@@ -3,7 +3,9 @@ package review_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -177,5 +179,61 @@ func TestEvidenceCSVInjection(t *testing.T) {
 		if !strings.Contains(lines[1], cell) {
 			t.Errorf("row %s lacks %s", lines[1], cell)
 		}
+	}
+}
+
+// TestConcurrentReviewers: reviewers acting on one alert at the same time
+// each decide from the state they read; only one decision per state
+// commits, the others are told to look again — never two closes, never a
+// close of what was escalated meanwhile. A view never conflicts.
+func TestConcurrentReviewers(t *testing.T) {
+	r, s, ids := setup(t)
+	ctx := context.Background()
+	const n = 8
+	errs := make(chan error, n+2)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			_, err := s.Do(ctx, review.Action{Action: review.Close, Alerts: []uint64{ids[0]}, Actor: fmt.Sprintf("cli:r%d", i), Disposition: review.NoIssue})
+			errs <- err
+		}()
+	}
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			_, err := s.Do(ctx, review.Action{Action: review.View, Alerts: []uint64{ids[0]}, Actor: "cli:viewer"})
+			errs <- err
+		}()
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	ok, refused := 0, 0
+	for err := range errs {
+		var re *review.Error
+		switch {
+		case err == nil:
+			ok++
+		case errors.As(err, &re):
+			refused++
+		default:
+			t.Fatalf("unexpected error: %v", err)
+		}
+	}
+	closes := 0
+	r.Store.ReviewActions(ctx, ids[0], func(a store.ReviewActionRow) error {
+		if a.Action == review.Close {
+			closes++
+		}
+		return nil
+	})
+	if closes != 1 || ok != 3 || refused != n-1 {
+		t.Fatalf("%d closes journaled, %d actions succeeded, %d refused; want 1 close, 1 close + 2 views, %d refused", closes, ok, refused, n-1)
 	}
 }

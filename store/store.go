@@ -114,6 +114,13 @@ type Tx interface {
 	// LookupRejects returns the journal index of inputs already quarantined
 	// with the same raw bytes from the same origin.
 	LookupRejects(ctx context.Context, keys []RejectKey) (map[RejectKey]uint64, error)
+	// LatestPolicyVersion is the latest version of a policy (0: none), and
+	// LastReviewAction the journal index of the latest review action on
+	// any of the alerts other than a view (0: none): what a conditional
+	// append checks inside the transaction, so two writers deciding from
+	// the same state cannot both commit.
+	LatestPolicyVersion(ctx context.Context, name string) (int, error)
+	LastReviewAction(ctx context.Context, alerts []uint64) (uint64, error)
 
 	AppendLeaf(ctx context.Context, index uint64, hash, leaf []byte) error
 	PutNode(ctx context.Context, n journal.Node) error

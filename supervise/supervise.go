@@ -435,25 +435,44 @@ func Apply(ctx context.Context, e *ingest.Engine, st store.Reader, name string, 
 	if err != nil {
 		return 0, false, err
 	}
-	rows, err := st.Policies(ctx)
-	if err != nil {
-		return 0, false, err
-	}
 	sum := sha256.Sum256(data)
-	version = 1
-	for _, r := range rows {
-		if r.Policy == p.Name {
-			if r.SHA256 == archive.BlobID(sum) {
-				return r.Version, false, nil
-			}
-			version = r.Version + 1
+	// Versions are numbered from what was read; the append commits only if
+	// that is still the latest, so two writers applying at once cannot
+	// both take one number. The loser reads again and takes the next.
+	for attempt := 0; ; attempt++ {
+		rows, err := st.Policies(ctx)
+		if err != nil {
+			return 0, false, err
 		}
+		latest := 0
+		for _, r := range rows {
+			if r.Policy == p.Name {
+				if r.SHA256 == archive.BlobID(sum) {
+					return r.Version, false, nil
+				}
+				latest = r.Version
+			}
+		}
+		version = latest + 1
+		ev, err := journal.NewEvent(archive.EventPolicyApplied, actor, archive.Time{}, []string{"policy:" + p.Name},
+			&archive.PolicyEvent{Policy: p.Name, Version: version, SHA256: archive.BlobID(sum), Source: string(data)})
+		if err != nil {
+			return 0, false, err
+		}
+		_, err = e.AppendIf(ctx, func(ctx context.Context, tx store.Tx) error {
+			v, err := tx.LatestPolicyVersion(ctx, p.Name)
+			if err != nil {
+				return err
+			}
+			if v != latest {
+				return &ingest.ConflictError{Reason: fmt.Sprintf("policy %s is at version %d, not %d", p.Name, v, latest)}
+			}
+			return nil
+		}, ev)
+		var ce *ingest.ConflictError
+		if errors.As(err, &ce) && attempt < 10 {
+			continue
+		}
+		return version, err == nil, err
 	}
-	ev, err := journal.NewEvent(archive.EventPolicyApplied, actor, archive.Time{}, []string{"policy:" + p.Name},
-		&archive.PolicyEvent{Policy: p.Name, Version: version, SHA256: archive.BlobID(sum), Source: string(data)})
-	if err != nil {
-		return 0, false, err
-	}
-	_, err = e.Append(ctx, ev)
-	return version, err == nil, err
 }

@@ -3,7 +3,10 @@ package supervise_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/wxarchive/wxarchive/archive"
@@ -196,5 +199,56 @@ func TestSupervisorAfterRestart(t *testing.T) {
 	behind, restarted := run(false), run(true)
 	if behind != "m1:guaranteed-returns/zh-guarantee m3:off-channel/zh-off-channel" || restarted != behind {
 		t.Fatalf("right behind the engine: %s; after a restart: %s", behind, restarted)
+	}
+}
+
+// TestConcurrentApply: writers applying versions of one policy at the same
+// time each get their own version number, 1 to n, none lost or refused.
+func TestConcurrentApply(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	if _, err := repo.Init(ctx, dir, repo.InitOptions{NoDefaultPolicies: true}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close(ctx)
+	const n = 8
+	versions := make(chan int, n)
+	errs := make(chan error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			v, changed, err := supervise.Apply(ctx, r.Engine, r.Store, "p.yaml", []byte(fmt.Sprintf("policy: p\nrules:\n  - id: r\n    lexicon: [词%d]\n", i)), "cli:a")
+			if err == nil && !changed {
+				err = fmt.Errorf("writer %d: unchanged", i)
+			}
+			errs <- err
+			versions <- v
+		}()
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	close(versions)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []int
+	for v := range versions {
+		got = append(got, v)
+	}
+	slices.Sort(got)
+	vs, err := r.Store.PolicyVersions(ctx, "p")
+	if err != nil || len(vs) != n || fmt.Sprint(got) != "[1 2 3 4 5 6 7 8]" {
+		t.Fatalf("versions returned %v, stored %d (%v)", got, len(vs), err)
 	}
 }

@@ -258,6 +258,27 @@ func (t *Tx) LookupMessages(ctx context.Context, source string, ids []string) (m
 	return out, nil
 }
 
+// LatestPolicyVersion is the latest version of a policy (0: none).
+func (t *Tx) LatestPolicyVersion(ctx context.Context, name string) (int, error) {
+	var v int
+	err := t.tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM policies WHERE name = ?`, name).Scan(&v)
+	return v, err
+}
+
+// LastReviewAction is the journal index of the latest review action on any
+// of the alerts (0: none); views change no state and do not count.
+func (t *Tx) LastReviewAction(ctx context.Context, alerts []uint64) (uint64, error) {
+	var last uint64
+	for _, a := range alerts {
+		var j int64
+		if err := t.tx.QueryRowContext(ctx, `SELECT coalesce(max(jidx), 0) FROM review_actions WHERE alert = ? AND action != 'view'`, int64(a)).Scan(&j); err != nil {
+			return 0, err
+		}
+		last = max(last, uint64(j))
+	}
+	return last, nil
+}
+
 // LookupRejects finds already quarantined inputs.
 func (t *Tx) LookupRejects(ctx context.Context, keys []store.RejectKey) (map[store.RejectKey]uint64, error) {
 	out := map[store.RejectKey]uint64{}

@@ -1980,4 +1980,30 @@ func testPoliciesAndAlerts(t *testing.T, s store.Store) {
 	if strings.Join(got, " ") != "22" {
 		t.Fatalf("filtered alerts %v", got)
 	}
+	// What a conditional append checks, inside a transaction: the latest
+	// policy version, and the last review action other than a view.
+	write(t, s, func(tx store.Tx) {
+		check(t, tx.IndexReview(ctx, store.ReviewRow{JournalIndex: 31, Time: ms(8), Actor: "cli:carol", ReviewEvent: archive.ReviewEvent{
+			Action: "view", Items: []archive.ReviewItem{{Alert: 21}, {Alert: 22}}}}), "IndexReview")
+		for _, tc := range []struct {
+			name string
+			want int
+		}{{"guarantees", 2}, {"off-channel", 1}, {"nope", 0}} {
+			v, err := tx.LatestPolicyVersion(ctx, tc.name)
+			check(t, err, "LatestPolicyVersion")
+			if v != tc.want {
+				t.Errorf("LatestPolicyVersion(%s) = %d, want %d", tc.name, v, tc.want)
+			}
+		}
+		for _, tc := range []struct {
+			alerts []uint64
+			want   uint64
+		}{{[]uint64{20}, 30}, {[]uint64{21}, 0}, {[]uint64{21, 22}, 30}, {nil, 0}} {
+			j, err := tx.LastReviewAction(ctx, tc.alerts)
+			check(t, err, "LastReviewAction")
+			if j != tc.want {
+				t.Errorf("LastReviewAction(%v) = %d, want %d (views do not count)", tc.alerts, j, tc.want)
+			}
+		}
+	})
 }
