@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -337,7 +336,7 @@ listed too (exit 2).`,
 			} else if len(rep.Connectors) == 0 {
 				fmt.Fprintf(a.stdout, "no connectors configured (see the connectors section of %s)\n", repo.ConfigFile)
 			} else {
-				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+				tw := newTable(a.stdout)
 				fmt.Fprintln(tw, "ID\tTYPE\tENABLED\tLAST CAPTURED\tLAG\tMSG/MIN\tOPEN FAULTS")
 				for _, c := range rep.Connectors {
 					last := c.LastCaptured
@@ -409,7 +408,7 @@ func (a *app) renderHealth(rep *connector.Report) {
 	}
 	if len(rep.Faults) > 0 {
 		fmt.Fprintf(a.stdout, "%d open %s:\n", len(rep.Faults), plural(int64(len(rep.Faults)), "fault", "faults"))
-		tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+		tw := newTable(a.stdout)
 		fmt.Fprintln(tw, "SINCE\tCONNECTOR\tKIND\tSUBJECT\tDETAIL")
 		for _, f := range rep.Faults {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.Since, f.Connector, f.Kind, f.Subject, f.Detail)

@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -116,7 +115,7 @@ func (a *app) policyListCmd() *cobra.Command {
 			if asJSON {
 				return a.printJSON(map[string]any{"policies": out})
 			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			tw := newTable(a.stdout)
 			fmt.Fprintln(tw, "POLICY\tVERSION\tENABLED\tRULES\tAPPLIED BY\tAT")
 			for _, it := range out {
 				fmt.Fprintf(tw, "%s\t%d\t%v\t%d\t%s\t%s\n", it.Policy, it.Version, it.Enabled, it.Rules, it.AppliedBy, it.AppliedAt)
@@ -302,7 +301,7 @@ func (a *app) alertsCmd() *cobra.Command {
 				fmt.Fprintln(a.stdout, "no alerts")
 				return nil
 			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			tw := newTable(a.stdout)
 			fmt.Fprintln(tw, "ID\tSERIAL\tPOLICY\tRULE\tDEPARTMENT\tSTATUS\tAGE\tRAISED")
 			for i, al := range out {
 				serial := fmt.Sprint(al.Serial)
@@ -347,7 +346,7 @@ func (a *app) alertsCmd() *cobra.Command {
 				fmt.Fprintln(a.stdout, "no open alerts")
 				return nil
 			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			tw := newTable(a.stdout)
 			fmt.Fprintf(tw, "POLICY\tDEPARTMENT\tOPEN\tUNASSIGNED\tESCALATED\tOVERDUE (>%dd)\tOLDEST\n", r.Config.Supervision.SLA())
 			for _, q := range qs {
 				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%dd\n", q.Policy, orDash(q.Department), q.Open, q.Unassigned, q.Escalated, q.Overdue, q.OldestDays)
@@ -516,7 +515,7 @@ func (a *app) policyBacktestCmd() *cobra.Command {
 				return a.printJSON(bt)
 			}
 			fmt.Fprintf(a.stdout, "policy %s: %d messages in the period, %d in scope, %d with hits\n\n", bt.Policy, bt.Scanned, bt.InScope, bt.Messages)
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			tw := newTable(a.stdout)
 			fmt.Fprintln(tw, "RULE\tHITS\tREVIEWED\tVIOLATION\tFALSE POSITIVE\tNO ISSUE\tPRECISION")
 			for _, rr := range bt.Rules {
 				prec := "-"
