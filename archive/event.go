@@ -14,6 +14,7 @@ const (
 	EventPolicyApplied      = "policy.applied"      // a new version of a supervision policy
 	EventAlertRaised        = "alert.raised"        // a policy rule matched a message
 	EventReviewAction       = "review.action"       // a reviewer viewed, claimed, commented, escalated, closed or reopened alerts
+	EventAttachmentFetched  = "attachment.fetched"  // media that could not be fetched at capture, fetched later
 )
 
 // Record ordinals within the event that introduced them.
@@ -178,4 +179,19 @@ type AccessEvent struct {
 	Exact          bool   `json:"exact,omitempty"`
 	Results        *int64 `json:"results,omitempty"`
 	ResultsAtLeast bool   `json:"results_at_least,omitempty"`
+}
+
+// AttachmentFetchedEvent is the payload of attachment.fetched: an
+// attachment of an archived message whose media could not be fetched at
+// capture (a callback's 3-second budget, a transient error) was fetched
+// later from its source reference. The message's records are never
+// rewritten; this event adds the blob, and the index shows the attachment
+// as fetched from then on.
+type AttachmentFetchedEvent struct {
+	Serial    uint64 `json:"serial"`
+	Ordinal   int    `json:"ordinal"` // the attachment's index in the message
+	Blob      BlobID `json:"blob"`
+	Size      int64  `json:"size"`
+	MediaType string `json:"media_type,omitempty"` // sniffed from the bytes
+	SourceRef string `json:"source_ref"`           // the media id it was fetched by
 }

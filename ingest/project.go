@@ -141,6 +141,12 @@ func Apply(ctx context.Context, proj store.Projection, ev *journal.Event, load R
 			return err
 		}
 		return proj.IndexAlert(ctx, store.AlertRow{AlertEvent: p, JournalIndex: ev.Index, Time: ev.Time})
+	case archive.EventAttachmentFetched:
+		var p archive.AttachmentFetchedEvent
+		if err := ev.DecodePayload(&p); err != nil {
+			return err
+		}
+		return proj.IndexAttachmentFetched(ctx, p)
 	case archive.EventReviewAction:
 		var p archive.ReviewEvent
 		if err := ev.DecodePayload(&p); err != nil {

@@ -78,6 +78,18 @@ type MessageView struct {
 	RecordSHA256  archive.BlobID   `json:"record_sha256"`
 	Sealed        string           `json:"sealed"` // "pack <id>" or "pending"
 	Proof         *Proof           `json:"proof"`
+	// FetchedLater are attachments whose media could not be fetched at
+	// capture and was later (attachment.fetched): the normalized record
+	// still says what happened at capture.
+	FetchedLater []LateAttachment `json:"fetched_later,omitempty"`
+}
+
+// LateAttachment is media fetched after its message was archived.
+type LateAttachment struct {
+	Ordinal   int            `json:"ordinal"`
+	Blob      archive.BlobID `json:"blob"`
+	Size      int64          `json:"size"`
+	MediaType string         `json:"media_type,omitempty"`
 }
 
 // ViewMessage assembles the view of a serial, re-verifying the records
@@ -105,6 +117,17 @@ func (r *Repo) ViewMessage(ctx context.Context, serial uint64) (*MessageView, er
 	v.Message = new(archive.Message)
 	if err := json.Unmarshal(rec, v.Message); err != nil {
 		return nil, fmt.Errorf("normalized record of serial %d: %w", serial, err)
+	}
+	if row.Attachments > 0 {
+		atts, err := r.Store.Attachments(ctx, serial)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range atts {
+			if a.Ordinal < len(v.Message.Attachments) && a.Status == archive.AttachmentFetched && v.Message.Attachments[a.Ordinal].Status != archive.AttachmentFetched {
+				v.FetchedLater = append(v.FetchedLater, LateAttachment{Ordinal: a.Ordinal, Blob: a.Blob, Size: a.Size, MediaType: a.MediaType})
+			}
+		}
 	}
 	if _, err := r.Store.PendingRecord(ctx, store.RecordKey{JournalIndex: row.JournalIndex, Ordinal: archive.OrdinalRaw}); err == nil {
 		v.Sealed = "pending"

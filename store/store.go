@@ -47,6 +47,11 @@ type Reader interface {
 	LatestCheckpoint(ctx context.Context) (CheckpointRow, error)
 	Message(ctx context.Context, serial uint64) (MessageRow, error)
 	MessagesBySourceID(ctx context.Context, sourceID string) ([]MessageRow, error)
+	// UnfetchedAttachments returns up to limit attachments of a source's
+	// messages captured since a time that have a source reference but no
+	// media (failed or missing), oldest first: what a connector fetches
+	// again while the source still has the media.
+	UnfetchedAttachments(ctx context.Context, source string, since archive.Time, limit int) ([]UnfetchedAttachment, error)
 	// Messages visits the messages with first ≤ serial ≤ last in serial
 	// order (one query for a batch a supervisor evaluates).
 	Messages(ctx context.Context, first, last uint64, fn func(MessageRow) error) error
@@ -150,6 +155,10 @@ type Projection interface {
 	IndexPolicy(ctx context.Context, p PolicyRow) error
 	IndexAlert(ctx context.Context, a AlertRow) error
 	IndexReview(ctx context.Context, r ReviewRow) error
+	// IndexAttachmentFetched marks an attachment fetched with its blob; an
+	// attachment already fetched is left as it is, and one that does not
+	// exist is an error.
+	IndexAttachmentFetched(ctx context.Context, a archive.AttachmentFetchedEvent) error
 	// ResetProjection empties every projection table (reindex).
 	ResetProjection(ctx context.Context) error
 }
@@ -267,6 +276,18 @@ type AttachmentRow struct {
 	Serial  uint64
 	Ordinal int
 	archive.Attachment
+}
+
+// UnfetchedAttachment is an attachment whose media is still to fetch.
+type UnfetchedAttachment struct {
+	Serial      uint64
+	Ordinal     int
+	SourceID    string
+	SourceRef   string
+	FileName    string
+	Status      archive.AttachmentStatus
+	CapturedAt  archive.Time
+	RetainUntil archive.Time // the message's: the blob's too
 }
 
 // ConsentRow is one agree/disagree event of an external contact.

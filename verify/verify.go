@@ -459,6 +459,16 @@ func (c *checker) checkEventRecords(ev *journal.Event, nextSerial *uint64) {
 			return
 		}
 		c.referenced[p.Pack] = fmt.Sprintf("pack sealed by journal event %d", ev.Index)
+	case archive.EventAttachmentFetched:
+		var p archive.AttachmentFetchedEvent
+		if err := ev.DecodePayload(&p); err != nil {
+			c.fault(JournalLeafMalformed, journalObj(ev.Index), "%v", err)
+			return
+		}
+		if p.Serial >= *nextSerial {
+			c.fault(RecordMismatch, fmt.Sprintf("serial:%d", p.Serial), "journal event %d fetches media for a message not archived before it", ev.Index)
+		}
+		c.referenced[p.Blob] = fmt.Sprintf("attachment %d of serial %d, fetched by journal event %d", p.Ordinal, p.Serial, ev.Index)
 	}
 }
 

@@ -26,7 +26,12 @@ import (
 
 // connectors is what serve runs: callback receivers by connector id and
 // pulling connectors (the conversation archive) by corp id.
+// MediaRetryInterval is how often a callback connector fetches again the
+// media it could not fetch at capture.
+const MediaRetryInterval = 5 * time.Minute
+
 type connectors struct {
+	retries  []*callback.Receiver // callback connectors that fetch missed media again
 	handlers map[string]http.Handler
 	pullers  map[string]*puller   // by corp id: a msgaudit_notify wakes the puller of its corp
 	syncers  map[string]*kfSyncer // by corp id: a kf_msg_or_event wakes the customer-service sync
@@ -57,6 +62,9 @@ func (cs *connectors) runners() []func(context.Context) {
 	}
 	for _, k := range cs.syncers {
 		out = append(out, k.run)
+	}
+	for _, rcv := range cs.retries {
+		out = append(out, func(ctx context.Context) { rcv.RunMediaRetry(ctx, MediaRetryInterval) })
 	}
 	return out
 }
@@ -149,6 +157,9 @@ func startConnectors(ctx context.Context, r *repo.Repo, h *connector.Health, log
 			}
 		}
 		cs.handlers[c.ID] = rcv
+		if rcv.Media != nil {
+			cs.retries = append(cs.retries, rcv)
+		}
 		h.Register(c.ID, c.Type, connector.SourceName(c))
 		logger.Info("connector running", "connector", c.ID, "type", c.Type, "path", "/capture/wecom/callback/"+c.ID)
 	}
@@ -287,7 +298,7 @@ func newReceiver(ctx context.Context, r *repo.Repo, c connector.Config, h *conne
 		platform, flavor = callback.PlatformOfficialAccount, api.OfficialAccount
 	}
 	rcv := &callback.Receiver{ID: c.ID, Platform: platform, Crypter: cr, Engine: r.Engine, Blobs: r.Blobs,
-		Logger: logger.With("connector", c.ID)}
+		Logger: logger.With("connector", c.ID), Store: r.Store}
 	if appSecret != "" {
 		rcv.Media = &api.Client{Flavor: flavor, BaseURL: c.APIBase, ID: c.ReceiveID(), Secret: appSecret}
 	} else {
@@ -300,8 +311,11 @@ func newReceiver(ctx context.Context, r *repo.Repo, c connector.Config, h *conne
 		// Health bookkeeping must outlive the request that reported it.
 		ctx := context.WithoutCancel(ctx)
 		h.Observe(ctx, c.ID, outcome, detail)
-		if outcome == "media_failed" {
+		switch outcome {
+		case "media_failed":
 			h.Raise(ctx, c.ID, connector.FaultMediaFailed, subject, detail)
+		case "media_fetched":
+			h.Resolve(ctx, c.ID, connector.FaultMediaFailed, subject, detail, "connector:"+c.ID)
 		}
 	}
 	return rcv, nil

@@ -178,6 +178,11 @@ func (a *app) renderView(v *repo.MessageView, loc *time.Location) {
 			if at.SourceRef != "" {
 				fmt.Fprintf(w, "       sdkfileid %s  md5 %s\n", at.SourceRef, at.SourceMD5)
 			}
+			for _, l := range v.FetchedLater {
+				if l.Ordinal == i {
+					fmt.Fprintf(w, "       fetched after capture: %s %d bytes blob %s\n", l.MediaType, l.Size, l.Blob.Short())
+				}
+			}
 		}
 	}
 	fmt.Fprintln(w, "  integrity:")

@@ -113,6 +113,30 @@ func (s *Store) Message(ctx context.Context, serial uint64) (store.MessageRow, e
 	return m, err
 }
 
+// UnfetchedAttachments lists a source's attachments still without media.
+func (s *Store) UnfetchedAttachments(ctx context.Context, source string, since archive.Time, limit int) ([]store.UnfetchedAttachment, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT a.serial, a.ord, m.source_id, a.source_ref, a.file_name, a.status, m.captured_at, m.retain_until
+		FROM messages m JOIN attachments a ON a.serial = m.serial
+		WHERE m.source = ? AND m.captured_at >= ? AND a.source_ref != '' AND a.status IN (?, ?)
+		ORDER BY a.serial, a.ord LIMIT ?`, source, since.Millis(), string(archive.AttachmentFailed), string(archive.AttachmentMissing), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.UnfetchedAttachment
+	for rows.Next() {
+		var u store.UnfetchedAttachment
+		var serial, captured, retain int64
+		var status string
+		if err := rows.Scan(&serial, &u.Ordinal, &u.SourceID, &u.SourceRef, &u.FileName, &status, &captured, &retain); err != nil {
+			return nil, err
+		}
+		u.Serial, u.Status, u.CapturedAt, u.RetainUntil = uint64(serial), archive.AttachmentStatus(status), archive.MillisTime(captured), archive.MillisTime(retain)
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
 // Messages visits the messages of a serial range in order.
 func (s *Store) Messages(ctx context.Context, first, last uint64, fn func(store.MessageRow) error) error {
 	st, err := s.readStmt(ctx, `SELECT `+messageColumns+` FROM messages WHERE serial BETWEEN ? AND ? ORDER BY serial`)

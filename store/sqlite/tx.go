@@ -532,6 +532,24 @@ func (t *Tx) IndexAlert(ctx context.Context, a store.AlertRow) error {
 	return err
 }
 
+// IndexAttachmentFetched records media fetched after capture.
+func (t *Tx) IndexAttachmentFetched(ctx context.Context, a archive.AttachmentFetchedEvent) error {
+	var status string
+	err := t.tx.QueryRowContext(ctx, `SELECT status FROM attachments WHERE serial = ? AND ord = ?`, int64(a.Serial), a.Ordinal).Scan(&status)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("attachment %d of serial %d: %w", a.Ordinal, a.Serial, store.ErrNotFound)
+	}
+	if err != nil || status == string(archive.AttachmentFetched) {
+		return err
+	}
+	if _, err := t.tx.ExecContext(ctx, `UPDATE attachments SET blob = ?, size = ?, media_type = ?, status = ?, reason = '' WHERE serial = ? AND ord = ?`,
+		a.Blob[:], a.Size, a.MediaType, string(archive.AttachmentFetched), int64(a.Serial), a.Ordinal); err != nil {
+		return err
+	}
+	_, err = t.tx.ExecContext(ctx, `UPDATE messages SET attach_faults = attach_faults - 1 WHERE serial = ? AND attach_faults > 0`, int64(a.Serial))
+	return err
+}
+
 // IndexReview records a review.action event, one row per alert.
 func (t *Tx) IndexReview(ctx context.Context, r store.ReviewRow) error {
 	for _, it := range r.Items {

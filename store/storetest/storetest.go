@@ -1206,6 +1206,46 @@ func testAttachments(t *testing.T, s store.Store) {
 	if c.Attachments != 3 || c.AttachFaults != 2 {
 		t.Fatalf("Counts attachments %d faults %d, want 3 and 2", c.Attachments, c.AttachFaults)
 	}
+
+	// Media still to fetch: the missing voice (the md5 mismatch has bytes;
+	// another source's and older captures are not listed).
+	un, err := s.UnfetchedAttachments(ctx, "src:a", ms(4000), 10)
+	check(t, err, "UnfetchedAttachments")
+	if len(un) != 1 || un[0].Serial != 4 || un[0].Ordinal != 2 || un[0].SourceRef != "voice1" || un[0].SourceID != "with-files" ||
+		un[0].Status != archive.AttachmentMissing || un[0].RetainUntil != m.RetainUntil || un[0].CapturedAt != m.CapturedAt {
+		t.Fatalf("UnfetchedAttachments = %+v", un)
+	}
+	for _, q := range []struct {
+		src   string
+		since int64
+	}{{"src:b", 0}, {"src:a", 4008}} {
+		if un, err := s.UnfetchedAttachments(ctx, q.src, ms(q.since), 10); err != nil || len(un) != 0 {
+			t.Fatalf("UnfetchedAttachments(%s, %d) = %+v, %v", q.src, q.since, un, err)
+		}
+	}
+	// Fetched later: the attachment has its blob, the message one fault
+	// less; the same event again changes nothing; an unknown one fails.
+	voice := archive.AttachmentFetchedEvent{Serial: 4, Ordinal: 2, Blob: archive.Hash([]byte("amr")), Size: 2048, MediaType: "audio/amr", SourceRef: "voice1"}
+	for range 2 {
+		write(t, s, func(tx store.Tx) { check(t, tx.IndexAttachmentFetched(ctx, voice), "IndexAttachmentFetched") })
+	}
+	got, _ = s.Attachments(ctx, 4)
+	if a := got[2]; a.Status != archive.AttachmentFetched || a.Blob != voice.Blob || a.Size != 2048 || a.MediaType != "audio/amr" || a.Reason != "" ||
+		a.Role != "voice" || a.DeclaredSize != 2048 {
+		t.Fatalf("fetched later: %+v", a)
+	}
+	if got := message(t, s, 4); got.AttachFaults != 1 {
+		t.Fatalf("attach faults after the fetch: %d, want 1", got.AttachFaults)
+	}
+	if un, _ := s.UnfetchedAttachments(ctx, "src:a", ms(0), 10); len(un) != 0 {
+		t.Fatalf("still unfetched: %+v", un)
+	}
+	tx, err := s.Begin(ctx)
+	check(t, err, "Begin")
+	if err := tx.IndexAttachmentFetched(ctx, archive.AttachmentFetchedEvent{Serial: 4, Ordinal: 9}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("IndexAttachmentFetched of an unknown attachment: %v", err)
+	}
+	tx.Rollback()
 }
 
 // testDirectory: a participant's directory facts hold from their

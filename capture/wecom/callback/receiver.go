@@ -12,15 +12,29 @@ import (
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/blob"
 	"github.com/wxarchive/wxarchive/ingest"
+	"github.com/wxarchive/wxarchive/journal"
+	"github.com/wxarchive/wxarchive/store"
 )
 
 // Archiver is the part of the ingest engine the receiver uses: Archive
 // returns only once the items are durable.
 type Archiver interface {
 	Archive(ctx context.Context, actor string, items []ingest.Item) ([]ingest.Result, error)
+	Append(ctx context.Context, events ...journal.Event) ([]uint64, error)
 	RetainUntil(t time.Time) archive.Time
 	Now() time.Time
 }
+
+// AttachmentReader is what RetryMedia reads of the archive (store.Reader).
+type AttachmentReader interface {
+	UnfetchedAttachments(ctx context.Context, source string, since archive.Time, limit int) ([]store.UnfetchedAttachment, error)
+	Attachments(ctx context.Context, serial uint64) ([]store.AttachmentRow, error)
+}
+
+// MediaValidity is how long WeChat keeps a message's temporary media
+// (MediaId): media not fetched by then is lost, and RetryMedia stops
+// asking for it.
+const MediaValidity = 72 * time.Hour
 
 // Receiver handles GET (URL verification) and POST (messages) for one
 // callback connector. A message is acknowledged only after it is archived;
@@ -50,8 +64,12 @@ type Receiver struct {
 	// "duplicate", "rejected" (a request refused: bad signature, XML…) and
 	// "media_failed" (subject: the msgid). detail never holds secrets or
 	// message content.
+	// "media_fetched" (subject: the msgid) says RetryMedia fetched every
+	// attachment of a message that had reported media_failed.
 	OnEvent func(outcome, subject, detail string)
 	Logger  *slog.Logger
+	// Store lets RetryMedia find the media still to fetch (nil: no retry).
+	Store AttachmentReader
 }
 
 // Source is the archive source name of the connector's messages.
@@ -250,5 +268,84 @@ func (r *Receiver) ack(w http.ResponseWriter) {
 	w.WriteHeader(http.StatusOK)
 	if r.Platform == PlatformOfficialAccount {
 		io.WriteString(w, "success")
+	}
+}
+
+// RetryMedia fetches again, by MediaId, the media of this connector's
+// messages that could not be fetched at capture (the reply window, a
+// transient error), while WeChat still keeps it (MediaValidity). Each
+// attachment fetched is stored with its message's retention and journaled
+// as attachment.fetched; the message's records are never rewritten. A
+// message whose media is now all fetched is reported as "media_fetched".
+// Only a failing blob store or journal is an error; media still not
+// available is tried again on the next call.
+func (r *Receiver) RetryMedia(ctx context.Context) (fetched int, err error) {
+	if r.Store == nil || r.Media == nil {
+		return 0, nil
+	}
+	since := archive.At(r.Engine.Now().Add(-MediaValidity))
+	todo, err := r.Store.UnfetchedAttachments(ctx, r.Source(), since, 1000)
+	if err != nil {
+		return 0, err
+	}
+	touched := map[uint64]string{} // serial → msgid
+	for _, u := range todo {
+		fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		data, ferr := r.Media.Fetch(fctx, u.SourceRef)
+		cancel()
+		if ferr != nil {
+			if ctx.Err() != nil {
+				return fetched, ctx.Err()
+			}
+			r.logger().Debug("media still not fetched", "connector", r.ID, "msgid", u.SourceID, "attachment", u.Ordinal, "err", ferr)
+			continue
+		}
+		id, err := r.Blobs.Put(ctx, data, blob.PutOptions{RetainUntil: u.RetainUntil.Time})
+		if err != nil {
+			return fetched, fmt.Errorf("store media of %s: %w", u.SourceID, err)
+		}
+		ev, err := journal.NewEvent(archive.EventAttachmentFetched, "connector:"+r.ID, archive.Time{}, []string{fmt.Sprintf("serial:%d", u.Serial)},
+			&archive.AttachmentFetchedEvent{Serial: u.Serial, Ordinal: u.Ordinal, Blob: id, Size: int64(len(data)),
+				MediaType: ingest.SniffMediaType(data, u.FileName), SourceRef: u.SourceRef})
+		if err != nil {
+			return fetched, err
+		}
+		if _, err := r.Engine.Append(ctx, ev); err != nil {
+			return fetched, err
+		}
+		fetched++
+		touched[u.Serial] = u.SourceID
+	}
+	for serial, msgid := range touched {
+		atts, err := r.Store.Attachments(ctx, serial)
+		if err != nil {
+			return fetched, err
+		}
+		left := 0
+		for _, a := range atts {
+			if a.Status != archive.AttachmentFetched {
+				left++
+			}
+		}
+		if left == 0 {
+			r.event("media_fetched", msgid, fmt.Sprintf("media of serial %d fetched after capture", serial))
+		}
+	}
+	return fetched, nil
+}
+
+// RunMediaRetry calls RetryMedia every interval until ctx ends.
+func (r *Receiver) RunMediaRetry(ctx context.Context, interval time.Duration) {
+	for {
+		if n, err := r.RetryMedia(ctx); err != nil && ctx.Err() == nil {
+			r.logger().Error("media retry failed", "connector", r.ID, "err", err)
+		} else if n > 0 {
+			r.logger().Info("media fetched after capture", "connector", r.ID, "attachments", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(interval):
+		}
 	}
 }

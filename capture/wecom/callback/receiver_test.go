@@ -18,6 +18,7 @@ import (
 	"github.com/wxarchive/wxarchive/capture/wecom/callback"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/store"
+	"github.com/wxarchive/wxarchive/verify"
 )
 
 const (
@@ -339,5 +340,56 @@ func TestReceiverOfficialAccountPlaintext(t *testing.T) {
 	}
 	if code, _ := e.do(http.MethodPut, url.Values{"timestamp": {"1"}, "nonce": {"2"}}, ""); code != http.StatusMethodNotAllowed {
 		t.Fatalf("PUT: %d", code)
+	}
+}
+
+// TestReceiverMediaRetry: media WeChat could not give at capture is
+// fetched again later, stored with the message's retention and journaled
+// as attachment.fetched; the index shows it fetched and the message
+// without media faults, the record still says what happened at capture,
+// the fault is reported resolved, and verify rebuilds the same index.
+func TestReceiverMediaRetry(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, callback.PlatformWeCom, aesKey)
+	e.rcv.Store = e.r.Store
+	if code, _ := e.post(wecomMsg("image", "2001", "<PicUrl>https://example.com/p.jpg</PicUrl><MediaId>LATER</MediaId>")); code != 200 {
+		t.Fatal(code)
+	}
+	m, atts := e.message("2001")
+	if atts[0].Status == archive.AttachmentFetched || m.AttachFaults != 1 {
+		t.Fatalf("at capture: %+v %+v", m, atts)
+	}
+	if n, err := e.rcv.RetryMedia(ctx); err != nil || n != 0 {
+		t.Fatalf("retry while WeChat still lacks it: %d %v", n, err)
+	}
+	jpeg := append([]byte{0xff, 0xd8, 0xff, 0xe0, 0, 0x10, 'J', 'F', 'I', 'F', 0}, make([]byte, 300)...)
+	e.fake.AddMedia("LATER", jpeg)
+	size := e.journalSize()
+	if n, err := e.rcv.RetryMedia(ctx); err != nil || n != 1 {
+		t.Fatalf("retry: %d %v", n, err)
+	}
+	if e.journalSize() != size+1 {
+		t.Fatalf("journal grew by %d, want one attachment.fetched", e.journalSize()-size)
+	}
+	if e.events[len(e.events)-1] != "media_fetched" {
+		t.Fatalf("outcomes %v: want media_fetched last", e.events)
+	}
+	m, atts = e.message("2001")
+	if atts[0].Status != archive.AttachmentFetched || atts[0].MediaType != "image/jpeg" || atts[0].Size != int64(len(jpeg)) || m.AttachFaults != 0 {
+		t.Fatalf("after the retry: %+v %+v", m, atts)
+	}
+	if data, err := e.r.Blobs.Get(ctx, atts[0].Blob); err != nil || string(data) != string(jpeg) {
+		t.Fatalf("stored media: %v", err)
+	}
+	v, err := e.r.ViewMessage(ctx, m.Serial)
+	if err != nil || v.Message.Attachments[0].Status == archive.AttachmentFetched || len(v.FetchedLater) != 1 || v.FetchedLater[0].Blob != atts[0].Blob {
+		t.Fatalf("view: record %+v, fetched later %+v, %v", v.Message.Attachments, v.FetchedLater, err)
+	}
+	if n, err := e.rcv.RetryMedia(ctx); err != nil || n != 0 {
+		t.Fatalf("second retry: %d %v", n, err)
+	}
+	rep, err := verify.Run(ctx, e.r, verify.Options{})
+	if err != nil || !rep.OK {
+		t.Fatalf("verify: %v %+v", err, rep.Faults)
 	}
 }
