@@ -106,6 +106,12 @@ func (r *Records) covering(ctx context.Context, jidx uint64) ([]store.PackRow, e
 	return out, nil
 }
 
+// With returns a record reader that reads the index through st (a
+// snapshot) and the same blob store.
+func (r *Records) With(st store.Reader) *Records {
+	return &Records{st: st, blobs: r.blobs, packs: r.packs, cache: map[archive.BlobID]*pack.Pack{}}
+}
+
 // FromJournal returns a reader that locates sealed records through the
 // records.sealed events of the journal instead of the index, for readers
 // that must not trust the index (verify) or are rebuilding it (reindex).

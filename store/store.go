@@ -106,6 +106,9 @@ type Reader interface {
 	DumpProjection(ctx context.Context, fn func(table, key, row string) error) error
 	// Search runs a full-text and metadata query (store/search.go).
 	Search(ctx context.Context, req SearchRequest) (SearchPage, error)
+	// Snapshot returns a reader of the store as it is now, unaffected by
+	// later commits, until release is called.
+	Snapshot(ctx context.Context) (r Reader, release func() error, err error)
 }
 
 // Tx is the write transaction. Journal writes and projection writes of one

@@ -117,6 +117,9 @@ type checker struct {
 	verified    map[archive.BlobID]bool
 	referenced  map[archive.BlobID]string // blob → what refers to it
 	journalSize uint64
+	// st is the index as it was when verify started (a snapshot): a
+	// writer running meanwhile (serve) changes nothing verify reads.
+	st store.Reader
 }
 
 func (c *checker) fault(kind, object, format string, a ...any) {
@@ -163,14 +166,20 @@ func Run(ctx context.Context, r *repo.Repo, opts Options) (*Report, error) {
 			c.fault(ConfigPublicKeyChange, repo.ConfigFile, "the configured public key differs from the one supplied")
 		}
 	}
-	head, err := r.Store.Head(ctx)
+	snap, release, err := r.Store.Snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	c.st = snap
+	head, err := snap.Head(ctx)
 	if err != nil {
 		return nil, err
 	}
 	c.journalSize = head.JournalSize
 	// Records are located through the journal's seal events: the packs
 	// table is part of the index under test.
-	if c.records, err = r.Records.FromJournal(ctx); err != nil {
+	if c.records, err = r.Records.With(snap).FromJournal(ctx); err != nil {
 		return nil, err
 	}
 
@@ -200,7 +209,7 @@ func blobObj(id archive.BlobID) string {
 // loadCheckpoints verifies every stored checkpoint's signature.
 func (c *checker) loadCheckpoints() error {
 	var prevTime archive.Time
-	err := c.r.Store.Checkpoints(c.ctx, func(row store.CheckpointRow) error {
+	err := c.st.Checkpoints(c.ctx, func(row store.CheckpointRow) error {
 		c.rep.Stats.Checkpoints++
 		cp, err := c.v.Open(row.Note)
 		if err != nil {
@@ -304,7 +313,7 @@ func (c *checker) checkJournal() error {
 		}
 		return c.records.Get(ctx, key, want)
 	}
-	err = c.r.Store.Leaves(c.ctx, 0, c.journalSize, func(idx uint64, storedHash, leaf []byte) error {
+	err = c.st.Leaves(c.ctx, 0, c.journalSize, func(idx uint64, storedHash, leaf []byte) error {
 		for expect < idx {
 			// A missing leaf breaks the tree; nothing after it can be checked.
 			c.fault(JournalGap, journalObj(expect), "leaf missing")
@@ -382,7 +391,7 @@ func (c *checker) loadNodes() (map[nodeKey][]byte, error) {
 		if n == 0 {
 			break
 		}
-		hs, err := c.r.Store.StoredNodes(c.ctx, level, 0, n)
+		hs, err := c.st.StoredNodes(c.ctx, level, 0, n)
 		if err != nil {
 			return nil, err
 		}
@@ -489,7 +498,7 @@ func (c *checker) checkCheckpointConsistency() error {
 		if !okA || !okB || b > c.journalSize {
 			continue
 		}
-		p, err := journal.ConsistencyProof(c.ctx, c.r.Store, a, b)
+		p, err := journal.ConsistencyProof(c.ctx, c.st, a, b)
 		if err != nil {
 			c.fault(CheckpointInconsist, cpObj(b), "cannot build a consistency proof from %d: %v", a, err)
 			continue
@@ -504,7 +513,7 @@ func (c *checker) checkCheckpointConsistency() error {
 // checkSegments compares the WORM copy of the journal with the database.
 func (c *checker) checkSegments() error {
 	var segs []store.SegmentRow
-	if err := c.r.Store.Segments(c.ctx, func(s store.SegmentRow) error { segs = append(segs, s); return nil }); err != nil {
+	if err := c.st.Segments(c.ctx, func(s store.SegmentRow) error { segs = append(segs, s); return nil }); err != nil {
 		return err
 	}
 	var latestCP uint64
@@ -536,7 +545,7 @@ func (c *checker) checkSegments() error {
 			c.fault(JournalTruncated, "journal", "segment %s holds leaves up to %d; the journal has %d", s.Blob.Short(), s.End, c.journalSize)
 		}
 		i := seg.First
-		err = c.r.Store.Leaves(c.ctx, seg.First, seg.End(), func(idx uint64, _, leaf []byte) error {
+		err = c.st.Leaves(c.ctx, seg.First, seg.End(), func(idx uint64, _, leaf []byte) error {
 			for i < idx && i < seg.End() {
 				i++
 			}
@@ -571,7 +580,7 @@ func (c *checker) checkSegments() error {
 	if next < c.journalSize {
 		// Unsealed leaves are normal for a few seconds after a commit.
 		var t archive.Time
-		_ = c.r.Store.Leaves(c.ctx, next, next+1, func(idx uint64, _, leaf []byte) error {
+		_ = c.st.Leaves(c.ctx, next, next+1, func(idx uint64, _, leaf []byte) error {
 			if ev, err := journal.ParseLeaf(idx, leaf); err == nil {
 				t = ev.Time
 			}
@@ -586,7 +595,7 @@ func (c *checker) checkSegments() error {
 
 func (c *checker) checkPending() error {
 	now := c.opts.Now()
-	return c.r.Store.PendingRecords(c.ctx, store.RecordKey{}, 0, func(r store.PendingRecord) error {
+	return c.st.PendingRecords(c.ctx, store.RecordKey{}, 0, func(r store.PendingRecord) error {
 		obj := fmt.Sprintf("record:%d/%d", r.Key.JournalIndex, r.Key.Ordinal)
 		if archive.Hash(r.Data) != r.Hash {
 			c.fault(RecordCorrupt, obj, "pending record does not match its hash")
@@ -601,7 +610,7 @@ func (c *checker) checkPending() error {
 // checkPacks parses every indexed pack and checks every record in it.
 func (c *checker) checkPacks() error {
 	var rows []store.PackRow
-	if err := c.r.Store.Packs(c.ctx, func(p store.PackRow) error { rows = append(rows, p); return nil }); err != nil {
+	if err := c.st.Packs(c.ctx, func(p store.PackRow) error { rows = append(rows, p); return nil }); err != nil {
 		return err
 	}
 	for i, p := range rows {
@@ -717,7 +726,7 @@ func (c *checker) compareIndex(rebuilt *sqlite.Store) error {
 		}()
 		return ch, errc
 	}
-	live, liveErr := stream(c.r.Store)
+	live, liveErr := stream(c.st)
 	want, wantErr := stream(rebuilt)
 	tableOrder := map[string]int{}
 	for i, t := range store.ProjectionTables {

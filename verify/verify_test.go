@@ -18,6 +18,7 @@ import (
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
 	"github.com/wxarchive/wxarchive/ingest"
+	"github.com/wxarchive/wxarchive/journal"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/store"
 	"github.com/wxarchive/wxarchive/verify"
@@ -395,5 +396,72 @@ func TestUnsealedPastBoundIsReported(t *testing.T) {
 	rep := run(t, dir, time.Now().Add(time.Minute))
 	if !hasFault(rep, verify.RecordUnsealed, "") || !hasFault(rep, verify.JournalUnsealed, "") {
 		t.Fatalf("records unsealed past the bound not reported: %+v", rep.Faults)
+	}
+}
+
+// TestVerifyWhileWriting: verify run next to a writer (serve ingesting, a
+// cron verify) checks the archive as it was when it started — the index
+// compared is the one of that same moment — and reports nothing the
+// writer did meanwhile as a fault.
+func TestVerifyWhileWriting(t *testing.T) {
+	ctx := context.Background()
+	dir := buildArchive(t)
+	w, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close(ctx)
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+			ev, _ := journal.NewEvent(archive.EventParticipantUpdated, "test", archive.Time{}, nil, &archive.ParticipantEvent{
+				ID: fmt.Sprintf("emp%d", i), Kind: archive.ParticipantEmployee, Name: "张伟", Department: "财富管理部", ValidFrom: archive.MillisTime(1700000000000)})
+			if _, err := w.Engine.Append(ctx, ev); err != nil {
+				done <- err
+				return
+			}
+			// Messages (records pending, then sealed into packs and the
+			// pending rows deleted) while verify reads them.
+			id := fmt.Sprintf("live-%d", i)
+			m := &archive.Message{Source: "t:live", SourceID: id, SourceType: "text", Kind: archive.KindText, Action: archive.ActionSend,
+				SentAt: archive.MillisTime(1700000000000), Sender: "zhangwei", Recipients: []string{"wmC"}, Direction: archive.DirectionOutbound, Text: "消息 " + id}
+			if _, err := w.Engine.Archive(ctx, "test", []ingest.Item{{Source: "t:live", Raw: []byte(id), Message: m}}); err != nil {
+				done <- err
+				return
+			}
+			if i%5 == 4 {
+				if _, err := w.Engine.Seal(ctx, true); err != nil {
+					done <- err
+					return
+				}
+			}
+		}
+	}()
+	for range 3 {
+		r, err := repo.Open(ctx, dir, repo.OpenOptions{ReadOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := verify.Run(ctx, r, verify.Options{ScratchDir: t.TempDir()})
+		r.Close(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !rep.OK {
+			close(stop)
+			<-done
+			t.Fatalf("verify next to a writer: %+v", rep.Faults[:min(len(rep.Faults), 5)])
+		}
+	}
+	close(stop)
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

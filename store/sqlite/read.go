@@ -14,16 +14,16 @@ import (
 )
 
 // Head reads the committed head.
-func (s *Store) Head(ctx context.Context) (store.Head, error) { return head(ctx, s.read) }
+func (s *Store) Head(ctx context.Context) (store.Head, error) { return head(ctx, s.rq) }
 
 // StoredNodes implements journal.NodeReader on committed state.
 func (s *Store) StoredNodes(ctx context.Context, level uint, begin, end uint64) ([][]byte, error) {
-	return storedNodes(ctx, s.read, level, begin, end)
+	return storedNodes(ctx, s.rq, level, begin, end)
 }
 
 // Leaves streams journal leaves [begin, end) in order.
 func (s *Store) Leaves(ctx context.Context, begin, end uint64, fn func(index uint64, hash, leaf []byte) error) error {
-	rows, err := s.read.QueryContext(ctx, `SELECT idx, hash, leaf FROM journal WHERE idx >= ? AND idx < ? ORDER BY idx`, int64(begin), int64(end))
+	rows, err := s.rq.QueryContext(ctx, `SELECT idx, hash, leaf FROM journal WHERE idx >= ? AND idx < ? ORDER BY idx`, int64(begin), int64(end))
 	if err != nil {
 		return err
 	}
@@ -43,7 +43,7 @@ func (s *Store) Leaves(ctx context.Context, begin, end uint64, fn func(index uin
 
 // Checkpoints streams stored checkpoints by increasing size.
 func (s *Store) Checkpoints(ctx context.Context, fn func(store.CheckpointRow) error) error {
-	rows, err := s.read.QueryContext(ctx, `SELECT size, time, note FROM checkpoints ORDER BY size`)
+	rows, err := s.rq.QueryContext(ctx, `SELECT size, time, note FROM checkpoints ORDER BY size`)
 	if err != nil {
 		return err
 	}
@@ -66,7 +66,7 @@ func (s *Store) Checkpoints(ctx context.Context, fn func(store.CheckpointRow) er
 func (s *Store) LatestCheckpoint(ctx context.Context) (store.CheckpointRow, error) {
 	var c store.CheckpointRow
 	var size, t int64
-	err := s.read.QueryRowContext(ctx, `SELECT size, time, note FROM checkpoints ORDER BY size DESC LIMIT 1`).Scan(&size, &t, &c.Note)
+	err := s.rq.QueryRowContext(ctx, `SELECT size, time, note FROM checkpoints ORDER BY size DESC LIMIT 1`).Scan(&size, &t, &c.Note)
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, fmt.Errorf("latest checkpoint: %w", store.ErrNotFound)
 	}
@@ -115,7 +115,7 @@ func (s *Store) Message(ctx context.Context, serial uint64) (store.MessageRow, e
 
 // UnfetchedAttachments lists a source's attachments still without media.
 func (s *Store) UnfetchedAttachments(ctx context.Context, source string, since archive.Time, limit int) ([]store.UnfetchedAttachment, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT a.serial, a.ord, m.source_id, a.source_ref, a.file_name, a.status, m.captured_at, m.retain_until
+	rows, err := s.rq.QueryContext(ctx, `SELECT a.serial, a.ord, m.source_id, a.source_ref, a.file_name, a.status, m.captured_at, m.retain_until
 		FROM messages m JOIN attachments a ON a.serial = m.serial
 		WHERE m.source = ? AND m.captured_at >= ? AND a.source_ref != '' AND a.status IN (?, ?)
 		ORDER BY a.serial, a.ord LIMIT ?`, source, since.Millis(), string(archive.AttachmentFailed), string(archive.AttachmentMissing), limit)
@@ -162,7 +162,7 @@ func (s *Store) Messages(ctx context.Context, first, last uint64, fn func(store.
 
 // MessagesBySourceID returns every version of a source id, from any source.
 func (s *Store) MessagesBySourceID(ctx context.Context, sourceID string) ([]store.MessageRow, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE source_id = ? ORDER BY serial`, sourceID)
+	rows, err := s.rq.QueryContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE source_id = ? ORDER BY serial`, sourceID)
 	if err != nil {
 		return nil, err
 	}
@@ -186,7 +186,7 @@ func (s *Store) MessagesBySourceID(ctx context.Context, sourceID string) ([]stor
 
 // Attachments returns a message's attachments in order.
 func (s *Store) Attachments(ctx context.Context, serial uint64) ([]store.AttachmentRow, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT ord, role, blob, size, declared_size, media_type, file_name, source_ref,
+	rows, err := s.rq.QueryContext(ctx, `SELECT ord, role, blob, size, declared_size, media_type, file_name, source_ref,
 		source_md5, status, reason FROM attachments WHERE serial = ? ORDER BY ord`, int64(serial))
 	if err != nil {
 		return nil, err
@@ -241,7 +241,7 @@ func (s *Store) PendingRecords(ctx context.Context, after store.RecordKey, limit
 	if after == (store.RecordKey{}) {
 		start = -1
 	}
-	rows, err := s.read.QueryContext(ctx, `SELECT key, hash, retain_until, created_at, data FROM pending WHERE key > ? ORDER BY key`, start)
+	rows, err := s.rq.QueryContext(ctx, `SELECT key, hash, retain_until, created_at, data FROM pending WHERE key > ? ORDER BY key`, start)
 	if err != nil {
 		return err
 	}
@@ -276,7 +276,7 @@ func scanPack(sc interface{ Scan(...any) error }) (store.PackRow, error) {
 }
 
 func (s *Store) packs(ctx context.Context, fn func(store.PackRow) error, where string, args ...any) error {
-	rows, err := s.read.QueryContext(ctx, `SELECT blob, first, last, count, bytes, retain_until, jidx FROM packs `+where+` ORDER BY first, jidx`, args...)
+	rows, err := s.rq.QueryContext(ctx, `SELECT blob, first, last, count, bytes, retain_until, jidx FROM packs `+where+` ORDER BY first, jidx`, args...)
 	if err != nil {
 		return err
 	}
@@ -311,7 +311,7 @@ func (s *Store) Packs(ctx context.Context, fn func(store.PackRow) error) error {
 
 // Segments streams sealed segments in order.
 func (s *Store) Segments(ctx context.Context, fn func(store.SegmentRow) error) error {
-	rows, err := s.read.QueryContext(ctx, `SELECT first, end, blob, sealed_at FROM segments ORDER BY first`)
+	rows, err := s.rq.QueryContext(ctx, `SELECT first, end, blob, sealed_at FROM segments ORDER BY first`)
 	if err != nil {
 		return err
 	}
@@ -334,7 +334,7 @@ func (s *Store) Segments(ctx context.Context, fn func(store.SegmentRow) error) e
 
 // Consent returns an external contact's consent events in order.
 func (s *Store) Consent(ctx context.Context, externalID string) ([]store.ConsentRow, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT serial, agreed, at, employee FROM consent WHERE external_id = ? ORDER BY at, serial`, externalID)
+	rows, err := s.rq.QueryContext(ctx, `SELECT serial, agreed, at, employee FROM consent WHERE external_id = ? ORDER BY at, serial`, externalID)
 	if err != nil {
 		return nil, err
 	}
@@ -354,7 +354,7 @@ func (s *Store) Consent(ctx context.Context, externalID string) ([]store.Consent
 
 // Rejects streams quarantined inputs in journal order.
 func (s *Store) Rejects(ctx context.Context, fn func(store.RejectRow) error) error {
-	rows, err := s.read.QueryContext(ctx, `SELECT jidx, time, source, origin, field, reason, raw_hash, raw_size, input_hash, input_size FROM rejects ORDER BY jidx`)
+	rows, err := s.rq.QueryContext(ctx, `SELECT jidx, time, source, origin, field, reason, raw_hash, raw_size, input_hash, input_size FROM rejects ORDER BY jidx`)
 	if err != nil {
 		return err
 	}
@@ -380,7 +380,7 @@ func (s *Store) Rejects(ctx context.Context, fn func(store.RejectRow) error) err
 func (s *Store) Cursor(ctx context.Context, connector string) (store.CursorRow, error) {
 	c := store.CursorRow{Connector: connector}
 	var t int64
-	err := s.read.QueryRowContext(ctx, `SELECT value, updated_at FROM cursors WHERE connector = ?`, connector).Scan(&c.Value, &t)
+	err := s.rq.QueryRowContext(ctx, `SELECT value, updated_at FROM cursors WHERE connector = ?`, connector).Scan(&c.Value, &t)
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, fmt.Errorf("cursor of connector %q: %w", connector, store.ErrNotFound)
 	}
@@ -449,7 +449,7 @@ func (s *Store) ReviewActions(ctx context.Context, alert uint64, fn func(store.R
 		args = append(args, int64(alert))
 	}
 	q += " ORDER BY jidx, alert"
-	rows, err := s.read.QueryContext(ctx, q, args...)
+	rows, err := s.rq.QueryContext(ctx, q, args...)
 	if err != nil {
 		return err
 	}
@@ -480,7 +480,7 @@ func (s *Store) PolicyVersions(ctx context.Context, name string) ([]store.Policy
 }
 
 func (s *Store) policyRows(ctx context.Context, query string, args ...any) ([]store.PolicyRow, error) {
-	rows, err := s.read.QueryContext(ctx, query, args...)
+	rows, err := s.rq.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -514,7 +514,7 @@ func (s *Store) Alerts(ctx context.Context, after uint64, policy string, limit i
 		q += " LIMIT ?"
 		args = append(args, limit)
 	}
-	rows, err := s.read.QueryContext(ctx, q, args...)
+	rows, err := s.rq.QueryContext(ctx, q, args...)
 	if err != nil {
 		return err
 	}
@@ -549,7 +549,7 @@ func scanFault(rows *sql.Rows) (store.FaultRow, error) {
 
 // OpenFaults returns the faults whose latest event raised them.
 func (s *Store) OpenFaults(ctx context.Context) ([]store.FaultRow, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT `+faultCols+` FROM capture_faults f
+	rows, err := s.rq.QueryContext(ctx, `SELECT `+faultCols+` FROM capture_faults f
 		WHERE state = 'raised' AND jidx = (SELECT max(jidx) FROM capture_faults g
 			WHERE g.connector = f.connector AND g.kind = f.kind AND g.subject = f.subject)
 		ORDER BY jidx`)
@@ -570,7 +570,7 @@ func (s *Store) OpenFaults(ctx context.Context) ([]store.FaultRow, error) {
 
 // FaultHistory visits every capture.fault event in journal order.
 func (s *Store) FaultHistory(ctx context.Context, fn func(store.FaultRow) error) error {
-	rows, err := s.read.QueryContext(ctx, `SELECT `+faultCols+` FROM capture_faults ORDER BY jidx`)
+	rows, err := s.rq.QueryContext(ctx, `SELECT `+faultCols+` FROM capture_faults ORDER BY jidx`)
 	if err != nil {
 		return err
 	}
@@ -592,7 +592,7 @@ func (s *Store) FaultHistory(ctx context.Context, fn func(store.FaultRow) error)
 func (s *Store) SourceActivity(ctx context.Context, source string, since archive.Time) (store.SourceActivity, error) {
 	var a store.SourceActivity
 	var serial, captured, sent int64
-	err := s.read.QueryRowContext(ctx, `SELECT serial, captured_at, sent_at FROM messages INDEXED BY messages_source_captured
+	err := s.rq.QueryRowContext(ctx, `SELECT serial, captured_at, sent_at FROM messages INDEXED BY messages_source_captured
 		WHERE source = ? ORDER BY captured_at DESC, serial DESC LIMIT 1`, source).Scan(&serial, &captured, &sent)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
@@ -601,7 +601,7 @@ func (s *Store) SourceActivity(ctx context.Context, source string, since archive
 		return a, err
 	}
 	a.LastSerial, a.LastCaptured, a.LastSent = uint64(serial), archive.MillisTime(captured), archive.MillisTime(sent)
-	err = s.read.QueryRowContext(ctx, `SELECT count(*) FROM messages INDEXED BY messages_source_captured
+	err = s.rq.QueryRowContext(ctx, `SELECT count(*) FROM messages INDEXED BY messages_source_captured
 		WHERE source = ? AND captured_at >= ?`, source, since.Millis()).Scan(&a.Messages)
 	return a, err
 }
@@ -609,7 +609,7 @@ func (s *Store) SourceActivity(ctx context.Context, source string, since archive
 // EmployeeActivity lists the archive's employees with their newest sent
 // message, one index lookup each.
 func (s *Store) EmployeeActivity(ctx context.Context) ([]store.EmployeeActivity, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT e.id, (SELECT sent_at FROM messages INDEXED BY messages_sender_skey
+	rows, err := s.rq.QueryContext(ctx, `SELECT e.id, (SELECT sent_at FROM messages INDEXED BY messages_sender_skey
 			WHERE sender = e.id ORDER BY skey DESC LIMIT 1)
 		FROM (SELECT id FROM parties WHERE kind = 'employee' UNION SELECT id FROM directory WHERE kind = 'employee') e
 		ORDER BY e.id`)
@@ -635,7 +635,7 @@ func (s *Store) EmployeeActivity(ctx context.Context) ([]store.EmployeeActivity,
 // Counts summarizes the archive.
 func (s *Store) Counts(ctx context.Context) (store.Counts, error) {
 	var c store.Counts
-	err := s.read.QueryRowContext(ctx, `SELECT
+	err := s.rq.QueryRowContext(ctx, `SELECT
 		(SELECT count(*) FROM messages),
 		(SELECT count(*) FROM messages WHERE version > 1),
 		(SELECT count(*) FROM messages WHERE recalled_by IS NOT NULL),
@@ -669,7 +669,7 @@ func (s *Store) dumpTable(ctx context.Context, table, key string, fn func(table,
 		// document added, dropped or re-tokenized shows here.
 		q = "SELECT id, hex(sz) AS sz FROM fts_docsize ORDER BY id"
 	}
-	rows, err := s.read.QueryContext(ctx, q)
+	rows, err := s.rq.QueryContext(ctx, q)
 	if err != nil {
 		return err
 	}

@@ -245,7 +245,7 @@ const hitCols = `m.serial, m.source_id, m.conversation, m.sender, m.sent_at, m.k
 func (s *Store) Search(ctx context.Context, req store.SearchRequest) (store.SearchPage, error) {
 	var page store.SearchPage
 	var flag string
-	switch err := s.read.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'reindex_required'`).Scan(&flag); {
+	switch err := s.rq.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'reindex_required'`).Scan(&flag); {
 	case err == nil:
 		return page, store.ErrReindexRequired
 	case !errors.Is(err, sql.ErrNoRows):
@@ -351,7 +351,7 @@ func (s *Store) Search(ctx context.Context, req store.SearchRequest) (store.Sear
 		}
 	}
 	hargs = append(hargs, req.Limit+1)
-	rows, err := s.read.QueryContext(ctx, q, hargs...)
+	rows, err := s.rq.QueryContext(ctx, q, hargs...)
 	if err != nil {
 		return page, fmt.Errorf("search: %w", err)
 	}
@@ -414,11 +414,11 @@ func (s *Store) countSplit(ctx context.Context, cq, keyCol string, args []any, l
 			a = append(a, limit)
 		}
 		var n int64
-		err := s.read.QueryRowContext(ctx, q, a...).Scan(&n)
+		err := s.rq.QueryRowContext(ctx, q, a...).Scan(&n)
 		return n, err
 	}
 	var lo, hi sql.NullInt64
-	if err := s.read.QueryRowContext(ctx, `SELECT (SELECT min(skey) FROM messages), (SELECT max(skey) FROM messages)`).Scan(&lo, &hi); err != nil {
+	if err := s.rq.QueryRowContext(ctx, `SELECT (SELECT min(skey) FROM messages), (SELECT max(skey) FROM messages)`).Scan(&lo, &hi); err != nil {
 		return 0, err
 	}
 	if !lo.Valid || hi.Int64-lo.Int64 < 2 {
@@ -440,7 +440,7 @@ func (s *Store) countSplit(ctx context.Context, cq, keyCol string, args []any, l
 }
 
 func (s *Store) attachTexts(ctx context.Context, h *store.SearchHit) error {
-	rows, err := s.read.QueryContext(ctx, `SELECT text FROM attachments WHERE serial = ? AND text != '' ORDER BY ord`, int64(h.Serial))
+	rows, err := s.rq.QueryContext(ctx, `SELECT text FROM attachments WHERE serial = ? AND text != '' ORDER BY ord`, int64(h.Serial))
 	if err != nil {
 		return err
 	}
@@ -464,7 +464,7 @@ func (s *Store) facets(ctx context.Context, from string, args []any, month func(
 			continue
 		}
 		q := "SELECT " + cols[name] + ", count(*) " + from + " GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ?"
-		rows, err := s.read.QueryContext(ctx, q, append(append([]any(nil), args...), store.MaxFacetValues)...)
+		rows, err := s.rq.QueryContext(ctx, q, append(append([]any(nil), args...), store.MaxFacetValues)...)
 		if err != nil {
 			return nil, fmt.Errorf("facet %s: %w", name, err)
 		}
@@ -484,7 +484,7 @@ func (s *Store) facets(ctx context.Context, from string, args []any, month func(
 	// Months in the archive's time zone: count per UTC hour here (every
 	// zone offset is a whole number of quarter hours, but hours are exact
 	// for the zones finance uses), then label in Go.
-	rows, err := s.read.QueryContext(ctx, "SELECT m.sent_at / 3600000, count(*) "+from+" GROUP BY 1", args...)
+	rows, err := s.rq.QueryContext(ctx, "SELECT m.sent_at / 3600000, count(*) "+from+" GROUP BY 1", args...)
 	if err != nil {
 		return nil, fmt.Errorf("facet month: %w", err)
 	}

@@ -62,7 +62,13 @@ type Store struct {
 	noSync bool
 	write  *sql.DB // nil when read-only
 	read   *sql.DB
-	w      writeStmts
+	// rq is what every read goes through: the read pool, or, for a
+	// snapshot, one read transaction.
+	rq interface {
+		queryer
+		PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
+	}
+	w writeStmts
 	// readStmts are the prepared statements of hot read queries (a
 	// supervisor reads one message row per message; parsing the SQL each
 	// time cost more than running it), by query text.
@@ -148,7 +154,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	r.SetMaxOpenConns(4)
-	s.read = r
+	s.read, s.rq = r, r
 	if opts.ReadOnly {
 		var v int
 		if err := r.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
@@ -351,7 +357,7 @@ func (s *Store) readStmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	if st, ok := s.readStmts.Load(query); ok {
 		return st.(*sql.Stmt), nil
 	}
-	st, err := s.read.PrepareContext(ctx, query)
+	st, err := s.rq.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
 	}
@@ -360,4 +366,30 @@ func (s *Store) readStmt(ctx context.Context, query string) (*sql.Stmt, error) {
 		return prev.(*sql.Stmt), nil
 	}
 	return st, nil
+}
+
+// Snapshot returns a reader of the store as it is now, whatever is
+// committed afterwards: every read goes through one read transaction
+// (SQLite WAL snapshot isolation) until release. verify uses it so that
+// the journal it checks and the index it compares are of the same moment.
+// A snapshot holds back WAL checkpointing while it lives; release it.
+func (s *Store) Snapshot(ctx context.Context) (store.Reader, func() error, error) {
+	tx, err := s.read.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	snap := &Store{path: s.path, noSync: s.noSync, rq: tx}
+	// The snapshot is taken at the first read of the transaction.
+	if _, err := head(ctx, tx); err != nil {
+		tx.Rollback()
+		return nil, nil, err
+	}
+	release := func() error {
+		snap.readStmts.Range(func(_, v any) bool {
+			v.(*sql.Stmt).Close()
+			return true
+		})
+		return tx.Rollback()
+	}
+	return snap, release, nil
 }

@@ -72,6 +72,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Attachments", testAttachments},
 		{"Participants", testParticipants},
 		{"Directory", testDirectory},
+		{"Snapshot", testSnapshot},
 		{"Consent", testConsent},
 		{"RecallAfterOriginal", testRecallAfter},
 		{"RecallBeforeOriginal", testRecallBefore},
@@ -1246,6 +1247,44 @@ func testAttachments(t *testing.T, s store.Store) {
 		t.Fatalf("IndexAttachmentFetched of an unknown attachment: %v", err)
 	}
 	tx.Rollback()
+}
+
+// testSnapshot: a snapshot reads the store as it was, whatever commits
+// after it; releasing it lets the next one see the new state.
+func testSnapshot(t *testing.T, s store.Store) {
+	write(t, s, func(tx store.Tx) { index(t, tx, msgRow(1, "src:a", "before")) })
+	snap, release, err := s.Snapshot(ctx)
+	check(t, err, "Snapshot")
+	write(t, s, func(tx store.Tx) {
+		index(t, tx, msgRow(2, "src:a", "after"))
+		check(t, tx.SetNextSerial(ctx, 3), "SetNextSerial")
+	})
+	if h, _ := snap.Head(ctx); h.NextSerial == 3 {
+		t.Fatalf("snapshot head %+v sees a later commit", h)
+	}
+	if _, err := snap.Message(ctx, 2); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("snapshot sees a message committed after it: %v", err)
+	}
+	rows := 0
+	check(t, snap.DumpProjection(ctx, func(table, _, _ string) error {
+		if table == "messages" {
+			rows++
+		}
+		return nil
+	}), "DumpProjection")
+	if rows != 1 {
+		t.Fatalf("snapshot dump has %d messages, want 1", rows)
+	}
+	if _, err := s.Message(ctx, 2); err != nil {
+		t.Fatalf("the store itself: %v", err)
+	}
+	check(t, release(), "release")
+	snap, release, err = s.Snapshot(ctx)
+	check(t, err, "Snapshot")
+	defer release()
+	if _, err := snap.Message(ctx, 2); err != nil {
+		t.Fatalf("a new snapshot: %v", err)
+	}
 }
 
 // testDirectory: a participant's directory facts hold from their
