@@ -399,6 +399,17 @@ func (e *Engine) SubmitEvents(ctx context.Context, cursor *store.CursorRow, even
 // EventsFuture is a pending SubmitEvents.
 type EventsFuture struct{ r *request }
 
+// Settled reports whether the submission has committed or failed (Wait
+// would not block), and its error.
+func (f *EventsFuture) Settled() (bool, error) {
+	select {
+	case <-f.r.done:
+		return true, f.r.err
+	default:
+		return false, nil
+	}
+}
+
 // Wait blocks until the events are durably committed (or failed) and
 // returns their journal indexes.
 func (f *EventsFuture) Wait(ctx context.Context) ([]uint64, error) {

@@ -216,6 +216,22 @@ func (p *Policy) Evaluate(in Input) []Hit {
 	return p.evaluate(in)
 }
 
+// EvaluateRecalled returns the hits of p's recalled rules on a message
+// that has just been recalled (in.Recalled is taken as true): what the
+// supervisor raises on the original when it evaluates the recall.
+func (p *Policy) EvaluateRecalled(in Input) []Hit {
+	if !p.IsEnabled() || !p.InScope(in) {
+		return nil
+	}
+	var hits []Hit
+	for i := range p.Rules {
+		if r := &p.Rules[i]; r.Behaviour == BehaviourRecalled {
+			hits = append(hits, Hit{Rule: r.ID, Spans: [][2]int{}})
+		}
+	}
+	return hits
+}
+
 // evaluate is Evaluate for a policy enabled or not (a backtest of a draft).
 func (p *Policy) evaluate(in Input) []Hit {
 	if !p.InScope(in) {
@@ -241,7 +257,7 @@ func (p *Policy) evaluate(in Input) []Hit {
 				hits = append(hits, h)
 			}
 		case r.Behaviour == BehaviourRecalled:
-			if in.Recalled || m.Action == archive.ActionRecall {
+			if in.Recalled {
 				hits = append(hits, Hit{Rule: r.ID, Spans: [][2]int{}})
 			}
 		case r.Behaviour == BehaviourOutsideHours:

@@ -107,6 +107,17 @@ func (s *Supervisor) RunOnce(ctx context.Context) (Result, error) {
 	}
 	var res Result
 	if s.pending != nil {
+		if done, err := s.pending.Settled(); done {
+			// Committed: the store's cursor says so. Failed (an engine
+			// error, or never queued because the pass was cancelled):
+			// evaluate it again from the store's cursor.
+			if err != nil && s.Logger != nil && !errors.Is(err, context.Canceled) {
+				s.Logger.Warn("supervision batch not committed; evaluating it again", "err", err)
+			}
+			s.pending = nil
+		}
+	}
+	if s.pending != nil {
 		// The last batch is still committing: continue after it.
 		res.Cursor = s.pendingCursor
 	} else {
@@ -155,9 +166,10 @@ func (s *Supervisor) RunOnce(ctx context.Context) (Result, error) {
 	if err := s.warm(ctx, pols, res.Cursor); err != nil {
 		return res, err
 	}
-	firstContact := false
+	firstContact, recalled := false, false
 	for _, p := range pols {
 		firstContact = firstContact || p.IsEnabled() && p.HasBehaviour(policy.BehaviourFirstContact)
+		recalled = recalled || p.IsEnabled() && p.HasBehaviour(policy.BehaviourRecalled)
 	}
 	var events []journal.Event
 	batchRows := make([]store.MessageRow, 0, last-res.Cursor)
@@ -180,7 +192,11 @@ func (s *Supervisor) RunOnce(ctx context.Context) (Result, error) {
 		sh := loaded[i].shared
 		sh.Analyzer = &s.an // from here on this goroutine's
 		var dirErr error
-		in := policy.Input{Message: m, Recalled: row.RecalledBy != 0, Serial: serial, Outreach: s.outreach,
+		// A message counts as recalled here only if its recall was
+		// archived before it: a recall archived after it raises the
+		// alert on it when the recall is evaluated (below). Either way
+		// one alert, whatever the timing of ingest and supervision.
+		in := policy.Input{Message: m, Recalled: row.RecalledBy != 0 && row.RecalledBy < serial, Serial: serial, Outreach: s.outreach,
 			Department: policy.DirectoryDepartment(ctx, s.Store, m.SentAt, &dirErr), Shared: sh}
 		for _, pt := range m.Participants {
 			if !firstContact {
@@ -209,6 +225,13 @@ func (s *Supervisor) RunOnce(ctx context.Context) (Result, error) {
 		if dirErr != nil {
 			return res, fmt.Errorf("serial %d: directory: %w", serial, dirErr)
 		}
+		if recalled && m.Action == archive.ActionRecall && m.RefersTo != "" {
+			evs, err := s.recalledAlerts(ctx, pols, rows, serial, m)
+			if err != nil {
+				return res, err
+			}
+			events = append(events, evs...)
+		}
 		res.Evaluated++
 	}
 	// One batch in flight: the previous must be durable before the next
@@ -232,18 +255,62 @@ func (s *Supervisor) RunOnce(ctx context.Context) (Result, error) {
 	return res, nil
 }
 
+// recalledAlerts raises the recalled rules' alerts on the messages a
+// recall withdraws that were archived before it (the alert concerns what
+// was recalled; its detail names the recall).
+func (s *Supervisor) recalledAlerts(ctx context.Context, pols []*policy.Policy, rows []store.PolicyRow, recall uint64, m *archive.Message) ([]journal.Event, error) {
+	originals, err := s.Store.MessagesBySourceID(ctx, m.RefersTo)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil // not archived (yet): flagged when it is
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []journal.Event
+	for _, o := range originals {
+		if o.Source != m.Source || o.Serial >= recall {
+			continue
+		}
+		orig, _, ok := s.Engine.Recent(o.Serial, o.RecordHash)
+		if !ok {
+			b, err := s.Records.Get(ctx, store.RecordKey{JournalIndex: o.JournalIndex, Ordinal: archive.OrdinalNormalized}, o.RecordHash)
+			if err != nil {
+				return nil, fmt.Errorf("serial %d (recalled by %d): %w", o.Serial, recall, err)
+			}
+			orig = new(archive.Message)
+			if err := json.Unmarshal(b, orig); err != nil {
+				return nil, fmt.Errorf("serial %d: normalized record: %w", o.Serial, err)
+			}
+		}
+		var dirErr error
+		in := policy.Input{Message: orig, Recalled: true, Serial: o.Serial, Department: policy.DirectoryDepartment(ctx, s.Store, orig.SentAt, &dirErr)}
+		for i, p := range pols {
+			for _, h := range p.EvaluateRecalled(in) {
+				ev, err := journal.NewEvent(archive.EventAlertRaised, "supervisor", archive.Time{}, []string{fmt.Sprintf("serial:%d", o.Serial)},
+					&archive.AlertEvent{Serial: o.Serial, Policy: p.Name, PolicyVersion: rows[i].Version, Rule: h.Rule, Spans: h.Spans,
+						Department: policy.QueueDepartment(in), Detail: fmt.Sprintf("recalled by the sender (the recall is serial %d)", recall)})
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, ev)
+			}
+		}
+		if dirErr != nil {
+			return nil, fmt.Errorf("serial %d: directory: %w", o.Serial, dirErr)
+		}
+	}
+	return out, nil
+}
+
 // flush waits for the batch in flight, if any.
 func (s *Supervisor) flush(ctx context.Context) error {
 	if s.pending == nil {
 		return nil
 	}
-	_, err := s.pending.Wait(ctx)
-	if ctx.Err() != nil {
-		// Still in the engine's queue: it will commit or fail on its own;
-		// the next pass reads whichever cursor is durable.
-		s.pending = nil
-		return err
-	}
+	// Wait even when ctx is done: a batch in the engine's queue commits
+	// or fails on its own, and forgetting it would have the next pass read
+	// a cursor it is about to move — and raise its alerts twice.
+	_, err := s.pending.Wait(context.WithoutCancel(ctx))
 	s.pending = nil
 	return err
 }

@@ -8,9 +8,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/ingest"
+	"github.com/wxarchive/wxarchive/policy"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/store"
 	"github.com/wxarchive/wxarchive/supervise"
@@ -250,5 +252,118 @@ func TestConcurrentApply(t *testing.T) {
 	vs, err := r.Store.PolicyVersions(ctx, "p")
 	if err != nil || len(vs) != n || fmt.Sprint(got) != "[1 2 3 4 5 6 7 8]" {
 		t.Fatalf("versions returned %v, stored %d (%v)", got, len(vs), err)
+	}
+}
+
+// TestRecalledOncePerRecall: a recalled message raises one recalled alert,
+// on the message recalled, whether its recall is evaluated in a later pass,
+// in the same batch, or was archived before it — never on the recall
+// itself, and never twice, however ingest and supervision interleave.
+func TestRecalledOncePerRecall(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	if _, err := repo.Init(ctx, dir, repo.InitOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close(ctx)
+	recall := func(id, of string) ingest.Item {
+		it := message(id, "", archive.DirectionOutbound)
+		it.Message.Kind, it.Message.SourceType, it.Message.Action, it.Message.RefersTo = archive.KindRevoke, "revoke", archive.ActionRecall, of
+		return it
+	}
+	s := &supervise.Supervisor{Engine: r.Engine, Store: r.Store, Records: r.Records}
+	step := func(items ...ingest.Item) {
+		if _, err := r.Engine.Archive(ctx, "test", items); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.CatchUp(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	step(message("a1", "下午三点开会", archive.DirectionOutbound)) // evaluated before its recall
+	step(recall("a1-recall", "a1"))
+	step(message("b1", "发错了", archive.DirectionOutbound), recall("b1-recall", "b1")) // same batch
+	step(recall("c1-recall", "c1"))                                                  // the recall first
+	step(message("c1", "这条先被撤回", archive.DirectionOutbound))
+	var got []string
+	r.Store.Alerts(ctx, 0, "recalled-messages", 0, func(a store.AlertRow) error {
+		got = append(got, a.SourceID)
+		if a.SourceID == "a1" && !strings.Contains(a.Detail, "recall is serial 2") {
+			t.Errorf("a1's alert detail %q", a.Detail)
+		}
+		return nil
+	})
+	if strings.Join(got, " ") != "a1 b1 c1" {
+		t.Fatalf("recalled alerts on %v, want a1 b1 c1 once each", got)
+	}
+	// A backtest of the same policy, knowing every recall, agrees.
+	pols, _, _ := supervise.Policies(ctx, r.Store)
+	for _, p := range pols {
+		if p.Name != "recalled-messages" {
+			continue
+		}
+		bt, err := policy.RunBacktest(ctx, p, r.Store, r.Records, time.Unix(0, 0), time.Now().AddDate(1, 0, 0), 10)
+		if err != nil || bt.Rules[0].Hits != 3 {
+			t.Fatalf("backtest: %+v %v", bt, err)
+		}
+	}
+}
+
+// TestStopAndCatchUpRaisesOnce: a supervisor stopped at any moment (serve
+// shutting down, ingest's supervision finishing) and then caught up raises
+// every alert exactly once: a batch still committing when it stopped is
+// waited for, never evaluated again.
+func TestStopAndCatchUpRaisesOnce(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	if _, err := repo.Init(ctx, dir, repo.InitOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close(ctx)
+	s := &supervise.Supervisor{Engine: r.Engine, Store: r.Store, Records: r.Records, Batch: 50}
+	want := 0
+	for round := range 12 {
+		var items []ingest.Item
+		for i := range 300 {
+			text := "好的，收到"
+			if i%10 == 0 {
+				text = "这个产品保本保收益"
+				want++
+			}
+			items = append(items, message(fmt.Sprintf("r%d-%d", round, i), text, archive.DirectionOutbound))
+		}
+		runCtx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			s.Run(runCtx, time.Second)
+		}()
+		if _, err := r.Engine.Archive(ctx, "test", items); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(round%4) * 3 * time.Millisecond)
+		stop()
+		<-done
+		if _, err := s.CatchUp(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[string]int{}
+	total := 0
+	r.Store.Alerts(ctx, 0, "guaranteed-returns", 0, func(a store.AlertRow) error {
+		seen[fmt.Sprint(a.Serial, a.Rule)]++
+		total++
+		return nil
+	})
+	if total != want || len(seen) != want {
+		t.Fatalf("%d alerts on %d messages, want %d once each", total, len(seen), want)
 	}
 }
