@@ -153,6 +153,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(guarantees))
 	f.Add([]byte("policy: p\nrules:\n  - id: r\n    lexicon: ['a NEAR/2 b', x*]\n"))
 	f.Add([]byte("policy: [\n"))
+	f.Add([]byte(massPolicy + "    mass: {recipients: 1, days: 7, similarity: 0.5, min_length: 2}\n"))
+	f.Add([]byte("policy: p\nsampling: {rate: 0.5, min_per_employee: 2, period: week, seed: 0123456789abcdefg}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := Parse("f.yaml", data)
 		if err != nil {
@@ -167,7 +169,11 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		p.Evaluate(Input{Message: msg("保本 guaranteed 6225886660325471 年化5%"), Recalled: true})
+		m := msg("保本 guaranteed 6225886660325471 年化5% 这是一条足够长的消息用来测试")
+		m.SentAt = archive.MillisTime(1700000000000)
+		o := NewOutreach()
+		p.Evaluate(Input{Message: m, Recalled: true, Serial: 1, Outreach: o})
+		p.Evaluate(Input{Message: m, Serial: 2, Outreach: o})
 	})
 }
 
