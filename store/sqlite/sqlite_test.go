@@ -599,7 +599,10 @@ func TestSchema1Upgrade(t *testing.T) {
 func TestWALStaysBounded(t *testing.T) {
 	oldC, oldR, oldI := walCheckpointBytes, walResetBytes, walCheckInterval
 	walCheckpointBytes, walResetBytes, walCheckInterval = 256<<10, 1<<20, 5*time.Millisecond
-	defer func() { walCheckpointBytes, walResetBytes, walCheckInterval = oldC, oldR, oldI }()
+	// Restored after the store's checkpointer has stopped (cleanups run
+	// last-registered first, and openTemp registers the close), not
+	// while it still reads them.
+	t.Cleanup(func() { walCheckpointBytes, walResetBytes, walCheckInterval = oldC, oldR, oldI })
 	s := openTemp(t, Options{NoSync: true})
 	ctx := context.Background()
 	payload := strings.Repeat("保本收益", 4000) // ~48 KB per leaf
