@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -77,7 +78,10 @@ func (a *app) runDemo(ctx context.Context, seed int64, messages int, export stri
 		return err
 	}
 	defer r.Close(context.Background())
-	defer sealWhileRunning(r)()
+	stopSealer := sealWhileRunning(r)
+	var sealerOnce sync.Once
+	stopSealerOnce := func() { sealerOnce.Do(stopSealer) }
+	defer stopSealerOnce()
 	cfg := demo.Config{Seed: seed, Messages: messages}
 	source := "wecom-archive:" + demoCorp(cfg)
 	head, err := r.Store.Head(ctx)
@@ -180,6 +184,7 @@ func (a *app) runDemo(ctx context.Context, seed int64, messages int, export stri
 	if err != nil {
 		return fmt.Errorf("supervision: %w", err)
 	}
+	stopSealerOnce() // the sealer uses the archive: it stops before it closes
 	if err := r.Close(ctx); err != nil {
 		return err
 	}
