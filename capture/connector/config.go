@@ -148,20 +148,27 @@ var configKeys = []string{"id", "type", "enabled", "corp_id", "app_id", "token",
 
 // ArchiveAPI tunes a wecom-archive connector's REST calls. Every field is
 // optional (zero: the msgaudit package default); `api: {}` turns the calls
-// on with the defaults. There is no separate secret: WeCom issues the
-// msgaudit calls' access token for the conversation-archive secret, the
-// connector's own `secret`.
+// on with the defaults. The msgaudit calls need no secret of their own:
+// WeCom issues their access token for the conversation-archive secret, the
+// connector's own `secret`. Customer groups are another matter: only a
+// secret with customer-contact (客户联系) permission may describe them,
+// hence ContactSecret.
 type ArchiveAPI struct {
 	RoomRefresh    time.Duration `yaml:"room_refresh,omitempty"`    // a room's name is fetched again after this (default 24h)
 	PermitInterval time.Duration `yaml:"permit_interval,omitempty"` // how often the permit list is read (default 1h)
 	ConsentRefresh time.Duration `yaml:"consent_refresh,omitempty"` // how long a consent answer is trusted (default 24h)
 	MinInterval    time.Duration `yaml:"min_interval,omitempty"`    // between two calls: the rate limit (default 100ms)
 	ConsentBatch   int           `yaml:"consent_batch,omitempty"`   // pairs per check_single_agree (default 100)
+	// ContactSecret (optional) names customer groups, which
+	// msgaudit/groupchat/get does not describe, with
+	// externalcontact/groupchat/get. Without it their messages are
+	// archived without the room's name.
+	ContactSecret Secret `yaml:"contact_secret,omitempty"`
 
 	line int
 }
 
-var archiveAPIKeys = []string{"room_refresh", "permit_interval", "consent_refresh", "min_interval", "consent_batch"}
+var archiveAPIKeys = []string{"room_refresh", "permit_interval", "consent_refresh", "min_interval", "consent_batch", "contact_secret"}
 
 // UnmarshalYAML refuses unknown keys, like Config.
 func (a *ArchiveAPI) UnmarshalYAML(n *yaml.Node) error {
@@ -189,6 +196,21 @@ func (c *Config) ArchiveAPIClient() (*api.Client, error) {
 	secret, err := c.Secret.Resolve()
 	if err != nil {
 		return nil, fmt.Errorf("secret: %w", err)
+	}
+	return &api.Client{Flavor: api.WeCom, BaseURL: c.APIBase, ID: c.CorpID, Secret: secret}, nil
+}
+
+// ContactAPIClient returns the customer-contact client of a wecom-archive
+// connector whose api section has a contact_secret (nil, nil without
+// one): corp_id with that secret, at api_base. It is a client of its own
+// because WeCom caches one access token per secret.
+func (c *Config) ContactAPIClient() (*api.Client, error) {
+	if c.Type != TypeWeComArchive || c.API == nil || c.API.ContactSecret.IsZero() {
+		return nil, nil
+	}
+	secret, err := c.API.ContactSecret.Resolve()
+	if err != nil {
+		return nil, fmt.Errorf("contact_secret: %w", err)
 	}
 	return &api.Client{Flavor: api.WeCom, BaseURL: c.APIBase, ID: c.CorpID, Secret: secret}, nil
 }
@@ -342,6 +364,7 @@ func Validate(cs []Config) error {
 				if a.ConsentBatch < 0 || a.ConsentBatch > 1000 {
 					bad("api.consent_batch", "%d: at most 1000 pairs per call (line %d)", a.ConsentBatch, a.line)
 				}
+				secret("api.contact_secret", a.ContactSecret, false)
 			}
 			if len(c.ExpectedEmployees) > 0 && c.API == nil {
 				bad("expected_employees", "needs the api section: the permit list is read with msgaudit/get_permit_user_list (e.g. api: {})")

@@ -217,3 +217,76 @@ func TestConfigArchiveAPI(t *testing.T) {
 		t.Fatalf("unset secret: %v", err)
 	}
 }
+
+// TestConfigContactSecret: the optional customer-contact secret of a
+// wecom-archive connector's api section, read from env or file like every
+// secret, and its client apart from the msgaudit one.
+func TestConfigContactSecret(t *testing.T) {
+	const head = "connectors:\n  - id: archive\n    type: wecom-archive\n    corp_id: ww1\n    secret: {env: WXA_TEST_MSGAUDIT}\n    sdk_path: /x.so\n    private_keys: {1: {env: K}}\n    api_base: http://127.0.0.1:9\n"
+	cs, err := parse(t, head+"    api:\n      room_refresh: 12h\n      contact_secret: {env: WXA_TEST_CONTACT}\n")
+	if err != nil || Validate(cs) != nil {
+		t.Fatalf("%v %v", err, Validate(cs))
+	}
+	if a := cs[0].API; a == nil || a.ContactSecret.Env != "WXA_TEST_CONTACT" || a.RoomRefresh != 12*time.Hour {
+		t.Fatalf("parsed %+v", a)
+	}
+	t.Setenv("WXA_TEST_MSGAUDIT", "the-msgaudit-secret")
+	t.Setenv("WXA_TEST_CONTACT", "the-contact-secret")
+	archive, err := cs[0].ArchiveAPIClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	contact, err := cs[0].ContactAPIClient()
+	if err != nil || contact == nil || contact == archive || contact.Secret != "the-contact-secret" || contact.ID != "ww1" || contact.BaseURL != "http://127.0.0.1:9" || archive.Secret != "the-msgaudit-secret" {
+		t.Fatalf("contact client %+v, %v (archive client %p)", contact, err, archive)
+	}
+	// From a file.
+	p := filepath.Join(t.TempDir(), "contact")
+	if err := os.WriteFile(p, []byte("file-contact-secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cs2, err := parse(t, head+"    api: {contact_secret: {file: "+p+"}}\n")
+	if err != nil || Validate(cs2) != nil {
+		t.Fatalf("%v %v", err, Validate(cs2))
+	}
+	if cl, err := cs2[0].ContactAPIClient(); err != nil || cl.Secret != "file-contact-secret" {
+		t.Fatalf("from a file: %+v %v", cl, err)
+	}
+	// Optional: no contact_secret (or no api section), no client.
+	for _, y := range []string{head + "    api: {}\n", head} {
+		cs, err := parse(t, y)
+		if err != nil || Validate(cs) != nil {
+			t.Fatalf("%v %v", err, Validate(cs))
+		}
+		if cl, err := cs[0].ContactAPIClient(); cl != nil || err != nil {
+			t.Fatalf("without contact_secret: %+v %v", cl, err)
+		}
+	}
+	// Parse errors name the line of the unknown key.
+	for _, tc := range []struct{ name, yaml, want string }{
+		{"misspelt key", head + "    api:\n      room_refresh: 1h\n      contact_secrets: {env: X}\n", `line 11: unknown key "contact_secrets"`},
+		{"misspelt secret key", head + "    api:\n      contact_secret:\n        environment: X\n", `line 11: unknown key "environment"`},
+	} {
+		if _, err := parse(t, tc.yaml); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
+	}
+	// Validation errors, never with the secret's value.
+	for _, tc := range []struct{ name, yaml, want string }{
+		{"inline", head + "    api:\n      contact_secret: hunter2\n", "api.contact_secret: a secret must not be written in the configuration file: use {env: NAME} or {file: PATH} (line 10)"},
+		{"both", head + "    api: {contact_secret: {env: X, file: /x}}\n", "api.contact_secret: give env or file, not both"},
+	} {
+		cs, err := parse(t, tc.yaml)
+		if err == nil {
+			err = Validate(cs)
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
+	}
+	// A secret that cannot be read: where it was looked for, not its value.
+	t.Setenv("WXA_TEST_CONTACT", "")
+	if _, err := cs[0].ContactAPIClient(); err == nil || err.Error() != "contact_secret: environment variable WXA_TEST_CONTACT is not set" {
+		t.Fatalf("unset contact secret: %v", err)
+	}
+}

@@ -89,7 +89,7 @@ func NewHealth(ctx context.Context, j Journal, st store.Reader, reg prometheus.R
 	}
 	h := &Health{journal: j, store: st, now: now, logger: logger, conns: map[string]*runtime{}, open: map[faultKey]bool{},
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "wxarchive_capture_messages_total",
-			Help: "Messages and requests seen by capture connectors, by outcome (archived, duplicate, rejected, media_failed), and failed REST calls of the conversation archive (room_lookup_failed, consent_check_failed, permit_check_failed)."}, []string{"connector", "outcome"}),
+			Help: "Messages and requests seen by capture connectors, by outcome (archived, duplicate, rejected, media_failed), and failed REST calls of the conversation archive (room_lookup_failed, customer_group_lookup_failed, consent_check_failed, permit_check_failed)."}, []string{"connector", "outcome"}),
 		lastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "wxarchive_capture_last_success_timestamp_seconds",
 			Help: "When a connector last archived a message (Unix time)."}, []string{"connector"}),
 		faultsOpen: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "wxarchive_capture_faults_open",

@@ -214,6 +214,12 @@ func newPuller(r *repo.Repo, c connector.Config, h *connector.Health, logger *sl
 			return nil, fmt.Errorf("api: %w", err)
 		}
 		mc.API = client
+		// Customer groups' names (contact_secret); a nil *api.Client must not become a non-nil interface.
+		if contact, err := c.ContactAPIClient(); err != nil {
+			return nil, fmt.Errorf("api: %w", err)
+		} else if contact != nil {
+			mc.Contact = contact
+		}
 		mc.APIOptions = msgaudit.APIOptions{RoomRefresh: c.API.RoomRefresh, PermitInterval: c.API.PermitInterval,
 			ConsentRefresh: c.API.ConsentRefresh, MinInterval: c.API.MinInterval, ConsentBatch: c.API.ConsentBatch,
 			ExpectedEmployees: c.ExpectedEmployees}

@@ -3,7 +3,9 @@
 // need: access tokens (cached, refreshed before they expire and when the
 // server says they are invalid), temporary media by media id, and the
 // conversation-archive (msgaudit) REST calls — permitted users, consent of
-// single and room conversations, and room details.
+// single and room conversations, and room details — and the description of
+// customer groups (externalcontact/groupchat/get), which needs another
+// secret and so another Client.
 //
 // Secrets (the app secret and the access token) never appear in errors or
 // logs: the token travels in the query string, so every transport error is
@@ -62,10 +64,20 @@ func (e *APIError) Error() string {
 	return fmt.Sprintf("wecom %s: errcode %d: %s", e.Call, e.Code, e.Message)
 }
 
-// Is makes an invalid media id match fs.ErrNotExist, as ingest.MediaSource
-// requires of "the source does not have it".
+// Is makes "not found here" match fs.ErrNotExist: an invalid media id,
+// as ingest.MediaSource requires of "the source does not have it", and a
+// chat externalcontact/groupchat/get will not describe.
 func (e *APIError) Is(target error) bool {
-	return target == fs.ErrNotExist && e.Code == CodeInvalidMediaID
+	if target != fs.ErrNotExist {
+		return false
+	}
+	switch {
+	case e.Code == CodeInvalidMediaID:
+		return true
+	case e.Call == CallCustomerGroup:
+		return e.Code == CodeInvalidChatID || e.Code == CodeChatNotFound || e.Code == CodeNoInteropLicense
+	}
+	return false
 }
 
 // Client calls one app's API. Safe for concurrent use.
@@ -379,19 +391,29 @@ func (c *Client) CheckRoomAgree(ctx context.Context, roomID string) ([]Agreement
 	return res, nil
 }
 
-// Room is an internal group chat as msgaudit/groupchat/get describes it.
+// Room is a group chat as msgaudit/groupchat/get describes an internal
+// room — or as externalcontact/groupchat/get describes a customer group,
+// through CustomerGroup.Room, so that callers treat both kinds alike.
 type Room struct {
 	Name      string
-	Creator   string
+	Creator   string // a customer group's owner
 	CreatedAt time.Time
 	Notice    string
 	Members   []RoomMember
+	// Call is the API that described the room: CallGroupChat or
+	// CallCustomerGroup.
+	Call string
 }
 
-// RoomMember is one member and when they joined.
+// RoomMember is one member and when they joined. Type, Name and
+// GroupNickname come with customer groups only: msgaudit/groupchat/get
+// gives ids alone.
 type RoomMember struct {
-	ID       string
-	JoinedAt time.Time
+	ID            string
+	JoinedAt      time.Time
+	Type          MemberType // 0 when the call does not say
+	Name          string
+	GroupNickname string
 }
 
 // GroupChat fetches a room's name and members (msgaudit/groupchat/get).
@@ -406,14 +428,125 @@ func (c *Client) GroupChat(ctx context.Context, roomID string) (*Room, error) {
 			JoinTime int64  `json:"jointime"`
 		} `json:"members"`
 	}
-	if err := c.postJSON(ctx, "msgaudit/groupchat/get", "/cgi-bin/msgaudit/groupchat/get", map[string]string{"roomid": roomID}, &out); err != nil {
+	if err := c.postJSON(ctx, CallGroupChat, "/cgi-bin/"+CallGroupChat, map[string]string{"roomid": roomID}, &out); err != nil {
 		return nil, err
 	}
-	r := &Room{Name: out.RoomName, Creator: out.Creator, CreatedAt: time.Unix(out.RoomCreateTime, 0).UTC(), Notice: out.Notice}
+	r := &Room{Name: out.RoomName, Creator: out.Creator, CreatedAt: time.Unix(out.RoomCreateTime, 0).UTC(), Notice: out.Notice, Call: CallGroupChat}
 	for _, m := range out.Members {
 		r.Members = append(r.Members, RoomMember{ID: m.MemberID, JoinedAt: time.Unix(m.JoinTime, 0).UTC()})
 	}
 	return r, nil
+}
+
+// The two calls that describe a group chat, as APIError.Call and
+// Room.Call name them.
+const (
+	CallGroupChat     = "msgaudit/groupchat/get"        // internal rooms; the conversation-archive secret
+	CallCustomerGroup = "externalcontact/groupchat/get" // customer groups; a customer-contact secret
+)
+
+// Errcodes with which externalcontact/groupchat/get says it will not
+// describe a chat: not a customer group it knows, or one this secret may
+// not see. They match fs.ErrNotExist ("not found here"), unlike a token,
+// permission-to-call or transport failure, which concerns every group.
+const (
+	CodeInvalidChatID    = 86001  // not a valid chat id (an internal room's, say)
+	CodeChatNotFound     = 86003  // no such chat
+	CodeNoInteropLicense = 701008 // no member with an interop (互通) licence: not visible to the API
+)
+
+// MemberType says who a customer group's member is.
+type MemberType int
+
+// Member types of externalcontact/groupchat/get.
+const (
+	MemberEmployee MemberType = 1
+	MemberExternal MemberType = 2 // an external contact: external_userid
+)
+
+// CustomerGroup is a customer group (客户群, a group chat an employee owns
+// with external contacts in it) as externalcontact/groupchat/get
+// describes it.
+type CustomerGroup struct {
+	ChatID    string
+	Name      string // "" when the group has none
+	Owner     string // the employee who owns it
+	CreatedAt time.Time
+	Notice    string
+	Members   []GroupMember
+	Admins    []string // employees the owner made administrators
+}
+
+// GroupMember is one member of a customer group.
+type GroupMember struct {
+	UserID        string // userid, or external_userid for an external contact
+	Type          MemberType
+	UnionID       string // external contacts only, when WeCom discloses it
+	JoinedAt      time.Time
+	JoinScene     int    // 1 invited directly, 2 through a link, 3 through a QR code
+	Invitor       string // the employee who invited them ("" when they joined by themselves)
+	GroupNickname string // their nickname in this group
+	Name          string // their name
+}
+
+// Room is the group as a Room, for callers that handle internal rooms
+// and customer groups alike.
+func (g *CustomerGroup) Room() *Room {
+	r := &Room{Name: g.Name, Creator: g.Owner, CreatedAt: g.CreatedAt, Notice: g.Notice, Call: CallCustomerGroup}
+	for _, m := range g.Members {
+		r.Members = append(r.Members, RoomMember{ID: m.UserID, JoinedAt: m.JoinedAt, Type: m.Type, Name: m.Name, GroupNickname: m.GroupNickname})
+	}
+	return r
+}
+
+// CustomerGroup fetches a customer group's name, owner and members
+// (externalcontact/groupchat/get, with need_name so members' names come
+// too). The client's secret must have customer-contact (客户联系)
+// permission: the conversation-archive secret does not. An error matching
+// fs.ErrNotExist means WeCom will not describe the chat with this secret
+// (not a customer group, or not one it may see).
+func (c *Client) CustomerGroup(ctx context.Context, chatID string) (*CustomerGroup, error) {
+	var out struct {
+		GroupChat struct {
+			ChatID     string `json:"chat_id"`
+			Name       string `json:"name"`
+			Owner      string `json:"owner"`
+			CreateTime int64  `json:"create_time"`
+			Notice     string `json:"notice"`
+			MemberList []struct {
+				UserID        string     `json:"userid"`
+				Type          MemberType `json:"type"`
+				UnionID       string     `json:"unionid"`
+				JoinTime      int64      `json:"join_time"`
+				JoinScene     int        `json:"join_scene"`
+				GroupNickname string     `json:"group_nickname"`
+				Name          string     `json:"name"`
+				Invitor       struct {
+					UserID string `json:"userid"`
+				} `json:"invitor"`
+			} `json:"member_list"`
+			AdminList []struct {
+				UserID string `json:"userid"`
+			} `json:"admin_list"`
+		} `json:"group_chat"`
+	}
+	in := map[string]any{"chat_id": chatID, "need_name": 1}
+	if err := c.postJSON(ctx, CallCustomerGroup, "/cgi-bin/"+CallCustomerGroup, in, &out); err != nil {
+		return nil, err
+	}
+	gc := &out.GroupChat
+	g := &CustomerGroup{ChatID: gc.ChatID, Name: gc.Name, Owner: gc.Owner, CreatedAt: time.Unix(gc.CreateTime, 0).UTC(), Notice: gc.Notice}
+	if g.ChatID == "" {
+		g.ChatID = chatID
+	}
+	for _, m := range gc.MemberList {
+		g.Members = append(g.Members, GroupMember{UserID: m.UserID, Type: m.Type, UnionID: m.UnionID, JoinedAt: time.Unix(m.JoinTime, 0).UTC(),
+			JoinScene: m.JoinScene, Invitor: m.Invitor.UserID, GroupNickname: m.GroupNickname, Name: m.Name})
+	}
+	for _, a := range gc.AdminList {
+		g.Admins = append(g.Admins, a.UserID)
+	}
+	return g, nil
 }
 
 // KFPage is one page of customer-service messages (kf/sync_msg).

@@ -142,3 +142,101 @@ func TestMsgauditCalls(t *testing.T) {
 		f.Close()
 	}
 }
+
+// TestCustomerGroup: externalcontact/groupchat/get with a customer-contact
+// secret — its own client and token — beside the conversation-archive
+// secret, whose token WeCom refuses for it (48002).
+func TestCustomerGroup(t *testing.T) {
+	ctx := context.Background()
+	const contactSecret = "customer-contact-s3cret"
+	f := apitest.New("ww_corp", secret)
+	defer f.Close()
+	f.AddSecret(secret, apitest.CallPermitUsers, apitest.CallCheckSingleAgree, apitest.CallCheckRoomAgree, apitest.CallGroupChat)
+	f.AddSecret(contactSecret, apitest.CallCustomerGroup)
+	f.SetCustomerGroup("wrCustomer", "销售客服群", "ZhuShengBen",
+		apitest.GroupMember{UserID: "abel", Type: 1, Name: "张三丰", GroupNickname: "客服小张", JoinTime: 1572505491, Invitor: "jack"},
+		apitest.GroupMember{UserID: "wmOgQhDgAAuXFJGwbve4g4iyTxxxxxxx", Type: 2, Name: "王语嫣", GroupNickname: "顾客老王", JoinTime: 1572505492})
+	now := time.Now()
+	archiveClient := newClient(f, api.WeCom, &now)
+	contact := newClient(f, api.WeCom, &now)
+	contact.Secret = contactSecret
+
+	g, err := contact.CustomerGroup(ctx, "wrCustomer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.ChatID != "wrCustomer" || g.Name != "销售客服群" || g.Owner != "ZhuShengBen" || g.CreatedAt.Unix() != 1572505490 ||
+		len(g.Members) != 2 || !slices.Equal(g.Admins, []string{"ZhuShengBen"}) {
+		t.Fatalf("group %+v", g)
+	}
+	emp, ext := g.Members[0], g.Members[1]
+	if emp.UserID != "abel" || emp.Type != api.MemberEmployee || emp.Name != "张三丰" || emp.GroupNickname != "客服小张" || emp.Invitor != "jack" || emp.JoinedAt.Unix() != 1572505491 ||
+		ext.Type != api.MemberExternal || ext.Name != "王语嫣" || ext.GroupNickname != "顾客老王" || ext.UnionID == "" || ext.Invitor != "" {
+		t.Fatalf("members %+v", g.Members)
+	}
+	if req := f.CustomerGroupRequests(); len(req) != 1 || req[0]["chat_id"] != "wrCustomer" || req[0]["need_name"] != float64(1) {
+		t.Fatalf("requests %v: want chat_id and need_name 1", req)
+	}
+	room := g.Room()
+	if room.Name != "销售客服群" || room.Creator != "ZhuShengBen" || room.Call != api.CallCustomerGroup || len(room.Members) != 2 ||
+		room.Members[1].ID != ext.UserID || room.Members[1].Type != api.MemberExternal || room.Members[0].GroupNickname != "客服小张" {
+		t.Fatalf("as a room: %+v", room)
+	}
+	if r, err := archiveClient.GroupChat(ctx, "wrNONE"); err == nil {
+		t.Fatalf("internal room lookup of an unknown room: %+v", r)
+	}
+
+	// "Not found here" is fs.ErrNotExist; everything else is a failure.
+	for _, tc := range []struct {
+		name     string
+		c        *api.Client
+		chat     string
+		fail     int
+		code     int
+		notFound bool
+	}{
+		{"unknown chat", contact, "wrInternal", 0, api.CodeInvalidChatID, true},
+		{"no interop licence", contact, "wrCustomer", api.CodeNoInteropLicense, api.CodeNoInteropLicense, true},
+		{"chat not found", contact, "wrCustomer", api.CodeChatNotFound, api.CodeChatNotFound, true},
+		{"busy", contact, "wrCustomer", api.CodeBusy, api.CodeBusy, false},
+		{"archive secret", archiveClient, "wrCustomer", 0, apitest.CodeAPIForbidden, false},
+	} {
+		f.FailCall(apitest.CallCustomerGroup, tc.fail)
+		_, err := tc.c.CustomerGroup(ctx, tc.chat)
+		var ae *api.APIError
+		if !errors.As(err, &ae) || ae.Code != tc.code || ae.Call != api.CallCustomerGroup || errors.Is(err, fs.ErrNotExist) != tc.notFound {
+			t.Errorf("%s: %v (want errcode %d, not found %v)", tc.name, err, tc.code, tc.notFound)
+		}
+		if err != nil && (strings.Contains(err.Error(), "tok-") || strings.Contains(err.Error(), "access_token") || strings.Contains(err.Error(), contactSecret)) {
+			t.Errorf("%s: the error shows a credential: %v", tc.name, err)
+		}
+	}
+	f.FailCall(apitest.CallCustomerGroup, 0)
+	// The same codes from another call are not "not found".
+	if errors.Is(&api.APIError{Call: api.CallGroupChat, Code: api.CodeInvalidChatID}, fs.ErrNotExist) {
+		t.Error("86001 of msgaudit/groupchat/get matches fs.ErrNotExist")
+	}
+
+	// One token per secret, each cached and refreshed on its own.
+	if a, c := f.TokenCallsFor(secret), f.TokenCallsFor(contactSecret); a != 1 || c != 1 {
+		t.Fatalf("gettoken: %d with the archive secret, %d with the contact secret; want 1 and 1", a, c)
+	}
+	f.ExpireTokens()
+	if _, err := contact.CustomerGroup(ctx, "wrCustomer"); err != nil {
+		t.Fatalf("after token expiry: %v", err)
+	}
+	if a, c := f.TokenCallsFor(secret), f.TokenCallsFor(contactSecret); a != 1 || c != 2 {
+		t.Fatalf("after expiry: %d and %d gettoken calls; want the contact client alone to refresh", a, c)
+	}
+	// A wrong contact secret is a gettoken failure, not "not found".
+	bad := newClient(f, api.WeCom, &now)
+	bad.Secret = "not-the-contact-secret"
+	if _, err := bad.CustomerGroup(ctx, "wrCustomer"); err == nil || errors.Is(err, fs.ErrNotExist) || strings.Contains(err.Error(), bad.Secret) {
+		t.Fatalf("wrong secret: %v", err)
+	}
+	// Transport failures do not show the URL (and so the token).
+	f.Close()
+	if _, err := contact.CustomerGroup(ctx, "wrCustomer"); err == nil || strings.Contains(err.Error(), "access_token") || strings.Contains(err.Error(), "tok-") {
+		t.Fatalf("transport failure: %v", err)
+	}
+}

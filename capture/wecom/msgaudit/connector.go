@@ -71,6 +71,10 @@ type Connector struct {
 	// Without it the connector uses the Finance SDK only.
 	API        WeComAPI
 	APIOptions APIOptions
+	// Contact (optional, used only with API) describes the customer groups
+	// msgaudit/groupchat/get cannot: a client with a customer-contact
+	// secret (rest.go).
+	Contact CustomerGroupAPI
 	// Now is the clock of the REST side's caches and intervals (default:
 	// the engine's).
 	Now func() time.Time

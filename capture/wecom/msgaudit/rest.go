@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"slices"
 	"sort"
 	"sync"
@@ -35,6 +36,19 @@ type WeComAPI interface {
 
 var _ WeComAPI = (*api.Client)(nil)
 
+// CustomerGroupAPI describes customer groups (客户群: rooms with external
+// contacts), which msgaudit/groupchat/get does not; *api.Client implements
+// it. WeCom answers this call only to a secret with customer-contact
+// (客户联系) permission — not the conversation-archive secret — so it is a
+// second client, with its own access token. Contract as WeComAPI's, and
+// an error matching fs.ErrNotExist means the chat is not a customer group
+// this secret may describe.
+type CustomerGroupAPI interface {
+	CustomerGroup(ctx context.Context, chatID string) (*api.CustomerGroup, error)
+}
+
+var _ CustomerGroupAPI = (*api.Client)(nil)
+
 // PermitGauge is implemented by a Health that shows how many employees
 // the permit list holds (connector.Health does). Optional, so a Health
 // that only counts and raises faults still fits.
@@ -44,11 +58,13 @@ type PermitGauge interface {
 
 // ParticipantRoom is the participant.updated kind of a directory fact
 // about a room (id: the roomid; name: its name as msgaudit/groupchat/get
-// gave it). A room is not a party to a message, but the directory is the
-// archive's one journaled, time-valid record of names — and a room name
-// changes over time like a person's does — so a room's name is recorded
-// there rather than written into each message's normalized record, which
-// must stay what the raw bytes say.
+// gave it, or externalcontact/groupchat/get for a customer group — the
+// event has no field saying which, so the fact does not). A room is not
+// a party to a message, but the directory is the archive's one journaled,
+// time-valid record of names — and a room name changes over time like a
+// person's does — so a room's name is recorded there rather than written
+// into each message's normalized record, which must stay what the raw
+// bytes say.
 const ParticipantRoom archive.ParticipantKind = "room"
 
 // Defaults of APIOptions.
@@ -78,8 +94,8 @@ type APIOptions struct {
 
 // APIStats counts what the REST side did since the connector started.
 type APIStats struct {
-	RoomLookups        int // groupchat/get answers
-	RoomLookupsFailed  int
+	RoomLookups        int // rooms described (groupchat/get, or externalcontact/groupchat/get for a customer group)
+	RoomLookupsFailed  int // rooms neither call described: their messages stay without a name
 	RoomCacheHits      int // messages whose room was already known (no call)
 	RoomNames          int // room names journaled (participant.updated)
 	PermitChecks       int // get_permit_user_list answers
@@ -89,6 +105,14 @@ type APIStats struct {
 	ConsentCallsFailed int
 	ConsentPairs       int // employee–contact pairs asked about
 	ConsentRefusals    int // Disagree answers
+
+	// externalcontact/groupchat/get (with Contact), asked for the rooms
+	// groupchat/get could not describe: the groups it described, its "not
+	// a customer group" answers, and its failures (token, permission,
+	// transport…), which concern every customer group.
+	CustomerGroupLookups       int
+	CustomerGroupNotFound      int
+	CustomerGroupLookupsFailed int
 }
 
 // apiState is the REST side's per-run memory: caches, work queued by
@@ -163,8 +187,9 @@ func (c *Connector) APIStats() APIStats {
 	return c.api.stats
 }
 
-// Room returns what groupchat/get last said of a room in this run (ok
-// false when it has not answered for it).
+// Room returns what groupchat/get — or externalcontact/groupchat/get, for
+// a customer group (room.Call says which) — last said of a room in this
+// run (ok false when neither has answered for it).
 func (c *Connector) Room(roomID string) (room api.Room, ok bool) {
 	if c.api == nil {
 		return room, false
@@ -386,7 +411,7 @@ type roomWant struct {
 	since archive.Time
 }
 
-// lookupRooms calls groupchat/get for each queued room and journals its
+// lookupRooms describes each queued room (describeRoom) and journals its
 // name when the directory does not already say so. A failure leaves the
 // room's messages archived without a name (they already are) and is
 // retried later.
@@ -400,11 +425,8 @@ func (c *Connector) lookupRooms(ctx context.Context) {
 	s.mu.Unlock()
 	sort.Slice(want, func(i, j int) bool { return want[i].id < want[j].id })
 	for _, w := range want {
-		if c.apiWait(ctx) != nil {
-			return
-		}
-		room, err := c.API.GroupChat(ctx, w.id)
-		if err != nil && ctx.Err() != nil {
+		a, ok := c.describeRoom(ctx, w.id)
+		if !ok {
 			return
 		}
 		now := c.now()
@@ -415,25 +437,44 @@ func (c *Connector) lookupRooms(ctx context.Context) {
 			e = &roomEntry{}
 			s.rooms[w.id] = e
 		}
-		if err != nil {
-			e.due = now.Add(retryAfter(err, o.RoomRefresh))
+		if a.err != nil {
+			e.due = now.Add(a.retry)
 			s.stats.RoomLookupsFailed++
 		} else {
-			e.room, e.due = room, now.Add(o.RoomRefresh)
+			e.room, e.due = a.room, now.Add(o.RoomRefresh)
 			s.stats.RoomLookups++
-			for _, m := range room.Members {
-				if ClassifyParticipant(m.ID) == archive.ParticipantExternal && !now.Before(s.roomDue[w.id]) {
+			for _, m := range a.room.Members {
+				if externalMember(m) && !now.Before(s.roomDue[w.id]) {
 					s.wantRoomAgr[w.id] = true
 				}
 			}
 		}
+		if a.askedGroup {
+			switch {
+			case a.err == nil:
+				s.stats.CustomerGroupLookups++
+			case errors.Is(a.groupErr, fs.ErrNotExist):
+				s.stats.CustomerGroupNotFound++
+			default:
+				s.stats.CustomerGroupLookupsFailed++
+			}
+		}
 		s.mu.Unlock()
-		if err != nil {
-			c.Logger.Warn("groupchat/get failed: the room's messages are archived without its name", "connector", c.ID, "room", w.id, "err", err)
+		if a.err != nil {
+			attrs := []any{"connector", c.ID, "room", w.id, "err", a.err}
+			if a.askedGroup {
+				attrs = append(attrs, "customer_group_err", a.groupErr)
+			}
+			c.Logger.Warn("groupchat/get failed: the room's messages are archived without its name", attrs...)
 			c.observe(ctx, "room_lookup_failed")
+			if a.askedGroup && !errors.Is(a.groupErr, fs.ErrNotExist) {
+				// Counted apart: a wrong contact secret or a missing
+				// permission leaves every customer group unnamed.
+				c.observe(ctx, "customer_group_lookup_failed")
+			}
 			continue
 		}
-		recorded, err := c.recordRoomName(ctx, w.id, room.Name, w.since)
+		recorded, err := c.recordRoomName(ctx, w.id, a.room.Name, w.since)
 		if err != nil {
 			c.Logger.Error("room name not journaled; it is asked again later", "connector", c.ID, "room", w.id, "err", err)
 			s.mu.Lock()
@@ -442,11 +483,69 @@ func (c *Connector) lookupRooms(ctx context.Context) {
 			continue
 		}
 		if recorded {
+			// The fact cannot say which call named the room; the log does.
+			c.Logger.Info("room name journaled", "connector", c.ID, "room", w.id, "call", a.room.Call)
 			s.mu.Lock()
 			s.stats.RoomNames++
 			s.mu.Unlock()
 		}
 	}
+}
+
+// roomAnswer is what describeRoom learnt of a room.
+type roomAnswer struct {
+	room       *api.Room     // nil when neither call described it
+	err        error         // groupchat/get's failure, when room is nil
+	askedGroup bool          // externalcontact/groupchat/get was asked
+	groupErr   error         // and its failure
+	retry      time.Duration // when to ask again after a failure
+}
+
+// describeRoom asks groupchat/get for a room and, when that cannot
+// describe it (WeCom answers an errcode for a customer group; or any other
+// failure) and Contact is set, externalcontact/groupchat/get. An internal
+// room so costs one call, a customer group two. ok is false when ctx
+// ended during a call: nothing was learnt.
+func (c *Connector) describeRoom(ctx context.Context, id string) (a roomAnswer, ok bool) {
+	o := &c.APIOptions
+	if c.apiWait(ctx) != nil {
+		return a, false
+	}
+	a.room, a.err = c.API.GroupChat(ctx, id)
+	if a.err == nil {
+		return a, true
+	}
+	if ctx.Err() != nil {
+		return a, false
+	}
+	a.retry = retryAfter(a.err, o.RoomRefresh)
+	if c.Contact == nil {
+		return a, true
+	}
+	if c.apiWait(ctx) != nil {
+		return a, false
+	}
+	a.askedGroup = true
+	g, err := c.Contact.CustomerGroup(ctx, id)
+	if err != nil {
+		if ctx.Err() != nil {
+			return a, false
+		}
+		a.groupErr = err
+		a.retry = min(a.retry, retryAfter(err, o.RoomRefresh))
+		return a, true
+	}
+	a.room, a.err = g.Room(), nil
+	return a, true
+}
+
+// externalMember: a customer group says who is an external contact; an
+// internal room's member list gives ids only, classified like a message's.
+func externalMember(m api.RoomMember) bool {
+	if m.Type != 0 {
+		return m.Type == api.MemberExternal
+	}
+	return ClassifyParticipant(m.ID) == archive.ParticipantExternal
 }
 
 // farFuture finds the latest directory fact of an id.

@@ -1,7 +1,8 @@
 // Package apitest is an in-process fake of the WeCom / Official Account
-// server APIs that package api calls, for tests: it issues tokens, serves
-// media by id, and answers the msgaudit REST calls, with the same error
-// envelopes ({"errcode", "errmsg"}) as the real service.
+// server APIs that package api calls, for tests: it issues tokens (per
+// secret, each secret allowed its own calls), serves media by id, and
+// answers the msgaudit REST calls and externalcontact/groupchat/get, with
+// the same error envelopes ({"errcode", "errmsg"}) as the real service.
 package apitest
 
 import (
@@ -20,7 +21,7 @@ type Fake struct {
 	ID, Secret string // accepted credentials (corpid/corpsecret or appid/secret)
 
 	mu         sync.Mutex
-	tokens     map[string]bool
+	tokens     map[string]*token
 	tokenSeq   int
 	media      map[string][]byte
 	permit     []string
@@ -35,6 +36,12 @@ type Fake struct {
 	KFTokens   []string // tokens sync_msg calls carried, in order
 	TokenCalls atomic.Int64
 	MediaCalls atomic.Int64
+
+	scopes      map[string]map[string]bool // accepted secrets besides Secret (AddSecret) → the calls their tokens may make (nil: any)
+	tokenCalls  map[string]int64           // corpsecret (or secret) → gettoken requests
+	groups      map[string]customerGroup
+	groupBodies []map[string]any // externalcontact/groupchat/get request bodies, in order
+
 	// LegacyField answers consent with the documented misspelt
 	// "exteranalopenid" instead of external_userid.
 	LegacyField bool
@@ -42,16 +49,17 @@ type Fake struct {
 
 // New starts a fake for the given credentials.
 func New(id, secret string) *Fake {
-	f := &Fake{ID: id, Secret: secret, tokens: map[string]bool{}, media: map[string][]byte{},
+	f := &Fake{ID: id, Secret: secret, tokens: map[string]*token{}, media: map[string][]byte{},
 		agree: map[string]string{}, roomAgree: map[string][]map[string]any{}, rooms: map[string]map[string]any{},
-		failMedia: map[string]int{}, failCall: map[string]int{}, calls: map[string]int64{}}
+		failMedia: map[string]int{}, failCall: map[string]int{}, calls: map[string]int64{},
+		scopes: map[string]map[string]bool{}, tokenCalls: map[string]int64{}, groups: map[string]customerGroup{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /cgi-bin/gettoken", f.gettoken)
 	mux.HandleFunc("GET /cgi-bin/token", f.gettoken)
 	mux.HandleFunc("GET /cgi-bin/media/get", f.mediaGet)
 	for call, h := range map[string]func(http.ResponseWriter, map[string]any){
 		CallPermitUsers: f.permitUsers, CallCheckSingleAgree: f.checkSingle, CallCheckRoomAgree: f.checkRoom,
-		CallGroupChat: f.groupChat, CallKFSyncMsg: f.kfSync,
+		CallGroupChat: f.groupChat, CallKFSyncMsg: f.kfSync, CallCustomerGroup: f.customerGroup,
 	} {
 		mux.HandleFunc("POST /cgi-bin/"+call, f.authed(call, h))
 	}
@@ -67,7 +75,45 @@ const (
 	CallCheckRoomAgree   = "msgaudit/check_room_agree"
 	CallGroupChat        = "msgaudit/groupchat/get"
 	CallKFSyncMsg        = "kf/sync_msg"
+	CallCustomerGroup    = "externalcontact/groupchat/get"
+	callMedia            = "media/get" // for scopes only
 )
+
+// CodeAPIForbidden is WeCom's answer to a token whose app may not make
+// the call (48002, "api forbidden").
+const CodeAPIForbidden = 48002
+
+type token struct {
+	valid  bool
+	secret string
+}
+
+// AddSecret makes the fake accept another secret of the corp — a
+// customer-contact (客户联系) secret beside the conversation-archive one,
+// say — and limits what its tokens may call to calls (none: anything;
+// media downloads are "media/get"). WeCom issues a token per secret and
+// answers 48002 to a call the secret's app has no permission for; the
+// fake does the same. AddSecret(f.Secret, …) limits the main secret.
+func (f *Fake) AddSecret(secret string, calls ...string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var scope map[string]bool
+	if len(calls) > 0 {
+		scope = map[string]bool{}
+		for _, c := range calls {
+			scope[c] = true
+		}
+	}
+	f.scopes[secret] = scope
+}
+
+// TokenCallsFor reports how many gettoken requests carried secret
+// (refused ones included); TokenCalls counts them all.
+func (f *Fake) TokenCallsFor(secret string) int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.tokenCalls[secret]
+}
 
 // Calls reports how many requests a JSON call received (a request the
 // fake refused for its token counts too: it was a call).
@@ -114,8 +160,8 @@ func (f *Fake) FailMedia(id string, code int) {
 // ExpireTokens makes every issued token invalid (errcode 42001 on use).
 func (f *Fake) ExpireTokens() {
 	f.mu.Lock()
-	for t := range f.tokens {
-		f.tokens[t] = false
+	for _, t := range f.tokens {
+		t.valid = false
 	}
 	f.mu.Unlock()
 }
@@ -143,6 +189,18 @@ func (f *Fake) SetRoom(roomID, name, creator string, members map[string]int64, a
 		ms = append(ms, map[string]any{"memberid": id, "jointime": t})
 	}
 	f.rooms[roomID] = map[string]any{"roomname": name, "creator": creator, "room_create_time": 1600000000, "notice": "", "members": ms}
+	var ag []map[string]any
+	for ext, st := range agree {
+		ag = append(ag, f.agreeEntry("", ext, st))
+	}
+	f.roomAgree[roomID] = ag
+}
+
+// SetRoomAgree sets the consent check_room_agree answers for a room
+// without making it an internal room (a customer group's, say).
+func (f *Fake) SetRoomAgree(roomID string, agree map[string]string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	var ag []map[string]any
 	for ext, st := range agree {
 		ag = append(ag, f.agreeEntry("", ext, st))
@@ -183,32 +241,44 @@ func (f *Fake) gettoken(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	f.mu.Lock()
+	f.tokenCalls[secret]++
+	_, extra := f.scopes[secret]
+	f.mu.Unlock()
 	if id != f.ID {
 		apiErr(w, 40013, "invalid corpid")
 		return
 	}
-	if secret != f.Secret {
+	if secret != f.Secret && !extra {
 		apiErr(w, 40001, "invalid credential")
 		return
 	}
 	f.mu.Lock()
 	f.tokenSeq++
 	tok := fmt.Sprintf("tok-%d", f.tokenSeq)
-	f.tokens[tok] = true
+	f.tokens[tok] = &token{valid: true, secret: secret}
 	f.mu.Unlock()
 	writeJSON(w, map[string]any{"errcode": 0, "errmsg": "ok", "access_token": tok, "expires_in": 7200})
 }
 
-// tokenOK answers the token error itself when the token is bad.
-func (f *Fake) tokenOK(w http.ResponseWriter, r *http.Request) bool {
+// tokenOK answers the token error itself when the token is bad, or
+// 48002 when its secret may not make call.
+func (f *Fake) tokenOK(w http.ResponseWriter, r *http.Request, call string) bool {
 	f.mu.Lock()
-	valid, known := f.tokens[r.URL.Query().Get("access_token")]
+	t := f.tokens[r.URL.Query().Get("access_token")]
+	var allowed bool
+	if t != nil {
+		scope := f.scopes[t.secret]
+		allowed = scope == nil || scope[call]
+	}
 	f.mu.Unlock()
 	switch {
-	case !known:
+	case t == nil:
 		apiErr(w, 40014, "invalid access_token")
-	case !valid:
+	case !t.valid:
 		apiErr(w, 42001, "access_token expired")
+	case !allowed:
+		apiErr(w, CodeAPIForbidden, "api forbidden")
 	default:
 		return true
 	}
@@ -221,7 +291,7 @@ func (f *Fake) authed(call string, h func(http.ResponseWriter, map[string]any)) 
 		f.calls[call]++
 		code := f.failCall[call]
 		f.mu.Unlock()
-		if !f.tokenOK(w, r) {
+		if !f.tokenOK(w, r, call) {
 			return
 		}
 		if code != 0 {
@@ -239,7 +309,7 @@ func (f *Fake) authed(call string, h func(http.ResponseWriter, map[string]any)) 
 
 func (f *Fake) mediaGet(w http.ResponseWriter, r *http.Request) {
 	f.MediaCalls.Add(1)
-	if !f.tokenOK(w, r) {
+	if !f.tokenOK(w, r, callMedia) {
 		return
 	}
 	id := r.URL.Query().Get("media_id")
@@ -348,4 +418,66 @@ func (f *Fake) kfSync(w http.ResponseWriter, body map[string]any) {
 		more = 1
 	}
 	writeJSON(w, map[string]any{"errcode": 0, "errmsg": "ok", "next_cursor": fmt.Sprintf("p%d", n+1), "has_more": more, "msg_list": p.msgs})
+}
+
+// GroupMember is a member of a customer group in the fake.
+type GroupMember struct {
+	UserID        string
+	Type          int // 1 employee, 2 external contact
+	Name          string
+	GroupNickname string
+	JoinTime      int64
+	Invitor       string // "" for none
+}
+
+type customerGroup struct {
+	name, owner string
+	members     []GroupMember
+}
+
+// SetCustomerGroup sets (or renames) a customer group (客户群) that
+// externalcontact/groupchat/get describes; a chat id it was not given is
+// answered with 86001 (invalid chat id), as an internal room's is.
+func (f *Fake) SetCustomerGroup(chatID, name, owner string, members ...GroupMember) {
+	f.mu.Lock()
+	f.groups[chatID] = customerGroup{name, owner, append([]GroupMember(nil), members...)}
+	f.mu.Unlock()
+}
+
+// CustomerGroupRequests returns the bodies externalcontact/groupchat/get
+// received with a valid token, in order.
+func (f *Fake) CustomerGroupRequests() []map[string]any {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]map[string]any(nil), f.groupBodies...)
+}
+
+func (f *Fake) customerGroup(w http.ResponseWriter, body map[string]any) {
+	id, _ := body["chat_id"].(string)
+	needName, _ := body["need_name"].(float64)
+	f.mu.Lock()
+	f.groupBodies = append(f.groupBodies, body)
+	g, ok := f.groups[id]
+	f.mu.Unlock()
+	if !ok {
+		apiErr(w, 86001, "invalid chatid")
+		return
+	}
+	members := []map[string]any{}
+	for _, m := range g.members {
+		e := map[string]any{"userid": m.UserID, "type": m.Type, "join_time": m.JoinTime, "join_scene": 1, "group_nickname": m.GroupNickname}
+		if m.Invitor != "" {
+			e["invitor"] = map[string]any{"userid": m.Invitor}
+		}
+		if m.Type == 2 {
+			e["unionid"] = "oAAAA" + m.UserID
+		}
+		if needName == 1 { // WeCom gives names only when asked
+			e["name"] = m.Name
+		}
+		members = append(members, e)
+	}
+	writeJSON(w, map[string]any{"errcode": 0, "errmsg": "ok", "group_chat": map[string]any{
+		"chat_id": id, "name": g.name, "owner": g.owner, "create_time": 1572505490, "notice": "",
+		"member_list": members, "admin_list": []map[string]any{{"userid": g.owner}}}})
 }
