@@ -121,10 +121,15 @@ type APIStats struct {
 type apiState struct {
 	round sync.Mutex // one SyncAPI at a time
 
-	mu          sync.Mutex
-	rooms       map[string]*roomEntry
-	wantRooms   map[string]archive.Time // room → earliest sent time of its messages waiting for the name
-	pairDue     map[api.Pair]time.Time  // when a pair's consent is to be asked again
+	mu        sync.Mutex
+	rooms     map[string]*roomEntry
+	wantRooms map[string]archive.Time // room → earliest sent time of its messages waiting for the name
+	// retryRooms are rooms whose name could not be learnt (a transient
+	// failure) or journaled, with the earliest sent time of their
+	// messages: asked again when their entry is due, whether or not the
+	// room gets new messages (a quiet room must not stay nameless).
+	retryRooms  map[string]archive.Time
+	pairDue     map[api.Pair]time.Time // when a pair's consent is to be asked again
 	wantPairs   map[api.Pair]bool
 	roomDue     map[string]time.Time // the same for check_room_agree
 	wantRoomAgr map[string]bool
@@ -140,7 +145,7 @@ type roomEntry struct {
 }
 
 func newAPIState() *apiState {
-	return &apiState{rooms: map[string]*roomEntry{}, wantRooms: map[string]archive.Time{},
+	return &apiState{rooms: map[string]*roomEntry{}, wantRooms: map[string]archive.Time{}, retryRooms: map[string]archive.Time{},
 		pairDue: map[api.Pair]time.Time{}, wantPairs: map[api.Pair]bool{},
 		roomDue: map[string]time.Time{}, wantRoomAgr: map[string]bool{},
 		stats: APIStats{PermitUsers: -1}, wake: make(chan struct{}, 1)}
@@ -418,6 +423,15 @@ type roomWant struct {
 func (c *Connector) lookupRooms(ctx context.Context) {
 	s, o := c.api, &c.APIOptions
 	s.mu.Lock()
+	now := c.now()
+	for id, since := range s.retryRooms {
+		if e := s.rooms[id]; e == nil || !now.Before(e.due) {
+			if t, ok := s.wantRooms[id]; !ok || since.Before(t.Time) {
+				s.wantRooms[id] = since
+			}
+			delete(s.retryRooms, id)
+		}
+	}
 	want := make([]roomWant, 0, len(s.wantRooms))
 	for id, t := range s.wantRooms {
 		want = append(want, roomWant{id, t})
@@ -440,6 +454,12 @@ func (c *Connector) lookupRooms(ctx context.Context) {
 		if a.err != nil {
 			e.due = now.Add(a.retry)
 			s.stats.RoomLookupsFailed++
+			if a.retry < o.RoomRefresh {
+				// Transient (WeCom busy, the network): ask again when
+				// due even if the room stays quiet. An answer that the
+				// room cannot be described waits for its next message.
+				s.retryLocked(w)
+			}
 		} else {
 			e.room, e.due = a.room, now.Add(o.RoomRefresh)
 			s.stats.RoomLookups++
@@ -479,6 +499,7 @@ func (c *Connector) lookupRooms(ctx context.Context) {
 			c.Logger.Error("room name not journaled; it is asked again later", "connector", c.ID, "room", w.id, "err", err)
 			s.mu.Lock()
 			e.due = now.Add(DefaultAPIRetry)
+			s.retryLocked(w)
 			s.mu.Unlock()
 			continue
 		}
@@ -489,6 +510,13 @@ func (c *Connector) lookupRooms(ctx context.Context) {
 			s.stats.RoomNames++
 			s.mu.Unlock()
 		}
+	}
+}
+
+// retryLocked keeps a room to ask again when its entry is due (s.mu held).
+func (s *apiState) retryLocked(w roomWant) {
+	if t, ok := s.retryRooms[w.id]; !ok || w.since.Before(t.Time) {
+		s.retryRooms[w.id] = w.since
 	}
 }
 

@@ -495,3 +495,33 @@ func TestAPIRateLimit(t *testing.T) {
 		t.Fatalf("%d room lookups", n)
 	}
 }
+
+// TestConnectorAPIQuietRoomRetried: a room whose lookup failed is asked
+// again when its retry is due even if it gets no new message, and its
+// name is journaled valid from its first message.
+func TestConnectorAPIQuietRoomRetried(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	c := f.connector("main")
+	fake, _, clk := withAPI(t, c)
+	fake.SetRoom("wrQuiet", "港股通客户群", "zhangwei", map[string]int64{"zhangwei": 1600000000}, nil)
+	fake.FailCall(apitest.CallGroupChat, -1) // WeCom busy: retried after a minute
+	first := clk.Now().Add(-time.Hour)
+	f.add(text("zhangwei", []string{"lina"}, "wrQuiet", first), text("lina", []string{"zhangwei"}, "wrQuiet", first.Add(time.Minute)))
+	f.drain(c)
+	c.SyncAPI(ctx)
+	if st := c.APIStats(); st.RoomLookupsFailed != 1 || len(roomFacts(t, f.r.Store)) != 0 {
+		t.Fatalf("while WeCom is busy: %+v", st)
+	}
+	fake.FailCall(apitest.CallGroupChat, 0)
+	c.SyncAPI(ctx) // not due yet: nothing asked
+	if n := fake.Calls(apitest.CallGroupChat); n != 1 {
+		t.Fatalf("groupchat/get called %d times before the retry was due", n)
+	}
+	clk.Add(2 * time.Minute) // no new message in the room
+	c.SyncAPI(ctx)
+	facts := roomFacts(t, f.r.Store)
+	if len(facts) != 1 || facts[0].Name != "港股通客户群" || !facts[0].ValidFrom.Equal(archive.At(first).Time) {
+		t.Fatalf("room facts after the retry: %+v", facts)
+	}
+}
