@@ -11,7 +11,6 @@ import (
 	"github.com/wxarchive/wxarchive/ingest"
 	"github.com/wxarchive/wxarchive/journal"
 	"github.com/wxarchive/wxarchive/policy"
-	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/review"
 	"github.com/wxarchive/wxarchive/store"
 	"github.com/wxarchive/wxarchive/supervise"
@@ -44,15 +43,7 @@ func pitch(i, day int) ingest.Item {
 // reviewers have closed alerts, each rule's precision.
 func TestMassCommunicationAndDepartments(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	if _, err := repo.Init(ctx, dir, repo.InitOptions{NoDefaultPolicies: true}); err != nil {
-		t.Fatal(err)
-	}
-	r, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close(ctx)
+	r := newArchive(t, true)
 	// zhangwei moves from 财富管理部 to 私人银行部 on day 20.
 	for _, f := range []struct {
 		dept string

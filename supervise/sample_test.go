@@ -11,7 +11,6 @@ import (
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/ingest"
 	"github.com/wxarchive/wxarchive/policy"
-	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/store"
 	"github.com/wxarchive/wxarchive/supervise"
 )
@@ -34,15 +33,7 @@ sampling:
 // once; inbound messages (out of scope) are never drawn.
 func TestSamplingTopUp(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	if _, err := repo.Init(ctx, dir, repo.InitOptions{NoDefaultPolicies: true}); err != nil {
-		t.Fatal(err)
-	}
-	r, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close(ctx)
+	r := newArchive(t, true)
 	if _, _, err := supervise.Apply(ctx, r.Engine, r.Store, "s.yaml", []byte(sampling), "cli:alice"); err != nil {
 		t.Fatal(err)
 	}

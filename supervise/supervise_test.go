@@ -27,6 +27,23 @@ func message(id, text string, dir archive.Direction) ingest.Item {
 	return ingest.Item{Source: "t:1", Raw: []byte(id + text), Message: m}
 }
 
+// newArchive is a new archive opened for writing, with the default
+// policy pack unless noDefaults; it is closed when the test ends.
+func newArchive(t *testing.T, noDefaults bool) *repo.Repo {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	if _, err := repo.Init(ctx, dir, repo.InitOptions{NoDefaultPolicies: noDefaults}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close(context.Background()) })
+	return r
+}
+
 func alerts(t *testing.T, r *repo.Repo) []string {
 	var out []string
 	if err := r.Store.Alerts(context.Background(), 0, "", 0, func(a store.AlertRow) error {
@@ -43,15 +60,7 @@ func alerts(t *testing.T, r *repo.Repo) []string {
 // policy is journaled with its author and used from then on.
 func TestSupervisor(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	if _, err := repo.Init(ctx, dir, repo.InitOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	r, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close(ctx)
+	r := newArchive(t, false)
 	pols, rows, err := supervise.Policies(ctx, r.Store)
 	if err != nil || len(pols) != 9 || rows[0].Actor != "cli:init" || rows[0].Version != 1 {
 		t.Fatalf("default pack: %d policies, %v", len(pols), err)
@@ -128,15 +137,7 @@ func (noRecords) Get(context.Context, store.RecordKey, archive.BlobID) ([]byte, 
 // of messages must not read them all when serve starts).
 func TestSupervisorWithoutPolicies(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	if _, err := repo.Init(ctx, dir, repo.InitOptions{NoDefaultPolicies: true}); err != nil {
-		t.Fatal(err)
-	}
-	r, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close(ctx)
+	r := newArchive(t, true)
 	var items []ingest.Item
 	for _, id := range []string{"a", "b", "c"} {
 		items = append(items, message(id, "保本", archive.DirectionOutbound))
@@ -208,15 +209,7 @@ func TestSupervisorAfterRestart(t *testing.T) {
 // time each get their own version number, 1 to n, none lost or refused.
 func TestConcurrentApply(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	if _, err := repo.Init(ctx, dir, repo.InitOptions{NoDefaultPolicies: true}); err != nil {
-		t.Fatal(err)
-	}
-	r, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close(ctx)
+	r := newArchive(t, true)
 	const n = 8
 	versions := make(chan int, n)
 	errs := make(chan error, n)
@@ -261,15 +254,7 @@ func TestConcurrentApply(t *testing.T) {
 // itself, and never twice, however ingest and supervision interleave.
 func TestRecalledOncePerRecall(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	if _, err := repo.Init(ctx, dir, repo.InitOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	r, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close(ctx)
+	r := newArchive(t, false)
 	recall := func(id, of string) ingest.Item {
 		it := message(id, "", archive.DirectionOutbound)
 		it.Message.Kind, it.Message.SourceType, it.Message.Action, it.Message.RefersTo = archive.KindRevoke, "revoke", archive.ActionRecall, of
@@ -319,15 +304,7 @@ func TestRecalledOncePerRecall(t *testing.T) {
 // waited for, never evaluated again.
 func TestStopAndCatchUpRaisesOnce(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	if _, err := repo.Init(ctx, dir, repo.InitOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	r, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close(ctx)
+	r := newArchive(t, false)
 	s := &supervise.Supervisor{Engine: r.Engine, Store: r.Store, Records: r.Records, Batch: 50}
 	want := 0
 	for round := range 12 {
