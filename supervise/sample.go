@@ -2,7 +2,6 @@ package supervise
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -91,59 +90,47 @@ func (s *Supervisor) topUpPeriod(ctx context.Context, p *policy.Policy, version 
 	if err != nil {
 		return 0, err
 	}
-	// The period's messages: scanning back from the newest, until a run
-	// of messages sent before the period (late captures interleave).
-	const oldRun = 1000
+	// The period's messages: scanning back from the newest.
 	type member struct {
 		serial     uint64
 		department string
 	}
 	bySource := map[string]member{}
 	var pop []policy.Candidate
-	old := 0
-	for serial := head.NextSerial - 1; serial >= 1 && old < oldRun; serial-- {
-		row, err := s.Store.Message(ctx, serial)
+	err = s.scanBack(ctx, head.NextSerial-1, func(row store.MessageRow) bool { return row.SentAt.Time.Before(start) }, func(row store.MessageRow) error {
+		serial := row.Serial
+		if !row.SentAt.Time.Before(end) || row.Action == archive.ActionRecall {
+			return nil
+		}
+		m, _, err := s.readMessage(ctx, row)
 		if err != nil {
-			return 0, fmt.Errorf("serial %d: %w", serial, err)
-		}
-		t := row.SentAt.Time
-		if t.Before(start) {
-			old++
-			continue
-		}
-		old = 0
-		if !t.Before(end) || row.Action == archive.ActionRecall {
-			continue
-		}
-		b, err := s.Records.Get(ctx, store.RecordKey{JournalIndex: row.JournalIndex, Ordinal: archive.OrdinalNormalized}, row.RecordHash)
-		if err != nil {
-			return 0, fmt.Errorf("serial %d: %w", serial, err)
-		}
-		var m archive.Message
-		if err := json.Unmarshal(b, &m); err != nil {
-			return 0, fmt.Errorf("serial %d: normalized record: %w", serial, err)
+			return err
 		}
 		var dirErr error
-		in := policy.Input{Message: &m, Serial: serial, Department: policy.DirectoryDepartment(ctx, s.Store, m.SentAt, &dirErr)}
+		in := policy.Input{Message: m, Serial: serial, Department: policy.DirectoryDepartment(ctx, s.Store, m.SentAt, &dirErr)}
 		inScope := p.InScope(in)
-		emp := employeeOf(&m)
+		emp := employeeOf(m)
 		dept := ""
 		if inScope && emp != "" {
 			dept = policy.QueueDepartment(in)
 		}
 		if dirErr != nil {
-			return 0, fmt.Errorf("serial %d: directory: %w", serial, dirErr)
+			return fmt.Errorf("serial %d: directory: %w", serial, dirErr)
 		}
 		if !inScope || emp == "" {
-			continue
+			return nil
 		}
 		if prev, dup := bySource[m.SourceID]; dup && prev.serial < serial {
-			continue // a later version of the same message: sample it once
+			return nil // a later version of the same message: sample it once
 		}
 		if _, dup := bySource[m.SourceID]; !dup {
 			pop = append(pop, policy.Candidate{ID: m.SourceID, Employee: emp, Period: period})
 		}
 		bySource[m.SourceID] = member{serial, dept}
+		return nil
+	})
+	if err != nil {
+		return 0, err
 	}
 	sampled := map[uint64]bool{}
 	if err := s.Store.Alerts(ctx, 0, p.Name, 0, func(a store.AlertRow) error {

@@ -271,16 +271,9 @@ func (s *Supervisor) recalledAlerts(ctx context.Context, pols []*policy.Policy, 
 		if o.Source != m.Source || o.Serial >= recall {
 			continue
 		}
-		orig, _, ok := s.Engine.Recent(o.Serial, o.RecordHash)
-		if !ok {
-			b, err := s.Records.Get(ctx, store.RecordKey{JournalIndex: o.JournalIndex, Ordinal: archive.OrdinalNormalized}, o.RecordHash)
-			if err != nil {
-				return nil, fmt.Errorf("serial %d (recalled by %d): %w", o.Serial, recall, err)
-			}
-			orig = new(archive.Message)
-			if err := json.Unmarshal(b, orig); err != nil {
-				return nil, fmt.Errorf("serial %d: normalized record: %w", o.Serial, err)
-			}
+		orig, _, err := s.readMessage(ctx, o)
+		if err != nil {
+			return nil, fmt.Errorf("recalled by %d: %w", recall, err)
 		}
 		var dirErr error
 		in := policy.Input{Message: orig, Recalled: true, Serial: o.Serial, Department: policy.DirectoryDepartment(ctx, s.Store, orig.SentAt, &dirErr)}
@@ -315,6 +308,50 @@ func (s *Supervisor) flush(ctx context.Context) error {
 	return err
 }
 
+// readMessage returns an archived message: from the engine's recent
+// messages, with the index terms of its text, when this process has just
+// archived it; otherwise from its normalized record, verified against the
+// hash the index names (body nil).
+func (s *Supervisor) readMessage(ctx context.Context, row store.MessageRow) (m *archive.Message, body *string, err error) {
+	if m, b, ok := s.Engine.Recent(row.Serial, row.RecordHash); ok {
+		return m, &b, nil
+	}
+	rec, err := s.Records.Get(ctx, store.RecordKey{JournalIndex: row.JournalIndex, Ordinal: archive.OrdinalNormalized}, row.RecordHash)
+	if err != nil {
+		return nil, nil, fmt.Errorf("serial %d: %w", row.Serial, err)
+	}
+	m = new(archive.Message)
+	if err := json.Unmarshal(rec, m); err != nil {
+		return nil, nil, fmt.Errorf("serial %d: normalized record: %w", row.Serial, err)
+	}
+	return m, nil, nil
+}
+
+// scanBack visits messages from serial from down to 1, newest first,
+// until a run of oldRun messages for which older is true: how the
+// supervisor finds the messages of a recent window (history, a sampling
+// period) without reading the whole archive, though late captures (an
+// import) interleave old messages with new.
+func (s *Supervisor) scanBack(ctx context.Context, from uint64, older func(store.MessageRow) bool, fn func(store.MessageRow) error) error {
+	const oldRun = 1000
+	old := 0
+	for serial := from; serial >= 1 && old < oldRun; serial-- {
+		row, err := s.Store.Message(ctx, serial)
+		if err != nil {
+			return fmt.Errorf("serial %d: %w", serial, err)
+		}
+		if older(row) {
+			old++
+			continue
+		}
+		old = 0
+		if err := fn(row); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 type loadedMessage struct {
 	msg    *archive.Message // shared with the engine's recent messages: read only
 	shared *policy.Shared
@@ -342,22 +379,16 @@ func (s *Supervisor) load(ctx context.Context, rows []store.MessageRow) ([]loade
 				row := rows[i]
 				// Just archived by this process: the engine still holds
 				// the message it encoded into the record the index names.
-				out[i].shared = &policy.Shared{Analyzer: &an}
-				if m, body, ok := s.Engine.Recent(row.Serial, row.RecordHash); ok {
-					out[i].msg = m
-					out[i].shared.AnalyzeIndexed(m, body)
+				m, body, err := s.readMessage(ctx, row)
+				if err != nil {
+					errs[i] = err
+					continue
+				}
+				out[i].msg, out[i].shared = m, &policy.Shared{Analyzer: &an}
+				if body != nil {
+					out[i].shared.AnalyzeIndexed(m, *body)
 				} else {
-					b, err := s.Records.Get(ctx, store.RecordKey{JournalIndex: row.JournalIndex, Ordinal: archive.OrdinalNormalized}, row.RecordHash)
-					if err != nil {
-						errs[i] = fmt.Errorf("serial %d: %w", row.Serial, err)
-						continue
-					}
-					out[i].msg = new(archive.Message)
-					if err := json.Unmarshal(b, out[i].msg); err != nil {
-						errs[i] = fmt.Errorf("serial %d: normalized record: %w", row.Serial, err)
-						continue
-					}
-					out[i].shared.Analyze(out[i].msg)
+					out[i].shared.Analyze(m)
 				}
 			}
 		}()
@@ -398,49 +429,34 @@ func (s *Supervisor) warm(ctx context.Context, pols []*policy.Policy, cursor uin
 	if len(need) == 0 {
 		return nil
 	}
-	const oldRun = 1000 // consecutive messages older than the window that end the scan
-	var serials []uint64
-	var newest time.Time
-	old := 0
-	for serial := cursor; serial >= 1 && old < oldRun; serial-- {
-		row, err := s.Store.Message(ctx, serial)
-		if err != nil {
-			return fmt.Errorf("loading history: serial %d: %w", serial, err)
+	var rows []store.MessageRow
+	var horizon time.Time
+	err := s.scanBack(ctx, cursor, func(row store.MessageRow) bool {
+		if horizon.IsZero() {
+			horizon = row.SentAt.Time.Add(-time.Duration(days) * 24 * time.Hour)
 		}
-		t := row.SentAt.Time
-		if newest.IsZero() {
-			newest = t
-		}
-		if t.Before(newest.Add(-time.Duration(days) * 24 * time.Hour)) {
-			old++
-			continue
-		}
-		old = 0
+		return row.SentAt.Time.Before(horizon)
+	}, func(row store.MessageRow) error {
 		if row.Direction == archive.DirectionOutbound && row.Text != "" {
-			serials = append(serials, serial)
+			rows = append(rows, row)
 		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("loading history: %w", err)
 	}
-	for i := len(serials) - 1; i >= 0; i-- {
-		serial := serials[i]
-		row, err := s.Store.Message(ctx, serial)
+	for i := len(rows) - 1; i >= 0; i-- {
+		m, _, err := s.readMessage(ctx, rows[i])
 		if err != nil {
-			return err
-		}
-		b, err := s.Records.Get(ctx, store.RecordKey{JournalIndex: row.JournalIndex, Ordinal: archive.OrdinalNormalized}, row.RecordHash)
-		if err != nil {
-			return fmt.Errorf("loading history: serial %d: %w", serial, err)
-		}
-		var m archive.Message
-		if err := json.Unmarshal(b, &m); err != nil {
-			return fmt.Errorf("loading history: serial %d: normalized record: %w", serial, err)
+			return fmt.Errorf("loading history: %w", err)
 		}
 		var dirErr error
-		in := policy.Input{Message: &m, Serial: serial, Department: policy.DirectoryDepartment(ctx, s.Store, m.SentAt, &dirErr)}
+		in := policy.Input{Message: m, Serial: rows[i].Serial, Department: policy.DirectoryDepartment(ctx, s.Store, m.SentAt, &dirErr)}
 		for _, p := range need {
 			p.Observe(in, s.outreach)
 		}
 		if dirErr != nil {
-			return fmt.Errorf("loading history: serial %d: directory: %w", serial, dirErr)
+			return fmt.Errorf("loading history: serial %d: directory: %w", rows[i].Serial, dirErr)
 		}
 	}
 	for _, p := range need {
@@ -449,7 +465,7 @@ func (s *Supervisor) warm(ctx context.Context, pols []*policy.Policy, cursor uin
 		}
 	}
 	if s.Logger != nil {
-		s.Logger.Info("loaded the history of mass-communication rules", "messages", len(serials), "days", days, "cursor", cursor)
+		s.Logger.Info("loaded the history of mass-communication rules", "messages", len(rows), "days", days, "cursor", cursor)
 	}
 	return nil
 }
