@@ -36,6 +36,7 @@ const (
 	DefaultPackTarget     = 8 << 20          // bytes of records per pack
 	DefaultSealDelay      = 10 * time.Second // bound on how long a record stays unsealed
 	DefaultSegmentLeaves  = 1 << 16          // leaves per sealed segment, at most
+	DefaultQueueSize      = 4096             // requests waiting for the committer before push-back
 )
 
 // Config configures an Engine.
@@ -46,8 +47,11 @@ type Config struct {
 	PackTarget     int64
 	SealDelay      time.Duration
 	SegmentLeaves  int
-	Logger         *slog.Logger
-	Metrics        *Metrics // nil: none
+	// QueueSize is how many requests may wait for the committer; beyond
+	// it callers wait, or get ErrPushback (WithPushback).
+	QueueSize int
+	Logger    *slog.Logger
+	Metrics   *Metrics // nil: none
 }
 
 func (c *Config) defaults() {
@@ -68,6 +72,9 @@ func (c *Config) defaults() {
 	}
 	if c.SegmentLeaves <= 0 {
 		c.SegmentLeaves = DefaultSegmentLeaves
+	}
+	if c.QueueSize <= 0 {
+		c.QueueSize = DefaultQueueSize
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -197,7 +204,7 @@ func (e *Engine) Recent(serial uint64, record archive.BlobID) (m *archive.Messag
 func New(cfg Config, st store.Store, blobs blob.Store, signer *journal.Signer) *Engine {
 	cfg.defaults()
 	e := &Engine{cfg: cfg, st: st, blobs: blobs, signer: signer,
-		reqs: make(chan *request, 4096), toSync: make(chan committed, 64), synced: make(chan struct{}, 1), done: make(chan struct{}),
+		reqs: make(chan *request, cfg.QueueSize), toSync: make(chan committed, 64), synced: make(chan struct{}, 1), done: make(chan struct{}),
 		commits: make(chan struct{}, 1)}
 	go e.run()
 	go e.syncer()
@@ -437,6 +444,18 @@ func (e *Engine) enqueue(ctx context.Context, r *request) {
 	if e.closed {
 		r.err = ErrClosed
 		close(r.done)
+		return
+	}
+	if pushback(ctx) {
+		select {
+		case e.reqs <- r:
+		case <-ctx.Done():
+			r.err = ctx.Err()
+			close(r.done)
+		default:
+			r.err = ErrPushback
+			close(r.done)
+		}
 		return
 	}
 	select {

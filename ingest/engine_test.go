@@ -1491,3 +1491,34 @@ func TestFailureIsolationAndConditions(t *testing.T) {
 	}
 	verifyJournal(t, e.st, e.ver)
 }
+
+// TestPushback: with the committer held and its queue full, a request made
+// WithPushback fails at once with ErrPushback and writes nothing; the
+// queued requests still commit once the committer moves again.
+func TestPushback(t *testing.T) {
+	h := &hookStore{gate: make(chan struct{}), entered: make(chan struct{})}
+	e := newEnv(t, ingest.Config{MaxBatch: 1, QueueSize: 2}, func(s store.Store) store.Store { h.Store = s; return h })
+	first := e.eng.Submit(ctx, "test", []ingest.Item{item("m1", "held in Begin")})
+	<-h.entered
+	queued := []*ingest.Future{
+		e.eng.Submit(ctx, "test", []ingest.Item{item("m2", "queued")}),
+		e.eng.Submit(ctx, "test", []ingest.Item{item("m3", "queued")}),
+	}
+	_, err := e.eng.Archive(ingest.WithPushback(ctx), "test", []ingest.Item{item("m4", "pushed back")})
+	if !errors.Is(err, ingest.ErrPushback) {
+		t.Fatalf("full queue: got %v, want ErrPushback", err)
+	}
+	close(h.gate)
+	for i, f := range append([]*ingest.Future{first}, queued...) {
+		if _, err := f.Wait(ctx); err != nil {
+			t.Fatalf("request %d: %v", i+1, err)
+		}
+	}
+	if c := counts(t, e.st); c.Messages != 3 {
+		t.Fatalf("%d messages archived, want 3 (the pushed-back one must not be)", c.Messages)
+	}
+	// With room again, a push-back request goes through.
+	if _, err := e.eng.Archive(ingest.WithPushback(ctx), "test", []ingest.Item{item("m4", "pushed back")}); err != nil {
+		t.Fatal(err)
+	}
+}

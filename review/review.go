@@ -65,7 +65,7 @@ func (e *Error) Error() string {
 
 // Service takes review actions.
 type Service struct {
-	Engine *ingest.Engine
+	Engine ingest.EventWriter
 	Store  store.Reader
 	// Principals may close escalated alerts (user names, as in actor
 	// "cli:NAME").

@@ -37,7 +37,7 @@ const CursorName = "supervise"
 
 // Supervisor evaluates policies over new messages.
 type Supervisor struct {
-	Engine  *ingest.Engine
+	Engine  ingest.Follower
 	Store   store.Reader
 	Records policy.RecordReader
 	Batch   int // messages per commit (default DefaultBatch)
@@ -513,7 +513,7 @@ func (s *Supervisor) Totals() Result { return s.totals }
 // Apply journals a new version of a policy file, after validating it. An
 // unchanged file (same bytes as the latest version) writes nothing and
 // returns that version.
-func Apply(ctx context.Context, e *ingest.Engine, st store.Reader, name string, data []byte, actor string) (version int, changed bool, err error) {
+func Apply(ctx context.Context, e ingest.EventWriter, st store.Reader, name string, data []byte, actor string) (version int, changed bool, err error) {
 	p, err := policy.Parse(name, data)
 	if err != nil {
 		return 0, false, err

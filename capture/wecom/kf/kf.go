@@ -42,7 +42,7 @@ type Syncer struct {
 	CorpID   string
 	OpenKfID string // one customer-service account, or "" for all the app sees
 	Client   *api.Client
-	Engine   *ingest.Engine
+	Engine   ingest.MessageWriter
 	Blobs    blob.Store
 	Store    store.Reader
 	Health   Health // optional

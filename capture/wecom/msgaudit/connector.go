@@ -53,7 +53,7 @@ type Connector struct {
 	// Open (re)creates the SDK: at start and after the SDK crashed.
 	Open   func() (finance.SDK, error)
 	Keys   *finance.KeyRing
-	Engine *ingest.Engine
+	Engine ingest.MessageWriter
 	Blobs  blob.Store
 	Store  store.Reader
 	Health Health // optional

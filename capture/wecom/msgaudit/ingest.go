@@ -20,7 +20,7 @@ import (
 // it decodes each line, fetches and checks its media, and submits the
 // messages (and the lines it must reject) to the engine in input order.
 type Ingester struct {
-	Engine *ingest.Engine
+	Engine ingest.MessageWriter
 	Blobs  blob.Store
 	Media  ingest.MediaSource // nil: attachments stay pending
 	Source string             // e.g. "wecom-archive:ww5f3c9a1e2b7d4068"
