@@ -287,7 +287,26 @@ func (f *Future) Wait(ctx context.Context) ([]Result, error) {
 // prepareRecord canonicalizes and encodes a normalized message. Empty slices
 // are made non-nil so the record decodes to exactly the rows it produced.
 func prepareRecord(it Item) (prepared, error) {
+	if err := archive.CheckID("source", it.Source, archive.MaxSourceBytes); err != nil {
+		// The source is the connector's configuration, not its input.
+		return prepared{}, err
+	}
+	// Provenance is ours (a file name and a line): shortened, never refused.
+	it.Origin = archive.Truncate(it.Origin, archive.MaxOriginBytes)
+	if it.Reject == nil && it.Message != nil {
+		if field, err := leafFieldProblem(it.Message); err != nil {
+			// A message whose journal leaf could not be written is not a
+			// record; its bytes are still kept, in quarantine.
+			it.Reject = &Rejection{MsgID: it.Message.SourceID, Field: field, Reason: err.Error()}
+			it.Message = nil
+		}
+	}
 	if it.Reject != nil {
+		r := *it.Reject
+		r.MsgID = archive.Truncate(r.MsgID, archive.MaxIDBytes)
+		r.Field = archive.Truncate(r.Field, archive.MaxNameBytes)
+		r.Reason = archive.Truncate(r.Reason, archive.MaxReasonBytes)
+		it.Reject = &r
 		return prepared{Item: it, rawHash: archive.Hash(it.Raw)}, nil
 	}
 	m := it.Message
@@ -314,6 +333,24 @@ func prepareRecord(it Item) (prepared, error) {
 	body, att := SearchTerms(m)
 	return prepared{Item: it, rawHash: archive.Hash(it.Raw), record: rec, recordHash: archive.Hash(rec),
 		searchBody: body, searchAttachments: att}, nil
+}
+
+// leafFieldProblem names the field of a message that its journal leaf
+// cannot hold (archive's limits): the decoders accept any length, the
+// journal does not.
+func leafFieldProblem(m *archive.Message) (string, error) {
+	for _, f := range []struct {
+		name, v string
+		max     int
+	}{{"msgid", m.SourceID, archive.MaxIDBytes}, {"refers_to", m.RefersTo, archive.MaxIDBytes}, {"kind", string(m.Kind), archive.MaxNameBytes}} {
+		if err := archive.CheckText(f.name, f.v, f.max); err != nil {
+			return f.name, err
+		}
+	}
+	if len(m.Attachments) > archive.MaxAttachments {
+		return "attachments", fmt.Errorf("attachments: %d, over the limit of %d per message", len(m.Attachments), archive.MaxAttachments)
+	}
+	return "", nil
 }
 
 // Submit queues items for the next commit and returns at once. The caller
@@ -668,6 +705,9 @@ func (c *commitState) appendLeaf(ev *journal.Event, trusted bool) error {
 		if leaf, err = ev.Marshal(); err != nil {
 			return err
 		}
+	}
+	if err := journal.CheckWritable(ev, leaf); err != nil {
+		return err
 	}
 	h := journal.LeafHash(leaf)
 	if err := c.tx.AppendLeaf(c.ctx, c.idx, h, leaf); err != nil {

@@ -51,7 +51,7 @@ var keys struct {
 	signer, verify string
 }
 
-func signer(t *testing.T) (*journal.Signer, *journal.Verifier) {
+func signer(t testing.TB) (*journal.Signer, *journal.Verifier) {
 	t.Helper()
 	keys.once.Do(func() {
 		var err error
@@ -82,12 +82,12 @@ type env struct {
 
 // newEnv opens an archive in a new directory. wrap, if not nil, decorates
 // the store the engine writes through (the env's st stays the real one).
-func newEnv(t *testing.T, cfg ingest.Config, wrap func(store.Store) store.Store) *env {
+func newEnv(t testing.TB, cfg ingest.Config, wrap func(store.Store) store.Store) *env {
 	t.Helper()
 	return openEnv(t, t.TempDir(), cfg, wrap)
 }
 
-func openEnv(t *testing.T, dir string, cfg ingest.Config, wrap func(store.Store) store.Store) *env {
+func openEnv(t testing.TB, dir string, cfg ingest.Config, wrap func(store.Store) store.Store) *env {
 	t.Helper()
 	e := &env{dir: dir, clock: &clock{t: time.Date(2025, 3, 10, 9, 30, 0, 0, time.UTC)}}
 	var err error

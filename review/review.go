@@ -154,6 +154,25 @@ func (s *Service) Do(ctx context.Context, a Action) (uint64, error) {
 	if a.Actor == "" {
 		return bad("actor", "unknown reviewer")
 	}
+	if len(a.Alerts) > archive.MaxReviewAlerts {
+		return bad("alerts", "%d alerts in one action, over the limit of %d", len(a.Alerts), archive.MaxReviewAlerts)
+	}
+	// Everything below is journaled as given: bounded here, where every
+	// surface's review actions enter (docs/FORMAT.md, "Limits").
+	for _, f := range []struct {
+		name, v string
+		max     int
+		id      bool
+	}{{"note", a.Note, archive.MaxNoteBytes, false}, {"reason", a.Reason, archive.MaxReasonBytes, false},
+		{"assignee", a.Assignee, archive.MaxIDBytes, true}, {"actor", a.Actor, journal.MaxActorBytes, true}} {
+		check := archive.CheckText
+		if f.id {
+			check = archive.CheckID
+		}
+		if err := check(f.name, f.v, f.max); err != nil {
+			return bad(f.name, "%s", strings.TrimPrefix(err.Error(), f.name+": "))
+		}
+	}
 	if len(a.Alerts) > 1 && a.Action != View && strings.TrimSpace(a.Reason) == "" {
 		return bad("reason", "an action on %d alerts at once needs a reason", len(a.Alerts))
 	}
