@@ -16,6 +16,7 @@ import (
 
 	_ "modernc.org/sqlite"
 
+	"github.com/wxarchive/wxarchive/app"
 	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
 	"github.com/wxarchive/wxarchive/demo"
 	"github.com/wxarchive/wxarchive/ingest"
@@ -188,7 +189,7 @@ func reportLatency(b *testing.B, lat []time.Duration) {
 
 // BenchmarkSearch runs each query shape as a user would see it: a page of
 // 20 newest-first results with the total (counted up to
-// repo.SearchCountLimit, as `wxarchive search` does), snippets and
+// app.SearchCountLimit, as `wxarchive search` does), snippets and
 // highlights (journaling the access is excluded: it is one small commit).
 // A shape whose total reaches the limit runs again as "SHAPE-count-all",
 // counting every match (--count-all).
@@ -207,7 +208,7 @@ func BenchmarkSearch(b *testing.B) {
 			}
 			hl := textindex.NewHighlighter(node)
 			for _, h := range page.Hits {
-				textindex.Snippet(h.Text, hl.Spans(h.Text), repo.SnippetWidth)
+				textindex.Snippet(h.Text, hl.Spans(h.Text), app.SnippetWidth)
 			}
 			lat = append(lat, time.Since(t0))
 			total = page.Total
@@ -221,8 +222,8 @@ func BenchmarkSearch(b *testing.B) {
 		if err != nil {
 			b.Fatalf("%s: %v", sh.name, err)
 		}
-		b.Run(sh.name, func(b *testing.B) { run(b, node, repo.SearchCountLimit) })
-		probe, err := r.Store.Search(ctx, store.SearchRequest{Query: node, Limit: 1, CountLimit: repo.SearchCountLimit})
+		b.Run(sh.name, func(b *testing.B) { run(b, node, app.SearchCountLimit) })
+		probe, err := r.Store.Search(ctx, store.SearchRequest{Query: node, Limit: 1, CountLimit: app.SearchCountLimit})
 		if err != nil {
 			b.Fatal(err)
 		}

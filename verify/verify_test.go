@@ -70,7 +70,11 @@ func buildArchive(t *testing.T) string {
 		t.Fatal(err)
 	}
 	// More events after the first seal, so there are several segments.
-	if _, err := r.Engine.Append(ctx, repo.AccessEvent("test", "message", "cli", 1)); err != nil {
+	access, err := journal.NewEvent(archive.EventAccessView, "test", archive.Time{}, []string{"serial:1"}, &archive.AccessEvent{What: "message", Serials: []uint64{1}, Via: "cli"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Engine.Append(ctx, access); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.Close(ctx); err != nil {

@@ -26,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	uc "github.com/wxarchive/wxarchive/app"
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
 	"github.com/wxarchive/wxarchive/journal"
@@ -1133,8 +1134,8 @@ func TestCLISearch(t *testing.T) {
 func TestRenderSearchLowerBound(t *testing.T) {
 	var buf strings.Builder
 	a := &app{stdout: &buf}
-	a.renderSearch(&repo.SearchResult{Total: 100000, TotalExact: false, Sort: "time",
-		Results: []repo.SearchResultItem{{Serial: 7, SentAt: "2026-08-01T10:00:00+08:00", Sender: "lulin", Snippet: "的", Highlights: [][2]int{{0, 1}}}}},
+	a.renderSearch(&uc.SearchResult{Total: 100000, TotalExact: false, Sort: "time",
+		Results: []uc.SearchResultItem{{Serial: 7, SentAt: "2026-08-01T10:00:00+08:00", Sender: "lulin", Snippet: "的", Highlights: [][2]int{{0, 1}}}}},
 		time.UTC, []string{"的"})
 	if !strings.HasPrefix(buf.String(), "100,000+ matches, showing 1, by time (--count-all for the exact number)\n") {
 		t.Fatalf("lower-bound header:\n%s", buf.String())

@@ -19,13 +19,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/capture/wecom/finance"
 	"github.com/wxarchive/wxarchive/capture/wecom/finance/sim"
 	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
 	"github.com/wxarchive/wxarchive/demo"
 	"github.com/wxarchive/wxarchive/ingest"
-	"github.com/wxarchive/wxarchive/journal"
 	"github.com/wxarchive/wxarchive/repo"
 )
 
@@ -88,20 +86,10 @@ func (a *app) runDemo(ctx context.Context, seed int64, messages int, export stri
 	if err != nil {
 		return err
 	}
-	employees, clients := demo.Directory(seed)
 	if head.NextSerial == 1 {
 		// Directory facts first, so every message is attributed to who the
 		// sender was (department, supervisory group) when it was sent.
-		from := archive.At(demo.DefaultEnd.AddDate(0, 0, -100))
-		var evs []journal.Event
-		for _, e := range employees {
-			evs = append(evs, participantEvent(archive.ParticipantEvent{ID: e.UserID, Kind: archive.ParticipantEmployee, Name: e.Name,
-				Department: e.Department, Title: e.Title, SupervisoryGroup: e.SupervisoryGroup, ValidFrom: from}))
-		}
-		for _, c := range clients {
-			evs = append(evs, participantEvent(archive.ParticipantEvent{ID: c.ExternalUserID, Kind: archive.ParticipantExternal, Name: c.Name, ValidFrom: from}))
-		}
-		if _, err := r.Engine.Append(ctx, evs...); err != nil {
+		if err := demo.JournalDirectory(ctx, r.Engine, seed, actor("cli:demo")); err != nil {
 			return err
 		}
 	}
@@ -237,7 +225,7 @@ func (a *app) runDemo(ctx context.Context, seed int64, messages int, export stri
 	}
 	fmt.Fprintln(w, "  wxarchive search '保证收益 OR 私人微信'   # Chinese and English search (docs/SEARCH.md)")
 	fmt.Fprintln(w, "  wxarchive search --facets '(fee OR 收益) after:2026-08-01'")
-	if len(clients) > 0 {
+	if _, clients := demo.Directory(seed); len(clients) > 0 {
 		fmt.Fprintf(w, "  wxarchive consent %s   # a client's consent history\n", clients[0].ExternalUserID)
 	}
 	fmt.Fprintln(w, "  wxarchive serve                 # JSON API on http://127.0.0.1:8080 (/api/v1/checkpoint, /metrics)")
@@ -249,11 +237,6 @@ func demoCorp(cfg demo.Config) string {
 		return cfg.CorpID
 	}
 	return demo.DefaultCorpID
-}
-
-func participantEvent(p archive.ParticipantEvent) journal.Event {
-	ev, _ := journal.NewEvent(archive.EventParticipantUpdated, actor("cli:demo"), archive.Time{}, nil, &p)
-	return ev
 }
 
 func truncateRunes(s string, n int) string {

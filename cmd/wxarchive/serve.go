@@ -73,10 +73,7 @@ the blob store and exits 0.`,
 				r.Close(context.Background())
 				return usageErr("%v", err)
 			}
-			opts.Callbacks = conns.handlers
-			opts.CaptureHealth = func(ctx context.Context) (*connector.Report, error) {
-				return connector.BuildReport(ctx, r.Store, r.Config.Connectors, r.Config.CaptureHealth.SilentDays, time.Now(), r.Config.Location(), health)
-			}
+			opts.Callbacks, opts.Health = conns.handlers, health
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
 				r.Close(context.Background())

@@ -12,10 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wxarchive/wxarchive/app"
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/capture/wecom/api"
 	"github.com/wxarchive/wxarchive/capture/wecom/api/apitest"
 	"github.com/wxarchive/wxarchive/capture/wecom/callback"
+	"github.com/wxarchive/wxarchive/internal/archivetest"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/store"
 	"github.com/wxarchive/wxarchive/verify"
@@ -165,7 +167,8 @@ func TestReceiverArchivesOnceThroughRetries(t *testing.T) {
 		t.Fatalf("outcomes %v", e.events)
 	}
 	// Search finds it, like any other message.
-	res, err := e.r.Search(context.Background(), repo.SearchOptions{Query: "保本", Actor: "test", Via: "cli"})
+	u, uctx := archivetest.App(context.Background(), e.r)
+	res, err := u.Search(uctx, app.SearchOptions{Query: "保本"})
 	if err != nil || res.Total != 1 {
 		t.Fatalf("search: %+v, %v", res, err)
 	}
@@ -330,7 +333,8 @@ func TestReceiverOfficialAccountPlaintext(t *testing.T) {
 		t.Fatalf("OA message: %+v", m)
 	}
 	// Traditional text is found by a simplified query.
-	res, err := e.r.Search(context.Background(), repo.SearchOptions{Query: "保证收益", Actor: "test", Via: "cli"})
+	u, uctx := archivetest.App(context.Background(), e.r)
+	res, err := u.Search(uctx, app.SearchOptions{Query: "保证收益"})
 	if err != nil || res.Total != 1 {
 		t.Fatalf("search: %+v, %v", res, err)
 	}
@@ -381,8 +385,13 @@ func TestReceiverMediaRetry(t *testing.T) {
 	if data, err := e.r.Blobs.Get(ctx, atts[0].Blob); err != nil || string(data) != string(jpeg) {
 		t.Fatalf("stored media: %v", err)
 	}
-	v, err := e.r.ViewMessage(ctx, m.Serial)
-	if err != nil || v.Message.Attachments[0].Status == archive.AttachmentFetched || len(v.FetchedLater) != 1 || v.FetchedLater[0].Blob != atts[0].Blob {
+	u, uctx := archivetest.App(ctx, e.r)
+	vs, err := u.MessagesBySerial(uctx, m.Serial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := vs[0]
+	if v.Message.Attachments[0].Status == archive.AttachmentFetched || len(v.FetchedLater) != 1 || v.FetchedLater[0].Blob != atts[0].Blob {
 		t.Fatalf("view: record %+v, fetched later %+v, %v", v.Message.Attachments, v.FetchedLater, err)
 	}
 	if n, err := e.rcv.RetryMedia(ctx); err != nil || n != 0 {

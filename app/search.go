@@ -1,4 +1,4 @@
-package repo
+package app
 
 import (
 	"context"
@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/wxarchive/wxarchive/archive"
-	"github.com/wxarchive/wxarchive/journal"
 	"github.com/wxarchive/wxarchive/store"
 	"github.com/wxarchive/wxarchive/textindex"
 )
@@ -28,8 +27,6 @@ type SearchOptions struct {
 	CountAll bool
 	// CountLimit replaces SearchCountLimit when positive (CountAll wins).
 	CountLimit int64
-	Actor      string // who searches (journaled)
-	Via        string // "cli", "api"
 }
 
 // Search bounds.
@@ -90,8 +87,15 @@ func (e *SearchError) Unwrap() error { return e.Err }
 
 // Search runs a search, journals it as an access (who, query, result count,
 // serials shown) and only then returns the results.
-func (r *Repo) Search(ctx context.Context, o SearchOptions) (*SearchResult, error) {
-	loc := r.Config.Location()
+func (a *App) Search(ctx context.Context, o SearchOptions) (*SearchResult, error) {
+	p, err := a.principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := archive.CheckText("query", o.Query, archive.MaxQueryBytes); err != nil {
+		return nil, &SearchError{"query", errors.New(strings.TrimPrefix(err.Error(), "query: "))}
+	}
+	loc := a.Location()
 	req := store.SearchRequest{Sort: o.Sort, Limit: o.Limit, Facets: o.Facets, CountLimit: SearchCountLimit,
 		FacetMonth: func(ms int64) string { return time.UnixMilli(ms).In(loc).Format("2006-01") }}
 	switch req.Sort {
@@ -135,7 +139,7 @@ func (r *Repo) Search(ctx context.Context, o SearchOptions) (*SearchResult, erro
 		}
 		req.After = c
 	}
-	page, err := r.Store.Search(ctx, req)
+	page, err := a.d.Store.Search(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -176,24 +180,11 @@ func (r *Repo) Search(ctx context.Context, o SearchOptions) (*SearchResult, erro
 		res.Results = append(res.Results, it)
 	}
 	total := page.Total
-	ev, err := journal.NewEvent(archive.EventAccessView, o.Actor, archive.Time{}, subjects(serials),
-		&archive.AccessEvent{What: "search", Serials: serials, Via: o.Via, Query: o.Query, Exact: o.Exact, Results: &total,
-			ResultsAtLeast: !page.TotalExact})
-	if err != nil {
+	if err := a.journalAccess(ctx, p, archive.AccessEvent{What: "search", Serials: serials, Query: o.Query, Exact: o.Exact,
+		Results: &total, ResultsAtLeast: !page.TotalExact}); err != nil {
 		return nil, err
 	}
-	if _, err := r.Engine.Append(ctx, ev); err != nil {
-		return nil, fmt.Errorf("record search access: %w", err)
-	}
 	return res, nil
-}
-
-func subjects(serials []uint64) []string {
-	subj := make([]string, len(serials))
-	for i, s := range serials {
-		subj[i] = fmt.Sprintf("serial:%d", s)
-	}
-	return subj
 }
 
 // Cursors are opaque to users: base64url of "t:<key>" (time) or

@@ -1,28 +1,41 @@
-package repo
+package app_test
 
 import (
 	"context"
 	"fmt"
 	"testing"
 
+	"github.com/wxarchive/wxarchive/app"
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/ingest"
+	"github.com/wxarchive/wxarchive/internal/archivetest"
 	"github.com/wxarchive/wxarchive/journal"
+	"github.com/wxarchive/wxarchive/repo"
 )
+
+func testMessage(id, text string) (*archive.Message, []byte) {
+	raw := []byte(fmt.Sprintf(`{"msgid":%q,"text":%q}`, id, text))
+	return &archive.Message{Source: "test:1", SourceID: id, SourceType: "text", Kind: archive.KindText,
+		Action: archive.ActionSend, SentAt: archive.MillisTime(1700000000000), Conversation: "direct:a|b",
+		ConversationKind: archive.ConversationDirect, Sender: "a", Recipients: []string{"b"},
+		Participants: []archive.Participant{{ID: "a", Kind: archive.ParticipantEmployee}, {ID: "wmb", Kind: archive.ParticipantExternal}},
+		Direction:    archive.DirectionOutbound, Text: text}, raw
+}
 
 // TestSearchCountLimit: past the count limit a search reports a lower
 // bound, says so, and journals it as one; CountAll counts every match.
 func TestSearchCountLimit(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	if _, err := Init(ctx, dir, InitOptions{}); err != nil {
+	if _, err := repo.Init(ctx, dir, repo.InitOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	r, err := Open(ctx, dir, OpenOptions{Exclusive: true})
+	r, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close(ctx)
+	u, uctx := archivetest.App(ctx, r)
 	var items []ingest.Item
 	for i := 0; i < 12; i++ {
 		m, raw := testMessage(fmt.Sprintf("m%d", i), fmt.Sprintf("保本 %d", i))
@@ -33,19 +46,18 @@ func TestSearchCountLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
-		o         SearchOptions
+		o         app.SearchOptions
 		total     int64
 		exact     bool
 		journaled string
 	}{
-		{SearchOptions{Query: "保本", Limit: 3}, 12, true, "12"},
-		{SearchOptions{Query: "保本", Limit: 3, CountLimit: 5}, 5, false, "at least 5"},
-		{SearchOptions{Query: "保本", Limit: 3, CountLimit: 12}, 12, true, "12"},
-		{SearchOptions{Query: "保本", Limit: 3, CountLimit: 5, CountAll: true}, 12, true, "12"},
-		{SearchOptions{Query: "保本", Exact: true, Limit: 3, CountLimit: 2}, 2, false, "at least 2"},
+		{app.SearchOptions{Query: "保本", Limit: 3}, 12, true, "12"},
+		{app.SearchOptions{Query: "保本", Limit: 3, CountLimit: 5}, 5, false, "at least 5"},
+		{app.SearchOptions{Query: "保本", Limit: 3, CountLimit: 12}, 12, true, "12"},
+		{app.SearchOptions{Query: "保本", Limit: 3, CountLimit: 5, CountAll: true}, 12, true, "12"},
+		{app.SearchOptions{Query: "保本", Exact: true, Limit: 3, CountLimit: 2}, 2, false, "at least 2"},
 	} {
-		tc.o.Actor, tc.o.Via = "tester", "cli"
-		res, err := r.Search(ctx, tc.o)
+		res, err := u.Search(uctx, tc.o)
 		if err != nil {
 			t.Fatal(err)
 		}
