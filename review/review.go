@@ -66,7 +66,7 @@ func (e *Error) Error() string {
 // Service takes review actions.
 type Service struct {
 	Engine ingest.EventWriter
-	Store  store.Reader
+	Store  ReviewReader
 	// Principals may close escalated alerts (user names, as in actor
 	// "cli:NAME").
 	Principals []string
@@ -299,7 +299,7 @@ type EvidenceRow struct {
 }
 
 // Evidence builds the report for alerts raised in [from, to).
-func Evidence(ctx context.Context, st store.Reader, from, to, now time.Time, loc *time.Location) ([]EvidenceRow, error) {
+func Evidence(ctx context.Context, st store.SupervisionReader, from, to, now time.Time, loc *time.Location) ([]EvidenceRow, error) {
 	acts := map[uint64][]store.ReviewActionRow{}
 	if err := st.ReviewActions(ctx, 0, func(a store.ReviewActionRow) error {
 		acts[a.Alert] = append(acts[a.Alert], a)
@@ -341,7 +341,7 @@ type Queue struct {
 
 // Queues counts open alerts by policy and department, with how many are
 // past the SLA (days), sorted by policy then department.
-func Queues(ctx context.Context, st store.Reader, now time.Time, slaDays int) ([]Queue, error) {
+func Queues(ctx context.Context, st store.SupervisionReader, now time.Time, slaDays int) ([]Queue, error) {
 	acts := map[uint64][]store.ReviewActionRow{}
 	if err := st.ReviewActions(ctx, 0, func(a store.ReviewActionRow) error {
 		acts[a.Alert] = append(acts[a.Alert], a)
@@ -419,4 +419,11 @@ func neutralize(cell string) string {
 		return "'" + cell
 	}
 	return cell
+}
+
+// ReviewReader is what review reads: alerts and their actions, and the
+// messages they concern (an action records the message's record hash).
+type ReviewReader interface {
+	store.SupervisionReader
+	store.MessageReader
 }

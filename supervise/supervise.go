@@ -70,13 +70,13 @@ type Result struct {
 }
 
 // Policies loads the latest version of every policy.
-func Policies(ctx context.Context, st store.Reader) ([]*policy.Policy, []store.PolicyRow, error) {
+func Policies(ctx context.Context, st store.SupervisionReader) ([]*policy.Policy, []store.PolicyRow, error) {
 	return policies(ctx, st, nil)
 }
 
 // policies is Policies reusing the parsed versions in cache (by journal
 // index; nil for none) and leaving there the ones it parsed.
-func policies(ctx context.Context, st store.Reader, cache map[uint64]*policy.Policy) ([]*policy.Policy, []store.PolicyRow, error) {
+func policies(ctx context.Context, st store.SupervisionReader, cache map[uint64]*policy.Policy) ([]*policy.Policy, []store.PolicyRow, error) {
 	rows, err := st.Policies(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -513,7 +513,7 @@ func (s *Supervisor) Totals() Result { return s.totals }
 // Apply journals a new version of a policy file, after validating it. An
 // unchanged file (same bytes as the latest version) writes nothing and
 // returns that version.
-func Apply(ctx context.Context, e ingest.EventWriter, st store.Reader, name string, data []byte, actor string) (version int, changed bool, err error) {
+func Apply(ctx context.Context, e ingest.EventWriter, st store.SupervisionReader, name string, data []byte, actor string) (version int, changed bool, err error) {
 	p, err := policy.Parse(name, data)
 	if err != nil {
 		return 0, false, err
