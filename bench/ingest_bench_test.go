@@ -19,6 +19,7 @@ import (
 	"github.com/wxarchive/wxarchive/demo"
 	"github.com/wxarchive/wxarchive/httpapi"
 	"github.com/wxarchive/wxarchive/ingest"
+	"github.com/wxarchive/wxarchive/internal/archivetest"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/verify"
 )
@@ -64,10 +65,10 @@ func openArchive(b *testing.B) *repo.Repo {
 	b.Helper()
 	ctx := context.Background()
 	dir := b.TempDir()
-	if _, err := repo.Init(ctx, dir, repo.InitOptions{}); err != nil {
+	if _, err := archivetest.Init(ctx, dir, repo.InitOptions{}); err != nil {
 		b.Fatal(err)
 	}
-	r, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
+	r, err := archivetest.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -219,10 +220,10 @@ func BenchmarkVerifyHashing(b *testing.B) {
 func BenchmarkVerifyArchive(b *testing.B) {
 	ctx := context.Background()
 	dir := b.TempDir()
-	if _, err := repo.Init(ctx, dir, repo.InitOptions{}); err != nil {
+	if _, err := archivetest.Init(ctx, dir, repo.InitOptions{}); err != nil {
 		b.Fatal(err)
 	}
-	w, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
+	w, err := archivetest.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -239,7 +240,7 @@ func BenchmarkVerifyArchive(b *testing.B) {
 	if err := w.Close(ctx); err != nil {
 		b.Fatal(err)
 	}
-	r, err := repo.Open(ctx, dir, repo.OpenOptions{ReadOnly: true})
+	r, err := archivetest.Open(ctx, dir, repo.OpenOptions{ReadOnly: true})
 	if err != nil {
 		b.Fatal(err)
 	}

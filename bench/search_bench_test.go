@@ -20,6 +20,7 @@ import (
 	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
 	"github.com/wxarchive/wxarchive/demo"
 	"github.com/wxarchive/wxarchive/ingest"
+	"github.com/wxarchive/wxarchive/internal/archivetest"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/store"
 	"github.com/wxarchive/wxarchive/textindex"
@@ -54,7 +55,7 @@ func searchArchive(b *testing.B) *repo.Repo {
 	if searchErr != nil {
 		b.Fatal(searchErr)
 	}
-	r, err := repo.Open(context.Background(), searchDir, repo.OpenOptions{ReadOnly: true})
+	r, err := archivetest.Open(context.Background(), searchDir, repo.OpenOptions{ReadOnly: true})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -77,10 +78,10 @@ func openRO(tb testing.TB, r *repo.Repo) *sql.DB {
 // (without the directory events and planted-message summary).
 func demoArchive(dir string, n int) error {
 	ctx := context.Background()
-	if _, err := repo.Init(ctx, dir, repo.InitOptions{TimeZone: "Asia/Shanghai"}); err != nil {
+	if _, err := archivetest.Init(ctx, dir, repo.InitOptions{TimeZone: "Asia/Shanghai"}); err != nil {
 		return err
 	}
-	r, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
+	r, err := archivetest.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
 	if err != nil {
 		return err
 	}
@@ -339,7 +340,7 @@ func TestSearchShapesAgreeWithScan(t *testing.T) {
 	if err := demoArchive(dir, 5000); err != nil {
 		t.Fatal(err)
 	}
-	r, err := repo.Open(context.Background(), dir, repo.OpenOptions{ReadOnly: true})
+	r, err := archivetest.Open(context.Background(), dir, repo.OpenOptions{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
+	"github.com/wxarchive/wxarchive/internal/archivetest"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/supervise"
 )
@@ -27,10 +28,14 @@ func BenchmarkIngestSupervised(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			ctx := context.Background()
 			dir := b.TempDir()
-			if _, err := repo.Init(ctx, dir, repo.InitOptions{NoDefaultPolicies: !pack}); err != nil {
+			init := repo.InitOptions{}
+			if !pack {
+				init.Setup = archivetest.NoPolicies
+			}
+			if _, err := archivetest.Init(ctx, dir, init); err != nil {
 				b.Fatal(err)
 			}
-			r, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
+			r, err := archivetest.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -24,6 +24,7 @@ import (
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/httpapi"
 	"github.com/wxarchive/wxarchive/ingest"
+	"github.com/wxarchive/wxarchive/internal/archivetest"
 	"github.com/wxarchive/wxarchive/journal"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/store"
@@ -60,14 +61,14 @@ func newEnvWith(t *testing.T, opts httpapi.Options, configure func(dir string)) 
 	ctx := context.Background()
 	dir := t.TempDir()
 	// Without the default policies: the tests name journal indexes.
-	if _, err := repo.Init(ctx, dir, repo.InitOptions{NoDefaultPolicies: true}); err != nil {
+	if _, err := archivetest.Init(ctx, dir, repo.InitOptions{Setup: archivetest.NoPolicies}); err != nil {
 		t.Fatal(err)
 	}
 	if configure != nil {
 		configure(dir)
 	}
 	reg := prometheus.NewRegistry()
-	r, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true, Metrics: ingest.NewMetrics(reg)})
+	r, err := archivetest.Open(ctx, dir, repo.OpenOptions{Exclusive: true, Metrics: ingest.NewMetrics(reg)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +94,7 @@ func (e *env) finish() *verify.Report {
 		t.Errorf("close archive: %v", err)
 		return nil
 	}
-	ro, err := repo.Open(ctx, e.dir, repo.OpenOptions{ReadOnly: true})
+	ro, err := archivetest.Open(ctx, e.dir, repo.OpenOptions{ReadOnly: true})
 	if err != nil {
 		t.Errorf("open read-only: %v", err)
 		return nil

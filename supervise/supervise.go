@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -558,4 +559,25 @@ func Apply(ctx context.Context, e ingest.EventWriter, st store.SupervisionReader
 		}
 		return version, err == nil, err
 	}
+}
+
+// ApplyDefaultPack applies every policy of the default pack (policy/pack)
+// as its first version: a new archive supervises from its first message;
+// operators edit or disable the policies afterwards.
+func ApplyDefaultPack(ctx context.Context, e ingest.EventWriter, st store.SupervisionReader, actor string) error {
+	files, err := policy.DefaultPackFiles()
+	if err != nil {
+		return err
+	}
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if _, _, err := Apply(ctx, e, st, n, files[n], actor); err != nil {
+			return fmt.Errorf("default policy %s: %w", n, err)
+		}
+	}
+	return nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/ingest"
+	"github.com/wxarchive/wxarchive/internal/archivetest"
 	"github.com/wxarchive/wxarchive/policy"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/store"
@@ -31,16 +32,11 @@ func message(id, text string, dir archive.Direction) ingest.Item {
 // policy pack unless noDefaults; it is closed when the test ends.
 func newArchive(t *testing.T, noDefaults bool) *repo.Repo {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	if _, err := repo.Init(ctx, dir, repo.InitOptions{NoDefaultPolicies: noDefaults}); err != nil {
-		t.Fatal(err)
+	var init repo.InitOptions
+	if noDefaults {
+		init.Setup = archivetest.NoPolicies
 	}
-	r, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close(context.Background()) })
+	r, _ := archivetest.NewWith(t, init, repo.OpenOptions{Exclusive: true})
 	return r
 }
 
@@ -164,10 +160,10 @@ func TestSupervisorAfterRestart(t *testing.T) {
 	}
 	run := func(restart bool) string {
 		dir := t.TempDir()
-		if _, err := repo.Init(ctx, dir, repo.InitOptions{}); err != nil {
+		if _, err := archivetest.Init(ctx, dir, repo.InitOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		r, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
+		r, err := archivetest.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -179,7 +175,7 @@ func TestSupervisorAfterRestart(t *testing.T) {
 		}
 		if restart {
 			r.Close(ctx)
-			if r, err = repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true}); err != nil {
+			if r, err = archivetest.Open(ctx, dir, repo.OpenOptions{Exclusive: true}); err != nil {
 				t.Fatal(err)
 			}
 			row, _ := r.Store.Message(ctx, 1)

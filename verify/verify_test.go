@@ -18,6 +18,7 @@ import (
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
 	"github.com/wxarchive/wxarchive/ingest"
+	"github.com/wxarchive/wxarchive/internal/archivetest"
 	"github.com/wxarchive/wxarchive/journal"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/store"
@@ -34,7 +35,7 @@ func buildArchive(t *testing.T) string {
 	ctx := context.Background()
 	dir := t.TempDir()
 	// Without the default policies: the tests name journal indexes.
-	if _, err := repo.Init(ctx, dir, repo.InitOptions{NoDefaultPolicies: true}); err != nil {
+	if _, err := archivetest.Init(ctx, dir, repo.InitOptions{Setup: archivetest.NoPolicies}); err != nil {
 		t.Fatal(err)
 	}
 	media := t.TempDir()
@@ -47,7 +48,7 @@ func buildArchive(t *testing.T) string {
 		t.Fatal(err)
 	}
 	all := bytes.Split(bytes.TrimSpace(lines), []byte("\n"))
-	r, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
+	r, err := archivetest.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +96,7 @@ func copyDir(t *testing.T, src string) string {
 func run(t *testing.T, dir string, now time.Time) *verify.Report {
 	t.Helper()
 	ctx := context.Background()
-	r, err := repo.Open(ctx, dir, repo.OpenOptions{ReadOnly: true})
+	r, err := archivetest.Open(ctx, dir, repo.OpenOptions{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +149,7 @@ func flipByte(t *testing.T, path string, off int64) {
 
 func readOnly(t *testing.T, dir string) *repo.Repo {
 	t.Helper()
-	r, err := repo.Open(context.Background(), dir, repo.OpenOptions{ReadOnly: true})
+	r, err := archivetest.Open(context.Background(), dir, repo.OpenOptions{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,10 +377,10 @@ func TestUnsealedPastBoundIsReported(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	// Without the default policies: the tests name journal indexes.
-	if _, err := repo.Init(ctx, dir, repo.InitOptions{NoDefaultPolicies: true}); err != nil {
+	if _, err := archivetest.Init(ctx, dir, repo.InitOptions{Setup: archivetest.NoPolicies}); err != nil {
 		t.Fatal(err)
 	}
-	r, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true, Guest: false})
+	r, err := archivetest.Open(ctx, dir, repo.OpenOptions{Exclusive: true, Guest: false})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -410,7 +411,7 @@ func TestUnsealedPastBoundIsReported(t *testing.T) {
 func TestVerifyWhileWriting(t *testing.T) {
 	ctx := context.Background()
 	dir := buildArchive(t)
-	w, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
+	w, err := archivetest.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -449,7 +450,7 @@ func TestVerifyWhileWriting(t *testing.T) {
 		}
 	}()
 	for range 3 {
-		r, err := repo.Open(ctx, dir, repo.OpenOptions{ReadOnly: true})
+		r, err := archivetest.Open(ctx, dir, repo.OpenOptions{ReadOnly: true})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -339,7 +339,7 @@ listed too (exit 2).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			r, err := repo.Open(ctx, a.dir, repo.OpenOptions{ReadOnly: true})
+			r, err := a.open(ctx, repo.OpenOptions{ReadOnly: true})
 			if err != nil {
 				return err
 			}
@@ -394,7 +394,7 @@ close (lost media, for instance) is closed with 'wxarchive health resolve'.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			r, err := repo.Open(ctx, a.dir, repo.OpenOptions{ReadOnly: true})
+			r, err := a.open(ctx, repo.OpenOptions{ReadOnly: true})
 			if err != nil {
 				return err
 			}

@@ -29,6 +29,7 @@ import (
 	uc "github.com/wxarchive/wxarchive/app"
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
+	"github.com/wxarchive/wxarchive/internal/archivetest"
 	"github.com/wxarchive/wxarchive/journal"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/store"
@@ -665,7 +666,7 @@ func TestCLIBadInput(t *testing.T) {
 	// The quarantined bytes are kept exactly, and the journal says what was
 	// cut from the oversize line.
 	ctx := context.Background()
-	r, err := repo.Open(ctx, dir, repo.OpenOptions{ReadOnly: true})
+	r, err := archivetest.Open(ctx, dir, repo.OpenOptions{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -877,7 +878,7 @@ func TestCLIDemo(t *testing.T) {
 	ctx := context.Background()
 	rawByDir := make([]map[uint64]archive.BlobID, len(dirs))
 	for i, d := range dirs {
-		r, err := repo.Open(ctx, d, repo.OpenOptions{ReadOnly: true})
+		r, err := archivetest.Open(ctx, d, repo.OpenOptions{ReadOnly: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1103,7 +1104,7 @@ func TestCLISearch(t *testing.T) {
 	}
 
 	// Every search that ran is in the journal, with its query and count.
-	r, err := repo.Open(context.Background(), dir, repo.OpenOptions{ReadOnly: true})
+	r, err := archivetest.Open(context.Background(), dir, repo.OpenOptions{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1183,7 +1184,7 @@ func TestCLIIngestSealsWhileRunning(t *testing.T) {
 	// records must reach a sealed pack within the delay.
 	sealed := false
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && !sealed; time.Sleep(100 * time.Millisecond) {
-		if r, err := repo.Open(context.Background(), dir, repo.OpenOptions{ReadOnly: true}); err == nil {
+		if r, err := archivetest.Open(context.Background(), dir, repo.OpenOptions{ReadOnly: true}); err == nil {
 			c, err := r.Store.Counts(context.Background())
 			sealed = err == nil && c.Packs > 0 && c.Messages >= 1000
 			r.Close(context.Background())

@@ -51,7 +51,7 @@ captured by the same connector a wecom-archive connector runs under serve.`,
 				return usageErr("--messages must be positive")
 			}
 			if _, err := repo.LoadConfig(a.dir); errors.Is(err, repo.ErrNoArchive) {
-				cfg, err := repo.Init(ctx, a.dir, repo.InitOptions{})
+				cfg, err := initArchive(ctx, a.dir, repo.InitOptions{})
 				if err != nil {
 					return usageErr("%v", err)
 				}
@@ -185,7 +185,7 @@ func (a *app) runDemo(ctx context.Context, seed int64, messages int, export stri
 		len(gsum.Employees), len(gsum.Clients), len(gsum.Rooms), gsum.Recalls, gsum.Consents,
 		gsum.First.Format("2006-01-02"), gsum.Last.Format("2006-01-02"))
 	fmt.Fprintf(w, "%d supervision alerts raised by the archive's policies (wxarchive alerts list).\n", sup.Alerts)
-	ro, err := repo.Open(context.Background(), a.dir, repo.OpenOptions{ReadOnly: true})
+	ro, err := a.open(context.Background(), repo.OpenOptions{ReadOnly: true})
 	var examples []string
 	if err == nil {
 		defer ro.Close(context.Background())

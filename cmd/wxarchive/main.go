@@ -158,7 +158,7 @@ func (a *app) progressBar(total int64, what string) *progressbar.ProgressBar {
 }
 
 func (a *app) openWriter(ctx context.Context, exclusive bool) (*repo.Repo, error) {
-	return repo.Open(ctx, a.dir, repo.OpenOptions{Exclusive: true, Guest: !exclusive, Logger: a.logger})
+	return a.open(ctx, repo.OpenOptions{Exclusive: true, Guest: !exclusive, Logger: a.logger})
 }
 
 // sealWhileRunning seals records in the background, as serve does, for a
@@ -179,5 +179,5 @@ func sealWhileRunning(r *repo.Repo) (stop func()) {
 }
 
 func (a *app) openReader(ctx context.Context) (*repo.Repo, error) {
-	return repo.Open(ctx, a.dir, repo.OpenOptions{ReadOnly: true, Logger: a.logger})
+	return a.open(ctx, repo.OpenOptions{ReadOnly: true, Logger: a.logger})
 }

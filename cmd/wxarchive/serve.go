@@ -38,7 +38,7 @@ the blob store and exits 0.`,
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 			logger := slog.New(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-			r, err := repo.Open(ctx, a.dir, repo.OpenOptions{Exclusive: true, Logger: logger, Metrics: ingest.NewMetrics(reg)})
+			r, err := a.open(ctx, repo.OpenOptions{Exclusive: true, Logger: logger, Metrics: ingest.NewMetrics(reg)})
 			if err != nil {
 				return err
 			}

@@ -1,13 +1,87 @@
-// Package archivetest is what tests share to set up an archive: one helper
-// instead of a hand copy of init-and-open per test file.
+// Package archivetest is what tests share to set up an archive: the
+// embedded engines (SQLite, a blob directory), init and open, and the use
+// cases acting as a test user — one helper instead of a hand copy of
+// init-and-open per test file. Only tests import it.
 package archivetest
 
 import (
 	"context"
+	"path/filepath"
+	"testing"
 
 	"github.com/wxarchive/wxarchive/app"
+	"github.com/wxarchive/wxarchive/blob"
+	"github.com/wxarchive/wxarchive/blob/fsblob"
 	"github.com/wxarchive/wxarchive/repo"
+	"github.com/wxarchive/wxarchive/store"
+	"github.com/wxarchive/wxarchive/store/sqlite"
+	"github.com/wxarchive/wxarchive/supervise"
 )
+
+// Engines are the embedded engines, as cmd/wxarchive registers them.
+func Engines() *repo.Engines {
+	e := &repo.Engines{}
+	e.RegisterStore("sqlite", func(ctx context.Context, loc string, o repo.StoreOptions) (store.Store, error) {
+		return sqlite.Open(ctx, repo.LocalPath(o.Dir, loc), sqlite.Options{ReadOnly: o.ReadOnly, NoSync: o.NoSync})
+	})
+	e.RegisterBlobs("file", func(_ context.Context, loc string, o repo.BlobOptions) (blob.Store, error) {
+		return fsblob.Open(repo.LocalPath(o.Dir, loc), fsblob.Options{Now: o.Now, NoSync: o.NoSync})
+	})
+	e.RegisterScratch(func(ctx context.Context, dir string) (store.Store, error) {
+		return sqlite.Open(ctx, filepath.Join(dir, "rebuilt.db"), sqlite.Options{NoSync: true})
+	})
+	return e
+}
+
+// Init creates an archive in dir with the default policy pack, as
+// `wxarchive init` does.
+func Init(ctx context.Context, dir string, opts repo.InitOptions) (*repo.Config, error) {
+	if opts.Setup == nil {
+		opts.Setup = func(ctx context.Context, r *repo.Repo) error {
+			return supervise.ApplyDefaultPack(ctx, r.Engine, r.Store, "cli:init")
+		}
+	}
+	return InitBare(ctx, dir, opts)
+}
+
+// InitBare creates an archive without policies (opts.Setup, if any, runs).
+func InitBare(ctx context.Context, dir string, opts repo.InitOptions) (*repo.Config, error) {
+	if opts.Engines == nil {
+		opts.Engines = Engines()
+	}
+	return repo.Init(ctx, dir, opts)
+}
+
+// Open opens the archive in dir with the embedded engines.
+func Open(ctx context.Context, dir string, opts repo.OpenOptions) (*repo.Repo, error) {
+	if opts.Engines == nil {
+		opts.Engines = Engines()
+	}
+	return repo.Open(ctx, dir, opts)
+}
+
+// New creates an archive with the default policy pack in a new directory
+// and opens it for writing; it is closed when the test ends.
+func New(t testing.TB) (*repo.Repo, string) {
+	t.Helper()
+	return NewWith(t, repo.InitOptions{}, repo.OpenOptions{Exclusive: true})
+}
+
+// NewWith is New with options (opts.Setup nil: the default pack).
+func NewWith(t testing.TB, init repo.InitOptions, open repo.OpenOptions) (*repo.Repo, string) {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	if _, err := Init(ctx, dir, init); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(ctx, dir, open)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close(context.Background()) })
+	return r, dir
+}
 
 // Principal is the user tests act as.
 var Principal = app.Principal{Actor: "cli:tester", User: "tester", Via: "cli"}
@@ -16,3 +90,7 @@ var Principal = app.Principal{Actor: "cli:tester", User: "tester", Via: "cli"}
 func App(ctx context.Context, r *repo.Repo) (*app.App, context.Context) {
 	return app.New(app.FromRepo(r)), app.WithPrincipal(ctx, Principal)
 }
+
+// NoPolicies is an InitOptions.Setup that installs nothing (an archive
+// without the default pack).
+func NoPolicies(context.Context, *repo.Repo) error { return nil }

@@ -11,6 +11,7 @@ import (
 	"github.com/wxarchive/wxarchive/capture/wecom/api"
 	"github.com/wxarchive/wxarchive/capture/wecom/api/apitest"
 	"github.com/wxarchive/wxarchive/capture/wecom/kf"
+	"github.com/wxarchive/wxarchive/internal/archivetest"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/store"
 	"github.com/wxarchive/wxarchive/verify"
@@ -25,10 +26,10 @@ func setup(t *testing.T) (*repo.Repo, *apitest.Fake, *kf.Syncer, string) {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	if _, err := repo.Init(ctx, dir, repo.InitOptions{}); err != nil {
+	if _, err := archivetest.Init(ctx, dir, repo.InitOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	r, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
+	r, err := archivetest.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/wxarchive/wxarchive/capture/wecom/finance/sim"
 	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
 	"github.com/wxarchive/wxarchive/demo"
+	"github.com/wxarchive/wxarchive/internal/archivetest"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/store"
 	"github.com/wxarchive/wxarchive/verify"
@@ -128,7 +129,7 @@ func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	if _, err := repo.Init(ctx, dir, repo.InitOptions{TimeZone: "Asia/Shanghai"}); err != nil {
+	if _, err := archivetest.Init(ctx, dir, repo.InitOptions{TimeZone: "Asia/Shanghai"}); err != nil {
 		t.Fatal(err)
 	}
 	f := &fixture{t: t, dir: dir, h: &health{}}
@@ -140,7 +141,7 @@ func newFixture(t *testing.T) *fixture {
 }
 
 func (f *fixture) open() {
-	r, err := repo.Open(context.Background(), f.dir, repo.OpenOptions{Exclusive: true})
+	r, err := archivetest.Open(context.Background(), f.dir, repo.OpenOptions{Exclusive: true})
 	if err != nil {
 		f.t.Fatal(err)
 	}

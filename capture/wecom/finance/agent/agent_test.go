@@ -22,6 +22,7 @@ import (
 	"github.com/wxarchive/wxarchive/capture/wecom/finance/sim"
 	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
 	"github.com/wxarchive/wxarchive/demo"
+	"github.com/wxarchive/wxarchive/internal/archivetest"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/verify"
 )
@@ -221,14 +222,14 @@ func TestAcceptance50k(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	if _, err := repo.Init(ctx, dir, repo.InitOptions{}); err != nil {
+	if _, err := archivetest.Init(ctx, dir, repo.InitOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	env := []string{"WXA_AGENT_HELPER=1", "WXA_AGENT_KEY=" + keyFile, "WXA_AGENT_MESSAGES=" + strconv.Itoa(n)}
 	agents := 0
 	crashNext := true
 	run := func(pages int) (restarts int) {
-		r, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
+		r, err := archivetest.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -267,7 +268,7 @@ func TestAcceptance50k(t *testing.T) {
 		t.Fatalf("%d agent crashes and %d agents; want 1 crash (4 agents: one per run, one after the crash)", crashes, agents)
 	}
 
-	r, err := repo.Open(ctx, dir, repo.OpenOptions{ReadOnly: true})
+	r, err := archivetest.Open(ctx, dir, repo.OpenOptions{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
