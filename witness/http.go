@@ -129,7 +129,15 @@ func brief(b []byte) string {
 }
 
 func (h *httpClient) unexpected(method, u string, r *response) error {
-	return &UnreachableError{Witness: h.name, Err: fmt.Errorf("%s %s: HTTP %d: %s", method, redactURL(u), r.status, brief(r.body))}
+	return &UnreachableError{Witness: h.name, Err: fmt.Errorf("%s %s: HTTP %d: %s", method, redactURL(u), r.status, h.brief(r.body))}
+}
+
+// brief is brief with the token removed: a witness may echo a request.
+func (h *httpClient) brief(b []byte) string {
+	if h.token != "" {
+		b = bytes.ReplaceAll(b, []byte(h.token), []byte("[token]"))
+	}
+	return brief(b)
 }
 
 // HTTPWitness is a plain HTTP checkpoint store (docs/FORMAT.md §9.2):
@@ -199,7 +207,7 @@ func (w *HTTPWitness) Publish(ctx context.Context, cp *journal.Checkpoint, log L
 		return Ack{}, err
 	}
 	refuse := func(reason string) (Ack, error) {
-		return Ack{}, &RefusedError{Witness: w.h.name, Reason: reason, Size: cp.Size, Detail: fmt.Sprintf("HTTP %d: %s", r.status, brief(r.body))}
+		return Ack{}, &RefusedError{Witness: w.h.name, Reason: reason, Size: cp.Size, Detail: fmt.Sprintf("HTTP %d: %s", r.status, w.h.brief(r.body))}
 	}
 	switch r.status {
 	case http.StatusOK, http.StatusCreated, http.StatusNoContent:
@@ -359,7 +367,7 @@ func (w *C2SPWitness) Publish(ctx context.Context, cp *journal.Checkpoint, log L
 		case http.StatusConflict:
 			n, err := ParseSize(r.body)
 			if err != nil || !strings.HasPrefix(r.ctype, "text/x.tlog.size") {
-				return refuse(ReasonInconsistent, old, "HTTP 409: %s", brief(r.body))
+				return refuse(ReasonInconsistent, old, "HTTP 409: %s", w.h.brief(r.body))
 			}
 			if n == old {
 				// Same size, another root.
@@ -368,9 +376,9 @@ func (w *C2SPWitness) Publish(ctx context.Context, cp *journal.Checkpoint, log L
 			old = n
 			continue
 		case http.StatusUnprocessableEntity:
-			return refuse(ReasonInconsistent, old, "the witness's tree of %d leaves is not a prefix of the archive's (HTTP 422: %s)", old, brief(r.body))
+			return refuse(ReasonInconsistent, old, "the witness's tree of %d leaves is not a prefix of the archive's (HTTP 422: %s)", old, w.h.brief(r.body))
 		case http.StatusForbidden:
-			return refuse(ReasonSignature, old, "the witness does not trust the archive's key (HTTP 403: %s)", brief(r.body))
+			return refuse(ReasonSignature, old, "the witness does not trust the archive's key (HTTP 403: %s)", w.h.brief(r.body))
 		case http.StatusNotFound:
 			return refuse(ReasonUnknownLog, old, "the witness does not witness origin %s (HTTP 404)", cp.Origin)
 		default:

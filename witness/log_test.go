@@ -16,7 +16,7 @@ import (
 // testLog is a journal tree and its checkpoints, built with the journal
 // package as the archive builds them, for tests that need a log.
 type testLog struct {
-	t        *testing.T
+	t        testing.TB
 	origin   string
 	signer   *journal.Signer
 	verifier *journal.Verifier
@@ -28,7 +28,7 @@ type testLog struct {
 	at       time.Time
 }
 
-func newTestLog(t *testing.T) *testLog {
+func newTestLog(t testing.TB) *testLog {
 	t.Helper()
 	skey, vkey, err := journal.GenerateKey("wxarchive-test")
 	if err != nil {
@@ -37,7 +37,7 @@ func newTestLog(t *testing.T) *testLog {
 	return newTestLogWithKey(t, "wxarchive.local/0123456789abcdef", skey, vkey)
 }
 
-func newTestLogWithKey(t *testing.T, origin, skey, vkey string) *testLog {
+func newTestLogWithKey(t testing.TB, origin, skey, vkey string) *testLog {
 	s, err := journal.NewSigner(origin, skey)
 	if err != nil {
 		t.Fatal(err)

@@ -64,11 +64,14 @@ func ParseNote(b []byte) (*Entry, error) {
 	if _, err := cp.Unmarshal(text); err != nil {
 		return fail("%v", err)
 	}
-	if err := checkDecimal(strings.SplitN(string(text), "\n", 3)[1]); err != nil {
-		return fail("size: %v", err)
-	}
 	if len(cp.Hash) != 32 {
 		return fail("root hash is %d bytes, not 32", len(cp.Hash))
+	}
+	// One checkpoint has one encoding: a decimal with a sign or leading
+	// zeros, or base64 with stray bits, would let two files that differ
+	// claim the same tree.
+	if !bytes.HasPrefix(text, cp.Marshal()) {
+		return fail("size or root hash not in canonical form")
 	}
 	return &Entry{Origin: cp.Origin, Size: cp.Size, Root: cp.Hash, Note: bytes.Clone(b)}, nil
 }

@@ -5,14 +5,17 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/wxarchive/wxarchive/journal"
@@ -415,4 +418,152 @@ func TestServerPlainStore(t *testing.T) {
 	if resp.StatusCode != 404 {
 		t.Fatalf("absent size: %d", resp.StatusCode)
 	}
+}
+
+type fault struct{ kind, subject, detail, state string }
+
+// faults records what Publishing reports to capture health.
+type faults struct {
+	mu   sync.Mutex
+	open map[string]bool
+	log  []fault
+}
+
+func (f *faults) Raise(_ context.Context, id, kind, subject, detail string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.open == nil {
+		f.open = map[string]bool{}
+	}
+	if !f.open[kind+subject] {
+		f.open[kind+subject] = true
+		f.log = append(f.log, fault{kind, subject, detail, "raised"})
+	}
+}
+
+func (f *faults) Resolve(_ context.Context, id, kind, subject, detail, actor string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.open[kind+subject] {
+		return false
+	}
+	f.open[kind+subject] = false
+	f.log = append(f.log, fault{kind, subject, detail, "resolved"})
+	return true
+}
+
+// TestPublishingReportsFailures: a witness that goes away is counted,
+// raised once in health and resolved when it is back; a witness that
+// refuses is raised as witness_refused; the others are published to all
+// the same, and nothing carries the token.
+func TestPublishingReportsFailures(t *testing.T) {
+	ctx := context.Background()
+	l := newTestLog(t)
+	good := witness.NewDirWitness("good", t.TempDir())
+	flaky := t.TempDir()
+	mount := filepath.Join(flaky, "mnt")
+	os.Mkdir(mount, 0o755)
+	gone := witness.NewDirWitness("flaky", mount)
+	const token = "s3cr3t-t0ken-value"
+	ts, _, _ := server(t, l.logKey())
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "busy "+r.Header.Get("Authorization"), http.StatusServiceUnavailable)
+	}))
+	defer down.Close()
+	unavailable, err := witness.NewHTTPWitness("down", down.URL+"/", token, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, _ := witness.NewHTTPWitness("plain", ts.URL+"/checkpoints/", "", nil)
+
+	reg := prometheus.NewRegistry()
+	m, err := witness.NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	var f faults
+	cur := l.grow(5)
+	p := &witness.Publishing{Witnesses: []witness.Publisher{good, gone, unavailable, plain}, Log: l.log(), Metrics: m, Faults: &f,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+		Latest: func(context.Context) ([]byte, error) { return cur.Note, nil }}
+	if err := p.PublishOnce(ctx); err == nil || !errors.Is(err, witness.ErrUnreachable) {
+		t.Fatalf("round 1: %v", err)
+	}
+	os.RemoveAll(mount) // the mount disappears
+	cur = l.grow(3)
+	p.PublishOnce(ctx)
+	cur = l.grow(3)
+	p.PublishOnce(ctx)
+	os.Mkdir(mount, 0o755) // and comes back (empty: another host's share remounted)
+	cur = l.grow(3)
+	if err := p.PublishOnce(ctx); !errors.Is(err, witness.ErrUnreachable) || strings.Contains(err.Error(), "flaky") {
+		t.Fatalf("round 4: %v", err)
+	}
+	st := p.Status()
+	if !st[0].OK || st[0].Acked != 14 || !st[1].OK || st[2].OK || !st[3].OK {
+		t.Fatalf("status %+v", st)
+	}
+	if got := counter(t, reg, "good", "ok"); got != 4 {
+		t.Fatalf("good ok = %v", got)
+	}
+	if got := counter(t, reg, "flaky", "unreachable"); got != 2 {
+		t.Fatalf("flaky unreachable = %v", got)
+	}
+	if got := counter(t, reg, "down", "unreachable"); got != 4 {
+		t.Fatalf("down unreachable = %v", got)
+	}
+	var raised, resolved int
+	for _, x := range f.log {
+		if x.subject == "flaky" && x.kind == witness.FaultUnreachable {
+			if x.state == "raised" {
+				raised++
+			} else {
+				resolved++
+			}
+		}
+	}
+	if raised != 1 || resolved != 1 || !f.open[witness.FaultUnreachable+"down"] {
+		t.Fatalf("health faults %+v", f.log)
+	}
+	// A rollback of the archive: the witnesses refuse, health says so.
+	cur = l.checkpointAt(8)
+	p.PublishOnce(ctx)
+	if !f.open[witness.FaultRefused+"good"] || !f.open[witness.FaultRefused+"plain"] {
+		t.Fatalf("refusals not raised: %+v", f.log)
+	}
+	if got := counter(t, reg, "good", "refused"); got != 1 {
+		t.Fatalf("good refused = %v", got)
+	}
+	for _, x := range f.log {
+		if strings.Contains(x.detail, token) {
+			t.Fatalf("a fault detail carries the token: %q", x.detail)
+		}
+	}
+	if strings.Contains(logs.String(), token) {
+		t.Fatalf("the log carries the token:\n%s", logs.String())
+	}
+}
+
+func counter(t *testing.T, reg *prometheus.Registry, w, outcome string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "wxarchive_witness_publish_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, lp := range m.GetLabel() {
+				labels[lp.GetName()] = lp.GetValue()
+			}
+			if labels["witness"] == w && labels["outcome"] == outcome {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
 }
