@@ -6,8 +6,6 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-
-	"github.com/wxarchive/wxarchive/capture/connector"
 )
 
 // Kinds of witness location.
@@ -22,10 +20,12 @@ const (
 //	witnesses:
 //	  - dir: /mnt/other-host/wx-witness
 //	  - url: https://witness.example.com/checkpoints/
-//	    token: {env: WXARCHIVE_WITNESS_TOKEN}
 //	  - url: https://witness.example.com/
 //	    kind: c2sp
 //	    key: witness.example.com+1a2b3c4d+BAbC…
+//
+// A bearer token (repo.WitnessConfig adds it, as a secret reference) is
+// given to Open, never kept here.
 type Config struct {
 	// Name labels the witness in logs, metrics, health and verify reports
 	// (default: the directory, or the URL's host and path).
@@ -37,8 +37,6 @@ type Config struct {
 	Kind string `yaml:"kind,omitempty"`
 	// Key is a C2SP witness's cosignature/v1 public key.
 	Key string `yaml:"key,omitempty"`
-	// Token, if set, is sent as a bearer token to an URL witness.
-	Token connector.Secret `yaml:"token,omitempty"`
 }
 
 // Validate checks a configuration; field names the entry in messages
@@ -53,8 +51,8 @@ func (c *Config) Validate(field string) error {
 		if c.Kind != "" && c.Kind != KindDir {
 			return fmt.Errorf("%s.kind: %q is not a kind of directory witness", field, c.Kind)
 		}
-		if !c.Token.IsZero() || c.Key != "" {
-			return fmt.Errorf("%s: a directory witness takes no token or key", field)
+		if c.Key != "" {
+			return fmt.Errorf("%s: a directory witness takes no key", field)
 		}
 		return nil
 	}
@@ -76,11 +74,6 @@ func (c *Config) Validate(field string) error {
 	default:
 		return fmt.Errorf("%s.kind: %q is not http or c2sp", field, c.Kind)
 	}
-	if !c.Token.IsZero() {
-		if _, err := c.Token.Resolve(); err != nil {
-			return fmt.Errorf("%s.token: %v", field, err)
-		}
-	}
 	return nil
 }
 
@@ -100,23 +93,19 @@ func (c *Config) DisplayName() string {
 	return u.Host + strings.TrimSuffix(u.EscapedPath(), "/")
 }
 
-// Open returns the witness a configuration describes; client nil means a
+// Open returns the witness a configuration describes. token, if not
+// empty, is sent to an URL witness as a bearer token; client nil means a
 // default HTTP client.
-func (c *Config) Open(client *http.Client) (Witness, error) {
+func (c *Config) Open(token string, client *http.Client) (Witness, error) {
 	if err := c.Validate("witness " + c.DisplayName()); err != nil {
 		return nil, err
 	}
 	name := c.DisplayName()
 	if c.Dir != "" {
-		return NewDirWitness(name, c.Dir), nil
-	}
-	var token string
-	if !c.Token.IsZero() {
-		t, err := c.Token.Resolve()
-		if err != nil {
-			return nil, fmt.Errorf("witness %s token: %v", name, err)
+		if token != "" {
+			return nil, fmt.Errorf("witness %s: a directory witness takes no token", name)
 		}
-		token = t
+		return NewDirWitness(name, c.Dir), nil
 	}
 	if c.Kind == KindC2SP {
 		return NewC2SPWitness(name, c.URL, token, []string{c.Key}, client)
@@ -144,10 +133,10 @@ func ParseLocation(loc string, keys []string) (Witness, error) {
 		return NewC2SPWitness(c.DisplayName(), u, "", keys, nil)
 	case strings.HasPrefix(loc, "http://") || strings.HasPrefix(loc, "https://"):
 		c := &Config{URL: loc}
-		return c.Open(nil)
+		return c.Open("", nil)
 	case strings.Contains(loc, "://"):
 		return nil, fmt.Errorf("witness %q: a directory, an http(s):// URL or c2sp+https://…", redactURL(loc))
 	}
 	c := &Config{Dir: loc}
-	return c.Open(nil)
+	return c.Open("", nil)
 }
