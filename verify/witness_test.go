@@ -14,9 +14,11 @@ import (
 	"github.com/transparency-dev/merkle/compact"
 
 	"github.com/wxarchive/wxarchive/archive"
+	"github.com/wxarchive/wxarchive/blob"
 	"github.com/wxarchive/wxarchive/ingest"
 	"github.com/wxarchive/wxarchive/journal"
 	"github.com/wxarchive/wxarchive/repo"
+	"github.com/wxarchive/wxarchive/store"
 	"github.com/wxarchive/wxarchive/verify"
 	"github.com/wxarchive/wxarchive/witness"
 )
@@ -254,6 +256,67 @@ func resign(t *testing.T, dir string, resignAt time.Time) {
 	exec1(t, db, `UPDATE meta SET value = ? WHERE key = 'next_serial'`, fmt.Sprint(next))
 }
 
+// replaceKey is the insider's way round an auditor who does not bring the
+// public key: a new key in the key file and the configuration, leaf 0
+// (which records the key) rewritten, every checkpoint re-signed and every
+// sealed segment rewritten from the database, the old ones deleted.
+func replaceKey(t *testing.T, dir string) {
+	t.Helper()
+	ctx := context.Background()
+	cfg, err := repo.LoadConfig(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	skey, vkey, err := journal.GenerateKey("wxarchive-" + cfg.ArchiveID[:12])
+	if err != nil {
+		t.Fatal(err)
+	}
+	kf := filepath.Join(dir, repo.KeyFile)
+	if err := os.WriteFile(kf, []byte(skey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cf := filepath.Join(dir, repo.ConfigFile)
+	y, _ := os.ReadFile(cf)
+	if err := os.WriteFile(cf, bytes.ReplaceAll(y, []byte(cfg.PublicKey), []byte(vkey)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db := sqlDB(t, dir)
+	exec1(t, db, `UPDATE journal SET leaf = CAST(replace(CAST(leaf AS TEXT), ?, ?) AS BLOB) WHERE idx = 0`, cfg.PublicKey, vkey)
+	resign(t, dir, time.Now())
+	// Segments: rebuilt from the database's leaves and checkpoints.
+	r, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close(ctx)
+	var segs []store.SegmentRow
+	r.Store.Segments(ctx, func(s store.SegmentRow) error { segs = append(segs, s); return nil })
+	retain := map[archive.BlobID]time.Time{}
+	r.Blobs.List(ctx, func(i blob.Info) error { retain[i.ID] = i.RetainUntil; return nil })
+	var notes = map[uint64][]byte{}
+	r.Store.Checkpoints(ctx, func(c store.CheckpointRow) error { notes[c.Size] = c.Note; return nil })
+	for _, sg := range segs {
+		seg := &journal.Segment{First: sg.First}
+		r.Store.Leaves(ctx, sg.First, sg.End, func(_ uint64, _, leaf []byte) error {
+			seg.Leaves = append(seg.Leaves, bytes.Clone(leaf))
+			return nil
+		})
+		for size := sg.First + 1; size <= sg.End; size++ {
+			if n, ok := notes[size]; ok {
+				seg.Checkpoints = append(seg.Checkpoints, n)
+			}
+		}
+		id, err := r.Blobs.Put(ctx, seg.Encode(), blob.PutOptions{RetainUntil: retain[sg.Blob]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		exec1(t, db, `UPDATE segments SET blob = ? WHERE first = ?`, id[:], int64(sg.First))
+		s := sg.Blob.String()
+		os.Remove(filepath.Join(dir, repo.BlobDir, "objects", s[:2], s))
+		os.Remove(filepath.Join(dir, repo.BlobDir, "meta", s[:2], s+".json"))
+	}
+}
+
 func cpTo(t *testing.T, src, dst string) {
 	t.Helper()
 	os.RemoveAll(dst)
@@ -330,6 +393,13 @@ func TestWitnessedAttacks(t *testing.T) {
 				// supervised whom.
 				exec1(t, sqlDB(t, dir), `UPDATE journal SET leaf = CAST(replace(CAST(leaf AS TEXT), '财富管理部', '合规部') AS BLOB) WHERE idx = ?`, int64(k))
 				resign(t, dir, time.Now())
+				return kept
+			}},
+		{name: "signing key replaced and the whole history re-signed", kind: verify.WitnessSignature,
+			do: func(t *testing.T, dir string, publish func()) []byte {
+				publish()
+				kept := latestNote(t, dir)
+				replaceKey(t, dir)
 				return kept
 			}},
 	}
