@@ -31,7 +31,7 @@ type KeptCheckpoint struct {
 // DefaultMaxWitnessed is how many checkpoints are checked per witness
 // when Options.MaxWitnessed is 0: the newest always, and an even sample of
 // the older ones.
-const DefaultMaxWitnessed = 10000
+const DefaultMaxWitnessed = 1000
 
 // checkWitnesses proves the journal consistent with every checkpoint held
 // outside the archive. The roots are taken from the stored tree nodes,

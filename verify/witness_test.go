@@ -50,7 +50,7 @@ func newWitnesses(t *testing.T, cfg *repo.Config) *witnesses {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := witness.NewServer(t.TempDir(), []witness.LogKey{lk}, cos, nil, nil)
+	srv, err := witness.NewServer(t.TempDir(), []witness.LogKey{lk}, cos, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -127,7 +127,8 @@ func ParseLocation(loc string, keys []string) (Witness, error) {
 		if len(keys) == 0 {
 			return nil, fmt.Errorf("witness %s: give the C2SP witness's public key (--witness-key)", c.DisplayName())
 		}
-		if err := c.Validate("witness " + c.DisplayName()); err != nil && !strings.Contains(err.Error(), ".key") {
+		c.Key = keys[0]
+		if err := c.Validate("witness " + c.DisplayName()); err != nil {
 			return nil, err
 		}
 		return NewC2SPWitness(c.DisplayName(), u, "", keys, nil)

@@ -224,8 +224,12 @@ func (w *HTTPWitness) Publish(ctx context.Context, cp *journal.Checkpoint, log L
 	return Ack{}, w.h.unexpected("POST", u, r)
 }
 
+// MaxHTTPReads bounds the checkpoints read from a plain HTTP store in one
+// Witnessed call: one request each, and the newest matters most.
+const MaxHTTPReads = 200
+
 // Witnessed reads the listing and the checkpoints it names (sampled to
-// max), and latest.
+// max, at most MaxHTTPReads), and latest.
 func (w *HTTPWitness) Witnessed(ctx context.Context, origin string, max int) ([]Witnessed, error) {
 	dir, err := OriginDir(origin)
 	if err != nil {
@@ -247,6 +251,9 @@ func (w *HTTPWitness) Witnessed(ctx context.Context, origin string, max int) ([]
 		return nil, &UnreachableError{Witness: w.h.name, Err: fmt.Errorf("GET %s: %w", redactURL(u), err)}
 	}
 	obj := "witness:" + w.h.name
+	if max <= 0 || max > MaxHTTPReads {
+		max = MaxHTTPReads
+	}
 	var out []Witnessed
 	for _, n := range sample(sizes, max) {
 		wi := Witnessed{Object: fmt.Sprintf("%s/%d", obj, n), Size: n}

@@ -85,6 +85,7 @@ type pubState struct {
 	acked   uint64
 	ok      bool // the last attempt succeeded
 	lastErr error
+	refusal string // the last refusal logged, so a refusing witness is not logged every round
 }
 
 // Status is what Publishing knows of one witness.
@@ -165,21 +166,27 @@ func (p *Publishing) PublishOnce(ctx context.Context) error {
 func (p *Publishing) publish(ctx context.Context, w Publisher, cp *journal.Checkpoint) error {
 	name := w.Name()
 	ack, err := w.Publish(ctx, cp, p.Log)
+	var re *RefusedError
+	refusal := ""
+	if errors.As(err, &re) {
+		refusal = fmt.Sprintf("%s %d", re.Reason, re.Held)
+	}
 	p.mu.Lock()
 	s := p.state[name]
-	wasOK, hadErr := s.ok, s.lastErr != nil
-	s.ok, s.lastErr = err == nil, err
+	wasOK, hadErr, newRefusal := s.ok, s.lastErr != nil, refusal != s.refusal
+	s.ok, s.lastErr, s.refusal = err == nil, err, refusal
 	if err == nil {
 		s.acked = ack.Size
 	}
 	p.mu.Unlock()
 	outcome := "ok"
-	var re *RefusedError
 	switch {
-	case errors.As(err, &re):
+	case re != nil:
 		outcome = "refused"
-		p.Logger.Error("witness refused the archive's checkpoint: the archive may have been rolled back or rewritten",
-			"witness", name, "size", cp.Size, "held", re.Held, "reason", re.Reason, "detail", re.Detail)
+		if newRefusal {
+			p.Logger.Error("witness refused the archive's checkpoint: the archive may have been rolled back or rewritten",
+				"witness", name, "size", cp.Size, "held", re.Held, "reason", re.Reason, "detail", re.Detail)
+		}
 		p.raise(ctx, FaultRefused, name, err.Error())
 	case err != nil:
 		outcome = "unreachable"

@@ -2,16 +2,17 @@ package witness
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
 	"golang.org/x/mod/sumdb/note"
 
@@ -55,7 +56,6 @@ type Server struct {
 	logs     map[string]note.Verifier
 	cosigner *Cosigner
 	logger   *slog.Logger
-	now      func() time.Time
 }
 
 // Subdirectories of a server's state directory.
@@ -65,17 +65,14 @@ const (
 )
 
 // NewServer returns a witness server keeping its state in dir.
-func NewServer(dir string, logs []LogKey, cosigner *Cosigner, logger *slog.Logger, now func() time.Time) (*Server, error) {
+func NewServer(dir string, logs []LogKey, cosigner *Cosigner, logger *slog.Logger) (*Server, error) {
 	if cosigner == nil {
 		return nil, errors.New("witness server: no cosigning key")
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	if now == nil {
-		now = time.Now
-	}
-	s := &Server{dir: dir, logs: map[string]note.Verifier{}, cosigner: cosigner, logger: logger, now: now}
+	s := &Server{dir: dir, logs: map[string]note.Verifier{}, cosigner: cosigner, logger: logger}
 	for _, l := range logs {
 		if _, dup := s.logs[l.Origin]; dup {
 			return nil, fmt.Errorf("witness server: log %s given twice", l.Origin)
@@ -243,11 +240,24 @@ func (s *Server) addCheckpoint(w http.ResponseWriter, r *http.Request) {
 	text(w, http.StatusOK, "text/plain; charset=utf-8", string(line))
 }
 
-// keepRefused stores a refused, validly signed request next to the state:
-// a log's signature on two inconsistent trees is proof of a rewrite.
+// keepRefused stores a refused, validly signed checkpoint next to the
+// state: a log's signature on two inconsistent trees is proof of a
+// rewrite. The file is named by the checkpoint's hash, so replaying one
+// (anyone may have seen an old checkpoint) stores it once.
 func (s *Server) keepRefused(st *Store, body []byte, e *Entry) {
-	name := fmt.Sprintf("refused-%d-%d", s.now().UnixNano(), e.Size)
-	if err := os.WriteFile(filepath.Join(st.Dir(), name), body, 0o444); err != nil {
+	h := sha256.Sum256(e.Note)
+	name := fmt.Sprintf("refused-%d-%x", e.Size, h[:8])
+	f, err := os.OpenFile(filepath.Join(st.Dir(), name), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o444)
+	if errors.Is(err, fs.ErrExist) {
+		return
+	}
+	if err == nil {
+		_, err = f.Write(body)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
 		s.logger.Error("witness: keeping a refused checkpoint", "origin", e.Origin, "err", err)
 	}
 }

@@ -90,7 +90,7 @@ archive's administrators do not control.`,
 				return err
 			}
 			logger := slog.New(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-			srv, err := witness.NewServer(dir, keys, cos, logger, time.Now)
+			srv, err := witness.NewServer(dir, keys, cos, logger)
 			if err != nil {
 				return err
 			}
