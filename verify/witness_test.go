@@ -3,6 +3,7 @@ package verify_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http/httptest"
 	"os"
@@ -404,7 +405,7 @@ func TestWitnessedAttacks(t *testing.T) {
 			}},
 	}
 	for _, a := range attacks {
-		t.Run(a.name, func(t *testing.T) {
+		t.Run(a.kind+": "+a.name, func(t *testing.T) {
 			dir := copyDir(t, clean)
 			cfg, err := repo.LoadConfig(dir)
 			if err != nil {
@@ -413,38 +414,45 @@ func TestWitnessedAttacks(t *testing.T) {
 			ws := newWitnesses(t, cfg)
 			kept := a.do(t, dir, func() { ws.publish(t, dir) })
 			now := time.Now()
-			// Without a witness the attack is invisible: the archive
-			// agrees with itself.
-			if rep := runWith(t, dir, now, verify.Options{}); !rep.OK {
-				t.Fatalf("verify without a witness found faults (the attack is not consistent): %+v", rep.Faults)
-			}
-			for _, w := range ws.all {
-				rep := runWith(t, dir, now, verify.Options{Witnesses: []witness.Source{w}})
-				if rep.OK || !hasFault(rep, a.kind, "") {
-					t.Errorf("%s witness: want %s, got %+v", w.Name(), a.kind, rep.Faults)
+			t.Run("without a witness verify passes", func(t *testing.T) {
+				// The attack is invisible from inside: the archive agrees
+				// with itself. This is why a witness exists.
+				if rep := runWith(t, dir, now, verify.Options{}); !rep.OK {
+					t.Fatalf("verify without a witness found faults (the attack is not consistent): %+v", rep.Faults)
 				}
-				for _, f := range rep.Faults {
-					if f.Kind != a.kind && f.Kind != verify.WitnessInconsistent && f.Kind != verify.WitnessRollback {
-						t.Errorf("%s witness: unexpected fault %+v", w.Name(), f)
+			})
+			for _, w := range ws.all {
+				t.Run(w.Name()+" witness", func(t *testing.T) {
+					rep := runWith(t, dir, now, verify.Options{Witnesses: []witness.Source{w}})
+					if rep.OK || !hasFault(rep, a.kind, "") {
+						t.Fatalf("want %s, got %+v", a.kind, rep.Faults)
+					}
+					for _, f := range rep.Faults {
+						if f.Kind != a.kind && f.Kind != verify.WitnessInconsistent && f.Kind != verify.WitnessRollback {
+							t.Errorf("unexpected fault %+v", f)
+						}
+					}
+				})
+			}
+			t.Run("kept checkpoint", func(t *testing.T) {
+				// An auditor who kept the newest checkpoint before the
+				// attack catches it the same way.
+				rep := runWith(t, dir, now, verify.Options{Checkpoints: []verify.KeptCheckpoint{{Name: "kept.cp", Note: kept}}})
+				if !hasFault(rep, a.kind, "checkpoint-file:kept.cp") {
+					t.Fatalf("want %s, got %+v", a.kind, rep.Faults)
+				}
+			})
+			t.Run("witnesses refuse the attacked archive", func(t *testing.T) {
+				// From then on publishing raises witness_refused.
+				r := readOnly(t, dir)
+				row, _ := r.Store.LatestCheckpoint(context.Background())
+				cp, _ := r.Verifier.Open(row.Note)
+				for _, w := range ws.all {
+					if _, err := w.Publish(context.Background(), cp, witness.NewLog(r.Verifier, r.Store)); !errors.Is(err, witness.ErrRefused) {
+						t.Errorf("%s witness: publishing the attacked archive's checkpoint %d: %v", w.Name(), cp.Size, err)
 					}
 				}
-			}
-			// An auditor who kept the newest checkpoint before the attack
-			// catches it the same way.
-			rep := runWith(t, dir, now, verify.Options{Checkpoints: []verify.KeptCheckpoint{{Name: "kept.cp", Note: kept}}})
-			if !hasFault(rep, a.kind, "checkpoint-file:kept.cp") {
-				t.Errorf("kept checkpoint: want %s, got %+v", a.kind, rep.Faults)
-			}
-			// And a witness refuses the attacked archive's checkpoint from
-			// then on (publishing raises witness_refused).
-			r := readOnly(t, dir)
-			row, _ := r.Store.LatestCheckpoint(context.Background())
-			cp, _ := r.Verifier.Open(row.Note)
-			for _, w := range ws.all {
-				if _, err := w.Publish(context.Background(), cp, witness.NewLog(r.Verifier, r.Store)); err == nil {
-					t.Errorf("%s witness accepted the attacked archive's checkpoint %d", w.Name(), cp.Size)
-				}
-			}
+			})
 		})
 	}
 }
