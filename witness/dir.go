@@ -232,7 +232,7 @@ func (s *Store) create(name string, data []byte) error {
 		if rerr != nil {
 			return rerr
 		}
-		if e, perr := ParseNote(old); perr == nil && bytes.Equal(e.Root, mustRoot(data)) {
+		if e, perr := ParseNote(old); perr == nil && bytes.Equal(e.Root, noteRoot(data)) {
 			return nil
 		}
 		return fmt.Errorf("%w: %s exists with other contents", ErrConflict, name)
@@ -240,7 +240,7 @@ func (s *Store) create(name string, data []byte) error {
 	return err
 }
 
-func mustRoot(note []byte) []byte {
+func noteRoot(note []byte) []byte {
 	e, err := ParseNote(note)
 	if err != nil {
 		return nil
@@ -281,7 +281,8 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
-// Witnessed reads the entries a Source returns from a store.
+// witnessed reads the entries a Source returns from a store: the sizes
+// (sampled to max) and latest when it differs from the newest size file.
 func (s *Store) witnessed(object string, max int) ([]Witnessed, error) {
 	sizes, err := s.Sizes()
 	if err != nil {

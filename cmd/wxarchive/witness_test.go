@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,8 +25,26 @@ type witnessProc struct {
 	cmd  *exec.Cmd
 	addr string
 	key  string
-	logs *bytes.Buffer
+	logs *lockedBuffer
 	done chan error
+}
+
+// lockedBuffer collects a process's stderr while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func startWitness(t *testing.T, dir string, logs ...string) *witnessProc {
@@ -39,7 +58,7 @@ func startWitness(t *testing.T, dir string, logs ...string) *witnessProc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &witnessProc{cmd: cmd, logs: &bytes.Buffer{}, done: make(chan error, 1)}
+	w := &witnessProc{cmd: cmd, logs: &lockedBuffer{}, done: make(chan error, 1)}
 	cmd.Stderr = w.logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
