@@ -32,6 +32,7 @@ import (
 	"github.com/wxarchive/wxarchive/ingest"
 	"github.com/wxarchive/wxarchive/journal"
 	"github.com/wxarchive/wxarchive/store"
+	"github.com/wxarchive/wxarchive/witness"
 )
 
 // Version is the program version recorded in archive.created.
@@ -65,6 +66,55 @@ type Config struct {
 	Connectors    []connector.Config `yaml:"connectors,omitempty"`
 	CaptureHealth CaptureHealth      `yaml:"capture_health,omitempty"`
 	Supervision   Supervision        `yaml:"supervision,omitempty"`
+	// Witnesses keep the archive's checkpoints outside it (serve publishes
+	// to each every WitnessInterval; docs/SECURITY.md says why).
+	Witnesses       []WitnessConfig `yaml:"witnesses,omitempty"`
+	WitnessInterval time.Duration   `yaml:"witness_interval,omitempty"`
+}
+
+// WitnessConfig is one witness: its location (witness.Config) and, for an
+// URL witness, a bearer token as a secret reference ({env: NAME} or
+// {file: PATH}, never a value).
+type WitnessConfig struct {
+	witness.Config `yaml:",inline"`
+	Token          connector.Secret `yaml:"token,omitempty"`
+}
+
+// OpenWitnesses validates the witnesses section and opens every witness;
+// errors name the entry (witnesses[i].field).
+func (c *Config) OpenWitnesses() ([]witness.Witness, error) {
+	var out []witness.Witness
+	names := map[string]bool{}
+	for i, wc := range c.Witnesses {
+		field := fmt.Sprintf("witnesses[%d]", i)
+		if err := wc.Validate(field); err != nil {
+			return nil, fmt.Errorf("%s: %w", ConfigFile, err)
+		}
+		var token string
+		if !wc.Token.IsZero() {
+			if wc.Dir != "" {
+				return nil, fmt.Errorf("%s: %s.token: a directory witness takes no token", ConfigFile, field)
+			}
+			t, err := wc.Token.Resolve()
+			if err != nil {
+				return nil, fmt.Errorf("%s: %s.token: %v", ConfigFile, field, err)
+			}
+			token = t
+		}
+		if names[wc.DisplayName()] {
+			return nil, fmt.Errorf("%s: %s: another witness is named %q (give a name)", ConfigFile, field, wc.DisplayName())
+		}
+		names[wc.DisplayName()] = true
+		w, err := wc.Open(token, nil)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", ConfigFile, field, err)
+		}
+		out = append(out, w)
+	}
+	if c.WitnessInterval < 0 {
+		return nil, fmt.Errorf("%s: witness_interval must not be negative", ConfigFile)
+	}
+	return out, nil
 }
 
 // Supervision configures review.
@@ -223,6 +273,14 @@ const connectorExample = `
 # supervision:
 #   principals: [alice]              # may close escalated alerts (cli:alice)
 #   sla_days: 7                      # open alerts older than this are overdue
+# Witnesses keep every checkpoint outside this machine, so a rollback or a
+# rewritten history is caught by ` + "`wxarchive verify --witness`" + ` (docs/SECURITY.md).
+# witnesses:
+#   - dir: /mnt/other-host/wx-witness    # another mount or host
+#   - url: https://witness.example.com/  # ` + "`wxarchive witness serve`" + ` on another host
+#     kind: c2sp
+#     key: witness.example.com+1a2b3c4d+BA…   # the key it printed at start
+# witness_interval: 10s
 `
 
 func mustEvent(typ, actor string, v any) journal.Event {

@@ -27,6 +27,7 @@ import (
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/store"
 	"github.com/wxarchive/wxarchive/store/sqlite"
+	"github.com/wxarchive/wxarchive/witness"
 )
 
 // Fault kinds.
@@ -98,6 +99,15 @@ type Options struct {
 	MaxFaultsPerKind int
 	// ScratchDir holds the rebuilt index (default: a temporary directory).
 	ScratchDir string
+	// Witnesses are checkpoint locations outside the archive: the
+	// journal must be consistent with every checkpoint they hold
+	// (witness.go).
+	Witnesses []witness.Source
+	// Checkpoints are checkpoint notes an auditor kept.
+	Checkpoints []KeptCheckpoint
+	// MaxWitnessed caps the checkpoints checked per witness (0:
+	// DefaultMaxWitnessed).
+	MaxWitnessed int
 }
 
 type checker struct {
@@ -184,7 +194,7 @@ func Run(ctx context.Context, r *repo.Repo, opts Options) (*Report, error) {
 	}
 
 	steps := []func() error{c.loadCheckpoints, c.checkJournal, c.checkCheckpointConsistency, c.checkSegments,
-		c.checkPending, c.checkPacks, c.checkBlobs}
+		c.checkPending, c.checkPacks, c.checkBlobs, c.checkWitnesses}
 	for _, step := range steps {
 		if err := step(); err != nil {
 			return nil, err

@@ -65,6 +65,11 @@ local databases.`,
 			if bar != nil {
 				im.Progress = func(line int) { bar.Set64(int64(line)) }
 			}
+			wit, err := a.startWitnessing(r, nil, nil, a.logger)
+			if err != nil {
+				r.Close(ctx)
+				return err
+			}
 			stopSealer := sealWhileRunning(r)
 			finishSupervision := a.superviseWhileRunning(r)
 			start := time.Now()
@@ -77,7 +82,9 @@ local databases.`,
 				runErr = fmt.Errorf("supervision: %w", err)
 			}
 			stopSealer()
+			wit.Stop()
 			closeErr := r.Close(ctx)
+			wit.AfterClose(ctx)
 			var fe *importer.FileError
 			if errors.As(runErr, &fe) {
 				if sum != nil && sum.Archived+len(sum.Rejected) > 0 {

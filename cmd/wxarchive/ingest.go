@@ -62,6 +62,11 @@ and the exit status is 2. Re-running the same file writes nothing new.`,
 			if mediaDir != "" {
 				in.Media = ingest.DirMedia{Dir: mediaDir}
 			}
+			wit, err := a.startWitnessing(r, nil, nil, a.logger)
+			if err != nil {
+				r.Close(ctx)
+				return err
+			}
 			stopSealer := sealWhileRunning(r)
 			finishSupervision := a.superviseWhileRunning(r)
 			bar := a.progressBar(st.Size(), "ingest")
@@ -78,7 +83,9 @@ and the exit status is 2. Re-running the same file writes nothing new.`,
 				runErr = fmt.Errorf("supervision: %w", err)
 			}
 			stopSealer()
+			wit.Stop()
 			closeErr := r.Close(ctx)
+			wit.AfterClose(ctx)
 			elapsed := time.Since(start)
 			if asJSON {
 				a.printJSON(sum)

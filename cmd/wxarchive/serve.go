@@ -68,8 +68,15 @@ the blob store and exits 0.`,
 				r.Close(context.Background())
 				return err
 			}
+			// Checkpoints go to the witnesses outside the archive.
+			wit, err := a.startWitnessing(r, health, reg, logger)
+			if err != nil {
+				r.Close(context.Background())
+				return err
+			}
 			conns, err := startConnectors(ctx, r, health, logger)
 			if err != nil {
+				wit.Stop()
 				r.Close(context.Background())
 				return usageErr("%v", err)
 			}
@@ -134,9 +141,11 @@ the blob store and exits 0.`,
 			stopSealer()
 			<-sealerDone
 			<-healthDone
+			wit.Stop()
 			if err := r.Close(context.Background()); err != nil {
 				return fmt.Errorf("close archive: %w", err)
 			}
+			wit.AfterClose(context.Background())
 			logger.Info("stopped; everything sealed")
 			if runErr != nil && !errors.Is(runErr, http.ErrServerClosed) {
 				return runErr
