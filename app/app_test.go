@@ -21,15 +21,7 @@ import (
 func supervised(t *testing.T) (*repo.Repo, string) {
 	t.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
-	if _, err := archivetest.Init(ctx, dir, repo.InitOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	r, err := archivetest.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close(context.Background()) })
+	r, dir := archivetest.New(t)
 	var items []ingest.Item
 	for i, text := range []string{"这个产品保本保收益", "加我私人微信", "我要投诉", "稳赚不赔"} {
 		m, raw := testMessage(fmt.Sprintf("m%d", i), text)

@@ -6,6 +6,7 @@ package archivetest
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -45,9 +46,19 @@ func Init(ctx context.Context, dir string, opts repo.InitOptions) (*repo.Config,
 }
 
 // InitBare creates an archive without policies (opts.Setup, if any, runs).
+// Unless opts name them, its engines are those of WXARCHIVE_TEST_INDEX and
+// WXARCHIVE_TEST_BLOBS (URLs, as in wxarchive.yaml) when set, else the
+// embedded ones: the suite above the conformance suites runs against an
+// external engine by setting them.
 func InitBare(ctx context.Context, dir string, opts repo.InitOptions) (*repo.Config, error) {
 	if opts.Engines == nil {
 		opts.Engines = Engines()
+	}
+	if opts.Index == "" {
+		opts.Index = os.Getenv("WXARCHIVE_TEST_INDEX")
+	}
+	if opts.Blobs == "" {
+		opts.Blobs = os.Getenv("WXARCHIVE_TEST_BLOBS")
 	}
 	return repo.Init(ctx, dir, opts)
 }
