@@ -190,6 +190,11 @@ func TestInvalidNamesField(t *testing.T) {
 	if _, err := u.Search(ctx, app.SearchOptions{Query: strings.Repeat("保", archive.MaxQueryBytes)}); !errors.As(err, &se) || se.Field != "query" {
 		t.Errorf("oversize query: %v", err)
 	}
+	// A parse error names the query and the column once (it read
+	// "query: query: column 4: …").
+	if _, err := u.Search(ctx, app.SearchOptions{Query: `保本 "收益`}); !errors.As(err, &se) || err.Error() != `query: column 4: unterminated phrase: expected a closing '"'` {
+		t.Errorf("query error: %v", err)
+	}
 	if lastEvent(t, r.Store).Index != before {
 		t.Fatal("a refused request was journaled")
 	}
