@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
 	"strings"
 	"time"
 
@@ -259,33 +258,36 @@ func Decode(raw []byte, source string) (*archive.Message, error) {
 		if k.ExternalUserID == "" {
 			return nil, bad("external_userid", "missing for a customer's message")
 		}
-		m.Sender, m.Recipients, m.Direction = k.ExternalUserID, []string{account}, archive.DirectionInbound
+		m.Sender, m.Recipients = k.ExternalUserID, []string{account}
 	case OriginServicer:
-		sender := k.ServicerUserID
-		if sender == "" {
-			sender = account
+		m.Sender = k.ServicerUserID
+		if m.Sender == "" {
+			m.Sender = account
 		}
-		m.Sender, m.Recipients, m.Direction = sender, nil, archive.DirectionOutbound
 		if k.ExternalUserID != "" {
 			m.Recipients = []string{k.ExternalUserID}
 		}
 	case OriginEvent:
-		m.Sender, m.Direction = account, archive.DirectionInternal
+		m.Sender = account
 	default:
 		return nil, bad("origin", fmt.Sprintf("%d: want 3 (customer), 4 (event) or 5 (servicer)", k.Origin))
 	}
-	ids := []string{account}
-	if k.ExternalUserID != "" {
-		ids = append(ids, k.ExternalUserID)
-	}
-	sort.Strings(ids)
-	m.Conversation, m.ConversationKind = "direct:"+strings.Join(ids, "|"), archive.ConversationDirect
+	// The session is between the customer and the account, whichever
+	// servicer answers: the servicer is a participant, not part of the
+	// conversation's id.
+	m.Conversation, m.ConversationKind = archive.DirectConversation(account, k.ExternalUserID), archive.ConversationDirect
 	m.Participants = []archive.Participant{{ID: account, Kind: archive.ParticipantBot}}
 	if k.ExternalUserID != "" {
 		m.Participants = append(m.Participants, archive.Participant{ID: k.ExternalUserID, Kind: archive.ParticipantExternal})
 	}
 	if k.ServicerUserID != "" {
 		m.Participants = append(m.Participants, archive.Participant{ID: k.ServicerUserID, Kind: archive.ParticipantEmployee})
+	}
+	if k.Origin == OriginEvent {
+		// A system event is sent by nobody: it crosses no boundary.
+		m.Direction = archive.DirectionInternal
+	} else {
+		m.Direction = archive.DirectionOf(kindOf(m.Participants, m.Sender), m.Participants)
 	}
 	m.Details = append(m.Details, archive.Detail{Name: "origin", Value: map[int]string{3: "customer", 4: "event", 5: "servicer"}[k.Origin]})
 	var text []string
@@ -320,7 +322,10 @@ func Decode(raw []byte, source string) (*archive.Message, error) {
 		var all map[string]any
 		json.Unmarshal(raw, &all)
 		if v, ok := all[k.MsgType]; ok {
-			text = append(text, strs(v, nil)...)
+			archive.WalkJSONStrings(v, func(s string, _ []archive.PathStep) error {
+				text = append(text, s)
+				return nil
+			})
 		}
 	}
 	var clean []string
@@ -333,23 +338,12 @@ func Decode(raw []byte, source string) (*archive.Message, error) {
 	return m, nil
 }
 
-func strs(v any, out []string) []string {
-	switch x := v.(type) {
-	case string:
-		out = append(out, x)
-	case []any:
-		for _, e := range x {
-			out = strs(e, out)
-		}
-	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			out = strs(x[k], out)
+// kindOf is the kind of the participant with that id ("" if none).
+func kindOf(ps []archive.Participant, id string) archive.ParticipantKind {
+	for _, p := range ps {
+		if p.ID == id {
+			return p.Kind
 		}
 	}
-	return out
+	return ""
 }
