@@ -21,7 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/wxarchive/wxarchive/archive"
-	"github.com/wxarchive/wxarchive/capture/connector"
+	"github.com/wxarchive/wxarchive/capture"
 	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
 	"github.com/wxarchive/wxarchive/ingest"
 	"github.com/wxarchive/wxarchive/journal"
@@ -44,7 +44,7 @@ type Options struct {
 	// /capture/wecom/callback/{id}.
 	Callbacks map[string]http.Handler
 	// CaptureHealth builds the capture-health report (nil: 404).
-	CaptureHealth func(ctx context.Context) (*connector.Report, error)
+	CaptureHealth func(ctx context.Context) (*capture.Report, error)
 	// User names the authenticated user of a request ("" when unknown).
 	// It is nil until authentication arrives: every request is then
 	// journaled as "api:"+RemoteAddr, and no API caller is a supervision

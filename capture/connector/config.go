@@ -409,3 +409,20 @@ func Validate(cs []Config) error {
 	}
 	return errors.Join(errs...)
 }
+
+// SourceName is the archive source name of a connector's messages.
+func SourceName(c Config) string {
+	switch c.Type {
+	case TypeOACallback:
+		return "oa-callback:" + c.ID
+	case TypeWeComCallback:
+		return "wecom-callback:" + c.ID
+	case TypeWeComKF:
+		return "wecom-kf:" + c.CorpID
+	case TypeWeComArchive:
+		// The same source as `wxarchive ingest wecom-archive`: a message
+		// captured both ways is archived once.
+		return "wecom-archive:" + c.CorpID
+	}
+	return string(c.Type) + ":" + c.ID
+}

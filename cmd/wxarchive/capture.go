@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/wxarchive/wxarchive/archive"
+	"github.com/wxarchive/wxarchive/capture"
 	"github.com/wxarchive/wxarchive/capture/connector"
 	"github.com/wxarchive/wxarchive/capture/wecom/api"
 	"github.com/wxarchive/wxarchive/capture/wecom/callback"
@@ -93,7 +94,7 @@ func (cs *connectors) notify(corpID string) {
 // startConnectors builds the configured, enabled connectors. Every
 // configuration problem is reported at once, and serve does not start with
 // a connector it cannot run.
-func startConnectors(ctx context.Context, r *repo.Repo, h *connector.Health, logger *slog.Logger) (*connectors, error) {
+func startConnectors(ctx context.Context, r *repo.Repo, h *capture.Tracker, logger *slog.Logger) (*connectors, error) {
 	if err := connector.Validate(r.Config.Connectors); err != nil {
 		return nil, fmt.Errorf("%s: %w", repo.ConfigFile, err)
 	}
@@ -168,7 +169,7 @@ func startConnectors(ctx context.Context, r *repo.Repo, h *connector.Health, log
 
 // newPuller builds a wecom-archive connector. The vendor SDK runs in a
 // `wxarchive capture-agent` child process, restarted whenever it dies.
-func newPuller(r *repo.Repo, c connector.Config, h *connector.Health, logger *slog.Logger) (*puller, error) {
+func newPuller(r *repo.Repo, c connector.Config, h *capture.Tracker, logger *slog.Logger) (*puller, error) {
 	secret, err := c.Secret.Resolve()
 	if err != nil {
 		return nil, fmt.Errorf("secret: %w", err)
@@ -272,7 +273,7 @@ archive secret comes from $` + agentSecretEnv + `.`,
 	return c
 }
 
-func newReceiver(ctx context.Context, r *repo.Repo, c connector.Config, h *connector.Health, logger *slog.Logger) (*callback.Receiver, error) {
+func newReceiver(ctx context.Context, r *repo.Repo, c connector.Config, h *capture.Tracker, logger *slog.Logger) (*callback.Receiver, error) {
 	secret := func(field string, s connector.Secret) (string, error) {
 		if s.IsZero() {
 			return "", nil
@@ -319,9 +320,9 @@ func newReceiver(ctx context.Context, r *repo.Repo, c connector.Config, h *conne
 		h.Observe(ctx, c.ID, outcome, detail)
 		switch outcome {
 		case "media_failed":
-			h.Raise(ctx, c.ID, connector.FaultMediaFailed, subject, detail)
+			h.Raise(ctx, c.ID, capture.FaultMediaFailed, subject, detail)
 		case "media_fetched":
-			h.Resolve(ctx, c.ID, connector.FaultMediaFailed, subject, detail, "connector:"+c.ID)
+			h.Resolve(ctx, c.ID, capture.FaultMediaFailed, subject, detail, "connector:"+c.ID)
 		}
 	}
 	return rcv, nil
@@ -345,7 +346,7 @@ listed too (exit 2).`,
 			}
 			defer r.Close(ctx)
 			verr := connector.Validate(r.Config.Connectors)
-			rep, err := connector.BuildReport(ctx, r.Store, r.Config.Connectors, r.Config.CaptureHealth.SilentDays, time.Now(), r.Config.Location(), nil)
+			rep, err := capture.BuildReport(ctx, r.Store, r.Config.Connectors, r.Config.CaptureHealth.SilentDays, time.Now(), r.Config.Location(), nil)
 			if err != nil {
 				return err
 			}
@@ -399,7 +400,7 @@ close (lost media, for instance) is closed with 'wxarchive health resolve'.`,
 				return err
 			}
 			defer r.Close(ctx)
-			rep, err := connector.BuildReport(ctx, r.Store, r.Config.Connectors, r.Config.CaptureHealth.SilentDays, time.Now(), r.Config.Location(), nil)
+			rep, err := capture.BuildReport(ctx, r.Store, r.Config.Connectors, r.Config.CaptureHealth.SilentDays, time.Now(), r.Config.Location(), nil)
 			if err != nil {
 				return err
 			}
@@ -421,7 +422,7 @@ close (lost media, for instance) is closed with 'wxarchive health resolve'.`,
 	return c
 }
 
-func (a *app) renderHealth(rep *connector.Report) {
+func (a *app) renderHealth(rep *capture.Report) {
 	if rep.OK {
 		fmt.Fprintf(a.stdout, "capture health OK: %d connectors, no open faults, no employee silent for %d days\n", len(rep.Connectors), rep.SilentDays)
 		return
@@ -484,7 +485,7 @@ func (a *app) healthResolveCmd() *cobra.Command {
 			if !found {
 				return usageErr("no open fault %s %s %q (see wxarchive health)", args[0], args[1], subject)
 			}
-			if err := connector.RecordFault(ctx, r.Engine, actor("cli"), archive.CaptureFaultEvent{Connector: args[0], Kind: args[1],
+			if err := capture.RecordFault(ctx, r.Engine, actor("cli"), archive.CaptureFaultEvent{Connector: args[0], Kind: args[1],
 				Subject: subject, State: archive.FaultResolved, Detail: reason}); err != nil {
 				return err
 			}

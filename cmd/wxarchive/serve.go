@@ -14,7 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
-	"github.com/wxarchive/wxarchive/capture/connector"
+	"github.com/wxarchive/wxarchive/capture"
 	"github.com/wxarchive/wxarchive/httpapi"
 	"github.com/wxarchive/wxarchive/ingest"
 	"github.com/wxarchive/wxarchive/repo"
@@ -63,7 +63,7 @@ the blob store and exits 0.`,
 			if mediaDir != "" {
 				opts.Media = ingest.DirMedia{Dir: mediaDir}
 			}
-			health, err := connector.NewHealth(ctx, r.Engine, r.Store, reg, nil, logger)
+			health, err := capture.NewTracker(ctx, r.Engine, r.Store, reg, nil, logger)
 			if err != nil {
 				r.Close(context.Background())
 				return err
@@ -74,8 +74,8 @@ the blob store and exits 0.`,
 				return usageErr("%v", err)
 			}
 			opts.Callbacks = conns.handlers
-			opts.CaptureHealth = func(ctx context.Context) (*connector.Report, error) {
-				return connector.BuildReport(ctx, r.Store, r.Config.Connectors, r.Config.CaptureHealth.SilentDays, time.Now(), r.Config.Location(), health)
+			opts.CaptureHealth = func(ctx context.Context) (*capture.Report, error) {
+				return capture.BuildReport(ctx, r.Store, r.Config.Connectors, r.Config.CaptureHealth.SilentDays, time.Now(), r.Config.Location(), health)
 			}
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
@@ -157,9 +157,9 @@ the blob store and exits 0.`,
 // re-reads faults resolved by hand.
 const healthInterval = time.Minute
 
-func runHealthChecks(ctx context.Context, h *connector.Health, silentDays int, logger *slog.Logger) {
+func runHealthChecks(ctx context.Context, h *capture.Tracker, silentDays int, logger *slog.Logger) {
 	if silentDays <= 0 {
-		silentDays = connector.DefaultSilentDays
+		silentDays = capture.DefaultSilentDays
 	}
 	t := time.NewTicker(healthInterval)
 	defer t.Stop()

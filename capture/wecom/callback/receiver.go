@@ -11,6 +11,7 @@ import (
 
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/blob"
+	"github.com/wxarchive/wxarchive/capture"
 	"github.com/wxarchive/wxarchive/ingest"
 	"github.com/wxarchive/wxarchive/journal"
 	"github.com/wxarchive/wxarchive/store"
@@ -60,12 +61,12 @@ type Receiver struct {
 	// kf_msg_or_event says customer-service messages are waiting; token
 	// lifts sync_msg's rate limit for ten minutes.
 	OnKFEvent func(token, openKfID string)
-	// OnEvent reports outcomes for capture health and metrics: "archived",
-	// "duplicate", "rejected" (a request refused: bad signature, XML…) and
-	// "media_failed" (subject: the msgid). detail never holds secrets or
-	// message content.
-	// "media_fetched" (subject: the msgid) says RetryMedia fetched every
-	// attachment of a message that had reported media_failed.
+	// OnEvent reports outcomes for capture health and metrics (the
+	// capture.Outcome* values): archived, duplicate, rejected (a request
+	// refused: bad signature, XML…) and media_failed (subject: the msgid);
+	// media_fetched (subject: the msgid) says RetryMedia fetched every
+	// attachment of a message that had reported media_failed. detail never
+	// holds secrets or message content.
 	OnEvent func(outcome, subject, detail string)
 	Logger  *slog.Logger
 	// Store lets RetryMedia find the media still to fetch (nil: no retry).
@@ -97,7 +98,7 @@ func (r *Receiver) logger() *slog.Logger {
 // show (no secrets, no plaintext).
 func (r *Receiver) refuse(w http.ResponseWriter, req *http.Request, status int, err error) {
 	r.logger().Warn("callback refused", "connector", r.ID, "remote", req.RemoteAddr, "method", req.Method, "reason", err.Error())
-	r.event("rejected", "", err.Error())
+	r.event(capture.OutcomeRejected, "", err.Error())
 	http.Error(w, err.Error(), status)
 }
 
@@ -225,9 +226,9 @@ func (r *Receiver) receive(w http.ResponseWriter, req *http.Request, ts, nonce s
 		return
 	}
 	if res[0].Outcome == ingest.Duplicate {
-		r.event("duplicate", msg.SourceID, "")
+		r.event(capture.OutcomeDuplicate, msg.SourceID, "")
 	} else {
-		r.event("archived", msg.SourceID, "")
+		r.event(capture.OutcomeArchived, msg.SourceID, "")
 	}
 	r.ack(w)
 }
@@ -254,7 +255,7 @@ func (r *Receiver) fetchMedia(ctx context.Context, msg *archive.Message) error {
 			a.Reason = fmt.Sprintf("not fetched within the %s callback budget (WeChat expects a reply within 5 s): %s", budget, a.Reason)
 		}
 		if a.Status != archive.AttachmentFetched {
-			r.event("media_failed", msg.SourceID, fmt.Sprintf("attachment %d (%s, %s): %s", i, a.Role, a.Status, a.Reason))
+			r.event(capture.OutcomeMediaFailed, msg.SourceID, fmt.Sprintf("attachment %d (%s, %s): %s", i, a.Role, a.Status, a.Reason))
 		}
 	}
 	return nil
@@ -328,7 +329,7 @@ func (r *Receiver) RetryMedia(ctx context.Context) (fetched int, err error) {
 			}
 		}
 		if left == 0 {
-			r.event("media_fetched", msgid, fmt.Sprintf("media of serial %d fetched after capture", serial))
+			r.event(capture.OutcomeMediaFetched, msgid, fmt.Sprintf("media of serial %d fetched after capture", serial))
 		}
 	}
 	return fetched, nil

@@ -16,6 +16,7 @@ import (
 
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/blob"
+	"github.com/wxarchive/wxarchive/capture"
 	"github.com/wxarchive/wxarchive/capture/wecom/api"
 	"github.com/wxarchive/wxarchive/ingest"
 	"github.com/wxarchive/wxarchive/store"
@@ -28,13 +29,6 @@ const (
 	OriginServicer = 5 // sent by a servicer (an employee) from WeCom
 )
 
-// Health is where the syncer reports (connector.Health in a server).
-type Health interface {
-	Observe(ctx context.Context, id, outcome, detail string)
-	Raise(ctx context.Context, id, kind, subject, detail string)
-	Resolve(ctx context.Context, id, kind, subject, detail, actor string) bool
-}
-
 // Syncer reads one corp's customer-service messages.
 type Syncer struct {
 	ID       string // connector id; the cursor is stored under "kf:"+ID
@@ -44,8 +38,8 @@ type Syncer struct {
 	Engine   ingest.MessageWriter
 	Blobs    blob.Store
 	Store    store.Reader
-	Health   Health // optional
-	Limit    int    // messages per page (default 1000)
+	Health   capture.Health // optional
+	Limit    int            // messages per page (default 1000)
 	Logger   *slog.Logger
 }
 
@@ -102,13 +96,13 @@ func (s *Syncer) Sync(ctx context.Context, token string) (SyncResult, error) {
 			switch r.Outcome {
 			case ingest.Archived, ingest.Conflict:
 				res.Archived++
-				s.observe(ctx, "archived")
+				s.observe(ctx, capture.OutcomeArchived)
 			case ingest.Duplicate:
 				res.Duplicates++
-				s.observe(ctx, "duplicate")
+				s.observe(ctx, capture.OutcomeDuplicate)
 			case ingest.Rejected:
 				res.Rejected++
-				s.observe(ctx, "rejected_message")
+				s.observe(ctx, capture.OutcomeRejectedMessage)
 			}
 		}
 		res.Cursor = next
@@ -148,7 +142,7 @@ func (s *Syncer) prepare(ctx context.Context, raw []byte, origin string) (ingest
 	}
 	for i, a := range m.Attachments {
 		if a.Status != archive.AttachmentFetched && s.Health != nil {
-			s.Health.Raise(ctx, s.ID, "media_failed", m.SourceID, fmt.Sprintf("attachment %d (%s, %s): %s", i, a.Role, a.Status, a.Reason))
+			s.Health.Raise(ctx, s.ID, capture.FaultMediaFailed, m.SourceID, fmt.Sprintf("attachment %d (%s, %s): %s", i, a.Role, a.Status, a.Reason))
 		}
 	}
 	it.Message = m
@@ -166,10 +160,10 @@ func (s *Syncer) Run(ctx context.Context, interval time.Duration, wake <-chan st
 				s.Logger.Error("kf sync failed", "connector", s.ID, "err", err)
 			}
 			if s.Health != nil {
-				s.Health.Raise(ctx, s.ID, "pull_failed", "", err.Error())
+				s.Health.Raise(ctx, s.ID, capture.FaultPullFailed, "", err.Error())
 			}
 		case err == nil && s.Health != nil:
-			s.Health.Resolve(ctx, s.ID, "pull_failed", "", "syncing works again", "connector:"+s.ID)
+			s.Health.Resolve(ctx, s.ID, capture.FaultPullFailed, "", "syncing works again", "connector:"+s.ID)
 		}
 		token = ""
 		select {

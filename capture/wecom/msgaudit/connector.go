@@ -14,31 +14,10 @@ import (
 
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/blob"
+	"github.com/wxarchive/wxarchive/capture"
 	"github.com/wxarchive/wxarchive/capture/wecom/finance"
 	"github.com/wxarchive/wxarchive/ingest"
 	"github.com/wxarchive/wxarchive/store"
-)
-
-// Health is where the connector reports outcomes and faults
-// (connector.Health in a server).
-type Health interface {
-	Observe(ctx context.Context, id, outcome, detail string)
-	Raise(ctx context.Context, id, kind, subject, detail string)
-	Resolve(ctx context.Context, id, kind, subject, detail, actor string) bool
-}
-
-// Fault kinds the connector raises (connector.Fault* in capture health).
-const (
-	faultDataExpired      = "data_expired"
-	faultSeqGap           = "seq_gap"
-	faultKeyMissing       = "key_version_missing"
-	faultMediaFailed      = "media_failed"
-	faultConsentWithdrawn = "consent_withdrawn"
-	faultPullFailed       = "pull_failed"
-	// With an API (rest.go): an expected employee missing from the permit
-	// list, and a permit list that cannot be read.
-	faultPermitUserMissing = "permit_user_missing"
-	faultPermitCheckFailed = "permit_check_failed"
 )
 
 // Connector pulls the conversation archive through the Finance SDK:
@@ -56,7 +35,7 @@ type Connector struct {
 	Engine ingest.MessageWriter
 	Blobs  blob.Store
 	Store  store.Reader
-	Health Health // optional
+	Health capture.Health // optional
 
 	Limit         uint32        // per GetChatData, 1..1000 (default 1000)
 	Proxy, Passwd string        // optional HTTP proxy for the SDK
@@ -302,7 +281,7 @@ func (c *Connector) Pull(ctx context.Context) (PullResult, error) {
 	prev := seq
 	for _, em := range cd.ChatData {
 		if em.Seq > prev+1 {
-			c.raise(ctx, faultSeqGap, fmt.Sprintf("seq %d-%d", prev+1, em.Seq-1),
+			c.raise(ctx, capture.FaultSeqGap, fmt.Sprintf("seq %d-%d", prev+1, em.Seq-1),
 				fmt.Sprintf("GetChatData after seq %d returned seq %d: %d messages were never delivered", prev, em.Seq, em.Seq-prev-1))
 		}
 		if em.Seq > prev {
@@ -319,13 +298,13 @@ func (c *Connector) Pull(ctx context.Context) (PullResult, error) {
 		switch r.Outcome {
 		case ingest.Archived, ingest.Conflict:
 			res.Archived++
-			c.observe(ctx, "archived")
+			c.observe(ctx, capture.OutcomeArchived)
 		case ingest.Duplicate:
 			res.Duplicates++
-			c.observe(ctx, "duplicate")
+			c.observe(ctx, capture.OutcomeDuplicate)
 		case ingest.Rejected:
 			res.Rejected++
-			c.observe(ctx, "rejected_message")
+			c.observe(ctx, capture.OutcomeRejectedMessage)
 		}
 		// Faults are raised once the messages they concern are durable.
 		for _, f := range faults[i] {
@@ -356,7 +335,7 @@ func (c *Connector) prepare(ctx context.Context, em finance.EncryptedMessage) (i
 	var mk *finance.MissingKeyError
 	if errors.As(err, &mk) {
 		faults = append(faults, func() {
-			c.raise(ctx, faultKeyMissing, fmt.Sprintf("publickey_ver %d", em.PublicKeyVer),
+			c.raise(ctx, capture.FaultKeyMissing, fmt.Sprintf("publickey_ver %d", em.PublicKeyVer),
 				fmt.Sprintf("%v; add it and re-ingest the quarantined messages", err))
 		})
 		return reject("publickey_ver", err.Error())
@@ -394,13 +373,13 @@ func (c *Connector) prepare(ctx context.Context, em finance.EncryptedMessage) (i
 	for i, a := range m.Attachments {
 		if a.Status != archive.AttachmentFetched && a.SourceRef != "" {
 			detail := fmt.Sprintf("attachment %d (%s, %s): %s", i, a.Role, a.Status, a.Reason)
-			faults = append(faults, func() { c.raise(ctx, faultMediaFailed, m.SourceID, detail) })
+			faults = append(faults, func() { c.raise(ctx, capture.FaultMediaFailed, m.SourceID, detail) })
 		}
 	}
 	if m.Consent != nil && !m.Consent.Agreed {
 		ext := m.Consent.ExternalID
 		faults = append(faults, func() {
-			c.raise(ctx, faultConsentWithdrawn, ext, fmt.Sprintf("%s refused or withdrew consent to archiving (message %s); their conversations are no longer captured", ext, m.SourceID))
+			c.raise(ctx, capture.FaultConsentWithdrawn, ext, fmt.Sprintf("%s refused or withdrew consent to archiving (message %s); their conversations are no longer captured", ext, m.SourceID))
 		})
 	}
 	it.Message = m
@@ -449,7 +428,7 @@ func (c *Connector) skipExpired(ctx context.Context, seq uint64) (PullResult, er
 		}
 	}
 	// hi is the smallest cursor the service accepts: seqs seq+1 .. hi are lost.
-	c.raise(ctx, faultDataExpired, fmt.Sprintf("seq %d-%d", seq+1, hi),
+	c.raise(ctx, capture.FaultDataExpired, fmt.Sprintf("seq %d-%d", seq+1, hi),
 		fmt.Sprintf("the service no longer holds seq %d to %d (error %d, data expired): those messages were never captured", seq+1, hi, finance.ErrExpired))
 	if _, err := c.Engine.SubmitWithCursor(ctx, "connector:"+c.ID, nil,
 		&store.CursorRow{Connector: c.cursorName(), Value: strconv.FormatUint(hi, 10)}).Wait(ctx); err != nil {
@@ -481,9 +460,9 @@ func (c *Connector) Run(ctx context.Context, interval time.Duration, wake <-chan
 		case err != nil && ctx.Err() == nil:
 			// Capture has stopped until this clears: a fault, not a log line.
 			c.Logger.Error("msgaudit pull failed", "connector", c.ID, "err", err)
-			c.raise(ctx, faultPullFailed, "", err.Error())
+			c.raise(ctx, capture.FaultPullFailed, "", err.Error())
 		case err == nil && c.Health != nil:
-			c.Health.Resolve(ctx, c.ID, faultPullFailed, "", "pulling works again", "connector:"+c.ID)
+			c.Health.Resolve(ctx, c.ID, capture.FaultPullFailed, "", "pulling works again", "connector:"+c.ID)
 		}
 		if err == nil && res.More {
 			continue

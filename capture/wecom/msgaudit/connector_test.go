@@ -21,7 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wxarchive/wxarchive/archive"
-	"github.com/wxarchive/wxarchive/capture/connector"
+	"github.com/wxarchive/wxarchive/capture"
 	"github.com/wxarchive/wxarchive/capture/wecom/finance"
 	"github.com/wxarchive/wxarchive/capture/wecom/finance/sim"
 	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
@@ -86,7 +86,7 @@ func (h *health) Raise(_ context.Context, _, kind, subject, detail string) {
 }
 
 // tee reports to two healths: the test's recorder and the server's.
-type tee [2]msgaudit.Health
+type tee [2]capture.Health
 
 func (t tee) Observe(ctx context.Context, id, outcome, detail string) {
 	t[0].Observe(ctx, id, outcome, detail)
@@ -324,7 +324,7 @@ func TestConnectorFaults(t *testing.T) {
 	f.svc.Withhold(200) // and never delivers seq 200
 	// The server's capture health: journaled faults and metrics.
 	reg := prometheus.NewRegistry()
-	h, err := connector.NewHealth(ctx, f.r.Engine, f.r.Store, reg, nil, nil)
+	h, err := capture.NewTracker(ctx, f.r.Engine, f.r.Store, reg, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -335,7 +335,7 @@ func TestConnectorFaults(t *testing.T) {
 		t.Fatalf("pulls: %+v", total)
 	}
 	// `wxarchive health` reads the journaled faults; /metrics the registry.
-	rep, err := connector.BuildReport(ctx, f.r.Store, nil, 7, time.Now(), time.UTC, h)
+	rep, err := capture.BuildReport(ctx, f.r.Store, nil, 7, time.Now(), time.UTC, h)
 	if err != nil {
 		t.Fatal(err)
 	}

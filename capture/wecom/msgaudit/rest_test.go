@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wxarchive/wxarchive/archive"
+	"github.com/wxarchive/wxarchive/capture"
 	"github.com/wxarchive/wxarchive/capture/connector"
 	"github.com/wxarchive/wxarchive/capture/wecom/api"
 	"github.com/wxarchive/wxarchive/capture/wecom/api/apitest"
@@ -234,7 +235,7 @@ func TestConnectorAPIPermitUsers(t *testing.T) {
 	c := f.connector("main")
 	fake, _, clk := withAPI(t, c)
 	reg := prometheus.NewRegistry()
-	h, err := connector.NewHealth(ctx, f.r.Engine, f.r.Store, reg, clk.Now, nil)
+	h, err := capture.NewTracker(ctx, f.r.Engine, f.r.Store, reg, clk.Now, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +274,7 @@ func TestConnectorAPIPermitUsers(t *testing.T) {
 	if n := fake.Calls(apitest.CallPermitUsers); n != 2 || size() != before {
 		t.Fatalf("after the interval: %d reads, %d new journal events (want 2 reads, the open fault not journaled again)", n, size()-before)
 	}
-	rep, err := connector.BuildReport(ctx, f.r.Store, []connector.Config{{ID: "main", Type: connector.TypeWeComArchive, CorpID: corp}}, 7, clk.Now(), time.UTC, h)
+	rep, err := capture.BuildReport(ctx, f.r.Store, []connector.Config{{ID: "main", Type: connector.TypeWeComArchive, CorpID: corp}}, 7, clk.Now(), time.UTC, h)
 	if err != nil {
 		t.Fatal(err)
 	}

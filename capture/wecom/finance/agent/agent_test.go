@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wxarchive/wxarchive/capture/connector"
+	"github.com/wxarchive/wxarchive/capture"
 	"github.com/wxarchive/wxarchive/capture/wecom/finance"
 	"github.com/wxarchive/wxarchive/capture/wecom/finance/agent"
 	"github.com/wxarchive/wxarchive/capture/wecom/finance/sim"
@@ -233,7 +233,7 @@ func TestAcceptance50k(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer r.Close(ctx)
-		h, err := connector.NewHealth(ctx, r.Engine, r.Store, nil, nil, nil)
+		h, err := capture.NewTracker(ctx, r.Engine, r.Store, nil, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -284,7 +284,7 @@ func TestAcceptance50k(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, f := range open {
-		if f.Kind != connector.FaultConsentWithdrawn {
+		if f.Kind != capture.FaultConsentWithdrawn {
 			t.Fatalf("open fault %+v", f)
 		}
 	}
