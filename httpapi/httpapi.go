@@ -22,7 +22,7 @@ import (
 
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/capture"
-	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
+	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit/jsonl"
 	"github.com/wxarchive/wxarchive/ingest"
 	"github.com/wxarchive/wxarchive/journal"
 	"github.com/wxarchive/wxarchive/repo"
@@ -186,20 +186,20 @@ func (s *Server) user(req *http.Request) string {
 
 // splitBody turns a request body into entries: a JSON array's elements, a
 // single JSON object, or JSON lines. Each entry keeps its exact bytes.
-func splitBody(body []byte) ([]msgaudit.Line, error) {
+func splitBody(body []byte) ([]jsonl.Line, error) {
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
 	if len(trimmed) > 0 && trimmed[0] == '[' {
 		dec := json.NewDecoder(bytes.NewReader(trimmed))
 		if _, err := dec.Token(); err != nil {
 			return nil, err
 		}
-		var out []msgaudit.Line
+		var out []jsonl.Line
 		for dec.More() {
 			var raw json.RawMessage
 			if err := dec.Decode(&raw); err != nil {
 				return nil, fmt.Errorf("array element %d: %v", len(out)+1, err)
 			}
-			out = append(out, msgaudit.Line{No: len(out) + 1, Data: []byte(raw), FullSize: int64(len(raw))})
+			out = append(out, jsonl.Line{No: len(out) + 1, Data: []byte(raw), FullSize: int64(len(raw))})
 			if len(out) > MaxBatchEntries {
 				return nil, fmt.Errorf("more than %d entries", MaxBatchEntries)
 			}
@@ -219,11 +219,11 @@ func splitBody(body []byte) ([]msgaudit.Line, error) {
 		var raw json.RawMessage
 		if dec.Decode(&raw) == nil && len(bytes.TrimSpace(trimmed[dec.InputOffset():])) == 0 {
 			one := bytes.TrimRight(trimmed, " \t\r\n")
-			return []msgaudit.Line{{No: 1, Data: one, FullSize: int64(len(one)), FullHash: archive.Hash(one)}}, nil
+			return []jsonl.Line{{No: 1, Data: one, FullSize: int64(len(one)), FullHash: archive.Hash(one)}}, nil
 		}
 	}
-	var out []msgaudit.Line
-	lr := msgaudit.NewLineReader(bytes.NewReader(body))
+	var out []jsonl.Line
+	lr := jsonl.NewLineReader(bytes.NewReader(body))
 	for {
 		ln, err := lr.Next()
 		if errors.Is(err, io.EOF) {
@@ -285,7 +285,7 @@ func (s *Server) ingestWecom(w http.ResponseWriter, req *http.Request) {
 		writeError(w, http.StatusBadRequest, "empty_body", "no messages in the request body")
 		return
 	}
-	in := &msgaudit.Ingester{Engine: s.r.Engine, Blobs: s.r.Blobs, Media: s.opts.Media, Source: "wecom-archive:" + corp,
+	in := &jsonl.Ingester{Engine: s.r.Engine, Blobs: s.r.Blobs, Media: s.opts.Media, Source: "wecom-archive:" + corp,
 		Actor: s.actor(req), Origin: "api request " + time.Now().UTC().Format("20060102T150405.000000000Z"), Unit: "entry", Workers: 1}
 	results, err := in.Lines(req.Context(), entries)
 	if err != nil {

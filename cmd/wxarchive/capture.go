@@ -21,7 +21,7 @@ import (
 	"github.com/wxarchive/wxarchive/capture/wecom/finance/agent"
 	"github.com/wxarchive/wxarchive/capture/wecom/finance/native"
 	"github.com/wxarchive/wxarchive/capture/wecom/kf"
-	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
+	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit/pull"
 	"github.com/wxarchive/wxarchive/repo"
 )
 
@@ -71,7 +71,7 @@ func (cs *connectors) runners() []func(context.Context) {
 }
 
 type puller struct {
-	c        *msgaudit.Connector
+	c        *pull.Connector
 	interval time.Duration
 	wake     chan struct{}
 }
@@ -201,7 +201,7 @@ func newPuller(r *repo.Repo, c connector.Config, h *capture.Tracker, logger *slo
 	if interval == 0 {
 		interval = connector.DefaultPollInterval
 	}
-	mc := &msgaudit.Connector{ID: c.ID, CorpID: c.CorpID, Keys: ring, Engine: r.Engine, Blobs: r.Blobs, Store: r.Store,
+	mc := &pull.Connector{ID: c.ID, CorpID: c.CorpID, Keys: ring, Engine: r.Engine, Blobs: r.Blobs, Store: r.Store,
 		Health: h, Proxy: c.Proxy, Passwd: passwd, Logger: logger,
 		Open: func() (finance.SDK, error) {
 			return agent.Start(exe, []string{"capture-agent", "--sdk-path", c.SDKPath, "--corp-id", c.CorpID},
@@ -221,7 +221,7 @@ func newPuller(r *repo.Repo, c connector.Config, h *capture.Tracker, logger *slo
 		} else if contact != nil {
 			mc.Contact = contact
 		}
-		mc.APIOptions = msgaudit.APIOptions{RoomRefresh: c.API.RoomRefresh, PermitInterval: c.API.PermitInterval,
+		mc.APIOptions = pull.APIOptions{RoomRefresh: c.API.RoomRefresh, PermitInterval: c.API.PermitInterval,
 			ConsentRefresh: c.API.ConsentRefresh, MinInterval: c.API.MinInterval, ConsentBatch: c.API.ConsentBatch,
 			ExpectedEmployees: c.ExpectedEmployees}
 	}

@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/wxarchive/wxarchive/archive"
-	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
+	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit/jsonl"
 	"github.com/wxarchive/wxarchive/ingest"
 )
 
@@ -57,7 +57,7 @@ and the exit status is 2. Re-running the same file writes nothing new.`,
 			if err != nil {
 				return err
 			}
-			in := &msgaudit.Ingester{Engine: r.Engine, Blobs: r.Blobs, Source: "wecom-archive:" + corp,
+			in := &jsonl.Ingester{Engine: r.Engine, Blobs: r.Blobs, Source: "wecom-archive:" + corp,
 				Actor: actor("cli"), Origin: "file:" + filepath.Base(args[0])}
 			if mediaDir != "" {
 				in.Media = ingest.DirMedia{Dir: mediaDir}
@@ -103,7 +103,7 @@ and the exit status is 2. Re-running the same file writes nothing new.`,
 	return c
 }
 
-func (a *app) printIngestSummary(s *msgaudit.Summary, elapsed time.Duration) {
+func (a *app) printIngestSummary(s *jsonl.Summary, elapsed time.Duration) {
 	w := a.stdout
 	fmt.Fprintf(w, "%d lines in %s: %d archived, %d duplicate, %d conflict, %d rejected\n",
 		s.Lines, elapsed.Round(time.Millisecond), s.Archived, s.Duplicates, s.Conflicts, s.Rejected)

@@ -20,7 +20,7 @@ import (
 	"github.com/wxarchive/wxarchive/capture/wecom/finance"
 	"github.com/wxarchive/wxarchive/capture/wecom/finance/agent"
 	"github.com/wxarchive/wxarchive/capture/wecom/finance/sim"
-	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
+	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit/pull"
 	"github.com/wxarchive/wxarchive/demo"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/verify"
@@ -237,7 +237,7 @@ func TestAcceptance50k(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c := &msgaudit.Connector{ID: "archive", CorpID: demo.DefaultCorpID, Keys: ring, Engine: r.Engine, Blobs: r.Blobs,
+		c := &pull.Connector{ID: "archive", CorpID: demo.DefaultCorpID, Keys: ring, Engine: r.Engine, Blobs: r.Blobs,
 			Store: r.Store, Health: h, Backoff: time.Millisecond,
 			Open: func() (finance.SDK, error) {
 				agents++

@@ -1,4 +1,4 @@
-package msgaudit
+package pull
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/capture"
 	"github.com/wxarchive/wxarchive/capture/wecom/api"
+	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
 	"github.com/wxarchive/wxarchive/ingest"
 	"github.com/wxarchive/wxarchive/journal"
 )
@@ -567,7 +568,7 @@ func externalMember(m api.RoomMember) bool {
 	if m.Type != 0 {
 		return m.Type == api.MemberExternal
 	}
-	return ClassifyParticipant(m.ID) == archive.ParticipantExternal
+	return msgaudit.ClassifyParticipant(m.ID) == archive.ParticipantExternal
 }
 
 // farFuture finds the latest directory fact of an id.

@@ -1,4 +1,4 @@
-package msgaudit_test
+package pull_test
 
 import (
 	"bytes"
@@ -24,7 +24,7 @@ import (
 	"github.com/wxarchive/wxarchive/capture"
 	"github.com/wxarchive/wxarchive/capture/wecom/finance"
 	"github.com/wxarchive/wxarchive/capture/wecom/finance/sim"
-	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
+	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit/pull"
 	"github.com/wxarchive/wxarchive/demo"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/store"
@@ -183,13 +183,13 @@ func (f *fixture) addDemo(seed int64, n int) [][]byte {
 	return lines
 }
 
-func (f *fixture) connector(id string) *msgaudit.Connector {
-	return &msgaudit.Connector{ID: id, CorpID: corp, Open: func() (finance.SDK, error) { return f.svc.Open(), nil },
+func (f *fixture) connector(id string) *pull.Connector {
+	return &pull.Connector{ID: id, CorpID: corp, Open: func() (finance.SDK, error) { return f.svc.Open(), nil },
 		Keys: f.ring, Engine: f.r.Engine, Blobs: f.r.Blobs, Store: f.r.Store, Health: f.h, Limit: 500, Backoff: time.Millisecond}
 }
 
 // drain pulls until the service has nothing more.
-func (f *fixture) drain(c *msgaudit.Connector) (total msgaudit.PullResult) {
+func (f *fixture) drain(c *pull.Connector) (total pull.PullResult) {
 	f.t.Helper()
 	for i := 0; ; i++ {
 		if i > 10000 {
@@ -415,7 +415,7 @@ func sdkFileID(line []byte) (id, msgid string) {
 
 // fixtureLines indexes testdata/all-types.jsonl by msgtype.
 func fixtureLines(t *testing.T) map[string][]byte {
-	b, err := os.ReadFile("testdata/all-types.jsonl")
+	b, err := os.ReadFile("../testdata/all-types.jsonl")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,11 @@
-package msgaudit
+// Package pull is the wecom-archive connector: it pulls WeCom's
+// conversation archive (会话内容存档) through the Finance SDK from a cursor
+// committed with the messages it delivered, decodes each message with
+// capture/wecom/msgaudit, fetches its media, and — with an api section —
+// makes the msgaudit REST calls that enrich capture (room names, the
+// permit list, consent checks; rest.go) beside the pulls, never in their
+// way.
+package pull
 
 import (
 	"context"
@@ -16,6 +23,7 @@ import (
 	"github.com/wxarchive/wxarchive/blob"
 	"github.com/wxarchive/wxarchive/capture"
 	"github.com/wxarchive/wxarchive/capture/wecom/finance"
+	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
 	"github.com/wxarchive/wxarchive/ingest"
 	"github.com/wxarchive/wxarchive/store"
 )
@@ -357,9 +365,9 @@ func (c *Connector) prepare(ctx context.Context, em finance.EncryptedMessage) (i
 		return it, nil, err
 	}
 	it.Raw = plain
-	m, err := Decode(plain, Options{Source: c.Source()})
+	m, err := msgaudit.Decode(plain, msgaudit.Options{Source: c.Source()})
 	if err != nil {
-		var de *DecodeError
+		var de *msgaudit.DecodeError
 		if errors.As(err, &de) {
 			it.Reject = &ingest.Rejection{MsgID: de.MsgID, Field: de.Field, Reason: de.Reason}
 		} else {

@@ -1,4 +1,4 @@
-package msgaudit_test
+package pull_test
 
 import (
 	"bytes"
@@ -20,7 +20,7 @@ import (
 	"github.com/wxarchive/wxarchive/capture/connector"
 	"github.com/wxarchive/wxarchive/capture/wecom/api"
 	"github.com/wxarchive/wxarchive/capture/wecom/api/apitest"
-	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
+	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit/pull"
 	"github.com/wxarchive/wxarchive/journal"
 	"github.com/wxarchive/wxarchive/store"
 )
@@ -46,7 +46,7 @@ func (c *clock) Add(d time.Duration) {
 }
 
 // withAPI gives the connector the real REST client, talking to the fake.
-func withAPI(t *testing.T, c *msgaudit.Connector) (*apitest.Fake, *api.Client, *clock) {
+func withAPI(t *testing.T, c *pull.Connector) (*apitest.Fake, *api.Client, *clock) {
 	t.Helper()
 	fake := apitest.New(corp, apiSecret)
 	t.Cleanup(fake.Close)
@@ -156,7 +156,7 @@ func TestConnectorAPIRoomNames(t *testing.T) {
 		t.Fatalf("room_lookup_failed counted %d times, want 1", failed)
 	}
 	facts := roomFacts(t, f.r.Store)
-	if len(facts) != 1 || facts[0].ID != "wrRoomA" || facts[0].Kind != msgaudit.ParticipantRoom || facts[0].Name != "沪港通客户群" ||
+	if len(facts) != 1 || facts[0].ID != "wrRoomA" || facts[0].Kind != pull.ParticipantRoom || facts[0].Name != "沪港通客户群" ||
 		!facts[0].ValidFrom.Equal(archive.At(base).Time) {
 		t.Fatalf("room facts %+v; want one for wrRoomA valid from its first message (%s)", facts, base)
 	}
@@ -467,7 +467,7 @@ func TestConnectorNoAPI(t *testing.T) {
 	if res := f.drain(c); res.Archived != 1 {
 		t.Fatalf("%+v", res)
 	}
-	if st := c.SyncAPI(context.Background()); st != (msgaudit.APIStats{PermitUsers: -1}) {
+	if st := c.SyncAPI(context.Background()); st != (pull.APIStats{PermitUsers: -1}) {
 		t.Fatalf("stats without an API: %+v", st)
 	}
 	if _, ok := c.Room("wrRoomA"); ok || len(roomFacts(t, f.r.Store)) != 0 {
