@@ -304,9 +304,10 @@ type EmployeeReport struct {
 const rateWindow = 10 * time.Minute
 
 // BuildReport reads the archive's capture health: configured connectors
-// with their newest message and recent rate, open faults and silent
-// employees. h (optional) adds what a running server knows.
-func BuildReport(ctx context.Context, st store.Reader, conns []connector.Config, silentDays int, now time.Time, loc *time.Location, h *Tracker) (*Report, error) {
+// with their newest message and recent rate (their sources named by reg),
+// open faults and silent employees. h (optional) adds what a running
+// server knows.
+func BuildReport(ctx context.Context, st store.Reader, reg *Registry, conns []connector.Config, silentDays int, now time.Time, loc *time.Location, h *Tracker) (*Report, error) {
 	if silentDays <= 0 {
 		silentDays = DefaultSilentDays
 	}
@@ -323,7 +324,7 @@ func BuildReport(ctx context.Context, st store.Reader, conns []connector.Config,
 			Since: ts(f.Time.Time), JournalIndex: f.JournalIndex})
 	}
 	for _, c := range conns {
-		cr := ConnectorReport{ID: c.ID, Type: c.Type, Source: connector.SourceName(c), Enabled: c.IsEnabled(), OpenFaults: perConn[c.ID]}
+		cr := ConnectorReport{ID: c.ID, Type: c.Type, Source: reg.Source(c), Enabled: c.IsEnabled(), OpenFaults: perConn[c.ID]}
 		a, err := st.SourceActivity(ctx, cr.Source, archive.At(now.Add(-rateWindow)))
 		if err != nil {
 			return nil, err

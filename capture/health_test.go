@@ -11,12 +11,18 @@ import (
 
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/capture"
+	"github.com/wxarchive/wxarchive/capture/all"
 	"github.com/wxarchive/wxarchive/capture/connector"
+	"github.com/wxarchive/wxarchive/capture/wecom/callback"
+	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit/pull"
 	"github.com/wxarchive/wxarchive/ingest"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/store"
 	"github.com/wxarchive/wxarchive/verify"
 )
+
+// types names the connectors' sources in reports.
+var types = all.Registry(all.Options{})
 
 func openRepo(t *testing.T) *repo.Repo {
 	t.Helper()
@@ -95,7 +101,7 @@ func TestHealthFaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.Register("hr", connector.TypeWeComCallback, "wecom-callback:hr")
+	h.Register("hr", callback.TypeWeCom, "wecom-callback:hr")
 	start := journalSize(t, r)
 	h.Observe(ctx, "hr", "rejected", "verify: signature mismatch")
 	h.Observe(ctx, "hr", "rejected", "verify: signature mismatch") // still open: not journaled again
@@ -176,8 +182,8 @@ func TestHealthSilentEmployees(t *testing.T) {
 	if len(open) != 1 || open[0].Kind != capture.FaultEmployeeSilent || open[0].Subject != "quiet" || !strings.Contains(open[0].Detail, now.Add(-10*24*time.Hour).Format("2006-01-02")) {
 		t.Fatalf("open faults %+v", open)
 	}
-	conns := []connector.Config{{ID: "hr", Type: connector.TypeWeComCallback}}
-	rep, err := capture.BuildReport(ctx, r.Store, conns, 7, now, time.UTC, h)
+	conns := []connector.Config{{ID: "hr", Type: callback.TypeWeCom}}
+	rep, err := capture.BuildReport(ctx, r.Store, types, conns, 7, now, time.UTC, h)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +199,7 @@ func TestHealthSilentEmployees(t *testing.T) {
 		t.Fatalf("after a quiet employee is within the threshold: %+v", open)
 	}
 	sent(r, t, "q2", "quiet", now)
-	rep, _ = capture.BuildReport(ctx, r.Store, conns, 7, now, time.UTC, nil)
+	rep, _ = capture.BuildReport(ctx, r.Store, types, conns, 7, now, time.UTC, nil)
 	if !rep.OK || rep.Connectors[0].MessagesPerMinute != float64(3)/10 {
 		t.Fatalf("report %+v: want OK and 3 messages in the 10-minute window", rep)
 	}
@@ -210,14 +216,14 @@ func TestHealthPermitUsers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conns := []connector.Config{{ID: "archive", Type: connector.TypeWeComArchive, CorpID: "ww1"}}
-	h.Register("archive", connector.TypeWeComArchive, "wecom-archive:ww1")
-	rep, _ := capture.BuildReport(ctx, r.Store, conns, 7, now, time.UTC, h)
+	conns := []connector.Config{{ID: "archive", Type: pull.TypeName, CorpID: "ww1"}}
+	h.Register("archive", pull.TypeName, "wecom-archive:ww1")
+	rep, _ := capture.BuildReport(ctx, r.Store, types, conns, 7, now, time.UTC, h)
 	if rep.Connectors[0].PermitUsers != nil {
 		t.Fatalf("permit users before any read: %v", *rep.Connectors[0].PermitUsers)
 	}
 	h.SetPermitUsers("archive", 42)
-	rep, _ = capture.BuildReport(ctx, r.Store, conns, 7, now, time.UTC, h)
+	rep, _ = capture.BuildReport(ctx, r.Store, types, conns, 7, now, time.UTC, h)
 	if cr := rep.Connectors[0]; cr.PermitUsers == nil || *cr.PermitUsers != 42 || cr.PermitCheckedAt != "2026-11-27T10:00:00Z" {
 		t.Fatalf("report %+v", cr)
 	}

@@ -68,14 +68,19 @@ the blob store and exits 0.`,
 				r.Close(context.Background())
 				return err
 			}
-			conns, err := startConnectors(ctx, r, health, logger)
+			// The configured connectors, built through the registry of
+			// connector types; every configuration problem is reported at
+			// once, and serve does not start with one it cannot run.
+			types := connectorTypes()
+			conns, err := types.Build(ctx, r.Config.Connectors, capture.Deps{Writer: r.Engine, Blobs: r.Blobs, Store: r.Store,
+				Health: health, Logger: logger})
 			if err != nil {
 				r.Close(context.Background())
-				return usageErr("%v", err)
+				return usageErr("%s: %v", repo.ConfigFile, err)
 			}
-			opts.Callbacks = conns.handlers
+			opts.Callbacks = conns.Handlers()
 			opts.CaptureHealth = func(ctx context.Context) (*capture.Report, error) {
-				return capture.BuildReport(ctx, r.Store, r.Config.Connectors, r.Config.CaptureHealth.SilentDays, time.Now(), r.Config.Location(), health)
+				return capture.BuildReport(ctx, r.Store, types, r.Config.Connectors, r.Config.CaptureHealth.SilentDays, time.Now(), r.Config.Location(), health)
 			}
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
@@ -95,13 +100,11 @@ the blob store and exits 0.`,
 			// last batch and its cursor commit first.
 			pullCtx, stopPullers := context.WithCancel(context.Background())
 			var pullers sync.WaitGroup
-			for _, run := range conns.runners() {
-				pullers.Add(1)
-				go func() {
-					defer pullers.Done()
-					run(pullCtx)
-				}()
-			}
+			pullers.Add(1)
+			go func() {
+				defer pullers.Done()
+				conns.Run(pullCtx)
+			}()
 			pullers.Add(1)
 			go func() {
 				defer pullers.Done()

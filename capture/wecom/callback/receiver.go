@@ -74,12 +74,7 @@ type Receiver struct {
 }
 
 // Source is the archive source name of the connector's messages.
-func (r *Receiver) Source() string {
-	if r.Platform == PlatformOfficialAccount {
-		return "oa-callback:" + r.ID
-	}
-	return "wecom-callback:" + r.ID
-}
+func (r *Receiver) Source() string { return SourceName(r.Platform, r.ID) }
 
 func (r *Receiver) event(outcome, subject, detail string) {
 	if r.OnEvent != nil {

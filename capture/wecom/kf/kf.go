@@ -12,11 +12,13 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/blob"
 	"github.com/wxarchive/wxarchive/capture"
+	"github.com/wxarchive/wxarchive/capture/connector"
 	"github.com/wxarchive/wxarchive/capture/wecom/api"
 	"github.com/wxarchive/wxarchive/ingest"
 	"github.com/wxarchive/wxarchive/store"
@@ -40,11 +42,18 @@ type Syncer struct {
 	Store    store.Reader
 	Health   capture.Health // optional
 	Limit    int            // messages per page (default 1000)
+	Interval time.Duration  // Run: between syncs (default connector.DefaultPollInterval)
 	Logger   *slog.Logger
+
+	mu   sync.Mutex
+	wake chan string // Wake → Run: a kf_msg_or_event token
 }
 
 // Source is the archive source of customer-service messages.
-func (s *Syncer) Source() string { return "wecom-kf:" + s.CorpID }
+func (s *Syncer) Source() string { return SourceName(s.CorpID) }
+
+// SourceName is the archive source of a corp's customer-service messages.
+func SourceName(corpID string) string { return "wecom-kf:" + corpID }
 
 func (s *Syncer) cursorName() string { return "kf:" + s.ID }
 
@@ -149,8 +158,42 @@ func (s *Syncer) prepare(ctx context.Context, raw []byte, origin string) (ingest
 	return it, nil
 }
 
-// Run syncs when woken (a kf_msg_or_event token) and every interval.
-func (s *Syncer) Run(ctx context.Context, interval time.Duration, wake <-chan string) {
+// Info implements capture.Connector.
+func (s *Syncer) Info() capture.Info {
+	return capture.Info{ID: s.ID, Type: TypeName, Source: s.Source()}
+}
+
+// Wake starts a sync at once, with its token, when a kf_msg_or_event
+// callback says the corp has customer-service messages (capture.Waker).
+// It never blocks.
+func (s *Syncer) Wake(sig capture.Signal) {
+	if sig.Kind != capture.SignalKF || sig.Corp != s.CorpID {
+		return
+	}
+	select {
+	case s.wakeCh() <- sig.Token:
+	default: // a sync is already due
+	}
+}
+
+func (s *Syncer) wakeCh() chan string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.wake == nil {
+		s.wake = make(chan string, 1)
+	}
+	return s.wake
+}
+
+// Run syncs every Interval and when woken (capture.Connector), until ctx
+// ends. A failed sync raises pull_failed and is retried: capture never
+// stops by itself.
+func (s *Syncer) Run(ctx context.Context) error {
+	interval := s.Interval
+	if interval <= 0 {
+		interval = connector.DefaultPollInterval
+	}
+	wake := s.wakeCh()
 	token := ""
 	for ctx.Err() == nil {
 		_, err := s.Sync(ctx, token)
@@ -172,6 +215,7 @@ func (s *Syncer) Run(ctx context.Context, interval time.Duration, wake <-chan st
 		case <-time.After(interval):
 		}
 	}
+	return nil
 }
 
 // DecodeError is a message that cannot be archived as a message.

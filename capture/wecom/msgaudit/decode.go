@@ -487,3 +487,9 @@ func ClassifyParticipant(id string) archive.ParticipantKind {
 	}
 	return archive.ParticipantEmployee
 }
+
+// Source is the archive source of a corp's conversation-archive messages,
+// however they arrive (pulled by a wecom-archive connector, a file given to
+// `wxarchive ingest wecom-archive`, an ingest request): one source, so a
+// message captured two ways is archived once.
+func Source(corpID string) string { return "wecom-archive:" + corpID }

@@ -22,6 +22,7 @@ import (
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/blob"
 	"github.com/wxarchive/wxarchive/capture"
+	"github.com/wxarchive/wxarchive/capture/connector"
 	"github.com/wxarchive/wxarchive/capture/wecom/finance"
 	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
 	"github.com/wxarchive/wxarchive/ingest"
@@ -51,6 +52,7 @@ type Connector struct {
 	Attempts      int           // tries of a retryable call before giving up (default 5)
 	Backoff       time.Duration // first retry delay, doubled each time (default 500 ms)
 	Workers       int           // messages decrypted and decoded in parallel (default GOMAXPROCS)
+	Interval      time.Duration // Run: between pulls when there is nothing new (default connector.DefaultPollInterval)
 	Logger        *slog.Logger
 
 	// API (optional) makes the WeCom REST calls — room names, the permit
@@ -67,6 +69,7 @@ type Connector struct {
 	Now func() time.Time
 
 	mu       sync.Mutex
+	wake     chan struct{} // Wake → Run
 	sdk      finance.SDK
 	restarts int
 	api      *apiState // nil without API
@@ -98,6 +101,9 @@ func (c *Connector) defaults() {
 	if c.Workers <= 0 {
 		c.Workers = runtime.GOMAXPROCS(0)
 	}
+	if c.Interval <= 0 {
+		c.Interval = connector.DefaultPollInterval
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -110,7 +116,7 @@ func (c *Connector) defaults() {
 // Source is the archive source of the connector's messages: the same as
 // `wxarchive ingest wecom-archive` uses, so a message captured both ways
 // is archived once.
-func (c *Connector) Source() string { return "wecom-archive:" + c.CorpID }
+func (c *Connector) Source() string { return msgaudit.Source(c.CorpID) }
 
 func (c *Connector) cursorName() string { return "msgaudit:" + c.ID }
 
@@ -446,13 +452,41 @@ func (c *Connector) skipExpired(ctx context.Context, seq uint64) (PullResult, er
 	return res, nil
 }
 
-// Run pulls until ctx ends: at once while pages are full, then every
-// interval or when wake fires (a msgaudit_notify callback). Errors are
-// logged and retried after the interval: capture never stops by itself.
-// With an API, the REST calls run beside the pulls (SyncAPI) and end with
-// Run.
-func (c *Connector) Run(ctx context.Context, interval time.Duration, wake <-chan struct{}) {
+// Info implements capture.Connector.
+func (c *Connector) Info() capture.Info {
+	return capture.Info{ID: c.ID, Type: TypeName, Source: c.Source()}
+}
+
+// Wake starts a pull at once when a msgaudit_notify callback says the
+// corp's archive has new data (capture.Waker). It never blocks.
+func (c *Connector) Wake(sig capture.Signal) {
+	if sig.Kind != capture.SignalMsgauditNotify || sig.Corp != c.CorpID {
+		return
+	}
+	select {
+	case c.wakeCh() <- struct{}{}:
+	default: // a pull is already due
+	}
+}
+
+func (c *Connector) wakeCh() chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.wake == nil {
+		c.wake = make(chan struct{}, 1)
+	}
+	return c.wake
+}
+
+// Run pulls until ctx ends (capture.Connector): at once while pages are
+// full, then every Interval or when Wake fires. Errors are logged, raised
+// as pull_failed and retried after the interval: capture never stops by
+// itself. With an API, the REST calls run beside the pulls (SyncAPI) and
+// end with Run. When ctx ends, the SDK is released (its agent ends).
+func (c *Connector) Run(ctx context.Context) error {
 	c.defaults()
+	defer c.Close()
+	wake := c.wakeCh()
 	if c.API != nil {
 		var wg sync.WaitGroup
 		wg.Add(1)
@@ -478,9 +512,10 @@ func (c *Connector) Run(ctx context.Context, interval time.Duration, wake <-chan
 		select {
 		case <-ctx.Done():
 		case <-wake:
-		case <-time.After(interval):
+		case <-time.After(c.Interval):
 		}
 	}
+	return nil
 }
 
 // sdkMedia fetches media through GetMediaData, chunk by chunk; each chunk

@@ -335,7 +335,7 @@ func TestConnectorFaults(t *testing.T) {
 		t.Fatalf("pulls: %+v", total)
 	}
 	// `wxarchive health` reads the journaled faults; /metrics the registry.
-	rep, err := capture.BuildReport(ctx, f.r.Store, nil, 7, time.Now(), time.UTC, h)
+	rep, err := capture.BuildReport(ctx, f.r.Store, nil, nil, 7, time.Now(), time.UTC, h)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/capture"
+	"github.com/wxarchive/wxarchive/capture/all"
 	"github.com/wxarchive/wxarchive/capture/connector"
 	"github.com/wxarchive/wxarchive/capture/wecom/api"
 	"github.com/wxarchive/wxarchive/capture/wecom/api/apitest"
@@ -239,7 +240,7 @@ func TestConnectorAPIPermitUsers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.Register("main", connector.TypeWeComArchive, "wecom-archive:"+corp)
+	h.Register("main", pull.TypeName, "wecom-archive:"+corp)
 	c.Health = h
 	c.APIOptions.ExpectedEmployees = []string{"zhangwei", "lina"}
 	fake.SetPermitUsers("zhangwei", "wangfang")
@@ -274,7 +275,7 @@ func TestConnectorAPIPermitUsers(t *testing.T) {
 	if n := fake.Calls(apitest.CallPermitUsers); n != 2 || size() != before {
 		t.Fatalf("after the interval: %d reads, %d new journal events (want 2 reads, the open fault not journaled again)", n, size()-before)
 	}
-	rep, err := capture.BuildReport(ctx, f.r.Store, []connector.Config{{ID: "main", Type: connector.TypeWeComArchive, CorpID: corp}}, 7, clk.Now(), time.UTC, h)
+	rep, err := capture.BuildReport(ctx, f.r.Store, all.Registry(all.Options{}), []connector.Config{{ID: "main", Type: pull.TypeName, CorpID: corp}}, 7, clk.Now(), time.UTC, h)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -412,8 +413,9 @@ func TestConnectorAPIDown(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	done := make(chan struct{})
+	c.Interval = 10 * time.Millisecond
 	go func() {
-		c.Run(ctx, 10*time.Millisecond, nil)
+		c.Run(ctx)
 		close(done)
 	}()
 	for {
