@@ -166,3 +166,93 @@ func TestServeWiring(t *testing.T) {
 		t.Fatalf("report %+v", rep.Connectors)
 	}
 }
+
+// TestPlaintextStandingFault: an Official Account callback configured
+// with plaintext: true starts with a warning and a plaintext_mode fault
+// that stays open while the configuration says so; started in safe mode,
+// the fault is resolved.
+func TestPlaintextStandingFault(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	if _, err := repo.Init(ctx, dir, repo.InitOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close(context.Background())
+	t.Setenv("WXA_TEST_TOKEN", token)
+	t.Setenv("WXA_TEST_AESKEY", aesKey)
+	load := func(s string) []connector.Config {
+		var f struct {
+			Connectors []connector.Config `yaml:"connectors"`
+		}
+		if err := yaml.Unmarshal([]byte(s), &f); err != nil {
+			t.Fatal(err)
+		}
+		return f.Connectors
+	}
+	reg := all.Registry(all.Options{})
+	var logs strings.Builder
+	var logMu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		logMu.Lock()
+		defer logMu.Unlock()
+		return logs.Write(p)
+	}), nil))
+	open := func() []string {
+		faults, err := r.Store.OpenFaults(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, f := range faults {
+			out = append(out, f.Connector+" "+f.Kind)
+		}
+		return out
+	}
+	for i := 0; i < 2; i++ { // a restart raises nothing new
+		health, err := capture.NewTracker(ctx, r.Engine, r.Store, nil, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		set, err := reg.Build(ctx, load("connectors:\n  - {id: public, type: oa-callback, app_id: wx1, token: {env: WXA_TEST_TOKEN}, plaintext: true}\n"),
+			capture.Deps{Writer: r.Engine, Blobs: r.Blobs, Store: r.Store, Health: health, Logger: logger})
+		if err != nil || set.Handlers()["public"] == nil {
+			t.Fatalf("plaintext OA: %v", err)
+		}
+	}
+	if got := open(); len(got) != 1 || got[0] != "public plaintext_mode" {
+		t.Fatalf("open faults %v", got)
+	}
+	logMu.Lock()
+	warned := strings.Count(logs.String(), "level=WARN msg=\"connector runs with a standing risk\" connector=public fault=plaintext_mode")
+	logMu.Unlock()
+	if warned != 2 {
+		t.Fatalf("%d warnings at start, want one per start:\n%s", warned, logs.String())
+	}
+	var history []string
+	r.Store.FaultHistory(ctx, func(f store.FaultRow) error {
+		history = append(history, f.Kind+"/"+f.State)
+		return nil
+	})
+	if strings.Join(history, ",") != "plaintext_mode/raised" {
+		t.Fatalf("history %v: journaled once", history)
+	}
+	health, err := capture.NewTracker(ctx, r.Engine, r.Store, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.Build(ctx, load("connectors:\n  - {id: public, type: oa-callback, app_id: wx1, token: {env: WXA_TEST_TOKEN}, aes_key: {env: WXA_TEST_AESKEY}}\n"),
+		capture.Deps{Writer: r.Engine, Blobs: r.Blobs, Store: r.Store, Health: health}); err != nil {
+		t.Fatal(err)
+	}
+	if got := open(); len(got) != 0 {
+		t.Fatalf("in safe mode, open faults %v", got)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

@@ -45,6 +45,7 @@ connectors:
     type: oa-callback
     app_id: wx2c2769f8efd9abc2
     token: {env: OA_TOKEN}
+    plaintext: true
     enabled: false
 `
 
@@ -124,6 +125,42 @@ func TestConfigErrors(t *testing.T) {
 	cs, _ := parse(t, "connectors:\n  - {id: a, type: oa-callback}\n  - {id: b, type: wecom-callback}\n")
 	if err := Validate(cs); err == nil || strings.Count(err.Error(), "\n") < 4 {
 		t.Errorf("all problems: %v", err)
+	}
+}
+
+// TestConfigPlaintext: an Official Account callback without an
+// EncodingAESKey (plaintext mode, forgeable by anyone who sees one request)
+// is refused at load, naming the line, unless the configuration says
+// plaintext: true; the freshness window is bounded.
+func TestConfigPlaintext(t *testing.T) {
+	for _, tc := range []struct{ name, yaml, want string }{
+		{"plaintext without consent", "connectors:\n  - id: public\n    type: oa-callback\n    app_id: wx1\n    token: {env: T}\n",
+			"line 2: connectors[0] (public): aes_key: required unless plaintext: true"},
+		{"both", "connectors:\n  - {id: public, type: oa-callback, app_id: wx1, token: {env: T}, aes_key: {env: K}, plaintext: true}\n",
+			"line 2: connectors[0] (public): plaintext: true with an aes_key"},
+		{"plaintext on a WeCom app", "connectors:\n  - {id: a, type: wecom-callback, corp_id: ww1, token: {env: T}, aes_key: {env: K}, plaintext: true}\n",
+			"plaintext: is for oa-callback connectors"},
+		{"window too wide", "connectors:\n  - {id: a, type: wecom-callback, corp_id: ww1, token: {env: T}, aes_key: {env: K}, freshness: 2h}\n",
+			"freshness: 2h0m0s: between 30s and 1h0m0s"},
+		{"window on a pull", "connectors:\n  - {id: a, type: wecom-kf, corp_id: ww1, app_secret: {env: S}, freshness: 1m}\n",
+			"freshness: is for wecom-callback, oa-callback connectors"},
+	} {
+		cs, err := parse(t, tc.yaml)
+		if err == nil {
+			err = Validate(cs)
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
+	}
+	for _, y := range []string{
+		"connectors:\n  - {id: public, type: oa-callback, app_id: wx1, token: {env: T}, plaintext: true}\n",
+		"connectors:\n  - {id: public, type: oa-callback, app_id: wx1, token: {env: T}, aes_key: {env: K}, freshness: 2m}\n",
+	} {
+		cs, err := parse(t, y)
+		if err != nil || Validate(cs) != nil {
+			t.Errorf("%q: %v %v", y, err, Validate(cs))
+		}
 	}
 }
 

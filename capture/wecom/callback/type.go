@@ -43,7 +43,7 @@ func WeComType() capture.Type {
 	return capture.Type{
 		Name: TypeWeCom,
 		Rules: connector.Rules{
-			Fields: []string{"corp_id", "token", "aes_key", "app_secret", "api_base"},
+			Fields: []string{"corp_id", "token", "aes_key", "app_secret", "api_base", "freshness"},
 			Check: func(c *connector.Config) []connector.Problem {
 				var ps []connector.Problem
 				if c.CorpID == "" {
@@ -51,7 +51,8 @@ func WeComType() capture.Type {
 				}
 				ps = append(ps, connector.RequireSecret("token", c.Token)...)
 				// WeCom callbacks are always encrypted.
-				return append(ps, connector.RequireSecret("aes_key", c.AESKey)...)
+				ps = append(ps, connector.RequireSecret("aes_key", c.AESKey)...)
+				return append(ps, checkFreshness(c)...)
 			},
 		},
 		Source: func(c *connector.Config) string { return SourceName(PlatformWeCom, c.ID) },
@@ -65,18 +66,54 @@ func OfficialAccountType() capture.Type {
 	return capture.Type{
 		Name: TypeOfficialAccount,
 		Rules: connector.Rules{
-			Fields: []string{"app_id", "token", "aes_key", "app_secret", "api_base"},
+			Fields: []string{"app_id", "token", "aes_key", "plaintext", "app_secret", "api_base", "freshness"},
 			Check: func(c *connector.Config) []connector.Problem {
 				var ps []connector.Problem
 				if c.AppID == "" {
 					ps = append(ps, connector.Problemf("app_id", "required (the Official Account's AppID)"))
 				}
-				return append(ps, connector.RequireSecret("token", c.Token)...)
+				ps = append(ps, connector.RequireSecret("token", c.Token)...)
+				switch {
+				case c.AESKey.IsZero() && !c.Plaintext:
+					ps = append(ps, connector.Problemf("aes_key", "required unless plaintext: true: in plaintext mode the signature covers only "+
+						"the token, timestamp and nonce, so anyone who sees one request can forge messages; set the Official Account's "+
+						"message encryption to safe mode (安全模式) and configure its EncodingAESKey, or say plaintext: true to accept the risk"))
+				case !c.AESKey.IsZero() && c.Plaintext:
+					ps = append(ps, connector.Problemf("plaintext", "true with an aes_key: a callback is in plaintext mode or has a key, not both"))
+				}
+				return append(ps, checkFreshness(c)...)
 			},
 		},
 		Source: func(c *connector.Config) string { return SourceName(PlatformOfficialAccount, c.ID) },
 		New:    newReceiver(PlatformOfficialAccount),
+		Standing: func(c *connector.Config) map[string]string {
+			detail := ""
+			if c.Plaintext {
+				detail = plaintextRisk
+			}
+			return map[string]string{capture.FaultPlaintextMode: detail}
+		},
 	}
+}
+
+// plaintextRisk is the standing fault of an Official Account callback in
+// plaintext mode.
+const plaintextRisk = "the callback runs in plaintext mode (plaintext: true): its signature covers only the token, timestamp and nonce, " +
+	"so anyone who sees one request can post forged messages with it within the freshness window; switch the Official Account to safe mode (安全模式) with an EncodingAESKey"
+
+// Bounds of the freshness setting: tighter refuses genuine requests from a
+// slightly skewed clock, looser lets a captured request be replayed (and
+// the replay cache remember) for longer.
+const (
+	minFreshness = 30 * time.Second
+	maxFreshness = time.Hour
+)
+
+func checkFreshness(c *connector.Config) []connector.Problem {
+	if c.Freshness != 0 && (c.Freshness < minFreshness || c.Freshness > maxFreshness) {
+		return []connector.Problem{connector.Problemf("freshness", "%s: between %s and %s (default %s)", c.Freshness, minFreshness, maxFreshness, DefaultFreshness)}
+	}
+	return nil
 }
 
 // newReceiver builds a callback connector: secrets are resolved here, and
@@ -111,7 +148,11 @@ func newReceiver(platform Platform) func(ctx context.Context, c connector.Config
 			return nil, err
 		}
 		logger := d.Log().With("connector", c.ID)
-		rcv := &Receiver{ID: c.ID, Platform: platform, Crypter: cr, Engine: d.Writer, Blobs: d.Blobs, Store: d.Store, Logger: logger}
+		rcv := &Receiver{ID: c.ID, Platform: platform, Crypter: cr, Engine: d.Writer, Blobs: d.Blobs, Store: d.Store, Logger: logger,
+			Now: d.Now, Freshness: c.Freshness, AllowPlaintext: platform == PlatformOfficialAccount && c.Plaintext}
+		if rcv.Now == nil && d.Writer != nil {
+			rcv.Now = d.Writer.Now // the writer's clock: the one evidence is stamped with
+		}
 		flavor := api.WeCom
 		if platform == PlatformOfficialAccount {
 			flavor = api.OfficialAccount
