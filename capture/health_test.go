@@ -16,6 +16,7 @@ import (
 	"github.com/wxarchive/wxarchive/capture/wecom/callback"
 	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit/pull"
 	"github.com/wxarchive/wxarchive/ingest"
+	"github.com/wxarchive/wxarchive/internal/archivetest"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/store"
 	"github.com/wxarchive/wxarchive/verify"
@@ -24,20 +25,7 @@ import (
 // types names the connectors' sources in reports.
 var types = all.Registry(all.Options{})
 
-func openRepo(t *testing.T) *repo.Repo {
-	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	if _, err := repo.Init(ctx, dir, repo.InitOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	r, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close(context.Background()) })
-	return r
-}
+func openRepo(t *testing.T) *repo.Repo { return archivetest.New(t) }
 
 func sent(r *repo.Repo, t *testing.T, id, sender string, at time.Time) {
 	t.Helper()

@@ -27,7 +27,7 @@ import (
 	"github.com/wxarchive/wxarchive/capture/wecom/callback"
 	"github.com/wxarchive/wxarchive/capture/wecom/finance"
 	"github.com/wxarchive/wxarchive/capture/wecom/finance/sim"
-	"github.com/wxarchive/wxarchive/repo"
+	"github.com/wxarchive/wxarchive/internal/archivetest"
 	"github.com/wxarchive/wxarchive/store"
 )
 
@@ -44,16 +44,7 @@ const (
 // the callback wakes the puller long before its poll interval.
 func TestServeWiring(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	if _, err := repo.Init(ctx, dir, repo.InitOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	r, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close(context.Background())
-
+	r := archivetest.New(t)
 	key, err := rsa.GenerateKey(rand.Reader, 1024)
 	if err != nil {
 		t.Fatal(err)
@@ -173,15 +164,7 @@ func TestServeWiring(t *testing.T) {
 // the fault is resolved.
 func TestPlaintextStandingFault(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	if _, err := repo.Init(ctx, dir, repo.InitOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	r, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close(context.Background())
+	r := archivetest.New(t)
 	t.Setenv("WXA_TEST_TOKEN", token)
 	t.Setenv("WXA_TEST_AESKEY", aesKey)
 	load := func(s string) []connector.Config {

@@ -16,6 +16,7 @@ import (
 	"github.com/wxarchive/wxarchive/capture/wecom/api"
 	"github.com/wxarchive/wxarchive/capture/wecom/api/apitest"
 	"github.com/wxarchive/wxarchive/capture/wecom/callback"
+	"github.com/wxarchive/wxarchive/internal/archivetest"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/store"
 	"github.com/wxarchive/wxarchive/verify"
@@ -42,16 +43,7 @@ type env struct {
 
 func newEnv(t *testing.T, platform callback.Platform, key string) *env {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	if _, err := repo.Init(ctx, dir, repo.InitOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	r, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close(context.Background()) })
+	r := archivetest.New(t)
 	cr, err := callback.NewCrypter(token, key, corpID)
 	if err != nil {
 		t.Fatal(err)

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/wxarchive/wxarchive/archive"
@@ -45,8 +44,7 @@ type Syncer struct {
 	Interval time.Duration  // Run: between syncs (default connector.DefaultPollInterval)
 	Logger   *slog.Logger
 
-	mu   sync.Mutex
-	wake chan string // Wake → Run: a kf_msg_or_event token
+	wake capture.Wakeup[string] // Wake → Run: a kf_msg_or_event token
 }
 
 // Source is the archive source of customer-service messages.
@@ -101,19 +99,10 @@ func (s *Syncer) Sync(ctx context.Context, token string) (SyncResult, error) {
 		if err != nil {
 			return res, err
 		}
-		for _, r := range out {
-			switch r.Outcome {
-			case ingest.Archived, ingest.Conflict:
-				res.Archived++
-				s.observe(ctx, capture.OutcomeArchived)
-			case ingest.Duplicate:
-				res.Duplicates++
-				s.observe(ctx, capture.OutcomeDuplicate)
-			case ingest.Rejected:
-				res.Rejected++
-				s.observe(ctx, capture.OutcomeRejectedMessage)
-			}
-		}
+		t := capture.ObserveResults(ctx, s.Health, s.ID, out)
+		res.Archived += t.Archived
+		res.Duplicates += t.Duplicates
+		res.Rejected += t.Rejected
 		res.Cursor = next
 		// An empty page with has_more set is not the end.
 		if !page.HasMore {
@@ -121,12 +110,6 @@ func (s *Syncer) Sync(ctx context.Context, token string) (SyncResult, error) {
 		}
 	}
 	return res, fmt.Errorf("kf sync: more than %d pages in one sync", MaxPages)
-}
-
-func (s *Syncer) observe(ctx context.Context, outcome string) {
-	if s.Health != nil {
-		s.Health.Observe(ctx, s.ID, outcome, "")
-	}
 }
 
 // prepare decodes one message and fetches its media; an undecodable one
@@ -170,19 +153,7 @@ func (s *Syncer) Wake(sig capture.Signal) {
 	if sig.Kind != capture.SignalKF || sig.Corp != s.CorpID {
 		return
 	}
-	select {
-	case s.wakeCh() <- sig.Token:
-	default: // a sync is already due
-	}
-}
-
-func (s *Syncer) wakeCh() chan string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.wake == nil {
-		s.wake = make(chan string, 1)
-	}
-	return s.wake
+	s.wake.Send(sig.Token)
 }
 
 // Run syncs every Interval and when woken (capture.Connector), until ctx
@@ -193,28 +164,11 @@ func (s *Syncer) Run(ctx context.Context) error {
 	if interval <= 0 {
 		interval = connector.DefaultPollInterval
 	}
-	wake := s.wakeCh()
-	token := ""
-	for ctx.Err() == nil {
-		_, err := s.Sync(ctx, token)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			if s.Logger != nil {
-				s.Logger.Error("kf sync failed", "connector", s.ID, "err", err)
-			}
-			if s.Health != nil {
-				s.Health.Raise(ctx, s.ID, capture.FaultPullFailed, "", err.Error())
-			}
-		case err == nil && s.Health != nil:
-			s.Health.Resolve(ctx, s.ID, capture.FaultPullFailed, "", "syncing works again", "connector:"+s.ID)
-		}
-		token = ""
-		select {
-		case <-ctx.Done():
-		case token = <-wake:
-		case <-time.After(interval):
-		}
-	}
+	capture.Poller[string]{ID: s.ID, What: "kf sync", Interval: interval, Wake: s.wake.C(), Health: s.Health, Logger: s.Logger,
+		Pull: func(ctx context.Context, token string) (bool, error) {
+			_, err := s.Sync(ctx, token) // a sync reads every page there is
+			return false, err
+		}}.Run(ctx)
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/wxarchive/wxarchive/capture/wecom/api"
 	"github.com/wxarchive/wxarchive/capture/wecom/api/apitest"
 	"github.com/wxarchive/wxarchive/capture/wecom/kf"
+	"github.com/wxarchive/wxarchive/internal/archivetest"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/store"
 	"github.com/wxarchive/wxarchive/verify"
@@ -23,16 +24,8 @@ func msg(id string, origin int, typ, body string) json.RawMessage {
 
 func setup(t *testing.T) (*repo.Repo, *apitest.Fake, *kf.Syncer, string) {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	if _, err := repo.Init(ctx, dir, repo.InitOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	r, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close(context.Background()) })
+	dir := archivetest.Init(t, repo.InitOptions{})
+	r := archivetest.Open(t, dir)
 	f := apitest.New("ww_corp", "kf-secret")
 	t.Cleanup(f.Close)
 	client := &api.Client{BaseURL: f.URL, ID: "ww_corp", Secret: "kf-secret", HTTP: f.Client()}

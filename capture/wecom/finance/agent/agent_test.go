@@ -22,6 +22,7 @@ import (
 	"github.com/wxarchive/wxarchive/capture/wecom/finance/sim"
 	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit/pull"
 	"github.com/wxarchive/wxarchive/demo"
+	"github.com/wxarchive/wxarchive/internal/archivetest"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/verify"
 )
@@ -220,10 +221,7 @@ func TestAcceptance50k(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	if _, err := repo.Init(ctx, dir, repo.InitOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	dir := archivetest.Init(t, repo.InitOptions{})
 	env := []string{"WXA_AGENT_HELPER=1", "WXA_AGENT_KEY=" + keyFile, "WXA_AGENT_MESSAGES=" + strconv.Itoa(n)}
 	agents := 0
 	crashNext := true

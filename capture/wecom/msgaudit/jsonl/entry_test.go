@@ -11,24 +11,9 @@ import (
 	"github.com/wxarchive/wxarchive/capture/all"
 	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit/jsonl"
 	"github.com/wxarchive/wxarchive/ingest"
-	"github.com/wxarchive/wxarchive/repo"
+	"github.com/wxarchive/wxarchive/internal/archivetest"
 	"github.com/wxarchive/wxarchive/store"
 )
-
-func openRepo(t *testing.T) *repo.Repo {
-	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	if _, err := repo.Init(ctx, dir, repo.InitOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	r, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close(context.Background()) })
-	return r
-}
 
 func msg(id string, ms int64, text string) string {
 	return fmt.Sprintf(`{"msgid":%q,"action":"send","from":"zhangwei","tolist":["wmExtClient001"],"roomid":"","msgtime":%d,"msgtype":"text","text":{"content":%q}}`, id, ms, text)
@@ -41,7 +26,7 @@ func msg(id string, ms int64, text string) string {
 // written.
 func TestEntryIngester(t *testing.T) {
 	ctx := context.Background()
-	r := openRepo(t)
+	r := archivetest.New(t)
 	in, err := all.Registry(all.Options{}).Ingester(jsonl.IngesterName, capture.Deps{Writer: r.Engine, Blobs: r.Blobs})
 	if err != nil {
 		t.Fatal(err)

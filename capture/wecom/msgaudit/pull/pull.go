@@ -69,7 +69,7 @@ type Connector struct {
 	Now func() time.Time
 
 	mu       sync.Mutex
-	wake     chan struct{} // Wake → Run
+	wake     capture.Wakeup[struct{}] // Wake → Run
 	sdk      finance.SDK
 	restarts int
 	api      *apiState // nil without API
@@ -308,20 +308,11 @@ func (c *Connector) Pull(ctx context.Context) (PullResult, error) {
 		return res, err
 	}
 	res.Cursor = prev
-	for i, r := range out {
-		switch r.Outcome {
-		case ingest.Archived, ingest.Conflict:
-			res.Archived++
-			c.observe(ctx, capture.OutcomeArchived)
-		case ingest.Duplicate:
-			res.Duplicates++
-			c.observe(ctx, capture.OutcomeDuplicate)
-		case ingest.Rejected:
-			res.Rejected++
-			c.observe(ctx, capture.OutcomeRejectedMessage)
-		}
-		// Faults are raised once the messages they concern are durable.
-		for _, f := range faults[i] {
+	t := capture.ObserveResults(ctx, c.Health, c.ID, out)
+	res.Archived, res.Duplicates, res.Rejected = t.Archived, t.Duplicates, t.Rejected
+	// Faults are raised once the messages they concern are durable.
+	for _, fs := range faults {
+		for _, f := range fs {
 			f()
 		}
 	}
@@ -463,19 +454,7 @@ func (c *Connector) Wake(sig capture.Signal) {
 	if sig.Kind != capture.SignalMsgauditNotify || sig.Corp != c.CorpID {
 		return
 	}
-	select {
-	case c.wakeCh() <- struct{}{}:
-	default: // a pull is already due
-	}
-}
-
-func (c *Connector) wakeCh() chan struct{} {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.wake == nil {
-		c.wake = make(chan struct{}, 1)
-	}
-	return c.wake
+	c.wake.Send(struct{}{})
 }
 
 // Run pulls until ctx ends (capture.Connector): at once while pages are
@@ -486,7 +465,6 @@ func (c *Connector) wakeCh() chan struct{} {
 func (c *Connector) Run(ctx context.Context) error {
 	c.defaults()
 	defer c.Close()
-	wake := c.wakeCh()
 	if c.API != nil {
 		var wg sync.WaitGroup
 		wg.Add(1)
@@ -496,25 +474,11 @@ func (c *Connector) Run(ctx context.Context) error {
 		}()
 		defer wg.Wait()
 	}
-	for ctx.Err() == nil {
-		res, err := c.Pull(ctx)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			// Capture has stopped until this clears: a fault, not a log line.
-			c.Logger.Error("msgaudit pull failed", "connector", c.ID, "err", err)
-			c.raise(ctx, capture.FaultPullFailed, "", err.Error())
-		case err == nil && c.Health != nil:
-			c.Health.Resolve(ctx, c.ID, capture.FaultPullFailed, "", "pulling works again", "connector:"+c.ID)
-		}
-		if err == nil && res.More {
-			continue
-		}
-		select {
-		case <-ctx.Done():
-		case <-wake:
-		case <-time.After(c.Interval):
-		}
-	}
+	capture.Poller[struct{}]{ID: c.ID, What: "msgaudit pull", Interval: c.Interval, Wake: c.wake.C(), Health: c.Health, Logger: c.Logger,
+		Pull: func(ctx context.Context, _ struct{}) (bool, error) {
+			res, err := c.Pull(ctx)
+			return res.More, err
+		}}.Run(ctx)
 	return nil
 }
 

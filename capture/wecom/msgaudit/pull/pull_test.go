@@ -26,6 +26,7 @@ import (
 	"github.com/wxarchive/wxarchive/capture/wecom/finance/sim"
 	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit/pull"
 	"github.com/wxarchive/wxarchive/demo"
+	"github.com/wxarchive/wxarchive/internal/archivetest"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/store"
 	"github.com/wxarchive/wxarchive/verify"
@@ -126,12 +127,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	if _, err := repo.Init(ctx, dir, repo.InitOptions{TimeZone: "Asia/Shanghai"}); err != nil {
-		t.Fatal(err)
-	}
-	f := &fixture{t: t, dir: dir, h: &health{}}
+	f := &fixture{t: t, dir: archivetest.Init(t, repo.InitOptions{TimeZone: "Asia/Shanghai"}), h: &health{}}
 	f.open()
 	f.ring, f.pubs = keys(t, 1, 2)
 	f.svc = sim.New(f.pubs)
@@ -139,14 +135,7 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
-func (f *fixture) open() {
-	r, err := repo.Open(context.Background(), f.dir, repo.OpenOptions{Exclusive: true})
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	f.r = r
-	f.t.Cleanup(func() { r.Close(context.Background()) })
-}
+func (f *fixture) open() { f.r = archivetest.Open(f.t, f.dir) }
 
 // restart closes the archive and opens it again, as a process restart.
 func (f *fixture) restart() {

@@ -610,13 +610,23 @@ func (c *Connector) recordRoomName(ctx context.Context, roomID, name string, sin
 // ("Disagree", or a status WeCom may add later: unknown is not consent).
 func refused(a api.Agreement) bool { return a.Status != "" && !a.Agreed }
 
-func (c *Connector) raiseRefusal(ctx context.Context, call, where string, a api.Agreement) {
-	when := ""
-	if a.ChangedAt.Unix() > 0 {
-		when = " since " + a.ChangedAt.UTC().Format(time.RFC3339)
+// raiseRefusals counts the refusals among a consent call's answers and
+// raises consent_withdrawn for each; where says in which conversation.
+func (c *Connector) raiseRefusals(ctx context.Context, call string, ags []api.Agreement, where func(api.Agreement) string) {
+	for _, a := range ags {
+		if !refused(a) {
+			continue
+		}
+		c.api.mu.Lock()
+		c.api.stats.ConsentRefusals++
+		c.api.mu.Unlock()
+		when := ""
+		if a.ChangedAt.Unix() > 0 {
+			when = " since " + a.ChangedAt.UTC().Format(time.RFC3339)
+		}
+		c.raise(ctx, capture.FaultConsentWithdrawn, a.ExternalID, fmt.Sprintf(
+			"%s refused or withdrew consent to archiving (%s: %q%s, %s); their conversations are no longer captured", a.ExternalID, call, a.Status, when, where(a)))
 	}
-	c.raise(ctx, capture.FaultConsentWithdrawn, a.ExternalID, fmt.Sprintf(
-		"%s refused or withdrew consent to archiving (%s: %q%s, %s); their conversations are no longer captured", a.ExternalID, call, a.Status, when, where))
 }
 
 // checkRoomConsent asks check_room_agree for each queued room with
@@ -657,14 +667,7 @@ func (c *Connector) checkRoomConsent(ctx context.Context) {
 			c.observe(ctx, capture.OutcomeConsentCheckFailed)
 			continue
 		}
-		for _, a := range ags {
-			if refused(a) {
-				s.mu.Lock()
-				s.stats.ConsentRefusals++
-				s.mu.Unlock()
-				c.raiseRefusal(ctx, "msgaudit/check_room_agree", "in room "+id, a)
-			}
-		}
+		c.raiseRefusals(ctx, "msgaudit/check_room_agree", ags, func(api.Agreement) string { return "in room " + id })
 	}
 }
 
@@ -710,17 +713,11 @@ func (c *Connector) checkPairConsent(ctx context.Context) {
 			c.observe(ctx, capture.OutcomeConsentCheckFailed)
 			continue
 		}
-		for _, a := range ags {
-			if refused(a) {
-				s.mu.Lock()
-				s.stats.ConsentRefusals++
-				s.mu.Unlock()
-				where := "with " + a.UserID
-				if a.UserID == "" {
-					where = "with an employee"
-				}
-				c.raiseRefusal(ctx, "msgaudit/check_single_agree", where, a)
+		c.raiseRefusals(ctx, "msgaudit/check_single_agree", ags, func(a api.Agreement) string {
+			if a.UserID == "" {
+				return "with an employee"
 			}
-		}
+			return "with " + a.UserID
+		})
 	}
 }
