@@ -55,15 +55,35 @@ func parseTimestamp(ts string) (int64, error) {
 	return v, nil
 }
 
+// CheckFresh reports why a request's timestamp parameter would be refused
+// by a receiver whose clock says now, with the given window (0:
+// DefaultFreshness); nil when it would not. For tools that check a
+// captured request (`wxarchive wecom decrypt`).
+func CheckFresh(ts string, now time.Time, window time.Duration) error {
+	if window <= 0 {
+		window = DefaultFreshness
+	}
+	sec, err := parseTimestamp(ts)
+	if err != nil {
+		return err
+	}
+	return checkFresh(sec, now, window)
+}
+
 // checkFresh refuses a timestamp outside now ± window.
 func checkFresh(ts int64, now time.Time, window time.Duration) error {
 	d := now.Sub(time.Unix(ts, 0))
 	if d <= window && d >= -window {
 		return nil
 	}
-	when := fmt.Sprintf("%s before", d.Round(time.Second))
+	when := "before"
 	if d < 0 {
-		when = fmt.Sprintf("%s after", (-d).Round(time.Second))
+		d, when = -d, "after"
+	}
+	if d < 48*time.Hour {
+		when = d.Round(time.Second).String() + " " + when
+	} else {
+		when = fmt.Sprintf("%d days %s", int64(d/(24*time.Hour)), when)
 	}
 	return &Error{Op: "verify", Err: ErrStale, Detail: fmt.Sprintf("timestamp %d is %s this server's clock (window ±%s): a replayed or delayed request, or a wrong clock here (check NTP)",
 		ts, when, window)}
