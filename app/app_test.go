@@ -21,7 +21,7 @@ import (
 func supervised(t *testing.T) (*repo.Repo, string) {
 	t.Helper()
 	ctx := context.Background()
-	r, dir := archivetest.New(t)
+	r, dir := archivetest.NewWith(t, repo.InitOptions{}, repo.OpenOptions{Exclusive: true})
 	var items []ingest.Item
 	for i, text := range []string{"这个产品保本保收益", "加我私人微信", "我要投诉", "稳赚不赔"} {
 		m, raw := testMessage(fmt.Sprintf("m%d", i), text)

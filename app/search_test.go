@@ -25,7 +25,7 @@ func testMessage(id, text string) (*archive.Message, []byte) {
 // bound, says so, and journals it as one; CountAll counts every match.
 func TestSearchCountLimit(t *testing.T) {
 	ctx := context.Background()
-	r, _ := archivetest.New(t)
+	r := archivetest.New(t)
 	u, uctx := archivetest.App(ctx, r)
 	var items []ingest.Item
 	for i := 0; i < 12; i++ {

@@ -5,15 +5,11 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -23,31 +19,31 @@ import (
 
 	"github.com/wxarchive/wxarchive/app"
 	"github.com/wxarchive/wxarchive/archive"
-	"github.com/wxarchive/wxarchive/capture/connector"
-	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
+	"github.com/wxarchive/wxarchive/capture"
 	"github.com/wxarchive/wxarchive/httpx"
 	"github.com/wxarchive/wxarchive/ingest"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/store"
 )
 
-// Limits on ingest requests.
-const (
-	MaxBodyBytes    = 64 << 20
-	MaxBatchEntries = 10000
-)
+// MaxBodyBytes bounds an ingest request body.
+const MaxBodyBytes = 64 << 20
 
 // Options configure the server.
 type Options struct {
 	Gatherer prometheus.Gatherer // for /metrics
 	Logger   *slog.Logger
-	Media    ingest.MediaSource // where API-ingested messages' media is looked up (nil: pending)
 	// Callbacks are the callback receivers by connector id, served at
 	// /capture/wecom/callback/{id}.
 	Callbacks map[string]http.Handler
 	// Health is the running server's capture health (nil: the report
-	// comes from the journal alone).
-	Health *connector.Health
+	// comes from the journal alone), Connectors the registry of connector
+	// types (nil: no connector types known).
+	Health     *capture.Tracker
+	Connectors *capture.Registry
+	// Ingesters archive request bodies by format, served at
+	// /api/v1/ingest/{format} (cmd/ builds them from the registry).
+	Ingesters map[string]capture.EntryIngester
 	// User names the authenticated user of a request ("" when unknown).
 	// It is nil until authentication arrives: every request is then
 	// journaled as "api:"+RemoteAddr, and no API caller is a supervision
@@ -74,13 +70,13 @@ func New(r *repo.Repo, opts Options) *Server {
 		opts.Gatherer = prometheus.DefaultGatherer
 	}
 	deps := app.FromRepo(r)
-	deps.Now, deps.Health = opts.Now, opts.Health
+	deps.Now, deps.Health, deps.Connectors = opts.Now, opts.Health, opts.Connectors
 	s := &Server{r: r, app: app.New(deps), opts: opts, mux: http.NewServeMux()}
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{}))
 	api := func(pattern string, h httpx.HandlerFunc) { s.mux.Handle(pattern, s.acting(h)) }
-	api("POST /api/v1/ingest/wecom-archive", s.ingestWecom)
+	api("POST /api/v1/ingest/{format}", s.ingest)
 	api("GET /api/v1/messages/{serial}", s.message)
 	api("GET /api/v1/proofs/inclusion", s.inclusion)
 	api("GET /api/v1/proofs/consistency", s.consistency)
@@ -179,66 +175,6 @@ func (s *Server) user(req *http.Request) string {
 	return s.opts.User(req)
 }
 
-// splitBody turns a request body into entries: a JSON array's elements, a
-// single JSON object, or JSON lines. Each entry keeps its exact bytes.
-func splitBody(body []byte) ([]msgaudit.Line, error) {
-	trimmed := bytes.TrimLeft(body, " \t\r\n")
-	if len(trimmed) > 0 && trimmed[0] == '[' {
-		dec := json.NewDecoder(bytes.NewReader(trimmed))
-		if _, err := dec.Token(); err != nil {
-			return nil, err
-		}
-		var out []msgaudit.Line
-		for dec.More() {
-			var raw json.RawMessage
-			if err := dec.Decode(&raw); err != nil {
-				return nil, fmt.Errorf("array element %d: %v", len(out)+1, err)
-			}
-			out = append(out, msgaudit.Line{No: len(out) + 1, Data: []byte(raw), FullSize: int64(len(raw))})
-			if len(out) > MaxBatchEntries {
-				return nil, fmt.Errorf("more than %d entries", MaxBatchEntries)
-			}
-		}
-		if _, err := dec.Token(); err != nil {
-			return nil, fmt.Errorf("after element %d: %v", len(out), err)
-		}
-		if rest := bytes.TrimSpace(trimmed[dec.InputOffset():]); len(rest) > 0 {
-			return nil, errors.New("data after the JSON array")
-		}
-		return out, nil
-	}
-	// One JSON value filling the whole body is one message, however it is
-	// laid out; anything else is JSON lines.
-	if len(trimmed) > 0 && trimmed[0] == '{' {
-		dec := json.NewDecoder(bytes.NewReader(trimmed))
-		var raw json.RawMessage
-		if dec.Decode(&raw) == nil && len(bytes.TrimSpace(trimmed[dec.InputOffset():])) == 0 {
-			one := bytes.TrimRight(trimmed, " \t\r\n")
-			return []msgaudit.Line{{No: 1, Data: one, FullSize: int64(len(one)), FullHash: archive.Hash(one)}}, nil
-		}
-	}
-	var out []msgaudit.Line
-	lr := msgaudit.NewLineReader(bytes.NewReader(body))
-	for {
-		ln, err := lr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, ln)
-		if len(out) > MaxBatchEntries {
-			return nil, fmt.Errorf("more than %d entries", MaxBatchEntries)
-		}
-	}
-	// A trailing empty line after the last object is formatting, not input.
-	for len(out) > 0 && len(bytes.TrimSpace(out[len(out)-1].Data)) == 0 {
-		out = out[:len(out)-1]
-	}
-	return out, nil
-}
-
 type ingestResult struct {
 	Entry        int           `json:"entry"`
 	MsgID        string        `json:"msgid,omitempty"`
@@ -254,41 +190,38 @@ type apiLineFault struct {
 	Reason string `json:"reason"`
 }
 
-// ingestWecom archives one message, a JSON array of messages, or JSON
-// lines. It answers only once every entry is durable. Rejected entries are
+// ingest: POST /api/v1/ingest/{format}[?corp=ID] archives one message, a
+// JSON array of messages, or JSON lines, through the ingester registered
+// for the format (cmd/ wires them: "wecom-archive" for decrypted msgaudit
+// JSON). It answers only once every entry is durable. Rejected entries are
 // quarantined and reported with 422; the others are archived regardless.
-func (s *Server) ingestWecom(w http.ResponseWriter, req *http.Request) error {
+func (s *Server) ingest(w http.ResponseWriter, req *http.Request) error {
 	if s.r.Engine == nil {
 		return app.ErrUnavailable
+	}
+	format := req.PathValue("format")
+	in, ok := s.opts.Ingesters[format]
+	if !ok {
+		return httpx.Errorf(http.StatusNotFound, "not_found", "no ingester for %q", archive.Truncate(format, 80))
 	}
 	q := req.URL.Query()
 	if err := httpx.CheckParams(q, "corp"); err != nil {
 		return err
 	}
-	corp := q.Get("corp")
-	if corp == "" {
-		corp = "default"
-	}
-	// The corp names the source of every message and is journaled with
-	// each: a WeCom corp id, not a path or a megabyte.
-	if !corpPattern.MatchString(corp) {
-		return httpx.BadParam("corp: want a WeCom corp id (letters, digits, '.', '_', '-'; at most 64), not %q", archive.Truncate(corp, 80))
-	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, MaxBodyBytes))
 	if err != nil {
 		return httpx.Errorf(http.StatusRequestEntityTooLarge, "body_too_large", "request body over %d bytes", MaxBodyBytes)
 	}
-	entries, err := splitBody(body)
-	if err != nil {
+	results, err := in.Ingest(req.Context(), capture.EntryRequest{Body: body, Account: q.Get("corp"), Actor: s.actor(req),
+		Origin: "api request " + time.Now().UTC().Format("20060102T150405.000000000Z")})
+	switch {
+	case errors.Is(err, capture.ErrBadAccount):
+		return httpx.BadParam("corp: %v", err)
+	case errors.Is(err, capture.ErrEmptyBody):
+		return httpx.Errorf(http.StatusBadRequest, "empty_body", "%v", err)
+	case errors.Is(err, capture.ErrMalformedBody):
 		return httpx.Errorf(http.StatusBadRequest, "malformed_body", "%v", err)
-	}
-	if len(entries) == 0 {
-		return httpx.Errorf(http.StatusBadRequest, "empty_body", "no messages in the request body")
-	}
-	in := &msgaudit.Ingester{Engine: s.r.Engine, Blobs: s.r.Blobs, Media: s.opts.Media, Source: "wecom-archive:" + corp,
-		Actor: s.actor(req), Origin: "api request " + time.Now().UTC().Format("20060102T150405.000000000Z"), Unit: "entry", Workers: 1}
-	results, err := in.Lines(req.Context(), entries)
-	if err != nil {
+	case err != nil:
 		return err
 	}
 	out := struct {
@@ -298,10 +231,10 @@ func (s *Server) ingestWecom(w http.ResponseWriter, req *http.Request) error {
 		Rejected   int            `json:"rejected"`
 		Results    []ingestResult `json:"results"`
 	}{Results: make([]ingestResult, 0, len(results))}
-	for i, r := range results {
-		ir := ingestResult{Entry: i + 1, MsgID: r.MsgID, Outcome: r.Result.Outcome.String(), Serial: r.Result.Serial,
-			Version: r.Result.Version, JournalIndex: r.Result.JournalIndex}
-		switch r.Result.Outcome {
+	for _, r := range results {
+		ir := ingestResult{Entry: r.Entry, MsgID: r.MsgID, Outcome: r.Outcome.String(), Serial: r.Serial,
+			Version: r.Version, JournalIndex: r.JournalIndex}
+		switch r.Outcome {
 		case ingest.Archived:
 			out.Archived++
 		case ingest.Duplicate:
@@ -310,7 +243,9 @@ func (s *Server) ingestWecom(w http.ResponseWriter, req *http.Request) error {
 			out.Conflicts++
 		case ingest.Rejected:
 			out.Rejected++
-			ir.Error = &apiLineFault{Field: r.Fault.Field, Reason: r.Fault.Reason}
+			if r.Fault != nil {
+				ir.Error = &apiLineFault{Field: r.Fault.Field, Reason: r.Fault.Reason}
+			}
 		}
 		out.Results = append(out.Results, ir)
 	}
@@ -321,8 +256,6 @@ func (s *Server) ingestWecom(w http.ResponseWriter, req *http.Request) error {
 	httpx.JSON(w, status, out)
 	return nil
 }
-
-var corpPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 func (s *Server) message(w http.ResponseWriter, req *http.Request) error {
 	serial, err := httpx.Uint("serial", req.PathValue("serial"))

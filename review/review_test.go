@@ -24,7 +24,7 @@ import (
 func setup(t *testing.T) (*repo.Repo, *review.Service, []uint64) {
 	t.Helper()
 	ctx := context.Background()
-	r, _ := archivetest.New(t)
+	r := archivetest.New(t)
 	var items []ingest.Item
 	for i, text := range []string{"这个产品保本保收益", "加我私人微信", "我要投诉", "稳赚不赔"} {
 		m := &archive.Message{Source: "t:1", SourceID: string(rune('a' + i)), SourceType: "text", Kind: archive.KindText, Action: archive.ActionSend,
