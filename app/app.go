@@ -22,7 +22,7 @@ import (
 	"time"
 
 	"github.com/wxarchive/wxarchive/archive"
-	"github.com/wxarchive/wxarchive/capture/connector"
+	"github.com/wxarchive/wxarchive/capture"
 	"github.com/wxarchive/wxarchive/ingest"
 	"github.com/wxarchive/wxarchive/journal"
 	"github.com/wxarchive/wxarchive/repo"
@@ -40,8 +40,11 @@ type Deps struct {
 	Config   *repo.Config
 	Now      func() time.Time // nil: time.Now
 	// Health is the running server's view of its connectors (nil outside
-	// serve: the report then comes from the journal alone).
-	Health *connector.Health
+	// serve: the report then comes from the journal alone); Connectors
+	// the registry of connector types, which says what each type's source
+	// is and which faults it keeps standing (nil: none known).
+	Health     *capture.Tracker
+	Connectors *capture.Registry
 }
 
 // RecordReader reads records verified against the hashes the journal

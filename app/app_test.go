@@ -21,15 +21,7 @@ import (
 func supervised(t *testing.T) (*repo.Repo, string) {
 	t.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
-	if _, err := archivetest.Init(ctx, dir, repo.InitOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	r, err := archivetest.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close(context.Background()) })
+	r, dir := archivetest.NewWith(t, repo.InitOptions{}, repo.OpenOptions{Exclusive: true})
 	var items []ingest.Item
 	for i, text := range []string{"这个产品保本保收益", "加我私人微信", "我要投诉", "稳赚不赔"} {
 		m, raw := testMessage(fmt.Sprintf("m%d", i), text)
@@ -197,6 +189,11 @@ func TestInvalidNamesField(t *testing.T) {
 	var se *app.SearchError
 	if _, err := u.Search(ctx, app.SearchOptions{Query: strings.Repeat("保", archive.MaxQueryBytes)}); !errors.As(err, &se) || se.Field != "query" {
 		t.Errorf("oversize query: %v", err)
+	}
+	// A parse error names the query and the column once (it read
+	// "query: query: column 4: …").
+	if _, err := u.Search(ctx, app.SearchOptions{Query: `保本 "收益`}); !errors.As(err, &se) || err.Error() != `query: column 4: unterminated phrase: expected a closing '"'` {
+		t.Errorf("query error: %v", err)
 	}
 	if lastEvent(t, r.Store).Index != before {
 		t.Fatal("a refused request was journaled")

@@ -82,7 +82,13 @@ type SearchError struct {
 	Err   error
 }
 
-func (e *SearchError) Error() string { return e.Field + ": " + e.Err.Error() }
+func (e *SearchError) Error() string {
+	// The query parser's errors already name the query (and the column).
+	if msg := e.Err.Error(); strings.HasPrefix(msg, e.Field+": ") {
+		return msg
+	}
+	return e.Field + ": " + e.Err.Error()
+}
 func (e *SearchError) Unwrap() error { return e.Err }
 
 // Search runs a search, journals it as an access (who, query, result count,

@@ -10,7 +10,6 @@ import (
 	"github.com/wxarchive/wxarchive/ingest"
 	"github.com/wxarchive/wxarchive/internal/archivetest"
 	"github.com/wxarchive/wxarchive/journal"
-	"github.com/wxarchive/wxarchive/repo"
 )
 
 func testMessage(id, text string) (*archive.Message, []byte) {
@@ -26,15 +25,7 @@ func testMessage(id, text string) (*archive.Message, []byte) {
 // bound, says so, and journals it as one; CountAll counts every match.
 func TestSearchCountLimit(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	if _, err := archivetest.Init(ctx, dir, repo.InitOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	r, err := archivetest.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close(ctx)
+	r := archivetest.New(t)
 	u, uctx := archivetest.App(ctx, r)
 	var items []ingest.Item
 	for i := 0; i < 12; i++ {

@@ -12,7 +12,7 @@ import (
 
 	"github.com/wxarchive/wxarchive/capture/wecom/finance"
 	"github.com/wxarchive/wxarchive/capture/wecom/finance/sim"
-	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
+	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit/pull"
 	"github.com/wxarchive/wxarchive/demo"
 	"github.com/wxarchive/wxarchive/internal/archivetest"
 	"github.com/wxarchive/wxarchive/repo"
@@ -88,7 +88,7 @@ func benchConnector(b *testing.B, bits int, withMedia bool) {
 		b.Fatal(err)
 	}
 	defer r.Close(ctx)
-	c := &msgaudit.Connector{ID: "bench", CorpID: demo.DefaultCorpID, Keys: ring, Engine: r.Engine, Blobs: r.Blobs, Store: r.Store,
+	c := &pull.Connector{ID: "bench", CorpID: demo.DefaultCorpID, Keys: ring, Engine: r.Engine, Blobs: r.Blobs, Store: r.Store,
 		Open: func() (finance.SDK, error) { return svc.Open(), nil }}
 	defer c.Close()
 	b.ResetTimer()

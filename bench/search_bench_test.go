@@ -17,7 +17,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/wxarchive/wxarchive/app"
-	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
+	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit/jsonl"
 	"github.com/wxarchive/wxarchive/demo"
 	"github.com/wxarchive/wxarchive/ingest"
 	"github.com/wxarchive/wxarchive/internal/archivetest"
@@ -105,7 +105,7 @@ func demoArchive(dir string, n int) error {
 		}
 		pw.CloseWithError(err)
 	}()
-	in := &msgaudit.Ingester{Engine: r.Engine, Blobs: r.Blobs, Media: ingest.DirMedia{Dir: media},
+	in := &jsonl.Ingester{Engine: r.Engine, Blobs: r.Blobs, Media: ingest.DirMedia{Dir: media},
 		Source: "wecom-archive:bench", Actor: "bench", Origin: "bench demo"}
 	_, err = in.Run(ctx, pr)
 	return err

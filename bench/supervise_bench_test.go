@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
+	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit/jsonl"
 	"github.com/wxarchive/wxarchive/internal/archivetest"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/supervise"
@@ -42,7 +42,7 @@ func BenchmarkIngestSupervised(b *testing.B) {
 			defer r.Close(ctx)
 			lines := uniq(demoText(b, b.N))
 			data := append(bytes.Join(lines, []byte("\n")), '\n')
-			in := &msgaudit.Ingester{Engine: r.Engine, Blobs: r.Blobs, Source: "wecom-archive:bench", Actor: "bench", Origin: "bench", BatchSize: 1000}
+			in := &jsonl.Ingester{Engine: r.Engine, Blobs: r.Blobs, Source: "wecom-archive:bench", Actor: "bench", Origin: "bench", BatchSize: 1000}
 			sup := &supervise.Supervisor{Engine: r.Engine, Store: r.Store, Records: r.Records}
 			b.SetBytes(int64(len(data)) / int64(b.N))
 			b.ResetTimer()

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/wxarchive/wxarchive/httpapi"
+	"github.com/wxarchive/wxarchive/internal/archivetest"
 )
 
 // A real full disk: the archive on a small tmpfs, filled until ingest
@@ -48,7 +49,8 @@ func TestDiskFullReal(t *testing.T) {
 		}
 		media[fmt.Sprintf("SDK-FULL-%03d", i)] = b
 	}
-	e := newEnvIn(t, filepath.Join(mnt, "archive"), httpapi.Options{Media: media}, nil)
+	e := newEnvIn(t, filepath.Join(mnt, "archive"), httpapi.Options{}, nil)
+	e.restart(httpapi.Options{Ingesters: archivetest.Ingesters(e.r, media)})
 
 	// Leave about 4 MiB free.
 	var st syscall.Statfs_t

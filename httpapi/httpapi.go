@@ -20,7 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/wxarchive/wxarchive/app"
-	"github.com/wxarchive/wxarchive/capture/connector"
+	"github.com/wxarchive/wxarchive/capture"
 	"github.com/wxarchive/wxarchive/httpx"
 	"github.com/wxarchive/wxarchive/ingest"
 	"github.com/wxarchive/wxarchive/repo"
@@ -31,13 +31,17 @@ import (
 type Options struct {
 	Gatherer prometheus.Gatherer // for /metrics
 	Logger   *slog.Logger
-	Media    ingest.MediaSource // where API-ingested messages' media is looked up (nil: pending)
 	// Callbacks are the callback receivers by connector id, served at
 	// /capture/wecom/callback/{id}.
 	Callbacks map[string]http.Handler
 	// Health is the running server's capture health (nil: the report
-	// comes from the journal alone).
-	Health *connector.Health
+	// comes from the journal alone), Connectors the registry of connector
+	// types (nil: no connector types known).
+	Health     *capture.Tracker
+	Connectors *capture.Registry
+	// Ingesters archive request bodies by format, served at
+	// /api/v1/ingest/{format} (cmd/ builds them from the registry).
+	Ingesters map[string]capture.EntryIngester
 	// User names the authenticated user of a request ("" when unknown).
 	// It is nil until authentication arrives: every request is then
 	// journaled as "api:"+RemoteAddr, and no API caller is a supervision
@@ -126,7 +130,7 @@ func New(r *repo.Repo, opts Options) *Server {
 	}
 	opts.Limits.defaults(r.Dir)
 	deps := app.FromRepo(r)
-	deps.Now, deps.Health = opts.Now, opts.Health
+	deps.Now, deps.Health, deps.Connectors = opts.Now, opts.Health, opts.Connectors
 	s := &Server{r: r, app: app.New(deps), opts: opts, mux: http.NewServeMux(),
 		ingestSlots:  httpx.NewLimiter("ingest", opts.Limits.IngestRequests),
 		ingestBudget: httpx.NewBudget(opts.Limits.IngestBudget),
@@ -145,7 +149,7 @@ func New(r *repo.Repo, opts Options) *Server {
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{}))
 	api := func(pattern string, h httpx.HandlerFunc) { s.mux.Handle(pattern, s.acting(h)) }
-	api("POST /api/v1/ingest/wecom-archive", s.ingestWecom)
+	api("POST /api/v1/ingest/{format}", s.ingest)
 	api("GET /api/v1/messages/{serial}", s.message)
 	api("GET /api/v1/proofs/inclusion", s.inclusion)
 	api("GET /api/v1/proofs/consistency", s.consistency)

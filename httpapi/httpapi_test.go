@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wxarchive/wxarchive/archive"
+	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit/jsonl"
 	"github.com/wxarchive/wxarchive/httpapi"
 	"github.com/wxarchive/wxarchive/ingest"
 	"github.com/wxarchive/wxarchive/internal/archivetest"
@@ -79,6 +80,9 @@ func newEnvIn(t *testing.T, dir string, opts httpapi.Options, configure func(dir
 	}
 	e := &env{t: t, dir: dir, scratch: t.TempDir(), r: r, reg: reg}
 	opts.Gatherer = reg
+	if opts.Ingesters == nil {
+		opts.Ingesters = archivetest.Ingesters(r, nil)
+	}
 	e.srv = httptest.NewServer(httpapi.New(r, opts))
 	t.Cleanup(func() { e.finish() })
 	return e
@@ -804,12 +808,12 @@ func TestIngestMalformedBodies(t *testing.T) {
 	e.wantError("POST", ingestPath, []byte(``), 400, "empty_body")
 	e.wantError("POST", ingestPath, []byte("\n\n  \n"), 400, "empty_body")
 	e.wantError("POST", ingestPath, []byte(` [ ] `), 400, "empty_body")
-	// Over MaxBatchEntries (cheap: splitBody refuses before decoding).
-	many := bytes.Repeat([]byte("{}\n"), httpapi.MaxBatchEntries+1)
-	if m := e.wantError("POST", ingestPath, many, 400, "malformed_body"); !strings.Contains(m.Message, strconv.Itoa(httpapi.MaxBatchEntries)) {
+	// Over jsonl.MaxEntries (cheap: the split refuses before decoding).
+	many := bytes.Repeat([]byte("{}\n"), jsonl.MaxEntries+1)
+	if m := e.wantError("POST", ingestPath, many, 400, "malformed_body"); !strings.Contains(m.Message, strconv.Itoa(jsonl.MaxEntries)) {
 		t.Errorf("too many lines: %q", m.Message)
 	}
-	arr := append([]byte("["), bytes.Repeat([]byte("{},"), httpapi.MaxBatchEntries)...)
+	arr := append([]byte("["), bytes.Repeat([]byte("{},"), jsonl.MaxEntries)...)
 	arr = append(arr, "{}]"...)
 	e.wantError("POST", ingestPath, arr, 400, "malformed_body")
 	if h := e.head(); h.JournalSize != size {

@@ -95,6 +95,9 @@ func (s *spool) ReadAt(p []byte, off int64) (int, error) {
 	return n, nil
 }
 
+// Size is the body's length (capture.Body).
+func (s *spool) Size() int64 { return s.size }
+
 // Close releases the spool.
 func (s *spool) Close() error {
 	if s.file == nil {

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
+	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit/jsonl"
 	"github.com/wxarchive/wxarchive/internal/archivetest"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/store"
@@ -43,7 +43,7 @@ func TestReindexEqualsLive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := &msgaudit.Ingester{Engine: r.Engine, Blobs: r.Blobs, Source: "wecom-archive:t", Actor: "test", Origin: "file:f", BatchSize: 7}
+	in := &jsonl.Ingester{Engine: r.Engine, Blobs: r.Blobs, Source: "wecom-archive:t", Actor: "test", Origin: "file:f", BatchSize: 7}
 	if _, err := in.Run(ctx, bytes.NewReader(fixture)); err != nil {
 		t.Fatal(err)
 	}

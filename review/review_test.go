@@ -24,15 +24,7 @@ import (
 func setup(t *testing.T) (*repo.Repo, *review.Service, []uint64) {
 	t.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
-	if _, err := archivetest.Init(ctx, dir, repo.InitOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	r, err := archivetest.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close(context.Background()) })
+	r := archivetest.New(t)
 	var items []ingest.Item
 	for i, text := range []string{"这个产品保本保收益", "加我私人微信", "我要投诉", "稳赚不赔"} {
 		m := &archive.Message{Source: "t:1", SourceID: string(rune('a' + i)), SourceType: "text", Kind: archive.KindText, Action: archive.ActionSend,

@@ -16,7 +16,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/wxarchive/wxarchive/archive"
-	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
+	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit/jsonl"
 	"github.com/wxarchive/wxarchive/ingest"
 	"github.com/wxarchive/wxarchive/internal/archivetest"
 	"github.com/wxarchive/wxarchive/journal"
@@ -52,7 +52,7 @@ func buildArchive(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := &msgaudit.Ingester{Engine: r.Engine, Blobs: r.Blobs, Media: ingest.DirMedia{Dir: media}, Source: "wecom-archive:test", Actor: "test", Origin: "file:fixture", BatchSize: 5}
+	in := &jsonl.Ingester{Engine: r.Engine, Blobs: r.Blobs, Media: ingest.DirMedia{Dir: media}, Source: "wecom-archive:test", Actor: "test", Origin: "file:fixture", BatchSize: 5}
 	sum, err := in.Run(ctx, bytes.NewReader(bytes.Join(all, []byte("\n"))))
 	if err != nil {
 		t.Fatal(err)
@@ -384,7 +384,7 @@ func TestUnsealedPastBoundIsReported(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := &msgaudit.Ingester{Engine: r.Engine, Blobs: r.Blobs, Source: "wecom-archive:test", Actor: "test", Origin: "file:x"}
+	in := &jsonl.Ingester{Engine: r.Engine, Blobs: r.Blobs, Source: "wecom-archive:test", Actor: "test", Origin: "file:x"}
 	lines, _ := os.ReadFile(fixture)
 	if _, err := in.Run(ctx, bytes.NewReader(lines)); err != nil {
 		t.Fatal(err)

@@ -1090,7 +1090,7 @@ func TestCLISearch(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"search", `保本 "收益`}, "query: query: column 4: unterminated phrase"},
+		{[]string{"search", `保本 "收益`}, "wxarchive: query: column 4: unterminated phrase"},
 		{[]string{"search", "after:someday"}, "after: expected a date"},
 		{[]string{"search", "x", "--sort", "random"}, "sort: expected time or relevance"},
 		{[]string{"search", "x", "--cursor", "nope"}, "cursor: not a cursor"},

@@ -21,7 +21,8 @@ import (
 
 	"github.com/wxarchive/wxarchive/capture/wecom/finance"
 	"github.com/wxarchive/wxarchive/capture/wecom/finance/sim"
-	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
+	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit/jsonl"
+	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit/pull"
 	"github.com/wxarchive/wxarchive/demo"
 	"github.com/wxarchive/wxarchive/ingest"
 	"github.com/wxarchive/wxarchive/repo"
@@ -116,7 +117,7 @@ func (a *app) runDemo(ctx context.Context, seed int64, messages int, export stri
 	}
 
 	var gsum demo.Summary
-	var sum *msgaudit.Summary
+	var sum *jsonl.Summary
 	if live {
 		var err error
 		if gsum, sum, err = a.demoLive(ctx, r, cfg, source, exportFile, mediaDir); err != nil {
@@ -148,7 +149,7 @@ func (a *app) runDemo(ctx context.Context, seed int64, messages int, export stri
 			pw.CloseWithError(err)
 			genDone <- err
 		}()
-		in := &msgaudit.Ingester{Engine: r.Engine, Blobs: r.Blobs, Media: ingest.DirMedia{Dir: mediaDir}, Source: source,
+		in := &jsonl.Ingester{Engine: r.Engine, Blobs: r.Blobs, Media: ingest.DirMedia{Dir: mediaDir}, Source: source,
 			Actor: actor("cli:demo"), Origin: fmt.Sprintf("demo seed %d", seed)}
 		bar := a.progressBar(int64(messages), "demo")
 		if bar != nil {
@@ -250,7 +251,7 @@ func truncateRunes(s string, n int) string {
 // demoLive serves the generated data from the Finance SDK simulator and
 // captures it with the msgaudit connector, as a wecom-archive connector
 // would from WeCom.
-func (a *app) demoLive(ctx context.Context, r *repo.Repo, cfg demo.Config, source string, export *bufio.Writer, mediaDir string) (demo.Summary, *msgaudit.Summary, error) {
+func (a *app) demoLive(ctx context.Context, r *repo.Repo, cfg demo.Config, source string, export *bufio.Writer, mediaDir string) (demo.Summary, *jsonl.Summary, error) {
 	key, err := rsa.GenerateKey(rand.Reader, 2048) // WeCom's key size
 	if err != nil {
 		return demo.Summary{}, nil, err
@@ -285,11 +286,11 @@ func (a *app) demoLive(ctx context.Context, r *repo.Repo, cfg demo.Config, sourc
 	if err != nil {
 		return gsum, nil, err
 	}
-	c := &msgaudit.Connector{ID: "demo-live", CorpID: strings.TrimPrefix(source, "wecom-archive:"), Keys: ring, Engine: r.Engine,
+	c := &pull.Connector{ID: "demo-live", CorpID: strings.TrimPrefix(source, "wecom-archive:"), Keys: ring, Engine: r.Engine,
 		Blobs: r.Blobs, Store: r.Store, Open: func() (finance.SDK, error) { return svc.Open(), nil }}
 	defer c.Close()
 	bar := a.progressBar(int64(cfg.Messages), "demo --live")
-	sum := &msgaudit.Summary{}
+	sum := &jsonl.Summary{}
 	for {
 		res, err := c.Pull(ctx)
 		if err != nil {
@@ -313,7 +314,7 @@ func (a *app) demoLive(ctx context.Context, r *repo.Repo, cfg demo.Config, sourc
 	if err == nil {
 		sum.Attachments = int(counts.Attachments)
 		for i := int64(0); i < counts.AttachFaults; i++ {
-			sum.AttachmentFaults = append(sum.AttachmentFaults, msgaudit.AttachmentFault{})
+			sum.AttachmentFaults = append(sum.AttachmentFaults, jsonl.AttachmentFault{})
 		}
 	}
 	return gsum, sum, nil

@@ -10,6 +10,7 @@ import (
 
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
+	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit/jsonl"
 	"github.com/wxarchive/wxarchive/ingest"
 )
 
@@ -42,6 +43,9 @@ and the exit status is 2. Re-running the same file writes nothing new.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			if err := jsonl.CheckAccount(corp); err != nil {
+				return usageErr("--corp: %v", err)
+			}
 			f, err := os.Open(args[0])
 			if err != nil {
 				return usageErr("%v", err)
@@ -57,7 +61,7 @@ and the exit status is 2. Re-running the same file writes nothing new.`,
 			if err != nil {
 				return err
 			}
-			in := &msgaudit.Ingester{Engine: r.Engine, Blobs: r.Blobs, Source: "wecom-archive:" + corp,
+			in := &jsonl.Ingester{Engine: r.Engine, Blobs: r.Blobs, Source: msgaudit.Source(corp),
 				Actor: actor("cli"), Origin: "file:" + filepath.Base(args[0])}
 			if mediaDir != "" {
 				in.Media = ingest.DirMedia{Dir: mediaDir}
@@ -110,7 +114,7 @@ and the exit status is 2. Re-running the same file writes nothing new.`,
 	return c
 }
 
-func (a *app) printIngestSummary(s *msgaudit.Summary, elapsed time.Duration) {
+func (a *app) printIngestSummary(s *jsonl.Summary, elapsed time.Duration) {
 	w := a.stdout
 	fmt.Fprintf(w, "%d lines in %s: %d archived, %d duplicate, %d conflict, %d rejected\n",
 		s.Lines, elapsed.Round(time.Millisecond), s.Archived, s.Duplicates, s.Conflicts, s.Rejected)

@@ -15,7 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
-	"github.com/wxarchive/wxarchive/capture/connector"
+	"github.com/wxarchive/wxarchive/capture"
 	"github.com/wxarchive/wxarchive/httpapi"
 	"github.com/wxarchive/wxarchive/httpx"
 	"github.com/wxarchive/wxarchive/ingest"
@@ -84,10 +84,11 @@ the blob store and exits 0.`,
 				IngestRequests: sc.MaxIngestRequests,
 				Body:           httpx.BodyPolicy{MinRate: sc.BodyMinRate, Max: sc.BodyTimeout},
 			}}
+			var media ingest.MediaSource
 			if mediaDir != "" {
-				opts.Media = ingest.DirMedia{Dir: mediaDir}
+				media = ingest.DirMedia{Dir: mediaDir}
 			}
-			health, err := connector.NewHealth(ctx, r.Engine, r.Store, reg, nil, logger)
+			health, err := capture.NewTracker(ctx, r.Engine, r.Store, reg, nil, logger)
 			if err != nil {
 				r.Close(context.Background())
 				return err
@@ -98,13 +99,19 @@ the blob store and exits 0.`,
 				r.Close(context.Background())
 				return err
 			}
-			conns, err := startConnectors(ctx, r, health, logger)
+			// The configured connectors, built through the registry of
+			// connector types; every configuration problem is reported at
+			// once, and serve does not start with one it cannot run.
+			types := connectorTypes()
+			conns, err := types.Build(ctx, r.Config.Connectors, capture.Deps{Writer: r.Engine, Blobs: r.Blobs, Store: r.Store,
+				Health: health, Logger: logger})
 			if err != nil {
 				wit.Stop()
 				r.Close(context.Background())
-				return usageErr("%v", err)
+				return usageErr("%s: %v", repo.ConfigFile, err)
 			}
-			opts.Callbacks, opts.Health = conns.handlers, health
+			opts.Callbacks, opts.Health, opts.Connectors = conns.Handlers(), health, types
+			opts.Ingesters = types.Ingesters(capture.Deps{Writer: r.Engine, Blobs: r.Blobs, Store: r.Store, Media: media, Health: health, Logger: logger})
 			tcp, err := net.Listen("tcp", listenAddr.String())
 			if err != nil {
 				wit.Stop()
@@ -150,13 +157,11 @@ the blob store and exits 0.`,
 			// last batch and its cursor commit first.
 			pullCtx, stopPullers := context.WithCancel(context.Background())
 			var pullers sync.WaitGroup
-			for _, run := range conns.runners() {
-				pullers.Add(1)
-				go func() {
-					defer pullers.Done()
-					run(pullCtx)
-				}()
-			}
+			pullers.Add(1)
+			go func() {
+				defer pullers.Done()
+				conns.Run(pullCtx)
+			}()
 			pullers.Add(1)
 			go func() {
 				defer pullers.Done()
@@ -223,9 +228,9 @@ const (
 // re-reads faults resolved by hand.
 const healthInterval = time.Minute
 
-func runHealthChecks(ctx context.Context, h *connector.Health, silentDays int, logger *slog.Logger) {
+func runHealthChecks(ctx context.Context, h *capture.Tracker, silentDays int, logger *slog.Logger) {
 	if silentDays <= 0 {
-		silentDays = connector.DefaultSilentDays
+		silentDays = capture.DefaultSilentDays
 	}
 	t := time.NewTicker(healthInterval)
 	defer t.Stop()

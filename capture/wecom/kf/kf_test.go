@@ -24,16 +24,8 @@ func msg(id string, origin int, typ, body string) json.RawMessage {
 
 func setup(t *testing.T) (*repo.Repo, *apitest.Fake, *kf.Syncer, string) {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	if _, err := archivetest.Init(ctx, dir, repo.InitOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	r, err := archivetest.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close(context.Background()) })
+	dir := archivetest.InitDir(t, repo.InitOptions{})
+	r := archivetest.OpenDir(t, dir)
 	f := apitest.New("ww_corp", "kf-secret")
 	t.Cleanup(f.Close)
 	client := &api.Client{BaseURL: f.URL, ID: "ww_corp", Secret: "kf-secret", HTTP: f.Client()}

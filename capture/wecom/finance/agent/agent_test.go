@@ -16,11 +16,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wxarchive/wxarchive/capture/connector"
+	"github.com/wxarchive/wxarchive/capture"
 	"github.com/wxarchive/wxarchive/capture/wecom/finance"
 	"github.com/wxarchive/wxarchive/capture/wecom/finance/agent"
 	"github.com/wxarchive/wxarchive/capture/wecom/finance/sim"
-	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
+	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit/pull"
 	"github.com/wxarchive/wxarchive/demo"
 	"github.com/wxarchive/wxarchive/internal/archivetest"
 	"github.com/wxarchive/wxarchive/repo"
@@ -221,10 +221,7 @@ func TestAcceptance50k(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	if _, err := archivetest.Init(ctx, dir, repo.InitOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	dir := archivetest.InitDir(t, repo.InitOptions{})
 	env := []string{"WXA_AGENT_HELPER=1", "WXA_AGENT_KEY=" + keyFile, "WXA_AGENT_MESSAGES=" + strconv.Itoa(n)}
 	agents := 0
 	crashNext := true
@@ -234,11 +231,11 @@ func TestAcceptance50k(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer r.Close(ctx)
-		h, err := connector.NewHealth(ctx, r.Engine, r.Store, nil, nil, nil)
+		h, err := capture.NewTracker(ctx, r.Engine, r.Store, nil, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		c := &msgaudit.Connector{ID: "archive", CorpID: demo.DefaultCorpID, Keys: ring, Engine: r.Engine, Blobs: r.Blobs,
+		c := &pull.Connector{ID: "archive", CorpID: demo.DefaultCorpID, Keys: ring, Engine: r.Engine, Blobs: r.Blobs,
 			Store: r.Store, Health: h, Backoff: time.Millisecond,
 			Open: func() (finance.SDK, error) {
 				agents++
@@ -285,7 +282,7 @@ func TestAcceptance50k(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, f := range open {
-		if f.Kind != connector.FaultConsentWithdrawn {
+		if f.Kind != capture.FaultConsentWithdrawn {
 			t.Fatalf("open fault %+v", f)
 		}
 	}

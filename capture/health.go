@@ -1,4 +1,4 @@
-package connector
+package capture
 
 import (
 	"context"
@@ -11,43 +11,26 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wxarchive/wxarchive/archive"
+	"github.com/wxarchive/wxarchive/capture/connector"
 	"github.com/wxarchive/wxarchive/journal"
 	"github.com/wxarchive/wxarchive/store"
-)
-
-// Fault kinds a connector raises. Each is a capture.fault journal event
-// when raised and when resolved.
-const (
-	FaultMediaFailed      = "media_failed"      // an attachment could not be fetched (subject: msgid)
-	FaultRequestsRejected = "requests_rejected" // callback requests refused (bad signature, key, XML…)
-	FaultEmployeeSilent   = "employee_silent"   // no message sent by an employee for the configured days (subject: employee)
-	FaultDataExpired      = "data_expired"      // the source no longer holds data not yet captured
-	FaultSeqGap           = "seq_gap"           // sequence numbers skipped
-	FaultKeyMissing       = "key_version_missing"
-	FaultConsentWithdrawn = "consent_withdrawn"
-	FaultPullFailed       = "pull_failed" // a pulling connector cannot pull (SDK, network, credentials)
-	// An expected employee is not in WeCom's conversation-archive permit
-	// list, so their conversations are silently not archived (subject:
-	// employee).
-	FaultPermitUserMissing = "permit_user_missing"
-	// The permit list cannot be read, so permit_user_missing cannot be
-	// checked (credentials, API permission, network).
-	FaultPermitCheckFailed = "permit_check_failed"
 )
 
 // DefaultSilentDays is how long an employee may send nothing before it is
 // reported: a week covers holidays without hiding a broken capture long.
 const DefaultSilentDays = 7
 
-// Journal records fault events (the ingest engine).
+// Journal records fault events (the writer's Append).
 type Journal interface {
 	Append(ctx context.Context, events ...journal.Event) ([]uint64, error)
 }
 
-// Health tracks the capture health of a running archive's connectors. The
-// durable part (faults) lives in the journal and its index projection, so
-// `wxarchive health` reads the same state without the server.
-type Health struct {
+// Tracker keeps the capture health of a running archive's connectors: it
+// is the Health they report to. The durable part (faults) lives in the
+// journal and its index projection, so `wxarchive health` reads the same
+// state without the server; the counts and last successes are what this
+// process has seen.
+type Tracker struct {
 	journal Journal
 	store   store.Reader
 	now     func() time.Time
@@ -68,7 +51,7 @@ type faultKey struct{ connector, kind, subject string }
 
 // runtime is what the server has seen since it started.
 type runtime struct {
-	Type        Type
+	Type        connector.Type
 	Source      string
 	Counts      map[string]int64
 	LastSuccess time.Time
@@ -78,16 +61,21 @@ type runtime struct {
 	PermitAt    time.Time
 }
 
-// NewHealth loads the open faults and registers the metrics on reg (nil:
+var (
+	_ Health      = (*Tracker)(nil)
+	_ PermitGauge = (*Tracker)(nil)
+)
+
+// NewTracker loads the open faults and registers the metrics on reg (nil:
 // not exported).
-func NewHealth(ctx context.Context, j Journal, st store.Reader, reg prometheus.Registerer, now func() time.Time, logger *slog.Logger) (*Health, error) {
+func NewTracker(ctx context.Context, j Journal, st store.Reader, reg prometheus.Registerer, now func() time.Time, logger *slog.Logger) (*Tracker, error) {
 	if now == nil {
 		now = time.Now
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	h := &Health{journal: j, store: st, now: now, logger: logger, conns: map[string]*runtime{}, open: map[faultKey]bool{},
+	h := &Tracker{journal: j, store: st, now: now, logger: logger, conns: map[string]*runtime{}, open: map[faultKey]bool{},
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "wxarchive_capture_messages_total",
 			Help: "Messages and requests seen by capture connectors, by outcome (archived, duplicate, rejected, media_failed), and failed REST calls of the conversation archive (room_lookup_failed, customer_group_lookup_failed, consent_check_failed, permit_check_failed)."}, []string{"connector", "outcome"}),
 		lastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "wxarchive_capture_last_success_timestamp_seconds",
@@ -119,7 +107,7 @@ func NewHealth(ctx context.Context, j Journal, st store.Reader, reg prometheus.R
 
 // Reload re-reads the open faults: a person may have resolved one with
 // `wxarchive health resolve` while the server runs.
-func (h *Health) Reload(ctx context.Context) error {
+func (h *Tracker) Reload(ctx context.Context) error {
 	// The read is under the lock: a raise or resolve journaled between the
 	// read and the swap would otherwise be forgotten by the cache.
 	h.mu.Lock()
@@ -138,17 +126,17 @@ func (h *Health) Reload(ctx context.Context) error {
 }
 
 // Register declares a running connector.
-func (h *Health) Register(id string, typ Type, source string) {
+func (h *Tracker) Register(id string, typ connector.Type, source string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.conns[id] = &runtime{Type: typ, Source: source, Counts: map[string]int64{}}
-	h.messages.WithLabelValues(id, "archived")
+	h.messages.WithLabelValues(id, OutcomeArchived)
 }
 
 // Observe counts one outcome of a connector. An archived or duplicate
 // message is a success, and resolves a requests_rejected fault: the
 // callback works again.
-func (h *Health) Observe(ctx context.Context, id, outcome, detail string) {
+func (h *Tracker) Observe(ctx context.Context, id, outcome, detail string) {
 	h.messages.WithLabelValues(id, outcome).Inc()
 	h.mu.Lock()
 	rt := h.conns[id]
@@ -157,7 +145,7 @@ func (h *Health) Observe(ctx context.Context, id, outcome, detail string) {
 	}
 	h.mu.Unlock()
 	switch outcome {
-	case "archived", "duplicate":
+	case OutcomeArchived, OutcomeDuplicate:
 		t := h.now()
 		h.mu.Lock()
 		if rt != nil {
@@ -166,7 +154,7 @@ func (h *Health) Observe(ctx context.Context, id, outcome, detail string) {
 		h.mu.Unlock()
 		h.lastSuccess.WithLabelValues(id).Set(float64(t.UnixMilli()) / 1000)
 		h.Resolve(ctx, id, FaultRequestsRejected, "", "a message was archived after the rejected requests", "connector:"+id)
-	case "rejected":
+	case OutcomeRejected:
 		h.Raise(ctx, id, FaultRequestsRejected, "", detail)
 	}
 }
@@ -174,7 +162,7 @@ func (h *Health) Observe(ctx context.Context, id, outcome, detail string) {
 // SetPermitUsers records the size of the permit list a wecom-archive
 // connector has just read. It is not journaled: the faults it leads to
 // (permit_user_missing) are.
-func (h *Health) SetPermitUsers(id string, n int) {
+func (h *Tracker) SetPermitUsers(id string, n int) {
 	t := h.now()
 	h.mu.Lock()
 	if rt := h.conns[id]; rt != nil {
@@ -186,16 +174,16 @@ func (h *Health) SetPermitUsers(id string, n int) {
 
 // Raise journals a fault unless it is already open. Journal failures are
 // logged: health must never take capture down.
-func (h *Health) Raise(ctx context.Context, id, kind, subject, detail string) {
+func (h *Tracker) Raise(ctx context.Context, id, kind, subject, detail string) {
 	h.record(ctx, id, kind, subject, detail, archive.FaultRaised, "connector:"+id)
 }
 
 // Resolve journals the end of a fault if it is open.
-func (h *Health) Resolve(ctx context.Context, id, kind, subject, detail, actor string) bool {
+func (h *Tracker) Resolve(ctx context.Context, id, kind, subject, detail, actor string) bool {
 	return h.record(ctx, id, kind, subject, detail, archive.FaultResolved, actor)
 }
 
-func (h *Health) record(ctx context.Context, id, kind, subject, detail, state, actor string) bool {
+func (h *Tracker) record(ctx context.Context, id, kind, subject, detail, state, actor string) bool {
 	k := faultKey{id, kind, subject}
 	h.mu.Lock()
 	defer h.mu.Unlock() // serializes raise/resolve of one fault with its journal write
@@ -233,7 +221,7 @@ func RecordFault(ctx context.Context, j Journal, actor string, f archive.Capture
 
 // CheckEmployees raises employee_silent for every employee with no sent
 // message in silentDays, and resolves it for those who sent again.
-func (h *Health) CheckEmployees(ctx context.Context, silentDays int) error {
+func (h *Tracker) CheckEmployees(ctx context.Context, silentDays int) error {
 	emps, err := h.store.EmployeeActivity(ctx)
 	if err != nil {
 		return err
@@ -276,10 +264,10 @@ type Report struct {
 
 // ConnectorReport is one connector's state.
 type ConnectorReport struct {
-	ID      string `json:"id"`
-	Type    Type   `json:"type"`
-	Source  string `json:"source"`
-	Enabled bool   `json:"enabled"`
+	ID      string         `json:"id"`
+	Type    connector.Type `json:"type"`
+	Source  string         `json:"source"`
+	Enabled bool           `json:"enabled"`
 	// Running and Counts are known only to the server running it.
 	Running           bool             `json:"running"`
 	Counts            map[string]int64 `json:"counts,omitempty"`
@@ -316,9 +304,10 @@ type EmployeeReport struct {
 const rateWindow = 10 * time.Minute
 
 // BuildReport reads the archive's capture health: configured connectors
-// with their newest message and recent rate, open faults and silent
-// employees. h (optional) adds what a running server knows.
-func BuildReport(ctx context.Context, st store.Reader, conns []Config, silentDays int, now time.Time, loc *time.Location, h *Health) (*Report, error) {
+// with their newest message and recent rate (their sources named by reg),
+// open faults and silent employees. h (optional) adds what a running
+// server knows.
+func BuildReport(ctx context.Context, st store.Reader, reg *Registry, conns []connector.Config, silentDays int, now time.Time, loc *time.Location, h *Tracker) (*Report, error) {
 	if silentDays <= 0 {
 		silentDays = DefaultSilentDays
 	}
@@ -335,7 +324,7 @@ func BuildReport(ctx context.Context, st store.Reader, conns []Config, silentDay
 			Since: ts(f.Time.Time), JournalIndex: f.JournalIndex})
 	}
 	for _, c := range conns {
-		cr := ConnectorReport{ID: c.ID, Type: c.Type, Source: SourceName(c), Enabled: c.IsEnabled(), OpenFaults: perConn[c.ID]}
+		cr := ConnectorReport{ID: c.ID, Type: c.Type, Source: reg.Source(c), Enabled: c.IsEnabled(), OpenFaults: perConn[c.ID]}
 		a, err := st.SourceActivity(ctx, cr.Source, archive.At(now.Add(-rateWindow)))
 		if err != nil {
 			return nil, err
@@ -382,21 +371,4 @@ func BuildReport(ctx context.Context, st store.Reader, conns []Config, silentDay
 	sort.Slice(r.SilentEmployees, func(i, j int) bool { return r.SilentEmployees[i].LastSent < r.SilentEmployees[j].LastSent })
 	r.OK = len(r.Faults) == 0 && len(r.SilentEmployees) == 0
 	return r, nil
-}
-
-// SourceName is the archive source name of a connector's messages.
-func SourceName(c Config) string {
-	switch c.Type {
-	case TypeOACallback:
-		return "oa-callback:" + c.ID
-	case TypeWeComCallback:
-		return "wecom-callback:" + c.ID
-	case TypeWeComKF:
-		return "wecom-kf:" + c.CorpID
-	case TypeWeComArchive:
-		// The same source as `wxarchive ingest wecom-archive`: a message
-		// captured both ways is archived once.
-		return "wecom-archive:" + c.CorpID
-	}
-	return string(c.Type) + ":" + c.ID
 }

@@ -1,4 +1,11 @@
-package msgaudit
+// Package pull is the wecom-archive connector: it pulls WeCom's
+// conversation archive (会话内容存档) through the Finance SDK from a cursor
+// committed with the messages it delivered, decodes each message with
+// capture/wecom/msgaudit, fetches its media, and — with an api section —
+// makes the msgaudit REST calls that enrich capture (room names, the
+// permit list, consent checks; rest.go) beside the pulls, never in their
+// way.
+package pull
 
 import (
 	"context"
@@ -14,31 +21,12 @@ import (
 
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/blob"
+	"github.com/wxarchive/wxarchive/capture"
+	"github.com/wxarchive/wxarchive/capture/connector"
 	"github.com/wxarchive/wxarchive/capture/wecom/finance"
+	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
 	"github.com/wxarchive/wxarchive/ingest"
 	"github.com/wxarchive/wxarchive/store"
-)
-
-// Health is where the connector reports outcomes and faults
-// (connector.Health in a server).
-type Health interface {
-	Observe(ctx context.Context, id, outcome, detail string)
-	Raise(ctx context.Context, id, kind, subject, detail string)
-	Resolve(ctx context.Context, id, kind, subject, detail, actor string) bool
-}
-
-// Fault kinds the connector raises (connector.Fault* in capture health).
-const (
-	faultDataExpired      = "data_expired"
-	faultSeqGap           = "seq_gap"
-	faultKeyMissing       = "key_version_missing"
-	faultMediaFailed      = "media_failed"
-	faultConsentWithdrawn = "consent_withdrawn"
-	faultPullFailed       = "pull_failed"
-	// With an API (rest.go): an expected employee missing from the permit
-	// list, and a permit list that cannot be read.
-	faultPermitUserMissing = "permit_user_missing"
-	faultPermitCheckFailed = "permit_check_failed"
 )
 
 // Connector pulls the conversation archive through the Finance SDK:
@@ -56,7 +44,7 @@ type Connector struct {
 	Engine ingest.MessageWriter
 	Blobs  blob.Store
 	Store  store.Reader
-	Health Health // optional
+	Health capture.Health // optional
 
 	Limit         uint32        // per GetChatData, 1..1000 (default 1000)
 	Proxy, Passwd string        // optional HTTP proxy for the SDK
@@ -64,6 +52,7 @@ type Connector struct {
 	Attempts      int           // tries of a retryable call before giving up (default 5)
 	Backoff       time.Duration // first retry delay, doubled each time (default 500 ms)
 	Workers       int           // messages decrypted and decoded in parallel (default GOMAXPROCS)
+	Interval      time.Duration // Run: between pulls when there is nothing new (default connector.DefaultPollInterval)
 	Logger        *slog.Logger
 
 	// API (optional) makes the WeCom REST calls — room names, the permit
@@ -80,6 +69,7 @@ type Connector struct {
 	Now func() time.Time
 
 	mu       sync.Mutex
+	wake     capture.Wakeup[struct{}] // Wake → Run
 	sdk      finance.SDK
 	restarts int
 	api      *apiState // nil without API
@@ -111,6 +101,9 @@ func (c *Connector) defaults() {
 	if c.Workers <= 0 {
 		c.Workers = runtime.GOMAXPROCS(0)
 	}
+	if c.Interval <= 0 {
+		c.Interval = connector.DefaultPollInterval
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -123,7 +116,7 @@ func (c *Connector) defaults() {
 // Source is the archive source of the connector's messages: the same as
 // `wxarchive ingest wecom-archive` uses, so a message captured both ways
 // is archived once.
-func (c *Connector) Source() string { return "wecom-archive:" + c.CorpID }
+func (c *Connector) Source() string { return msgaudit.Source(c.CorpID) }
 
 func (c *Connector) cursorName() string { return "msgaudit:" + c.ID }
 
@@ -302,7 +295,7 @@ func (c *Connector) Pull(ctx context.Context) (PullResult, error) {
 	prev := seq
 	for _, em := range cd.ChatData {
 		if em.Seq > prev+1 {
-			c.raise(ctx, faultSeqGap, fmt.Sprintf("seq %d-%d", prev+1, em.Seq-1),
+			c.raise(ctx, capture.FaultSeqGap, fmt.Sprintf("seq %d-%d", prev+1, em.Seq-1),
 				fmt.Sprintf("GetChatData after seq %d returned seq %d: %d messages were never delivered", prev, em.Seq, em.Seq-prev-1))
 		}
 		if em.Seq > prev {
@@ -315,20 +308,11 @@ func (c *Connector) Pull(ctx context.Context) (PullResult, error) {
 		return res, err
 	}
 	res.Cursor = prev
-	for i, r := range out {
-		switch r.Outcome {
-		case ingest.Archived, ingest.Conflict:
-			res.Archived++
-			c.observe(ctx, "archived")
-		case ingest.Duplicate:
-			res.Duplicates++
-			c.observe(ctx, "duplicate")
-		case ingest.Rejected:
-			res.Rejected++
-			c.observe(ctx, "rejected_message")
-		}
-		// Faults are raised once the messages they concern are durable.
-		for _, f := range faults[i] {
+	t := capture.ObserveResults(ctx, c.Health, c.ID, out)
+	res.Archived, res.Duplicates, res.Rejected = t.Archived, t.Duplicates, t.Rejected
+	// Faults are raised once the messages they concern are durable.
+	for _, fs := range faults {
+		for _, f := range fs {
 			f()
 		}
 	}
@@ -356,7 +340,7 @@ func (c *Connector) prepare(ctx context.Context, em finance.EncryptedMessage) (i
 	var mk *finance.MissingKeyError
 	if errors.As(err, &mk) {
 		faults = append(faults, func() {
-			c.raise(ctx, faultKeyMissing, fmt.Sprintf("publickey_ver %d", em.PublicKeyVer),
+			c.raise(ctx, capture.FaultKeyMissing, fmt.Sprintf("publickey_ver %d", em.PublicKeyVer),
 				fmt.Sprintf("%v; add it and re-ingest the quarantined messages", err))
 		})
 		return reject("publickey_ver", err.Error())
@@ -378,9 +362,9 @@ func (c *Connector) prepare(ctx context.Context, em finance.EncryptedMessage) (i
 		return it, nil, err
 	}
 	it.Raw = plain
-	m, err := Decode(plain, Options{Source: c.Source()})
+	m, err := msgaudit.Decode(plain, msgaudit.Options{Source: c.Source()})
 	if err != nil {
-		var de *DecodeError
+		var de *msgaudit.DecodeError
 		if errors.As(err, &de) {
 			it.Reject = &ingest.Rejection{MsgID: de.MsgID, Field: de.Field, Reason: de.Reason}
 		} else {
@@ -394,13 +378,13 @@ func (c *Connector) prepare(ctx context.Context, em finance.EncryptedMessage) (i
 	for i, a := range m.Attachments {
 		if a.Status != archive.AttachmentFetched && a.SourceRef != "" {
 			detail := fmt.Sprintf("attachment %d (%s, %s): %s", i, a.Role, a.Status, a.Reason)
-			faults = append(faults, func() { c.raise(ctx, faultMediaFailed, m.SourceID, detail) })
+			faults = append(faults, func() { c.raise(ctx, capture.FaultMediaFailed, m.SourceID, detail) })
 		}
 	}
 	if m.Consent != nil && !m.Consent.Agreed {
 		ext := m.Consent.ExternalID
 		faults = append(faults, func() {
-			c.raise(ctx, faultConsentWithdrawn, ext, fmt.Sprintf("%s refused or withdrew consent to archiving (message %s); their conversations are no longer captured", ext, m.SourceID))
+			c.raise(ctx, capture.FaultConsentWithdrawn, ext, fmt.Sprintf("%s refused or withdrew consent to archiving (message %s); their conversations are no longer captured", ext, m.SourceID))
 		})
 	}
 	it.Message = m
@@ -449,7 +433,7 @@ func (c *Connector) skipExpired(ctx context.Context, seq uint64) (PullResult, er
 		}
 	}
 	// hi is the smallest cursor the service accepts: seqs seq+1 .. hi are lost.
-	c.raise(ctx, faultDataExpired, fmt.Sprintf("seq %d-%d", seq+1, hi),
+	c.raise(ctx, capture.FaultDataExpired, fmt.Sprintf("seq %d-%d", seq+1, hi),
 		fmt.Sprintf("the service no longer holds seq %d to %d (error %d, data expired): those messages were never captured", seq+1, hi, finance.ErrExpired))
 	if _, err := c.Engine.SubmitWithCursor(ctx, "connector:"+c.ID, nil,
 		&store.CursorRow{Connector: c.cursorName(), Value: strconv.FormatUint(hi, 10)}).Wait(ctx); err != nil {
@@ -459,13 +443,28 @@ func (c *Connector) skipExpired(ctx context.Context, seq uint64) (PullResult, er
 	return res, nil
 }
 
-// Run pulls until ctx ends: at once while pages are full, then every
-// interval or when wake fires (a msgaudit_notify callback). Errors are
-// logged and retried after the interval: capture never stops by itself.
-// With an API, the REST calls run beside the pulls (SyncAPI) and end with
-// Run.
-func (c *Connector) Run(ctx context.Context, interval time.Duration, wake <-chan struct{}) {
+// Info implements capture.Connector.
+func (c *Connector) Info() capture.Info {
+	return capture.Info{ID: c.ID, Type: TypeName, Source: c.Source()}
+}
+
+// Wake starts a pull at once when a msgaudit_notify callback says the
+// corp's archive has new data (capture.Waker). It never blocks.
+func (c *Connector) Wake(sig capture.Signal) {
+	if sig.Kind != capture.SignalMsgauditNotify || sig.Corp != c.CorpID {
+		return
+	}
+	c.wake.Send(struct{}{})
+}
+
+// Run pulls until ctx ends (capture.Connector): at once while pages are
+// full, then every Interval or when Wake fires. Errors are logged, raised
+// as pull_failed and retried after the interval: capture never stops by
+// itself. With an API, the REST calls run beside the pulls (SyncAPI) and
+// end with Run. When ctx ends, the SDK is released (its agent ends).
+func (c *Connector) Run(ctx context.Context) error {
 	c.defaults()
+	defer c.Close()
 	if c.API != nil {
 		var wg sync.WaitGroup
 		wg.Add(1)
@@ -475,25 +474,12 @@ func (c *Connector) Run(ctx context.Context, interval time.Duration, wake <-chan
 		}()
 		defer wg.Wait()
 	}
-	for ctx.Err() == nil {
-		res, err := c.Pull(ctx)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			// Capture has stopped until this clears: a fault, not a log line.
-			c.Logger.Error("msgaudit pull failed", "connector", c.ID, "err", err)
-			c.raise(ctx, faultPullFailed, "", err.Error())
-		case err == nil && c.Health != nil:
-			c.Health.Resolve(ctx, c.ID, faultPullFailed, "", "pulling works again", "connector:"+c.ID)
-		}
-		if err == nil && res.More {
-			continue
-		}
-		select {
-		case <-ctx.Done():
-		case <-wake:
-		case <-time.After(interval):
-		}
-	}
+	capture.Poller[struct{}]{ID: c.ID, What: "msgaudit pull", Interval: c.Interval, Wake: c.wake.C(), Health: c.Health, Logger: c.Logger,
+		Pull: func(ctx context.Context, _ struct{}) (bool, error) {
+			res, err := c.Pull(ctx)
+			return res.More, err
+		}}.Run(ctx)
+	return nil
 }
 
 // sdkMedia fetches media through GetMediaData, chunk by chunk; each chunk

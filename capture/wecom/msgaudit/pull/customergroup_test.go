@@ -1,4 +1,4 @@
-package msgaudit_test
+package pull_test
 
 import (
 	"bytes"
@@ -13,7 +13,7 @@ import (
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/capture/wecom/api"
 	"github.com/wxarchive/wxarchive/capture/wecom/api/apitest"
-	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
+	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit/pull"
 )
 
 const contactSecret = "customer-contact-s3cret-value"
@@ -23,7 +23,7 @@ const contactSecret = "customer-contact-s3cret-value"
 // externalcontact/groupchat/get only and the archive secret everything
 // else, as WeCom's permissions do, so a call made with the wrong client
 // fails (48002).
-func withContact(c *msgaudit.Connector, fake *apitest.Fake, clk *clock) *api.Client {
+func withContact(c *pull.Connector, fake *apitest.Fake, clk *clock) *api.Client {
 	fake.AddSecret(apiSecret, apitest.CallPermitUsers, apitest.CallCheckSingleAgree, apitest.CallCheckRoomAgree, apitest.CallGroupChat)
 	fake.AddSecret(contactSecret, apitest.CallCustomerGroup)
 	contact := &api.Client{Flavor: api.WeCom, BaseURL: fake.URL, ID: corp, Secret: contactSecret, HTTP: fake.Client(), Now: clk.Now}
@@ -89,7 +89,7 @@ func TestConnectorCustomerGroupNames(t *testing.T) {
 	for _, p := range facts {
 		byID[p.ID] = p
 	}
-	if p := byID["wrCustomer"]; p.Kind != msgaudit.ParticipantRoom || p.Name != "销售客服群" || !p.ValidFrom.Equal(archive.At(base.Add(10*time.Minute)).Time) {
+	if p := byID["wrCustomer"]; p.Kind != pull.ParticipantRoom || p.Name != "销售客服群" || !p.ValidFrom.Equal(archive.At(base.Add(10*time.Minute)).Time) {
 		t.Fatalf("customer group fact %+v; want its name valid from its first message", p)
 	}
 	if p := byID["wrInternal"]; p.Name != "合规部" {
@@ -203,15 +203,15 @@ func TestConnectorCustomerGroupFailures(t *testing.T) {
 		retry    time.Duration // asked again after this
 	}{
 		{"busy", func(f *apitest.Fake, _ *api.Client) { f.FailCall(apitest.CallCustomerGroup, api.CodeBusy) },
-			func(f *apitest.Fake, _ *api.Client) { f.FailCall(apitest.CallCustomerGroup, 0) }, false, msgaudit.DefaultAPIRetry},
+			func(f *apitest.Fake, _ *api.Client) { f.FailCall(apitest.CallCustomerGroup, 0) }, false, pull.DefaultAPIRetry},
 		{"unreachable", func(_ *apitest.Fake, c *api.Client) { c.BaseURL = "http://127.0.0.1:1" },
-			func(f *apitest.Fake, c *api.Client) { c.BaseURL = f.URL }, false, msgaudit.DefaultAPIRetry},
+			func(f *apitest.Fake, c *api.Client) { c.BaseURL = f.URL }, false, pull.DefaultAPIRetry},
 		{"wrong contact secret", func(_ *apitest.Fake, c *api.Client) { c.Secret = "not-the-contact-secret" },
-			func(_ *apitest.Fake, c *api.Client) { c.Secret = contactSecret }, false, msgaudit.DefaultRoomRefresh},
+			func(_ *apitest.Fake, c *api.Client) { c.Secret = contactSecret }, false, pull.DefaultRoomRefresh},
 		{"no customer-contact permission", func(f *apitest.Fake, _ *api.Client) { f.AddSecret(contactSecret, apitest.CallPermitUsers) },
-			func(f *apitest.Fake, _ *api.Client) { f.AddSecret(contactSecret, apitest.CallCustomerGroup) }, false, msgaudit.DefaultRoomRefresh},
+			func(f *apitest.Fake, _ *api.Client) { f.AddSecret(contactSecret, apitest.CallCustomerGroup) }, false, pull.DefaultRoomRefresh},
 		{"no interop licence", func(f *apitest.Fake, _ *api.Client) { f.FailCall(apitest.CallCustomerGroup, api.CodeNoInteropLicense) },
-			func(f *apitest.Fake, _ *api.Client) { f.FailCall(apitest.CallCustomerGroup, 0) }, true, msgaudit.DefaultRoomRefresh},
+			func(f *apitest.Fake, _ *api.Client) { f.FailCall(apitest.CallCustomerGroup, 0) }, true, pull.DefaultRoomRefresh},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)

@@ -1,4 +1,4 @@
-package connector_test
+package capture_test
 
 import (
 	"context"
@@ -10,7 +10,11 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/wxarchive/wxarchive/archive"
+	"github.com/wxarchive/wxarchive/capture"
+	"github.com/wxarchive/wxarchive/capture/all"
 	"github.com/wxarchive/wxarchive/capture/connector"
+	"github.com/wxarchive/wxarchive/capture/wecom/callback"
+	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit/pull"
 	"github.com/wxarchive/wxarchive/ingest"
 	"github.com/wxarchive/wxarchive/internal/archivetest"
 	"github.com/wxarchive/wxarchive/repo"
@@ -18,20 +22,10 @@ import (
 	"github.com/wxarchive/wxarchive/verify"
 )
 
-func openRepo(t *testing.T) *repo.Repo {
-	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	if _, err := archivetest.Init(ctx, dir, repo.InitOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	r, err := archivetest.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close(context.Background()) })
-	return r
-}
+// types names the connectors' sources in reports.
+var types = all.Registry(all.Options{})
+
+func openRepo(t *testing.T) *repo.Repo { return archivetest.New(t) }
 
 func sent(r *repo.Repo, t *testing.T, id, sender string, at time.Time) {
 	t.Helper()
@@ -91,20 +85,20 @@ func TestHealthFaults(t *testing.T) {
 	r := openRepo(t)
 	reg := prometheus.NewRegistry()
 	now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
-	h, err := connector.NewHealth(ctx, r.Engine, r.Store, reg, func() time.Time { return now }, nil)
+	h, err := capture.NewTracker(ctx, r.Engine, r.Store, reg, func() time.Time { return now }, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.Register("hr", connector.TypeWeComCallback, "wecom-callback:hr")
+	h.Register("hr", callback.TypeWeCom, "wecom-callback:hr")
 	start := journalSize(t, r)
 	h.Observe(ctx, "hr", "rejected", "verify: signature mismatch")
 	h.Observe(ctx, "hr", "rejected", "verify: signature mismatch") // still open: not journaled again
-	h.Raise(ctx, "hr", connector.FaultMediaFailed, "m1", "attachment 0: expired")
-	h.Raise(ctx, "hr", connector.FaultMediaFailed, "m1", "attachment 0: expired")
+	h.Raise(ctx, "hr", capture.FaultMediaFailed, "m1", "attachment 0: expired")
+	h.Raise(ctx, "hr", capture.FaultMediaFailed, "m1", "attachment 0: expired")
 	if got := journalSize(t, r) - start; got != 2 {
 		t.Fatalf("%d fault events journaled, want 2 (one per distinct fault)", got)
 	}
-	rr := map[string]string{"connector": "hr", "kind": connector.FaultRequestsRejected}
+	rr := map[string]string{"connector": "hr", "kind": capture.FaultRequestsRejected}
 	if v := gauge(t, reg, "wxarchive_capture_faults_open", rr); v != 1 {
 		t.Fatalf("faults_open = %v", v)
 	}
@@ -116,7 +110,7 @@ func TestHealthFaults(t *testing.T) {
 		t.Fatalf("a success after rejections: %d events, want the resolve as the 3rd", got)
 	}
 	open, _ := r.Store.OpenFaults(ctx)
-	if len(open) != 1 || open[0].Kind != connector.FaultMediaFailed || open[0].Subject != "m1" || open[0].Detail != "attachment 0: expired" {
+	if len(open) != 1 || open[0].Kind != capture.FaultMediaFailed || open[0].Subject != "m1" || open[0].Detail != "attachment 0: expired" {
 		t.Fatalf("open faults %+v", open)
 	}
 	if v := gauge(t, reg, "wxarchive_capture_faults_open", rr); v != 0 {
@@ -127,16 +121,16 @@ func TestHealthFaults(t *testing.T) {
 	}
 
 	// A restart knows the fault is open: raising it again writes nothing.
-	h2, err := connector.NewHealth(ctx, r.Engine, r.Store, nil, nil, nil)
+	h2, err := capture.NewTracker(ctx, r.Engine, r.Store, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	before := journalSize(t, r)
-	h2.Raise(ctx, "hr", connector.FaultMediaFailed, "m1", "again")
+	h2.Raise(ctx, "hr", capture.FaultMediaFailed, "m1", "again")
 	if journalSize(t, r) != before {
 		t.Fatal("a restarted health raised an open fault twice")
 	}
-	if !h2.Resolve(ctx, "hr", connector.FaultMediaFailed, "m1", "re-sent", "cli:alice") {
+	if !h2.Resolve(ctx, "hr", capture.FaultMediaFailed, "m1", "re-sent", "cli:alice") {
 		t.Fatal("resolve of an open fault did nothing")
 	}
 	var history []string
@@ -163,7 +157,7 @@ func TestHealthSilentEmployees(t *testing.T) {
 	r := openRepo(t)
 	// Real time: the messages' capture times come from the engine's clock.
 	now := time.Now().UTC()
-	h, err := connector.NewHealth(ctx, r.Engine, r.Store, nil, func() time.Time { return now }, nil)
+	h, err := capture.NewTracker(ctx, r.Engine, r.Store, nil, func() time.Time { return now }, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,11 +167,11 @@ func TestHealthSilentEmployees(t *testing.T) {
 		t.Fatal(err)
 	}
 	open, _ := r.Store.OpenFaults(ctx)
-	if len(open) != 1 || open[0].Kind != connector.FaultEmployeeSilent || open[0].Subject != "quiet" || !strings.Contains(open[0].Detail, now.Add(-10*24*time.Hour).Format("2006-01-02")) {
+	if len(open) != 1 || open[0].Kind != capture.FaultEmployeeSilent || open[0].Subject != "quiet" || !strings.Contains(open[0].Detail, now.Add(-10*24*time.Hour).Format("2006-01-02")) {
 		t.Fatalf("open faults %+v", open)
 	}
-	conns := []connector.Config{{ID: "hr", Type: connector.TypeWeComCallback}}
-	rep, err := connector.BuildReport(ctx, r.Store, conns, 7, now, time.UTC, h)
+	conns := []connector.Config{{ID: "hr", Type: callback.TypeWeCom}}
+	rep, err := capture.BuildReport(ctx, r.Store, types, conns, 7, now, time.UTC, h)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +187,7 @@ func TestHealthSilentEmployees(t *testing.T) {
 		t.Fatalf("after a quiet employee is within the threshold: %+v", open)
 	}
 	sent(r, t, "q2", "quiet", now)
-	rep, _ = connector.BuildReport(ctx, r.Store, conns, 7, now, time.UTC, nil)
+	rep, _ = capture.BuildReport(ctx, r.Store, types, conns, 7, now, time.UTC, nil)
 	if !rep.OK || rep.Connectors[0].MessagesPerMinute != float64(3)/10 {
 		t.Fatalf("report %+v: want OK and 3 messages in the 10-minute window", rep)
 	}
@@ -206,18 +200,18 @@ func TestHealthPermitUsers(t *testing.T) {
 	r := openRepo(t)
 	reg := prometheus.NewRegistry()
 	now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
-	h, err := connector.NewHealth(ctx, r.Engine, r.Store, reg, func() time.Time { return now }, nil)
+	h, err := capture.NewTracker(ctx, r.Engine, r.Store, reg, func() time.Time { return now }, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	conns := []connector.Config{{ID: "archive", Type: connector.TypeWeComArchive, CorpID: "ww1"}}
-	h.Register("archive", connector.TypeWeComArchive, "wecom-archive:ww1")
-	rep, _ := connector.BuildReport(ctx, r.Store, conns, 7, now, time.UTC, h)
+	conns := []connector.Config{{ID: "archive", Type: pull.TypeName, CorpID: "ww1"}}
+	h.Register("archive", pull.TypeName, "wecom-archive:ww1")
+	rep, _ := capture.BuildReport(ctx, r.Store, types, conns, 7, now, time.UTC, h)
 	if rep.Connectors[0].PermitUsers != nil {
 		t.Fatalf("permit users before any read: %v", *rep.Connectors[0].PermitUsers)
 	}
 	h.SetPermitUsers("archive", 42)
-	rep, _ = connector.BuildReport(ctx, r.Store, conns, 7, now, time.UTC, h)
+	rep, _ = capture.BuildReport(ctx, r.Store, types, conns, 7, now, time.UTC, h)
 	if cr := rep.Connectors[0]; cr.PermitUsers == nil || *cr.PermitUsers != 42 || cr.PermitCheckedAt != "2026-11-27T10:00:00Z" {
 		t.Fatalf("report %+v", cr)
 	}

@@ -1,4 +1,9 @@
-package msgaudit
+// Package jsonl archives decrypted WeCom conversation-archive (msgaudit)
+// messages delivered as JSON lines — a file (`wxarchive ingest
+// wecom-archive`) or the body of an ingest request (a JSON array, one
+// object, or JSON lines; Split) — decoding each entry with
+// capture/wecom/msgaudit and keeping its exact bytes as the raw record.
+package jsonl
 
 import (
 	"bufio"
@@ -13,6 +18,7 @@ import (
 
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/blob"
+	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
 	"github.com/wxarchive/wxarchive/ingest"
 )
 
@@ -67,6 +73,11 @@ type Summary struct {
 	FirstSerial      uint64            `json:"first_serial,omitempty"`
 	LastSerial       uint64            `json:"last_serial,omitempty"`
 }
+
+// MaxLineBytes bounds a line: the decoder's limit on a whole message. The
+// reader keeps this much of a longer line (the rest is counted and
+// hashed), so an oversize line is still identified in the quarantine.
+const MaxLineBytes = msgaudit.MaxLineBytes
 
 // Line is one input line and where it came from.
 type Line struct {
@@ -198,9 +209,9 @@ func (in *Ingester) prepare(ctx context.Context, ln Line) (ingest.Item, error) {
 			FullSize: ln.FullSize, FullHash: ln.FullHash}
 		return it, nil
 	}
-	m, err := Decode(ln.Data, Options{Source: in.Source})
+	m, err := msgaudit.Decode(ln.Data, msgaudit.Options{Source: in.Source})
 	if err != nil {
-		var de *DecodeError
+		var de *msgaudit.DecodeError
 		if errors.As(err, &de) {
 			it.Reject = &ingest.Rejection{MsgID: de.MsgID, Field: de.Field, Reason: de.Reason}
 		} else {

@@ -1,4 +1,4 @@
-package msgaudit_test
+package pull_test
 
 import (
 	"bytes"
@@ -21,10 +21,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wxarchive/wxarchive/archive"
-	"github.com/wxarchive/wxarchive/capture/connector"
+	"github.com/wxarchive/wxarchive/capture"
 	"github.com/wxarchive/wxarchive/capture/wecom/finance"
 	"github.com/wxarchive/wxarchive/capture/wecom/finance/sim"
-	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
+	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit/pull"
 	"github.com/wxarchive/wxarchive/demo"
 	"github.com/wxarchive/wxarchive/internal/archivetest"
 	"github.com/wxarchive/wxarchive/repo"
@@ -87,7 +87,7 @@ func (h *health) Raise(_ context.Context, _, kind, subject, detail string) {
 }
 
 // tee reports to two healths: the test's recorder and the server's.
-type tee [2]msgaudit.Health
+type tee [2]capture.Health
 
 func (t tee) Observe(ctx context.Context, id, outcome, detail string) {
 	t[0].Observe(ctx, id, outcome, detail)
@@ -127,12 +127,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	if _, err := archivetest.Init(ctx, dir, repo.InitOptions{TimeZone: "Asia/Shanghai"}); err != nil {
-		t.Fatal(err)
-	}
-	f := &fixture{t: t, dir: dir, h: &health{}}
+	f := &fixture{t: t, dir: archivetest.InitDir(t, repo.InitOptions{TimeZone: "Asia/Shanghai"}), h: &health{}}
 	f.open()
 	f.ring, f.pubs = keys(t, 1, 2)
 	f.svc = sim.New(f.pubs)
@@ -140,14 +135,7 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
-func (f *fixture) open() {
-	r, err := archivetest.Open(context.Background(), f.dir, repo.OpenOptions{Exclusive: true})
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	f.r = r
-	f.t.Cleanup(func() { r.Close(context.Background()) })
-}
+func (f *fixture) open() { f.r = archivetest.OpenDir(f.t, f.dir) }
 
 // restart closes the archive and opens it again, as a process restart.
 func (f *fixture) restart() {
@@ -184,13 +172,13 @@ func (f *fixture) addDemo(seed int64, n int) [][]byte {
 	return lines
 }
 
-func (f *fixture) connector(id string) *msgaudit.Connector {
-	return &msgaudit.Connector{ID: id, CorpID: corp, Open: func() (finance.SDK, error) { return f.svc.Open(), nil },
+func (f *fixture) connector(id string) *pull.Connector {
+	return &pull.Connector{ID: id, CorpID: corp, Open: func() (finance.SDK, error) { return f.svc.Open(), nil },
 		Keys: f.ring, Engine: f.r.Engine, Blobs: f.r.Blobs, Store: f.r.Store, Health: f.h, Limit: 500, Backoff: time.Millisecond}
 }
 
 // drain pulls until the service has nothing more.
-func (f *fixture) drain(c *msgaudit.Connector) (total msgaudit.PullResult) {
+func (f *fixture) drain(c *pull.Connector) (total pull.PullResult) {
 	f.t.Helper()
 	for i := 0; ; i++ {
 		if i > 10000 {
@@ -325,7 +313,7 @@ func TestConnectorFaults(t *testing.T) {
 	f.svc.Withhold(200) // and never delivers seq 200
 	// The server's capture health: journaled faults and metrics.
 	reg := prometheus.NewRegistry()
-	h, err := connector.NewHealth(ctx, f.r.Engine, f.r.Store, reg, nil, nil)
+	h, err := capture.NewTracker(ctx, f.r.Engine, f.r.Store, reg, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,7 +324,7 @@ func TestConnectorFaults(t *testing.T) {
 		t.Fatalf("pulls: %+v", total)
 	}
 	// `wxarchive health` reads the journaled faults; /metrics the registry.
-	rep, err := connector.BuildReport(ctx, f.r.Store, nil, 7, time.Now(), time.UTC, h)
+	rep, err := capture.BuildReport(ctx, f.r.Store, nil, nil, 7, time.Now(), time.UTC, h)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -416,7 +404,7 @@ func sdkFileID(line []byte) (id, msgid string) {
 
 // fixtureLines indexes testdata/all-types.jsonl by msgtype.
 func fixtureLines(t *testing.T) map[string][]byte {
-	b, err := os.ReadFile("testdata/all-types.jsonl")
+	b, err := os.ReadFile("../testdata/all-types.jsonl")
 	if err != nil {
 		t.Fatal(err)
 	}

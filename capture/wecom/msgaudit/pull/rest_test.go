@@ -1,4 +1,4 @@
-package msgaudit_test
+package pull_test
 
 import (
 	"bytes"
@@ -16,10 +16,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wxarchive/wxarchive/archive"
+	"github.com/wxarchive/wxarchive/capture"
+	"github.com/wxarchive/wxarchive/capture/all"
 	"github.com/wxarchive/wxarchive/capture/connector"
 	"github.com/wxarchive/wxarchive/capture/wecom/api"
 	"github.com/wxarchive/wxarchive/capture/wecom/api/apitest"
-	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
+	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit/pull"
 	"github.com/wxarchive/wxarchive/journal"
 	"github.com/wxarchive/wxarchive/store"
 )
@@ -45,7 +47,7 @@ func (c *clock) Add(d time.Duration) {
 }
 
 // withAPI gives the connector the real REST client, talking to the fake.
-func withAPI(t *testing.T, c *msgaudit.Connector) (*apitest.Fake, *api.Client, *clock) {
+func withAPI(t *testing.T, c *pull.Connector) (*apitest.Fake, *api.Client, *clock) {
 	t.Helper()
 	fake := apitest.New(corp, apiSecret)
 	t.Cleanup(fake.Close)
@@ -155,7 +157,7 @@ func TestConnectorAPIRoomNames(t *testing.T) {
 		t.Fatalf("room_lookup_failed counted %d times, want 1", failed)
 	}
 	facts := roomFacts(t, f.r.Store)
-	if len(facts) != 1 || facts[0].ID != "wrRoomA" || facts[0].Kind != msgaudit.ParticipantRoom || facts[0].Name != "沪港通客户群" ||
+	if len(facts) != 1 || facts[0].ID != "wrRoomA" || facts[0].Kind != pull.ParticipantRoom || facts[0].Name != "沪港通客户群" ||
 		!facts[0].ValidFrom.Equal(archive.At(base).Time) {
 		t.Fatalf("room facts %+v; want one for wrRoomA valid from its first message (%s)", facts, base)
 	}
@@ -234,11 +236,11 @@ func TestConnectorAPIPermitUsers(t *testing.T) {
 	c := f.connector("main")
 	fake, _, clk := withAPI(t, c)
 	reg := prometheus.NewRegistry()
-	h, err := connector.NewHealth(ctx, f.r.Engine, f.r.Store, reg, clk.Now, nil)
+	h, err := capture.NewTracker(ctx, f.r.Engine, f.r.Store, reg, clk.Now, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.Register("main", connector.TypeWeComArchive, "wecom-archive:"+corp)
+	h.Register("main", pull.TypeName, "wecom-archive:"+corp)
 	c.Health = h
 	c.APIOptions.ExpectedEmployees = []string{"zhangwei", "lina"}
 	fake.SetPermitUsers("zhangwei", "wangfang")
@@ -273,7 +275,7 @@ func TestConnectorAPIPermitUsers(t *testing.T) {
 	if n := fake.Calls(apitest.CallPermitUsers); n != 2 || size() != before {
 		t.Fatalf("after the interval: %d reads, %d new journal events (want 2 reads, the open fault not journaled again)", n, size()-before)
 	}
-	rep, err := connector.BuildReport(ctx, f.r.Store, []connector.Config{{ID: "main", Type: connector.TypeWeComArchive, CorpID: corp}}, 7, clk.Now(), time.UTC, h)
+	rep, err := capture.BuildReport(ctx, f.r.Store, all.Registry(all.Options{}), []connector.Config{{ID: "main", Type: pull.TypeName, CorpID: corp}}, 7, clk.Now(), time.UTC, h)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -411,8 +413,9 @@ func TestConnectorAPIDown(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	done := make(chan struct{})
+	c.Interval = 10 * time.Millisecond
 	go func() {
-		c.Run(ctx, 10*time.Millisecond, nil)
+		c.Run(ctx)
 		close(done)
 	}()
 	for {
@@ -466,7 +469,7 @@ func TestConnectorNoAPI(t *testing.T) {
 	if res := f.drain(c); res.Archived != 1 {
 		t.Fatalf("%+v", res)
 	}
-	if st := c.SyncAPI(context.Background()); st != (msgaudit.APIStats{PermitUsers: -1}) {
+	if st := c.SyncAPI(context.Background()); st != (pull.APIStats{PermitUsers: -1}) {
 		t.Fatalf("stats without an API: %+v", st)
 	}
 	if _, ok := c.Room("wrRoomA"); ok || len(roomFacts(t, f.r.Store)) != 0 {

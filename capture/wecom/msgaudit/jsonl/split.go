@@ -1,4 +1,4 @@
-package httpapi
+package jsonl
 
 import (
 	"bufio"
@@ -11,13 +11,17 @@ import (
 	"io"
 
 	"github.com/wxarchive/wxarchive/archive"
-	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
+	"github.com/wxarchive/wxarchive/capture"
 )
 
-// The ingest body splitter reads a request body in bounded memory: the
-// body is read twice from a ReaderAt (an in-memory body or the spool
-// file), first to check the whole of it (planBody: layout, syntax, number
-// of entries), then to hand its entries out one by one (eachEntry), so
+// MaxEntries bounds the entries of one request body: refused before any is
+// decoded.
+const MaxEntries = 10000
+
+// The body splitter reads a request body in bounded memory: the body is
+// read twice from a capture.Body (an in-memory body or a server's spool
+// file), first to check the whole of it (PlanBody: layout, syntax, number
+// of entries), then to hand its entries out one by one (EachEntry), so
 // that a malformed body is refused before anything is archived while no
 // more than one entry (at most MaxLineBytes of it) is ever held.
 //
@@ -40,35 +44,33 @@ const (
 	layoutOne
 )
 
-// bodyPlan is what the first pass learned.
-type bodyPlan struct {
+// Plan is what the first pass learned of a body: how to split it and
+// into how many entries.
+type Plan struct {
 	layout  bodyLayout
 	start   int64 // offset of the first non-blank byte
-	entries int
+	Entries int
 }
 
-// errMalformed is matched by the splitter's refusals of a body as a whole
-// (a *malformedError, whose message says where).
-var errMalformed = errors.New("malformed body")
-
-type malformedError struct{ msg string }
-
-func (e *malformedError) Error() string        { return e.msg }
-func (e *malformedError) Is(target error) bool { return target == errMalformed }
-
+// malformed is the splitter's refusal of a body as a whole: it wraps
+// capture.ErrMalformedBody and says where.
 func malformed(format string, a ...any) error {
-	return &malformedError{msg: fmt.Sprintf(format, a...)}
+	return fmt.Errorf("%w: %s", capture.ErrMalformedBody, fmt.Sprintf(format, a...))
 }
 
-// planBody checks a whole body and says how to split it. Errors wrap
-// errMalformed (the body is refused whole, nothing archived), or are I/O
-// errors of src.
-func planBody(src io.ReaderAt, size int64) (bodyPlan, error) {
+// errMalformed is what the splitter's refusals match.
+var errMalformed = capture.ErrMalformedBody
+
+// PlanBody checks a whole body and says how to split it. Errors wrap
+// capture.ErrMalformedBody (the body is refused whole, nothing archived),
+// or are I/O errors of body.
+func PlanBody(body capture.Body) (Plan, error) {
+	src, size := body, body.Size()
 	start, first, found, err := firstByte(src, size)
 	if err != nil {
-		return bodyPlan{}, err
+		return Plan{}, err
 	}
-	p := bodyPlan{start: start}
+	p := Plan{start: start}
 	if !found {
 		return p, nil // nothing but blanks: no entries
 	}
@@ -76,7 +78,7 @@ func planBody(src io.ReaderAt, size int64) (bodyPlan, error) {
 	case '[':
 		p.layout = layoutArray
 		n := 0
-		err := scanArray(bufio.NewReaderSize(io.NewSectionReader(src, start, size-start), 64<<10), func(ln msgaudit.Line) error {
+		err := scanArray(bufio.NewReaderSize(io.NewSectionReader(src, start, size-start), 64<<10), func(ln Line) error {
 			if !ln.Truncated && !json.Valid(ln.Data) {
 				var raw json.RawMessage
 				return malformed("array element %d: %v", ln.No, json.Unmarshal(ln.Data, &raw))
@@ -85,29 +87,32 @@ func planBody(src io.ReaderAt, size int64) (bodyPlan, error) {
 			return nil
 		})
 		if err != nil {
-			return bodyPlan{}, err
+			return Plan{}, err
 		}
-		p.entries = n
+		p.Entries = n
 		return p, nil
 	case '{':
 		if ok, err := oneValue(src, start, size); err != nil {
-			return bodyPlan{}, err
+			return Plan{}, err
 		} else if ok {
-			p.layout, p.entries = layoutOne, 1
+			p.layout, p.Entries = layoutOne, 1
 			return p, nil
 		}
 	}
 	p.layout, p.start = layoutLines, 0
 	n, err := countLines(src, size)
 	if err != nil {
-		return bodyPlan{}, err
+		return Plan{}, err
 	}
-	p.entries = n
+	p.Entries = n
 	return p, nil
 }
 
-// eachEntry hands out the entries of a body planBody accepted, in order.
-func eachEntry(src io.ReaderAt, size int64, p bodyPlan, yield func(msgaudit.Line) error) error {
+// EachEntry hands out the entries of a body PlanBody accepted, in order,
+// each with its own bytes (the yield may keep them). An error of yield
+// stops it and is returned.
+func EachEntry(body capture.Body, p Plan, yield func(Line) error) error {
+	src, size := body, body.Size()
 	switch p.layout {
 	case layoutArray:
 		return scanArray(bufio.NewReaderSize(io.NewSectionReader(src, p.start, size-p.start), 64<<10), yield)
@@ -123,8 +128,8 @@ func eachEntry(src io.ReaderAt, size int64, p bodyPlan, yield func(msgaudit.Line
 		}
 		return yield(ln)
 	}
-	lr := msgaudit.NewLineReader(io.NewSectionReader(src, 0, size))
-	for i := 0; i < p.entries; i++ {
+	lr := NewLineReader(io.NewSectionReader(src, 0, size))
+	for i := 0; i < p.Entries; i++ {
 		ln, err := lr.Next()
 		if err != nil {
 			return fmt.Errorf("line %d: %w", i+1, err) // the body changed under us: an I/O fault
@@ -188,10 +193,10 @@ func oneValue(src io.ReaderAt, start, size int64) (bool, error) {
 }
 
 // countLines counts the entries of a JSON-lines body: every line up to
-// the last one that is not blank. More than MaxBatchEntries lines (blank
+// the last one that is not blank. More than MaxEntries lines (blank
 // ones included) is refused.
 func countLines(src io.ReaderAt, size int64) (int, error) {
-	lr := msgaudit.NewLineReader(io.NewSectionReader(src, 0, size))
+	lr := NewLineReader(io.NewSectionReader(src, 0, size))
 	lines, lastFull := 0, 0
 	for {
 		ln, err := lr.Next()
@@ -202,8 +207,8 @@ func countLines(src io.ReaderAt, size int64) (int, error) {
 			return 0, err
 		}
 		lines++
-		if lines > MaxBatchEntries {
-			return 0, malformed("more than %d entries", MaxBatchEntries)
+		if lines > MaxEntries {
+			return 0, malformed("more than %d entries", MaxEntries)
 		}
 		if len(bytes.TrimSpace(ln.Data)) > 0 {
 			lastFull = lines
@@ -213,7 +218,7 @@ func countLines(src io.ReaderAt, size int64) (int, error) {
 
 // scanArray reads a JSON array (from its '[') and yields its elements,
 // checking the structure between them.
-func scanArray(br *bufio.Reader, yield func(msgaudit.Line) error) error {
+func scanArray(br *bufio.Reader, yield func(Line) error) error {
 	if c, err := br.ReadByte(); err != nil || c != '[' {
 		return malformed("not a JSON array")
 	}
@@ -230,8 +235,8 @@ func scanArray(br *bufio.Reader, yield func(msgaudit.Line) error) error {
 			break
 		}
 		n++
-		if n > MaxBatchEntries {
-			return malformed("more than %d entries", MaxBatchEntries)
+		if n > MaxEntries {
+			return malformed("more than %d entries", MaxEntries)
 		}
 		if c == ']' || c == ',' {
 			return malformed("array element %d: invalid character %q looking for beginning of value", n, c)
@@ -293,7 +298,7 @@ type entryBuf struct {
 
 func (e *entryBuf) add(c byte) {
 	e.size++
-	if len(e.data) < msgaudit.MaxLineBytes {
+	if len(e.data) < MaxLineBytes {
 		e.data = append(e.data, c)
 		return
 	}
@@ -304,8 +309,8 @@ func (e *entryBuf) add(c byte) {
 	e.h.Write([]byte{c})
 }
 
-func (e *entryBuf) line(no int) msgaudit.Line {
-	ln := msgaudit.Line{No: no, Data: e.data, FullSize: e.size}
+func (e *entryBuf) line(no int) Line {
+	ln := Line{No: no, Data: e.data, FullSize: e.size}
 	if e.h != nil {
 		ln.Truncated = true
 		copy(ln.FullHash[:], e.h.Sum(nil))
@@ -321,13 +326,13 @@ func (e *entryBuf) line(no int) msgaudit.Line {
 // checked here; the grammar of an entry that fits in MaxLineBytes is
 // checked whole by the caller (json.Valid). Errors wrap errMalformed or
 // are I/O errors.
-func scanValue(br *bufio.Reader, c byte, no int) (msgaudit.Line, byte, error) {
+func scanValue(br *bufio.Reader, c byte, no int) (Line, byte, error) {
 	var e entryBuf
-	eof := func(err error) (msgaudit.Line, byte, error) {
+	eof := func(err error) (Line, byte, error) {
 		if err == io.EOF {
-			return msgaudit.Line{}, 0, malformed("array element %d: unexpected end of JSON input", no)
+			return Line{}, 0, malformed("array element %d: unexpected end of JSON input", no)
 		}
-		return msgaudit.Line{}, 0, err
+		return Line{}, 0, err
 	}
 	switch c {
 	case '{', '[':
@@ -346,13 +351,13 @@ func scanValue(br *bufio.Reader, c byte, no int) (msgaudit.Line, byte, error) {
 				}
 			case '{', '[':
 				if len(stack) >= maxEntryDepth {
-					return msgaudit.Line{}, 0, malformed("array element %d: nested more than %d deep", no, maxEntryDepth)
+					return Line{}, 0, malformed("array element %d: nested more than %d deep", no, maxEntryDepth)
 				}
 				stack = append(stack, c)
 			case '}', ']':
 				open := stack[len(stack)-1]
 				if (open == '{') != (c == '}') {
-					return msgaudit.Line{}, 0, malformed("array element %d: invalid character %q", no, c)
+					return Line{}, 0, malformed("array element %d: invalid character %q", no, c)
 				}
 				stack = stack[:len(stack)-1]
 			}
@@ -374,18 +379,18 @@ func scanValue(br *bufio.Reader, c byte, no int) (msgaudit.Line, byte, error) {
 			break
 		}
 		if err != nil {
-			return msgaudit.Line{}, 0, err
+			return Line{}, 0, err
 		}
 		if isBlank(c) || c == ',' || c == ']' {
 			if e.h != nil {
-				return msgaudit.Line{}, 0, malformed("array element %d: a value of %d bytes that is not an object", no, e.size)
+				return Line{}, 0, malformed("array element %d: a value of %d bytes that is not an object", no, e.size)
 			}
 			return e.line(no), c, nil
 		}
 		e.add(c)
 	}
 	if e.h != nil {
-		return msgaudit.Line{}, 0, malformed("array element %d: a value of %d bytes that is not an object", no, e.size)
+		return Line{}, 0, malformed("array element %d: a value of %d bytes that is not an object", no, e.size)
 	}
 	return e.line(no), 0, nil
 }
@@ -410,4 +415,26 @@ func scanString(br *bufio.Reader, e *entryBuf) error {
 			return nil
 		}
 	}
+}
+
+// Split is PlanBody and EachEntry on an in-memory body, collecting the
+// entries: a JSON array's elements, a single JSON value filling the body
+// (however it is laid out), or JSON lines. A blank line before a message
+// is an entry (the decoder quarantines it as an empty line); blank lines
+// after the last one are formatting and dropped. Errors wrap
+// capture.ErrMalformedBody and say where; nothing is split then.
+func Split(body []byte) ([]Line, error) {
+	src := bytes.NewReader(body)
+	p, err := PlanBody(src)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Line, 0, p.Entries)
+	if err := EachEntry(src, p, func(ln Line) error {
+		out = append(out, ln)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	return out, nil
 }

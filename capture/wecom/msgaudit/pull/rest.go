@@ -1,4 +1,4 @@
-package msgaudit
+package pull
 
 import (
 	"context"
@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/wxarchive/wxarchive/archive"
+	"github.com/wxarchive/wxarchive/capture"
 	"github.com/wxarchive/wxarchive/capture/wecom/api"
+	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
 	"github.com/wxarchive/wxarchive/ingest"
 	"github.com/wxarchive/wxarchive/journal"
 )
@@ -48,13 +50,6 @@ type CustomerGroupAPI interface {
 }
 
 var _ CustomerGroupAPI = (*api.Client)(nil)
-
-// PermitGauge is implemented by a Health that shows how many employees
-// the permit list holds (connector.Health does). Optional, so a Health
-// that only counts and raises faults still fits.
-type PermitGauge interface {
-	SetPermitUsers(id string, n int)
-}
 
 // ParticipantRoom is the participant.updated kind of a directory fact
 // about a room (id: the roomid; name: its name as msgaudit/groupchat/get
@@ -389,12 +384,12 @@ func (c *Connector) checkPermits(ctx context.Context) {
 			return
 		}
 		c.Logger.Warn("msgaudit permit list not read", "connector", c.ID, "err", err)
-		c.observe(ctx, "permit_check_failed")
-		c.raise(ctx, faultPermitCheckFailed, "", fmt.Sprintf("msgaudit/get_permit_user_list failed, so employees missing from the permit list cannot be detected: %v", err))
+		c.observe(ctx, capture.OutcomePermitCheckFailed)
+		c.raise(ctx, capture.FaultPermitCheckFailed, "", fmt.Sprintf("msgaudit/get_permit_user_list failed, so employees missing from the permit list cannot be detected: %v", err))
 		return
 	}
-	c.resolve(ctx, faultPermitCheckFailed, "", "the permit list was read")
-	if g, ok := c.Health.(PermitGauge); ok {
+	c.resolve(ctx, capture.FaultPermitCheckFailed, "", "the permit list was read")
+	if g, ok := c.Health.(capture.PermitGauge); ok {
 		g.SetPermitUsers(c.ID, len(ids))
 	}
 	permitted := make(map[string]bool, len(ids))
@@ -403,10 +398,10 @@ func (c *Connector) checkPermits(ctx context.Context) {
 	}
 	for _, e := range o.ExpectedEmployees {
 		if permitted[e] {
-			c.resolve(ctx, faultPermitUserMissing, e, "in WeCom's conversation-archive permit list")
+			c.resolve(ctx, capture.FaultPermitUserMissing, e, "in WeCom's conversation-archive permit list")
 			continue
 		}
-		c.raise(ctx, faultPermitUserMissing, e, fmt.Sprintf(
+		c.raise(ctx, capture.FaultPermitUserMissing, e, fmt.Sprintf(
 			"%s is an expected employee but not in WeCom's conversation-archive permit list (%d users): their conversations are not archived; enable archiving for them in the WeCom admin console", e, len(ids)))
 	}
 }
@@ -486,11 +481,11 @@ func (c *Connector) lookupRooms(ctx context.Context) {
 				attrs = append(attrs, "customer_group_err", a.groupErr)
 			}
 			c.Logger.Warn("groupchat/get failed: the room's messages are archived without its name", attrs...)
-			c.observe(ctx, "room_lookup_failed")
+			c.observe(ctx, capture.OutcomeRoomLookupFailed)
 			if a.askedGroup && !errors.Is(a.groupErr, fs.ErrNotExist) {
 				// Counted apart: a wrong contact secret or a missing
 				// permission leaves every customer group unnamed.
-				c.observe(ctx, "customer_group_lookup_failed")
+				c.observe(ctx, capture.OutcomeCustomerGroupLookupFailed)
 			}
 			continue
 		}
@@ -573,7 +568,7 @@ func externalMember(m api.RoomMember) bool {
 	if m.Type != 0 {
 		return m.Type == api.MemberExternal
 	}
-	return ClassifyParticipant(m.ID) == archive.ParticipantExternal
+	return msgaudit.ClassifyParticipant(m.ID) == archive.ParticipantExternal
 }
 
 // farFuture finds the latest directory fact of an id.
@@ -615,13 +610,23 @@ func (c *Connector) recordRoomName(ctx context.Context, roomID, name string, sin
 // ("Disagree", or a status WeCom may add later: unknown is not consent).
 func refused(a api.Agreement) bool { return a.Status != "" && !a.Agreed }
 
-func (c *Connector) raiseRefusal(ctx context.Context, call, where string, a api.Agreement) {
-	when := ""
-	if a.ChangedAt.Unix() > 0 {
-		when = " since " + a.ChangedAt.UTC().Format(time.RFC3339)
+// raiseRefusals counts the refusals among a consent call's answers and
+// raises consent_withdrawn for each; where says in which conversation.
+func (c *Connector) raiseRefusals(ctx context.Context, call string, ags []api.Agreement, where func(api.Agreement) string) {
+	for _, a := range ags {
+		if !refused(a) {
+			continue
+		}
+		c.api.mu.Lock()
+		c.api.stats.ConsentRefusals++
+		c.api.mu.Unlock()
+		when := ""
+		if a.ChangedAt.Unix() > 0 {
+			when = " since " + a.ChangedAt.UTC().Format(time.RFC3339)
+		}
+		c.raise(ctx, capture.FaultConsentWithdrawn, a.ExternalID, fmt.Sprintf(
+			"%s refused or withdrew consent to archiving (%s: %q%s, %s); their conversations are no longer captured", a.ExternalID, call, a.Status, when, where(a)))
 	}
-	c.raise(ctx, faultConsentWithdrawn, a.ExternalID, fmt.Sprintf(
-		"%s refused or withdrew consent to archiving (%s: %q%s, %s); their conversations are no longer captured", a.ExternalID, call, a.Status, when, where))
 }
 
 // checkRoomConsent asks check_room_agree for each queued room with
@@ -659,17 +664,10 @@ func (c *Connector) checkRoomConsent(ctx context.Context) {
 		s.mu.Unlock()
 		if err != nil {
 			c.Logger.Warn("check_room_agree failed; asked again later", "connector", c.ID, "room", id, "err", err)
-			c.observe(ctx, "consent_check_failed")
+			c.observe(ctx, capture.OutcomeConsentCheckFailed)
 			continue
 		}
-		for _, a := range ags {
-			if refused(a) {
-				s.mu.Lock()
-				s.stats.ConsentRefusals++
-				s.mu.Unlock()
-				c.raiseRefusal(ctx, "msgaudit/check_room_agree", "in room "+id, a)
-			}
-		}
+		c.raiseRefusals(ctx, "msgaudit/check_room_agree", ags, func(api.Agreement) string { return "in room " + id })
 	}
 }
 
@@ -712,20 +710,14 @@ func (c *Connector) checkPairConsent(ctx context.Context) {
 		s.mu.Unlock()
 		if err != nil {
 			c.Logger.Warn("check_single_agree failed; asked again later", "connector", c.ID, "pairs", len(batch), "err", err)
-			c.observe(ctx, "consent_check_failed")
+			c.observe(ctx, capture.OutcomeConsentCheckFailed)
 			continue
 		}
-		for _, a := range ags {
-			if refused(a) {
-				s.mu.Lock()
-				s.stats.ConsentRefusals++
-				s.mu.Unlock()
-				where := "with " + a.UserID
-				if a.UserID == "" {
-					where = "with an employee"
-				}
-				c.raiseRefusal(ctx, "msgaudit/check_single_agree", where, a)
+		c.raiseRefusals(ctx, "msgaudit/check_single_agree", ags, func(a api.Agreement) string {
+			if a.UserID == "" {
+				return "with an employee"
 			}
-		}
+			return "with " + a.UserID
+		})
 	}
 }

@@ -1,4 +1,4 @@
-package msgaudit
+package jsonl
 
 import (
 	"errors"
