@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/httpapi"
 	"github.com/wxarchive/wxarchive/internal/archivetest"
 )
@@ -65,6 +67,7 @@ func TestDiskFullReal(t *testing.T) {
 
 	acked := map[string]uint64{}
 	var failed []byte
+	var failedMedia []byte
 	var answer []byte
 	for i := 0; i < len(media); i++ {
 		msg := imageMsg(fmt.Sprintf("full%03d", i), fmt.Sprintf("SDK-FULL-%03d", i), 1701000000000+int64(i)*1000)
@@ -77,7 +80,7 @@ func TestDiskFullReal(t *testing.T) {
 			acked[r.Results[0].MsgID] = r.Results[0].Serial
 			continue
 		}
-		failed, answer = msg, b
+		failed, answer, failedMedia = msg, b, media[fmt.Sprintf("SDK-FULL-%03d", i)]
 		if p := problemOf(t, b); resp.StatusCode != http.StatusInsufficientStorage || p.Code != "insufficient_storage" || !strings.Contains(p.Message, "no space left on the device holding") {
 			t.Fatalf("ingest %d on a full disk: %d %s, want 507 insufficient_storage", i, resp.StatusCode, b)
 		}
@@ -87,6 +90,12 @@ func TestDiskFullReal(t *testing.T) {
 		t.Fatalf("the disk never filled (%d messages acknowledged)", len(acked))
 	}
 	t.Logf("%d messages acknowledged before the disk filled; then: %s", len(acked), bytes.TrimSpace(answer))
+	// Its attachment, if it was stored before the failure, is staged: not
+	// locked for six years with nothing referencing it.
+	attID := archive.Hash(failedMedia)
+	if info, err := e.r.Blobs.Stat(context.Background(), attID); err == nil && !info.RetainUntil.IsZero() {
+		t.Fatalf("the attachment of the refused message is retained until %v", info.RetainUntil)
+	}
 	reason := e.wantReady(false)
 	if !strings.Contains(reason, "no space left") {
 		t.Fatalf("/readyz reason %q", reason)
@@ -112,6 +121,10 @@ func TestDiskFullReal(t *testing.T) {
 	res := e.ingest("", "application/json", failed, 200)
 	if o := res.Results[0].Outcome; o != "archived" && o != "duplicate" {
 		t.Fatalf("retry: %+v", res.Results)
+	}
+	// Acknowledged now: locked with the message's retention.
+	if info, err := e.r.Blobs.Stat(context.Background(), attID); err != nil || info.RetainUntil.IsZero() {
+		t.Fatalf("the acknowledged retry's attachment: %+v, %v", info, err)
 	}
 	for id, serial := range acked {
 		if m := e.message(serial); m.Message.SourceID != id {

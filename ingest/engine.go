@@ -161,6 +161,9 @@ type Engine struct {
 
 	sealMu sync.Mutex
 
+	lockedMu sync.Mutex
+	locked   map[archive.BlobID]time.Time // blobs this engine locked, and until when (lock.go)
+
 	recentMu sync.Mutex
 	recent   [recentSize]recentMessage // by serial % recentSize
 	commits  chan struct{}             // signalled after a commit archived messages
@@ -205,7 +208,7 @@ func New(cfg Config, st store.Store, blobs blob.Store, signer *journal.Signer) *
 	cfg.defaults()
 	e := &Engine{cfg: cfg, st: st, blobs: blobs, signer: signer,
 		reqs: make(chan *request, cfg.QueueSize), toSync: make(chan committed, 64), synced: make(chan struct{}, 1), done: make(chan struct{}),
-		commits: make(chan struct{}, 1)}
+		commits: make(chan struct{}, 1), locked: map[archive.BlobID]time.Time{}}
 	go e.run()
 	go e.syncer()
 	return e
@@ -262,6 +265,13 @@ type request struct {
 	condErr error // cond refused: the request's own error
 	err     error
 	done    chan struct{}
+
+	// lockUntil is the retain-until of the messages this request archived
+	// (set by its commit); lockMu and locked make Wait lock their
+	// attachments once (lock.go).
+	lockUntil archive.Time
+	lockMu    sync.Mutex
+	locked    bool
 }
 
 func (r *request) size() int {
@@ -272,16 +282,35 @@ func (r *request) size() int {
 }
 
 // Future is a submitted batch; Wait returns once it is durable.
-type Future struct{ r *request }
+type Future struct {
+	r *request
+	e *Engine
+}
 
-// Wait blocks until the batch is durably committed (or failed).
+// Wait blocks until the batch is durably committed (or failed), and its
+// messages' attachments have their retention (lock.go): only then may the
+// caller acknowledge them. If locking fails, Wait fails (the items are
+// durable; a retry is a duplicate and locks again).
 func (f *Future) Wait(ctx context.Context) ([]Result, error) {
 	select {
 	case <-f.r.done:
-		return f.r.results, f.r.err
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+	r := f.r
+	if r.err != nil {
+		return r.results, r.err
+	}
+	r.lockMu.Lock()
+	defer r.lockMu.Unlock()
+	if !r.locked {
+		// Committed data is locked even if the caller has gone.
+		if err := f.e.lockRequest(context.WithoutCancel(ctx), r); err != nil {
+			return nil, fmt.Errorf("messages committed, attachments not yet locked: %w", err)
+		}
+		r.locked = true
+	}
+	return r.results, nil
 }
 
 // prepareRecord canonicalizes and encodes a normalized message. Empty slices
@@ -371,12 +400,12 @@ func (e *Engine) SubmitWithCursor(ctx context.Context, actor string, items []Ite
 		if err != nil {
 			r.err = err
 			close(r.done)
-			return &Future{r}
+			return &Future{r, e}
 		}
 		r.items[i] = p
 	}
 	e.enqueue(ctx, r)
-	return &Future{r}
+	return &Future{r, e}
 }
 
 // Archive archives items and returns once they are durable.
@@ -772,6 +801,7 @@ func (e *Engine) commit(batch []*request) (err error) {
 		switch r.kind {
 		case reqItems:
 			r.results = make([]Result, len(r.items))
+			r.lockUntil = e.RetainUntil(c.now.Time)
 			for i := range r.items {
 				if r.results[i], err = e.commitItem(c, r.actor, &r.items[i], known); err != nil {
 					return err

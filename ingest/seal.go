@@ -207,6 +207,12 @@ func (e *Engine) sealSegments(ctx context.Context, force, closing bool, st *Seal
 		if err != nil {
 			return err
 		}
+		// The attachments these leaves reference get their retention
+		// before the leaves are sealed, whatever became of the requests
+		// that committed them (lock.go).
+		if err := e.lockLeaves(ctx, seg.First, seg.Leaves); err != nil {
+			return err
+		}
 		id, err := e.blobs.Put(ctx, seg.Encode(), blob.PutOptions{RetainUntil: e.RetainUntil(e.cfg.Now()).Time})
 		if err != nil {
 			return fmt.Errorf("store journal segment: %w", err)
