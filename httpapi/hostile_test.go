@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/blob"
+	"github.com/wxarchive/wxarchive/capture"
 	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit/jsonl"
 	"github.com/wxarchive/wxarchive/httpapi"
 	"github.com/wxarchive/wxarchive/httpx"
@@ -178,43 +180,91 @@ func (e *env) openIngest(first, rest []byte) func() (int, []byte) {
 	}
 }
 
-// Past its concurrency limit, ingest answers 503 busy with Retry-After at
-// once (nothing read, nothing written), and takes requests again when a
-// slot is free.
-func TestIngestConcurrencyLimit(t *testing.T) {
-	e := newEnvWith(t, httpapi.Options{Limits: httpapi.Limits{IngestRequests: 1}}, nil)
-	held := textMsg("lim0001", "zhangwei", []string{"wmExtClient001"}, 1700800000000, "第一")
-	finish := e.openIngest(held[:10], append(held[10:], '\n'))
-	other := textMsg("lim0002", "zhangwei", []string{"wmExtClient001"}, 1700800001000, "第二")
-	// The first request takes the slot once its handler runs; until then
-	// the other one may get it (and is archived).
-	var resp *http.Response
-	var b []byte
-	for i := 0; ; i++ {
-		resp, b = e.request("POST", ingestPath, map[string]string{"Content-Type": "application/json"}, other)
-		if resp.StatusCode == http.StatusServiceUnavailable {
-			break
-		}
-		if resp.StatusCode != 200 || i > 2000 {
-			t.Fatalf("while another ingest holds the only slot: %d %s", resp.StatusCode, b)
-		}
-		time.Sleep(5 * time.Millisecond)
+// blockingIngester holds the first request it gets until release is
+// closed.
+type blockingIngester struct {
+	capture.EntryIngester
+	once    sync.Once
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (b *blockingIngester) Ingest(ctx context.Context, req capture.EntryRequest) ([]capture.EntryResult, error) {
+	first := false
+	b.once.Do(func() { first = true })
+	if first {
+		close(b.entered)
+		<-b.release
 	}
+	return b.EntryIngester.Ingest(ctx, req)
+}
+
+// Past its concurrency limit, ingest answers 503 busy with Retry-After at
+// once (nothing written), and takes requests again when a slot is free. A
+// client still sending its body holds no slot.
+func TestIngestConcurrencyLimit(t *testing.T) {
+	e := newEnv(t)
+	bi := &blockingIngester{entered: make(chan struct{}), release: make(chan struct{})}
+	ins := archivetest.Ingesters(e.r, nil)
+	bi.EntryIngester = ins["wecom-archive"]
+	ins["wecom-archive"] = bi
+	e.restart(httpapi.Options{Ingesters: ins, Limits: httpapi.Limits{IngestRequests: 1}})
+
+	// A dribbling client first: it must not take the only slot.
+	slowMsg := textMsg("lim0000", "zhangwei", []string{"wmExtClient001"}, 1700799999000, "慢")
+	finishSlow := e.openIngest(slowMsg[:10], append(slowMsg[10:], '\n'))
+	held := textMsg("lim0001", "zhangwei", []string{"wmExtClient001"}, 1700800000000, "第一")
+	heldDone := make(chan int, 1)
+	go func() {
+		resp, _ := e.request("POST", ingestPath, map[string]string{"Content-Type": "application/json"}, held)
+		heldDone <- resp.StatusCode
+	}()
+	<-bi.entered // the held request has its body and the slot
 	size := e.head().JournalSize
-	if p := problemOf(t, b); p.Code != "busy" || resp.Header.Get("Retry-After") == "" || !strings.Contains(p.Message, "ingest") {
-		t.Fatalf("saturated: %s, Retry-After %q", b, resp.Header.Get("Retry-After"))
+	other := textMsg("lim0002", "zhangwei", []string{"wmExtClient001"}, 1700800001000, "第二")
+	resp, b := e.request("POST", ingestPath, map[string]string{"Content-Type": "application/json"}, other)
+	if p := problemOf(t, b); resp.StatusCode != http.StatusServiceUnavailable || p.Code != "busy" || resp.Header.Get("Retry-After") == "" || !strings.Contains(p.Message, "ingest") {
+		t.Fatalf("saturated: %d %s, Retry-After %q", resp.StatusCode, b, resp.Header.Get("Retry-After"))
 	}
 	// Reads are not limited by ingest.
 	if status, _ := e.get("/healthz"); status != 200 {
 		t.Fatalf("/healthz %d while ingest is saturated", status)
 	}
-	if status, b := finish(); status != 200 || !bytes.Contains(b, []byte(`"archived"`)) {
-		t.Fatalf("the held request: %d %s", status, b)
+	if h := e.head(); h.JournalSize != size {
+		t.Fatalf("a refused request wrote %d events", h.JournalSize-size)
 	}
-	if h := e.head(); h.JournalSize != size+1 {
-		t.Fatalf("journal grew by %d, want the held request's 1", h.JournalSize-size)
+	close(bi.release)
+	if status := <-heldDone; status != 200 {
+		t.Fatalf("the held request: %d", status)
 	}
 	e.ingest("", "application/json", other, 200)
+	if status, b := finishSlow(); status != 200 || !bytes.Contains(b, []byte(`"archived"`)) {
+		t.Fatalf("the slow request, completed: %d %s", status, b)
+	}
+}
+
+// The spool quota bounds what large bodies hold on disk together: a body
+// that would exceed it is refused (503 busy), nothing archived, nothing
+// left in the spool.
+func TestIngestSpoolQuota(t *testing.T) {
+	e := newEnvWith(t, httpapi.Options{Limits: httpapi.Limits{SpoolBytes: 1 << 20}}, nil)
+	var lines [][]byte
+	for i := 0; len(lines) < 3000; i++ {
+		lines = append(lines, textMsg(fmt.Sprintf("q%05d", i), "zhangwei", []string{"wmExtClient001"}, 1700900000000+int64(i), strings.Repeat("额", 200)))
+	}
+	size := e.head().JournalSize
+	resp, b := e.request("POST", ingestPath, map[string]string{"Content-Type": "application/x-ndjson"}, jsonLines(lines))
+	if p := problemOf(t, b); resp.StatusCode != http.StatusServiceUnavailable || p.Code != "busy" || !strings.Contains(p.Message, "spool") {
+		t.Fatalf("over the spool quota: %d %s", resp.StatusCode, b)
+	}
+	if h := e.head(); h.JournalSize != size {
+		t.Fatalf("a refused body wrote %d events", h.JournalSize-size)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(e.dir, "spool")); len(ents) != 0 {
+		t.Fatalf("%d spool files left", len(ents))
+	}
+	// Within the quota, it goes through (the quota was given back).
+	e.ingest("", "application/x-ndjson", jsonLines(lines[:1000]), 200)
 }
 
 // A body dribbled slower than the body policy allows is cut off: 408,

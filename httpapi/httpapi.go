@@ -64,8 +64,9 @@ type Limits struct {
 	// WriteTimeout bounds writing an answer, from its first byte (default
 	// httpx.DefaultWriteTimeout).
 	WriteTimeout time.Duration
-	// IngestRequests is how many ingest requests may be in progress at
-	// once (receiving or archiving); more are refused with 503 busy.
+	// IngestRequests is how many ingest requests whose body has arrived
+	// may be in progress at once (waiting for the budget or archiving);
+	// more are refused with 503 busy.
 	IngestRequests int
 	// IngestBudget is how many bytes of entries all ingest requests
 	// together may be archiving at once (decoded, encoded, committing);
@@ -77,13 +78,17 @@ type Limits struct {
 	// SpoolDir is where ingest bodies larger than SpoolMemory wait while
 	// they are archived ("": <archive>/spool).
 	SpoolDir string
+	// SpoolBytes bounds what all spool files hold together; a body
+	// arriving while it is spent is refused with 503 busy.
+	SpoolBytes int64
 }
 
 // Named defaults of Limits.
 const (
 	DefaultIngestRequests = 32
-	DefaultIngestBudget   = 16 << 20
+	DefaultIngestBudget   = 8 << 20
 	DefaultReportRequests = 4
+	DefaultSpoolBytes     = 1 << 30
 )
 
 func (l *Limits) defaults(archiveDir string) {
@@ -95,6 +100,9 @@ func (l *Limits) defaults(archiveDir string) {
 	}
 	if l.ReportRequests <= 0 {
 		l.ReportRequests = DefaultReportRequests
+	}
+	if l.SpoolBytes <= 0 {
+		l.SpoolBytes = DefaultSpoolBytes
 	}
 	if l.SpoolDir == "" {
 		l.SpoolDir = filepath.Join(archiveDir, "spool")
@@ -113,6 +121,7 @@ type Server struct {
 	ingestBudget *httpx.Budget
 	reportSlots  *httpx.Limiter
 	spoolDir     string
+	spoolQuota   *spoolQuota
 
 	storage storageState
 }
@@ -135,7 +144,8 @@ func New(r *repo.Repo, opts Options) *Server {
 		ingestSlots:  httpx.NewLimiter("ingest", opts.Limits.IngestRequests),
 		ingestBudget: httpx.NewBudget(opts.Limits.IngestBudget),
 		reportSlots:  httpx.NewLimiter("reports", opts.Limits.ReportRequests),
-		spoolDir:     opts.Limits.SpoolDir}
+		spoolDir:     opts.Limits.SpoolDir,
+		spoolQuota:   &spoolQuota{limit: opts.Limits.SpoolBytes}}
 	s.storage.probe = r.CheckWritable
 	s.storage.logger = opts.Logger
 	if r.Engine != nil {

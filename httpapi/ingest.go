@@ -17,8 +17,11 @@ const (
 	// MaxBodyBytes bounds an ingest request body.
 	MaxBodyBytes = 64 << 20
 	// SpoolMemory is how much of an ingest body is held in memory; the
-	// rest waits in a file of the spool directory.
-	SpoolMemory = 1 << 20
+	// rest waits in a file of the spool directory. Small, since a body is
+	// held from its first byte, before the request has shown it is not a
+	// client dribbling it (those cost at most this each, and are cut off
+	// by the body policy).
+	SpoolMemory = 256 << 10
 )
 
 // ingestTypes are the media types ingest accepts: JSON, NDJSON / JSON
@@ -49,9 +52,12 @@ type apiLineFault struct {
 // quarantined and reported with 422; the others are archived regardless.
 //
 // The body is received into a spool (SpoolMemory in memory, the rest in a
-// file) under the ingest concurrency limit, then handed to the ingester,
-// which checks it whole and archives it a chunk at a time within the
-// server's ingest budget (capture.EntryIngester, "Memory").
+// file, within the spool quota); only a complete body takes one of the
+// ingest slots (so that clients dribbling bodies cannot hold them: they
+// hold a connection until the body policy cuts them off), and is handed
+// to the ingester, which checks it whole and archives it a chunk at a
+// time within the server's ingest budget (capture.EntryIngester,
+// "Memory").
 func (s *Server) ingest(w http.ResponseWriter, req *http.Request) error {
 	if s.r.Engine == nil {
 		return app.ErrUnavailable
@@ -68,16 +74,16 @@ func (s *Server) ingest(w http.ResponseWriter, req *http.Request) error {
 	if err := httpx.ContentType(req, ingestTypes...); err != nil {
 		return err
 	}
+	body, err := readSpool(http.MaxBytesReader(w, req.Body, MaxBodyBytes), SpoolMemory, s.spoolDir, s.spoolQuota)
+	if err != nil {
+		return bodyError(err, MaxBodyBytes)
+	}
+	defer body.Close()
 	release, err := s.ingestSlots.Acquire()
 	if err != nil {
 		return err
 	}
 	defer release()
-	body, err := readSpool(http.MaxBytesReader(w, req.Body, MaxBodyBytes), SpoolMemory, s.spoolDir)
-	if err != nil {
-		return bodyError(err, MaxBodyBytes)
-	}
-	defer body.Close()
 	results, err := in.Ingest(req.Context(), capture.EntryRequest{Body: body, Budget: s.ingestBudget, Account: q.Get("corp"),
 		Actor: s.actor(req), Origin: "api request " + time.Now().UTC().Format("20060102T150405.000000000Z")})
 	switch {

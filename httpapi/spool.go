@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 
 	"github.com/wxarchive/wxarchive/httpx"
 )
@@ -20,20 +21,40 @@ import (
 // as it is created where the system allows it (a crash leaves nothing),
 // and removed on Close otherwise.
 type spool struct {
-	mem  []byte
-	file *os.File
-	name string // still to remove on Close
-	size int64
+	mem   []byte
+	file  *os.File
+	name  string // still to remove on Close
+	size  int64
+	quota *spoolQuota
+	held  int64 // bytes of quota taken
 }
 
 // spoolPrefix names spool files, so that a server can remove the ones a
 // crash left behind without touching anything else.
 const spoolPrefix = "ingest-"
 
+// spoolQuota bounds the bytes all spool files hold together: a body
+// arriving while the quota is spent is refused (503 busy), so that many
+// large bodies received at once cannot fill the disk the archive needs.
+type spoolQuota struct {
+	limit int64
+	used  atomic.Int64
+}
+
+// take reserves n bytes, or fails with a *httpx.SaturatedError.
+func (q *spoolQuota) take(n int64) error {
+	if q.used.Add(n) > q.limit {
+		q.used.Add(-n)
+		return &httpx.SaturatedError{What: "ingest", Detail: fmt.Sprintf("the request spool holds %d bytes of bodies being received or archived, the most this server keeps at once", q.limit)}
+	}
+	return nil
+}
+
 // readSpool reads body into a spool: up to memBytes in memory, the rest
-// in a file in dir. Errors are the body's (too large, too slow, the
-// client gone) or a *httpx.SpoolError for the file.
-func readSpool(body io.Reader, memBytes int64, dir string) (*spool, error) {
+// in a file in dir, within quota. Errors are the body's (too large, too
+// slow, the client gone), a *httpx.SaturatedError when the quota is
+// spent, or a *httpx.SpoolError for the file.
+func readSpool(body io.Reader, memBytes int64, dir string, quota *spoolQuota) (*spool, error) {
 	var buf bytes.Buffer
 	n, err := buf.ReadFrom(io.LimitReader(body, memBytes+1))
 	if err != nil {
@@ -46,16 +67,17 @@ func readSpool(body io.Reader, memBytes int64, dir string) (*spool, error) {
 	if err != nil {
 		return nil, &httpx.SpoolError{Err: err}
 	}
-	s := &spool{file: f, name: f.Name()}
+	s := &spool{file: f, name: f.Name(), quota: quota}
 	if os.Remove(f.Name()) == nil {
 		s.name = ""
 	}
-	if _, err := f.Write(buf.Bytes()); err != nil {
+	w := &spoolWriter{s: s}
+	if _, err := w.Write(buf.Bytes()); err != nil {
 		s.Close()
-		return nil, &httpx.SpoolError{Err: err}
+		return nil, err
 	}
 	buf = bytes.Buffer{}
-	copied, err := io.CopyBuffer(spoolWriter{f}, struct{ io.Reader }{body}, make([]byte, 64<<10))
+	copied, err := io.CopyBuffer(w, struct{ io.Reader }{body}, make([]byte, 64<<10))
 	if err != nil {
 		s.Close()
 		return nil, err // a *httpx.SpoolError when writing failed, else the body's
@@ -64,12 +86,17 @@ func readSpool(body io.Reader, memBytes int64, dir string) (*spool, error) {
 	return s, nil
 }
 
-// spoolWriter marks the file's errors, since io.Copy does not say whether
-// reading or writing failed.
-type spoolWriter struct{ f *os.File }
+// spoolWriter writes to the spool file within the quota, and marks the
+// file's errors, since io.Copy does not say whether reading or writing
+// failed.
+type spoolWriter struct{ s *spool }
 
-func (w spoolWriter) Write(p []byte) (int, error) {
-	n, err := w.f.Write(p)
+func (w *spoolWriter) Write(p []byte) (int, error) {
+	if err := w.s.quota.take(int64(len(p))); err != nil {
+		return 0, err
+	}
+	w.s.held += int64(len(p))
+	n, err := w.s.file.Write(p)
 	if err != nil {
 		err = &httpx.SpoolError{Err: err}
 	}
@@ -104,6 +131,8 @@ func (s *spool) Close() error {
 		return nil
 	}
 	err := s.file.Close()
+	s.quota.used.Add(-s.held)
+	s.held = 0
 	if s.name != "" {
 		if rerr := os.Remove(s.name); err == nil {
 			err = rerr
@@ -140,7 +169,7 @@ func bodyError(err error, limit int64) error {
 	switch {
 	case errors.As(err, &tooLarge):
 		return httpx.Errorf(http.StatusRequestEntityTooLarge, "body_too_large", "request body over %d bytes", limit)
-	case errors.Is(err, httpx.ErrBodyTimeout), errors.As(err, &se):
+	case errors.Is(err, httpx.ErrBodyTimeout), errors.Is(err, httpx.ErrSaturated), errors.As(err, &se):
 		return err
 	}
 	return httpx.Errorf(http.StatusBadRequest, "malformed_body", "reading the request body: %v", err)

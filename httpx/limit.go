@@ -11,15 +11,20 @@ import (
 // route already serves as many requests as it may (a *SaturatedError).
 var ErrSaturated = errors.New("too many concurrent requests")
 
-// SaturatedError is a request turned away by a Limiter: the client is
-// told to come back (503 busy, Retry-After), like the writer's own
-// push-back. Nothing of the request was read or written.
+// SaturatedError is a request turned away by a Limiter (or another bound
+// on a shared resource): the client is told to come back (503 busy,
+// Retry-After), like the writer's own push-back. Nothing of the request
+// was archived.
 type SaturatedError struct {
-	What  string // the route's name, e.g. "ingest"
-	Limit int
+	What   string // the route or resource, e.g. "ingest"
+	Limit  int
+	Detail string // what is exhausted, when it is not a count of requests
 }
 
 func (e *SaturatedError) Error() string {
+	if e.Detail != "" {
+		return fmt.Sprintf("%s: %s; retry later", e.What, e.Detail)
+	}
 	return fmt.Sprintf("%s: %d requests already in progress, the most this server takes at once; retry later", e.What, e.Limit)
 }
 
