@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -198,5 +199,36 @@ func BenchmarkArchiveWithAttachment(b *testing.B) {
 		if _, err := eng.Archive(ctx, "bench", []ingest.Item{it}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestRecentBoundedInBytes: the latest messages the engine keeps for the
+// supervisor stay within Config.RecentBytes: large messages push the
+// oldest out, the newest stay readable.
+func TestRecentBoundedInBytes(t *testing.T) {
+	e := newEnv(t, ingest.Config{RecentBytes: 256 << 10}, nil)
+	big := strings.Repeat("长消息", 4000) // 12 KB of text, ~40 KB with its terms
+	var items []ingest.Item
+	for i := range 40 {
+		items = append(items, item(fmt.Sprintf("recent-%02d", i), fmt.Sprintf("%d %s", i, big)))
+	}
+	res := archiveItems(t, e.eng, items...)
+	held := 0
+	for i, r := range res {
+		row, err := e.st.Message(ctx, r.Serial)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, ok := e.eng.Recent(r.Serial, row.RecordHash)
+		// The held ones are the newest: once one is held, all after it are.
+		if !ok && held > 0 {
+			t.Fatalf("message %d dropped though an older one is held", i)
+		}
+		if ok {
+			held++
+		}
+	}
+	if held == 0 || held >= len(res) {
+		t.Fatalf("%d of %d held within 256 KiB", held, len(res))
 	}
 }
