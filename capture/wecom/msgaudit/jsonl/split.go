@@ -309,6 +309,24 @@ func (e *entryBuf) add(c byte) {
 	e.h.Write([]byte{c})
 }
 
+func (e *entryBuf) addBytes(b []byte) {
+	if room := MaxLineBytes - len(e.data); room > 0 {
+		k := min(room, len(b))
+		e.data = append(e.data, b[:k]...)
+		e.size += int64(k)
+		b = b[k:]
+	}
+	if len(b) == 0 {
+		return
+	}
+	if e.h == nil {
+		e.h = sha256.New()
+		e.h.Write(e.data)
+	}
+	e.h.Write(b)
+	e.size += int64(len(b))
+}
+
 func (e *entryBuf) line(no int) Line {
 	ln := Line{No: no, Data: e.data, FullSize: e.size}
 	if e.h != nil {
@@ -396,24 +414,32 @@ func scanValue(br *bufio.Reader, c byte, no int) (Line, byte, error) {
 }
 
 // scanString reads a JSON string after its opening quote, through the
-// closing one.
+// closing one, a buffered run at a time (most of a message's bytes are in
+// its strings).
 func scanString(br *bufio.Reader, e *entryBuf) error {
 	for {
-		c, err := br.ReadByte()
+		n := max(br.Buffered(), 1)
+		buf, err := br.Peek(n)
+		if len(buf) == 0 {
+			return err
+		}
+		i := bytes.IndexAny(buf, `"\`)
+		if i < 0 {
+			e.addBytes(buf)
+			br.Discard(len(buf))
+			continue
+		}
+		quote := buf[i] == '"'
+		e.addBytes(buf[:i+1])
+		br.Discard(i + 1)
+		if quote {
+			return nil
+		}
+		c, err := br.ReadByte() // the escaped byte
 		if err != nil {
 			return err
 		}
 		e.add(c)
-		switch c {
-		case '\\':
-			c, err := br.ReadByte()
-			if err != nil {
-				return err
-			}
-			e.add(c)
-		case '"':
-			return nil
-		}
 	}
 }
 
