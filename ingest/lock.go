@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/wxarchive/wxarchive/archive"
@@ -112,12 +113,40 @@ func (e *Engine) lockRequest(ctx context.Context, r *request) error {
 			}
 		}
 	}
-	for id, until := range targets {
-		if err := e.lockBlob(ctx, id, until); err != nil {
-			return fmt.Errorf("lock attachment %s: %w", id.Short(), err)
-		}
+	return e.lockAll(ctx, targets)
+}
+
+// lockWorkers is how many blobs a request locks at once: each lock is a
+// round trip to the blob store (a metadata write for fsblob, a PUT for
+// S3), independent of the others.
+const lockWorkers = 8
+
+func (e *Engine) lockAll(ctx context.Context, targets map[archive.BlobID]time.Time) error {
+	type target struct {
+		id    archive.BlobID
+		until time.Time
 	}
-	return nil
+	work := make(chan target)
+	errs := make(chan error, len(targets))
+	var wg sync.WaitGroup
+	for range min(lockWorkers, len(targets)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for t := range work {
+				if err := e.lockBlob(ctx, t.id, t.until); err != nil {
+					errs <- fmt.Errorf("lock attachment %s: %w", t.id.Short(), err)
+				}
+			}
+		}()
+	}
+	for id, until := range targets {
+		work <- target{id, until}
+	}
+	close(work)
+	wg.Wait()
+	close(errs)
+	return <-errs // the first, if any (nil when none)
 }
 
 // lockLeaves locks the attachments that journal leaves first..first+n-1
