@@ -85,7 +85,7 @@ type Limits struct {
 
 // Named defaults of Limits.
 const (
-	DefaultIngestRequests = 32
+	DefaultIngestRequests = 128
 	DefaultIngestBudget   = 8 << 20
 	DefaultReportRequests = 4
 	DefaultSpoolBytes     = 1 << 30

@@ -93,6 +93,9 @@ type ServeConfig struct {
 	// request body may arrive (httpx.BodyPolicy).
 	BodyMinRate int64         `yaml:"body_min_rate,omitempty"`
 	BodyTimeout time.Duration `yaml:"body_timeout,omitempty"`
+	// MemoryLimit is the soft limit of the Go heap ("384MiB", "off"),
+	// serve --memory-limit's default.
+	MemoryLimit string `yaml:"memory_limit,omitempty"`
 }
 
 // WitnessConfig is one witness: its location (witness.Config) and, for an

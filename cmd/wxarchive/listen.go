@@ -2,8 +2,10 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 
@@ -64,4 +66,69 @@ func allowedHosts(bound netip.AddrPort, extra []string) (*httpx.Hosts, error) {
 		entries = append(entries, net.JoinHostPort(bound.Addr().String(), port))
 	}
 	return httpx.NewHosts(append(entries, extra...)...)
+}
+
+// defaultMemoryLimit is serve's soft limit on the Go heap when neither
+// --memory-limit, serve.memory_limit nor GOMEMLIMIT says otherwise: the
+// garbage collector works harder near it instead of letting the heap grow
+// to twice what is live, which is what keeps the server's peak RSS under
+// load within the bound docs/SECURITY.md states. It is soft: a heap that
+// needs more gets it (the collector then runs often, never fails).
+const defaultMemoryLimit = 384 << 20
+
+// memoryLimit decides the soft memory limit: the flag (when given), else
+// the configuration, else GOMEMLIMIT (left to the runtime: limit 0), else
+// the default. "off" (or "0") sets none. from says where it came from.
+func memoryLimit(flag string, flagSet bool, config string) (limit int64, from string, err error) {
+	v, what := "", ""
+	switch {
+	case flagSet:
+		v, what = flag, "--memory-limit"
+	case config != "":
+		v, what = config, "serve.memory_limit"
+	case os.Getenv("GOMEMLIMIT") != "":
+		return 0, "GOMEMLIMIT=" + os.Getenv("GOMEMLIMIT"), nil
+	default:
+		return defaultMemoryLimit, formatBytes(defaultMemoryLimit) + " (default)", nil
+	}
+	if v == "off" || v == "0" {
+		return math.MaxInt64, "off", nil
+	}
+	n, err := parseBytes(v)
+	if err != nil {
+		return 0, "", fmt.Errorf("%s %q: %v", what, v, err)
+	}
+	if n < 64<<20 {
+		return 0, "", fmt.Errorf("%s %q: at least 64MiB (or off)", what, v)
+	}
+	return n, formatBytes(n) + " (" + what + ")", nil
+}
+
+// parseBytes reads a size: a whole number with an optional unit (B, KiB,
+// MiB, GiB; KB, MB, GB are read as the binary ones too).
+func parseBytes(v string) (int64, error) {
+	i := 0
+	for i < len(v) && '0' <= v[i] && v[i] <= '9' {
+		i++
+	}
+	n, err := strconv.ParseInt(v[:i], 10, 64)
+	if err != nil || i == 0 {
+		return 0, fmt.Errorf("want a size such as 384MiB or 2GiB")
+	}
+	mult := map[string]int64{"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mb": 1 << 20, "mib": 1 << 20,
+		"g": 1 << 30, "gb": 1 << 30, "gib": 1 << 30}[strings.ToLower(strings.TrimSpace(v[i:]))]
+	if mult == 0 || n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("want a size such as 384MiB or 2GiB")
+	}
+	return n * mult, nil
+}
+
+func formatBytes(n int64) string {
+	switch {
+	case n%(1<<30) == 0:
+		return strconv.FormatInt(n>>30, 10) + "GiB"
+	case n%(1<<20) == 0:
+		return strconv.FormatInt(n>>20, 10) + "MiB"
+	}
+	return strconv.FormatInt(n, 10) + "B"
 }

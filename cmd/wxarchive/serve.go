@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -26,6 +27,7 @@ import (
 func (a *app) serveCmd() *cobra.Command {
 	var addr, mediaDir string
 	var allowed []string
+	var memLimit string
 	var drain time.Duration
 	c := &cobra.Command{
 		Use:   "serve",
@@ -62,6 +64,14 @@ the blob store and exits 0.`,
 			if _, err := httpx.NewHosts(sc.AllowedHosts...); err != nil {
 				r.Close(context.Background())
 				return usageErr("%s: serve.allowed_hosts: %v", repo.ConfigFile, err)
+			}
+			limit, limitFrom, err := memoryLimit(memLimit, cmd.Flags().Changed("memory-limit"), sc.MemoryLimit)
+			if err != nil {
+				r.Close(context.Background())
+				return usageErr("%v", err)
+			}
+			if limit > 0 {
+				debug.SetMemoryLimit(limit)
 			}
 			// Records and journal events a crash left unsealed are sealed
 			// before serving, so the WORM copy never lags across restarts.
@@ -179,7 +189,7 @@ the blob store and exits 0.`,
 			go func() { serveErr <- srv.Serve(ln) }()
 			fmt.Fprintf(a.stdout, "wxarchive serving %s on http://%s\n", a.dir, ln.Addr())
 			logger.Info("serving", "addr", ln.Addr().String(), "archive", r.Config.ArchiveID, "allowed_hosts", opts.Hosts.List(),
-				"max_connections", maxConns)
+				"max_connections", maxConns, "memory_limit", limitFrom)
 
 			var runErr error
 			select {
@@ -211,6 +221,7 @@ the blob store and exits 0.`,
 		},
 	}
 	c.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen address: an IP address and a port (host names are refused: no DNS lookup)")
+	c.Flags().StringVar(&memLimit, "memory-limit", "", "soft limit of the Go heap, e.g. 384MiB or off (default serve.memory_limit, else GOMEMLIMIT, else "+formatBytes(defaultMemoryLimit)+")")
 	c.Flags().StringArrayVar(&allowed, "allowed-host", nil, "a Host header value to answer besides the loopback names and the listen address (repeatable; NAME or NAME:PORT)")
 	c.Flags().StringVar(&mediaDir, "media", "", "directory of media files named by sdkfileid, for API-ingested messages")
 	c.Flags().DurationVar(&drain, "drain-timeout", 30*time.Second, "how long to wait for in-flight requests on shutdown")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/netip"
@@ -128,5 +129,40 @@ func TestServeAddrAndHosts(t *testing.T) {
 	}
 	if !strings.Contains(logs, `"msg":"listening on a non-loopback address without authentication"`) {
 		t.Errorf("no warning in the log:\n%s", logs)
+	}
+}
+
+func TestMemoryLimit(t *testing.T) {
+	t.Setenv("GOMEMLIMIT", "")
+	for _, c := range []struct {
+		flag    string
+		flagSet bool
+		config  string
+		want    int64
+	}{
+		{"", false, "", defaultMemoryLimit},
+		{"1GiB", true, "2GiB", 1 << 30},
+		{"", false, "512MiB", 512 << 20},
+		{"", false, "768mb", 768 << 20},
+		{"off", true, "", math.MaxInt64},
+		{"", false, "0", math.MaxInt64},
+	} {
+		got, _, err := memoryLimit(c.flag, c.flagSet, c.config)
+		if err != nil || got != c.want {
+			t.Errorf("memoryLimit(%q, %v, %q) = %d, %v; want %d", c.flag, c.flagSet, c.config, got, err, c.want)
+		}
+	}
+	for _, bad := range []string{"lots", "12XB", "1MiB", "-5MiB", "99999999999999999999GiB"} {
+		if _, _, err := memoryLimit(bad, true, ""); err == nil || !strings.Contains(err.Error(), "--memory-limit") {
+			t.Errorf("memoryLimit(%q): %v, want an error naming the flag", bad, err)
+		}
+	}
+	if _, _, err := memoryLimit("", false, "lots"); err == nil || !strings.Contains(err.Error(), "serve.memory_limit") {
+		t.Errorf("a bad config value: %v", err)
+	}
+	// GOMEMLIMIT is the operator's: left to the runtime.
+	t.Setenv("GOMEMLIMIT", "1GiB")
+	if got, from, _ := memoryLimit("", false, ""); got != 0 || !strings.Contains(from, "GOMEMLIMIT") {
+		t.Errorf("with GOMEMLIMIT: %d %q", got, from)
 	}
 }
