@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -309,26 +310,29 @@ func TestBudget(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Larger than the budget: clamped to all of it, waits for it.
-	got := make(chan int, 3)
-	go func() {
-		r, err := b.Acquire(ctx, 100)
-		if err == nil {
-			got <- 100
-			r()
+	var mu sync.Mutex
+	var order []int64
+	var done sync.WaitGroup
+	waiter := func(n int64) {
+		defer done.Done()
+		r, err := b.Acquire(ctx, n)
+		if err != nil {
+			return
 		}
-	}()
+		mu.Lock()
+		order = append(order, n)
+		mu.Unlock()
+		r()
+	}
+	done.Add(1)
+	go waiter(100)
 	for b.waiting() == 0 {
 		time.Sleep(time.Millisecond)
 	}
 	// FIFO: a small request behind the large one waits too, though it
 	// would fit now (else a stream of small ones starves a large one).
-	go func() {
-		r, err := b.Acquire(ctx, 1)
-		if err == nil {
-			got <- 1
-			r()
-		}
-	}()
+	done.Add(1)
+	go waiter(1)
 	for b.waiting() < 2 {
 		time.Sleep(time.Millisecond)
 	}
@@ -346,14 +350,15 @@ func TestBudget(t *testing.T) {
 	if err := <-cerr; !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled waiter: %v", err)
 	}
-	select {
-	case n := <-got:
-		t.Fatalf("%d granted while 8 of 10 are taken and the head wants 10", n)
-	default:
+	mu.Lock()
+	if len(order) != 0 {
+		t.Fatalf("granted %v while 8 of 10 are taken and the head wants 10", order)
 	}
+	mu.Unlock()
 	big()
-	if first, second := <-got, <-got; first != 100 || second != 1 {
-		t.Fatalf("granted %d then %d, want 100 then 1", first, second)
+	done.Wait()
+	if len(order) != 2 || order[0] != 100 || order[1] != 1 {
+		t.Fatalf("granted %v, want 100 then 1", order)
 	}
 	if b.InUse() != 0 {
 		t.Fatalf("in use %d", b.InUse())
