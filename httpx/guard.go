@@ -77,10 +77,11 @@ func (e *BodyTimeoutError) Error() string {
 func (e *BodyTimeoutError) Unwrap() error { return ErrBodyTimeout }
 
 // deadlineBody enforces a BodyPolicy on a request body by moving the
-// connection's read deadline as bytes arrive. When the body is complete
-// it lifts the deadline: net/http then reads the connection in the
-// background to notice a client that goes away, and a deadline passing
-// during a long handler must not look like one.
+// connection's read deadline as bytes arrive. Once the body is complete,
+// net/http lifts the deadline itself when it starts reading the
+// connection in the background (to notice a client that goes away), so a
+// deadline passing during a long handler never cancels it
+// (TestGuardBodyDeadlineLiftedAfterBody).
 type deadlineBody struct {
 	body   io.ReadCloser
 	rc     *http.ResponseController
@@ -103,7 +104,6 @@ func (b *deadlineBody) Read(p []byte) (int, error) {
 	b.n += int64(n)
 	if err == io.EOF {
 		b.done = true
-		b.rc.SetReadDeadline(time.Time{})
 		return n, err
 	}
 	if err != nil {

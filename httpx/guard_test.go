@@ -203,43 +203,65 @@ func TestGuardSlowBodyCutOff(t *testing.T) {
 	}
 }
 
-// A body sent at a good rate is not cut, however long it takes beyond
-// Initial; and once read, the deadline is lifted: a handler working long
+// Once the body is read, its deadline is lifted: a handler working long
 // afterwards keeps its context (net/http's background read of the
-// connection must not time out and cancel it).
+// connection must not time out and cancel it). And a body arriving at a
+// good rate is not cut, however long past Initial it takes.
 func TestGuardBodyDeadlineLiftedAfterBody(t *testing.T) {
-	policy := BodyPolicy{Initial: 200 * time.Millisecond, MinRate: 1 << 10, Max: time.Minute}
+	policy := BodyPolicy{Initial: 500 * time.Millisecond, MinRate: 1 << 20, Max: time.Minute}
 	srv := guarded(t, &Guard{Body: policy}, Handle(nil, func(w http.ResponseWriter, r *http.Request) error {
 		b, err := io.ReadAll(r.Body)
 		if err != nil {
 			return err
 		}
-		time.Sleep(3 * policy.Initial)
+		time.Sleep(4 * policy.Initial) // well past the body's deadline
 		if err := r.Context().Err(); err != nil {
 			return Errorf(500, "cancelled", "context cancelled after the body was read: %v", err)
 		}
 		JSON(w, 200, map[string]int{"n": len(b)})
 		return nil
 	}))
-	// 8 KiB in 16 pieces 50 ms apart: 800 ms, past Initial, within the
-	// rate (each KiB buys a second).
+	post := func(body io.Reader) (int, string) {
+		req, _ := http.NewRequest("POST", srv.URL+"/x", body)
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, string(b)
+	}
+	if status, b := post(bytes.NewReader(bytes.Repeat([]byte("x"), 8192))); status != 200 || !strings.Contains(b, `"n":8192`) {
+		t.Fatalf("%d %s", status, b)
+	}
+	// 2 MiB at about 1 MiB/s per 256 KiB piece: past Initial, within the
+	// rate (each MiB buys a second).
+	slow := BodyPolicy{Initial: 300 * time.Millisecond, MinRate: 64 << 10, Max: time.Minute}
+	srv2 := guarded(t, &Guard{Body: slow}, Handle(nil, func(w http.ResponseWriter, r *http.Request) error {
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			return err
+		}
+		JSON(w, 200, map[string]int{"n": len(b)})
+		return nil
+	}))
 	pr, pw := io.Pipe()
 	go func() {
-		for range 16 {
-			pw.Write(bytes.Repeat([]byte("x"), 512))
-			time.Sleep(50 * time.Millisecond)
+		for range 8 {
+			pw.Write(bytes.Repeat([]byte("y"), 256<<10))
+			time.Sleep(100 * time.Millisecond)
 		}
 		pw.Close()
 	}()
-	req, _ := http.NewRequest("POST", srv.URL+"/x", pr)
-	resp, err := srv.Client().Do(req)
+	req, _ := http.NewRequest("POST", srv2.URL+"/x", pr)
+	resp, err := srv2.Client().Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := io.ReadAll(resp.Body)
+	b2, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(b), `"n":8192`) {
-		t.Fatalf("%d %s", resp.StatusCode, b)
+	if resp.StatusCode != 200 || !strings.Contains(string(b2), `"n":2097152`) {
+		t.Fatalf("a body at a good rate: %d %s", resp.StatusCode, b2)
 	}
 }
 
