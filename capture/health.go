@@ -207,6 +207,11 @@ func (h *Tracker) record(ctx context.Context, id, kind, subject, detail, state, 
 
 // RecordFault journals one capture.fault event.
 func RecordFault(ctx context.Context, j Journal, actor string, f archive.CaptureFaultEvent) error {
+	// Subjects and details come from sources and error texts: bounded and
+	// made valid UTF-8 here, the same way for a raise and its resolve, so
+	// a fault is always journaled (docs/FORMAT.md §4.6).
+	f.Subject = archive.Truncate(f.Subject, archive.MaxIDBytes)
+	f.Detail = archive.Truncate(f.Detail, archive.MaxReasonBytes)
 	var subj []string
 	if f.Subject != "" {
 		subj = []string{f.Subject}

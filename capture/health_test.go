@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -217,5 +218,25 @@ func TestHealthPermitUsers(t *testing.T) {
 	}
 	if v := gauge(t, reg, "wxarchive_capture_permit_users", map[string]string{"connector": "archive"}); v != 42 {
 		t.Fatalf("gauge %v", v)
+	}
+}
+
+// TestRecordFaultBounded: a fault whose subject or detail came from a
+// source (an invalid msgid, a megabyte of error text) is still journaled,
+// bounded, and reads back.
+func TestRecordFaultBounded(t *testing.T) {
+	r := openRepo(t)
+	ctx := context.Background()
+	f := archive.CaptureFaultEvent{Connector: "c", Kind: capture.FaultMediaFailed, Subject: strings.Repeat("m", 1000) + "\xff",
+		State: archive.FaultRaised, Detail: strings.Repeat("<", 1<<20)}
+	if err := capture.RecordFault(ctx, r.Engine, "connector:c", f); err != nil {
+		t.Fatal(err)
+	}
+	open, err := r.Store.OpenFaults(ctx)
+	if err != nil || len(open) != 1 {
+		t.Fatalf("open faults %+v, %v", open, err)
+	}
+	if got := open[0]; len(got.Subject) > archive.MaxIDBytes || len(got.Detail) > archive.MaxReasonBytes || !utf8.ValidString(got.Subject) {
+		t.Fatalf("journaled subject %d bytes, detail %d bytes", len(got.Subject), len(got.Detail))
 	}
 }

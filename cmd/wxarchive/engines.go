@@ -2,33 +2,15 @@ package main
 
 import (
 	"context"
-	"path/filepath"
 
-	"github.com/wxarchive/wxarchive/blob"
-	"github.com/wxarchive/wxarchive/blob/fsblob"
+	cmdengines "github.com/wxarchive/wxarchive/cmd/engines"
 	"github.com/wxarchive/wxarchive/repo"
-	"github.com/wxarchive/wxarchive/store"
-	"github.com/wxarchive/wxarchive/store/sqlite"
 	"github.com/wxarchive/wxarchive/supervise"
 )
 
 // engines is the registry of storage engines by URL scheme (an archive's
-// `index:` and `blobs:` in wxarchive.yaml). This is the one place adapters
-// are chosen (DESIGN §6): the embedded defaults here; PostgreSQL and S3
-// register beside them.
-func engines() *repo.Engines {
-	e := &repo.Engines{}
-	e.RegisterStore("sqlite", func(ctx context.Context, loc string, o repo.StoreOptions) (store.Store, error) {
-		return sqlite.Open(ctx, repo.LocalPath(o.Dir, loc), sqlite.Options{ReadOnly: o.ReadOnly, NoSync: o.NoSync})
-	})
-	e.RegisterBlobs("file", func(_ context.Context, loc string, o repo.BlobOptions) (blob.Store, error) {
-		return fsblob.Open(repo.LocalPath(o.Dir, loc), fsblob.Options{Now: o.Now, NoSync: o.NoSync})
-	})
-	e.RegisterScratch(func(ctx context.Context, dir string) (store.Store, error) {
-		return sqlite.Open(ctx, filepath.Join(dir, "rebuilt.db"), sqlite.Options{NoSync: true})
-	})
-	return e
-}
+// `index:` and `blobs:` in wxarchive.yaml), from cmd/engines.
+func engines() *repo.Engines { return cmdengines.All() }
 
 // initArchive creates an archive with the default supervision pack.
 func initArchive(ctx context.Context, dir string, opts repo.InitOptions) (*repo.Config, error) {

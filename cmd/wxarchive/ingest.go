@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -66,30 +67,24 @@ and the exit status is 2. Re-running the same file writes nothing new.`,
 			if mediaDir != "" {
 				in.Media = ingest.DirMedia{Dir: mediaDir}
 			}
-			wit, err := a.startWitnessing(r, nil, nil, a.logger)
-			if err != nil {
-				r.Close(ctx)
-				return err
-			}
-			stopSealer := sealWhileRunning(r)
-			finishSupervision := a.superviseWhileRunning(r)
 			bar := a.progressBar(st.Size(), "ingest")
 			if bar != nil {
 				in.Progress = func(_ int, bytes int64) { bar.Set64(bytes) }
 			}
 			start := time.Now()
-			sum, runErr := in.Run(ctx, f)
-			if bar != nil {
-				bar.Finish()
+			var sum *jsonl.Summary
+			ran := false
+			runErr, closeErr := a.whileWriting(ctx, r, func() (err error) {
+				ran = true
+				sum, err = in.Run(ctx, f)
+				if bar != nil {
+					bar.Finish()
+				}
+				return err
+			})
+			if !ran {
+				return errors.Join(runErr, closeErr) // witnessing could not start: nothing ran
 			}
-			// Supervision: the policies see every new message.
-			if _, err := finishSupervision(ctx); err != nil && runErr == nil {
-				runErr = fmt.Errorf("supervision: %w", err)
-			}
-			stopSealer()
-			wit.Stop()
-			closeErr := r.Close(ctx)
-			wit.AfterClose(ctx)
 			elapsed := time.Since(start)
 			if asJSON {
 				a.printJSON(sum)

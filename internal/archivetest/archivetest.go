@@ -7,35 +7,19 @@ package archivetest
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/wxarchive/wxarchive/app"
-	"github.com/wxarchive/wxarchive/blob"
-	"github.com/wxarchive/wxarchive/blob/fsblob"
 	"github.com/wxarchive/wxarchive/capture"
 	"github.com/wxarchive/wxarchive/capture/all"
+	"github.com/wxarchive/wxarchive/cmd/engines"
 	"github.com/wxarchive/wxarchive/ingest"
 	"github.com/wxarchive/wxarchive/repo"
-	"github.com/wxarchive/wxarchive/store"
-	"github.com/wxarchive/wxarchive/store/sqlite"
 	"github.com/wxarchive/wxarchive/supervise"
 )
 
-// Engines are the embedded engines, as cmd/wxarchive registers them.
-func Engines() *repo.Engines {
-	e := &repo.Engines{}
-	e.RegisterStore("sqlite", func(ctx context.Context, loc string, o repo.StoreOptions) (store.Store, error) {
-		return sqlite.Open(ctx, repo.LocalPath(o.Dir, loc), sqlite.Options{ReadOnly: o.ReadOnly, NoSync: o.NoSync})
-	})
-	e.RegisterBlobs("file", func(_ context.Context, loc string, o repo.BlobOptions) (blob.Store, error) {
-		return fsblob.Open(repo.LocalPath(o.Dir, loc), fsblob.Options{Now: o.Now, NoSync: o.NoSync})
-	})
-	e.RegisterScratch(func(ctx context.Context, dir string) (store.Store, error) {
-		return sqlite.Open(ctx, filepath.Join(dir, "rebuilt.db"), sqlite.Options{NoSync: true})
-	})
-	return e
-}
+// Engines are the engines cmd/wxarchive is built with (cmd/engines).
+func Engines() *repo.Engines { return engines.All() }
 
 // Init creates an archive in dir with the default policy pack, as
 // `wxarchive init` does.
