@@ -81,7 +81,8 @@ type Store struct {
 	ckptDB    *sql.DB // background WAL checkpointer
 	ckptStop  chan struct{}
 	ckptDone  chan struct{}
-	needReset atomic.Bool // the writer should checkpoint so the WAL can rewind
+	needReset atomic.Bool  // the writer should checkpoint so the WAL can rewind
+	walSeen   atomic.Int64 // WAL file size at the writer's last checkpoint
 }
 
 var _ store.Store = (*Store)(nil)
@@ -289,10 +290,27 @@ func (s *Store) checkpointer() {
 }
 
 // resetWAL runs on the writer connection between transactions when the
-// checkpointer asked for it.
+// checkpointer asked for it, or when the WAL has reached walResetBytes
+// without it: on a loaded machine the background ticker can fall behind a
+// fast writer, and the bound must not depend on its timing (CI saw a 36 MB
+// WAL against a 1 MiB threshold). The writer's own checkpoint then copies
+// what the background has not, a stall that is the right back-pressure.
+//
+// The file keeps its high-water size after a rewind (frames overwrite it
+// from the start), so the writer acts only when the file has grown past
+// walResetBytes since its last look: a WAL that grows is one that did not
+// rewind.
 func (s *Store) resetWAL() {
-	if s.needReset.Swap(false) {
-		s.write.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+	wal := s.path + "-wal"
+	if !s.needReset.Swap(false) {
+		st, err := os.Stat(wal)
+		if err != nil || st.Size() < walResetBytes || st.Size() <= s.walSeen.Load() {
+			return
+		}
+	}
+	s.write.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+	if st, err := os.Stat(wal); err == nil {
+		s.walSeen.Store(st.Size())
 	}
 }
 
