@@ -117,6 +117,11 @@ type checker struct {
 	verified    map[archive.BlobID]bool
 	referenced  map[archive.BlobID]string // blob → what refers to it
 	journalSize uint64
+	// malformedLeaves are the leaves reported as journal.leaf_malformed;
+	// unreadSinceMessage is set when one could not be read at all since
+	// the last message event (a serial it held is then not a gap).
+	malformedLeaves    map[uint64]bool
+	unreadSinceMessage bool
 	// st is the index as it was when verify started (a snapshot): a
 	// writer running meanwhile (serve) changes nothing verify reads.
 	st store.Reader
@@ -128,6 +133,16 @@ func (c *checker) fault(kind, object, format string, a ...any) {
 	if n <= c.opts.MaxFaultsPerKind {
 		c.rep.Faults = append(c.rep.Faults, Fault{Kind: kind, Object: object, Detail: fmt.Sprintf(format, a...)})
 	}
+}
+
+// malformed reports a leaf that is not a canonical event at its position,
+// once however many readers of it notice.
+func (c *checker) malformed(idx uint64, err error) {
+	if c.malformedLeaves[idx] {
+		return
+	}
+	c.malformedLeaves[idx] = true
+	c.fault(JournalLeafMalformed, journalObj(idx), "%v", err)
 }
 
 func (c *checker) progress(phase string, done, total int64) {
@@ -154,7 +169,7 @@ func Run(ctx context.Context, r *repo.Repo, opts Options) (*Report, error) {
 	}
 	c := &checker{ctx: ctx, r: r, opts: opts, rep: &Report{Faults: []Fault{}}, counts: map[string]int{},
 		checkpoints: map[uint64]store.CheckpointRow{}, cpRoots: map[uint64][]byte{}, roots: map[uint64][]byte{},
-		verified: map[archive.BlobID]bool{}, lastRecords: map[store.RecordKey][]byte{}, referenced: map[archive.BlobID]string{}}
+		verified: map[archive.BlobID]bool{}, malformedLeaves: map[uint64]bool{}, lastRecords: map[store.RecordKey][]byte{}, referenced: map[archive.BlobID]string{}}
 	c.v = r.Verifier
 	if opts.PublicKey != "" {
 		v, err := journal.NewVerifier(r.Config.Origin, opts.PublicKey)
@@ -348,8 +363,15 @@ func (c *checker) checkJournal() error {
 		}
 		ev, err := journal.ParseLeaf(idx, leaf)
 		if err != nil {
-			c.fault(JournalLeafMalformed, journalObj(idx), "%v", err)
-			return nil
+			c.malformed(idx, err)
+			// The leaf is still what the tree and the checkpoints commit
+			// to: read it as it is, so that its records, its serial and
+			// its index rows are checked like any other's and the one
+			// fault above is the only one it causes.
+			if ev, err = journal.DecodeLeaf(idx, leaf); err != nil {
+				c.unreadSinceMessage = true
+				return nil
+			}
 		}
 		clear(c.lastRecords)
 		c.checkEventRecords(ev, &nextSerial)
@@ -429,17 +451,19 @@ func (c *checker) checkEventRecords(ev *journal.Event, nextSerial *uint64) {
 	case archive.EventMessageArchived, archive.EventMessageConflict:
 		var p archive.MessageEvent
 		if err := ev.DecodePayload(&p); err != nil {
-			c.fault(JournalLeafMalformed, journalObj(ev.Index), "%v", err)
+			c.malformed(ev.Index, err)
+			c.unreadSinceMessage = true
 			return
 		}
 		c.rep.Stats.Messages++
-		if p.Serial != *nextSerial {
+		// Serials held by leaves that could not be read are not gaps:
+		// the leaf is the fault, reported once.
+		if p.Serial != *nextSerial && !(c.unreadSinceMessage && p.Serial > *nextSerial) {
 			c.fault(SerialGap, fmt.Sprintf("serial:%d", p.Serial), "journal event %d has serial %d, expected %d", ev.Index, p.Serial, *nextSerial)
 		}
 		*nextSerial = p.Serial + 1
-		if _, ok := get(archive.OrdinalRaw, p.Raw); !ok {
-			// reported
-		}
+		c.unreadSinceMessage = false
+		get(archive.OrdinalRaw, p.Raw) // a fault, if any, is reported by get
 		if b, ok := get(archive.OrdinalNormalized, p.Record); ok {
 			var m archive.Message
 			if err := json.Unmarshal(b, &m); err != nil {
@@ -457,21 +481,21 @@ func (c *checker) checkEventRecords(ev *journal.Event, nextSerial *uint64) {
 	case archive.EventInputRejected:
 		var p archive.RejectEvent
 		if err := ev.DecodePayload(&p); err != nil {
-			c.fault(JournalLeafMalformed, journalObj(ev.Index), "%v", err)
+			c.malformed(ev.Index, err)
 			return
 		}
 		get(archive.OrdinalRaw, p.Raw)
 	case archive.EventRecordsSealed:
 		var p archive.SealEvent
 		if err := ev.DecodePayload(&p); err != nil {
-			c.fault(JournalLeafMalformed, journalObj(ev.Index), "%v", err)
+			c.malformed(ev.Index, err)
 			return
 		}
 		c.referenced[p.Pack] = fmt.Sprintf("pack sealed by journal event %d", ev.Index)
 	case archive.EventAttachmentFetched:
 		var p archive.AttachmentFetchedEvent
 		if err := ev.DecodePayload(&p); err != nil {
-			c.fault(JournalLeafMalformed, journalObj(ev.Index), "%v", err)
+			c.malformed(ev.Index, err)
 			return
 		}
 		if p.Serial >= *nextSerial {
@@ -581,7 +605,7 @@ func (c *checker) checkSegments() error {
 		// Unsealed leaves are normal for a few seconds after a commit.
 		var t archive.Time
 		_ = c.st.Leaves(c.ctx, next, next+1, func(idx uint64, _, leaf []byte) error {
-			if ev, err := journal.ParseLeaf(idx, leaf); err == nil {
+			if ev, err := journal.DecodeLeaf(idx, leaf); err == nil {
 				t = ev.Time
 			}
 			return nil
