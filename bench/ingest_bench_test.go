@@ -20,6 +20,7 @@ import (
 	"github.com/wxarchive/wxarchive/httpapi"
 	"github.com/wxarchive/wxarchive/ingest"
 	"github.com/wxarchive/wxarchive/repo"
+	"github.com/wxarchive/wxarchive/store/sqlite"
 	"github.com/wxarchive/wxarchive/verify"
 )
 
@@ -247,7 +248,7 @@ func BenchmarkVerifyArchive(b *testing.B) {
 	b.ResetTimer()
 	var bytesHashed int64
 	for i := 0; i < b.N; i++ {
-		rep, err := verify.Run(ctx, r, verify.Options{ScratchDir: b.TempDir()})
+		rep, err := verify.Run(ctx, r, verify.Options{Scratch: sqlite.OpenScratch, ScratchDir: b.TempDir()})
 		if err != nil || !rep.OK {
 			b.Fatalf("verify: %v %+v", err, rep)
 		}

@@ -27,6 +27,7 @@ import (
 	"github.com/wxarchive/wxarchive/journal"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/store"
+	"github.com/wxarchive/wxarchive/store/sqlite"
 	"github.com/wxarchive/wxarchive/verify"
 )
 
@@ -99,7 +100,7 @@ func (e *env) finish() *verify.Report {
 		return nil
 	}
 	defer ro.Close(ctx)
-	rep, err := verify.Run(ctx, ro, verify.Options{ScratchDir: e.scratch})
+	rep, err := verify.Run(ctx, ro, verify.Options{Scratch: sqlite.OpenScratch, ScratchDir: e.scratch})
 	if err != nil {
 		t.Errorf("verify.Run: %v", err)
 		return nil

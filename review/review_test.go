@@ -15,6 +15,7 @@ import (
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/review"
 	"github.com/wxarchive/wxarchive/store"
+	"github.com/wxarchive/wxarchive/store/sqlite"
 	"github.com/wxarchive/wxarchive/supervise"
 	"github.com/wxarchive/wxarchive/verify"
 )
@@ -157,7 +158,7 @@ func TestReviewWorkflow(t *testing.T) {
 	if n != 8 {
 		t.Fatalf("%d review events, want 8", n)
 	}
-	rep, err := verify.Run(ctx, r, verify.Options{})
+	rep, err := verify.Run(ctx, r, verify.Options{Scratch: sqlite.OpenScratch})
 	if err != nil || !rep.OK {
 		t.Fatalf("verify: %v %+v", err, rep)
 	}

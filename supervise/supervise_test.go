@@ -15,6 +15,7 @@ import (
 	"github.com/wxarchive/wxarchive/policy"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/store"
+	"github.com/wxarchive/wxarchive/store/sqlite"
 	"github.com/wxarchive/wxarchive/supervise"
 	"github.com/wxarchive/wxarchive/verify"
 )
@@ -120,7 +121,7 @@ func TestSupervisor(t *testing.T) {
 	if strings.Join(fc, " ") != "n1" {
 		t.Fatalf("first-contact alerts %v, want n1 only", fc)
 	}
-	rep, err := verify.Run(ctx, r, verify.Options{})
+	rep, err := verify.Run(ctx, r, verify.Options{Scratch: sqlite.OpenScratch})
 	if err != nil || !rep.OK {
 		t.Fatalf("verify: %v %+v", err, rep)
 	}

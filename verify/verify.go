@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"time"
@@ -26,7 +25,6 @@ import (
 	"github.com/wxarchive/wxarchive/journal"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/store"
-	"github.com/wxarchive/wxarchive/store/sqlite"
 )
 
 // Fault kinds.
@@ -98,7 +96,15 @@ type Options struct {
 	MaxFaultsPerKind int
 	// ScratchDir holds the rebuilt index (default: a temporary directory).
 	ScratchDir string
+	// Scratch opens the empty store the index is rebuilt into, in a new
+	// directory verify removes afterwards (required): the engine is the
+	// caller's choice, e.g. sqlite.OpenScratch. verify never picks an
+	// adapter itself.
+	Scratch func(ctx context.Context, dir string) (store.Store, error)
 }
+
+// ErrNoScratch is returned by Run when Options.Scratch is not set.
+var ErrNoScratch = errors.New("verify: Options.Scratch (the factory of the scratch index) is required")
 
 type checker struct {
 	ctx    context.Context
@@ -155,6 +161,9 @@ func (c *checker) progress(phase string, done, total int64) {
 // problem with the archive itself is a Fault.
 func Run(ctx context.Context, r *repo.Repo, opts Options) (*Report, error) {
 	start := time.Now()
+	if opts.Scratch == nil {
+		return nil, ErrNoScratch
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -265,7 +274,7 @@ func (c *checker) loadCheckpoints() error {
 }
 
 type scratch struct {
-	st  *sqlite.Store
+	st  store.Store
 	tx  store.Tx
 	dir string
 }
@@ -283,7 +292,7 @@ func (c *checker) openScratch() (*scratch, error) {
 			return nil, err
 		}
 	}
-	st, err := sqlite.Open(c.ctx, filepath.Join(dir, "rebuilt.db"), sqlite.Options{NoSync: true})
+	st, err := c.opts.Scratch(c.ctx, dir)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -731,7 +740,7 @@ func displayKey(k string) string {
 type dumpRow struct{ table, key, row string }
 
 // compareIndex merge-joins the live projection with the rebuilt one.
-func (c *checker) compareIndex(rebuilt *sqlite.Store) error {
+func (c *checker) compareIndex(rebuilt store.Reader) error {
 	ctx, cancel := context.WithCancel(c.ctx)
 	defer cancel()
 	stream := func(r store.Reader) (<-chan dumpRow, <-chan error) {

@@ -5,7 +5,9 @@ import (
 	"context"
 	"database/sql"
 	"encoding/base64"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +23,7 @@ import (
 	"github.com/wxarchive/wxarchive/journal"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/store"
+	"github.com/wxarchive/wxarchive/store/sqlite"
 	"github.com/wxarchive/wxarchive/verify"
 )
 
@@ -96,7 +99,7 @@ func run(t *testing.T, dir string, now time.Time) *verify.Report {
 		t.Fatal(err)
 	}
 	defer r.Close(ctx)
-	rep, err := verify.Run(ctx, r, verify.Options{Now: func() time.Time { return now }, ScratchDir: t.TempDir()})
+	rep, err := verify.Run(ctx, r, verify.Options{Scratch: sqlite.OpenScratch, Now: func() time.Time { return now }, ScratchDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -449,7 +452,7 @@ func TestVerifyWhileWriting(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := verify.Run(ctx, r, verify.Options{ScratchDir: t.TempDir()})
+		rep, err := verify.Run(ctx, r, verify.Options{Scratch: sqlite.OpenScratch, ScratchDir: t.TempDir()})
 		r.Close(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -463,5 +466,42 @@ func TestVerifyWhileWriting(t *testing.T) {
 	close(stop)
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestScratchFromTheCaller: verify picks no storage engine itself; the
+// scratch index comes from the caller's factory, and without one Run
+// refuses to start rather than guess.
+func TestScratchFromTheCaller(t *testing.T) {
+	ctx := context.Background()
+	dir := buildArchive(t)
+	r := readOnly(t, dir)
+	if _, err := verify.Run(ctx, r, verify.Options{}); !errors.Is(err, verify.ErrNoScratch) {
+		t.Fatalf("Run without Scratch: %v", err)
+	}
+	var opened []string
+	rep, err := verify.Run(ctx, r, verify.Options{ScratchDir: t.TempDir(), Scratch: func(ctx context.Context, dir string) (store.Store, error) {
+		opened = append(opened, dir)
+		return sqlite.OpenScratch(ctx, dir)
+	}})
+	if err != nil || !rep.OK {
+		t.Fatalf("Run: %v %+v", err, rep)
+	}
+	if len(opened) != 1 {
+		t.Fatalf("scratch opened %d times", len(opened))
+	}
+	if _, err := os.Stat(opened[0]); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("scratch directory %s left behind (%v)", opened[0], err)
+	}
+	// Its own imports (repo still opens the archive's engines until they
+	// are chosen in cmd/: the architecture test checks the whole graph).
+	out, err := exec.Command("go", "list", "-f", `{{join .Imports " "}}`, "github.com/wxarchive/wxarchive/verify").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v %s", err, out)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		if strings.HasPrefix(dep, "github.com/wxarchive/wxarchive/store/") {
+			t.Errorf("verify depends on the adapter %s", dep)
+		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/wxarchive/wxarchive/ingest"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/store"
+	"github.com/wxarchive/wxarchive/store/sqlite"
 	"github.com/wxarchive/wxarchive/verify"
 )
 
@@ -146,7 +147,7 @@ func TestHealthFaults(t *testing.T) {
 	if strings.Join(history, ",") != "requests_rejected/raised,media_failed/raised,requests_rejected/resolved,media_failed/resolved" {
 		t.Fatalf("history %v", history)
 	}
-	rep, err := verify.Run(ctx, r, verify.Options{})
+	rep, err := verify.Run(ctx, r, verify.Options{Scratch: sqlite.OpenScratch})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/wxarchive/wxarchive/capture/importer"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/store"
+	"github.com/wxarchive/wxarchive/store/sqlite"
 	"github.com/wxarchive/wxarchive/verify"
 )
 
@@ -272,7 +273,7 @@ func TestImportResumes(t *testing.T) {
 	if len(rows) != 1 || !strings.Contains(rows[0].Origin, "line 2") || rows[0].Source != "import:wechatmsg-csv:wxid_owner" {
 		t.Fatalf("message 17#1: %+v", rows)
 	}
-	rep, err := verify.Run(ctx, r, verify.Options{})
+	rep, err := verify.Run(ctx, r, verify.Options{Scratch: sqlite.OpenScratch})
 	if err != nil || !rep.OK {
 		t.Fatalf("verify: %v %+v", err, rep)
 	}

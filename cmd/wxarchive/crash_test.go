@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/wxarchive/wxarchive/repo"
+	"github.com/wxarchive/wxarchive/store/sqlite"
 	"github.com/wxarchive/wxarchive/verify"
 )
 
@@ -265,7 +266,7 @@ func checkAcked(t *testing.T, dir string, acked map[string]uint64, round int, ru
 	if !runVerify {
 		return
 	}
-	rep, err := verify.Run(ctx, r, verify.Options{ScratchDir: t.TempDir()})
+	rep, err := verify.Run(ctx, r, verify.Options{Scratch: sqlite.OpenScratch, ScratchDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

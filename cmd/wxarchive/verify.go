@@ -7,6 +7,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
+	"github.com/wxarchive/wxarchive/store/sqlite"
 	"github.com/wxarchive/wxarchive/verify"
 )
 
@@ -31,7 +32,7 @@ cannot vouch for itself.`,
 				return err
 			}
 			defer r.Close(ctx)
-			opts := verify.Options{PublicKey: publicKey}
+			opts := verify.Options{Scratch: sqlite.OpenScratch, PublicKey: publicKey}
 			var bar *progressbar.ProgressBar
 			var phase string
 			if a.interactive() {

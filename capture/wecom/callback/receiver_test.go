@@ -18,6 +18,7 @@ import (
 	"github.com/wxarchive/wxarchive/capture/wecom/callback"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/store"
+	"github.com/wxarchive/wxarchive/store/sqlite"
 	"github.com/wxarchive/wxarchive/verify"
 )
 
@@ -388,7 +389,7 @@ func TestReceiverMediaRetry(t *testing.T) {
 	if n, err := e.rcv.RetryMedia(ctx); err != nil || n != 0 {
 		t.Fatalf("second retry: %d %v", n, err)
 	}
-	rep, err := verify.Run(ctx, e.r, verify.Options{})
+	rep, err := verify.Run(ctx, e.r, verify.Options{Scratch: sqlite.OpenScratch})
 	if err != nil || !rep.OK {
 		t.Fatalf("verify: %v %+v", err, rep.Faults)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/wxarchive/wxarchive/capture/wecom/kf"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/store"
+	"github.com/wxarchive/wxarchive/store/sqlite"
 	"github.com/wxarchive/wxarchive/verify"
 )
 
@@ -104,7 +105,7 @@ func TestSyncPages(t *testing.T) {
 	if err != nil || res.Archived != 1 || res.Cursor != "p4" {
 		t.Fatalf("third sync: %+v, %v", res, err)
 	}
-	rep, err := verify.Run(ctx, r, verify.Options{})
+	rep, err := verify.Run(ctx, r, verify.Options{Scratch: sqlite.OpenScratch})
 	if err != nil || !rep.OK {
 		t.Fatalf("verify: %v %+v", err, rep)
 	}

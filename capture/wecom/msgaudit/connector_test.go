@@ -28,6 +28,7 @@ import (
 	"github.com/wxarchive/wxarchive/demo"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/store"
+	"github.com/wxarchive/wxarchive/store/sqlite"
 	"github.com/wxarchive/wxarchive/verify"
 )
 
@@ -220,7 +221,7 @@ func (f *fixture) counts() (messages, fetched, faulty int64) {
 
 func (f *fixture) verify() {
 	f.t.Helper()
-	rep, err := verify.Run(context.Background(), f.r, verify.Options{})
+	rep, err := verify.Run(context.Background(), f.r, verify.Options{Scratch: sqlite.OpenScratch})
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
 	"github.com/wxarchive/wxarchive/demo"
 	"github.com/wxarchive/wxarchive/repo"
+	"github.com/wxarchive/wxarchive/store/sqlite"
 	"github.com/wxarchive/wxarchive/verify"
 )
 
@@ -288,7 +289,7 @@ func TestAcceptance50k(t *testing.T) {
 			t.Fatalf("open fault %+v", f)
 		}
 	}
-	rep, err := verify.Run(ctx, r, verify.Options{})
+	rep, err := verify.Run(ctx, r, verify.Options{Scratch: sqlite.OpenScratch})
 	if err != nil {
 		t.Fatal(err)
 	}
