@@ -123,6 +123,8 @@ type checker struct {
 	verified    map[archive.BlobID]bool
 	referenced  map[archive.BlobID]string // blob → what refers to it
 	journalSize uint64
+	// at is the time of the snapshot verify reads.
+	at time.Time
 	// malformedLeaves are the leaves reported as journal.leaf_malformed;
 	// unreadSinceMessage is set when one could not be read at all since
 	// the last message event (a serial it held is then not a gap).
@@ -190,6 +192,12 @@ func Run(ctx context.Context, r *repo.Repo, opts Options) (*Report, error) {
 			c.fault(ConfigPublicKeyChange, repo.ConfigFile, "the configured public key differs from the one supplied")
 		}
 	}
+	// Ages (unsealed records and leaves) are measured at the moment of
+	// the snapshot, not when the check reaches them: a run lasting longer
+	// than the seal delay next to a writer must not find the records the
+	// writer had just committed "unsealed". Read just before the snapshot,
+	// so an age is never overstated.
+	c.at = opts.Now()
 	snap, release, err := r.Store.Snapshot(ctx)
 	if err != nil {
 		return nil, err
@@ -619,22 +627,21 @@ func (c *checker) checkSegments() error {
 			}
 			return nil
 		})
-		if !t.IsZero() && c.opts.Now().Sub(t.Time) > c.opts.SealDelay {
-			c.fault(JournalUnsealed, journalObj(next), "leaves %d..%d not sealed since %s (bound %s)", next, c.journalSize-1, t, c.opts.SealDelay)
+		if !t.IsZero() && c.at.Sub(t.Time) > c.opts.SealDelay {
+			c.fault(JournalUnsealed, journalObj(next), "leaves %d..%d not sealed since %s (bound %s, at %s)", next, c.journalSize-1, t, c.opts.SealDelay, archive.At(c.at))
 		}
 	}
 	return nil
 }
 
 func (c *checker) checkPending() error {
-	now := c.opts.Now()
 	return c.st.PendingRecords(c.ctx, store.RecordKey{}, 0, func(r store.PendingRecord) error {
 		obj := fmt.Sprintf("record:%d/%d", r.Key.JournalIndex, r.Key.Ordinal)
 		if archive.Hash(r.Data) != r.Hash {
 			c.fault(RecordCorrupt, obj, "pending record does not match its hash")
 		}
-		if now.Sub(r.CreatedAt.Time) > c.opts.SealDelay {
-			c.fault(RecordUnsealed, obj, "captured %s, not sealed within %s", r.CreatedAt, c.opts.SealDelay)
+		if c.at.Sub(r.CreatedAt.Time) > c.opts.SealDelay {
+			c.fault(RecordUnsealed, obj, "captured %s, not sealed within %s (at %s)", r.CreatedAt, c.opts.SealDelay, archive.At(c.at))
 		}
 		return nil
 	})
