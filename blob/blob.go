@@ -8,7 +8,11 @@
 //     stored copy is not identical (it was damaged), Put fails with an
 //     *IntegrityError and leaves the damaged copy for the checker to report.
 //   - Get re-hashes what it reads; a mismatch is an *IntegrityError naming the
-//     id. A missing blob is an error matching ErrNotFound.
+//     id, whose Data holds the bytes read (so that a reader able to verify
+//     parts of them on its own — a pack, each record of which has its own
+//     SHA-256 — can still use the intact parts: one damaged byte must not
+//     make a whole pack of records unreadable). A missing blob is an error
+//     matching ErrNotFound.
 //   - Retention only grows: SetRetention to an earlier time fails with
 //     ErrRetentionShortened. Delete is refused with ErrRetained before
 //     retain-until and ErrLegalHold while a hold is set.
@@ -82,6 +86,10 @@ type IntegrityError struct {
 	ID     archive.BlobID // expected
 	Actual archive.BlobID // hash of what was read
 	Size   int64          // bytes read
+	// Data, from Get, is what was read (Size bytes hashing to Actual); nil
+	// from other operations. It is damaged evidence: never use it as the
+	// blob, only parts of it that verify by their own hashes.
+	Data []byte
 }
 
 func (e *IntegrityError) Error() string {

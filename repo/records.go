@@ -154,11 +154,24 @@ func (r *Records) pack(ctx context.Context, id archive.BlobID) (*pack.Pack, erro
 		return p, nil
 	}
 	b, err := r.blobs.Get(ctx, id)
+	var ie *blob.IntegrityError
+	if errors.As(err, &ie) && ie.Data != nil {
+		// A damaged pack fails small: every record in it carries its own
+		// SHA-256 (and Get checks it against the journal's), so the
+		// records the damage did not touch stay readable, and the one it
+		// did is refused on its own. The parsed pack is cached like an
+		// intact one, so reading a damaged pack record by record costs
+		// one read, not one per record.
+		b, err = ie.Data, nil
+	}
 	if err != nil {
 		return nil, err
 	}
 	p, err = pack.Parse(b)
 	if err != nil {
+		if ie != nil {
+			return nil, fmt.Errorf("pack %s: %w (its bytes were altered: %v)", id, err, ie)
+		}
 		return nil, fmt.Errorf("pack %s: %w", id, err)
 	}
 	r.mu.Lock()

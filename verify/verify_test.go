@@ -82,7 +82,7 @@ func buildArchive(t *testing.T) string {
 	return dir
 }
 
-func copyDir(t *testing.T, src string) string {
+func copyDir(t testing.TB, src string) string {
 	t.Helper()
 	dst := filepath.Join(t.TempDir(), "copy")
 	if out, err := exec.Command("cp", "-a", src, dst).CombinedOutput(); err != nil {
@@ -132,7 +132,7 @@ func blobPath(dir string, id archive.BlobID) string {
 	return filepath.Join(dir, repo.BlobDir, "objects", s[:2], s)
 }
 
-func flipByte(t *testing.T, path string, off int64) {
+func flipByte(t testing.TB, path string, off int64) {
 	t.Helper()
 	os.Chmod(path, 0o644)
 	b, err := os.ReadFile(path)
@@ -145,7 +145,7 @@ func flipByte(t *testing.T, path string, off int64) {
 	}
 }
 
-func readOnly(t *testing.T, dir string) *repo.Repo {
+func readOnly(t testing.TB, dir string) *repo.Repo {
 	t.Helper()
 	r, err := repo.Open(context.Background(), dir, repo.OpenOptions{ReadOnly: true})
 	if err != nil {

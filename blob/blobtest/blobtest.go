@@ -560,6 +560,13 @@ func testTamper(t *testing.T, s blob.Store, tam Tamperer) {
 		if ie.Size != int64(len(a)) {
 			t.Errorf("IntegrityError.Size = %d, want %d", ie.Size, len(a))
 		}
+		// Get's error carries what it read, so that the intact parts of a
+		// damaged pack stay readable: the bytes stored, damage included.
+		damaged := bytes.Clone(a)
+		damaged[off] ^= 0xff
+		if !bytes.Equal(ie.Data, damaged) || archive.Hash(ie.Data) != ie.Actual {
+			t.Errorf("IntegrityError.Data after FlipByte(%d): %d bytes, not the %d stored", off, len(ie.Data), len(a))
+		}
 		// Putting the original bytes must not "succeed" over the damage:
 		// the caller would believe its evidence stored.
 		_, err = s.Put(ctx, a, blob.PutOptions{RetainUntil: t0.Add(2 * time.Hour)})

@@ -365,7 +365,7 @@ func (s *Store) Get(ctx context.Context, id archive.BlobID) ([]byte, error) {
 		return nil, fail("get", id, notFound(err))
 	}
 	if actual := archive.Hash(b); actual != id {
-		return nil, &blob.IntegrityError{ID: id, Actual: actual, Size: int64(len(b))}
+		return nil, &blob.IntegrityError{ID: id, Actual: actual, Size: int64(len(b)), Data: b}
 	}
 	return b, nil
 }
