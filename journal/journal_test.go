@@ -336,3 +336,34 @@ func TestAppendLeafMatchesMarshal(t *testing.T) {
 		}
 	}
 }
+
+// TestRotationStatement: a signer knows its public key, and a statement
+// it signs (the key.rotated note) opens only under that key.
+func TestRotationStatement(t *testing.T) {
+	s1, v1, _ := GenerateKey("wxarchive-test")
+	_, v2, _ := GenerateKey("wxarchive-test")
+	signer, err := NewSigner("wxarchive.local/t", s1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if signer.Key() != v1 {
+		t.Fatalf("Key() = %q, want %q", signer.Key(), v1)
+	}
+	text := RotationStatement("wxarchive.local/t", v1, v2)
+	n, err := signer.SignStatement(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ver1, _ := NewVerifier("wxarchive.local/t", v1)
+	ver2, _ := NewVerifier("wxarchive.local/t", v2)
+	if got, err := ver1.OpenStatement(n); err != nil || got != text {
+		t.Fatalf("OpenStatement = %q, %v", got, err)
+	}
+	if _, err := ver2.OpenStatement(n); !errors.Is(err, ErrBadCheckpoint) {
+		t.Fatalf("another key opened the statement: %v", err)
+	}
+	bad := InvalidVerifier(errors.New("damaged key"))
+	if _, err := bad.Open(n); !errors.Is(err, ErrBadCheckpoint) || !strings.Contains(err.Error(), "damaged key") {
+		t.Fatalf("InvalidVerifier.Open: %v", err)
+	}
+}
