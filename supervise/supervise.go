@@ -33,7 +33,7 @@ import (
 const DefaultBatch = 4096
 
 // CursorName is the supervisor's cursor.
-const CursorName = "supervise"
+const CursorName = store.SupervisionCursor
 
 // Supervisor evaluates policies over new messages.
 type Supervisor struct {
@@ -156,7 +156,11 @@ func (s *Supervisor) RunOnce(ctx context.Context) (Result, error) {
 		if err := s.flush(ctx); err != nil {
 			return res, err
 		}
-		if _, err := s.Engine.AppendWithCursor(ctx, &store.CursorRow{Connector: CursorName, Value: strconv.FormatUint(last, 10)}); err != nil {
+		progress, err := progressEvent(res.Cursor, last, nil)
+		if err != nil {
+			return res, err
+		}
+		if _, err := s.Engine.AppendWithCursor(ctx, &store.CursorRow{Connector: CursorName, Value: strconv.FormatUint(last, 10)}, progress); err != nil {
 			return res, err
 		}
 		res.Cursor, res.CaughtUp = last, true
@@ -240,9 +244,14 @@ func (s *Supervisor) RunOnce(ctx context.Context) (Result, error) {
 	if err := s.flush(ctx); err != nil {
 		return res, err
 	}
+	progress, err := progressEvent(res.Cursor, last, rows)
+	if err != nil {
+		return res, err
+	}
+	events = append(events, progress)
 	s.pending = s.Engine.SubmitEvents(ctx, &store.CursorRow{Connector: CursorName, Value: strconv.FormatUint(last, 10)}, events...)
 	s.pendingCursor = last
-	res.Alerts, res.Cursor = len(events), last
+	res.Alerts, res.Cursor = len(events)-1, last
 	res.CaughtUp = last >= head.NextSerial-1
 	if res.CaughtUp {
 		if err := s.flush(ctx); err != nil {
@@ -253,6 +262,19 @@ func (s *Supervisor) RunOnce(ctx context.Context) (Result, error) {
 	s.totals.Alerts += res.Alerts
 	s.totals.Cursor, s.totals.CaughtUp = res.Cursor, res.CaughtUp
 	return res, nil
+}
+
+// progressEvent is the journal's record of a batch evaluated: serials
+// from+1..through, with the policy versions rows (all of them, enabled or
+// not: what the batch was evaluated with). It is committed with the
+// cursor, so the cursor never moves without it and verify can prove
+// every message behind the cursor was evaluated by the versions in force.
+func progressEvent(from, through uint64, rows []store.PolicyRow) (journal.Event, error) {
+	p := archive.SupervisionProgressEvent{From: from, Through: through, Policies: []archive.PolicyVersionRef{}}
+	for _, r := range rows {
+		p.Policies = append(p.Policies, archive.PolicyVersionRef{Policy: r.Policy, Version: r.Version})
+	}
+	return journal.NewEvent(archive.EventSupervisionProgress, "supervisor", archive.Time{}, nil, &p)
 }
 
 // recalledAlerts raises the recalled rules' alerts on the messages a
