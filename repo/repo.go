@@ -332,7 +332,13 @@ func openParts(ctx context.Context, dir string, cfg *Config, opts OpenOptions) (
 		}
 	}()
 	if r.Verifier, err = journal.NewVerifier(cfg.Origin, cfg.PublicKey); err != nil {
-		return nil, err
+		if !opts.ReadOnly {
+			return nil, err
+		}
+		// A reader still opens an archive whose configured key is
+		// damaged: verify, given the auditor's key, must run, and says
+		// the configuration is at fault; stats says nothing verifies.
+		r.Verifier, err = journal.InvalidVerifier(fmt.Errorf("public key in %s: %w", ConfigFile, err)), nil
 	}
 	if opts.Exclusive {
 		r.lock, err = lockDir(dir)
@@ -354,6 +360,14 @@ func openParts(ctx context.Context, dir string, cfg *Config, opts OpenOptions) (
 	r.Records = NewRecords(r.Store, r.Blobs)
 	if opts.ReadOnly {
 		return r, nil
+	}
+	if r.lock != nil {
+		if err := r.recoverRotation(ctx, r.Store); err != nil {
+			return nil, fmt.Errorf("finish the signing key rotation: %w", err)
+		}
+		if r.Verifier, err = journal.NewVerifier(cfg.Origin, cfg.PublicKey); err != nil {
+			return nil, err
+		}
 	}
 	skey, err := os.ReadFile(filepath.Join(dir, KeyFile))
 	if err != nil {
