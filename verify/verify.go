@@ -1,10 +1,15 @@
 // Package verify checks an archive end to end and reports every fault it
-// finds, each with a kind and the object at fault (docs/FORMAT.md lists the
-// kinds). It trusts nothing it reads: blobs are re-hashed, the Merkle tree is
-// recomputed from the leaves, every checkpoint signature is checked against
-// the archive's public key (or one the auditor supplies), sealed segments are
-// compared with the database journal, and the index is rebuilt from the
-// journal in a scratch database and compared row by row with the live one.
+// finds, each with a kind and the object at fault (docs/FORMAT.md §7 lists
+// the kinds). It trusts nothing it reads: blobs are re-hashed, the Merkle
+// tree is recomputed from the leaves, every checkpoint signature is
+// checked against the key the journal has in force for it (leaf 0's, then
+// each rotation's, or one the auditor supplies), sealed segments are
+// compared with the database journal, the index is rebuilt from the
+// journal in a scratch store and compared row by row with the live one,
+// and what an insider with file access could change behind the journal's
+// back — blobs nothing references, a database older than its blob store,
+// retention files, the supervisor's cursor, leaf times, the configured
+// key, file modes — is checked against what the journal says.
 package verify
 
 import (
@@ -15,7 +20,6 @@ import (
 	"fmt"
 	"os"
 	"regexp"
-	"sort"
 	"time"
 
 	"github.com/wxarchive/wxarchive/archive"
@@ -51,10 +55,21 @@ const (
 	RecordMismatch        = "record.mismatch" // normalized record disagrees with its journal event
 	PackMalformed         = "pack.malformed"
 	SerialGap             = "serial.gap"
-	IndexMismatch         = "index.mismatch" // a live index row differs from the rebuilt one
-	IndexMissing          = "index.missing"  // a row the journal implies is absent from the index
-	IndexExtra            = "index.extra"    // an index row no journal event explains
-	ConfigPublicKeyChange = "config.public_key"
+	IndexMismatch         = "index.mismatch"    // a live index row differs from the rebuilt one
+	IndexMissing          = "index.missing"     // a row the journal implies is absent from the index
+	IndexExtra            = "index.extra"       // an index row no journal event explains
+	ConfigPublicKeyChange = "config.public_key" // the configured key is damaged or not the key the journal has in force
+
+	BlobUnreferenced     = "blob.unreferenced"       // a blob nothing in the journal (or the segment table) references
+	BlobNewerThanJournal = "blob.newer_than_journal" // a segment or pack of leaves the journal does not have: the database was rolled back
+	BlobRetention        = "blob.retention"          // the store's retention of a blob is shorter than the journal requires
+	FileMode             = "file.mode"               // a key readable by others, or a blob file writable
+	JournalTime          = "journal.time"            // a leaf dated before the leaf it follows
+	KeyRotation          = "key.rotation"            // a key.rotated event the key in force did not sign
+	KeyMismatch          = "key.mismatch"            // the key supplied (--public-key) is not one the journal records
+	SupervisionCursor    = "supervision.cursor"      // the supervisor's cursor disagrees with its journaled progress
+	SupervisionGap       = "supervision.gap"         // a message behind the supervisor's cursor that no progress event covers
+	SupervisionPolicy    = "supervision.policy"      // messages evaluated without a policy version in force
 )
 
 // Fault is one problem found.
@@ -74,12 +89,17 @@ type Stats struct {
 	Blobs       int    `json:"blobs"`
 	BlobBytes   int64  `json:"blob_bytes"`
 	IndexRows   int64  `json:"index_rows"`
+	Keys        int    `json:"keys"` // signing keys in the journal's chain (1 + rotations)
 }
 
 // Report is the result of a run.
 type Report struct {
-	OK       bool          `json:"ok"`
-	Faults   []Fault       `json:"faults"`
+	OK     bool    `json:"ok"`
+	Faults []Fault `json:"faults"`
+	// Notices are findings that are not faults: blobs a crash left behind
+	// whose content the journal already holds (an interrupted seal), and
+	// blobs a running writer stored and has not referenced yet.
+	Notices  []Fault       `json:"notices,omitempty"`
 	Stats    Stats         `json:"stats"`
 	Duration time.Duration `json:"-"`
 }
@@ -101,7 +121,17 @@ type Options struct {
 	// caller's choice, e.g. sqlite.OpenScratch. verify never picks an
 	// adapter itself.
 	Scratch func(ctx context.Context, dir string) (store.Store, error)
+	// InFlight is how long after it was stored a blob nothing references
+	// yet is taken for one a running writer is about to reference (a
+	// notice, not a fault), when a writer holds the archive (default
+	// DefaultInFlight). Without a writer every unreferenced blob is a
+	// fault.
+	InFlight time.Duration
 }
+
+// DefaultInFlight bounds the time between a writer storing an attachment
+// and committing the message that references it.
+const DefaultInFlight = 10 * time.Minute
 
 // ErrNoScratch is returned by Run when Options.Scratch is not set.
 var ErrNoScratch = errors.New("verify: Options.Scratch (the factory of the scratch index) is required")
@@ -110,9 +140,24 @@ type checker struct {
 	ctx    context.Context
 	r      *repo.Repo
 	opts   Options
-	v      *journal.Verifier
 	rep    *Report
 	counts map[string]int
+
+	// The journal's facts read before the main pass (prescan): leaf 0,
+	// the key rotations, the sealed packs.
+	created   *archive.ArchiveCreated
+	rotations []rotation
+	sealed    []store.PackRow
+	// keys is the chain of signing keys; eraEnd[i] the size of the last
+	// checkpoint keys[i] signs (see keys.go).
+	keys   []keyEra
+	eraEnd []uint64
+	// v verifies by the key in force now (the chain's newest). A
+	// checkpoint of any size is verified with openCheckpoint, which picks
+	// the key in force for it; v is for notes known to be of the latest
+	// span.
+	v     *journal.Verifier
+	years int // retention_years from archive.created
 
 	checkpoints map[uint64]store.CheckpointRow
 	cpRoots     map[uint64][]byte // verified signed roots
@@ -121,7 +166,12 @@ type checker struct {
 	records     *repo.Records
 	lastRecords map[store.RecordKey][]byte // the current event's verified records
 	verified    map[archive.BlobID]bool
-	referenced  map[archive.BlobID]string // blob → what refers to it
+	uses        map[archive.BlobID]*blobUse // what refers to each blob, and the retention it requires
+	segments    []store.SegmentRow
+	segmentEnds map[uint64]int // segment End → index in segments
+	unfetched   map[uint64]archive.Time
+	prevTime    archive.Time
+	sup         supervision
 	journalSize uint64
 	// at is the time of the snapshot verify reads.
 	at time.Time
@@ -178,19 +228,20 @@ func Run(ctx context.Context, r *repo.Repo, opts Options) (*Report, error) {
 	if opts.MaxFaultsPerKind <= 0 {
 		opts.MaxFaultsPerKind = 1000
 	}
+	if opts.InFlight <= 0 {
+		opts.InFlight = DefaultInFlight
+	}
 	c := &checker{ctx: ctx, r: r, opts: opts, rep: &Report{Faults: []Fault{}}, counts: map[string]int{},
 		checkpoints: map[uint64]store.CheckpointRow{}, cpRoots: map[uint64][]byte{}, roots: map[uint64][]byte{},
-		verified: map[archive.BlobID]bool{}, malformedLeaves: map[uint64]bool{}, lastRecords: map[store.RecordKey][]byte{}, referenced: map[archive.BlobID]string{}}
-	c.v = r.Verifier
+		verified: map[archive.BlobID]bool{}, malformedLeaves: map[uint64]bool{}, lastRecords: map[store.RecordKey][]byte{},
+		uses: map[archive.BlobID]*blobUse{}, segmentEnds: map[uint64]int{}, unfetched: map[uint64]archive.Time{}}
+	var supplied *journal.Verifier
 	if opts.PublicKey != "" {
 		v, err := journal.NewVerifier(r.Config.Origin, opts.PublicKey)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("--public-key: %w", err)
 		}
-		c.v = v
-		if opts.PublicKey != r.Config.PublicKey {
-			c.fault(ConfigPublicKeyChange, repo.ConfigFile, "the configured public key differs from the one supplied")
-		}
+		supplied = v
 	}
 	// Ages (unsealed records and leaves) are measured at the moment of
 	// the snapshot, not when the check reaches them: a run lasting longer
@@ -209,14 +260,24 @@ func Run(ctx context.Context, r *repo.Repo, opts Options) (*Report, error) {
 		return nil, err
 	}
 	c.journalSize = head.JournalSize
+	if err := c.prescan(); err != nil {
+		return nil, err
+	}
 	// Records are located through the journal's seal events: the packs
 	// table is part of the index under test.
-	if c.records, err = r.Records.With(snap).FromJournal(ctx); err != nil {
+	c.records = r.Records.With(snap).WithPacks(c.sealed)
+	c.setupKeys(supplied)
+	if err := c.st.Segments(ctx, func(s store.SegmentRow) error {
+		c.segmentEnds[s.End] = len(c.segments)
+		c.segments = append(c.segments, s)
+		c.use(s.Blob, blobRef{kind: refSegment, jidx: s.First, end: s.End}, time.Time{})
+		return nil
+	}); err != nil {
 		return nil, err
 	}
 
 	steps := []func() error{c.loadCheckpoints, c.checkJournal, c.checkCheckpointConsistency, c.checkSegments,
-		c.checkPending, c.checkPacks, c.checkBlobs}
+		c.checkPending, c.checkPacks, c.checkSupervision, c.checkBlobs, c.checkFileModes}
 	for _, step := range steps {
 		if err := step(); err != nil {
 			return nil, err
@@ -238,19 +299,29 @@ func blobObj(id archive.BlobID) string {
 	return "blob:" + id.String()
 }
 
-// loadCheckpoints verifies every stored checkpoint's signature.
+// loadCheckpoints verifies every stored checkpoint's signature, each by
+// the key in force for its span (keys.go).
 func (c *checker) loadCheckpoints() error {
+	var rows []store.CheckpointRow
+	if err := c.st.Checkpoints(c.ctx, func(row store.CheckpointRow) error { rows = append(rows, row); return nil }); err != nil {
+		return err
+	}
+	sizes := make([]uint64, len(rows))
+	for i, row := range rows {
+		sizes[i] = row.Size
+	}
+	c.setEras(sizes)
 	var prevTime archive.Time
-	err := c.st.Checkpoints(c.ctx, func(row store.CheckpointRow) error {
+	for _, row := range rows {
 		c.rep.Stats.Checkpoints++
-		cp, err := c.v.Open(row.Note)
+		cp, err := c.openCheckpoint(row.Size, row.Note)
 		if err != nil {
 			c.fault(CheckpointSignature, cpObj(row.Size), "%v", err)
-			return nil
+			continue
 		}
 		if cp.Size != row.Size {
 			c.fault(CheckpointSignature, cpObj(row.Size), "signed size %d stored as %d", cp.Size, row.Size)
-			return nil
+			continue
 		}
 		if cp.Time.Before(prevTime.Time) {
 			c.fault(CheckpointRollback, cpObj(row.Size), "signed at %s, before the previous checkpoint (%s)", cp.Time, prevTime)
@@ -259,10 +330,6 @@ func (c *checker) loadCheckpoints() error {
 		c.checkpoints[row.Size] = row
 		c.cpRoots[row.Size] = cp.Root
 		c.cpSizes = append(c.cpSizes, row.Size)
-		return nil
-	})
-	if err != nil {
-		return err
 	}
 	var latest uint64
 	if n := len(c.cpSizes); n > 0 {
@@ -390,8 +457,19 @@ func (c *checker) checkJournal() error {
 				return nil
 			}
 		}
+		if ev.Time.Before(c.prevTime.Time) {
+			c.fault(JournalTime, journalObj(idx), "dated %s, before the leaf it follows (%s): leaf times never decrease", ev.Time, c.prevTime)
+		} else {
+			c.prevTime = ev.Time
+		}
+		if i, ok := c.segmentEnds[size]; ok {
+			// The last leaf of a sealed segment: how long the segment
+			// must be kept follows from its time.
+			c.require(c.segments[i].Blob, ingest.RetainUntilFor(ev.Time.Time, c.years).Time)
+		}
 		clear(c.lastRecords)
 		c.checkEventRecords(ev, &nextSerial)
+		c.sup.event(c, ev, nextSerial)
 		if err := ingest.Apply(c.ctx, sc.tx, ev, load); err != nil {
 			// The record faults were reported above; the rebuilt index
 			// will lack this row and the comparison will name it too.
@@ -507,10 +585,17 @@ func (c *checker) checkEventRecords(ev *journal.Event, nextSerial *uint64) {
 					m.SourceID, m.Kind, m.SentAt, p.SourceID, p.Kind, p.SentAt)
 			}
 		}
+		unfetched := false
 		for i, a := range p.Attachments {
 			if !a.Blob.IsZero() {
-				c.referenced[a.Blob] = fmt.Sprintf("attachment %d of serial %d", i, p.Serial)
+				c.use(a.Blob, blobRef{kind: refAttachment, serial: p.Serial, ord: i, jidx: ev.Index}, p.RetainUntil.Time)
 			}
+			unfetched = unfetched || a.Status != archive.AttachmentFetched
+		}
+		if unfetched {
+			// attachment.fetched may add its media later, with the
+			// message's retention.
+			c.unfetched[p.Serial] = p.RetainUntil
 		}
 	case archive.EventInputRejected:
 		var p archive.RejectEvent
@@ -525,7 +610,7 @@ func (c *checker) checkEventRecords(ev *journal.Event, nextSerial *uint64) {
 			c.malformed(ev.Index, err)
 			return
 		}
-		c.referenced[p.Pack] = fmt.Sprintf("pack sealed by journal event %d", ev.Index)
+		c.use(p.Pack, blobRef{kind: refPack, jidx: ev.Index}, p.RetainUntil.Time)
 	case archive.EventAttachmentFetched:
 		var p archive.AttachmentFetchedEvent
 		if err := ev.DecodePayload(&p); err != nil {
@@ -535,7 +620,7 @@ func (c *checker) checkEventRecords(ev *journal.Event, nextSerial *uint64) {
 		if p.Serial >= *nextSerial {
 			c.fault(RecordMismatch, fmt.Sprintf("serial:%d", p.Serial), "journal event %d fetches media for a message not archived before it", ev.Index)
 		}
-		c.referenced[p.Blob] = fmt.Sprintf("attachment %d of serial %d, fetched by journal event %d", p.Ordinal, p.Serial, ev.Index)
+		c.use(p.Blob, blobRef{kind: refFetched, serial: p.Serial, ord: p.Ordinal, jidx: ev.Index}, c.unfetched[p.Serial].Time)
 	}
 }
 
@@ -570,10 +655,7 @@ func (c *checker) checkCheckpointConsistency() error {
 
 // checkSegments compares the WORM copy of the journal with the database.
 func (c *checker) checkSegments() error {
-	var segs []store.SegmentRow
-	if err := c.st.Segments(c.ctx, func(s store.SegmentRow) error { segs = append(segs, s); return nil }); err != nil {
-		return err
-	}
+	segs := c.segments
 	var latestCP uint64
 	if n := len(c.cpSizes); n > 0 {
 		latestCP = c.cpSizes[n-1]
@@ -616,7 +698,7 @@ func (c *checker) checkSegments() error {
 			return err
 		}
 		for _, note := range seg.Checkpoints {
-			cp, err := c.v.Open(note)
+			cp, err := c.openCheckpoint(noteSize(note), note)
 			if err != nil {
 				c.fault(SegmentMismatch, obj, "sealed checkpoint: %v", err)
 				continue
@@ -676,7 +758,7 @@ func (c *checker) checkPacks() error {
 	for i, p := range rows {
 		c.rep.Stats.Packs++
 		c.progress("packs", int64(i), int64(len(rows)))
-		if _, ok := c.referenced[p.Blob]; !ok {
+		if u := c.uses[p.Blob]; u == nil || !u.has(refPack) {
 			c.fault(IndexExtra, "pack:"+p.Blob.String(), "indexed pack not sealed by any journal event")
 		}
 		b, _ := c.getBlob(p.Blob, "pack")
@@ -707,7 +789,15 @@ func (c *checker) getBlob(id archive.BlobID, what string) (b []byte, ok bool) {
 		c.fault(BlobCorrupt, blobObj(id), "%s: %v", what, err)
 		return ie.Data, false
 	case errors.Is(err, blob.ErrNotFound):
-		c.fault(BlobMissing, blobObj(id), "%s is missing from the blob store", what)
+		if u := c.uses[id]; u != nil {
+			// Name everything that shares the blob (one sticker, many
+			// messages): each is evidence lost.
+			for _, ref := range u.refs {
+				c.fault(BlobMissing, blobObj(id), "%s is missing from the blob store", ref)
+			}
+		} else {
+			c.fault(BlobMissing, blobObj(id), "%s is missing from the blob store", what)
+		}
 		return nil, false
 	case err != nil:
 		c.fault(BlobUnreadable, blobObj(id), "%s: %v", what, err)
@@ -716,45 +806,6 @@ func (c *checker) getBlob(id archive.BlobID, what string) (b []byte, ok bool) {
 	c.rep.Stats.Blobs++
 	c.rep.Stats.BlobBytes += int64(len(b))
 	return b, true
-}
-
-// checkBlobs re-hashes every blob not already read, and reports referenced
-// blobs that are absent.
-func (c *checker) checkBlobs() error {
-	var infos []blob.Info
-	var total int64
-	err := c.r.Blobs.List(c.ctx, func(i blob.Info) error {
-		if !c.verified[i.ID] {
-			infos = append(infos, i)
-			total += i.Size
-		}
-		return nil
-	})
-	if err != nil {
-		// A store that cannot list itself (e.g. a damaged retention file)
-		// is a finding, not a reason to stop: the blobs listed so far and
-		// every referenced blob are still checked.
-		c.fault(BlobUnreadable, "blob store", "listing the blob store failed: %v", err)
-	}
-	sort.Slice(infos, func(a, b int) bool { return bytes.Compare(infos[a].ID[:], infos[b].ID[:]) < 0 })
-	var done int64
-	for _, i := range infos {
-		c.progress("blobs", done, total)
-		c.getBlob(i.ID, "blob")
-		done += i.Size
-	}
-	c.progress("blobs", total, total)
-	ids := make([]archive.BlobID, 0, len(c.referenced))
-	for id := range c.referenced {
-		ids = append(ids, id)
-	}
-	sort.Slice(ids, func(a, b int) bool { return bytes.Compare(ids[a][:], ids[b][:]) < 0 })
-	for _, id := range ids {
-		if !c.verified[id] {
-			c.getBlob(id, c.referenced[id])
-		}
-	}
-	return nil
 }
 
 var zeroPad = regexp.MustCompile(`=0+(\d)`)

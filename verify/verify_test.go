@@ -24,6 +24,7 @@ import (
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/store"
 	"github.com/wxarchive/wxarchive/store/sqlite"
+	"github.com/wxarchive/wxarchive/supervise"
 	"github.com/wxarchive/wxarchive/verify"
 )
 
@@ -62,6 +63,11 @@ func buildArchive(t *testing.T) string {
 	if sum.Archived != 32 {
 		t.Fatalf("archived %d of the fixture", sum.Archived)
 	}
+	// A policy in force for what follows, so that supervision has
+	// something to prove.
+	if _, _, err := supervise.Apply(ctx, r.Engine, r.Store, "guarantees.yaml", []byte(testPolicy), "cli:test"); err != nil {
+		t.Fatal(err)
+	}
 	// A conflicting version and a rejected line.
 	extra := `{"msgid":"fx0001_1700000001","action":"send","from":"zhangwei","tolist":["wmExtClient001"],"roomid":"","msgtime":1700000060000,"msgtype":"text","text":{"content":"edited"}}` + "\n" + `{"msgid": 5}` + "\n"
 	in.Origin = "file:extra"
@@ -76,11 +82,22 @@ func buildArchive(t *testing.T) string {
 	if _, err := r.Engine.Append(ctx, repo.AccessEvent("test", "message", "cli", 1)); err != nil {
 		t.Fatal(err)
 	}
+	sup := &supervise.Supervisor{Engine: r.Engine, Store: r.Store, Records: r.Records}
+	if res, err := sup.CatchUp(ctx); err != nil || res.Cursor != 33 {
+		t.Fatalf("supervision: %+v %v", res, err)
+	}
 	if err := r.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
 	return dir
 }
+
+const testPolicy = `policy: guarantees
+description: Guaranteed returns (test)
+rules:
+  - id: zh-guarantee
+    lexicon: [保本, 保收益]
+`
 
 func copyDir(t testing.TB, src string) string {
 	t.Helper()
@@ -143,6 +160,9 @@ func flipByte(t testing.TB, path string, off int64) {
 	if err := os.WriteFile(path, b, 0o444); err != nil {
 		t.Fatal(err)
 	}
+	// As careful an intruder would: the mode it had (file.mode is a test
+	// of its own).
+	os.Chmod(path, 0o444)
 }
 
 func readOnly(t testing.TB, dir string) *repo.Repo {
