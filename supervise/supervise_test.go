@@ -423,4 +423,16 @@ func TestSupervisionProgressJournaled(t *testing.T) {
 	if n := len(alerts(t, r)); n != 3 {
 		t.Fatalf("%d alerts, want 3 (serials 3..5)", n)
 	}
+	// A supervisor that finds the cursor at the head already (another
+	// pass committed it) reports where it is, and journals nothing.
+	again := &supervise.Supervisor{Engine: r.Engine, Store: r.Store, Records: r.Records}
+	if _, err := again.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if tot := again.Totals(); tot.Cursor != 5 || !tot.CaughtUp || tot.Evaluated != 0 {
+		t.Fatalf("totals of a pass with nothing to do: %+v", tot)
+	}
+	if n := len(progressEvents(t, r)); n != 3 {
+		t.Fatalf("%d progress events after a pass with nothing to do", n)
+	}
 }
