@@ -12,8 +12,9 @@ import (
 
 	"github.com/wxarchive/wxarchive/capture/wecom/finance"
 	"github.com/wxarchive/wxarchive/capture/wecom/finance/sim"
-	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
+	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit/pull"
 	"github.com/wxarchive/wxarchive/demo"
+	"github.com/wxarchive/wxarchive/internal/archivetest"
 	"github.com/wxarchive/wxarchive/repo"
 )
 
@@ -79,15 +80,15 @@ func benchConnector(b *testing.B, bits int, withMedia bool) {
 		}
 	}
 	dir := b.TempDir()
-	if _, err := repo.Init(ctx, dir, repo.InitOptions{}); err != nil {
+	if _, err := archivetest.Init(ctx, dir, repo.InitOptions{}); err != nil {
 		b.Fatal(err)
 	}
-	r, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
+	r, err := archivetest.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer r.Close(ctx)
-	c := &msgaudit.Connector{ID: "bench", CorpID: demo.DefaultCorpID, Keys: ring, Engine: r.Engine, Blobs: r.Blobs, Store: r.Store,
+	c := &pull.Connector{ID: "bench", CorpID: demo.DefaultCorpID, Keys: ring, Engine: r.Engine, Blobs: r.Blobs, Store: r.Store,
 		Open: func() (finance.SDK, error) { return svc.Open(), nil }}
 	defer c.Close()
 	b.ResetTimer()

@@ -15,12 +15,12 @@ import (
 
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/blob"
-	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
+	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit/jsonl"
 	"github.com/wxarchive/wxarchive/demo"
 	"github.com/wxarchive/wxarchive/httpapi"
 	"github.com/wxarchive/wxarchive/ingest"
+	"github.com/wxarchive/wxarchive/internal/archivetest"
 	"github.com/wxarchive/wxarchive/repo"
-	"github.com/wxarchive/wxarchive/store/sqlite"
 	"github.com/wxarchive/wxarchive/verify"
 )
 
@@ -65,10 +65,10 @@ func openArchive(b *testing.B) *repo.Repo {
 	b.Helper()
 	ctx := context.Background()
 	dir := b.TempDir()
-	if _, err := repo.Init(ctx, dir, repo.InitOptions{}); err != nil {
+	if _, err := archivetest.Init(ctx, dir, repo.InitOptions{}); err != nil {
 		b.Fatal(err)
 	}
-	r, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
+	r, err := archivetest.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func BenchmarkIngestBatched(b *testing.B) {
 			r := openArchive(b)
 			lines := uniq(demoText(b, b.N))
 			data := append(bytes.Join(lines, []byte("\n")), '\n')
-			in := &msgaudit.Ingester{Engine: r.Engine, Blobs: r.Blobs, Source: "wecom-archive:bench", Actor: "bench", Origin: "bench", BatchSize: bs}
+			in := &jsonl.Ingester{Engine: r.Engine, Blobs: r.Blobs, Source: "wecom-archive:bench", Actor: "bench", Origin: "bench", BatchSize: bs}
 			b.SetBytes(int64(len(data)) / int64(b.N))
 			b.ResetTimer()
 			sum, err := in.Run(context.Background(), bytes.NewReader(data))
@@ -142,7 +142,7 @@ func BenchmarkHTTPIngest(b *testing.B) {
 	for _, c := range []int{1, 16, 64} {
 		b.Run(fmt.Sprintf("concurrency=%d", c), func(b *testing.B) {
 			r := openArchive(b)
-			srv := httptest.NewServer(httpapi.New(r, httpapi.Options{}))
+			srv := httptest.NewServer(httpapi.New(r, httpapi.Options{Ingesters: archivetest.Ingesters(r, nil)}))
 			defer srv.Close()
 			lines := uniq(demoText(b, b.N))
 			tr := &http.Transport{MaxIdleConnsPerHost: c}
@@ -220,10 +220,10 @@ func BenchmarkVerifyHashing(b *testing.B) {
 func BenchmarkVerifyArchive(b *testing.B) {
 	ctx := context.Background()
 	dir := b.TempDir()
-	if _, err := repo.Init(ctx, dir, repo.InitOptions{}); err != nil {
+	if _, err := archivetest.Init(ctx, dir, repo.InitOptions{}); err != nil {
 		b.Fatal(err)
 	}
-	w, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
+	w, err := archivetest.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -233,14 +233,14 @@ func BenchmarkVerifyArchive(b *testing.B) {
 		func(id string, m []byte) error { return os.WriteFile(filepath.Join(media, id), m, 0o644) }); err != nil {
 		b.Fatal(err)
 	}
-	in := &msgaudit.Ingester{Engine: w.Engine, Blobs: w.Blobs, Media: ingest.DirMedia{Dir: media}, Source: "wecom-archive:bench", Actor: "bench", Origin: "bench"}
+	in := &jsonl.Ingester{Engine: w.Engine, Blobs: w.Blobs, Media: ingest.DirMedia{Dir: media}, Source: "wecom-archive:bench", Actor: "bench", Origin: "bench"}
 	if _, err := in.Run(ctx, &data); err != nil {
 		b.Fatal(err)
 	}
 	if err := w.Close(ctx); err != nil {
 		b.Fatal(err)
 	}
-	r, err := repo.Open(ctx, dir, repo.OpenOptions{ReadOnly: true})
+	r, err := archivetest.Open(ctx, dir, repo.OpenOptions{ReadOnly: true})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -248,7 +248,7 @@ func BenchmarkVerifyArchive(b *testing.B) {
 	b.ResetTimer()
 	var bytesHashed int64
 	for i := 0; i < b.N; i++ {
-		rep, err := verify.Run(ctx, r, verify.Options{Scratch: sqlite.OpenScratch, ScratchDir: b.TempDir()})
+		rep, err := verify.Run(ctx, r, verify.Options{Scratch: archivetest.Engines().Scratch, ScratchDir: b.TempDir()})
 		if err != nil || !rep.OK {
 			b.Fatalf("verify: %v %+v", err, rep)
 		}

@@ -16,9 +16,11 @@ import (
 
 	_ "modernc.org/sqlite"
 
-	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
+	"github.com/wxarchive/wxarchive/app"
+	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit/jsonl"
 	"github.com/wxarchive/wxarchive/demo"
 	"github.com/wxarchive/wxarchive/ingest"
+	"github.com/wxarchive/wxarchive/internal/archivetest"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/store"
 	"github.com/wxarchive/wxarchive/textindex"
@@ -53,7 +55,7 @@ func searchArchive(b *testing.B) *repo.Repo {
 	if searchErr != nil {
 		b.Fatal(searchErr)
 	}
-	r, err := repo.Open(context.Background(), searchDir, repo.OpenOptions{ReadOnly: true})
+	r, err := archivetest.Open(context.Background(), searchDir, repo.OpenOptions{ReadOnly: true})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -76,10 +78,10 @@ func openRO(tb testing.TB, r *repo.Repo) *sql.DB {
 // (without the directory events and planted-message summary).
 func demoArchive(dir string, n int) error {
 	ctx := context.Background()
-	if _, err := repo.Init(ctx, dir, repo.InitOptions{TimeZone: "Asia/Shanghai"}); err != nil {
+	if _, err := archivetest.Init(ctx, dir, repo.InitOptions{TimeZone: "Asia/Shanghai"}); err != nil {
 		return err
 	}
-	r, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
+	r, err := archivetest.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
 	if err != nil {
 		return err
 	}
@@ -103,7 +105,7 @@ func demoArchive(dir string, n int) error {
 		}
 		pw.CloseWithError(err)
 	}()
-	in := &msgaudit.Ingester{Engine: r.Engine, Blobs: r.Blobs, Media: ingest.DirMedia{Dir: media},
+	in := &jsonl.Ingester{Engine: r.Engine, Blobs: r.Blobs, Media: ingest.DirMedia{Dir: media},
 		Source: "wecom-archive:bench", Actor: "bench", Origin: "bench demo"}
 	_, err = in.Run(ctx, pr)
 	return err
@@ -188,7 +190,7 @@ func reportLatency(b *testing.B, lat []time.Duration) {
 
 // BenchmarkSearch runs each query shape as a user would see it: a page of
 // 20 newest-first results with the total (counted up to
-// repo.SearchCountLimit, as `wxarchive search` does), snippets and
+// app.SearchCountLimit, as `wxarchive search` does), snippets and
 // highlights (journaling the access is excluded: it is one small commit).
 // A shape whose total reaches the limit runs again as "SHAPE-count-all",
 // counting every match (--count-all).
@@ -207,7 +209,7 @@ func BenchmarkSearch(b *testing.B) {
 			}
 			hl := textindex.NewHighlighter(node)
 			for _, h := range page.Hits {
-				textindex.Snippet(h.Text, hl.Spans(h.Text), repo.SnippetWidth)
+				textindex.Snippet(h.Text, hl.Spans(h.Text), app.SnippetWidth)
 			}
 			lat = append(lat, time.Since(t0))
 			total = page.Total
@@ -221,8 +223,8 @@ func BenchmarkSearch(b *testing.B) {
 		if err != nil {
 			b.Fatalf("%s: %v", sh.name, err)
 		}
-		b.Run(sh.name, func(b *testing.B) { run(b, node, repo.SearchCountLimit) })
-		probe, err := r.Store.Search(ctx, store.SearchRequest{Query: node, Limit: 1, CountLimit: repo.SearchCountLimit})
+		b.Run(sh.name, func(b *testing.B) { run(b, node, app.SearchCountLimit) })
+		probe, err := r.Store.Search(ctx, store.SearchRequest{Query: node, Limit: 1, CountLimit: app.SearchCountLimit})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -338,7 +340,7 @@ func TestSearchShapesAgreeWithScan(t *testing.T) {
 	if err := demoArchive(dir, 5000); err != nil {
 		t.Fatal(err)
 	}
-	r, err := repo.Open(context.Background(), dir, repo.OpenOptions{ReadOnly: true})
+	r, err := archivetest.Open(context.Background(), dir, repo.OpenOptions{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}

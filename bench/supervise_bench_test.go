@@ -6,7 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
+	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit/jsonl"
+	"github.com/wxarchive/wxarchive/internal/archivetest"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/supervise"
 )
@@ -27,17 +28,21 @@ func BenchmarkIngestSupervised(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			ctx := context.Background()
 			dir := b.TempDir()
-			if _, err := repo.Init(ctx, dir, repo.InitOptions{NoDefaultPolicies: !pack}); err != nil {
+			init := repo.InitOptions{}
+			if !pack {
+				init.Setup = archivetest.NoPolicies
+			}
+			if _, err := archivetest.Init(ctx, dir, init); err != nil {
 				b.Fatal(err)
 			}
-			r, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
+			r, err := archivetest.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer r.Close(ctx)
 			lines := uniq(demoText(b, b.N))
 			data := append(bytes.Join(lines, []byte("\n")), '\n')
-			in := &msgaudit.Ingester{Engine: r.Engine, Blobs: r.Blobs, Source: "wecom-archive:bench", Actor: "bench", Origin: "bench", BatchSize: 1000}
+			in := &jsonl.Ingester{Engine: r.Engine, Blobs: r.Blobs, Source: "wecom-archive:bench", Actor: "bench", Origin: "bench", BatchSize: 1000}
 			sup := &supervise.Supervisor{Engine: r.Engine, Store: r.Store, Records: r.Records}
 			b.SetBytes(int64(len(data)) / int64(b.N))
 			b.ResetTimer()

@@ -5,11 +5,8 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -20,31 +17,33 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/wxarchive/wxarchive/app"
 	"github.com/wxarchive/wxarchive/archive"
-	"github.com/wxarchive/wxarchive/capture/connector"
-	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
+	"github.com/wxarchive/wxarchive/capture"
+	"github.com/wxarchive/wxarchive/httpx"
 	"github.com/wxarchive/wxarchive/ingest"
-	"github.com/wxarchive/wxarchive/journal"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/store"
 )
 
-// Limits on ingest requests.
-const (
-	MaxBodyBytes    = 64 << 20
-	MaxBatchEntries = 10000
-)
+// MaxBodyBytes bounds an ingest request body.
+const MaxBodyBytes = 64 << 20
 
 // Options configure the server.
 type Options struct {
 	Gatherer prometheus.Gatherer // for /metrics
 	Logger   *slog.Logger
-	Media    ingest.MediaSource // where API-ingested messages' media is looked up (nil: pending)
 	// Callbacks are the callback receivers by connector id, served at
 	// /capture/wecom/callback/{id}.
 	Callbacks map[string]http.Handler
-	// CaptureHealth builds the capture-health report (nil: 404).
-	CaptureHealth func(ctx context.Context) (*connector.Report, error)
+	// Health is the running server's capture health (nil: the report
+	// comes from the journal alone), Connectors the registry of connector
+	// types (nil: no connector types known).
+	Health     *capture.Tracker
+	Connectors *capture.Registry
+	// Ingesters archive request bodies by format, served at
+	// /api/v1/ingest/{format} (cmd/ builds them from the registry).
+	Ingesters map[string]capture.EntryIngester
 	// User names the authenticated user of a request ("" when unknown).
 	// It is nil until authentication arrives: every request is then
 	// journaled as "api:"+RemoteAddr, and no API caller is a supervision
@@ -57,6 +56,7 @@ type Options struct {
 // Server serves one open archive.
 type Server struct {
 	r    *repo.Repo
+	app  *app.App
 	opts Options
 	mux  *http.ServeMux
 }
@@ -69,27 +69,30 @@ func New(r *repo.Repo, opts Options) *Server {
 	if opts.Gatherer == nil {
 		opts.Gatherer = prometheus.DefaultGatherer
 	}
-	s := &Server{r: r, opts: opts, mux: http.NewServeMux()}
+	deps := app.FromRepo(r)
+	deps.Now, deps.Health, deps.Connectors = opts.Now, opts.Health, opts.Connectors
+	s := &Server{r: r, app: app.New(deps), opts: opts, mux: http.NewServeMux()}
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{}))
-	s.mux.HandleFunc("POST /api/v1/ingest/wecom-archive", s.ingestWecom)
-	s.mux.HandleFunc("GET /api/v1/messages/{serial}", s.message)
-	s.mux.HandleFunc("GET /api/v1/proofs/inclusion", s.inclusion)
-	s.mux.HandleFunc("GET /api/v1/proofs/consistency", s.consistency)
-	s.mux.HandleFunc("GET /api/v1/checkpoint", s.checkpoint)
-	s.mux.HandleFunc("GET /api/v1/consent/{external_id}", s.consent)
-	s.mux.HandleFunc("GET /api/v1/search", s.search)
-	s.mux.HandleFunc("GET /api/v1/capture/health", s.captureHealth)
-	s.mux.HandleFunc("GET /api/v1/policies", s.listPolicies)
-	s.mux.HandleFunc("GET /api/v1/policies/{name}", s.getPolicy)
-	s.mux.HandleFunc("PUT /api/v1/policies/{name}", s.putPolicy)
-	s.mux.HandleFunc("POST /api/v1/policies/backtest", s.backtest)
-	s.mux.HandleFunc("GET /api/v1/alerts", s.listAlerts)
-	s.mux.HandleFunc("GET /api/v1/alerts/queues", s.alertQueues)
-	s.mux.HandleFunc("GET /api/v1/alerts/{id}", s.getAlert)
-	s.mux.HandleFunc("POST /api/v1/alerts/actions", s.alertAction)
-	s.mux.HandleFunc("GET /api/v1/reports/review-evidence", s.reviewEvidence)
+	api := func(pattern string, h httpx.HandlerFunc) { s.mux.Handle(pattern, s.acting(h)) }
+	api("POST /api/v1/ingest/{format}", s.ingest)
+	api("GET /api/v1/messages/{serial}", s.message)
+	api("GET /api/v1/proofs/inclusion", s.inclusion)
+	api("GET /api/v1/proofs/consistency", s.consistency)
+	api("GET /api/v1/checkpoint", s.checkpoint)
+	api("GET /api/v1/consent/{external_id}", s.consent)
+	api("GET /api/v1/search", s.search)
+	api("GET /api/v1/capture/health", s.captureHealth)
+	api("GET /api/v1/policies", s.listPolicies)
+	api("GET /api/v1/policies/{name}", s.getPolicy)
+	api("PUT /api/v1/policies/{name}", s.putPolicy)
+	api("POST /api/v1/policies/backtest", s.backtest)
+	api("GET /api/v1/alerts", s.listAlerts)
+	api("GET /api/v1/alerts/queues", s.alertQueues)
+	api("GET /api/v1/alerts/{id}", s.getAlert)
+	api("POST /api/v1/alerts/actions", s.alertAction)
+	api("GET /api/v1/reports/review-evidence", s.reviewEvidence)
 	s.mux.HandleFunc("/capture/wecom/callback/{id}", s.callback)
 	return s
 }
@@ -101,33 +104,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	s.mux.ServeHTTP(w, req)
 }
 
-type apiError struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	enc.Encode(v)
-}
-
-func writeError(w http.ResponseWriter, status int, code, format string, a ...any) {
-	writeJSON(w, status, map[string]apiError{"error": {Code: code, Message: fmt.Sprintf(format, a...)}})
-}
-
-func (s *Server) internal(w http.ResponseWriter, req *http.Request, err error) {
-	s.opts.Logger.Error("request failed", "method", req.Method, "path", req.URL.Path, "err", err)
-	writeError(w, http.StatusInternalServerError, "internal", "internal error")
+// acting runs an API handler as the request's principal, with push-back:
+// a remote client is told to come back (503, Retry-After) rather than
+// queued behind a saturated writer. Errors go to httpx's one mapping.
+func (s *Server) acting(h httpx.HandlerFunc) http.Handler {
+	return httpx.Handle(s.opts.Logger, func(w http.ResponseWriter, req *http.Request) error {
+		p := app.Principal{Actor: s.actor(req), User: s.user(req), Via: "api"}
+		ctx := ingest.WithPushback(app.WithPrincipal(req.Context(), p))
+		return h(w, req.WithContext(ctx))
+	})
 }
 
 // callback hands a WeCom / Official Account callback to its connector.
 func (s *Server) callback(w http.ResponseWriter, req *http.Request) {
 	h, ok := s.opts.Callbacks[req.PathValue("id")]
 	if !ok {
-		writeError(w, http.StatusNotFound, "not_found", "no callback connector %q is configured", req.PathValue("id"))
+		httpx.Write(w, req, s.opts.Logger, httpx.Errorf(http.StatusNotFound, "not_found", "no callback connector %q is configured", req.PathValue("id")))
 		return
 	}
 	h.ServeHTTP(w, req)
@@ -135,17 +127,16 @@ func (s *Server) callback(w http.ResponseWriter, req *http.Request) {
 
 // captureHealth: GET /api/v1/capture/health, the report of `wxarchive
 // health --json`, with what the running server has seen.
-func (s *Server) captureHealth(w http.ResponseWriter, req *http.Request) {
-	if s.opts.CaptureHealth == nil {
-		writeError(w, http.StatusNotFound, "not_found", "capture health is not available on this server")
-		return
+func (s *Server) captureHealth(w http.ResponseWriter, req *http.Request) error {
+	if err := httpx.CheckParams(req.URL.Query()); err != nil {
+		return err
 	}
-	rep, err := s.opts.CaptureHealth(req.Context())
+	rep, err := s.app.CaptureHealth(req.Context())
 	if err != nil {
-		s.internal(w, req, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, rep)
+	httpx.JSON(w, http.StatusOK, rep)
+	return nil
 }
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
@@ -157,11 +148,11 @@ func (s *Server) readyz(w http.ResponseWriter, req *http.Request) {
 	ctx, cancel := context.WithTimeout(req.Context(), 2*time.Second)
 	defer cancel()
 	if s.r.Engine == nil || s.r.Engine.Closed() {
-		writeError(w, http.StatusServiceUnavailable, "not_ready", "archive is closing")
+		httpx.Write(w, req, s.opts.Logger, httpx.Errorf(http.StatusServiceUnavailable, "not_ready", "archive is closing"))
 		return
 	}
 	if _, err := s.r.Store.Head(ctx); err != nil {
-		writeError(w, http.StatusServiceUnavailable, "not_ready", "index database unavailable")
+		httpx.Write(w, req, s.opts.Logger, httpx.Errorf(http.StatusServiceUnavailable, "not_ready", "index database unavailable"))
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -184,66 +175,6 @@ func (s *Server) user(req *http.Request) string {
 	return s.opts.User(req)
 }
 
-// splitBody turns a request body into entries: a JSON array's elements, a
-// single JSON object, or JSON lines. Each entry keeps its exact bytes.
-func splitBody(body []byte) ([]msgaudit.Line, error) {
-	trimmed := bytes.TrimLeft(body, " \t\r\n")
-	if len(trimmed) > 0 && trimmed[0] == '[' {
-		dec := json.NewDecoder(bytes.NewReader(trimmed))
-		if _, err := dec.Token(); err != nil {
-			return nil, err
-		}
-		var out []msgaudit.Line
-		for dec.More() {
-			var raw json.RawMessage
-			if err := dec.Decode(&raw); err != nil {
-				return nil, fmt.Errorf("array element %d: %v", len(out)+1, err)
-			}
-			out = append(out, msgaudit.Line{No: len(out) + 1, Data: []byte(raw), FullSize: int64(len(raw))})
-			if len(out) > MaxBatchEntries {
-				return nil, fmt.Errorf("more than %d entries", MaxBatchEntries)
-			}
-		}
-		if _, err := dec.Token(); err != nil {
-			return nil, fmt.Errorf("after element %d: %v", len(out), err)
-		}
-		if rest := bytes.TrimSpace(trimmed[dec.InputOffset():]); len(rest) > 0 {
-			return nil, errors.New("data after the JSON array")
-		}
-		return out, nil
-	}
-	// One JSON value filling the whole body is one message, however it is
-	// laid out; anything else is JSON lines.
-	if len(trimmed) > 0 && trimmed[0] == '{' {
-		dec := json.NewDecoder(bytes.NewReader(trimmed))
-		var raw json.RawMessage
-		if dec.Decode(&raw) == nil && len(bytes.TrimSpace(trimmed[dec.InputOffset():])) == 0 {
-			one := bytes.TrimRight(trimmed, " \t\r\n")
-			return []msgaudit.Line{{No: 1, Data: one, FullSize: int64(len(one)), FullHash: archive.Hash(one)}}, nil
-		}
-	}
-	var out []msgaudit.Line
-	lr := msgaudit.NewLineReader(bytes.NewReader(body))
-	for {
-		ln, err := lr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, ln)
-		if len(out) > MaxBatchEntries {
-			return nil, fmt.Errorf("more than %d entries", MaxBatchEntries)
-		}
-	}
-	// A trailing empty line after the last object is formatting, not input.
-	for len(out) > 0 && len(bytes.TrimSpace(out[len(out)-1].Data)) == 0 {
-		out = out[:len(out)-1]
-	}
-	return out, nil
-}
-
 type ingestResult struct {
 	Entry        int           `json:"entry"`
 	MsgID        string        `json:"msgid,omitempty"`
@@ -259,45 +190,39 @@ type apiLineFault struct {
 	Reason string `json:"reason"`
 }
 
-// ingestWecom archives one message, a JSON array of messages, or JSON
-// lines. It answers only once every entry is durable. Rejected entries are
+// ingest: POST /api/v1/ingest/{format}[?corp=ID] archives one message, a
+// JSON array of messages, or JSON lines, through the ingester registered
+// for the format (cmd/ wires them: "wecom-archive" for decrypted msgaudit
+// JSON). It answers only once every entry is durable. Rejected entries are
 // quarantined and reported with 422; the others are archived regardless.
-func (s *Server) ingestWecom(w http.ResponseWriter, req *http.Request) {
+func (s *Server) ingest(w http.ResponseWriter, req *http.Request) error {
 	if s.r.Engine == nil {
-		writeError(w, http.StatusServiceUnavailable, "not_ready", "archive is closing")
-		return
+		return app.ErrUnavailable
 	}
-	corp := req.URL.Query().Get("corp")
-	if corp == "" {
-		corp = "default"
+	format := req.PathValue("format")
+	in, ok := s.opts.Ingesters[format]
+	if !ok {
+		return httpx.Errorf(http.StatusNotFound, "not_found", "no ingester for %q", archive.Truncate(format, 80))
+	}
+	q := req.URL.Query()
+	if err := httpx.CheckParams(q, "corp"); err != nil {
+		return err
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, MaxBodyBytes))
 	if err != nil {
-		writeError(w, http.StatusRequestEntityTooLarge, "body_too_large", "request body over %d bytes", MaxBodyBytes)
-		return
+		return httpx.Errorf(http.StatusRequestEntityTooLarge, "body_too_large", "request body over %d bytes", MaxBodyBytes)
 	}
-	entries, err := splitBody(body)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "malformed_body", "%v", err)
-		return
-	}
-	if len(entries) == 0 {
-		writeError(w, http.StatusBadRequest, "empty_body", "no messages in the request body")
-		return
-	}
-	in := &msgaudit.Ingester{Engine: s.r.Engine, Blobs: s.r.Blobs, Media: s.opts.Media, Source: "wecom-archive:" + corp,
-		Actor: s.actor(req), Origin: "api request " + time.Now().UTC().Format("20060102T150405.000000000Z"), Unit: "entry", Workers: 1}
-	results, err := in.Lines(req.Context(), entries)
-	if err != nil {
-		if errors.Is(err, ingest.ErrClosed) {
-			writeError(w, http.StatusServiceUnavailable, "not_ready", "archive is closing")
-			return
-		}
-		if req.Context().Err() != nil {
-			return
-		}
-		s.internal(w, req, err)
-		return
+	results, err := in.Ingest(req.Context(), capture.EntryRequest{Body: body, Account: q.Get("corp"), Actor: s.actor(req),
+		Origin: "api request " + time.Now().UTC().Format("20060102T150405.000000000Z")})
+	switch {
+	case errors.Is(err, capture.ErrBadAccount):
+		return httpx.BadParam("corp: %v", err)
+	case errors.Is(err, capture.ErrEmptyBody):
+		return httpx.Errorf(http.StatusBadRequest, "empty_body", "%v", err)
+	case errors.Is(err, capture.ErrMalformedBody):
+		return httpx.Errorf(http.StatusBadRequest, "malformed_body", "%v", err)
+	case err != nil:
+		return err
 	}
 	out := struct {
 		Archived   int            `json:"archived"`
@@ -306,10 +231,10 @@ func (s *Server) ingestWecom(w http.ResponseWriter, req *http.Request) {
 		Rejected   int            `json:"rejected"`
 		Results    []ingestResult `json:"results"`
 	}{Results: make([]ingestResult, 0, len(results))}
-	for i, r := range results {
-		ir := ingestResult{Entry: i + 1, MsgID: r.MsgID, Outcome: r.Result.Outcome.String(), Serial: r.Result.Serial,
-			Version: r.Result.Version, JournalIndex: r.Result.JournalIndex}
-		switch r.Result.Outcome {
+	for _, r := range results {
+		ir := ingestResult{Entry: r.Entry, MsgID: r.MsgID, Outcome: r.Outcome.String(), Serial: r.Serial,
+			Version: r.Version, JournalIndex: r.JournalIndex}
+		switch r.Outcome {
 		case ingest.Archived:
 			out.Archived++
 		case ingest.Duplicate:
@@ -318,7 +243,9 @@ func (s *Server) ingestWecom(w http.ResponseWriter, req *http.Request) {
 			out.Conflicts++
 		case ingest.Rejected:
 			out.Rejected++
-			ir.Error = &apiLineFault{Field: r.Fault.Field, Reason: r.Fault.Reason}
+			if r.Fault != nil {
+				ir.Error = &apiLineFault{Field: r.Fault.Field, Reason: r.Fault.Reason}
+			}
 		}
 		out.Results = append(out.Results, ir)
 	}
@@ -326,211 +253,110 @@ func (s *Server) ingestWecom(w http.ResponseWriter, req *http.Request) {
 	if out.Rejected > 0 {
 		status = http.StatusUnprocessableEntity
 	}
-	writeJSON(w, status, out)
+	httpx.JSON(w, status, out)
+	return nil
 }
 
-func parseUint(w http.ResponseWriter, name, v string) (uint64, bool) {
-	n, err := strconv.ParseUint(v, 10, 64)
+func (s *Server) message(w http.ResponseWriter, req *http.Request) error {
+	serial, err := httpx.Uint("serial", req.PathValue("serial"))
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "bad_parameter", "parameter %q: want a non-negative integer, got %q", name, v)
-		return 0, false
+		return err
 	}
-	return n, true
-}
-
-func (s *Server) message(w http.ResponseWriter, req *http.Request) {
-	serial, ok := parseUint(w, "serial", req.PathValue("serial"))
-	if !ok {
-		return
-	}
-	v, err := s.r.ViewMessage(req.Context(), serial)
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "not_found", "no message with serial %d", serial)
-		return
-	}
+	vs, err := s.app.MessagesBySerial(req.Context(), serial)
 	if err != nil {
-		s.internal(w, req, err)
-		return
+		return err
 	}
-	if !s.recordAccess(w, req, "message", serial) {
-		return
-	}
-	writeJSON(w, http.StatusOK, v)
+	httpx.JSON(w, http.StatusOK, vs[0])
+	return nil
 }
 
-// recordAccess journals an access before the response is written: an access
-// that cannot be recorded is refused.
-func (s *Server) recordAccess(w http.ResponseWriter, req *http.Request, what string, serials ...uint64) bool {
-	if s.r.Engine == nil {
-		writeError(w, http.StatusServiceUnavailable, "not_ready", "archive is closing")
-		return false
-	}
-	if _, err := s.r.Engine.Append(req.Context(), repo.AccessEvent(s.actor(req), what, "api", serials...)); err != nil {
-		if errors.Is(err, ingest.ErrClosed) {
-			writeError(w, http.StatusServiceUnavailable, "not_ready", "archive is closing")
-			return false
-		}
-		s.internal(w, req, fmt.Errorf("record access: %w", err))
-		return false
-	}
-	return true
-}
-
-func (s *Server) inclusion(w http.ResponseWriter, req *http.Request) {
+func (s *Server) inclusion(w http.ResponseWriter, req *http.Request) error {
 	q := req.URL.Query()
-	var idx uint64
-	var serials []uint64
+	var of app.ProofOf
+	var err error
 	switch {
 	case q.Get("serial") != "":
-		serial, ok := parseUint(w, "serial", q.Get("serial"))
-		if !ok {
-			return
+		if of.Serial, err = httpx.Uint("serial", q.Get("serial")); err != nil {
+			return err
 		}
-		row, err := s.r.Store.Message(req.Context(), serial)
-		if errors.Is(err, store.ErrNotFound) {
-			writeError(w, http.StatusNotFound, "not_found", "no message with serial %d", serial)
-			return
-		}
-		if err != nil {
-			s.internal(w, req, err)
-			return
-		}
-		idx, serials = row.JournalIndex, []uint64{serial}
+		of.BySerial = true
 	case q.Get("index") != "":
-		var ok bool
-		if idx, ok = parseUint(w, "index", q.Get("index")); !ok {
-			return
+		if of.Index, err = httpx.Uint("index", q.Get("index")); err != nil {
+			return err
 		}
 	default:
-		writeError(w, http.StatusBadRequest, "bad_parameter", "give serial= or index=")
-		return
+		return httpx.BadParam("give serial= or index=")
 	}
-	p, err := s.r.InclusionProof(req.Context(), idx)
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "not_found", "%v", err)
-		return
-	}
+	p, err := s.app.InclusionProof(req.Context(), of)
 	if err != nil {
-		s.internal(w, req, err)
-		return
+		return err
 	}
-	if !s.recordAccess(w, req, "proof", serials...) {
-		return
-	}
-	writeJSON(w, http.StatusOK, p)
+	httpx.JSON(w, http.StatusOK, p)
+	return nil
 }
 
-func (s *Server) consistency(w http.ResponseWriter, req *http.Request) {
+func (s *Server) consistency(w http.ResponseWriter, req *http.Request) error {
 	q := req.URL.Query()
-	from, ok := parseUint(w, "from", q.Get("from"))
-	if !ok {
-		return
-	}
-	to, ok := parseUint(w, "to", q.Get("to"))
-	if !ok {
-		return
-	}
-	head, err := s.r.Store.Head(req.Context())
+	from, err := httpx.Uint("from", q.Get("from"))
 	if err != nil {
-		s.internal(w, req, err)
-		return
+		return err
 	}
-	if from > to || to > head.CheckpointSize {
-		writeError(w, http.StatusBadRequest, "bad_parameter", "need 0 ≤ from ≤ to ≤ %d (the latest checkpoint)", head.CheckpointSize)
-		return
-	}
-	hs, err := journal.ConsistencyProof(req.Context(), s.r.Store, from, to)
+	to, err := httpx.Uint("to", q.Get("to"))
 	if err != nil {
-		s.internal(w, req, err)
-		return
+		return err
 	}
-	out := struct {
-		From   uint64   `json:"from"`
-		To     uint64   `json:"to"`
-		Hashes []string `json:"hashes"`
-	}{From: from, To: to, Hashes: []string{}}
-	for _, h := range hs {
-		out.Hashes = append(out.Hashes, fmt.Sprintf("%x", h))
+	c, err := s.app.ConsistencyProof(req.Context(), from, to)
+	if err != nil {
+		return err
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpx.JSON(w, http.StatusOK, c)
+	return nil
 }
 
-func (s *Server) checkpoint(w http.ResponseWriter, req *http.Request) {
-	row, err := s.r.Store.LatestCheckpoint(req.Context())
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "not_found", "no checkpoint yet")
-		return
-	}
+func (s *Server) checkpoint(w http.ResponseWriter, req *http.Request) error {
+	cp, err := s.app.Checkpoint(req.Context())
 	if err != nil {
-		s.internal(w, req, err)
-		return
+		return err
 	}
 	if strings.Contains(req.Header.Get("Accept"), "text/plain") {
 		// The C2SP note as-is, for transparency-log tooling and witnesses.
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Write(row.Note)
-		return
+		io.WriteString(w, cp.Note)
+		return nil
 	}
-	cp, err := s.r.Verifier.Open(row.Note)
-	if err != nil {
-		s.internal(w, req, fmt.Errorf("latest checkpoint does not verify: %w", err))
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"origin": cp.Origin, "size": cp.Size, "root_hash": fmt.Sprintf("%x", cp.Root),
-		"time": cp.Time, "note": string(row.Note), "public_key": s.r.Config.PublicKey})
+	httpx.JSON(w, http.StatusOK, cp)
+	return nil
 }
 
-func (s *Server) consent(w http.ResponseWriter, req *http.Request) {
-	id := req.PathValue("external_id")
-	rows, err := s.r.Store.Consent(req.Context(), id)
+func (s *Server) consent(w http.ResponseWriter, req *http.Request) error {
+	v, err := s.app.Consent(req.Context(), req.PathValue("external_id"))
 	if err != nil {
-		s.internal(w, req, err)
-		return
+		return err
 	}
-	state := "unknown"
-	var serials []uint64
-	for _, e := range rows {
-		serials = append(serials, e.Serial)
-	}
-	if n := len(rows); n > 0 {
-		state = "disagreed"
-		if rows[n-1].Agreed {
-			state = "agreed"
-		}
-	}
-	if rows == nil {
-		rows = []store.ConsentRow{}
-	}
-	if !s.recordAccess(w, req, "consent:"+id, serials...) {
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"external_id": id, "state": state, "events": rows})
+	httpx.JSON(w, http.StatusOK, v)
+	return nil
 }
 
 // search: GET /api/v1/search?q=QUERY[&limit=N][&sort=time|relevance]
 // [&cursor=C][&exact=true][&facets=true][&count_all=true]. The same semantics and JSON as
 // `wxarchive search --json`; a query error is 400 with the column at fault.
-func (s *Server) search(w http.ResponseWriter, req *http.Request) {
+func (s *Server) search(w http.ResponseWriter, req *http.Request) error {
 	v := req.URL.Query()
 	for name := range v {
 		switch name {
 		case "q", "limit", "sort", "cursor", "exact", "facets", "count_all":
 		default:
-			writeError(w, http.StatusBadRequest, "bad_parameter", "unknown parameter %q (expected q, limit, sort, cursor, exact, facets, count_all)", name)
-			return
+			return httpx.BadParam("unknown parameter %q (expected q, limit, sort, cursor, exact, facets, count_all)", name)
 		}
 	}
-	o := repo.SearchOptions{Query: v.Get("q"), Sort: store.SearchSort(v.Get("sort")), Cursor: v.Get("cursor"),
-		Actor: s.actor(req), Via: "api"}
 	if !v.Has("q") {
-		writeError(w, http.StatusBadRequest, "bad_parameter", "q: the query is required")
-		return
+		return httpx.BadParam("q: the query is required")
 	}
+	o := app.SearchOptions{Query: v.Get("q"), Sort: store.SearchSort(v.Get("sort")), Cursor: v.Get("cursor")}
 	if l := v.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 {
-			writeError(w, http.StatusBadRequest, "bad_parameter", "limit: expected a number from 1 to %d, not %q", repo.MaxSearchLimit, l)
-			return
+			return httpx.BadParam("limit: expected a number from 1 to %d, not %q", app.MaxSearchLimit, l)
 		}
 		o.Limit = n
 	}
@@ -539,26 +365,17 @@ func (s *Server) search(w http.ResponseWriter, req *http.Request) {
 		dst  *bool
 	}{{"exact", &o.Exact}, {"facets", &o.Facets}, {"count_all", &o.CountAll}} {
 		if x := v.Get(b.name); x != "" {
-			val, err := strconv.ParseBool(x)
+			val, err := httpx.Bool(b.name, x)
 			if err != nil {
-				writeError(w, http.StatusBadRequest, "bad_parameter", "%s: expected true or false, not %q", b.name, x)
-				return
+				return err
 			}
 			*b.dst = val
 		}
 	}
-	res, err := s.r.Search(req.Context(), o)
-	var se *repo.SearchError
-	switch {
-	case errors.As(err, &se):
-		writeError(w, http.StatusBadRequest, "bad_"+se.Field, "%v", se)
-		return
-	case errors.Is(err, store.ErrReindexRequired):
-		writeError(w, http.StatusServiceUnavailable, "reindex_required", "%v", err)
-		return
-	case err != nil:
-		s.internal(w, req, err)
-		return
+	res, err := s.app.Search(req.Context(), o)
+	if err != nil {
+		return err
 	}
-	writeJSON(w, http.StatusOK, res)
+	httpx.JSON(w, http.StatusOK, res)
+	return nil
 }

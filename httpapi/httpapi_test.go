@@ -22,12 +22,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wxarchive/wxarchive/archive"
+	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit/jsonl"
 	"github.com/wxarchive/wxarchive/httpapi"
 	"github.com/wxarchive/wxarchive/ingest"
+	"github.com/wxarchive/wxarchive/internal/archivetest"
 	"github.com/wxarchive/wxarchive/journal"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/store"
-	"github.com/wxarchive/wxarchive/store/sqlite"
 	"github.com/wxarchive/wxarchive/verify"
 )
 
@@ -61,19 +62,22 @@ func newEnvWith(t *testing.T, opts httpapi.Options, configure func(dir string)) 
 	ctx := context.Background()
 	dir := t.TempDir()
 	// Without the default policies: the tests name journal indexes.
-	if _, err := repo.Init(ctx, dir, repo.InitOptions{NoDefaultPolicies: true}); err != nil {
+	if _, err := archivetest.Init(ctx, dir, repo.InitOptions{Setup: archivetest.NoPolicies}); err != nil {
 		t.Fatal(err)
 	}
 	if configure != nil {
 		configure(dir)
 	}
 	reg := prometheus.NewRegistry()
-	r, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true, Metrics: ingest.NewMetrics(reg)})
+	r, err := archivetest.Open(ctx, dir, repo.OpenOptions{Exclusive: true, Metrics: ingest.NewMetrics(reg)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e := &env{t: t, dir: dir, scratch: t.TempDir(), r: r, reg: reg}
 	opts.Gatherer = reg
+	if opts.Ingesters == nil {
+		opts.Ingesters = archivetest.Ingesters(r, nil)
+	}
 	e.srv = httptest.NewServer(httpapi.New(r, opts))
 	t.Cleanup(func() { e.finish() })
 	return e
@@ -94,13 +98,13 @@ func (e *env) finish() *verify.Report {
 		t.Errorf("close archive: %v", err)
 		return nil
 	}
-	ro, err := repo.Open(ctx, e.dir, repo.OpenOptions{ReadOnly: true})
+	ro, err := archivetest.Open(ctx, e.dir, repo.OpenOptions{ReadOnly: true})
 	if err != nil {
 		t.Errorf("open read-only: %v", err)
 		return nil
 	}
 	defer ro.Close(ctx)
-	rep, err := verify.Run(ctx, ro, verify.Options{Scratch: sqlite.OpenScratch, ScratchDir: e.scratch})
+	rep, err := verify.Run(ctx, ro, verify.Options{Scratch: archivetest.Engines().Scratch, ScratchDir: e.scratch})
 	if err != nil {
 		t.Errorf("verify.Run: %v", err)
 		return nil
@@ -791,12 +795,12 @@ func TestIngestMalformedBodies(t *testing.T) {
 	e.wantError("POST", ingestPath, []byte(``), 400, "empty_body")
 	e.wantError("POST", ingestPath, []byte("\n\n  \n"), 400, "empty_body")
 	e.wantError("POST", ingestPath, []byte(` [ ] `), 400, "empty_body")
-	// Over MaxBatchEntries (cheap: splitBody refuses before decoding).
-	many := bytes.Repeat([]byte("{}\n"), httpapi.MaxBatchEntries+1)
-	if m := e.wantError("POST", ingestPath, many, 400, "malformed_body"); !strings.Contains(m.Message, strconv.Itoa(httpapi.MaxBatchEntries)) {
+	// Over jsonl.MaxEntries (cheap: the split refuses before decoding).
+	many := bytes.Repeat([]byte("{}\n"), jsonl.MaxEntries+1)
+	if m := e.wantError("POST", ingestPath, many, 400, "malformed_body"); !strings.Contains(m.Message, strconv.Itoa(jsonl.MaxEntries)) {
 		t.Errorf("too many lines: %q", m.Message)
 	}
-	arr := append([]byte("["), bytes.Repeat([]byte("{},"), httpapi.MaxBatchEntries)...)
+	arr := append([]byte("["), bytes.Repeat([]byte("{},"), jsonl.MaxEntries)...)
 	arr = append(arr, "{}]"...)
 	e.wantError("POST", ingestPath, arr, 400, "malformed_body")
 	if h := e.head(); h.JournalSize != size {

@@ -37,6 +37,7 @@ const (
 	DefaultPackTarget     = 8 << 20          // bytes of records per pack
 	DefaultSealDelay      = 10 * time.Second // bound on how long a record stays unsealed
 	DefaultSegmentLeaves  = 1 << 16          // leaves per sealed segment, at most
+	DefaultQueueSize      = 4096             // requests waiting for the committer before push-back
 )
 
 // Config configures an Engine.
@@ -47,8 +48,11 @@ type Config struct {
 	PackTarget     int64
 	SealDelay      time.Duration
 	SegmentLeaves  int
-	Logger         *slog.Logger
-	Metrics        *Metrics // nil: none
+	// QueueSize is how many requests may wait for the committer; beyond
+	// it callers wait, or get ErrPushback (WithPushback).
+	QueueSize int
+	Logger    *slog.Logger
+	Metrics   *Metrics // nil: none
 }
 
 func (c *Config) defaults() {
@@ -69,6 +73,9 @@ func (c *Config) defaults() {
 	}
 	if c.SegmentLeaves <= 0 {
 		c.SegmentLeaves = DefaultSegmentLeaves
+	}
+	if c.QueueSize <= 0 {
+		c.QueueSize = DefaultQueueSize
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -201,7 +208,7 @@ func (e *Engine) Recent(serial uint64, record archive.BlobID) (m *archive.Messag
 func New(cfg Config, st store.Store, blobs blob.Store, signer *journal.Signer) *Engine {
 	cfg.defaults()
 	e := &Engine{cfg: cfg, st: st, blobs: blobs, signer: signer,
-		reqs: make(chan *request, 4096), toSync: make(chan committed, 64), synced: make(chan struct{}, 1), done: make(chan struct{}),
+		reqs: make(chan *request, cfg.QueueSize), toSync: make(chan committed, 64), synced: make(chan struct{}, 1), done: make(chan struct{}),
 		commits: make(chan struct{}, 1)}
 	go e.run()
 	go e.syncer()
@@ -294,7 +301,26 @@ func (f *Future) Wait(ctx context.Context) ([]Result, error) {
 // prepareRecord canonicalizes and encodes a normalized message. Empty slices
 // are made non-nil so the record decodes to exactly the rows it produced.
 func prepareRecord(it Item) (prepared, error) {
+	if err := archive.CheckID("source", it.Source, archive.MaxSourceBytes); err != nil {
+		// The source is the connector's configuration, not its input.
+		return prepared{}, err
+	}
+	// Provenance is ours (a file name and a line): shortened, never refused.
+	it.Origin = archive.Truncate(it.Origin, archive.MaxOriginBytes)
+	if it.Reject == nil && it.Message != nil {
+		if field, err := leafFieldProblem(it.Message); err != nil {
+			// A message whose journal leaf could not be written is not a
+			// record; its bytes are still kept, in quarantine.
+			it.Reject = &Rejection{MsgID: it.Message.SourceID, Field: field, Reason: err.Error()}
+			it.Message = nil
+		}
+	}
 	if it.Reject != nil {
+		r := *it.Reject
+		r.MsgID = archive.Truncate(r.MsgID, archive.MaxIDBytes)
+		r.Field = archive.Truncate(r.Field, archive.MaxNameBytes)
+		r.Reason = archive.Truncate(r.Reason, archive.MaxReasonBytes)
+		it.Reject = &r
 		return prepared{Item: it, rawHash: archive.Hash(it.Raw)}, nil
 	}
 	m := it.Message
@@ -321,6 +347,24 @@ func prepareRecord(it Item) (prepared, error) {
 	body, att := SearchTerms(m)
 	return prepared{Item: it, rawHash: archive.Hash(it.Raw), record: rec, recordHash: archive.Hash(rec),
 		searchBody: body, searchAttachments: att}, nil
+}
+
+// leafFieldProblem names the field of a message that its journal leaf
+// cannot hold (archive's limits): the decoders accept any length, the
+// journal does not.
+func leafFieldProblem(m *archive.Message) (string, error) {
+	for _, f := range []struct {
+		name, v string
+		max     int
+	}{{"msgid", m.SourceID, archive.MaxIDBytes}, {"refers_to", m.RefersTo, archive.MaxIDBytes}, {"kind", string(m.Kind), archive.MaxNameBytes}} {
+		if err := archive.CheckText(f.name, f.v, f.max); err != nil {
+			return f.name, err
+		}
+	}
+	if len(m.Attachments) > archive.MaxAttachments {
+		return "attachments", fmt.Errorf("attachments: %d, over the limit of %d per message", len(m.Attachments), archive.MaxAttachments)
+	}
+	return "", nil
 }
 
 // Submit queues items for the next commit and returns at once. The caller
@@ -466,6 +510,18 @@ func (e *Engine) enqueue(ctx context.Context, r *request) {
 	if e.closed {
 		r.err = ErrClosed
 		close(r.done)
+		return
+	}
+	if pushback(ctx) {
+		select {
+		case e.reqs <- r:
+		case <-ctx.Done():
+			r.err = ctx.Err()
+			close(r.done)
+		default:
+			r.err = ErrPushback
+			close(r.done)
+		}
 		return
 	}
 	select {
@@ -678,6 +734,9 @@ func (c *commitState) appendLeaf(ev *journal.Event, trusted bool) error {
 		if leaf, err = ev.Marshal(); err != nil {
 			return err
 		}
+	}
+	if err := journal.CheckWritable(ev, leaf); err != nil {
+		return err
 	}
 	h := journal.LeafHash(leaf)
 	if err := c.tx.AppendLeaf(c.ctx, c.idx, h, leaf); err != nil {

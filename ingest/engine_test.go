@@ -51,7 +51,7 @@ var keys struct {
 	signer, verify string
 }
 
-func signer(t *testing.T) (*journal.Signer, *journal.Verifier) {
+func signer(t testing.TB) (*journal.Signer, *journal.Verifier) {
 	t.Helper()
 	keys.once.Do(func() {
 		var err error
@@ -82,12 +82,12 @@ type env struct {
 
 // newEnv opens an archive in a new directory. wrap, if not nil, decorates
 // the store the engine writes through (the env's st stays the real one).
-func newEnv(t *testing.T, cfg ingest.Config, wrap func(store.Store) store.Store) *env {
+func newEnv(t testing.TB, cfg ingest.Config, wrap func(store.Store) store.Store) *env {
 	t.Helper()
 	return openEnv(t, t.TempDir(), cfg, wrap)
 }
 
-func openEnv(t *testing.T, dir string, cfg ingest.Config, wrap func(store.Store) store.Store) *env {
+func openEnv(t testing.TB, dir string, cfg ingest.Config, wrap func(store.Store) store.Store) *env {
 	t.Helper()
 	e := &env{dir: dir, clock: &clock{t: time.Date(2025, 3, 10, 9, 30, 0, 0, time.UTC)}}
 	var err error
@@ -1594,5 +1594,36 @@ func TestRotateSigner(t *testing.T) {
 	})
 	if want := fmt.Sprintf("[1:old 2:old %d:old %d:new]", idx+1, idx+2); fmt.Sprint(sizes) != want {
 		t.Fatalf("checkpoints %v, want %s", sizes, want)
+	}
+}
+
+// TestPushback: with the committer held and its queue full, a request made
+// WithPushback fails at once with ErrPushback and writes nothing; the
+// queued requests still commit once the committer moves again.
+func TestPushback(t *testing.T) {
+	h := &hookStore{gate: make(chan struct{}), entered: make(chan struct{})}
+	e := newEnv(t, ingest.Config{MaxBatch: 1, QueueSize: 2}, func(s store.Store) store.Store { h.Store = s; return h })
+	first := e.eng.Submit(ctx, "test", []ingest.Item{item("m1", "held in Begin")})
+	<-h.entered
+	queued := []*ingest.Future{
+		e.eng.Submit(ctx, "test", []ingest.Item{item("m2", "queued")}),
+		e.eng.Submit(ctx, "test", []ingest.Item{item("m3", "queued")}),
+	}
+	_, err := e.eng.Archive(ingest.WithPushback(ctx), "test", []ingest.Item{item("m4", "pushed back")})
+	if !errors.Is(err, ingest.ErrPushback) {
+		t.Fatalf("full queue: got %v, want ErrPushback", err)
+	}
+	close(h.gate)
+	for i, f := range append([]*ingest.Future{first}, queued...) {
+		if _, err := f.Wait(ctx); err != nil {
+			t.Fatalf("request %d: %v", i+1, err)
+		}
+	}
+	if c := counts(t, e.st); c.Messages != 3 {
+		t.Fatalf("%d messages archived, want 3 (the pushed-back one must not be)", c.Messages)
+	}
+	// With room again, a push-back request goes through.
+	if _, err := e.eng.Archive(ingest.WithPushback(ctx), "test", []ingest.Item{item("m4", "pushed back")}); err != nil {
+		t.Fatal(err)
 	}
 }

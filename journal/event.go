@@ -21,12 +21,13 @@ type Event struct {
 	Payload json.RawMessage `json:"payload"`
 }
 
-// Limits on a leaf. They bound what a reader must accept; writers never come
-// near them.
+// Limits on a leaf. They bound what a reader must accept; the writer
+// refuses to write a leaf over them (CheckWritable), so that no input can
+// make the journal unreadable.
 const (
-	MaxLeafBytes = 1 << 20
-	maxTypeBytes = 64
-	maxActor     = 256
+	MaxLeafBytes  = 1 << 20
+	MaxActorBytes = 256
+	maxTypeBytes  = 64
 )
 
 var typePattern = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$`)
@@ -133,7 +134,7 @@ func parseLeaf(index uint64, leaf []byte, strict bool) (*Event, error) {
 		return fail("missing field \"time\"")
 	case raw.Type == nil || !typePattern.MatchString(*raw.Type) || len(*raw.Type) > maxTypeBytes:
 		return fail("missing or invalid field \"type\"")
-	case raw.Actor == nil || strict && len(*raw.Actor) > maxActor:
+	case raw.Actor == nil || strict && len(*raw.Actor) > MaxActorBytes:
 		return fail("missing or oversize field \"actor\"")
 	case len(raw.Payload) == 0 || raw.Payload[0] != '{':
 		return fail("field \"payload\" must be an object")
@@ -150,6 +151,57 @@ func parseLeaf(index uint64, leaf []byte, strict bool) (*Event, error) {
 		return fail("not in canonical form")
 	}
 	return ev, nil
+}
+
+// ErrLeafRefused is wrapped by CheckWritable's errors: the writer would
+// have produced a leaf its own reader refuses.
+var ErrLeafRefused = errors.New("journal leaf refused")
+
+// RefusedError says which event could not be written and why.
+type RefusedError struct {
+	Type   string
+	Actor  string // cut to 64 bytes: the actor may be what is at fault
+	Reason string
+}
+
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("journal event %s by %q refused: %s", e.Type, e.Actor, e.Reason)
+}
+func (e *RefusedError) Unwrap() error { return ErrLeafRefused }
+
+// CheckWritable refuses an event whose leaf ParseLeaf would refuse for its
+// size, type or actor (the rest of ParseLeaf's checks hold by construction
+// of Marshal and AppendLeaf; Marshal checks the type's spelling, and the
+// writer's own events have constant types). The writer calls it on every leaf before the
+// leaf joins the tree: a leaf written once is in the journal forever.
+func CheckWritable(ev *Event, leaf []byte) error {
+	refuse := func(format string, a ...any) error {
+		actor := ev.Actor
+		if len(actor) > 64 {
+			actor = actor[:64]
+		}
+		return &RefusedError{Type: ev.Type, Actor: actor, Reason: fmt.Sprintf(format, a...)}
+	}
+	switch {
+	case len(leaf) > MaxLeafBytes:
+		return refuse("leaf of %d bytes, over the limit of %d", len(leaf), MaxLeafBytes)
+	case len(ev.Type) > maxTypeBytes:
+		return refuse("type of %d bytes, over the limit of %d", len(ev.Type), maxTypeBytes)
+	case len(ev.Actor) > MaxActorBytes:
+		return refuse("actor of %d bytes, over the limit of %d", len(ev.Actor), MaxActorBytes)
+	case !utf8.ValidString(ev.Actor):
+		return refuse("actor is not valid UTF-8")
+	}
+	// encoding/json writes invalid UTF-8 as an escaped U+FFFD, which
+	// decodes to a different string: in the envelope (actor, subject),
+	// which the reader decodes and encodes again, that leaf would never
+	// be canonical. (The payload is compared as it is written.)
+	for _, sub := range ev.Subject {
+		if !utf8.ValidString(sub) {
+			return refuse("subject %q is not valid UTF-8", sub)
+		}
+	}
+	return nil
 }
 
 // DecodePayload unmarshals the payload into v, naming the event on error.

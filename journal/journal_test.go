@@ -367,3 +367,49 @@ func TestRotationStatement(t *testing.T) {
 		t.Fatalf("InvalidVerifier.Open: %v", err)
 	}
 }
+
+// TestCheckWritable: the writer refuses exactly the leaves the reader
+// would refuse for size, actor and invalid UTF-8 (which encoding/json
+// writes as an escaped U+FFFD that never decodes back to the same bytes).
+func TestCheckWritable(t *testing.T) {
+	cases := []struct {
+		name    string
+		actor   string
+		subject []string
+		payload any
+		refused bool
+	}{
+		{"plain", "cli:alice", nil, map[string]string{"note": "保证收益 <ok>"}, false},
+		{"real U+FFFD", "cli:alice", nil, map[string]string{"note": "\uFFFD"}, false},
+		{"escaped backslash then ufffd", "cli:alice", nil, map[string]string{"note": `\ufffd`}, false},
+		{"invalid UTF-8 in the payload", "cli:alice", nil, map[string]string{"note": "a\xffb"}, false},
+		{"invalid UTF-8 in the actor", "cli:\xff", nil, map[string]string{}, true},
+		{"invalid UTF-8 in a subject", "cli:alice", []string{"serial:1", "\x00\xff"}, map[string]string{}, true},
+		{"actor at the limit", strings.Repeat("a", MaxActorBytes), nil, map[string]string{}, false},
+		{"actor over the limit", strings.Repeat("a", MaxActorBytes+1), nil, map[string]string{}, true},
+		{"leaf over the limit", "cli:alice", nil, map[string]string{"note": strings.Repeat("<", MaxLeafBytes/6+1)}, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ev, err := NewEvent("review.action", c.actor, archive.Time{}, c.subject, c.payload)
+			if err != nil {
+				t.Fatal(err)
+			}
+			leaf, err := ev.Marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = CheckWritable(&ev, leaf)
+			_, perr := ParseLeaf(0, leaf)
+			if (err != nil) != c.refused {
+				t.Fatalf("CheckWritable: %v, want refused=%v", err, c.refused)
+			}
+			if (perr != nil) != c.refused {
+				t.Fatalf("writer and reader disagree: CheckWritable %v, ParseLeaf %v", err, perr)
+			}
+			if err != nil && !errors.Is(err, ErrLeafRefused) {
+				t.Fatalf("%v does not match ErrLeafRefused", err)
+			}
+		})
+	}
+}

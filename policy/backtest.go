@@ -55,7 +55,7 @@ type BacktestMatch struct {
 // RunBacktest evaluates p over every message sent in [from, to), reading
 // each normalized record (verified against its hash), and keeps up to
 // samples matches.
-func RunBacktest(ctx context.Context, p *Policy, st store.Reader, recs RecordReader, from, to time.Time, samples int) (*Backtest, error) {
+func RunBacktest(ctx context.Context, p *Policy, st BacktestReader, recs RecordReader, from, to time.Time, samples int) (*Backtest, error) {
 	bt := &Backtest{Policy: p.Name, From: from.Format(time.RFC3339), To: to.Format(time.RFC3339), Rules: []RuleBacktest{}, Samples: []BacktestMatch{}}
 	counts := map[string]*RuleBacktest{}
 	for _, r := range p.Rules {
@@ -170,7 +170,7 @@ type ruleOn struct {
 // policy (any version), by message and rule: reviewers' labels, against
 // which a draft is measured. When one message has several closed alerts
 // of a rule, the last one closed wins.
-func closedDispositions(ctx context.Context, st store.Reader, policy string) (map[ruleOn]string, error) {
+func closedDispositions(ctx context.Context, st store.SupervisionReader, policy string) (map[ruleOn]string, error) {
 	alerts := map[uint64]ruleOn{}
 	if err := st.Alerts(ctx, 0, policy, 0, func(a store.AlertRow) error {
 		alerts[a.JournalIndex] = ruleOn{a.Serial, a.Rule}
@@ -200,4 +200,14 @@ func closedDispositions(ctx context.Context, st store.Reader, policy string) (ma
 		}
 	}
 	return out, nil
+}
+
+// BacktestReader is what a backtest reads: the messages of the period
+// (their records through RecordReader), the directory for scopes and
+// behaviours, and reviewers' dispositions for precision.
+type BacktestReader interface {
+	Head(ctx context.Context) (store.Head, error)
+	store.MessageReader
+	store.DirectoryReader
+	store.SupervisionReader
 }

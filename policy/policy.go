@@ -124,8 +124,9 @@ func (e *ParseError) Error() string {
 	return b.String()
 }
 
-// MaxFileBytes bounds a policy file.
-const MaxFileBytes = 1 << 20
+// MaxFileBytes bounds a policy file: its YAML is journaled whole in
+// policy.applied, so it must fit a journal leaf however it is escaped.
+const MaxFileBytes = archive.MaxPolicySourceBytes
 
 var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,63}$`)
 

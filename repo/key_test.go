@@ -2,12 +2,14 @@ package repo_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/wxarchive/wxarchive/archive"
+	"github.com/wxarchive/wxarchive/internal/archivetest"
 	"github.com/wxarchive/wxarchive/journal"
 	"github.com/wxarchive/wxarchive/repo"
 )
@@ -22,11 +24,11 @@ func TestRotationRecovery(t *testing.T) {
 	for _, stage := range []string{"journaled", "key file replaced", "not journaled"} {
 		committed := stage != "not journaled"
 		dir := t.TempDir()
-		cfg, err := repo.Init(ctx, dir, repo.InitOptions{NoDefaultPolicies: true})
+		cfg, err := archivetest.Init(ctx, dir, repo.InitOptions{Setup: archivetest.NoPolicies})
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
+		r, err := archivetest.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -54,7 +56,7 @@ func TestRotationRecovery(t *testing.T) {
 		r.Engine = nil
 		r.Close(ctx)
 
-		r, err = repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
+		r, err = archivetest.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
 		if err != nil {
 			t.Fatalf("reopen after an interrupted rotation (%s): %v", stage, err)
 		}
@@ -65,7 +67,7 @@ func TestRotationRecovery(t *testing.T) {
 		if r.Config.PublicKey != want {
 			t.Errorf("%s: key in force %s, want %s", stage, r.Config.PublicKey, want)
 		}
-		if _, err := r.Engine.Append(ctx, repo.AccessEvent("test", "message", "cli", 1)); err != nil {
+		if _, err := r.Engine.Append(ctx, accessEvent(t, "test", 1)); err != nil {
 			t.Fatalf("%s: writing after recovery: %v", stage, err)
 		}
 		r.Close(ctx)
@@ -78,4 +80,15 @@ func TestRotationRecovery(t *testing.T) {
 			t.Errorf("%s: %s left behind", stage, repo.KeyFileNext)
 		}
 	}
+}
+
+// accessEvent is an access.view of one message, as the app journals it.
+func accessEvent(t *testing.T, actor string, serial uint64) journal.Event {
+	t.Helper()
+	ev, err := journal.NewEvent(archive.EventAccessView, actor, archive.Time{}, []string{fmt.Sprintf("serial:%d", serial)},
+		&archive.AccessEvent{What: "message", Serials: []uint64{serial}, Via: "cli"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
 }

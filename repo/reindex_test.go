@@ -7,7 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
+	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit/jsonl"
+	"github.com/wxarchive/wxarchive/internal/archivetest"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/store"
 )
@@ -30,10 +31,10 @@ func dump(t *testing.T, st store.Reader) []string {
 func TestReindexEqualsLive(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	if _, err := repo.Init(ctx, dir, repo.InitOptions{}); err != nil {
+	if _, err := archivetest.Init(ctx, dir, repo.InitOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	r, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
+	r, err := archivetest.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +43,7 @@ func TestReindexEqualsLive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := &msgaudit.Ingester{Engine: r.Engine, Blobs: r.Blobs, Source: "wecom-archive:t", Actor: "test", Origin: "file:f", BatchSize: 7}
+	in := &jsonl.Ingester{Engine: r.Engine, Blobs: r.Blobs, Source: "wecom-archive:t", Actor: "test", Origin: "file:f", BatchSize: 7}
 	if _, err := in.Run(ctx, bytes.NewReader(fixture)); err != nil {
 		t.Fatal(err)
 	}

@@ -1,11 +1,13 @@
-// Package repo opens an archive directory: its configuration, signing key,
-// index database, blob store and writer. docs/FORMAT.md describes the
+// Package repo opens an archive directory: its configuration, signing key
+// and lock, the index database and blob store its configuration names (by
+// URL, opened through the Engines registry that cmd/ fills), and the
+// writer over them. docs/FORMAT.md describes the
 // layout:
 //
 //	<dir>/wxarchive.yaml        configuration (archive id, origin, public key, retention…)
 //	<dir>/keys/checkpoint.key   Ed25519 note signing key (0600)
-//	<dir>/index.db              SQLite index database (journal + projection)
-//	<dir>/blobs/                fsblob store: attachments, packs, segments
+//	<dir>/index.db              SQLite index database (journal + projection), by default
+//	<dir>/blobs/                fsblob store: attachments, packs, segments, by default
 //	<dir>/.lock                 advisory lock held by exclusive writers
 package repo
 
@@ -19,7 +21,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sort"
 	"syscall"
 	"time"
 
@@ -27,13 +28,11 @@ import (
 
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/blob"
-	"github.com/wxarchive/wxarchive/blob/fsblob"
 	"github.com/wxarchive/wxarchive/capture/connector"
 	"github.com/wxarchive/wxarchive/ingest"
 	"github.com/wxarchive/wxarchive/journal"
-	"github.com/wxarchive/wxarchive/policy"
-	"github.com/wxarchive/wxarchive/store/sqlite"
-	"github.com/wxarchive/wxarchive/supervise"
+	"github.com/wxarchive/wxarchive/store"
+	"github.com/wxarchive/wxarchive/witness"
 )
 
 // Version is the program version recorded in archive.created.
@@ -57,12 +56,65 @@ type Config struct {
 	TimeZone       string        `yaml:"timezone"` // for human-facing times
 	SealDelay      time.Duration `yaml:"seal_delay"`
 	CreatedAt      archive.Time  `yaml:"created_at"`
+	// Index and Blobs name the storage engines by URL (Engines); empty
+	// means the embedded defaults, DefaultIndexURL and DefaultBlobsURL.
+	Index string `yaml:"index,omitempty"`
+	Blobs string `yaml:"blobs,omitempty"`
 	// Connectors are the capture connectors `serve` runs (README,
 	// "Connectors"). Secrets are references to files or environment
 	// variables, never values.
 	Connectors    []connector.Config `yaml:"connectors,omitempty"`
 	CaptureHealth CaptureHealth      `yaml:"capture_health,omitempty"`
 	Supervision   Supervision        `yaml:"supervision,omitempty"`
+	// Witnesses keep the archive's checkpoints outside it (serve publishes
+	// to each every WitnessInterval; docs/SECURITY.md says why).
+	Witnesses       []WitnessConfig `yaml:"witnesses,omitempty"`
+	WitnessInterval time.Duration   `yaml:"witness_interval,omitempty"`
+}
+
+// WitnessConfig is one witness: its location (witness.Config) and, for an
+// URL witness, a bearer token as a secret reference ({env: NAME} or
+// {file: PATH}, never a value).
+type WitnessConfig struct {
+	witness.Config `yaml:",inline"`
+	Token          connector.Secret `yaml:"token,omitempty"`
+}
+
+// OpenWitnesses validates the witnesses section and opens every witness;
+// errors name the entry (witnesses[i].field).
+func (c *Config) OpenWitnesses() ([]witness.Witness, error) {
+	var out []witness.Witness
+	names := map[string]bool{}
+	for i, wc := range c.Witnesses {
+		field := fmt.Sprintf("witnesses[%d]", i)
+		if err := wc.Validate(field); err != nil {
+			return nil, fmt.Errorf("%s: %w", ConfigFile, err)
+		}
+		var token string
+		if !wc.Token.IsZero() {
+			if wc.Dir != "" {
+				return nil, fmt.Errorf("%s: %s.token: a directory witness takes no token", ConfigFile, field)
+			}
+			t, err := wc.Token.Resolve()
+			if err != nil {
+				return nil, fmt.Errorf("%s: %s.token: %v", ConfigFile, field, err)
+			}
+			token = t
+		}
+		if names[wc.DisplayName()] {
+			return nil, fmt.Errorf("%s: %s: another witness is named %q (give a name)", ConfigFile, field, wc.DisplayName())
+		}
+		names[wc.DisplayName()] = true
+		w, err := wc.Open(token, nil)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", ConfigFile, field, err)
+		}
+		out = append(out, w)
+	}
+	if c.WitnessInterval < 0 {
+		return nil, fmt.Errorf("%s: witness_interval must not be negative", ConfigFile)
+	}
+	return out, nil
 }
 
 // Supervision configures review.
@@ -94,6 +146,22 @@ type CaptureHealth struct {
 	SilentDays int `yaml:"silent_days,omitempty"`
 }
 
+// IndexURL is the index database's URL.
+func (c *Config) IndexURL() string {
+	if c.Index == "" {
+		return DefaultIndexURL
+	}
+	return c.Index
+}
+
+// BlobsURL is the blob store's URL.
+func (c *Config) BlobsURL() string {
+	if c.Blobs == "" {
+		return DefaultBlobsURL
+	}
+	return c.Blobs
+}
+
 // Location returns the configured time zone (UTC if unknown).
 func (c *Config) Location() *time.Location {
 	if loc, err := time.LoadLocation(c.TimeZone); err == nil && c.TimeZone != "" {
@@ -112,9 +180,15 @@ var ErrBusy = errors.New("archive is in use by another wxarchive process")
 type InitOptions struct {
 	RetentionYears int
 	TimeZone       string
-	// NoDefaultPolicies leaves out the default supervision policies.
-	NoDefaultPolicies bool
-	Now               func() time.Time
+	// Index and Blobs name the storage engines (default: the embedded ones).
+	Index, Blobs string
+	// Engines opens them (required).
+	Engines *Engines
+	// Setup runs on the new archive before its configuration is written
+	// (the archive exists only once it succeeded): cmd installs the
+	// default supervision policies with it.
+	Setup func(ctx context.Context, r *Repo) error
+	Now   func() time.Time
 }
 
 // Init creates an archive in dir (which may exist but must not hold one).
@@ -148,7 +222,7 @@ func Init(ctx context.Context, dir string, opts InitOptions) (*Config, error) {
 		return nil, err
 	}
 	cfg := &Config{ArchiveID: id, Origin: "wxarchive.local/" + id, PublicKey: vkey, RetentionYears: opts.RetentionYears,
-		TimeZone: opts.TimeZone, SealDelay: ingest.DefaultSealDelay, CreatedAt: archive.At(opts.Now())}
+		TimeZone: opts.TimeZone, SealDelay: ingest.DefaultSealDelay, CreatedAt: archive.At(opts.Now()), Index: opts.Index, Blobs: opts.Blobs}
 	if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(KeyFile)), 0o700); err != nil {
 		return nil, err
 	}
@@ -162,16 +236,14 @@ func Init(ctx context.Context, dir string, opts InitOptions) (*Config, error) {
 	header := "# wxarchive archive configuration. The public key verifies every checkpoint;\n# keep a copy outside this machine.\n"
 	y = append(y, []byte(connectorExample)...)
 	// The config file is written last: its presence marks a complete archive.
-	r, err := openParts(ctx, dir, cfg, OpenOptions{Now: opts.Now})
+	r, err := openParts(ctx, dir, cfg, OpenOptions{Now: opts.Now, Engines: opts.Engines})
 	if err != nil {
 		return nil, err
 	}
 	_, err = r.Engine.Append(ctx, mustEvent(archive.EventArchiveCreated, "cli:init", &archive.ArchiveCreated{
 		ArchiveID: id, Origin: cfg.Origin, PublicKey: vkey, RetentionYears: cfg.RetentionYears, Version: Version}))
-	if err == nil && !opts.NoDefaultPolicies {
-		// A new archive supervises from its first message (issue 5): the
-		// default pack is applied, enabled; operators edit or disable it.
-		err = installDefaultPolicies(ctx, r)
+	if err == nil && opts.Setup != nil {
+		err = opts.Setup(ctx, r)
 	}
 	if cerr := r.Close(ctx); err == nil {
 		err = cerr
@@ -201,25 +273,15 @@ const connectorExample = `
 # supervision:
 #   principals: [alice]              # may close escalated alerts (cli:alice)
 #   sla_days: 7                      # open alerts older than this are overdue
+# Witnesses keep every checkpoint outside this machine, so a rollback or a
+# rewritten history is caught by ` + "`wxarchive verify --witness`" + ` (docs/SECURITY.md).
+# witnesses:
+#   - dir: /mnt/other-host/wx-witness    # another mount or host
+#   - url: https://witness.example.com/  # ` + "`wxarchive witness serve`" + ` on another host
+#     kind: c2sp
+#     key: witness.example.com+1a2b3c4d+BA…   # the key it printed at start
+# witness_interval: 10s
 `
-
-func installDefaultPolicies(ctx context.Context, r *Repo) error {
-	files, err := policy.DefaultPackFiles()
-	if err != nil {
-		return err
-	}
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		if _, _, err := supervise.Apply(ctx, r.Engine, r.Store, n, files[n], "cli:init"); err != nil {
-			return fmt.Errorf("default policy %s: %w", n, err)
-		}
-	}
-	return nil
-}
 
 func mustEvent(typ, actor string, v any) journal.Event {
 	ev, err := journal.NewEvent(typ, actor, archive.Time{}, nil, v)
@@ -293,13 +355,16 @@ type OpenOptions struct {
 	Metrics  *ingest.Metrics
 	MaxBatch int
 	NoSync   bool // tests only
+	// Engines opens the index and blob stores the configuration names
+	// (required: cmd/ registers the adapters).
+	Engines *Engines
 }
 
 // Repo is an open archive.
 type Repo struct {
 	Dir      string
 	Config   *Config
-	Store    *sqlite.Store
+	Store    store.Store
 	Blobs    blob.Store
 	Verifier *journal.Verifier
 	Engine   *ingest.Engine // nil when read-only
@@ -349,12 +414,13 @@ func openParts(ctx context.Context, dir string, cfg *Config, opts OpenOptions) (
 			return nil, err
 		}
 	}
-	blobs, err := fsblob.Open(filepath.Join(dir, BlobDir), fsblob.Options{Now: opts.Now, NoSync: opts.NoSync})
-	if err != nil {
+	if opts.Engines == nil {
+		return nil, errors.New("repo: no storage engines (OpenOptions.Engines: cmd/ registers them)")
+	}
+	if r.Blobs, err = opts.Engines.openBlobs(ctx, cfg.BlobsURL(), BlobOptions{Dir: dir, Now: opts.Now, NoSync: opts.NoSync}); err != nil {
 		return nil, err
 	}
-	r.Blobs = blobs
-	if r.Store, err = sqlite.Open(ctx, filepath.Join(dir, DBFile), sqlite.Options{ReadOnly: opts.ReadOnly, NoSync: opts.NoSync}); err != nil {
+	if r.Store, err = opts.Engines.openStore(ctx, cfg.IndexURL(), StoreOptions{Dir: dir, ReadOnly: opts.ReadOnly, NoSync: opts.NoSync}); err != nil {
 		return nil, err
 	}
 	r.Records = NewRecords(r.Store, r.Blobs)
@@ -452,5 +518,10 @@ func (r *Repo) Reindex(ctx context.Context, progress func(done, total uint64)) e
 	if err := ingest.Reindex(ctx, r.Store, rec.Get, progress, malformed); err != nil {
 		return err
 	}
-	return r.Store.Checkpoint(ctx)
+	// An engine with a write-ahead log folds it in now, so that the rebuilt
+	// index does not leave a log as large as itself.
+	if c, ok := r.Store.(interface{ Checkpoint(context.Context) error }); ok {
+		return c.Checkpoint(ctx)
+	}
+	return nil
 }

@@ -1,4 +1,4 @@
-package repo
+package repo_test
 
 import (
 	"context"
@@ -8,7 +8,9 @@ import (
 
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/ingest"
+	"github.com/wxarchive/wxarchive/internal/archivetest"
 	"github.com/wxarchive/wxarchive/journal"
+	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/store"
 )
 
@@ -24,14 +26,14 @@ func testMessage(id, text string) (*archive.Message, []byte) {
 func TestEngineOutcomesAndReopen(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	if _, err := Init(ctx, dir, InitOptions{}); err != nil {
+	if _, err := archivetest.Init(ctx, dir, repo.InitOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	r, err := Open(ctx, dir, OpenOptions{Exclusive: true})
+	r, err := archivetest.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open(ctx, dir, OpenOptions{Exclusive: true}); err == nil {
+	if _, err := archivetest.Open(ctx, dir, repo.OpenOptions{Exclusive: true}); err == nil {
 		t.Fatal("second exclusive open succeeded")
 	}
 	var items []ingest.Item
@@ -71,7 +73,7 @@ func TestEngineOutcomesAndReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	r, err = Open(ctx, dir, OpenOptions{ReadOnly: true})
+	r, err = archivetest.Open(ctx, dir, repo.OpenOptions{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}

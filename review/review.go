@@ -65,8 +65,8 @@ func (e *Error) Error() string {
 
 // Service takes review actions.
 type Service struct {
-	Engine *ingest.Engine
-	Store  store.Reader
+	Engine ingest.EventWriter
+	Store  ReviewReader
 	// Principals may close escalated alerts (user names, as in actor
 	// "cli:NAME").
 	Principals []string
@@ -153,6 +153,25 @@ func (s *Service) Do(ctx context.Context, a Action) (uint64, error) {
 	}
 	if a.Actor == "" {
 		return bad("actor", "unknown reviewer")
+	}
+	if len(a.Alerts) > archive.MaxReviewAlerts {
+		return bad("alerts", "%d alerts in one action, over the limit of %d", len(a.Alerts), archive.MaxReviewAlerts)
+	}
+	// Everything below is journaled as given: bounded here, where every
+	// surface's review actions enter (docs/FORMAT.md, "Limits").
+	for _, f := range []struct {
+		name, v string
+		max     int
+		id      bool
+	}{{"note", a.Note, archive.MaxNoteBytes, false}, {"reason", a.Reason, archive.MaxReasonBytes, false},
+		{"assignee", a.Assignee, archive.MaxIDBytes, true}, {"actor", a.Actor, journal.MaxActorBytes, true}} {
+		check := archive.CheckText
+		if f.id {
+			check = archive.CheckID
+		}
+		if err := check(f.name, f.v, f.max); err != nil {
+			return bad(f.name, "%s", strings.TrimPrefix(err.Error(), f.name+": "))
+		}
 	}
 	if len(a.Alerts) > 1 && a.Action != View && strings.TrimSpace(a.Reason) == "" {
 		return bad("reason", "an action on %d alerts at once needs a reason", len(a.Alerts))
@@ -280,7 +299,7 @@ type EvidenceRow struct {
 }
 
 // Evidence builds the report for alerts raised in [from, to).
-func Evidence(ctx context.Context, st store.Reader, from, to, now time.Time, loc *time.Location) ([]EvidenceRow, error) {
+func Evidence(ctx context.Context, st store.SupervisionReader, from, to, now time.Time, loc *time.Location) ([]EvidenceRow, error) {
 	acts := map[uint64][]store.ReviewActionRow{}
 	if err := st.ReviewActions(ctx, 0, func(a store.ReviewActionRow) error {
 		acts[a.Alert] = append(acts[a.Alert], a)
@@ -322,7 +341,7 @@ type Queue struct {
 
 // Queues counts open alerts by policy and department, with how many are
 // past the SLA (days), sorted by policy then department.
-func Queues(ctx context.Context, st store.Reader, now time.Time, slaDays int) ([]Queue, error) {
+func Queues(ctx context.Context, st store.SupervisionReader, now time.Time, slaDays int) ([]Queue, error) {
 	acts := map[uint64][]store.ReviewActionRow{}
 	if err := st.ReviewActions(ctx, 0, func(a store.ReviewActionRow) error {
 		acts[a.Alert] = append(acts[a.Alert], a)
@@ -400,4 +419,11 @@ func neutralize(cell string) string {
 		return "'" + cell
 	}
 	return cell
+}
+
+// ReviewReader is what review reads: alerts and their actions, and the
+// messages they concern (an action records the message's record hash).
+type ReviewReader interface {
+	store.SupervisionReader
+	store.MessageReader
 }

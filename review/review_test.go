@@ -11,11 +11,11 @@ import (
 
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/ingest"
+	"github.com/wxarchive/wxarchive/internal/archivetest"
 	"github.com/wxarchive/wxarchive/journal"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/review"
 	"github.com/wxarchive/wxarchive/store"
-	"github.com/wxarchive/wxarchive/store/sqlite"
 	"github.com/wxarchive/wxarchive/supervise"
 	"github.com/wxarchive/wxarchive/verify"
 )
@@ -24,15 +24,7 @@ import (
 func setup(t *testing.T) (*repo.Repo, *review.Service, []uint64) {
 	t.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
-	if _, err := repo.Init(ctx, dir, repo.InitOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	r, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close(context.Background()) })
+	r := archivetest.New(t)
 	var items []ingest.Item
 	for i, text := range []string{"这个产品保本保收益", "加我私人微信", "我要投诉", "稳赚不赔"} {
 		m := &archive.Message{Source: "t:1", SourceID: string(rune('a' + i)), SourceType: "text", Kind: archive.KindText, Action: archive.ActionSend,
@@ -74,6 +66,17 @@ func TestReviewWorkflow(t *testing.T) {
 		{review.Action{Action: review.Claim, Alerts: []uint64{999}, Actor: "cli:alice"}, "alert 999: no such alert"},
 		{review.Action{Action: review.Reopen, Alerts: ids[:1], Actor: "cli:alice"}, "not closed"},
 		{review.Action{Action: "approve", Alerts: ids[:1], Actor: "cli:alice"}, `"approve"`},
+		// Over the documented limits (docs/FORMAT.md, "Limits"): the note of
+		// issue 12 (300,000 '<', escaped six-fold) once made the journal
+		// unreadable for good.
+		{review.Action{Action: review.Comment, Alerts: ids[:1], Actor: "cli:alice", Note: strings.Repeat("<", 300_000)}, "note: 300000 bytes, over the limit of 16384"},
+		{review.Action{Action: review.Comment, Alerts: ids[:1], Actor: "cli:alice", Note: strings.Repeat("注", archive.MaxNoteBytes/3+1)}, "note: 16386 bytes"},
+		{review.Action{Action: review.Comment, Alerts: ids[:1], Actor: "cli:alice", Note: "bad \xff"}, "note: not valid UTF-8"},
+		{review.Action{Action: review.Close, Alerts: ids[:2], Actor: "cli:alice", Disposition: review.NoIssue, Reason: strings.Repeat("r", archive.MaxReasonBytes+1)}, "reason: 2049 bytes"},
+		{review.Action{Action: review.Assign, Alerts: ids[:1], Actor: "cli:alice", Assignee: strings.Repeat("b", archive.MaxIDBytes+1)}, "assignee: 257 bytes"},
+		{review.Action{Action: review.Assign, Alerts: ids[:1], Actor: "cli:alice", Assignee: "bob\nmallory"}, "assignee: control character"},
+		{review.Action{Action: review.Claim, Alerts: make([]uint64, archive.MaxReviewAlerts+1), Actor: "cli:alice", Reason: "bulk"}, "1001 alerts in one action"},
+		{review.Action{Action: review.Claim, Alerts: ids[:1], Actor: "cli:" + strings.Repeat("a", 300)}, "actor: 304 bytes"},
 	} {
 		var re *review.Error
 		if err := do(tc.a); !errors.As(err, &re) || !strings.Contains(err.Error(), tc.want) {
@@ -158,7 +161,7 @@ func TestReviewWorkflow(t *testing.T) {
 	if n != 8 {
 		t.Fatalf("%d review events, want 8", n)
 	}
-	rep, err := verify.Run(ctx, r, verify.Options{Scratch: sqlite.OpenScratch})
+	rep, err := verify.Run(ctx, r, verify.Options{Scratch: archivetest.Engines().Scratch})
 	if err != nil || !rep.OK {
 		t.Fatalf("verify: %v %+v", err, rep)
 	}
@@ -236,5 +239,29 @@ func TestConcurrentReviewers(t *testing.T) {
 	})
 	if closes != 1 || ok != 3 || refused != n-1 {
 		t.Fatalf("%d closes journaled, %d actions succeeded, %d refused; want 1 close, 1 close + 2 views, %d refused", closes, ok, refused, n-1)
+	}
+}
+
+// TestReviewAtLimits: values exactly at their limits are journaled, and the
+// journal still reads back (the writer would refuse a leaf its reader
+// cannot read).
+func TestReviewAtLimits(t *testing.T) {
+	ctx := context.Background()
+	r, s, ids := setup(t)
+	idx, err := s.Do(ctx, review.Action{Action: review.Assign, Alerts: ids[:2], Actor: "cli:" + strings.Repeat("a", 252),
+		Assignee: strings.Repeat("b", archive.MaxIDBytes), Reason: strings.Repeat("<", archive.MaxReasonBytes)})
+	if err != nil {
+		t.Fatalf("assign at the limits: %v", err)
+	}
+	if _, err := s.Do(ctx, review.Action{Action: review.Comment, Alerts: ids[:1], Actor: "cli:alice", Note: strings.Repeat("<", archive.MaxNoteBytes)}); err != nil {
+		t.Fatalf("a note at the limit: %v", err)
+	}
+	var n int
+	if err := r.Store.Leaves(ctx, idx, idx+2, func(i uint64, _, leaf []byte) error {
+		n++
+		_, err := journal.ParseLeaf(i, leaf)
+		return err
+	}); err != nil || n != 2 {
+		t.Fatalf("%d leaves read back, err %v", n, err)
 	}
 }

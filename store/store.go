@@ -38,42 +38,74 @@ type Store interface {
 	Close() error
 }
 
-// Reader answers queries on committed state.
+// Reader answers queries on committed state. It is composed of role
+// interfaces; a consumer takes the roles it reads (DESIGN §6: the
+// narrowest interface it uses), so that a new engine can be checked role
+// by role and a reader's needs are visible in its signature.
 type Reader interface {
+	JournalReader
+	RecordsReader
+	MessageReader
+	SearchReader
+	SupervisionReader
+	CaptureReader
+	DirectoryReader
+	Counts(ctx context.Context) (Counts, error)
+	// DumpProjection calls fn for every row of every projection table in a
+	// fixed order, rendered canonically, so two databases can be compared.
+	// Within a table, keys arrive in increasing byte order (integers are
+	// zero-padded, key columns are separated by a NUL byte), so two dumps can be merge-joined as streams.
+	DumpProjection(ctx context.Context, fn func(table, key, row string) error) error
+	// Snapshot returns a reader of the store as it is now, unaffected by
+	// later commits, until release is called.
+	Snapshot(ctx context.Context) (r Reader, release func() error, err error)
+}
+
+// JournalReader reads the journal: leaves, tree nodes, checkpoints and
+// where sealed segments are.
+type JournalReader interface {
 	journal.NodeReader
 	Head(ctx context.Context) (Head, error)
 	Leaves(ctx context.Context, begin, end uint64, fn func(index uint64, hash, leaf []byte) error) error
 	Checkpoints(ctx context.Context, fn func(CheckpointRow) error) error
 	LatestCheckpoint(ctx context.Context) (CheckpointRow, error)
+	Segments(ctx context.Context, fn func(SegmentRow) error) error
+}
+
+// RecordsReader finds records: pending in the database or sealed in packs.
+type RecordsReader interface {
+	PendingRecord(ctx context.Context, key RecordKey) (PendingRecord, error)
+	PendingRecords(ctx context.Context, after RecordKey, limitBytes int64, fn func(PendingRecord) error) error
+	PacksCovering(ctx context.Context, journalIndex uint64) ([]PackRow, error)
+	Packs(ctx context.Context, fn func(PackRow) error) error
+}
+
+// MessageReader reads the message index: messages, attachments, consent
+// and quarantined inputs.
+type MessageReader interface {
 	Message(ctx context.Context, serial uint64) (MessageRow, error)
 	MessagesBySourceID(ctx context.Context, sourceID string) ([]MessageRow, error)
+	// Messages visits the messages with first ≤ serial ≤ last in serial
+	// order (one query for a batch a supervisor evaluates).
+	Messages(ctx context.Context, first, last uint64, fn func(MessageRow) error) error
+	Attachments(ctx context.Context, serial uint64) ([]AttachmentRow, error)
 	// UnfetchedAttachments returns up to limit attachments of a source's
 	// messages captured since a time that have a source reference but no
 	// media (failed or missing), oldest first: what a connector fetches
 	// again while the source still has the media.
 	UnfetchedAttachments(ctx context.Context, source string, since archive.Time, limit int) ([]UnfetchedAttachment, error)
-	// Messages visits the messages with first ≤ serial ≤ last in serial
-	// order (one query for a batch a supervisor evaluates).
-	Messages(ctx context.Context, first, last uint64, fn func(MessageRow) error) error
-	Attachments(ctx context.Context, serial uint64) ([]AttachmentRow, error)
-	PendingRecord(ctx context.Context, key RecordKey) (PendingRecord, error)
-	PendingRecords(ctx context.Context, after RecordKey, limitBytes int64, fn func(PendingRecord) error) error
-	PacksCovering(ctx context.Context, journalIndex uint64) ([]PackRow, error)
-	Packs(ctx context.Context, fn func(PackRow) error) error
-	Segments(ctx context.Context, fn func(SegmentRow) error) error
-	// Cursor returns a connector's committed cursor; an error matching
-	// ErrNotFound when it has none.
-	Cursor(ctx context.Context, connector string) (CursorRow, error)
 	Consent(ctx context.Context, externalID string) ([]ConsentRow, error)
 	Rejects(ctx context.Context, fn func(RejectRow) error) error
-	// OpenFaults returns the capture faults whose latest event raised
-	// them, oldest first.
-	OpenFaults(ctx context.Context) ([]FaultRow, error)
-	// FaultHistory returns every capture.fault event, oldest first.
-	FaultHistory(ctx context.Context, fn func(FaultRow) error) error
-	// SourceActivity reports a source's newest message and how many were
-	// captured at or after since.
-	SourceActivity(ctx context.Context, source string, since archive.Time) (SourceActivity, error)
+}
+
+// SearchReader runs searches.
+type SearchReader interface {
+	// Search runs a full-text and metadata query (store/search.go).
+	Search(ctx context.Context, req SearchRequest) (SearchPage, error)
+}
+
+// SupervisionReader reads policies, alerts and review actions.
+type SupervisionReader interface {
 	// Policies returns the latest version of every policy, by name.
 	Policies(ctx context.Context) ([]PolicyRow, error)
 	// PolicyVersions returns every version of one policy, oldest first
@@ -82,6 +114,34 @@ type Reader interface {
 	// Alerts visits alerts in id order, from after (exclusive), filtered
 	// by policy when it is not empty, up to limit (0: all).
 	Alerts(ctx context.Context, after uint64, policy string, limit int, fn func(AlertRow) error) error
+	// Alert returns one alert; an error matching ErrNotFound if none.
+	Alert(ctx context.Context, id uint64) (AlertRow, error)
+	// ReviewActions visits review actions in journal order, for one alert
+	// (alert > 0) or all.
+	ReviewActions(ctx context.Context, alert uint64, fn func(ReviewActionRow) error) error
+}
+
+// CaptureReader reads what capture health needs: connectors' cursors,
+// faults, and activity per source and employee.
+type CaptureReader interface {
+	// Cursor returns a connector's committed cursor; an error matching
+	// ErrNotFound when it has none.
+	Cursor(ctx context.Context, connector string) (CursorRow, error)
+	// OpenFaults returns the capture faults whose latest event raised
+	// them, oldest first.
+	OpenFaults(ctx context.Context) ([]FaultRow, error)
+	// FaultHistory returns every capture.fault event, oldest first.
+	FaultHistory(ctx context.Context, fn func(FaultRow) error) error
+	// SourceActivity reports a source's newest message and how many were
+	// captured at or after since.
+	SourceActivity(ctx context.Context, source string, since archive.Time) (SourceActivity, error)
+	// EmployeeActivity lists every employee the archive knows (seen in a
+	// message or the directory) with when they last sent a message.
+	EmployeeActivity(ctx context.Context) ([]EmployeeActivity, error)
+}
+
+// DirectoryReader reads who participants were.
+type DirectoryReader interface {
 	// FirstSerial returns the serial of the first message a participant
 	// appears in (ok false when never seen).
 	FirstSerial(ctx context.Context, id string) (serial uint64, ok bool, err error)
@@ -90,25 +150,6 @@ type Reader interface {
 	// after at (a later journal index wins a tie). ok is false when the
 	// directory knew nothing of the id then.
 	Directory(ctx context.Context, id string, at archive.Time) (p ParticipantRow, ok bool, err error)
-	// Alert returns one alert; an error matching ErrNotFound if none.
-	Alert(ctx context.Context, id uint64) (AlertRow, error)
-	// ReviewActions visits review actions in journal order, for one alert
-	// (alert > 0) or all.
-	ReviewActions(ctx context.Context, alert uint64, fn func(ReviewActionRow) error) error
-	// EmployeeActivity lists every employee the archive knows (seen in a
-	// message or the directory) with when they last sent a message.
-	EmployeeActivity(ctx context.Context) ([]EmployeeActivity, error)
-	Counts(ctx context.Context) (Counts, error)
-	// DumpProjection calls fn for every row of every projection table in a
-	// fixed order, rendered canonically, so two databases can be compared.
-	// Within a table, keys arrive in increasing byte order (integers are
-	// zero-padded, key columns are separated by a NUL byte), so two dumps can be merge-joined as streams.
-	DumpProjection(ctx context.Context, fn func(table, key, row string) error) error
-	// Search runs a full-text and metadata query (store/search.go).
-	Search(ctx context.Context, req SearchRequest) (SearchPage, error)
-	// Snapshot returns a reader of the store as it is now, unaffected by
-	// later commits, until release is called.
-	Snapshot(ctx context.Context) (r Reader, release func() error, err error)
 }
 
 // Tx is the write transaction. Journal writes and projection writes of one

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -37,7 +38,7 @@ const CursorName = store.SupervisionCursor
 
 // Supervisor evaluates policies over new messages.
 type Supervisor struct {
-	Engine  *ingest.Engine
+	Engine  ingest.Follower
 	Store   store.Reader
 	Records policy.RecordReader
 	Batch   int // messages per commit (default DefaultBatch)
@@ -73,13 +74,13 @@ type Result struct {
 }
 
 // Policies loads the latest version of every policy.
-func Policies(ctx context.Context, st store.Reader) ([]*policy.Policy, []store.PolicyRow, error) {
+func Policies(ctx context.Context, st store.SupervisionReader) ([]*policy.Policy, []store.PolicyRow, error) {
 	return policies(ctx, st, nil)
 }
 
 // policies is Policies reusing the parsed versions in cache (by journal
 // index; nil for none) and leaving there the ones it parsed.
-func policies(ctx context.Context, st store.Reader, cache map[uint64]*policy.Policy) ([]*policy.Policy, []store.PolicyRow, error) {
+func policies(ctx context.Context, st store.SupervisionReader, cache map[uint64]*policy.Policy) ([]*policy.Policy, []store.PolicyRow, error) {
 	rows, err := st.Policies(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -559,7 +560,7 @@ func (s *Supervisor) Totals() Result { return s.totals }
 // Apply journals a new version of a policy file, after validating it. An
 // unchanged file (same bytes as the latest version) writes nothing and
 // returns that version.
-func Apply(ctx context.Context, e *ingest.Engine, st store.Reader, name string, data []byte, actor string) (version int, changed bool, err error) {
+func Apply(ctx context.Context, e ingest.EventWriter, st store.SupervisionReader, name string, data []byte, actor string) (version int, changed bool, err error) {
 	p, err := policy.Parse(name, data)
 	if err != nil {
 		return 0, false, err
@@ -604,4 +605,25 @@ func Apply(ctx context.Context, e *ingest.Engine, st store.Reader, name string, 
 		}
 		return version, err == nil, err
 	}
+}
+
+// ApplyDefaultPack applies every policy of the default pack (policy/pack)
+// as its first version: a new archive supervises from its first message;
+// operators edit or disable the policies afterwards.
+func ApplyDefaultPack(ctx context.Context, e ingest.EventWriter, st store.SupervisionReader, actor string) error {
+	files, err := policy.DefaultPackFiles()
+	if err != nil {
+		return err
+	}
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if _, _, err := Apply(ctx, e, st, n, files[n], actor); err != nil {
+			return fmt.Errorf("default policy %s: %w", n, err)
+		}
+	}
+	return nil
 }

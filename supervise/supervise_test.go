@@ -12,11 +12,11 @@ import (
 
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/ingest"
+	"github.com/wxarchive/wxarchive/internal/archivetest"
 	"github.com/wxarchive/wxarchive/journal"
 	"github.com/wxarchive/wxarchive/policy"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/store"
-	"github.com/wxarchive/wxarchive/store/sqlite"
 	"github.com/wxarchive/wxarchive/supervise"
 	"github.com/wxarchive/wxarchive/verify"
 )
@@ -33,16 +33,11 @@ func message(id, text string, dir archive.Direction) ingest.Item {
 // policy pack unless noDefaults; it is closed when the test ends.
 func newArchive(t *testing.T, noDefaults bool) *repo.Repo {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	if _, err := repo.Init(ctx, dir, repo.InitOptions{NoDefaultPolicies: noDefaults}); err != nil {
-		t.Fatal(err)
+	var init repo.InitOptions
+	if noDefaults {
+		init.Setup = archivetest.NoPolicies
 	}
-	r, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close(context.Background()) })
+	r, _ := archivetest.NewWith(t, init, repo.OpenOptions{Exclusive: true})
 	return r
 }
 
@@ -122,7 +117,7 @@ func TestSupervisor(t *testing.T) {
 	if strings.Join(fc, " ") != "n1" {
 		t.Fatalf("first-contact alerts %v, want n1 only", fc)
 	}
-	rep, err := verify.Run(ctx, r, verify.Options{Scratch: sqlite.OpenScratch})
+	rep, err := verify.Run(ctx, r, verify.Options{Scratch: archivetest.Engines().Scratch})
 	if err != nil || !rep.OK {
 		t.Fatalf("verify: %v %+v", err, rep)
 	}
@@ -166,10 +161,10 @@ func TestSupervisorAfterRestart(t *testing.T) {
 	}
 	run := func(restart bool) string {
 		dir := t.TempDir()
-		if _, err := repo.Init(ctx, dir, repo.InitOptions{}); err != nil {
+		if _, err := archivetest.Init(ctx, dir, repo.InitOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		r, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
+		r, err := archivetest.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -181,7 +176,7 @@ func TestSupervisorAfterRestart(t *testing.T) {
 		}
 		if restart {
 			r.Close(ctx)
-			if r, err = repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true}); err != nil {
+			if r, err = archivetest.Open(ctx, dir, repo.OpenOptions{Exclusive: true}); err != nil {
 				t.Fatal(err)
 			}
 			row, _ := r.Store.Message(ctx, 1)

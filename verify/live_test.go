@@ -13,8 +13,8 @@ import (
 
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/ingest"
+	"github.com/wxarchive/wxarchive/internal/archivetest"
 	"github.com/wxarchive/wxarchive/repo"
-	"github.com/wxarchive/wxarchive/store/sqlite"
 	"github.com/wxarchive/wxarchive/verify"
 )
 
@@ -45,7 +45,7 @@ func TestVerifyUnderLoad(t *testing.T) {
 	}
 	ctx := context.Background()
 	dir := t.TempDir()
-	if _, err := repo.Init(ctx, dir, repo.InitOptions{NoDefaultPolicies: true}); err != nil {
+	if _, err := archivetest.Init(ctx, dir, repo.InitOptions{Setup: archivetest.NoPolicies}); err != nil {
 		t.Fatal(err)
 	}
 	// A short seal delay, so that a verify run lasts several of them.
@@ -58,7 +58,7 @@ func TestVerifyUnderLoad(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(strings.Replace(string(b), "seal_delay: 10s", "seal_delay: 1s", 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	w, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
+	w, err := archivetest.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,11 +106,11 @@ func TestVerifyUnderLoad(t *testing.T) {
 	}
 	var reports []*verify.Report
 	for range 3 {
-		r, err := repo.Open(ctx, dir, repo.OpenOptions{ReadOnly: true})
+		r, err := archivetest.Open(ctx, dir, repo.OpenOptions{ReadOnly: true})
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := verify.Run(ctx, r, verify.Options{Scratch: sqlite.OpenScratch, ScratchDir: t.TempDir()})
+		rep, err := verify.Run(ctx, r, verify.Options{Scratch: archivetest.Engines().Scratch, ScratchDir: t.TempDir()})
 		r.Close(ctx)
 		if err != nil {
 			t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/ingest"
+	"github.com/wxarchive/wxarchive/internal/archivetest"
 	"github.com/wxarchive/wxarchive/journal"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/store"
@@ -36,7 +37,7 @@ type rawEvent struct {
 func appendRawLeaf(t *testing.T, dir string, build func(head store.Head) rawEvent) uint64 {
 	t.Helper()
 	ctx := context.Background()
-	r, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
+	r, err := archivetest.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +178,7 @@ func TestMalformedLeafIsOneFault(t *testing.T) {
 			idx := appendRawLeaf(t, dir, c.build)
 			// A normal event after it: verify and reindex must carry on.
 			ctx := context.Background()
-			w, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
+			w, err := archivetest.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -202,7 +203,7 @@ func TestMalformedLeafIsOneFault(t *testing.T) {
 			// Reindex skips it with a warning naming the index and rebuilds
 			// the rest, which then verifies as before.
 			var log bytes.Buffer
-			w, err = repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true, Logger: slog.New(slog.NewTextHandler(&log, nil))})
+			w, err = archivetest.Open(ctx, dir, repo.OpenOptions{Exclusive: true, Logger: slog.New(slog.NewTextHandler(&log, nil))})
 			if err != nil {
 				t.Fatal(err)
 			}

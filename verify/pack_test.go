@@ -9,9 +9,9 @@ import (
 
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/blob/pack"
+	"github.com/wxarchive/wxarchive/internal/archivetest"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/store"
-	"github.com/wxarchive/wxarchive/store/sqlite"
 	"github.com/wxarchive/wxarchive/verify"
 )
 
@@ -21,10 +21,10 @@ func packedArchive(t testing.TB, n int) string {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	if _, err := repo.Init(ctx, dir, repo.InitOptions{NoDefaultPolicies: true}); err != nil {
+	if _, err := archivetest.Init(ctx, dir, repo.InitOptions{Setup: archivetest.NoPolicies}); err != nil {
 		t.Fatal(err)
 	}
-	w, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true, NoSync: true})
+	w, err := archivetest.Open(ctx, dir, repo.OpenOptions{Exclusive: true, NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,24 +109,31 @@ func TestDamagedPackFailsSmall(t *testing.T) {
 				t.Errorf("checked %d messages", rep.Stats.Messages)
 			}
 
-			// Reading: every other message of the pack, with both its
-			// records verified; the damaged one refused.
-			r := readOnly(t, dir)
+			// Reading, as `show` does (the app layer): every other message
+			// of the pack, with both its records verified; the damaged one
+			// refused.
+			w := archivetest.OpenDir(t, dir)
+			a, actx := archivetest.App(ctx, w)
+			if _, err := a.MessagesBySerial(actx, victim); err == nil {
+				t.Fatalf("serial %d shown despite its damaged record", victim)
+			}
+			var others []uint64
 			for serial := uint64(1); serial <= 3000; serial++ {
-				v, err := r.ViewMessage(ctx, serial)
-				if serial == victim {
-					if err == nil {
-						t.Fatalf("serial %d read despite its damaged record", serial)
-					}
-					continue
-				}
-				if err != nil {
-					t.Fatalf("serial %d, an untouched record in the damaged pack: %v", serial, err)
-				}
-				if archive.Hash([]byte(v.Raw)) != v.RawSHA256 || v.Message.SourceID == "" {
-					t.Fatalf("serial %d: view does not match its hash", serial)
+				if serial != victim {
+					others = append(others, serial)
 				}
 			}
+			views, err := a.MessagesBySerial(actx, others...)
+			if err != nil {
+				t.Fatalf("the untouched records in the damaged pack: %v", err)
+			}
+			for _, v := range views {
+				if archive.Hash([]byte(v.Raw)) != v.RawSHA256 || v.Message.SourceID == "" {
+					t.Fatalf("serial %d: view does not match its hash", v.Serial)
+				}
+			}
+			w.Close(ctx)
+			r := readOnly(t, dir)
 			row, _ = r.Store.Message(ctx, victim+1)
 			b, err := r.Records.Get(ctx, store.RecordKey{JournalIndex: row.JournalIndex, Ordinal: archive.OrdinalNormalized}, row.RecordHash)
 			if err != nil || archive.Hash(b) != row.RecordHash {
@@ -171,7 +178,7 @@ func BenchmarkVerifyDamagedPack(b *testing.B) {
 			ctx := context.Background()
 			r := readOnly(b, c.dir)
 			for b.Loop() {
-				rep, err := verify.Run(ctx, r, verify.Options{Scratch: sqlite.OpenScratch, ScratchDir: b.TempDir()})
+				rep, err := verify.Run(ctx, r, verify.Options{Scratch: archivetest.Engines().Scratch, ScratchDir: b.TempDir()})
 				if err != nil {
 					b.Fatal(err)
 				}

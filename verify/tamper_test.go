@@ -17,10 +17,10 @@ import (
 	"github.com/wxarchive/wxarchive/blob"
 	"github.com/wxarchive/wxarchive/blob/pack"
 	"github.com/wxarchive/wxarchive/ingest"
+	"github.com/wxarchive/wxarchive/internal/archivetest"
 	"github.com/wxarchive/wxarchive/journal"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/store"
-	"github.com/wxarchive/wxarchive/store/sqlite"
 	"github.com/wxarchive/wxarchive/verify"
 )
 
@@ -193,12 +193,12 @@ func eventIndex(t *testing.T, dir, typ string) uint64 {
 func verifyWith(t *testing.T, dir string, opts verify.Options) *verify.Report {
 	t.Helper()
 	ctx := context.Background()
-	r, err := repo.Open(ctx, dir, repo.OpenOptions{ReadOnly: true})
+	r, err := archivetest.Open(ctx, dir, repo.OpenOptions{ReadOnly: true})
 	if err != nil {
 		t.Fatalf("open read-only: %v", err)
 	}
 	defer r.Close(ctx)
-	opts.Scratch, opts.ScratchDir = sqlite.OpenScratch, t.TempDir()
+	opts.Scratch, opts.ScratchDir = archivetest.Engines().Scratch, t.TempDir()
 	rep, err := verify.Run(ctx, r, opts)
 	if err != nil {
 		t.Fatalf("verify: %v", err)
@@ -260,7 +260,7 @@ func TestTamper(t *testing.T) {
 			for _, p := range packRows(t, dir) {
 				before[p.Blob] = true
 			}
-			w, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
+			w, err := archivetest.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -327,7 +327,7 @@ func TestTamper(t *testing.T) {
 		{name: verify.BlobMissing, do: func(t *testing.T, dir string) []want {
 			// One image shared by two messages: both are named.
 			img := attachmentBlob(t, dir, 3)
-			w, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
+			w, err := archivetest.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -358,7 +358,7 @@ func TestTamper(t *testing.T) {
 		{name: verify.SupervisionGap, do: func(t *testing.T, dir string) []want {
 			// Two more messages, and the supervisor's cursor moved past
 			// them in the cursors table: they are never evaluated.
-			w, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
+			w, err := archivetest.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -448,7 +448,7 @@ func TestTamper(t *testing.T) {
 			skey, vkey, _ := journal.GenerateKey("wxarchive-" + cfg.ArchiveID[:12])
 			next, _ := journal.NewSigner(cfg.Origin, skey)
 			note, _ := next.SignStatement(journal.RotationStatement(cfg.Origin, cfg.PublicKey, vkey))
-			w, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
+			w, err := archivetest.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -458,7 +458,7 @@ func TestTamper(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := w.Engine.Append(ctx, repo.AccessEvent("cli:mallory", "message", "cli", 2)); err != nil {
+			if _, err := w.Engine.Append(ctx, accessEvent(t, "cli:mallory", 2)); err != nil {
 				t.Fatal(err)
 			}
 			w.Engine.Close(ctx, true)
@@ -546,4 +546,15 @@ func replaceInFile(t *testing.T, path, old, new string) {
 	if err := os.WriteFile(path, bytes.Replace(b, []byte(old), []byte(new), 1), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// accessEvent is an access.view of one message, as the app journals it.
+func accessEvent(t *testing.T, actor string, serial uint64) journal.Event {
+	t.Helper()
+	ev, err := journal.NewEvent(archive.EventAccessView, actor, archive.Time{}, []string{fmt.Sprintf("serial:%d", serial)},
+		&archive.AccessEvent{What: "message", Serials: []uint64{serial}, Via: "cli"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
 }

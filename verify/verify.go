@@ -29,6 +29,7 @@ import (
 	"github.com/wxarchive/wxarchive/journal"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/store"
+	"github.com/wxarchive/wxarchive/witness"
 )
 
 // Fault kinds.
@@ -118,8 +119,8 @@ type Options struct {
 	ScratchDir string
 	// Scratch opens the empty store the index is rebuilt into, in a new
 	// directory verify removes afterwards (required): the engine is the
-	// caller's choice, e.g. sqlite.OpenScratch. verify never picks an
-	// adapter itself.
+	// caller's choice (repo.Engines.Scratch: cmd's engines(), the tests'
+	// archivetest.Engines()); verify never picks an adapter itself.
 	Scratch func(ctx context.Context, dir string) (store.Store, error)
 	// InFlight is how long after it was stored a blob nothing references
 	// yet is taken for one a running writer is about to reference (a
@@ -127,6 +128,15 @@ type Options struct {
 	// DefaultInFlight). Without a writer every unreferenced blob is a
 	// fault.
 	InFlight time.Duration
+	// Witnesses are checkpoint locations outside the archive: the
+	// journal must be consistent with every checkpoint they hold
+	// (witness.go).
+	Witnesses []witness.Source
+	// Checkpoints are checkpoint notes an auditor kept.
+	Checkpoints []KeptCheckpoint
+	// MaxWitnessed caps the checkpoints checked per witness (0:
+	// DefaultMaxWitnessed).
+	MaxWitnessed int
 }
 
 // DefaultInFlight bounds the time between a writer storing an attachment
@@ -277,7 +287,7 @@ func Run(ctx context.Context, r *repo.Repo, opts Options) (*Report, error) {
 	}
 
 	steps := []func() error{c.loadCheckpoints, c.checkJournal, c.checkCheckpointConsistency, c.checkSegments,
-		c.checkPending, c.checkPacks, c.checkSupervision, c.checkBlobs, c.checkFileModes}
+		c.checkPending, c.checkPacks, c.checkSupervision, c.checkBlobs, c.checkFileModes, c.checkWitnesses}
 	for _, step := range steps {
 		if err := step(); err != nil {
 			return nil, err

@@ -18,12 +18,12 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/wxarchive/wxarchive/archive"
-	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
+	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit/jsonl"
 	"github.com/wxarchive/wxarchive/ingest"
+	"github.com/wxarchive/wxarchive/internal/archivetest"
 	"github.com/wxarchive/wxarchive/journal"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/store"
-	"github.com/wxarchive/wxarchive/store/sqlite"
 	"github.com/wxarchive/wxarchive/supervise"
 	"github.com/wxarchive/wxarchive/verify"
 )
@@ -38,7 +38,7 @@ func buildArchive(t *testing.T) string {
 	ctx := context.Background()
 	dir := t.TempDir()
 	// Without the default policies: the tests name journal indexes.
-	if _, err := repo.Init(ctx, dir, repo.InitOptions{NoDefaultPolicies: true}); err != nil {
+	if _, err := archivetest.Init(ctx, dir, repo.InitOptions{Setup: archivetest.NoPolicies}); err != nil {
 		t.Fatal(err)
 	}
 	media := t.TempDir()
@@ -51,11 +51,11 @@ func buildArchive(t *testing.T) string {
 		t.Fatal(err)
 	}
 	all := bytes.Split(bytes.TrimSpace(lines), []byte("\n"))
-	r, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
+	r, err := archivetest.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := &msgaudit.Ingester{Engine: r.Engine, Blobs: r.Blobs, Media: ingest.DirMedia{Dir: media}, Source: "wecom-archive:test", Actor: "test", Origin: "file:fixture", BatchSize: 5}
+	in := &jsonl.Ingester{Engine: r.Engine, Blobs: r.Blobs, Media: ingest.DirMedia{Dir: media}, Source: "wecom-archive:test", Actor: "test", Origin: "file:fixture", BatchSize: 5}
 	sum, err := in.Run(ctx, bytes.NewReader(bytes.Join(all, []byte("\n"))))
 	if err != nil {
 		t.Fatal(err)
@@ -79,7 +79,11 @@ func buildArchive(t *testing.T) string {
 		t.Fatal(err)
 	}
 	// More events after the first seal, so there are several segments.
-	if _, err := r.Engine.Append(ctx, repo.AccessEvent("test", "message", "cli", 1)); err != nil {
+	access, err := journal.NewEvent(archive.EventAccessView, "test", archive.Time{}, []string{"serial:1"}, &archive.AccessEvent{What: "message", Serials: []uint64{1}, Via: "cli"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Engine.Append(ctx, access); err != nil {
 		t.Fatal(err)
 	}
 	sup := &supervise.Supervisor{Engine: r.Engine, Store: r.Store, Records: r.Records}
@@ -111,12 +115,12 @@ func copyDir(t testing.TB, src string) string {
 func run(t *testing.T, dir string, now time.Time) *verify.Report {
 	t.Helper()
 	ctx := context.Background()
-	r, err := repo.Open(ctx, dir, repo.OpenOptions{ReadOnly: true})
+	r, err := archivetest.Open(ctx, dir, repo.OpenOptions{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close(ctx)
-	rep, err := verify.Run(ctx, r, verify.Options{Scratch: sqlite.OpenScratch, Now: func() time.Time { return now }, ScratchDir: t.TempDir()})
+	rep, err := verify.Run(ctx, r, verify.Options{Scratch: archivetest.Engines().Scratch, Now: func() time.Time { return now }, ScratchDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +171,7 @@ func flipByte(t testing.TB, path string, off int64) {
 
 func readOnly(t testing.TB, dir string) *repo.Repo {
 	t.Helper()
-	r, err := repo.Open(context.Background(), dir, repo.OpenOptions{ReadOnly: true})
+	r, err := archivetest.Open(context.Background(), dir, repo.OpenOptions{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -395,14 +399,14 @@ func TestUnsealedPastBoundIsReported(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	// Without the default policies: the tests name journal indexes.
-	if _, err := repo.Init(ctx, dir, repo.InitOptions{NoDefaultPolicies: true}); err != nil {
+	if _, err := archivetest.Init(ctx, dir, repo.InitOptions{Setup: archivetest.NoPolicies}); err != nil {
 		t.Fatal(err)
 	}
-	r, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true, Guest: false})
+	r, err := archivetest.Open(ctx, dir, repo.OpenOptions{Exclusive: true, Guest: false})
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := &msgaudit.Ingester{Engine: r.Engine, Blobs: r.Blobs, Source: "wecom-archive:test", Actor: "test", Origin: "file:x"}
+	in := &jsonl.Ingester{Engine: r.Engine, Blobs: r.Blobs, Source: "wecom-archive:test", Actor: "test", Origin: "file:x"}
 	lines, _ := os.ReadFile(fixture)
 	if _, err := in.Run(ctx, bytes.NewReader(lines)); err != nil {
 		t.Fatal(err)
@@ -429,7 +433,7 @@ func TestUnsealedPastBoundIsReported(t *testing.T) {
 func TestVerifyWhileWriting(t *testing.T) {
 	ctx := context.Background()
 	dir := buildArchive(t)
-	w, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
+	w, err := archivetest.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -468,11 +472,11 @@ func TestVerifyWhileWriting(t *testing.T) {
 		}
 	}()
 	for range 3 {
-		r, err := repo.Open(ctx, dir, repo.OpenOptions{ReadOnly: true})
+		r, err := archivetest.Open(ctx, dir, repo.OpenOptions{ReadOnly: true})
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := verify.Run(ctx, r, verify.Options{Scratch: sqlite.OpenScratch, ScratchDir: t.TempDir()})
+		rep, err := verify.Run(ctx, r, verify.Options{Scratch: archivetest.Engines().Scratch, ScratchDir: t.TempDir()})
 		r.Close(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -502,7 +506,7 @@ func TestScratchFromTheCaller(t *testing.T) {
 	var opened []string
 	rep, err := verify.Run(ctx, r, verify.Options{ScratchDir: t.TempDir(), Scratch: func(ctx context.Context, dir string) (store.Store, error) {
 		opened = append(opened, dir)
-		return sqlite.OpenScratch(ctx, dir)
+		return archivetest.Engines().Scratch(ctx, dir)
 	}})
 	if err != nil || !rep.OK {
 		t.Fatalf("Run: %v %+v", err, rep)

@@ -1,34 +1,25 @@
-// Package connector holds what every capture connector shares: its
-// configuration (the connectors section of wxarchive.yaml, with secrets
-// read from files or environment variables, never from the file itself)
-// and, in health.go, its capture health.
+// Package connector is the configuration of capture connectors: the
+// connectors section of wxarchive.yaml, with secrets read from files or
+// environment variables (never from the file itself), parsed strictly
+// (an unknown key is an error naming its line) and validated by Validate
+// against the rules each connector type registers (capture.Registry).
 package connector
 
 import (
 	"errors"
 	"fmt"
 	"os"
-	"regexp"
+	"slices"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
-
-	"github.com/wxarchive/wxarchive/capture/wecom/api"
 )
 
-// Type names a kind of connector.
+// Type names a kind of connector ("wecom-callback", "wecom-archive", …).
+// The types are defined by their own packages and registered with
+// capture.Registry.
 type Type string
-
-// Connector types.
-const (
-	TypeWeComCallback Type = "wecom-callback" // a WeCom self-built app's callback URL
-	TypeOACallback    Type = "oa-callback"    // a WeChat Official Account's callback URL
-	TypeWeComArchive  Type = "wecom-archive"  // the conversation archive (会话内容存档) through the Finance SDK
-	TypeWeComKF       Type = "wecom-kf"       // customer service (微信客服) through kf/sync_msg
-)
-
-var types = map[Type]bool{TypeWeComCallback: true, TypeOACallback: true, TypeWeComArchive: true, TypeWeComKF: true}
 
 // Secret says where a secret is read from: an environment variable or a
 // file (its content, without a final newline). A secret written in the
@@ -109,6 +100,15 @@ type Config struct {
 	// mode has no key).
 	Token  Secret `yaml:"token,omitempty"`
 	AESKey Secret `yaml:"aes_key,omitempty"`
+	// Plaintext says, explicitly, that an Official Account's callback runs
+	// in plaintext mode (no aes_key): its signature covers only the token,
+	// timestamp and nonce, so anyone who sees one request can forge
+	// messages within the freshness window. Refused unless set.
+	Plaintext bool `yaml:"plaintext,omitempty"`
+	// Freshness bounds how far a callback's timestamp may be from the
+	// server's clock (default 5m): older or later requests are refused, and
+	// a request seen within the window is refused as a replay.
+	Freshness time.Duration `yaml:"freshness,omitempty"`
 	// The app's secret, for access tokens (media downloads). Without it,
 	// media of callback messages is recorded as not fetched.
 	AppSecret Secret `yaml:"app_secret,omitempty"`
@@ -139,12 +139,36 @@ type Config struct {
 	line int
 }
 
-// DefaultPollInterval is how often a wecom-archive connector pulls when
-// there is nothing new (a msgaudit_notify callback wakes it sooner).
+// DefaultPollInterval is how often a pulling connector pulls when there is
+// nothing new (a msgaudit_notify or kf_msg_or_event callback wakes it
+// sooner).
 const DefaultPollInterval = 30 * time.Second
 
-var configKeys = []string{"id", "type", "enabled", "corp_id", "app_id", "token", "aes_key", "app_secret", "api_base",
-	"secret", "sdk_path", "private_keys", "poll_interval", "proxy", "proxy_password", "api", "expected_employees", "open_kfid"}
+// commonKeys are read for every connector; the others belong to the types
+// that list them in their Rules.
+var commonKeys = []string{"id", "type", "enabled"}
+
+var configKeys = append(slices.Clone(commonKeys), "corp_id", "app_id", "token", "aes_key", "plaintext", "freshness", "app_secret", "api_base",
+	"secret", "sdk_path", "private_keys", "poll_interval", "proxy", "proxy_password", "api", "expected_employees", "open_kfid")
+
+// SetFields lists the type-specific keys c sets, in the schema's order.
+// A type's rules say which of them it reads; Validate refuses the others.
+func (c *Config) SetFields() []string {
+	set := map[string]bool{
+		"corp_id": c.CorpID != "", "app_id": c.AppID != "", "token": !c.Token.IsZero(), "aes_key": !c.AESKey.IsZero(),
+		"plaintext": c.Plaintext, "freshness": c.Freshness != 0, "app_secret": !c.AppSecret.IsZero(), "api_base": c.APIBase != "",
+		"secret": !c.Secret.IsZero(), "sdk_path": c.SDKPath != "", "private_keys": len(c.PrivateKeys) > 0,
+		"poll_interval": c.PollInterval != 0, "proxy": c.Proxy != "", "proxy_password": !c.ProxyPassword.IsZero(),
+		"api": c.API != nil, "expected_employees": len(c.ExpectedEmployees) > 0, "open_kfid": c.OpenKfID != "",
+	}
+	var out []string
+	for _, k := range configKeys[len(commonKeys):] {
+		if set[k] {
+			out = append(out, k)
+		}
+	}
+	return out
+}
 
 // ArchiveAPI tunes a wecom-archive connector's REST calls. Every field is
 // optional (zero: the msgaudit package default); `api: {}` turns the calls
@@ -185,35 +209,9 @@ func (a *ArchiveAPI) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// ArchiveAPIClient returns the REST client of a wecom-archive connector
-// that has an api section (nil, nil without one): corp_id with the
-// conversation-archive secret, at api_base (default WeCom's). The secret
-// is resolved here; errors say where it was looked for, never its value.
-func (c *Config) ArchiveAPIClient() (*api.Client, error) {
-	if c.Type != TypeWeComArchive || c.API == nil {
-		return nil, nil
-	}
-	secret, err := c.Secret.Resolve()
-	if err != nil {
-		return nil, fmt.Errorf("secret: %w", err)
-	}
-	return &api.Client{Flavor: api.WeCom, BaseURL: c.APIBase, ID: c.CorpID, Secret: secret}, nil
-}
-
-// ContactAPIClient returns the customer-contact client of a wecom-archive
-// connector whose api section has a contact_secret (nil, nil without
-// one): corp_id with that secret, at api_base. It is a client of its own
-// because WeCom caches one access token per secret.
-func (c *Config) ContactAPIClient() (*api.Client, error) {
-	if c.Type != TypeWeComArchive || c.API == nil || c.API.ContactSecret.IsZero() {
-		return nil, nil
-	}
-	secret, err := c.API.ContactSecret.Resolve()
-	if err != nil {
-		return nil, fmt.Errorf("contact_secret: %w", err)
-	}
-	return &api.Client{Flavor: api.WeCom, BaseURL: c.APIBase, ID: c.CorpID, Secret: secret}, nil
-}
+// Line is where the section starts in the configuration file (0 when not
+// read from one).
+func (a *ArchiveAPI) Line() int { return a.line }
 
 // UnmarshalYAML refuses unknown keys (a misspelt key must not silently
 // disable something) and remembers the line for errors.
@@ -258,154 +256,3 @@ func (c *Config) IsEnabled() bool { return c.Enabled == nil || *c.Enabled }
 // Line is where the connector starts in the configuration file (0 when not
 // read from one).
 func (c *Config) Line() int { return c.line }
-
-// ReceiveID is the id callback plaintexts must end with.
-func (c *Config) ReceiveID() string {
-	if c.Type == TypeOACallback {
-		return c.AppID
-	}
-	return c.CorpID
-}
-
-var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
-
-// Validate checks every connector and returns every problem, each naming
-// the connector, the field and the line.
-func Validate(cs []Config) error {
-	var errs []error
-	seen := map[string]int{}
-	for i := range cs {
-		c := &cs[i]
-		bad := func(field, format string, a ...any) {
-			where := fmt.Sprintf("connectors[%d]", i)
-			if c.ID != "" {
-				where += " (" + c.ID + ")"
-			}
-			if c.line > 0 {
-				where = fmt.Sprintf("line %d: %s", c.line, where)
-			}
-			errs = append(errs, fmt.Errorf("%s: %s: %s", where, field, fmt.Sprintf(format, a...)))
-		}
-		switch {
-		case c.ID == "":
-			bad("id", "required")
-		case !idPattern.MatchString(c.ID):
-			bad("id", "%q: use lower-case letters, digits and '-' (it appears in URLs)", c.ID)
-		case seen[c.ID] > 0:
-			bad("id", "%q is also connectors[%d]", c.ID, seen[c.ID]-1)
-		}
-		seen[c.ID] = i + 1
-		if !types[c.Type] {
-			bad("type", "%q: expected wecom-callback, oa-callback, wecom-archive or wecom-kf", c.Type)
-			continue
-		}
-		secret := func(field string, s Secret, required bool) {
-			switch {
-			case s.inline:
-				bad(field, "a secret must not be written in the configuration file: use {env: NAME} or {file: PATH} (line %d)", s.line)
-			case s.Env != "" && s.File != "":
-				bad(field, "give env or file, not both")
-			case required && s.IsZero():
-				bad(field, "required ({env: NAME} or {file: PATH})")
-			}
-		}
-		switch c.Type {
-		case TypeWeComCallback:
-			if c.CorpID == "" {
-				bad("corp_id", "required (the CorpID that callback messages are addressed to)")
-			}
-			if c.AppID != "" {
-				bad("app_id", "is for oa-callback; a WeCom app uses corp_id")
-			}
-			secret("token", c.Token, true)
-			secret("aes_key", c.AESKey, true) // WeCom callbacks are always encrypted
-		case TypeOACallback:
-			if c.AppID == "" {
-				bad("app_id", "required (the Official Account's AppID)")
-			}
-			if c.CorpID != "" {
-				bad("corp_id", "is for wecom-callback; an Official Account uses app_id")
-			}
-			secret("token", c.Token, true)
-			secret("aes_key", c.AESKey, false) // plaintext mode has none
-		case TypeWeComArchive:
-			if c.CorpID == "" {
-				bad("corp_id", "required (the CorpID whose conversation archive is pulled)")
-			}
-			secret("secret", c.Secret, true)
-			if c.SDKPath == "" {
-				bad("sdk_path", "required: the path of libWeWorkFinanceSdk_C.so, which you obtain from WeCom")
-			}
-			if len(c.PrivateKeys) == 0 {
-				bad("private_keys", "required: the RSA private key (PEM) of every publickey_ver, e.g. {1: {file: /etc/wxarchive/msgaudit-v1.pem}}")
-			}
-			for ver, k := range c.PrivateKeys {
-				if ver <= 0 {
-					bad("private_keys", "version %d: versions start at 1", ver)
-				}
-				secret(fmt.Sprintf("private_keys[%d]", ver), k, true)
-			}
-			if c.PollInterval < 0 || (c.PollInterval > 0 && c.PollInterval < time.Second) {
-				bad("poll_interval", "%s: at least 1s", c.PollInterval)
-			}
-			secret("proxy_password", c.ProxyPassword, false)
-			if a := c.API; a != nil {
-				for _, d := range []struct {
-					name string
-					v    time.Duration
-				}{{"api.room_refresh", a.RoomRefresh}, {"api.permit_interval", a.PermitInterval}, {"api.consent_refresh", a.ConsentRefresh}} {
-					if d.v < 0 || (d.v > 0 && d.v < time.Minute) {
-						bad(d.name, "%s: at least 1m (line %d)", d.v, a.line)
-					}
-				}
-				if a.MinInterval < 0 || a.MinInterval > time.Minute {
-					bad("api.min_interval", "%s: between 0 and 1m (line %d)", a.MinInterval, a.line)
-				}
-				if a.ConsentBatch < 0 || a.ConsentBatch > 1000 {
-					bad("api.consent_batch", "%d: at most 1000 pairs per call (line %d)", a.ConsentBatch, a.line)
-				}
-				secret("api.contact_secret", a.ContactSecret, false)
-			}
-			if len(c.ExpectedEmployees) > 0 && c.API == nil {
-				bad("expected_employees", "needs the api section: the permit list is read with msgaudit/get_permit_user_list (e.g. api: {})")
-			}
-			seenEmp := map[string]bool{}
-			for j, e := range c.ExpectedEmployees {
-				switch {
-				case strings.TrimSpace(e) == "":
-					bad(fmt.Sprintf("expected_employees[%d]", j), "empty userid")
-				case seenEmp[e]:
-					bad(fmt.Sprintf("expected_employees[%d]", j), "%q is listed twice", e)
-				}
-				seenEmp[e] = true
-			}
-		case TypeWeComKF:
-			if c.CorpID == "" {
-				bad("corp_id", "required")
-			}
-			secret("app_secret", c.AppSecret, true)
-			if c.PollInterval < 0 || (c.PollInterval > 0 && c.PollInterval < time.Second) {
-				bad("poll_interval", "%s: at least 1s", c.PollInterval)
-			}
-		}
-		if c.Type != TypeWeComArchive {
-			for _, f := range []struct {
-				name string
-				set  bool
-			}{{"secret", !c.Secret.IsZero()}, {"sdk_path", c.SDKPath != ""}, {"private_keys", len(c.PrivateKeys) > 0},
-				{"poll_interval", c.PollInterval != 0 && c.Type != TypeWeComKF}, {"proxy", c.Proxy != ""},
-				{"api", c.API != nil}, {"expected_employees", len(c.ExpectedEmployees) > 0}} {
-				if f.set {
-					bad(f.name, "is for wecom-archive connectors")
-				}
-			}
-		}
-		if c.Type != TypeWeComKF {
-			secret("app_secret", c.AppSecret, false)
-		}
-		if c.APIBase != "" && !strings.HasPrefix(c.APIBase, "https://") && !strings.HasPrefix(c.APIBase, "http://") {
-			bad("api_base", "%q is not an http(s) URL", c.APIBase)
-		}
-	}
-	return errors.Join(errs...)
-}

@@ -1,20 +1,32 @@
-package connector
+package connector_test
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/wxarchive/wxarchive/capture/all"
+	"github.com/wxarchive/wxarchive/capture/connector"
+	"github.com/wxarchive/wxarchive/capture/wecom/callback"
 )
 
+// types are every registered connector type: the configuration is checked
+// against their rules.
+var types = all.Registry(all.Options{})
+
+// Validate checks cs as serve does.
+func Validate(cs []connector.Config) error { return types.Validate(cs) }
+
+// SourceName is the archive source of a connector's messages.
+func SourceName(c connector.Config) string { return types.Source(c) }
+
 type file struct {
-	Connectors []Config `yaml:"connectors"`
+	Connectors []connector.Config `yaml:"connectors"`
 }
 
-func parse(t testing.TB, s string) ([]Config, error) {
+func parse(t testing.TB, s string) ([]connector.Config, error) {
 	t.Helper()
 	var f file
 	err := yaml.Unmarshal([]byte(s), &f)
@@ -33,6 +45,7 @@ connectors:
     type: oa-callback
     app_id: wx2c2769f8efd9abc2
     token: {env: OA_TOKEN}
+    plaintext: true
     enabled: false
 `
 
@@ -44,7 +57,7 @@ func TestConfigParse(t *testing.T) {
 	if err := Validate(cs); err != nil {
 		t.Fatal(err)
 	}
-	if len(cs) != 2 || cs[0].ReceiveID() != "ww5823bf96d3bd56c7" || cs[1].ReceiveID() != "wx2c2769f8efd9abc2" ||
+	if len(cs) != 2 || callback.ReceiveID(&cs[0]) != "ww5823bf96d3bd56c7" || callback.ReceiveID(&cs[1]) != "wx2c2769f8efd9abc2" ||
 		!cs[0].IsEnabled() || cs[1].IsEnabled() || cs[0].Token.Env != "HR_TOKEN" || cs[0].AESKey.File != "/etc/wxarchive/hr.aeskey" || cs[0].Line() != 3 {
 		t.Fatalf("parsed %+v", cs)
 	}
@@ -115,31 +128,39 @@ func TestConfigErrors(t *testing.T) {
 	}
 }
 
-func TestSecretResolve(t *testing.T) {
-	dir := t.TempDir()
-	p := filepath.Join(dir, "key")
-	os.WriteFile(p, []byte("s3cret\n"), 0o600)
-	t.Setenv("WXA_TEST_SECRET", "from-env")
-	for _, tc := range []struct {
-		s       Secret
-		want    string
-		wantErr string
-	}{
-		{Secret{File: p}, "s3cret", ""},
-		{Secret{Env: "WXA_TEST_SECRET"}, "from-env", ""},
-		{Secret{Env: "WXA_TEST_UNSET_SECRET"}, "", "WXA_TEST_UNSET_SECRET is not set"},
-		{Secret{File: filepath.Join(dir, "none")}, "", "read " + filepath.Join(dir, "none")},
-		{Secret{}, "", "not configured"},
-		{Secret{inline: true}, "", "written in the configuration file"},
+// TestConfigPlaintext: an Official Account callback without an
+// EncodingAESKey (plaintext mode, forgeable by anyone who sees one request)
+// is refused at load, naming the line, unless the configuration says
+// plaintext: true; the freshness window is bounded.
+func TestConfigPlaintext(t *testing.T) {
+	for _, tc := range []struct{ name, yaml, want string }{
+		{"plaintext without consent", "connectors:\n  - id: public\n    type: oa-callback\n    app_id: wx1\n    token: {env: T}\n",
+			"line 2: connectors[0] (public): aes_key: required unless plaintext: true"},
+		{"both", "connectors:\n  - {id: public, type: oa-callback, app_id: wx1, token: {env: T}, aes_key: {env: K}, plaintext: true}\n",
+			"line 2: connectors[0] (public): plaintext: true with an aes_key"},
+		{"plaintext on a WeCom app", "connectors:\n  - {id: a, type: wecom-callback, corp_id: ww1, token: {env: T}, aes_key: {env: K}, plaintext: true}\n",
+			"plaintext: is for oa-callback connectors"},
+		{"window too wide", "connectors:\n  - {id: a, type: wecom-callback, corp_id: ww1, token: {env: T}, aes_key: {env: K}, freshness: 2h}\n",
+			"freshness: 2h0m0s: between 30s and 1h0m0s"},
+		{"window on a pull", "connectors:\n  - {id: a, type: wecom-kf, corp_id: ww1, app_secret: {env: S}, freshness: 1m}\n",
+			"freshness: is for wecom-callback, oa-callback connectors"},
 	} {
-		got, err := tc.s.Resolve()
-		if got != tc.want || (err == nil) != (tc.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tc.wantErr)) {
-			t.Errorf("%+v: %q, %v; want %q, %q", tc.s, got, err, tc.want, tc.wantErr)
+		cs, err := parse(t, tc.yaml)
+		if err == nil {
+			err = Validate(cs)
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
 		}
 	}
-	os.WriteFile(p, []byte("\n"), 0o600)
-	if _, err := (Secret{File: p}).Resolve(); err == nil || !strings.Contains(err.Error(), "is empty") {
-		t.Errorf("empty file: %v", err)
+	for _, y := range []string{
+		"connectors:\n  - {id: public, type: oa-callback, app_id: wx1, token: {env: T}, plaintext: true}\n",
+		"connectors:\n  - {id: public, type: oa-callback, app_id: wx1, token: {env: T}, aes_key: {env: K}, freshness: 2m}\n",
+	} {
+		cs, err := parse(t, y)
+		if err != nil || Validate(cs) != nil {
+			t.Errorf("%q: %v %v", y, err, Validate(cs))
+		}
 	}
 }
 
@@ -158,135 +179,8 @@ func FuzzConfig(f *testing.F) {
 			t.Fatalf("validation error shows an inline secret: %v", err)
 		}
 		for _, c := range cs {
-			c.ReceiveID()
+			callback.ReceiveID(&c)
 			c.IsEnabled()
 		}
 	})
-}
-
-// TestConfigArchiveAPI: the optional REST section of a wecom-archive
-// connector and its expected employees.
-func TestConfigArchiveAPI(t *testing.T) {
-	const head = "connectors:\n  - id: archive\n    type: wecom-archive\n    corp_id: ww1\n    secret: {env: WXA_TEST_MSGAUDIT}\n    sdk_path: /x.so\n    private_keys: {1: {env: K}}\n"
-	cs, err := parse(t, head+"    api_base: http://127.0.0.1:9\n    api:\n      room_refresh: 12h\n      permit_interval: 30m\n      min_interval: 50ms\n      consent_batch: 20\n    expected_employees: [zhangwei, lina]\n")
-	if err != nil || Validate(cs) != nil {
-		t.Fatalf("%v %v", err, Validate(cs))
-	}
-	a := cs[0].API
-	if a == nil || a.RoomRefresh != 12*time.Hour || a.PermitInterval != 30*time.Minute || a.ConsentRefresh != 0 || a.MinInterval != 50*time.Millisecond ||
-		a.ConsentBatch != 20 || strings.Join(cs[0].ExpectedEmployees, ",") != "zhangwei,lina" {
-		t.Fatalf("parsed %+v %+v", a, cs[0])
-	}
-	t.Setenv("WXA_TEST_MSGAUDIT", "the-msgaudit-secret")
-	cl, err := cs[0].ArchiveAPIClient()
-	if err != nil || cl == nil || cl.BaseURL != "http://127.0.0.1:9" || cl.ID != "ww1" || cl.Secret != "the-msgaudit-secret" {
-		t.Fatalf("client %+v, %v", cl, err)
-	}
-	// `api: {}` turns the calls on with the defaults; no section, no client.
-	if cs, err := parse(t, head+"    api: {}\n"); err != nil || Validate(cs) != nil || cs[0].API == nil {
-		t.Fatalf("api: {}: %v", err)
-	}
-	if cs, _ := parse(t, head); cs[0].API != nil {
-		t.Fatal("api section without the key")
-	} else if cl, err := cs[0].ArchiveAPIClient(); cl != nil || err != nil {
-		t.Fatalf("no api section: %v %v", cl, err)
-	}
-	for _, tc := range []struct{ name, yaml, want string }{
-		{"employees without api", head + "    expected_employees: [zhangwei]\n", "expected_employees: needs the api section"},
-		{"duplicate employee", head + "    api: {}\n    expected_employees: [a, a]\n", `expected_employees[1]: "a" is listed twice`},
-		{"fast refresh", head + "    api: {room_refresh: 10s}\n", "api.room_refresh: 10s: at least 1m"},
-		{"slow rate", head + "    api: {min_interval: 2m}\n", "api.min_interval"},
-		{"huge batch", head + "    api: {consent_batch: 5000}\n", "api.consent_batch"},
-		{"api on a callback", "connectors:\n  - {id: a, type: oa-callback, app_id: wx1, token: {env: T}, api: {}}\n", "api: is for wecom-archive"},
-	} {
-		cs, err := parse(t, tc.yaml)
-		if err == nil {
-			err = Validate(cs)
-		}
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
-		}
-	}
-	// A misspelt key inside the section is a parse error with its line.
-	if _, err := parse(t, head+"    api:\n      room_refesh: 1h\n"); err == nil || !strings.Contains(err.Error(), `line 9: unknown key "room_refesh"`) {
-		t.Fatalf("misspelt api key: %v", err)
-	}
-	// The secret is never in an error.
-	t.Setenv("WXA_TEST_MSGAUDIT", "")
-	if _, err := cs[0].ArchiveAPIClient(); err == nil || !strings.Contains(err.Error(), "WXA_TEST_MSGAUDIT is not set") {
-		t.Fatalf("unset secret: %v", err)
-	}
-}
-
-// TestConfigContactSecret: the optional customer-contact secret of a
-// wecom-archive connector's api section, read from env or file like every
-// secret, and its client apart from the msgaudit one.
-func TestConfigContactSecret(t *testing.T) {
-	const head = "connectors:\n  - id: archive\n    type: wecom-archive\n    corp_id: ww1\n    secret: {env: WXA_TEST_MSGAUDIT}\n    sdk_path: /x.so\n    private_keys: {1: {env: K}}\n    api_base: http://127.0.0.1:9\n"
-	cs, err := parse(t, head+"    api:\n      room_refresh: 12h\n      contact_secret: {env: WXA_TEST_CONTACT}\n")
-	if err != nil || Validate(cs) != nil {
-		t.Fatalf("%v %v", err, Validate(cs))
-	}
-	if a := cs[0].API; a == nil || a.ContactSecret.Env != "WXA_TEST_CONTACT" || a.RoomRefresh != 12*time.Hour {
-		t.Fatalf("parsed %+v", a)
-	}
-	t.Setenv("WXA_TEST_MSGAUDIT", "the-msgaudit-secret")
-	t.Setenv("WXA_TEST_CONTACT", "the-contact-secret")
-	archive, err := cs[0].ArchiveAPIClient()
-	if err != nil {
-		t.Fatal(err)
-	}
-	contact, err := cs[0].ContactAPIClient()
-	if err != nil || contact == nil || contact == archive || contact.Secret != "the-contact-secret" || contact.ID != "ww1" || contact.BaseURL != "http://127.0.0.1:9" || archive.Secret != "the-msgaudit-secret" {
-		t.Fatalf("contact client %+v, %v (archive client %p)", contact, err, archive)
-	}
-	// From a file.
-	p := filepath.Join(t.TempDir(), "contact")
-	if err := os.WriteFile(p, []byte("file-contact-secret\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cs2, err := parse(t, head+"    api: {contact_secret: {file: "+p+"}}\n")
-	if err != nil || Validate(cs2) != nil {
-		t.Fatalf("%v %v", err, Validate(cs2))
-	}
-	if cl, err := cs2[0].ContactAPIClient(); err != nil || cl.Secret != "file-contact-secret" {
-		t.Fatalf("from a file: %+v %v", cl, err)
-	}
-	// Optional: no contact_secret (or no api section), no client.
-	for _, y := range []string{head + "    api: {}\n", head} {
-		cs, err := parse(t, y)
-		if err != nil || Validate(cs) != nil {
-			t.Fatalf("%v %v", err, Validate(cs))
-		}
-		if cl, err := cs[0].ContactAPIClient(); cl != nil || err != nil {
-			t.Fatalf("without contact_secret: %+v %v", cl, err)
-		}
-	}
-	// Parse errors name the line of the unknown key.
-	for _, tc := range []struct{ name, yaml, want string }{
-		{"misspelt key", head + "    api:\n      room_refresh: 1h\n      contact_secrets: {env: X}\n", `line 11: unknown key "contact_secrets"`},
-		{"misspelt secret key", head + "    api:\n      contact_secret:\n        environment: X\n", `line 11: unknown key "environment"`},
-	} {
-		if _, err := parse(t, tc.yaml); err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
-		}
-	}
-	// Validation errors, never with the secret's value.
-	for _, tc := range []struct{ name, yaml, want string }{
-		{"inline", head + "    api:\n      contact_secret: hunter2\n", "api.contact_secret: a secret must not be written in the configuration file: use {env: NAME} or {file: PATH} (line 10)"},
-		{"both", head + "    api: {contact_secret: {env: X, file: /x}}\n", "api.contact_secret: give env or file, not both"},
-	} {
-		cs, err := parse(t, tc.yaml)
-		if err == nil {
-			err = Validate(cs)
-		}
-		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "hunter2") {
-			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
-		}
-	}
-	// A secret that cannot be read: where it was looked for, not its value.
-	t.Setenv("WXA_TEST_CONTACT", "")
-	if _, err := cs[0].ContactAPIClient(); err == nil || err.Error() != "contact_secret: environment variable WXA_TEST_CONTACT is not set" {
-		t.Fatalf("unset contact secret: %v", err)
-	}
 }

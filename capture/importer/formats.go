@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -95,10 +94,7 @@ func (p *parser) chatlogRow(line int, raw []byte, c chatlogMessage) Row {
 		if other != "" && other != sender {
 			recipients = []string{other}
 		}
-		ids := []string{sender}
-		ids = append(ids, recipients...)
-		sort.Strings(ids)
-		conv = "direct:" + strings.Join(ids, "|")
+		conv = archive.DirectConversation(append([]string{sender}, recipients...)...)
 	}
 	// The source id: chatlog's seq (timestamp and sequence) within the
 	// conversation.
@@ -132,30 +128,20 @@ func (p *parser) chatlogRow(line int, raw []byte, c chatlogMessage) Row {
 }
 
 // collectStrings gathers the human-readable strings of a JSON value, in
-// key order (md5 sums, hosts and URLs are not text).
+// key order (archive.WalkJSONStrings); md5 sums, hosts and URLs are not
+// text.
 func collectStrings(v any, out []string) []string {
-	switch x := v.(type) {
-	case string:
-		if s := strings.TrimSpace(x); s != "" && !strings.HasPrefix(s, "http") && !isHex(s) {
+	archive.WalkJSONStrings(v, func(s string, path []archive.PathStep) error {
+		for _, st := range path {
+			if !st.IsIndex && (st.Key == "md5" || st.Key == "rawmd5" || st.Key == "host" || st.Key == "url") {
+				return nil
+			}
+		}
+		if s = strings.TrimSpace(s); s != "" && !strings.HasPrefix(s, "http") && !isHex(s) {
 			out = append(out, text(s))
 		}
-	case []any:
-		for _, e := range x {
-			out = collectStrings(e, out)
-		}
-	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			if k == "md5" || k == "rawmd5" || k == "host" || k == "url" {
-				continue
-			}
-			out = collectStrings(x[k], out)
-		}
-	}
+		return nil
+	})
 	return out
 }
 
@@ -388,9 +374,7 @@ func (p *parser) wechatMsgCSV(data []byte, fn func(Row) error) error {
 				other = p.opts.Owner
 			}
 			recipients = []string{other}
-			ids := []string{sender, other}
-			sort.Strings(ids)
-			conv = "direct:" + strings.Join(ids, "|")
+			conv = archive.DirectConversation(sender, other)
 		} else {
 			conv = "group:" + contact
 		}
@@ -501,9 +485,7 @@ func (p *parser) jsonlRow(line int, raw []byte) Row {
 		if group {
 			return bad("conversation", "required for a group conversation")
 		}
-		ids := append([]string{j.Sender}, j.Recipients...)
-		sort.Strings(ids)
-		conv = "direct:" + strings.Join(ids, "|")
+		conv = archive.DirectConversation(append([]string{j.Sender}, j.Recipients...)...)
 	}
 	emps := map[string]bool{}
 	for k, v := range p.opts.Employees {

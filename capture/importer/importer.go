@@ -155,32 +155,17 @@ func (p *parser) message(id string, sent time.Time, sender string, recipients []
 	m := &archive.Message{Schema: archive.RecordSchema, Source: p.src, SourceID: id, Kind: archive.KindText, Action: archive.ActionSend,
 		SentAt: archive.At(sent), Sender: sender, Recipients: recipients, Attachments: []archive.Attachment{},
 		Details: []archive.Detail{{Name: "capture", Value: "imported from a " + string(p.f) + " export, not captured live"}}}
+	m.SetConversation("", func(id string) archive.ParticipantKind {
+		if id == p.opts.Owner || p.opts.Employees[id] {
+			return archive.ParticipantEmployee
+		}
+		return archive.ParticipantExternal
+	})
+	// The export names the conversation (a group's talker, or the direct
+	// conversation the caller derived with the same rule).
 	m.Conversation, m.ConversationKind = conv, archive.ConversationDirect
 	if group {
 		m.ConversationKind = archive.ConversationGroup
-	}
-	ids := append([]string{sender}, recipients...)
-	seen := map[string]bool{}
-	employees := 0
-	for _, id := range ids {
-		if id == "" || seen[id] {
-			continue
-		}
-		seen[id] = true
-		kind := archive.ParticipantExternal
-		if id == p.opts.Owner || p.opts.Employees[id] {
-			kind = archive.ParticipantEmployee
-			employees++
-		}
-		m.Participants = append(m.Participants, archive.Participant{ID: id, Kind: kind})
-	}
-	switch {
-	case employees == len(m.Participants):
-		m.Direction = archive.DirectionInternal
-	case sender == p.opts.Owner || p.opts.Employees[sender]:
-		m.Direction = archive.DirectionOutbound
-	default:
-		m.Direction = archive.DirectionInbound
 	}
 	return m
 }

@@ -10,9 +10,8 @@ import (
 
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/capture/importer"
-	"github.com/wxarchive/wxarchive/repo"
+	"github.com/wxarchive/wxarchive/internal/archivetest"
 	"github.com/wxarchive/wxarchive/store"
-	"github.com/wxarchive/wxarchive/store/sqlite"
 	"github.com/wxarchive/wxarchive/verify"
 )
 
@@ -226,15 +225,7 @@ func TestParseFileErrors(t *testing.T) {
 // rejects are quarantined with their line.
 func TestImportResumes(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	if _, err := repo.Init(ctx, dir, repo.InitOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	r, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close(ctx)
+	r := archivetest.New(t)
 	data, bad := wechatMsgCSV(250)
 	im := &importer.Importer{Engine: r.Engine, Store: r.Store, Actor: "test", BatchSize: 100, Options: importer.Options{Owner: "wxid_owner"}}
 	// Interrupt after the first durable batch.
@@ -273,7 +264,7 @@ func TestImportResumes(t *testing.T) {
 	if len(rows) != 1 || !strings.Contains(rows[0].Origin, "line 2") || rows[0].Source != "import:wechatmsg-csv:wxid_owner" {
 		t.Fatalf("message 17#1: %+v", rows)
 	}
-	rep, err := verify.Run(ctx, r, verify.Options{Scratch: sqlite.OpenScratch})
+	rep, err := verify.Run(ctx, r, verify.Options{Scratch: archivetest.Engines().Scratch})
 	if err != nil || !rep.OK {
 		t.Fatalf("verify: %v %+v", err, rep)
 	}

@@ -16,7 +16,7 @@ import (
 // hash, so an interrupted import continues where it stopped, and importing
 // the same file again archives nothing new.
 type Importer struct {
-	Engine  *ingest.Engine
+	Engine  ingest.MessageWriter
 	Store   store.Reader
 	Actor   string
 	Options Options

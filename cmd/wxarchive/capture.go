@@ -1,11 +1,8 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -13,218 +10,32 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/wxarchive/wxarchive/archive"
+	"github.com/wxarchive/wxarchive/capture"
+	"github.com/wxarchive/wxarchive/capture/all"
 	"github.com/wxarchive/wxarchive/capture/connector"
-	"github.com/wxarchive/wxarchive/capture/wecom/api"
-	"github.com/wxarchive/wxarchive/capture/wecom/callback"
 	"github.com/wxarchive/wxarchive/capture/wecom/finance"
 	"github.com/wxarchive/wxarchive/capture/wecom/finance/agent"
 	"github.com/wxarchive/wxarchive/capture/wecom/finance/native"
-	"github.com/wxarchive/wxarchive/capture/wecom/kf"
-	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
 	"github.com/wxarchive/wxarchive/repo"
 )
 
-// connectors is what serve runs: callback receivers by connector id and
-// pulling connectors (the conversation archive) by corp id.
-// MediaRetryInterval is how often a callback connector fetches again the
-// media it could not fetch at capture.
-const MediaRetryInterval = 5 * time.Minute
-
-type connectors struct {
-	retries  []*callback.Receiver // callback connectors that fetch missed media again
-	handlers map[string]http.Handler
-	pullers  map[string]*puller   // by corp id: a msgaudit_notify wakes the puller of its corp
-	syncers  map[string]*kfSyncer // by corp id: a kf_msg_or_event wakes the customer-service sync
+// connectorTypes is the registry of every connector type and ingester
+// (capture/all), with the Finance SDK run in a `wxarchive capture-agent`
+// child process, restarted whenever it dies.
+func connectorTypes() *capture.Registry {
+	return all.Registry(all.Options{OpenSDK: agentSDK})
 }
 
-type kfSyncer struct {
-	s        *kf.Syncer
-	interval time.Duration
-	wake     chan string
-}
-
-func (k *kfSyncer) run(ctx context.Context) { k.s.Run(ctx, k.interval, k.wake) }
-
-func (cs *connectors) kfEvent(corpID, token string) {
-	if k := cs.syncers[corpID]; k != nil {
-		select {
-		case k.wake <- token:
-		default: // a sync is already due
-		}
-	}
-}
-
-// runners are the pulling connectors' loops.
-func (cs *connectors) runners() []func(context.Context) {
-	var out []func(context.Context)
-	for _, p := range cs.pullers {
-		out = append(out, p.run)
-	}
-	for _, k := range cs.syncers {
-		out = append(out, k.run)
-	}
-	for _, rcv := range cs.retries {
-		out = append(out, func(ctx context.Context) { rcv.RunMediaRetry(ctx, MediaRetryInterval) })
-	}
-	return out
-}
-
-type puller struct {
-	c        *msgaudit.Connector
-	interval time.Duration
-	wake     chan struct{}
-}
-
-// run pulls until ctx ends, then releases the SDK (ending its agent).
-func (p *puller) run(ctx context.Context) {
-	p.c.Run(ctx, p.interval, p.wake)
-	p.c.Close()
-}
-
-func (cs *connectors) notify(corpID string) {
-	if p := cs.pullers[corpID]; p != nil {
-		select {
-		case p.wake <- struct{}{}:
-		default: // a pull is already due
-		}
-	}
-}
-
-// startConnectors builds the configured, enabled connectors. Every
-// configuration problem is reported at once, and serve does not start with
-// a connector it cannot run.
-func startConnectors(ctx context.Context, r *repo.Repo, h *connector.Health, logger *slog.Logger) (*connectors, error) {
-	if err := connector.Validate(r.Config.Connectors); err != nil {
-		return nil, fmt.Errorf("%s: %w", repo.ConfigFile, err)
-	}
-	cs := &connectors{handlers: map[string]http.Handler{}, pullers: map[string]*puller{}, syncers: map[string]*kfSyncer{}}
-	var errs []error
-	for _, c := range r.Config.Connectors {
-		if !c.IsEnabled() {
-			logger.Info("connector disabled", "connector", c.ID)
-			continue
-		}
-		if c.Type == connector.TypeWeComArchive {
-			p, err := newPuller(r, c, h, logger)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("connector %s: %w", c.ID, err))
-				continue
-			}
-			if cs.pullers[c.CorpID] != nil {
-				errs = append(errs, fmt.Errorf("connector %s: a second wecom-archive connector for corp %s", c.ID, c.CorpID))
-				continue
-			}
-			cs.pullers[c.CorpID] = p
-			h.Register(c.ID, c.Type, connector.SourceName(c))
-			logger.Info("connector running", "connector", c.ID, "type", c.Type, "every", p.interval.String())
-			continue
-		}
-		if c.Type == connector.TypeWeComKF {
-			secret, err := c.AppSecret.Resolve()
-			if err != nil {
-				errs = append(errs, fmt.Errorf("connector %s: app_secret: %w", c.ID, err))
-				continue
-			}
-			if cs.syncers[c.CorpID] != nil {
-				errs = append(errs, fmt.Errorf("connector %s: a second wecom-kf connector for corp %s", c.ID, c.CorpID))
-				continue
-			}
-			interval := c.PollInterval
-			if interval == 0 {
-				interval = connector.DefaultPollInterval
-			}
-			client := &api.Client{Flavor: api.WeCom, BaseURL: c.APIBase, ID: c.CorpID, Secret: secret}
-			cs.syncers[c.CorpID] = &kfSyncer{interval: interval, wake: make(chan string, 1), s: &kf.Syncer{ID: c.ID, CorpID: c.CorpID,
-				OpenKfID: c.OpenKfID, Client: client, Engine: r.Engine, Blobs: r.Blobs, Store: r.Store, Health: h, Logger: logger}}
-			h.Register(c.ID, c.Type, connector.SourceName(c))
-			logger.Info("connector running", "connector", c.ID, "type", c.Type, "every", interval.String())
-			continue
-		}
-		rcv, err := newReceiver(ctx, r, c, h, logger)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("connector %s: %w", c.ID, err))
-			continue
-		}
-		if c.Type == connector.TypeWeComCallback {
-			corp := c.CorpID
-			rcv.Notify = func() {
-				logger.Info("msgaudit_notify: pulling the conversation archive now", "connector", c.ID, "corp", corp)
-				cs.notify(corp)
-			}
-			rcv.OnKFEvent = func(token, openKfID string) {
-				logger.Info("kf_msg_or_event: syncing customer service now", "connector", c.ID, "corp", corp, "open_kfid", openKfID)
-				cs.kfEvent(corp, token)
-			}
-		}
-		cs.handlers[c.ID] = rcv
-		if rcv.Media != nil {
-			cs.retries = append(cs.retries, rcv)
-		}
-		h.Register(c.ID, c.Type, connector.SourceName(c))
-		logger.Info("connector running", "connector", c.ID, "type", c.Type, "path", "/capture/wecom/callback/"+c.ID)
-	}
-	return cs, errors.Join(errs...)
-}
-
-// newPuller builds a wecom-archive connector. The vendor SDK runs in a
-// `wxarchive capture-agent` child process, restarted whenever it dies.
-func newPuller(r *repo.Repo, c connector.Config, h *connector.Health, logger *slog.Logger) (*puller, error) {
-	secret, err := c.Secret.Resolve()
-	if err != nil {
-		return nil, fmt.Errorf("secret: %w", err)
-	}
-	pems := map[int][]byte{}
-	for ver, s := range c.PrivateKeys {
-		v, err := s.Resolve()
-		if err != nil {
-			return nil, fmt.Errorf("private_keys[%d]: %w", ver, err)
-		}
-		pems[ver] = []byte(v)
-	}
-	ring, err := finance.ParseKeyRing(pems)
-	if err != nil {
-		return nil, fmt.Errorf("private_keys: %w", err)
-	}
-	var passwd string
-	if !c.ProxyPassword.IsZero() {
-		if passwd, err = c.ProxyPassword.Resolve(); err != nil {
-			return nil, fmt.Errorf("proxy_password: %w", err)
-		}
-	}
+// agentSDK starts the Finance SDK of a wecom-archive connector in a
+// capture-agent child process: a crash inside the vendor library ends that
+// process, not the archive.
+func agentSDK(c connector.Config, secret string, logger *slog.Logger) (finance.SDK, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	agentLog := slogWriter{logger.With("connector", c.ID, "from", "capture-agent")}
-	interval := c.PollInterval
-	if interval == 0 {
-		interval = connector.DefaultPollInterval
-	}
-	mc := &msgaudit.Connector{ID: c.ID, CorpID: c.CorpID, Keys: ring, Engine: r.Engine, Blobs: r.Blobs, Store: r.Store,
-		Health: h, Proxy: c.Proxy, Passwd: passwd, Logger: logger,
-		Open: func() (finance.SDK, error) {
-			return agent.Start(exe, []string{"capture-agent", "--sdk-path", c.SDKPath, "--corp-id", c.CorpID},
-				[]string{agentSecretEnv + "=" + secret}, agentLog)
-		}}
-	// The msgaudit REST calls (room names, permit list, consent checks),
-	// when the connector has an api section.
-	if c.API != nil {
-		client, err := c.ArchiveAPIClient()
-		if err != nil {
-			return nil, fmt.Errorf("api: %w", err)
-		}
-		mc.API = client
-		// Customer groups' names (contact_secret); a nil *api.Client must not become a non-nil interface.
-		if contact, err := c.ContactAPIClient(); err != nil {
-			return nil, fmt.Errorf("api: %w", err)
-		} else if contact != nil {
-			mc.Contact = contact
-		}
-		mc.APIOptions = msgaudit.APIOptions{RoomRefresh: c.API.RoomRefresh, PermitInterval: c.API.PermitInterval,
-			ConsentRefresh: c.API.ConsentRefresh, MinInterval: c.API.MinInterval, ConsentBatch: c.API.ConsentBatch,
-			ExpectedEmployees: c.ExpectedEmployees}
-	}
-	return &puller{c: mc, interval: interval, wake: make(chan struct{}, 1)}, nil
+	return agent.Start(exe, []string{"capture-agent", "--sdk-path", c.SDKPath, "--corp-id", c.CorpID},
+		[]string{agentSecretEnv + "=" + secret}, slogWriter{logger.With("from", "capture-agent")})
 }
 
 // agentSecretEnv passes the conversation-archive secret to the agent: the
@@ -272,61 +83,6 @@ archive secret comes from $` + agentSecretEnv + `.`,
 	return c
 }
 
-func newReceiver(ctx context.Context, r *repo.Repo, c connector.Config, h *connector.Health, logger *slog.Logger) (*callback.Receiver, error) {
-	secret := func(field string, s connector.Secret) (string, error) {
-		if s.IsZero() {
-			return "", nil
-		}
-		v, err := s.Resolve()
-		if err != nil {
-			return "", fmt.Errorf("%s: %w", field, err)
-		}
-		return v, nil
-	}
-	token, err := secret("token", c.Token)
-	if err != nil {
-		return nil, err
-	}
-	aesKey, err := secret("aes_key", c.AESKey)
-	if err != nil {
-		return nil, err
-	}
-	appSecret, err := secret("app_secret", c.AppSecret)
-	if err != nil {
-		return nil, err
-	}
-	cr, err := callback.NewCrypter(token, aesKey, c.ReceiveID())
-	if err != nil {
-		return nil, err
-	}
-	platform, flavor := callback.PlatformWeCom, api.WeCom
-	if c.Type == connector.TypeOACallback {
-		platform, flavor = callback.PlatformOfficialAccount, api.OfficialAccount
-	}
-	rcv := &callback.Receiver{ID: c.ID, Platform: platform, Crypter: cr, Engine: r.Engine, Blobs: r.Blobs,
-		Logger: logger.With("connector", c.ID), Store: r.Store}
-	if appSecret != "" {
-		rcv.Media = &api.Client{Flavor: flavor, BaseURL: c.APIBase, ID: c.ReceiveID(), Secret: appSecret}
-	} else {
-		logger.Warn("connector has no app_secret: media of its messages will not be fetched", "connector", c.ID)
-	}
-	rcv.Notify = func() {
-		logger.Info("msgaudit_notify received, but no wecom-archive connector is configured for it", "connector", c.ID)
-	}
-	rcv.OnEvent = func(outcome, subject, detail string) {
-		// Health bookkeeping must outlive the request that reported it.
-		ctx := context.WithoutCancel(ctx)
-		h.Observe(ctx, c.ID, outcome, detail)
-		switch outcome {
-		case "media_failed":
-			h.Raise(ctx, c.ID, connector.FaultMediaFailed, subject, detail)
-		case "media_fetched":
-			h.Resolve(ctx, c.ID, connector.FaultMediaFailed, subject, detail, "connector:"+c.ID)
-		}
-	}
-	return rcv, nil
-}
-
 func (a *app) connectorsCmd() *cobra.Command {
 	var asJSON bool
 	c := &cobra.Command{
@@ -339,13 +95,14 @@ listed too (exit 2).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			r, err := repo.Open(ctx, a.dir, repo.OpenOptions{ReadOnly: true})
+			r, err := a.open(ctx, repo.OpenOptions{ReadOnly: true})
 			if err != nil {
 				return err
 			}
 			defer r.Close(ctx)
-			verr := connector.Validate(r.Config.Connectors)
-			rep, err := connector.BuildReport(ctx, r.Store, r.Config.Connectors, r.Config.CaptureHealth.SilentDays, time.Now(), r.Config.Location(), nil)
+			reg := connectorTypes()
+			verr := reg.Validate(r.Config.Connectors)
+			rep, err := capture.BuildReport(ctx, r.Store, reg, r.Config.Connectors, r.Config.CaptureHealth.SilentDays, time.Now(), r.Config.Location(), nil)
 			if err != nil {
 				return err
 			}
@@ -394,12 +151,12 @@ close (lost media, for instance) is closed with 'wxarchive health resolve'.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			r, err := repo.Open(ctx, a.dir, repo.OpenOptions{ReadOnly: true})
+			r, err := a.open(ctx, repo.OpenOptions{ReadOnly: true})
 			if err != nil {
 				return err
 			}
 			defer r.Close(ctx)
-			rep, err := connector.BuildReport(ctx, r.Store, r.Config.Connectors, r.Config.CaptureHealth.SilentDays, time.Now(), r.Config.Location(), nil)
+			rep, err := capture.BuildReport(ctx, r.Store, connectorTypes(), r.Config.Connectors, r.Config.CaptureHealth.SilentDays, time.Now(), r.Config.Location(), nil)
 			if err != nil {
 				return err
 			}
@@ -421,7 +178,7 @@ close (lost media, for instance) is closed with 'wxarchive health resolve'.`,
 	return c
 }
 
-func (a *app) renderHealth(rep *connector.Report) {
+func (a *app) renderHealth(rep *capture.Report) {
 	defer func() {
 		s := rep.Supervision
 		fmt.Fprintf(a.stdout, "supervision: evaluated through serial %d of %d (%d %s not yet evaluated)\n",
@@ -489,7 +246,7 @@ func (a *app) healthResolveCmd() *cobra.Command {
 			if !found {
 				return usageErr("no open fault %s %s %q (see wxarchive health)", args[0], args[1], subject)
 			}
-			if err := connector.RecordFault(ctx, r.Engine, actor("cli"), archive.CaptureFaultEvent{Connector: args[0], Kind: args[1],
+			if err := capture.RecordFault(ctx, r.Engine, actor("cli"), archive.CaptureFaultEvent{Connector: args[0], Kind: args[1],
 				Subject: subject, State: archive.FaultResolved, Detail: reason}); err != nil {
 				return err
 			}

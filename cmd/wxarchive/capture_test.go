@@ -55,6 +55,7 @@ func TestServeCallbackConnector(t *testing.T) {
     type: oa-callback
     app_id: wx1
     token: {env: WXARCHIVE_TEST_UNSET}
+    plaintext: true
     enabled: false
 `, vRID, filepath.Join(secrets, "token"), filepath.Join(secrets, "aeskey"), filepath.Join(secrets, "secret"), fake.URL)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
@@ -152,6 +153,52 @@ func TestServeCallbackConnector(t *testing.T) {
 	} {
 		if !strings.Contains(string(metrics), want) {
 			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	// A captured request sent again is refused and archives nothing, as is
+	// one whose timestamp is an hour old; both are counted, and the next
+	// genuine message resolves requests_rejected.
+	enc, err := cr.Encrypt([]byte(msg("text", "cb-4", "<Content>只说一次</Content>")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(ts string) (int, string) {
+		q := url.Values{"timestamp": {ts}, "nonce": {"424242"}, "msg_signature": {cr.Sign(ts, "424242", enc)}}
+		resp, err := http.Post(base+"/capture/wecom/callback/staff-app?"+q.Encode(), "text/xml",
+			strings.NewReader("<xml><Encrypt><![CDATA["+enc+"]]></Encrypt></xml>"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	fresh := fmt.Sprint(time.Now().Unix())
+	if code, body := send(fresh); code != 200 {
+		t.Fatalf("cb-4: %d %s", code, body)
+	}
+	if code, body := send(fresh); code != 403 || !strings.Contains(body, "request replayed") {
+		t.Fatalf("replayed cb-4: %d %s", code, body)
+	}
+	if code, body := send(fmt.Sprint(time.Now().Unix() - 3600)); code != 403 || !strings.Contains(body, "freshness window") {
+		t.Fatalf("an hour-old request: %d %s", code, body)
+	}
+	if code := post(msg("text", "cb-5", "<Content>之后的消息</Content>"), false); code != 200 {
+		t.Fatalf("cb-5: %d", code)
+	}
+	resp, err = http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`wxarchive_capture_messages_total{connector="staff-app",outcome="archived"} 5`,
+		`wxarchive_capture_messages_total{connector="staff-app",outcome="rejected"} 3`,
+		`wxarchive_capture_faults_open{connector="staff-app",kind="requests_rejected"} 0`,
+	} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics after the replay lacks %s", want)
 		}
 	}
 	s.cmd.Process.Signal(syscall.SIGTERM)
@@ -398,7 +445,8 @@ func TestServeCustomerService(t *testing.T) {
 	cr, _ := callback.NewCrypter(vToken, vKey, vRID)
 	ev := fmt.Sprintf("<xml><ToUserName>%s</ToUserName><FromUserName>sys</FromUserName><CreateTime>%d</CreateTime><MsgType>event</MsgType><Event>kf_msg_or_event</Event><Token>TKN</Token><OpenKfId>wkA</OpenKfId></xml>", vRID, time.Now().Unix())
 	enc, _ := cr.Encrypt([]byte(ev))
-	q := url.Values{"timestamp": {"1"}, "nonce": {"2"}, "msg_signature": {cr.Sign("1", "2", enc)}}
+	ts := fmt.Sprint(time.Now().Unix()) // within the callback's freshness window
+	q := url.Values{"timestamp": {ts}, "nonce": {"2"}, "msg_signature": {cr.Sign(ts, "2", enc)}}
 	resp, err := http.Post("http://"+s.addr+"/capture/wecom/callback/kf-app?"+q.Encode(), "text/xml", strings.NewReader("<xml><Encrypt><![CDATA["+enc+"]]></Encrypt></xml>"))
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("kf event: %v %v", resp, err)

@@ -26,8 +26,10 @@ import (
 	"testing"
 	"time"
 
+	uc "github.com/wxarchive/wxarchive/app"
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
+	"github.com/wxarchive/wxarchive/internal/archivetest"
 	"github.com/wxarchive/wxarchive/journal"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/store"
@@ -664,7 +666,7 @@ func TestCLIBadInput(t *testing.T) {
 	// The quarantined bytes are kept exactly, and the journal says what was
 	// cut from the oversize line.
 	ctx := context.Background()
-	r, err := repo.Open(ctx, dir, repo.OpenOptions{ReadOnly: true})
+	r, err := archivetest.Open(ctx, dir, repo.OpenOptions{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -876,7 +878,7 @@ func TestCLIDemo(t *testing.T) {
 	ctx := context.Background()
 	rawByDir := make([]map[uint64]archive.BlobID, len(dirs))
 	for i, d := range dirs {
-		r, err := repo.Open(ctx, d, repo.OpenOptions{ReadOnly: true})
+		r, err := archivetest.Open(ctx, d, repo.OpenOptions{ReadOnly: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1088,7 +1090,7 @@ func TestCLISearch(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"search", `保本 "收益`}, "query: query: column 4: unterminated phrase"},
+		{[]string{"search", `保本 "收益`}, "wxarchive: query: column 4: unterminated phrase"},
 		{[]string{"search", "after:someday"}, "after: expected a date"},
 		{[]string{"search", "x", "--sort", "random"}, "sort: expected time or relevance"},
 		{[]string{"search", "x", "--cursor", "nope"}, "cursor: not a cursor"},
@@ -1102,7 +1104,7 @@ func TestCLISearch(t *testing.T) {
 	}
 
 	// Every search that ran is in the journal, with its query and count.
-	r, err := repo.Open(context.Background(), dir, repo.OpenOptions{ReadOnly: true})
+	r, err := archivetest.Open(context.Background(), dir, repo.OpenOptions{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1133,8 +1135,8 @@ func TestCLISearch(t *testing.T) {
 func TestRenderSearchLowerBound(t *testing.T) {
 	var buf strings.Builder
 	a := &app{stdout: &buf}
-	a.renderSearch(&repo.SearchResult{Total: 100000, TotalExact: false, Sort: "time",
-		Results: []repo.SearchResultItem{{Serial: 7, SentAt: "2026-08-01T10:00:00+08:00", Sender: "lulin", Snippet: "的", Highlights: [][2]int{{0, 1}}}}},
+	a.renderSearch(&uc.SearchResult{Total: 100000, TotalExact: false, Sort: "time",
+		Results: []uc.SearchResultItem{{Serial: 7, SentAt: "2026-08-01T10:00:00+08:00", Sender: "lulin", Snippet: "的", Highlights: [][2]int{{0, 1}}}}},
 		time.UTC, []string{"的"})
 	if !strings.HasPrefix(buf.String(), "100,000+ matches, showing 1, by time (--count-all for the exact number)\n") {
 		t.Fatalf("lower-bound header:\n%s", buf.String())
@@ -1182,7 +1184,7 @@ func TestCLIIngestSealsWhileRunning(t *testing.T) {
 	// records must reach a sealed pack within the delay.
 	sealed := false
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && !sealed; time.Sleep(100 * time.Millisecond) {
-		if r, err := repo.Open(context.Background(), dir, repo.OpenOptions{ReadOnly: true}); err == nil {
+		if r, err := archivetest.Open(context.Background(), dir, repo.OpenOptions{ReadOnly: true}); err == nil {
 			c, err := r.Store.Counts(context.Background())
 			sealed = err == nil && c.Packs > 0 && c.Messages >= 1000
 			r.Close(context.Background())

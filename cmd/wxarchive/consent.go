@@ -1,12 +1,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
+	uc "github.com/wxarchive/wxarchive/app"
 	"github.com/wxarchive/wxarchive/repo"
-	"github.com/wxarchive/wxarchive/store"
 )
 
 func (a *app) consentCmd() *cobra.Command {
@@ -16,46 +17,24 @@ func (a *app) consentCmd() *cobra.Command {
 		Short: "List an external contact's consent (agree/disagree) events and their current state",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			r, err := a.openWriter(ctx, false)
-			if err != nil {
-				return err
-			}
-			defer r.Close(ctx)
-			rows, err := r.Store.Consent(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			var serials []uint64
-			for _, e := range rows {
-				serials = append(serials, e.Serial)
-			}
-			// Looking up a client's consent is an access like any other.
-			if _, err := r.Engine.Append(ctx, repo.AccessEvent(actor("cli"), "consent:"+args[0], "cli", serials...)); err != nil {
-				return fmt.Errorf("record access: %w", err)
-			}
-			state := "unknown"
-			if n := len(rows); n > 0 {
-				state = "disagreed"
-				if rows[n-1].Agreed {
-					state = "agreed"
+			return a.withApp(cmd.Context(), journaling, func(ctx context.Context, u *uc.App, _ *repo.Repo) error {
+				v, err := u.Consent(ctx, args[0])
+				if err != nil {
+					return err
 				}
-			}
-			if asJSON {
-				if rows == nil {
-					rows = []store.ConsentRow{}
+				if asJSON {
+					return a.printJSON(v)
 				}
-				return a.printJSON(map[string]any{"external_id": args[0], "state": state, "events": rows})
-			}
-			fmt.Fprintf(a.stdout, "%s: %s (%d events)\n", args[0], state, len(rows))
-			for _, e := range rows {
-				verb := "agreed"
-				if !e.Agreed {
-					verb = "disagreed"
+				fmt.Fprintf(a.stdout, "%s: %s (%d events)\n", v.ExternalID, v.State, len(v.Events))
+				for _, e := range v.Events {
+					verb := "agreed"
+					if !e.Agreed {
+						verb = "disagreed"
+					}
+					fmt.Fprintf(a.stdout, "  %s  %-9s  serial %d  with %s\n", e.At.In(u.Location()).Format("2006-01-02 15:04:05 MST"), verb, e.Serial, e.Employee)
 				}
-				fmt.Fprintf(a.stdout, "  %s  %-9s  serial %d  with %s\n", e.At.In(r.Config.Location()).Format("2006-01-02 15:04:05 MST"), verb, e.Serial, e.Employee)
-			}
-			return nil
+				return nil
+			})
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print as JSON")

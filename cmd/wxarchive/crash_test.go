@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wxarchive/wxarchive/internal/archivetest"
 	"github.com/wxarchive/wxarchive/repo"
-	"github.com/wxarchive/wxarchive/store/sqlite"
 	"github.com/wxarchive/wxarchive/verify"
 )
 
@@ -214,7 +214,7 @@ func TestCrashDurability(t *testing.T) {
 		t.Fatal("serve did not stop on SIGTERM")
 	}
 	checkAcked(t, dir, acked, rounds, true)
-	r, err := repo.Open(context.Background(), dir, repo.OpenOptions{ReadOnly: true})
+	r, err := archivetest.Open(context.Background(), dir, repo.OpenOptions{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +233,7 @@ func TestCrashDurability(t *testing.T) {
 func checkAcked(t *testing.T, dir string, acked map[string]uint64, round int, runVerify bool) {
 	t.Helper()
 	ctx := context.Background()
-	r, err := repo.Open(ctx, dir, repo.OpenOptions{ReadOnly: true})
+	r, err := archivetest.Open(ctx, dir, repo.OpenOptions{ReadOnly: true})
 	if err != nil {
 		t.Fatalf("round %d: %v", round, err)
 	}
@@ -266,7 +266,7 @@ func checkAcked(t *testing.T, dir string, acked map[string]uint64, round int, ru
 	if !runVerify {
 		return
 	}
-	rep, err := verify.Run(ctx, r, verify.Options{Scratch: sqlite.OpenScratch, ScratchDir: t.TempDir()})
+	rep, err := verify.Run(ctx, r, verify.Options{Scratch: engines().Scratch, ScratchDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

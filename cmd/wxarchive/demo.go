@@ -19,13 +19,12 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/capture/wecom/finance"
 	"github.com/wxarchive/wxarchive/capture/wecom/finance/sim"
-	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
+	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit/jsonl"
+	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit/pull"
 	"github.com/wxarchive/wxarchive/demo"
 	"github.com/wxarchive/wxarchive/ingest"
-	"github.com/wxarchive/wxarchive/journal"
 	"github.com/wxarchive/wxarchive/repo"
 )
 
@@ -53,7 +52,7 @@ captured by the same connector a wecom-archive connector runs under serve.`,
 				return usageErr("--messages must be positive")
 			}
 			if _, err := repo.LoadConfig(a.dir); errors.Is(err, repo.ErrNoArchive) {
-				cfg, err := repo.Init(ctx, a.dir, repo.InitOptions{})
+				cfg, err := initArchive(ctx, a.dir, repo.InitOptions{})
 				if err != nil {
 					return usageErr("%v", err)
 				}
@@ -88,20 +87,10 @@ func (a *app) runDemo(ctx context.Context, seed int64, messages int, export stri
 	if err != nil {
 		return err
 	}
-	employees, clients := demo.Directory(seed)
 	if head.NextSerial == 1 {
 		// Directory facts first, so every message is attributed to who the
 		// sender was (department, supervisory group) when it was sent.
-		from := archive.At(demo.DefaultEnd.AddDate(0, 0, -100))
-		var evs []journal.Event
-		for _, e := range employees {
-			evs = append(evs, participantEvent(archive.ParticipantEvent{ID: e.UserID, Kind: archive.ParticipantEmployee, Name: e.Name,
-				Department: e.Department, Title: e.Title, SupervisoryGroup: e.SupervisoryGroup, ValidFrom: from}))
-		}
-		for _, c := range clients {
-			evs = append(evs, participantEvent(archive.ParticipantEvent{ID: c.ExternalUserID, Kind: archive.ParticipantExternal, Name: c.Name, ValidFrom: from}))
-		}
-		if _, err := r.Engine.Append(ctx, evs...); err != nil {
+		if err := demo.JournalDirectory(ctx, r.Engine, seed, actor("cli:demo")); err != nil {
 			return err
 		}
 	}
@@ -128,7 +117,7 @@ func (a *app) runDemo(ctx context.Context, seed int64, messages int, export stri
 	}
 
 	var gsum demo.Summary
-	var sum *msgaudit.Summary
+	var sum *jsonl.Summary
 	if live {
 		var err error
 		if gsum, sum, err = a.demoLive(ctx, r, cfg, source, exportFile, mediaDir); err != nil {
@@ -160,7 +149,7 @@ func (a *app) runDemo(ctx context.Context, seed int64, messages int, export stri
 			pw.CloseWithError(err)
 			genDone <- err
 		}()
-		in := &msgaudit.Ingester{Engine: r.Engine, Blobs: r.Blobs, Media: ingest.DirMedia{Dir: mediaDir}, Source: source,
+		in := &jsonl.Ingester{Engine: r.Engine, Blobs: r.Blobs, Media: ingest.DirMedia{Dir: mediaDir}, Source: source,
 			Actor: actor("cli:demo"), Origin: fmt.Sprintf("demo seed %d", seed)}
 		bar := a.progressBar(int64(messages), "demo")
 		if bar != nil {
@@ -197,7 +186,7 @@ func (a *app) runDemo(ctx context.Context, seed int64, messages int, export stri
 		len(gsum.Employees), len(gsum.Clients), len(gsum.Rooms), gsum.Recalls, gsum.Consents,
 		gsum.First.Format("2006-01-02"), gsum.Last.Format("2006-01-02"))
 	fmt.Fprintf(w, "%d supervision alerts raised by the archive's policies (wxarchive alerts list).\n", sup.Alerts)
-	ro, err := repo.Open(context.Background(), a.dir, repo.OpenOptions{ReadOnly: true})
+	ro, err := a.open(context.Background(), repo.OpenOptions{ReadOnly: true})
 	var examples []string
 	if err == nil {
 		defer ro.Close(context.Background())
@@ -237,7 +226,7 @@ func (a *app) runDemo(ctx context.Context, seed int64, messages int, export stri
 	}
 	fmt.Fprintln(w, "  wxarchive search '保证收益 OR 私人微信'   # Chinese and English search (docs/SEARCH.md)")
 	fmt.Fprintln(w, "  wxarchive search --facets '(fee OR 收益) after:2026-08-01'")
-	if len(clients) > 0 {
+	if _, clients := demo.Directory(seed); len(clients) > 0 {
 		fmt.Fprintf(w, "  wxarchive consent %s   # a client's consent history\n", clients[0].ExternalUserID)
 	}
 	fmt.Fprintln(w, "  wxarchive serve                 # JSON API on http://127.0.0.1:8080 (/api/v1/checkpoint, /metrics)")
@@ -251,11 +240,6 @@ func demoCorp(cfg demo.Config) string {
 	return demo.DefaultCorpID
 }
 
-func participantEvent(p archive.ParticipantEvent) journal.Event {
-	ev, _ := journal.NewEvent(archive.EventParticipantUpdated, actor("cli:demo"), archive.Time{}, nil, &p)
-	return ev
-}
-
 func truncateRunes(s string, n int) string {
 	r := []rune(s)
 	if len(r) <= n {
@@ -267,7 +251,7 @@ func truncateRunes(s string, n int) string {
 // demoLive serves the generated data from the Finance SDK simulator and
 // captures it with the msgaudit connector, as a wecom-archive connector
 // would from WeCom.
-func (a *app) demoLive(ctx context.Context, r *repo.Repo, cfg demo.Config, source string, export *bufio.Writer, mediaDir string) (demo.Summary, *msgaudit.Summary, error) {
+func (a *app) demoLive(ctx context.Context, r *repo.Repo, cfg demo.Config, source string, export *bufio.Writer, mediaDir string) (demo.Summary, *jsonl.Summary, error) {
 	key, err := rsa.GenerateKey(rand.Reader, 2048) // WeCom's key size
 	if err != nil {
 		return demo.Summary{}, nil, err
@@ -302,11 +286,11 @@ func (a *app) demoLive(ctx context.Context, r *repo.Repo, cfg demo.Config, sourc
 	if err != nil {
 		return gsum, nil, err
 	}
-	c := &msgaudit.Connector{ID: "demo-live", CorpID: strings.TrimPrefix(source, "wecom-archive:"), Keys: ring, Engine: r.Engine,
+	c := &pull.Connector{ID: "demo-live", CorpID: strings.TrimPrefix(source, "wecom-archive:"), Keys: ring, Engine: r.Engine,
 		Blobs: r.Blobs, Store: r.Store, Open: func() (finance.SDK, error) { return svc.Open(), nil }}
 	defer c.Close()
 	bar := a.progressBar(int64(cfg.Messages), "demo --live")
-	sum := &msgaudit.Summary{}
+	sum := &jsonl.Summary{}
 	for {
 		res, err := c.Pull(ctx)
 		if err != nil {
@@ -330,7 +314,7 @@ func (a *app) demoLive(ctx context.Context, r *repo.Repo, cfg demo.Config, sourc
 	if err == nil {
 		sum.Attachments = int(counts.Attachments)
 		for i := int64(0); i < counts.AttachFaults; i++ {
-			sum.AttachmentFaults = append(sum.AttachmentFaults, msgaudit.AttachmentFault{})
+			sum.AttachmentFaults = append(sum.AttachmentFaults, jsonl.AttachmentFault{})
 		}
 	}
 	return gsum, sum, nil

@@ -65,19 +65,20 @@ local databases.`,
 			if bar != nil {
 				im.Progress = func(line int) { bar.Set64(int64(line)) }
 			}
-			stopSealer := sealWhileRunning(r)
-			finishSupervision := a.superviseWhileRunning(r)
 			start := time.Now()
-			sum, runErr := im.Run(ctx, format, args[1], data)
-			if bar != nil {
-				bar.Finish()
+			var sum *importer.Summary
+			ran := false
+			runErr, closeErr := a.whileWriting(ctx, r, func() (err error) {
+				ran = true
+				sum, err = im.Run(ctx, format, args[1], data)
+				if bar != nil {
+					bar.Finish()
+				}
+				return err
+			})
+			if !ran {
+				return errors.Join(runErr, closeErr) // witnessing could not start: nothing ran
 			}
-			// Supervision: the policies see every new message.
-			if _, err := finishSupervision(ctx); err != nil && runErr == nil {
-				runErr = fmt.Errorf("supervision: %w", err)
-			}
-			stopSealer()
-			closeErr := r.Close(ctx)
 			var fe *importer.FileError
 			if errors.As(runErr, &fe) {
 				if sum != nil && sum.Archived+len(sum.Rejected) > 0 {

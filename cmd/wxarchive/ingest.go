@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
+	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit/jsonl"
 	"github.com/wxarchive/wxarchive/ingest"
 )
 
@@ -42,6 +44,9 @@ and the exit status is 2. Re-running the same file writes nothing new.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			if err := jsonl.CheckAccount(corp); err != nil {
+				return usageErr("--corp: %v", err)
+			}
 			f, err := os.Open(args[0])
 			if err != nil {
 				return usageErr("%v", err)
@@ -57,28 +62,29 @@ and the exit status is 2. Re-running the same file writes nothing new.`,
 			if err != nil {
 				return err
 			}
-			in := &msgaudit.Ingester{Engine: r.Engine, Blobs: r.Blobs, Source: "wecom-archive:" + corp,
+			in := &jsonl.Ingester{Engine: r.Engine, Blobs: r.Blobs, Source: msgaudit.Source(corp),
 				Actor: actor("cli"), Origin: "file:" + filepath.Base(args[0])}
 			if mediaDir != "" {
 				in.Media = ingest.DirMedia{Dir: mediaDir}
 			}
-			stopSealer := sealWhileRunning(r)
-			finishSupervision := a.superviseWhileRunning(r)
 			bar := a.progressBar(st.Size(), "ingest")
 			if bar != nil {
 				in.Progress = func(_ int, bytes int64) { bar.Set64(bytes) }
 			}
 			start := time.Now()
-			sum, runErr := in.Run(ctx, f)
-			if bar != nil {
-				bar.Finish()
+			var sum *jsonl.Summary
+			ran := false
+			runErr, closeErr := a.whileWriting(ctx, r, func() (err error) {
+				ran = true
+				sum, err = in.Run(ctx, f)
+				if bar != nil {
+					bar.Finish()
+				}
+				return err
+			})
+			if !ran {
+				return errors.Join(runErr, closeErr) // witnessing could not start: nothing ran
 			}
-			// Supervision: the policies see every new message.
-			if _, err := finishSupervision(ctx); err != nil && runErr == nil {
-				runErr = fmt.Errorf("supervision: %w", err)
-			}
-			stopSealer()
-			closeErr := r.Close(ctx)
 			elapsed := time.Since(start)
 			if asJSON {
 				a.printJSON(sum)
@@ -103,7 +109,7 @@ and the exit status is 2. Re-running the same file writes nothing new.`,
 	return c
 }
 
-func (a *app) printIngestSummary(s *msgaudit.Summary, elapsed time.Duration) {
+func (a *app) printIngestSummary(s *jsonl.Summary, elapsed time.Duration) {
 	w := a.stdout
 	fmt.Fprintf(w, "%d lines in %s: %d archived, %d duplicate, %d conflict, %d rejected\n",
 		s.Lines, elapsed.Round(time.Millisecond), s.Archived, s.Duplicates, s.Conflicts, s.Rejected)

@@ -15,7 +15,7 @@ func (a *app) initCmd() *cobra.Command {
 		Short: "Create an archive: configuration, signing key, database and blob store",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := repo.Init(cmd.Context(), a.dir, opts)
+			cfg, err := initArchive(cmd.Context(), a.dir, opts)
 			if err != nil {
 				return usageErr("%v", err)
 			}

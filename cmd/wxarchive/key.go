@@ -29,8 +29,10 @@ its public key, with a note the old key signs over it; the event is committed un
 a checkpoint of the old key, and every later checkpoint is signed by the new key.
 verify follows the chain from the key the archive was created with, so an auditor
 holding the old public key (or the new one) can still check the whole history.
-Keep a copy of the new public key outside this machine. The archive must not be
-in use (stop serve first).`,
+Keep a copy of the new public key outside this machine, and give it to every
+witness that checks this archive's signature ('wxarchive witness serve --log
+ORIGIN=KEY'): it refuses checkpoints its old key did not sign. The archive must
+not be in use (stop serve first).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()

@@ -117,7 +117,7 @@ unaltered in a write-once store with a signed Merkle journal, and proves it.`,
 		return &exitError{code: exitUsage, err: fmt.Errorf("%w\n%s", err, c.UsageString())}
 	})
 	root.AddCommand(a.initCmd(), a.ingestCmd(), a.showCmd(), a.verifyCmd(), a.reindexCmd(), a.statsCmd(),
-		a.serveCmd(), a.demoCmd(), a.consentCmd(), a.quarantineCmd(), a.searchCmd(), a.wecomCmd(), a.connectorsCmd(), a.healthCmd(), a.captureAgentCmd(), a.importCmd(), a.policyCmd(), a.alertsCmd(), a.reviewCmd(), a.reportCmd(), a.keyCmd())
+		a.serveCmd(), a.demoCmd(), a.consentCmd(), a.quarantineCmd(), a.searchCmd(), a.wecomCmd(), a.connectorsCmd(), a.healthCmd(), a.captureAgentCmd(), a.importCmd(), a.policyCmd(), a.alertsCmd(), a.reviewCmd(), a.reportCmd(), a.witnessCmd(), a.keyCmd())
 	return root
 }
 
@@ -158,7 +158,7 @@ func (a *app) progressBar(total int64, what string) *progressbar.ProgressBar {
 }
 
 func (a *app) openWriter(ctx context.Context, exclusive bool) (*repo.Repo, error) {
-	return repo.Open(ctx, a.dir, repo.OpenOptions{Exclusive: true, Guest: !exclusive, Logger: a.logger})
+	return a.open(ctx, repo.OpenOptions{Exclusive: true, Guest: !exclusive, Logger: a.logger})
 }
 
 // sealWhileRunning seals records in the background, as serve does, for a
@@ -178,6 +178,31 @@ func sealWhileRunning(r *repo.Repo) (stop func()) {
 	}
 }
 
+// whileWriting runs a command's long write to the open archive r as serve
+// would: checkpoints published to the witnesses, records sealed within the
+// seal delay and policies evaluated behind the writer while run runs; then
+// supervision finishes, the archive closes (sealing everything) and its
+// last checkpoint is published. It returns run's error (or supervision's)
+// and the close's.
+func (a *app) whileWriting(ctx context.Context, r *repo.Repo, run func() error) (runErr, closeErr error) {
+	wit, err := a.startWitnessing(r, nil, nil, a.logger)
+	if err != nil {
+		return err, r.Close(ctx)
+	}
+	stopSealer := sealWhileRunning(r)
+	finishSupervision := a.superviseWhileRunning(r)
+	runErr = run()
+	// Supervision: the policies see every new message.
+	if _, err := finishSupervision(ctx); err != nil && runErr == nil {
+		runErr = fmt.Errorf("supervision: %w", err)
+	}
+	stopSealer()
+	wit.Stop()
+	closeErr = r.Close(ctx)
+	wit.AfterClose(ctx)
+	return runErr, closeErr
+}
+
 func (a *app) openReader(ctx context.Context) (*repo.Repo, error) {
-	return repo.Open(ctx, a.dir, repo.OpenOptions{ReadOnly: true, Logger: a.logger})
+	return a.open(ctx, repo.OpenOptions{ReadOnly: true, Logger: a.logger})
 }

@@ -7,17 +7,15 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	uc "github.com/wxarchive/wxarchive/app"
 	"github.com/wxarchive/wxarchive/policy"
 	"github.com/wxarchive/wxarchive/repo"
-	"github.com/wxarchive/wxarchive/review"
-	"github.com/wxarchive/wxarchive/store"
 	"github.com/wxarchive/wxarchive/supervise"
 	"github.com/wxarchive/wxarchive/textindex"
 )
@@ -61,23 +59,20 @@ raised them. New messages are evaluated by serve, ingest, import and demo.`,
 				}
 				files = append(files, file{filepath.Base(f), data})
 			}
-			r, err := a.openWriter(ctx, false)
-			if err != nil {
-				return err
-			}
-			defer r.Close(ctx)
-			for _, f := range files {
-				v, changed, err := supervise.Apply(ctx, r.Engine, r.Store, f.name, f.data, actor("cli"))
-				if err != nil {
-					return err
+			return a.withApp(ctx, journaling, func(ctx context.Context, u *uc.App, _ *repo.Repo) error {
+				for _, f := range files {
+					res, err := u.ApplyPolicy(ctx, "", f.name, f.data)
+					if err != nil {
+						return err
+					}
+					if res.Changed {
+						fmt.Fprintf(a.stdout, "%s: version %d applied\n", f.name, res.Version)
+					} else {
+						fmt.Fprintf(a.stdout, "%s: unchanged (version %d)\n", f.name, res.Version)
+					}
 				}
-				if changed {
-					fmt.Fprintf(a.stdout, "%s: version %d applied\n", f.name, v)
-				} else {
-					fmt.Fprintf(a.stdout, "%s: unchanged (version %d)\n", f.name, v)
-				}
-			}
-			return nil
+				return nil
+			})
 		},
 	}
 }
@@ -89,38 +84,21 @@ func (a *app) policyListCmd() *cobra.Command {
 		Short: "The archive's policies: current version, author, rules",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			r, err := repo.Open(ctx, a.dir, repo.OpenOptions{ReadOnly: true})
-			if err != nil {
-				return err
-			}
-			defer r.Close(ctx)
-			pols, rows, err := supervise.Policies(ctx, r.Store)
-			if err != nil {
-				return err
-			}
-			type item struct {
-				Policy    string `json:"policy"`
-				Version   int    `json:"version"`
-				Enabled   bool   `json:"enabled"`
-				Rules     int    `json:"rules"`
-				AppliedBy string `json:"applied_by"`
-				AppliedAt string `json:"applied_at"`
-			}
-			out := []item{}
-			for i, p := range pols {
-				out = append(out, item{p.Name, rows[i].Version, p.IsEnabled(), len(p.Rules), rows[i].Actor,
-					rows[i].Time.Time.In(r.Config.Location()).Format(time.RFC3339)})
-			}
-			if asJSON {
-				return a.printJSON(map[string]any{"policies": out})
-			}
-			tw := newTable(a.stdout)
-			fmt.Fprintln(tw, "POLICY\tVERSION\tENABLED\tRULES\tAPPLIED BY\tAT")
-			for _, it := range out {
-				fmt.Fprintf(tw, "%s\t%d\t%v\t%d\t%s\t%s\n", it.Policy, it.Version, it.Enabled, it.Rules, it.AppliedBy, it.AppliedAt)
-			}
-			return tw.Flush()
+			return a.withApp(cmd.Context(), readOnly, func(ctx context.Context, u *uc.App, _ *repo.Repo) error {
+				v, err := u.Policies(ctx)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return a.printJSON(v)
+				}
+				tw := newTable(a.stdout)
+				fmt.Fprintln(tw, "POLICY\tVERSION\tENABLED\tRULES\tAPPLIED BY\tAT")
+				for _, it := range v.Policies {
+					fmt.Fprintf(tw, "%s\t%d\t%v\t%d\t%s\t%s\n", it.Policy, it.Version, it.Enabled, it.Rules, it.AppliedBy, it.AppliedAt)
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
@@ -135,53 +113,26 @@ func (a *app) policyShowCmd() *cobra.Command {
 		Short: "A policy's file as applied (the latest version, or --version N) and its history of versions",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			r, err := repo.Open(ctx, a.dir, repo.OpenOptions{ReadOnly: true})
-			if err != nil {
-				return err
-			}
-			defer r.Close(ctx)
-			vs, err := r.Store.PolicyVersions(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			if len(vs) == 0 {
-				return usageErr("no policy %q (wxarchive policy list)", args[0])
-			}
-			shown := vs[len(vs)-1]
-			if version != 0 {
-				if version < 1 || version > len(vs) {
-					return usageErr("--version: %s has versions 1 to %d, not %d", args[0], len(vs), version)
+			return a.withApp(cmd.Context(), readOnly, func(ctx context.Context, u *uc.App, _ *repo.Repo) error {
+				v, err := u.Policy(ctx, args[0], version)
+				if err != nil {
+					return err
 				}
-				shown = vs[version-1]
-			}
-			at := func(p store.PolicyRow) string { return p.Time.Time.In(r.Config.Location()).Format(time.RFC3339) }
-			type ver struct {
-				Version      int    `json:"version"`
-				SHA256       string `json:"sha256"`
-				AppliedBy    string `json:"applied_by"`
-				AppliedAt    string `json:"applied_at"`
-				JournalIndex uint64 `json:"journal_index"`
-			}
-			var hist []ver
-			for _, v := range vs {
-				hist = append(hist, ver{v.Version, v.SHA256.String(), v.Actor, at(v), v.JournalIndex})
-			}
-			if asJSON {
-				return a.printJSON(map[string]any{"policy": shown.Policy, "version": shown.Version, "latest_version": len(vs),
-					"sha256": shown.SHA256.String(), "applied_by": shown.Actor, "applied_at": at(shown), "source": shown.Source, "versions": hist})
-			}
-			fmt.Fprintf(a.stdout, "# policy %s version %d of %d, applied by %s at %s (journal %d)\n# sha256 %s\n", shown.Policy, shown.Version, len(vs),
-				shown.Actor, at(shown), shown.JournalIndex, shown.SHA256)
-			io.WriteString(a.stdout, shown.Source)
-			if !strings.HasSuffix(shown.Source, "\n") {
-				fmt.Fprintln(a.stdout)
-			}
-			fmt.Fprintln(a.stdout, "\n# versions:")
-			for _, h := range hist {
-				fmt.Fprintf(a.stdout, "#   %d  %s  %s  %s\n", h.Version, h.AppliedAt, h.AppliedBy, h.SHA256[:12])
-			}
-			return nil
+				if asJSON {
+					return a.printJSON(v)
+				}
+				fmt.Fprintf(a.stdout, "# policy %s version %d of %d, applied by %s at %s (journal %d)\n# sha256 %s\n", v.Policy, v.Version, v.Latest,
+					v.AppliedBy, v.AppliedAt, v.JournalIndex, v.SHA256)
+				io.WriteString(a.stdout, v.Source)
+				if !strings.HasSuffix(v.Source, "\n") {
+					fmt.Fprintln(a.stdout)
+				}
+				fmt.Fprintln(a.stdout, "\n# versions:")
+				for _, h := range v.Versions {
+					fmt.Fprintf(a.stdout, "#   %d  %s  %s  %s\n", h.Version, h.AppliedAt, h.AppliedBy, h.SHA256[:12])
+				}
+				return nil
+			})
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
@@ -206,115 +157,36 @@ func (a *app) alertsCmd() *cobra.Command {
 		Short: "List alerts, oldest first, alerts on the same message together (a review queue with --policy and --department)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			switch status {
-			case "", "open", "unassigned", review.StatusClaimed, review.StatusEscalated, review.StatusClosed, "overdue":
-			default:
-				return usageErr("--status: open, unassigned, claimed, escalated, overdue or closed, not %q", status)
+			if limit < 0 {
+				return usageErr("--limit: at least 0 (0: all), not %d", limit)
 			}
-			r, err := repo.Open(ctx, a.dir, repo.OpenOptions{ReadOnly: true})
-			if err != nil {
-				return err
-			}
-			defer r.Close(ctx)
-			type alert struct {
-				ID            uint64   `json:"id"`
-				Serial        uint64   `json:"serial"`
-				SourceID      string   `json:"source_id"`
-				Policy        string   `json:"policy"`
-				PolicyVersion int      `json:"policy_version"`
-				Rule          string   `json:"rule"`
-				Status        string   `json:"status"`
-				Spans         [][2]int `json:"spans"`
-				InAttachment  int      `json:"in_attachment,omitempty"`
-				Masked        []string `json:"masked,omitempty"`
-				Detail        string   `json:"detail,omitempty"`
-				Department    string   `json:"department,omitempty"`
-				Assignee      string   `json:"assignee,omitempty"`
-				RaisedAt      string   `json:"raised_at"`
-				AgeDays       int      `json:"age_days"`
-				Overdue       bool     `json:"overdue"`
-				SameMessage   []uint64 `json:"same_message,omitempty"` // the other alerts on this message
-			}
-			acts := map[uint64][]store.ReviewActionRow{}
-			if err := r.Store.ReviewActions(ctx, 0, func(ra store.ReviewActionRow) error {
-				acts[ra.Alert] = append(acts[ra.Alert], ra)
-				return nil
-			}); err != nil {
-				return err
-			}
-			now, sla := time.Now(), r.Config.Supervision.SLA()
-			var matched []alert
-			bySerial := map[uint64][]uint64{}
-			err = r.Store.Alerts(ctx, 0, pol, 0, func(al store.AlertRow) error {
-				bySerial[al.Serial] = append(bySerial[al.Serial], al.JournalIndex)
-				st := review.StateOf(acts[al.JournalIndex])
-				age := int(now.Sub(al.Time.Time).Hours() / 24)
-				closed := st.Status == review.StatusClosed
-				overdue := !closed && age > sla
-				switch {
-				case status == "open" && closed, status == "closed" && !closed, status == "overdue" && !overdue,
-					status == "unassigned" && st.Status != review.StatusOpen,
-					(status == review.StatusClaimed || status == review.StatusEscalated) && st.Status != status,
-					dept != "" && al.Department != dept, rule != "" && al.Rule != rule:
+			return a.withApp(cmd.Context(), readOnly, func(ctx context.Context, u *uc.App, _ *repo.Repo) error {
+				page, err := u.Alerts(ctx, uc.AlertFilter{Status: status, Policy: pol, Rule: rule, Department: dept, Limit: limit, All: true})
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return a.printJSON(page)
+				}
+				if len(page.Alerts) == 0 {
+					fmt.Fprintln(a.stdout, "no alerts")
 					return nil
 				}
-				if closed {
-					age = 0
-				}
-				matched = append(matched, alert{ID: al.JournalIndex, Serial: al.Serial, SourceID: al.SourceID, Policy: al.Policy,
-					PolicyVersion: al.PolicyVersion, Rule: al.Rule, Status: st.Status, Spans: al.Spans, InAttachment: al.InAttachment,
-					Masked: al.Masked, Detail: al.Detail, Department: al.Department, Assignee: st.Assignee,
-					RaisedAt: al.Time.Time.In(r.Config.Location()).Format(time.RFC3339), AgeDays: age, Overdue: overdue})
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-			// Alerts on the same message are reviewed together: each names
-			// the others, and the list keeps them next to each other (in
-			// the order of the message's first alert).
-			first := map[uint64]int{}
-			for i := range matched {
-				al := &matched[i]
-				for _, id := range bySerial[al.Serial] {
-					if id != al.ID {
-						al.SameMessage = append(al.SameMessage, id)
+				tw := newTable(a.stdout)
+				fmt.Fprintln(tw, "ID\tSERIAL\tPOLICY\tRULE\tDEPARTMENT\tSTATUS\tAGE\tRAISED")
+				for i, al := range page.Alerts {
+					serial := fmt.Sprint(al.Serial)
+					if i > 0 && page.Alerts[i-1].Serial == al.Serial {
+						serial = "〃" // same message as the line above
 					}
+					age := fmt.Sprintf("%dd", al.AgeDays)
+					if al.Overdue {
+						age += " overdue"
+					}
+					fmt.Fprintf(tw, "%d\t%s\t%s v%d\t%s\t%s\t%s\t%s\t%s\n", al.ID, serial, al.Policy, al.PolicyVersion, al.Rule, orDash(al.Department), al.Status, age, al.RaisedAt)
 				}
-				if _, ok := first[al.Serial]; !ok {
-					first[al.Serial] = i
-				}
-			}
-			sort.SliceStable(matched, func(i, j int) bool { return first[matched[i].Serial] < first[matched[j].Serial] })
-			if limit > 0 && len(matched) > limit {
-				matched = matched[:limit]
-			}
-			out := matched
-			if out == nil {
-				out = []alert{}
-			}
-			if asJSON {
-				return a.printJSON(map[string]any{"alerts": out})
-			}
-			if len(out) == 0 {
-				fmt.Fprintln(a.stdout, "no alerts")
-				return nil
-			}
-			tw := newTable(a.stdout)
-			fmt.Fprintln(tw, "ID\tSERIAL\tPOLICY\tRULE\tDEPARTMENT\tSTATUS\tAGE\tRAISED")
-			for i, al := range out {
-				serial := fmt.Sprint(al.Serial)
-				if i > 0 && out[i-1].Serial == al.Serial {
-					serial = "〃" // same message as the line above
-				}
-				age := fmt.Sprintf("%dd", al.AgeDays)
-				if al.Overdue {
-					age += " overdue"
-				}
-				fmt.Fprintf(tw, "%d\t%s\t%s v%d\t%s\t%s\t%s\t%s\t%s\n", al.ID, serial, al.Policy, al.PolicyVersion, al.Rule, orDash(al.Department), al.Status, age, al.RaisedAt)
-			}
-			return tw.Flush()
+				return tw.Flush()
+			})
 		},
 	}
 	list.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
@@ -329,29 +201,25 @@ func (a *app) alertsCmd() *cobra.Command {
 		Short: "Open alerts by policy and department: unassigned, escalated, overdue (past supervision.sla_days), oldest",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			r, err := repo.Open(ctx, a.dir, repo.OpenOptions{ReadOnly: true})
-			if err != nil {
-				return err
-			}
-			defer r.Close(ctx)
-			qs, err := review.Queues(ctx, r.Store, time.Now(), r.Config.Supervision.SLA())
-			if err != nil {
-				return err
-			}
-			if queuesJSON {
-				return a.printJSON(map[string]any{"sla_days": r.Config.Supervision.SLA(), "queues": qs})
-			}
-			if len(qs) == 0 {
-				fmt.Fprintln(a.stdout, "no open alerts")
-				return nil
-			}
-			tw := newTable(a.stdout)
-			fmt.Fprintf(tw, "POLICY\tDEPARTMENT\tOPEN\tUNASSIGNED\tESCALATED\tOVERDUE (>%dd)\tOLDEST\n", r.Config.Supervision.SLA())
-			for _, q := range qs {
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%dd\n", q.Policy, orDash(q.Department), q.Open, q.Unassigned, q.Escalated, q.Overdue, q.OldestDays)
-			}
-			return tw.Flush()
+			return a.withApp(cmd.Context(), readOnly, func(ctx context.Context, u *uc.App, _ *repo.Repo) error {
+				v, err := u.Queues(ctx)
+				if err != nil {
+					return err
+				}
+				if queuesJSON {
+					return a.printJSON(v)
+				}
+				if len(v.Queues) == 0 {
+					fmt.Fprintln(a.stdout, "no open alerts")
+					return nil
+				}
+				tw := newTable(a.stdout)
+				fmt.Fprintf(tw, "POLICY\tDEPARTMENT\tOPEN\tUNASSIGNED\tESCALATED\tOVERDUE (>%dd)\tOLDEST\n", v.SLADays)
+				for _, q := range v.Queues {
+					fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%dd\n", q.Policy, orDash(q.Department), q.Open, q.Unassigned, q.Escalated, q.Overdue, q.OldestDays)
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	queues.Flags().BoolVar(&queuesJSON, "json", false, "print as JSON")
@@ -462,81 +330,27 @@ func (a *app) policyBacktestCmd() *cobra.Command {
 		Short: "Run a draft policy over archived messages without raising alerts: hits, reviewers' dispositions and precision per rule, samples",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			p, err := readPolicy(args[0])
+			data, err := readFileLimited(args[0], policy.MaxFileBytes)
 			if err != nil {
 				return usageErr("%v", err)
 			}
 			// Sample texts are an access to archived messages, journaled
 			// before they are shown; without samples nothing is shown.
-			var r *repo.Repo
+			mode := readOnly
 			if samples > 0 {
-				r, err = a.openWriter(ctx, false)
-			} else {
-				r, err = repo.Open(ctx, a.dir, repo.OpenOptions{ReadOnly: true})
+				mode = journaling
 			}
-			if err != nil {
-				return err
-			}
-			defer r.Close(ctx)
-			loc := r.Config.Location()
-			parse := func(flag, v string, def time.Time) (time.Time, error) {
-				if v == "" {
-					return def, nil
-				}
-				t, err := time.ParseInLocation("2006-01-02", v, loc)
+			return a.withApp(cmd.Context(), mode, func(ctx context.Context, u *uc.App, _ *repo.Repo) error {
+				bt, err := u.Backtest(ctx, uc.BacktestRequest{File: filepath.Base(args[0]), Data: data, Period: uc.Range{From: from, To: to}, Samples: samples})
 				if err != nil {
-					return t, usageErr("--%s: %q is not a date (2006-01-02)", flag, v)
-				}
-				return t, nil
-			}
-			fromT, err := parse("from", from, time.Unix(0, 0))
-			if err != nil {
-				return err
-			}
-			toT, err := parse("to", to, time.Now().AddDate(1, 0, 0))
-			if err != nil {
-				return err
-			}
-			bt, err := policy.RunBacktest(ctx, p, r.Store, r.Records, fromT, toT, samples)
-			if err != nil {
-				return err
-			}
-			if len(bt.Samples) > 0 {
-				var serials []uint64
-				for _, s := range bt.Samples {
-					serials = append(serials, s.Serial)
-				}
-				if _, err := r.Engine.Append(ctx, repo.AccessEvent(actor("cli"), "backtest:"+bt.Policy, "cli", serials...)); err != nil {
 					return err
 				}
-			}
-			if asJSON {
-				return a.printJSON(bt)
-			}
-			fmt.Fprintf(a.stdout, "policy %s: %d messages in the period, %d in scope, %d with hits\n\n", bt.Policy, bt.Scanned, bt.InScope, bt.Messages)
-			tw := newTable(a.stdout)
-			fmt.Fprintln(tw, "RULE\tHITS\tREVIEWED\tVIOLATION\tFALSE POSITIVE\tNO ISSUE\tPRECISION")
-			for _, rr := range bt.Rules {
-				prec := "-"
-				if rr.Precision != nil {
-					prec = fmt.Sprintf("%.0f%%", *rr.Precision*100)
+				if asJSON {
+					return a.printJSON(bt)
 				}
-				fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%s\n", rr.Rule, rr.Hits, rr.Dispositioned, rr.Violations, rr.FalsePositive, rr.NoIssue, prec)
-			}
-			tw.Flush()
-			if len(bt.Samples) > 0 {
-				fmt.Fprintln(a.stdout, "\nsamples:")
-				for _, s := range bt.Samples {
-					spans := make([]textindex.Span, len(s.Spans))
-					for i, sp := range s.Spans {
-						spans[i] = textindex.Span{Start: runeToByte(s.Text, sp[0]), End: runeToByte(s.Text, sp[1])}
-					}
-					snip, hl := textindex.Snippet(s.Text, spans, repo.SnippetWidth)
-					fmt.Fprintf(a.stdout, "  %-8d %-16s %s\n", s.Serial, s.Rule, markSnippet(snip, hl, "«", "»"))
-				}
-			}
-			return nil
+				a.renderBacktest(bt)
+				return nil
+			})
 		},
 	}
 	c.Flags().StringVar(&from, "from", "", "first day (in the archive's time zone)")
@@ -544,6 +358,32 @@ func (a *app) policyBacktestCmd() *cobra.Command {
 	c.Flags().IntVar(&samples, "samples", 20, "sample matches to show")
 	c.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
 	return c
+}
+
+func (a *app) renderBacktest(bt *policy.Backtest) {
+	fmt.Fprintf(a.stdout, "policy %s: %d messages in the period, %d in scope, %d with hits\n\n", bt.Policy, bt.Scanned, bt.InScope, bt.Messages)
+	tw := newTable(a.stdout)
+	fmt.Fprintln(tw, "RULE\tHITS\tREVIEWED\tVIOLATION\tFALSE POSITIVE\tNO ISSUE\tPRECISION")
+	for _, rr := range bt.Rules {
+		prec := "-"
+		if rr.Precision != nil {
+			prec = fmt.Sprintf("%.0f%%", *rr.Precision*100)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%s\n", rr.Rule, rr.Hits, rr.Dispositioned, rr.Violations, rr.FalsePositive, rr.NoIssue, prec)
+	}
+	tw.Flush()
+	if len(bt.Samples) == 0 {
+		return
+	}
+	fmt.Fprintln(a.stdout, "\nsamples:")
+	for _, s := range bt.Samples {
+		spans := make([]textindex.Span, len(s.Spans))
+		for i, sp := range s.Spans {
+			spans[i] = textindex.Span{Start: runeToByte(s.Text, sp[0]), End: runeToByte(s.Text, sp[1])}
+		}
+		snip, hl := textindex.Snippet(s.Text, spans, uc.SnippetWidth)
+		fmt.Fprintf(a.stdout, "  %-8d %-16s %s\n", s.Serial, s.Rule, markSnippet(snip, hl, "«", "»"))
+	}
 }
 
 func runeToByte(s string, n int) int {

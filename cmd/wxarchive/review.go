@@ -1,13 +1,13 @@
 package main
 
 import (
-	"errors"
+	"context"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/spf13/cobra"
 
+	uc "github.com/wxarchive/wxarchive/app"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/review"
 )
@@ -55,23 +55,15 @@ Viewing an alert (wxarchive alerts show) is recorded but is not a review.`,
 				if err != nil {
 					return err
 				}
-				r, err := a.openWriter(ctx, false)
-				if err != nil {
-					return err
-				}
-				defer r.Close(ctx)
-				s := &review.Service{Engine: r.Engine, Store: r.Store, Principals: r.Config.Supervision.Principals}
-				idx, err := s.Do(ctx, review.Action{Action: act.name, Alerts: ids, Actor: actor("cli"), Disposition: disposition,
-					Note: note, Reason: reason, Assignee: assignee})
-				var re *review.Error
-				if errors.As(err, &re) {
-					return usageErr("%v", err)
-				}
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(a.stdout, "%s: %d %s (journal %d)\n", act.name, len(ids), plural(int64(len(ids)), "alert", "alerts"), idx)
-				return nil
+				return a.withApp(ctx, journaling, func(ctx context.Context, u *uc.App, _ *repo.Repo) error {
+					res, err := u.Review(ctx, uc.ReviewRequest{Action: act.name, Alerts: ids, Disposition: disposition,
+						Note: note, Reason: reason, Assignee: assignee})
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(a.stdout, "%s: %d %s (journal %d)\n", act.name, len(ids), plural(int64(len(ids)), "alert", "alerts"), res.JournalIndex)
+					return nil
+				})
 			},
 		}
 		sub.Flags().StringVar(&note, "note", "", "comment, escalation reason or remediation note")
@@ -99,36 +91,22 @@ func (a *app) alertsShowCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			r, err := a.openWriter(ctx, false)
-			if err != nil {
-				return err
-			}
-			defer r.Close(ctx)
-			s := &review.Service{Engine: r.Engine, Store: r.Store, Principals: r.Config.Supervision.Principals}
-			al, err := r.Store.Alert(ctx, ids[0])
-			if err != nil {
-				return usageErr("%v", err)
-			}
-			if _, err := s.Do(ctx, review.Action{Action: review.View, Alerts: ids, Actor: actor("cli")}); err != nil {
-				return err
-			}
-			st, err := s.AlertState(ctx, ids[0])
-			if err != nil {
-				return err
-			}
-			msg, err := r.Store.Message(ctx, al.Serial)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return a.printJSON(map[string]any{"alert": al, "state": st, "text": msg.Text})
-			}
-			fmt.Fprintf(a.stdout, "alert %d: policy %s v%d, rule %s, %s\n", al.JournalIndex, al.Policy, al.PolicyVersion, al.Rule, st.Status)
-			fmt.Fprintf(a.stdout, "message %d from %s: %s\n", al.Serial, msg.Sender, msg.Text)
-			if st.Disposition != "" {
-				fmt.Fprintf(a.stdout, "closed by %s: %s %s\n", st.ClosedBy, st.Disposition, st.Note)
-			}
-			return nil
+			return a.withApp(ctx, journaling, func(ctx context.Context, u *uc.App, _ *repo.Repo) error {
+				v, err := u.Alert(ctx, ids[0])
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return a.printJSON(v)
+				}
+				al, st := v.Alert, v.State
+				fmt.Fprintf(a.stdout, "alert %d: policy %s v%d, rule %s, %s\n", al.ID, al.Policy, al.PolicyVersion, al.Rule, st.Status)
+				fmt.Fprintf(a.stdout, "message %d from %s: %s\n", al.Serial, v.Message.Sender, v.Text)
+				if st.Disposition != "" {
+					fmt.Fprintf(a.stdout, "closed by %s: %s %s\n", st.ClosedBy, st.Disposition, st.Note)
+				}
+				return nil
+			})
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
@@ -150,32 +128,19 @@ func (a *app) reportCmd() *cobra.Command {
 		Short: "Evidence of review per alert raised in the period (CSV or JSON): reviewed or not, by whom, when, disposition",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
 			if format != "csv" && format != "json" {
 				return usageErr("--format: csv or json, not %q", format)
 			}
-			r, err := repo.Open(ctx, a.dir, repo.OpenOptions{ReadOnly: true})
-			if err != nil {
-				return err
-			}
-			defer r.Close(ctx)
-			loc := r.Config.Location()
-			fromT, err := time.ParseInLocation("2006-01-02", from, loc)
-			if err != nil {
-				return usageErr("--from: %q is not a date (2006-01-02)", from)
-			}
-			toT, err := time.ParseInLocation("2006-01-02", to, loc)
-			if err != nil {
-				return usageErr("--to: %q is not a date (2006-01-02)", to)
-			}
-			rows, err := review.Evidence(ctx, r.Store, fromT, toT, time.Now(), loc)
-			if err != nil {
-				return err
-			}
-			if format == "json" {
-				return a.printJSON(map[string]any{"from": from, "to": to, "alerts": rows})
-			}
-			return review.WriteEvidenceCSV(a.stdout, rows)
+			return a.withApp(cmd.Context(), readOnly, func(ctx context.Context, u *uc.App, _ *repo.Repo) error {
+				v, err := u.ReviewEvidence(ctx, uc.Range{From: from, To: to})
+				if err != nil {
+					return err
+				}
+				if format == "json" {
+					return a.printJSON(v)
+				}
+				return review.WriteEvidenceCSV(a.stdout, v.Alerts)
+			})
 		},
 	}
 	ev.Flags().StringVar(&from, "from", "", "first day")

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"errors"
+	"context"
 	"fmt"
 	"os"
 	"strings"
@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	uc "github.com/wxarchive/wxarchive/app"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/store"
 )
@@ -43,44 +44,36 @@ Every search is recorded in the journal (who, query, result count).`,
   wxarchive search --exact '保 本'`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			if limit < 1 || limit > repo.MaxSearchLimit {
-				return usageErr("limit: must be between 1 and %d, not %d", repo.MaxSearchLimit, limit)
+			if limit < 1 || limit > uc.MaxSearchLimit {
+				return usageErr("limit: must be between 1 and %d, not %d", uc.MaxSearchLimit, limit)
 			}
-			r, err := a.openWriter(ctx, false)
-			if err != nil {
-				return err
-			}
-			defer r.Close(ctx)
-			res, err := r.Search(ctx, repo.SearchOptions{Query: strings.Join(args, " "), Exact: exact,
-				Sort: store.SearchSort(sortBy), Limit: limit, Cursor: cursor, Facets: facets, CountAll: countAll, Actor: actor("cli"), Via: "cli"})
-			var se *repo.SearchError
-			if errors.As(err, &se) {
-				return usageErr("%v", err)
-			}
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return a.printJSON(res)
-			}
-			a.renderSearch(res, r.Config.Location(), args)
-			return nil
+			return a.withApp(cmd.Context(), journaling, func(ctx context.Context, u *uc.App, _ *repo.Repo) error {
+				res, err := u.Search(ctx, uc.SearchOptions{Query: strings.Join(args, " "), Exact: exact,
+					Sort: store.SearchSort(sortBy), Limit: limit, Cursor: cursor, Facets: facets, CountAll: countAll})
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return a.printJSON(res)
+				}
+				a.renderSearch(res, u.Location(), args)
+				return nil
+			})
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
-	c.Flags().IntVar(&limit, "limit", repo.DefaultSearchLimit, fmt.Sprintf("results per page (1–%d)", repo.MaxSearchLimit))
+	c.Flags().IntVar(&limit, "limit", uc.DefaultSearchLimit, fmt.Sprintf("results per page (1–%d)", uc.MaxSearchLimit))
 	c.Flags().StringVar(&sortBy, "sort", "time", "time (newest first) or relevance")
 	c.Flags().StringVar(&cursor, "cursor", "", "continue after a previous page (its next_cursor)")
 	c.Flags().BoolVar(&exact, "exact", false, "scan for QUERY as a literal string")
-	c.Flags().BoolVar(&countAll, "count-all", false, fmt.Sprintf("count every match (by default counting stops at %d)", repo.SearchCountLimit))
+	c.Flags().BoolVar(&countAll, "count-all", false, fmt.Sprintf("count every match (by default counting stops at %d)", uc.SearchCountLimit))
 	c.Flags().BoolVar(&facets, "facets", false, "count matches by sender, conversation, type, direction and month")
 	return c
 }
 
 // renderSearch prints a readable table: time, conversation, sender and a
 // snippet with the hits marked (bold on a terminal, «» otherwise).
-func (a *app) renderSearch(res *repo.SearchResult, loc *time.Location, args []string) {
+func (a *app) renderSearch(res *uc.SearchResult, loc *time.Location, args []string) {
 	on, off := "«", "»"
 	if f, ok := a.stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		on, off = "\x1b[1;33m", "\x1b[0m"

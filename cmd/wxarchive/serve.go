@@ -14,7 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
-	"github.com/wxarchive/wxarchive/capture/connector"
+	"github.com/wxarchive/wxarchive/capture"
 	"github.com/wxarchive/wxarchive/httpapi"
 	"github.com/wxarchive/wxarchive/ingest"
 	"github.com/wxarchive/wxarchive/repo"
@@ -38,7 +38,7 @@ the blob store and exits 0.`,
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 			logger := slog.New(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-			r, err := repo.Open(ctx, a.dir, repo.OpenOptions{Exclusive: true, Logger: logger, Metrics: ingest.NewMetrics(reg)})
+			r, err := a.open(ctx, repo.OpenOptions{Exclusive: true, Logger: logger, Metrics: ingest.NewMetrics(reg)})
 			if err != nil {
 				return err
 			}
@@ -60,23 +60,34 @@ the blob store and exits 0.`,
 				logger.Info("supervision caught up", "messages", res.Evaluated, "alerts", res.Alerts)
 			}
 			opts := httpapi.Options{Gatherer: reg, Logger: logger}
+			var media ingest.MediaSource
 			if mediaDir != "" {
-				opts.Media = ingest.DirMedia{Dir: mediaDir}
+				media = ingest.DirMedia{Dir: mediaDir}
 			}
-			health, err := connector.NewHealth(ctx, r.Engine, r.Store, reg, nil, logger)
+			health, err := capture.NewTracker(ctx, r.Engine, r.Store, reg, nil, logger)
 			if err != nil {
 				r.Close(context.Background())
 				return err
 			}
-			conns, err := startConnectors(ctx, r, health, logger)
+			// Checkpoints go to the witnesses outside the archive.
+			wit, err := a.startWitnessing(r, health, reg, logger)
 			if err != nil {
 				r.Close(context.Background())
-				return usageErr("%v", err)
+				return err
 			}
-			opts.Callbacks = conns.handlers
-			opts.CaptureHealth = func(ctx context.Context) (*connector.Report, error) {
-				return connector.BuildReport(ctx, r.Store, r.Config.Connectors, r.Config.CaptureHealth.SilentDays, time.Now(), r.Config.Location(), health)
+			// The configured connectors, built through the registry of
+			// connector types; every configuration problem is reported at
+			// once, and serve does not start with one it cannot run.
+			types := connectorTypes()
+			conns, err := types.Build(ctx, r.Config.Connectors, capture.Deps{Writer: r.Engine, Blobs: r.Blobs, Store: r.Store,
+				Health: health, Logger: logger})
+			if err != nil {
+				wit.Stop()
+				r.Close(context.Background())
+				return usageErr("%s: %v", repo.ConfigFile, err)
 			}
+			opts.Callbacks, opts.Health, opts.Connectors = conns.Handlers(), health, types
+			opts.Ingesters = types.Ingesters(capture.Deps{Writer: r.Engine, Blobs: r.Blobs, Store: r.Store, Media: media, Health: health, Logger: logger})
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
 				r.Close(context.Background())
@@ -95,13 +106,11 @@ the blob store and exits 0.`,
 			// last batch and its cursor commit first.
 			pullCtx, stopPullers := context.WithCancel(context.Background())
 			var pullers sync.WaitGroup
-			for _, run := range conns.runners() {
-				pullers.Add(1)
-				go func() {
-					defer pullers.Done()
-					run(pullCtx)
-				}()
-			}
+			pullers.Add(1)
+			go func() {
+				defer pullers.Done()
+				conns.Run(pullCtx)
+			}()
 			pullers.Add(1)
 			go func() {
 				defer pullers.Done()
@@ -137,9 +146,11 @@ the blob store and exits 0.`,
 			stopSealer()
 			<-sealerDone
 			<-healthDone
+			wit.Stop()
 			if err := r.Close(context.Background()); err != nil {
 				return fmt.Errorf("close archive: %w", err)
 			}
+			wit.AfterClose(context.Background())
 			logger.Info("stopped; everything sealed")
 			if runErr != nil && !errors.Is(runErr, http.ErrServerClosed) {
 				return runErr
@@ -157,9 +168,9 @@ the blob store and exits 0.`,
 // re-reads faults resolved by hand.
 const healthInterval = time.Minute
 
-func runHealthChecks(ctx context.Context, h *connector.Health, silentDays int, logger *slog.Logger) {
+func runHealthChecks(ctx context.Context, h *capture.Tracker, silentDays int, logger *slog.Logger) {
 	if silentDays <= 0 {
-		silentDays = connector.DefaultSilentDays
+		silentDays = capture.DefaultSilentDays
 	}
 	t := time.NewTicker(healthInterval)
 	defer t.Stop()

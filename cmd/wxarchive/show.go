@@ -1,17 +1,16 @@
 package main
 
 import (
-	"errors"
+	"context"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	uc "github.com/wxarchive/wxarchive/app"
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/repo"
-	"github.com/wxarchive/wxarchive/store"
 )
 
 func (a *app) showCmd() *cobra.Command {
@@ -25,55 +24,26 @@ in the journal, and the journal event is proven included in the latest signed
 checkpoint. Every use is recorded in the journal as an access event.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			r, err := a.openWriter(ctx, false)
-			if err != nil {
-				return err
-			}
-			defer r.Close(ctx)
-			var serials []uint64
-			if n, err := strconv.ParseUint(args[0], 10, 64); err == nil && n > 0 {
-				serials = []uint64{n}
-			} else {
-				rows, err := r.Store.MessagesBySourceID(ctx, args[0])
-				if errors.Is(err, store.ErrNotFound) {
-					return usageErr("no message with serial or msgid %q", args[0])
-				}
+			return a.withApp(cmd.Context(), journaling, func(ctx context.Context, u *uc.App, _ *repo.Repo) error {
+				// The access is journaled before anything is displayed.
+				views, err := u.Messages(ctx, args[0])
 				if err != nil {
 					return err
 				}
-				for _, row := range rows {
-					serials = append(serials, row.Serial)
+				if asJSON {
+					if len(views) == 1 {
+						return a.printJSON(views[0])
+					}
+					return a.printJSON(map[string]any{"versions": views})
 				}
-			}
-			var views []*repo.MessageView
-			for _, s := range serials {
-				v, err := r.ViewMessage(ctx, s)
-				if errors.Is(err, store.ErrNotFound) {
-					return usageErr("no message with serial %d", s)
+				for i, v := range views {
+					if i > 0 {
+						fmt.Fprintln(a.stdout)
+					}
+					a.renderView(v, u.Location())
 				}
-				if err != nil {
-					return err
-				}
-				views = append(views, v)
-			}
-			// Access is journaled before anything is displayed.
-			if _, err := r.Engine.Append(ctx, repo.AccessEvent(actor("cli"), "message", "cli", serials...)); err != nil {
-				return fmt.Errorf("record access: %w", err)
-			}
-			if asJSON {
-				if len(views) == 1 {
-					return a.printJSON(views[0])
-				}
-				return a.printJSON(map[string]any{"versions": views})
-			}
-			for i, v := range views {
-				if i > 0 {
-					fmt.Fprintln(a.stdout)
-				}
-				a.renderView(v, r.Config.Location())
-			}
-			return nil
+				return nil
+			})
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
@@ -84,7 +54,7 @@ func localTime(t archive.Time, loc *time.Location) string {
 	return fmt.Sprintf("%s (%s)", t.In(loc).Format("2006-01-02 15:04:05 MST"), t)
 }
 
-func (a *app) renderView(v *repo.MessageView, loc *time.Location) {
+func (a *app) renderView(v *uc.MessageView, loc *time.Location) {
 	w := a.stdout
 	m := v.Message
 	head := fmt.Sprintf("Message serial %d", v.Serial)

@@ -2,18 +2,19 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
-	"github.com/wxarchive/wxarchive/store/sqlite"
 	"github.com/wxarchive/wxarchive/verify"
 )
 
 func (a *app) verifyCmd() *cobra.Command {
 	var asJSON bool
 	var publicKey string
+	var witnesses, witnessKeys, checkpoints []string
 	c := &cobra.Command{
 		Use:   "verify",
 		Short: "Check every blob, the journal, every checkpoint and the index; exit 1 on any fault",
@@ -29,7 +30,14 @@ and file modes. Every fault is reported with its kind and the object at fault;
 notices (crash leftovers the journal already accounts for) do not fail it. Use
 --public-key with a copy of the archive's public key kept elsewhere (the one it
 was created with, or a later one after 'wxarchive key rotate'), so that a
-replaced configuration cannot vouch for itself.`,
+replaced configuration cannot vouch for itself.
+
+With --witness (a directory, an http(s):// checkpoint store, or c2sp+https://… with
+the witness's --witness-key) and --checkpoint FILE (a checkpoint an auditor kept),
+verify also proves the journal consistent with every checkpoint kept outside the
+archive: a rollback, a directory restored from an older copy, or a history
+rewritten and re-signed with the archive's own key is reported (witness.rollback,
+witness.inconsistent). The witnesses in wxarchive.yaml are checked too.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -38,7 +46,17 @@ replaced configuration cannot vouch for itself.`,
 				return err
 			}
 			defer r.Close(ctx)
-			opts := verify.Options{Scratch: sqlite.OpenScratch, PublicKey: publicKey}
+			opts := verify.Options{Scratch: engines().Scratch, PublicKey: publicKey}
+			if opts.Witnesses, err = witnessSources(r.Config, witnesses, witnessKeys); err != nil {
+				return err
+			}
+			for _, f := range checkpoints {
+				b, err := os.ReadFile(f)
+				if err != nil {
+					return usageErr("--checkpoint: %v", err)
+				}
+				opts.Checkpoints = append(opts.Checkpoints, verify.KeptCheckpoint{Name: f, Note: b})
+			}
 			var bar *progressbar.ProgressBar
 			var phase string
 			if a.interactive() {
@@ -85,5 +103,8 @@ replaced configuration cannot vouch for itself.`,
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	c.Flags().StringVar(&publicKey, "public-key", "", "verify checkpoints with this public key instead of the configured one")
+	c.Flags().StringArrayVar(&witnesses, "witness", nil, "a witness to check the journal against: DIR, http(s)://URL or c2sp+https://URL (repeatable)")
+	c.Flags().StringArrayVar(&witnessKeys, "witness-key", nil, "a C2SP witness's public key, to check its cosignatures (repeatable)")
+	c.Flags().StringArrayVar(&checkpoints, "checkpoint", nil, "a checkpoint note kept outside the archive (repeatable)")
 	return c
 }

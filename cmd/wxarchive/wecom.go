@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -43,7 +44,9 @@ Without an EncodingAESKey the request is checked in plaintext mode (Official
 Accounts): the signature covers the token, timestamp and nonce only.
 
 Exit 0 and the plaintext on stdout when everything checks; exit 1 with the
-reason (signature, padding, length, receive id, XML) when it does not.`,
+reason (signature, padding, length, receive id, XML) when it does not. A
+timestamp outside serve's freshness window (default ±5 minutes of this
+machine's clock) is noted on stderr: serve refuses such a request.`,
 		Example: `  wxarchive wecom decrypt --token QDG6eK --aes-key jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C \
     --receive-id wx5823bf96d3bd56c7 --timestamp 1409659813 --nonce 1372623149 \
     --signature 477715d11cdb4164915debcba66cb864d751f3e6 --body request.xml`,
@@ -68,6 +71,11 @@ reason (signature, padding, length, receive id, XML) when it does not.`,
 			cr, err := callback.NewCrypter(token, aesKey, receiveID)
 			if err != nil {
 				return usageErr("%v", err)
+			}
+			// A captured request is usually old: say so, since serve
+			// would refuse it for that alone.
+			if err := callback.CheckFresh(timestamp, time.Now(), 0); err != nil {
+				fmt.Fprintf(a.stderr, "note: serve would refuse this request now: %v\n", err)
 			}
 			var encrypt string
 			switch {

@@ -119,3 +119,14 @@ func TestCLIWecomDecrypt(t *testing.T) {
 		t.Fatalf("plaintext bad signature: exit %d, %q", code, errs)
 	}
 }
+
+// TestCLIWecomDecryptStale: a captured request whose timestamp serve's
+// freshness window would refuse is decrypted, with a note saying so.
+func TestCLIWecomDecryptStale(t *testing.T) {
+	args := []string{"wecom", "decrypt", "--token", "spamtest", "--timestamp", "1409735669", "--nonce", "1320562132",
+		"--signature", "16120ec1b8dbb870f510d87ce6bc2463eae6ca1a", "--echostr", "hello123"}
+	out, errs, code := runCLI(t, args...)
+	if code != 0 || out != "hello123\n" || !strings.Contains(errs, "note: serve would refuse this request now") || !strings.Contains(errs, "days before this server's clock") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+}

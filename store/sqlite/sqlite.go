@@ -25,7 +25,6 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -393,11 +392,4 @@ func (s *Store) Snapshot(ctx context.Context) (store.Reader, func() error, error
 		return tx.Rollback()
 	}
 	return snap, release, nil
-}
-
-// OpenScratch opens a new, throw-away database in dir (which the caller
-// removes), for a rebuilt index that is compared and then discarded
-// (verify's scratch index): no fsync, since losing it loses nothing.
-func OpenScratch(ctx context.Context, dir string) (store.Store, error) {
-	return Open(ctx, filepath.Join(dir, "rebuilt.db"), Options{NoSync: true})
 }

@@ -49,6 +49,15 @@ var (
 	ErrFrame     = errors.New("bad plaintext frame")
 	ErrReceiveID = errors.New("receive id mismatch")
 	ErrXML       = errors.New("bad callback XML")
+	// ErrStale: the timestamp is outside the freshness window (or not a
+	// time at all).
+	ErrStale = errors.New("timestamp outside the freshness window")
+	// ErrReplay: the timestamp, nonce and signature are those of a request
+	// already acknowledged within the window.
+	ErrReplay = errors.New("request replayed")
+	// ErrPlaintext: a request to a receiver without an EncodingAESKey
+	// whose configuration does not allow plaintext mode.
+	ErrPlaintext = errors.New("plaintext mode is not enabled")
 )
 
 // Error is a refused callback: which step failed and why. It never holds

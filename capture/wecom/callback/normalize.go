@@ -2,7 +2,6 @@ package callback
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/wxarchive/wxarchive/archive"
@@ -32,22 +31,22 @@ var kinds = map[string]archive.Kind{
 // account that received it. Media ids become attachments to fetch.
 func Normalize(m *Message, platform Platform, source string) *archive.Message {
 	app := appParty(m, platform)
-	sender := archive.Participant{ID: m.FromUserName, Kind: archive.ParticipantExternal}
-	dir := archive.DirectionInbound
-	if platform == PlatformWeCom {
-		// A WeCom app's callbacks come from staff (userids).
-		sender.Kind, dir = archive.ParticipantEmployee, archive.DirectionInternal
-	}
-	ids := []string{m.FromUserName, app}
-	slices.Sort(ids)
 	out := &archive.Message{
 		Schema: archive.RecordSchema, Source: source, SourceID: m.DedupeKey(), SourceType: m.MsgType,
 		Kind: kinds[m.MsgType], Action: archive.ActionSend, SentAt: archive.MillisTime(m.CreateTime * 1000),
-		Conversation: "direct:" + strings.Join(slices.Compact(ids), "|"), ConversationKind: archive.ConversationDirect,
-		Sender: m.FromUserName, Recipients: []string{app},
-		Participants: []archive.Participant{sender, {ID: app, Kind: archive.ParticipantBot}},
-		Direction:    dir, Attachments: []archive.Attachment{},
+		Sender: m.FromUserName, Recipients: []string{app}, Attachments: []archive.Attachment{},
 	}
+	// The app or account is the firm's bot; a WeCom app's users are staff
+	// (userids), an Official Account's are the public (openids).
+	out.SetConversation("", func(id string) archive.ParticipantKind {
+		switch {
+		case id == app:
+			return archive.ParticipantBot
+		case platform == PlatformWeCom:
+			return archive.ParticipantEmployee
+		}
+		return archive.ParticipantExternal
+	})
 	if out.Kind == "" {
 		out.Kind = archive.KindUnknown
 	}

@@ -7,10 +7,13 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/blob"
+	"github.com/wxarchive/wxarchive/capture"
 	"github.com/wxarchive/wxarchive/ingest"
 	"github.com/wxarchive/wxarchive/journal"
 	"github.com/wxarchive/wxarchive/store"
@@ -60,25 +63,39 @@ type Receiver struct {
 	// kf_msg_or_event says customer-service messages are waiting; token
 	// lifts sync_msg's rate limit for ten minutes.
 	OnKFEvent func(token, openKfID string)
-	// OnEvent reports outcomes for capture health and metrics: "archived",
-	// "duplicate", "rejected" (a request refused: bad signature, XML…) and
-	// "media_failed" (subject: the msgid). detail never holds secrets or
-	// message content.
-	// "media_fetched" (subject: the msgid) says RetryMedia fetched every
-	// attachment of a message that had reported media_failed.
+	// OnEvent reports outcomes for capture health and metrics (the
+	// capture.Outcome* values): archived, duplicate, rejected (a request
+	// refused: bad signature, XML…) and media_failed (subject: the msgid);
+	// media_fetched (subject: the msgid) says RetryMedia fetched every
+	// attachment of a message that had reported media_failed. detail never
+	// holds secrets or message content.
 	OnEvent func(outcome, subject, detail string)
 	Logger  *slog.Logger
 	// Store lets RetryMedia find the media still to fetch (nil: no retry).
 	Store AttachmentReader
+
+	// Now is the clock the freshness window is measured on (nil:
+	// time.Now). Freshness is the window (0: DefaultFreshness); a request
+	// outside it, or one whose timestamp, nonce and signature were already
+	// acknowledged within it, is refused (replay.go). ReplayCapacity
+	// bounds the memory of acknowledged requests (0:
+	// DefaultReplayCapacity).
+	Now            func() time.Time
+	Freshness      time.Duration
+	ReplayCapacity int
+	// AllowPlaintext lets a receiver whose Crypter has no EncodingAESKey
+	// (an Official Account in plaintext mode) accept requests. Without it
+	// every such request is refused: plaintext mode must be chosen
+	// explicitly (the oa-callback `plaintext: true` setting).
+	AllowPlaintext bool
+
+	replayOnce sync.Once
+	replay     *replayCache
+	warnedAt   atomic.Int64 // Unix seconds of the last "replay cache full" warning
 }
 
 // Source is the archive source name of the connector's messages.
-func (r *Receiver) Source() string {
-	if r.Platform == PlatformOfficialAccount {
-		return "oa-callback:" + r.ID
-	}
-	return "wecom-callback:" + r.ID
-}
+func (r *Receiver) Source() string { return SourceName(r.Platform, r.ID) }
 
 func (r *Receiver) event(outcome, subject, detail string) {
 	if r.OnEvent != nil {
@@ -97,7 +114,7 @@ func (r *Receiver) logger() *slog.Logger {
 // show (no secrets, no plaintext).
 func (r *Receiver) refuse(w http.ResponseWriter, req *http.Request, status int, err error) {
 	r.logger().Warn("callback refused", "connector", r.ID, "remote", req.RemoteAddr, "method", req.Method, "reason", err.Error())
-	r.event("rejected", "", err.Error())
+	r.event(capture.OutcomeRejected, "", err.Error())
 	http.Error(w, err.Error(), status)
 }
 
@@ -106,6 +123,10 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	ts, nonce := q.Get("timestamp"), q.Get("nonce")
 	if ts == "" || nonce == "" {
 		r.refuse(w, req, http.StatusBadRequest, errors.New("timestamp and nonce parameters are required"))
+		return
+	}
+	if len(nonce) > maxNonce {
+		r.refuse(w, req, http.StatusBadRequest, fmt.Errorf("nonce: %d bytes, more than %d", len(nonce), maxNonce))
 		return
 	}
 	switch req.Method {
@@ -119,6 +140,63 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 }
 
+func (r *Receiver) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+// admit lets a request whose signature verified through the freshness
+// window and the replay cache, reserving its parameters. The caller must
+// call done exactly once: with true when the request was acknowledged
+// (its parameters stay remembered until its timestamp leaves the window),
+// false otherwise (they are released: a retry of a failed request is not
+// a replay).
+func (r *Receiver) admit(ts, nonce, signature string) (done func(acked bool), err error) {
+	sec, err := parseTimestamp(ts)
+	if err != nil {
+		return nil, err
+	}
+	window := r.Freshness
+	if window <= 0 {
+		window = DefaultFreshness
+	}
+	now := r.now()
+	if err := checkFresh(sec, now, window); err != nil {
+		return nil, err
+	}
+	r.replayOnce.Do(func() { r.replay = newReplayCache(r.ReplayCapacity) })
+	k := keyOf(ts, nonce, signature)
+	expiry := time.Unix(sec, 0).Add(window).Unix()
+	ok, evicted := r.replay.reserve(k, expiry, now.Unix())
+	if evicted {
+		if last := r.warnedAt.Load(); now.Unix()-last >= 60 && r.warnedAt.CompareAndSwap(last, now.Unix()) {
+			r.logger().Warn("callback replay cache is full: requests about to leave the freshness window are forgotten early",
+				"connector", r.ID, "capacity", r.replay.capacity)
+		}
+	}
+	if !ok {
+		return nil, &Error{Op: "verify", Err: ErrReplay, Detail: "the timestamp, nonce and signature of a request already acknowledged"}
+	}
+	return func(acked bool) {
+		if !acked {
+			r.replay.release(k)
+		}
+	}, nil
+}
+
+// plaintextAllowed refuses a request to a receiver in plaintext mode that
+// was not configured for it.
+func (r *Receiver) plaintextAllowed(w http.ResponseWriter, req *http.Request) bool {
+	if r.Crypter.Encrypted() || r.AllowPlaintext {
+		return true
+	}
+	r.refuse(w, req, http.StatusForbidden, &Error{Op: "verify", Err: ErrPlaintext,
+		Detail: "this receiver has no EncodingAESKey and its configuration does not say plaintext: true"})
+	return false
+}
+
 // verifyURL answers the URL check WeChat makes when the callback is saved.
 func (r *Receiver) verifyURL(w http.ResponseWriter, req *http.Request, ts, nonce string) {
 	q := req.URL.Query()
@@ -127,25 +205,34 @@ func (r *Receiver) verifyURL(w http.ResponseWriter, req *http.Request, ts, nonce
 		r.refuse(w, req, http.StatusBadRequest, errors.New("echostr parameter is required"))
 		return
 	}
-	var plain []byte
+	if !r.plaintextAllowed(w, req) {
+		return
+	}
+	sig := q.Get("signature")
 	if r.Crypter.Encrypted() {
-		if err := r.Crypter.Verify(q.Get("msg_signature"), ts, nonce, echo); err != nil {
+		sig = q.Get("msg_signature")
+		if err := r.Crypter.Verify(sig, ts, nonce, echo); err != nil {
 			r.refuse(w, req, http.StatusForbidden, err)
 			return
 		}
-		b, err := r.Crypter.Decrypt(echo)
-		if err != nil {
+	} else if err := r.Crypter.Verify(sig, ts, nonce); err != nil {
+		r.refuse(w, req, http.StatusForbidden, err)
+		return
+	}
+	done, err := r.admit(ts, nonce, sig)
+	if err != nil {
+		r.refuse(w, req, http.StatusForbidden, err)
+		return
+	}
+	plain := []byte(echo)
+	if r.Crypter.Encrypted() {
+		if plain, err = r.Crypter.Decrypt(echo); err != nil {
+			done(false)
 			r.refuse(w, req, http.StatusBadRequest, err)
 			return
 		}
-		plain = b
-	} else {
-		if err := r.Crypter.Verify(q.Get("signature"), ts, nonce); err != nil {
-			r.refuse(w, req, http.StatusForbidden, err)
-			return
-		}
-		plain = []byte(echo)
 	}
+	done(true)
 	r.logger().Info("callback URL verified", "connector", r.ID)
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Write(plain)
@@ -161,26 +248,48 @@ func (r *Receiver) receive(w http.ResponseWriter, req *http.Request, ts, nonce s
 		r.refuse(w, req, http.StatusRequestEntityTooLarge, &Error{Op: "parse", Err: ErrXML, Detail: "body over 1 MB"})
 		return
 	}
+	if !r.plaintextAllowed(w, req) {
+		return
+	}
 	q := req.URL.Query()
 	plain := body
+	var done func(bool)
 	if r.Crypter.Encrypted() {
 		env, err := ParseEnvelope(body)
 		if err != nil {
 			r.refuse(w, req, http.StatusBadRequest, err)
 			return
 		}
-		if err := r.Crypter.Verify(q.Get("msg_signature"), ts, nonce, env.Encrypt); err != nil {
+		sig := q.Get("msg_signature")
+		if err := r.Crypter.Verify(sig, ts, nonce, env.Encrypt); err != nil {
+			r.refuse(w, req, http.StatusForbidden, err)
+			return
+		}
+		if done, err = r.admit(ts, nonce, sig); err != nil {
 			r.refuse(w, req, http.StatusForbidden, err)
 			return
 		}
 		if plain, err = r.Crypter.Decrypt(env.Encrypt); err != nil {
+			done(false)
 			r.refuse(w, req, http.StatusBadRequest, err)
 			return
 		}
-	} else if err := r.Crypter.Verify(q.Get("signature"), ts, nonce); err != nil {
-		r.refuse(w, req, http.StatusForbidden, err)
-		return
+	} else {
+		// Plaintext mode: the signature covers the token, timestamp and
+		// nonce, not the body. Only the window and the replay cache stand
+		// between a seen request and a forged one.
+		sig := q.Get("signature")
+		if err := r.Crypter.Verify(sig, ts, nonce); err != nil {
+			r.refuse(w, req, http.StatusForbidden, err)
+			return
+		}
+		if done, err = r.admit(ts, nonce, sig); err != nil {
+			r.refuse(w, req, http.StatusForbidden, err)
+			return
+		}
 	}
+	acked := false
+	defer func() { done(acked) }()
 	m, err := ParseMessage(plain)
 	if err != nil {
 		r.refuse(w, req, http.StatusBadRequest, err)
@@ -192,6 +301,7 @@ func (r *Receiver) receive(w http.ResponseWriter, req *http.Request, ts, nonce s
 		if r.Notify != nil {
 			go r.Notify()
 		}
+		acked = true
 		r.ack(w)
 		return
 	}
@@ -201,6 +311,7 @@ func (r *Receiver) receive(w http.ResponseWriter, req *http.Request, ts, nonce s
 		if r.OnKFEvent != nil {
 			go r.OnKFEvent(m.Doc.Value("Token"), m.Doc.Value("OpenKfId"))
 		}
+		acked = true
 		r.ack(w)
 		return
 	}
@@ -225,10 +336,11 @@ func (r *Receiver) receive(w http.ResponseWriter, req *http.Request, ts, nonce s
 		return
 	}
 	if res[0].Outcome == ingest.Duplicate {
-		r.event("duplicate", msg.SourceID, "")
+		r.event(capture.OutcomeDuplicate, msg.SourceID, "")
 	} else {
-		r.event("archived", msg.SourceID, "")
+		r.event(capture.OutcomeArchived, msg.SourceID, "")
 	}
+	acked = true
 	r.ack(w)
 }
 
@@ -254,7 +366,7 @@ func (r *Receiver) fetchMedia(ctx context.Context, msg *archive.Message) error {
 			a.Reason = fmt.Sprintf("not fetched within the %s callback budget (WeChat expects a reply within 5 s): %s", budget, a.Reason)
 		}
 		if a.Status != archive.AttachmentFetched {
-			r.event("media_failed", msg.SourceID, fmt.Sprintf("attachment %d (%s, %s): %s", i, a.Role, a.Status, a.Reason))
+			r.event(capture.OutcomeMediaFailed, msg.SourceID, fmt.Sprintf("attachment %d (%s, %s): %s", i, a.Role, a.Status, a.Reason))
 		}
 	}
 	return nil
@@ -328,7 +440,7 @@ func (r *Receiver) RetryMedia(ctx context.Context) (fetched int, err error) {
 			}
 		}
 		if left == 0 {
-			r.event("media_fetched", msgid, fmt.Sprintf("media of serial %d fetched after capture", serial))
+			r.event(capture.OutcomeMediaFetched, msgid, fmt.Sprintf("media of serial %d fetched after capture", serial))
 		}
 	}
 	return fetched, nil

@@ -12,13 +12,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wxarchive/wxarchive/app"
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/capture/wecom/api"
 	"github.com/wxarchive/wxarchive/capture/wecom/api/apitest"
 	"github.com/wxarchive/wxarchive/capture/wecom/callback"
+	"github.com/wxarchive/wxarchive/internal/archivetest"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/store"
-	"github.com/wxarchive/wxarchive/store/sqlite"
 	"github.com/wxarchive/wxarchive/verify"
 )
 
@@ -30,6 +31,7 @@ const (
 
 type env struct {
 	t      *testing.T
+	now    time.Time // the receiver's clock
 	r      *repo.Repo
 	srv    *httptest.Server
 	cr     *callback.Crypter
@@ -42,25 +44,19 @@ type env struct {
 
 func newEnv(t *testing.T, platform callback.Platform, key string) *env {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	if _, err := repo.Init(ctx, dir, repo.InitOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	r, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close(context.Background()) })
+	r := archivetest.New(t)
 	cr, err := callback.NewCrypter(token, key, corpID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, r: r, cr: cr}
+	e := &env{t: t, r: r, cr: cr, now: time.Unix(1700000000, 0)}
 	e.fake = apitest.New(corpID, "app-secret")
 	t.Cleanup(e.fake.Close)
 	client := &api.Client{BaseURL: e.fake.URL, ID: corpID, Secret: "app-secret", HTTP: e.fake.Client()}
 	e.rcv = &callback.Receiver{ID: "hr-app", Platform: platform, Crypter: cr, Engine: r.Engine, Blobs: r.Blobs, Media: client,
+		// The clock of WeChat's requests in these tests (post signs
+		// 1700000000 + n); plaintext mode only for the tests of it.
+		Now: e.clock, AllowPlaintext: key == "",
 		OnEvent: func(outcome, _, _ string) {
 			e.mu.Lock()
 			e.events = append(e.events, outcome)
@@ -69,6 +65,19 @@ func newEnv(t *testing.T, platform callback.Platform, key string) *env {
 	e.srv = httptest.NewServer(e.rcv)
 	t.Cleanup(e.srv.Close)
 	return e
+}
+
+func (e *env) clock() time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.now
+}
+
+// at sets the receiver's clock.
+func (e *env) at(t time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.now = t
 }
 
 func (e *env) journalSize() uint64 {
@@ -132,6 +141,7 @@ func wecomMsg(msgType, msgID, extra string) string {
 
 func TestReceiverVerifiesURL(t *testing.T) {
 	e := newEnv(t, callback.PlatformWeCom, aesKey)
+	e.at(time.Unix(1409659813, 0))
 	echo, _ := e.cr.Encrypt([]byte("5927782489442352469"))
 	q := url.Values{"timestamp": {"1409659813"}, "nonce": {"263014780"}, "echostr": {echo}, "msg_signature": {e.cr.Sign("1409659813", "263014780", echo)}}
 	if code, body := e.do(http.MethodGet, q, ""); code != 200 || body != "5927782489442352469" {
@@ -143,6 +153,7 @@ func TestReceiverVerifiesURL(t *testing.T) {
 	}
 	// Plaintext mode (Official Account): the echostr itself.
 	p := newEnv(t, callback.PlatformOfficialAccount, "")
+	p.at(time.Unix(1, 0))
 	q = url.Values{"timestamp": {"1"}, "nonce": {"2"}, "echostr": {"hello"}, "signature": {p.cr.Sign("1", "2")}}
 	if code, body := p.do(http.MethodGet, q, ""); code != 200 || body != "hello" {
 		t.Fatalf("plaintext URL verification: %d %q", code, body)
@@ -166,7 +177,8 @@ func TestReceiverArchivesOnceThroughRetries(t *testing.T) {
 		t.Fatalf("outcomes %v", e.events)
 	}
 	// Search finds it, like any other message.
-	res, err := e.r.Search(context.Background(), repo.SearchOptions{Query: "保本", Actor: "test", Via: "cli"})
+	u, uctx := archivetest.App(context.Background(), e.r)
+	res, err := u.Search(uctx, app.SearchOptions{Query: "保本"})
 	if err != nil || res.Total != 1 {
 		t.Fatalf("search: %+v, %v", res, err)
 	}
@@ -225,6 +237,7 @@ func (blockingMedia) Fetch(ctx context.Context, _ string) ([]byte, error) {
 // are refused with the reason and archive nothing.
 func TestReceiverRefuses(t *testing.T) {
 	e := newEnv(t, callback.PlatformWeCom, aesKey)
+	e.at(time.Unix(1, 0)) // the requests below are signed at timestamp 1
 	before := e.journalSize()
 	good, _ := e.cr.Encrypt([]byte(wecomMsg("text", "77", "<Content>x</Content>")))
 	other, _ := callback.NewCrypter(token, aesKey, "ww_other")
@@ -331,7 +344,8 @@ func TestReceiverOfficialAccountPlaintext(t *testing.T) {
 		t.Fatalf("OA message: %+v", m)
 	}
 	// Traditional text is found by a simplified query.
-	res, err := e.r.Search(context.Background(), repo.SearchOptions{Query: "保证收益", Actor: "test", Via: "cli"})
+	u, uctx := archivetest.App(context.Background(), e.r)
+	res, err := u.Search(uctx, app.SearchOptions{Query: "保证收益"})
 	if err != nil || res.Total != 1 {
 		t.Fatalf("search: %+v, %v", res, err)
 	}
@@ -382,14 +396,19 @@ func TestReceiverMediaRetry(t *testing.T) {
 	if data, err := e.r.Blobs.Get(ctx, atts[0].Blob); err != nil || string(data) != string(jpeg) {
 		t.Fatalf("stored media: %v", err)
 	}
-	v, err := e.r.ViewMessage(ctx, m.Serial)
-	if err != nil || v.Message.Attachments[0].Status == archive.AttachmentFetched || len(v.FetchedLater) != 1 || v.FetchedLater[0].Blob != atts[0].Blob {
+	u, uctx := archivetest.App(ctx, e.r)
+	vs, err := u.MessagesBySerial(uctx, m.Serial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := vs[0]
+	if v.Message.Attachments[0].Status == archive.AttachmentFetched || len(v.FetchedLater) != 1 || v.FetchedLater[0].Blob != atts[0].Blob {
 		t.Fatalf("view: record %+v, fetched later %+v, %v", v.Message.Attachments, v.FetchedLater, err)
 	}
 	if n, err := e.rcv.RetryMedia(ctx); err != nil || n != 0 {
 		t.Fatalf("second retry: %d %v", n, err)
 	}
-	rep, err := verify.Run(ctx, e.r, verify.Options{Scratch: sqlite.OpenScratch})
+	rep, err := verify.Run(ctx, e.r, verify.Options{Scratch: archivetest.Engines().Scratch})
 	if err != nil || !rep.OK {
 		t.Fatalf("verify: %v %+v", err, rep.Faults)
 	}

@@ -11,12 +11,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/blob"
+	"github.com/wxarchive/wxarchive/capture"
+	"github.com/wxarchive/wxarchive/capture/connector"
 	"github.com/wxarchive/wxarchive/capture/wecom/api"
 	"github.com/wxarchive/wxarchive/ingest"
 	"github.com/wxarchive/wxarchive/store"
@@ -29,29 +30,28 @@ const (
 	OriginServicer = 5 // sent by a servicer (an employee) from WeCom
 )
 
-// Health is where the syncer reports (connector.Health in a server).
-type Health interface {
-	Observe(ctx context.Context, id, outcome, detail string)
-	Raise(ctx context.Context, id, kind, subject, detail string)
-	Resolve(ctx context.Context, id, kind, subject, detail, actor string) bool
-}
-
 // Syncer reads one corp's customer-service messages.
 type Syncer struct {
 	ID       string // connector id; the cursor is stored under "kf:"+ID
 	CorpID   string
 	OpenKfID string // one customer-service account, or "" for all the app sees
 	Client   *api.Client
-	Engine   *ingest.Engine
+	Engine   ingest.MessageWriter
 	Blobs    blob.Store
 	Store    store.Reader
-	Health   Health // optional
-	Limit    int    // messages per page (default 1000)
+	Health   capture.Health // optional
+	Limit    int            // messages per page (default 1000)
+	Interval time.Duration  // Run: between syncs (default connector.DefaultPollInterval)
 	Logger   *slog.Logger
+
+	wake capture.Wakeup[string] // Wake → Run: a kf_msg_or_event token
 }
 
 // Source is the archive source of customer-service messages.
-func (s *Syncer) Source() string { return "wecom-kf:" + s.CorpID }
+func (s *Syncer) Source() string { return SourceName(s.CorpID) }
+
+// SourceName is the archive source of a corp's customer-service messages.
+func SourceName(corpID string) string { return "wecom-kf:" + corpID }
 
 func (s *Syncer) cursorName() string { return "kf:" + s.ID }
 
@@ -99,19 +99,10 @@ func (s *Syncer) Sync(ctx context.Context, token string) (SyncResult, error) {
 		if err != nil {
 			return res, err
 		}
-		for _, r := range out {
-			switch r.Outcome {
-			case ingest.Archived, ingest.Conflict:
-				res.Archived++
-				s.observe(ctx, "archived")
-			case ingest.Duplicate:
-				res.Duplicates++
-				s.observe(ctx, "duplicate")
-			case ingest.Rejected:
-				res.Rejected++
-				s.observe(ctx, "rejected_message")
-			}
-		}
+		t := capture.ObserveResults(ctx, s.Health, s.ID, out)
+		res.Archived += t.Archived
+		res.Duplicates += t.Duplicates
+		res.Rejected += t.Rejected
 		res.Cursor = next
 		// An empty page with has_more set is not the end.
 		if !page.HasMore {
@@ -119,12 +110,6 @@ func (s *Syncer) Sync(ctx context.Context, token string) (SyncResult, error) {
 		}
 	}
 	return res, fmt.Errorf("kf sync: more than %d pages in one sync", MaxPages)
-}
-
-func (s *Syncer) observe(ctx context.Context, outcome string) {
-	if s.Health != nil {
-		s.Health.Observe(ctx, s.ID, outcome, "")
-	}
 }
 
 // prepare decodes one message and fetches its media; an undecodable one
@@ -149,36 +134,42 @@ func (s *Syncer) prepare(ctx context.Context, raw []byte, origin string) (ingest
 	}
 	for i, a := range m.Attachments {
 		if a.Status != archive.AttachmentFetched && s.Health != nil {
-			s.Health.Raise(ctx, s.ID, "media_failed", m.SourceID, fmt.Sprintf("attachment %d (%s, %s): %s", i, a.Role, a.Status, a.Reason))
+			s.Health.Raise(ctx, s.ID, capture.FaultMediaFailed, m.SourceID, fmt.Sprintf("attachment %d (%s, %s): %s", i, a.Role, a.Status, a.Reason))
 		}
 	}
 	it.Message = m
 	return it, nil
 }
 
-// Run syncs when woken (a kf_msg_or_event token) and every interval.
-func (s *Syncer) Run(ctx context.Context, interval time.Duration, wake <-chan string) {
-	token := ""
-	for ctx.Err() == nil {
-		_, err := s.Sync(ctx, token)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			if s.Logger != nil {
-				s.Logger.Error("kf sync failed", "connector", s.ID, "err", err)
-			}
-			if s.Health != nil {
-				s.Health.Raise(ctx, s.ID, "pull_failed", "", err.Error())
-			}
-		case err == nil && s.Health != nil:
-			s.Health.Resolve(ctx, s.ID, "pull_failed", "", "syncing works again", "connector:"+s.ID)
-		}
-		token = ""
-		select {
-		case <-ctx.Done():
-		case token = <-wake:
-		case <-time.After(interval):
-		}
+// Info implements capture.Connector.
+func (s *Syncer) Info() capture.Info {
+	return capture.Info{ID: s.ID, Type: TypeName, Source: s.Source()}
+}
+
+// Wake starts a sync at once, with its token, when a kf_msg_or_event
+// callback says the corp has customer-service messages (capture.Waker).
+// It never blocks.
+func (s *Syncer) Wake(sig capture.Signal) {
+	if sig.Kind != capture.SignalKF || sig.Corp != s.CorpID {
+		return
 	}
+	s.wake.Send(sig.Token)
+}
+
+// Run syncs every Interval and when woken (capture.Connector), until ctx
+// ends. A failed sync raises pull_failed and is retried: capture never
+// stops by itself.
+func (s *Syncer) Run(ctx context.Context) error {
+	interval := s.Interval
+	if interval <= 0 {
+		interval = connector.DefaultPollInterval
+	}
+	capture.Poller[string]{ID: s.ID, What: "kf sync", Interval: interval, Wake: s.wake.C(), Health: s.Health, Logger: s.Logger,
+		Pull: func(ctx context.Context, token string) (bool, error) {
+			_, err := s.Sync(ctx, token) // a sync reads every page there is
+			return false, err
+		}}.Run(ctx)
+	return nil
 }
 
 // DecodeError is a message that cannot be archived as a message.
@@ -259,33 +250,36 @@ func Decode(raw []byte, source string) (*archive.Message, error) {
 		if k.ExternalUserID == "" {
 			return nil, bad("external_userid", "missing for a customer's message")
 		}
-		m.Sender, m.Recipients, m.Direction = k.ExternalUserID, []string{account}, archive.DirectionInbound
+		m.Sender, m.Recipients = k.ExternalUserID, []string{account}
 	case OriginServicer:
-		sender := k.ServicerUserID
-		if sender == "" {
-			sender = account
+		m.Sender = k.ServicerUserID
+		if m.Sender == "" {
+			m.Sender = account
 		}
-		m.Sender, m.Recipients, m.Direction = sender, nil, archive.DirectionOutbound
 		if k.ExternalUserID != "" {
 			m.Recipients = []string{k.ExternalUserID}
 		}
 	case OriginEvent:
-		m.Sender, m.Direction = account, archive.DirectionInternal
+		m.Sender = account
 	default:
 		return nil, bad("origin", fmt.Sprintf("%d: want 3 (customer), 4 (event) or 5 (servicer)", k.Origin))
 	}
-	ids := []string{account}
-	if k.ExternalUserID != "" {
-		ids = append(ids, k.ExternalUserID)
-	}
-	sort.Strings(ids)
-	m.Conversation, m.ConversationKind = "direct:"+strings.Join(ids, "|"), archive.ConversationDirect
+	// The session is between the customer and the account, whichever
+	// servicer answers: the servicer is a participant, not part of the
+	// conversation's id.
+	m.Conversation, m.ConversationKind = archive.DirectConversation(account, k.ExternalUserID), archive.ConversationDirect
 	m.Participants = []archive.Participant{{ID: account, Kind: archive.ParticipantBot}}
 	if k.ExternalUserID != "" {
 		m.Participants = append(m.Participants, archive.Participant{ID: k.ExternalUserID, Kind: archive.ParticipantExternal})
 	}
 	if k.ServicerUserID != "" {
 		m.Participants = append(m.Participants, archive.Participant{ID: k.ServicerUserID, Kind: archive.ParticipantEmployee})
+	}
+	if k.Origin == OriginEvent {
+		// A system event is sent by nobody: it crosses no boundary.
+		m.Direction = archive.DirectionInternal
+	} else {
+		m.Direction = archive.DirectionOf(kindOf(m.Participants, m.Sender), m.Participants)
 	}
 	m.Details = append(m.Details, archive.Detail{Name: "origin", Value: map[int]string{3: "customer", 4: "event", 5: "servicer"}[k.Origin]})
 	var text []string
@@ -320,7 +314,10 @@ func Decode(raw []byte, source string) (*archive.Message, error) {
 		var all map[string]any
 		json.Unmarshal(raw, &all)
 		if v, ok := all[k.MsgType]; ok {
-			text = append(text, strs(v, nil)...)
+			archive.WalkJSONStrings(v, func(s string, _ []archive.PathStep) error {
+				text = append(text, s)
+				return nil
+			})
 		}
 	}
 	var clean []string
@@ -333,23 +330,12 @@ func Decode(raw []byte, source string) (*archive.Message, error) {
 	return m, nil
 }
 
-func strs(v any, out []string) []string {
-	switch x := v.(type) {
-	case string:
-		out = append(out, x)
-	case []any:
-		for _, e := range x {
-			out = strs(e, out)
-		}
-	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			out = strs(x[k], out)
+// kindOf is the kind of the participant with that id ("" if none).
+func kindOf(ps []archive.Participant, id string) archive.ParticipantKind {
+	for _, p := range ps {
+		if p.ID == id {
+			return p.Kind
 		}
 	}
-	return out
+	return ""
 }

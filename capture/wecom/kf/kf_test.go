@@ -11,9 +11,9 @@ import (
 	"github.com/wxarchive/wxarchive/capture/wecom/api"
 	"github.com/wxarchive/wxarchive/capture/wecom/api/apitest"
 	"github.com/wxarchive/wxarchive/capture/wecom/kf"
+	"github.com/wxarchive/wxarchive/internal/archivetest"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/store"
-	"github.com/wxarchive/wxarchive/store/sqlite"
 	"github.com/wxarchive/wxarchive/verify"
 )
 
@@ -24,16 +24,8 @@ func msg(id string, origin int, typ, body string) json.RawMessage {
 
 func setup(t *testing.T) (*repo.Repo, *apitest.Fake, *kf.Syncer, string) {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	if _, err := repo.Init(ctx, dir, repo.InitOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	r, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close(context.Background()) })
+	dir := archivetest.InitDir(t, repo.InitOptions{})
+	r := archivetest.OpenDir(t, dir)
 	f := apitest.New("ww_corp", "kf-secret")
 	t.Cleanup(f.Close)
 	client := &api.Client{BaseURL: f.URL, ID: "ww_corp", Secret: "kf-secret", HTTP: f.Client()}
@@ -105,7 +97,7 @@ func TestSyncPages(t *testing.T) {
 	if err != nil || res.Archived != 1 || res.Cursor != "p4" {
 		t.Fatalf("third sync: %+v, %v", res, err)
 	}
-	rep, err := verify.Run(ctx, r, verify.Options{Scratch: sqlite.OpenScratch})
+	rep, err := verify.Run(ctx, r, verify.Options{Scratch: archivetest.Engines().Scratch})
 	if err != nil || !rep.OK {
 		t.Fatalf("verify: %v %+v", err, rep)
 	}

@@ -1279,59 +1279,27 @@ func (d *decoder) unknownMedia(v any, role string) {
 	d.attach(role, m, size, fn)
 }
 
-// walkStrings adds every string in v to the text, object keys in sorted
-// order so the result never depends on map iteration. The path below base
-// is kept as a stack and spelled out only for an error: building it at every
-// level would be quadratic in the nesting depth.
+// walkStrings adds every string in v to the text (archive.WalkJSONStrings:
+// object keys in sorted order, so the result never depends on map
+// iteration). The path below base is spelled out only for an error:
+// building it at every level would be quadratic in the nesting depth.
 func (d *decoder) walkStrings(v any, base string) *DecodeError {
-	var stack []pathSeg
-	return d.walk(v, base, &stack)
-}
-
-// pathSeg is one step of a path: an object key, or an index when key is "".
-type pathSeg struct {
-	key string
-	idx int
-}
-
-func (d *decoder) walk(v any, base string, stack *[]pathSeg) *DecodeError {
-	switch x := v.(type) {
-	case string:
-		if err := d.addText(loc{}, x); err != nil {
+	var derr *DecodeError
+	archive.WalkJSONStrings(v, func(s string, path []archive.PathStep) error {
+		if err := d.addText(loc{}, s); err != nil {
 			p := base
-			for _, s := range *stack {
-				if s.key == "" {
-					p = indexPath(p, s.idx)
+			for _, st := range path {
+				if st.IsIndex {
+					p = indexPath(p, st.Index)
 				} else {
-					p = joinPath(p, s.key)
+					p = joinPath(p, st.Key)
 				}
 			}
 			err.Field = p
+			derr = err
 			return err
 		}
-	case []any:
-		for i, e := range x {
-			*stack = append(*stack, pathSeg{idx: i})
-			err := d.walk(e, base, stack)
-			*stack = (*stack)[:len(*stack)-1]
-			if err != nil {
-				return err
-			}
-		}
-	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			*stack = append(*stack, pathSeg{key: k})
-			err := d.walk(x[k], base, stack)
-			*stack = (*stack)[:len(*stack)-1]
-			if err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+		return nil
+	})
+	return derr
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -413,7 +412,8 @@ func (d *decoder) message(opts Options) (*archive.Message, *DecodeError) {
 	if m.Recipients == nil {
 		m.Recipients = []string{}
 	}
-	setConversation(m, env.RoomID)
+	// DESIGN §3's rule, with msgaudit's classification of ids.
+	m.SetConversation(env.RoomID, ClassifyParticipant)
 
 	spec, known := kinds[env.MsgType]
 	if known {
@@ -488,76 +488,8 @@ func ClassifyParticipant(id string) archive.ParticipantKind {
 	return archive.ParticipantEmployee
 }
 
-// setConversation fills Conversation, ConversationKind, Participants and
-// Direction from Sender, Recipients and the room id.
-//
-// A 1:1 conversation has no id at the source, so one is derived from the
-// set of participants: "direct:" + the distinct ids sorted and joined by
-// "|". Sorting makes both directions of a chat land in the same
-// conversation; with the usual one recipient that is the sender and that
-// recipient.
-func setConversation(m *archive.Message, roomID string) {
-	parts := make([]archive.Participant, 0, 1+len(m.Recipients))
-	// Deduplicate by scanning for the usual handful of ids; a map only pays
-	// off for big groups (and keeps 20000 recipients from going quadratic).
-	var seen map[string]bool
-	if len(m.Recipients) > 16 {
-		seen = make(map[string]bool, 1+len(m.Recipients))
-	}
-	add := func(id string) {
-		if seen != nil {
-			if seen[id] {
-				return
-			}
-			seen[id] = true
-		} else {
-			for _, p := range parts {
-				if p.ID == id {
-					return
-				}
-			}
-		}
-		parts = append(parts, archive.Participant{ID: id, Kind: ClassifyParticipant(id)})
-	}
-	add(m.Sender)
-	for _, id := range m.Recipients {
-		add(id)
-	}
-	m.Participants = parts
-
-	switch {
-	case roomID != "":
-		m.Conversation, m.ConversationKind = roomID, archive.ConversationGroup
-	case len(parts) == 1:
-		m.Conversation, m.ConversationKind = "direct:"+parts[0].ID, archive.ConversationDirect
-	case len(parts) == 2:
-		a, b := parts[0].ID, parts[1].ID
-		if b < a {
-			a, b = b, a
-		}
-		m.Conversation, m.ConversationKind = "direct:"+a+"|"+b, archive.ConversationDirect
-	default:
-		ids := make([]string, len(parts))
-		for i, p := range parts {
-			ids[i] = p.ID
-		}
-		slices.Sort(ids)
-		m.Conversation, m.ConversationKind = "direct:"+strings.Join(ids, "|"), archive.ConversationDirect
-	}
-
-	external := false
-	for _, p := range parts {
-		if p.Kind == archive.ParticipantExternal {
-			external = true
-			break
-		}
-	}
-	switch {
-	case parts[0].Kind == archive.ParticipantExternal:
-		m.Direction = archive.DirectionInbound
-	case external:
-		m.Direction = archive.DirectionOutbound
-	default:
-		m.Direction = archive.DirectionInternal
-	}
-}
+// Source is the archive source of a corp's conversation-archive messages,
+// however they arrive (pulled by a wecom-archive connector, a file given to
+// `wxarchive ingest wecom-archive`, an ingest request): one source, so a
+// message captured two ways is archived once.
+func Source(corpID string) string { return "wecom-archive:" + corpID }

@@ -2,7 +2,9 @@
 // "msgaudit") messages — one decrypted JSON object per line, as the Finance
 // SDK's DecryptData returns them — into archive.Message. It only decodes:
 // the caller keeps the raw line byte for byte as evidence, fetches media and
-// stores records.
+// stores records. The callers are msgaudit/pull (the connector pulling the
+// archive through the SDK) and msgaudit/jsonl (files and ingest requests of
+// decrypted JSON lines).
 //
 // Glossary:
 //   - msgid: the message's id at WeCom, kept verbatim (it may end in

@@ -16,14 +16,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wxarchive/wxarchive/capture/connector"
+	"github.com/wxarchive/wxarchive/capture"
 	"github.com/wxarchive/wxarchive/capture/wecom/finance"
 	"github.com/wxarchive/wxarchive/capture/wecom/finance/agent"
 	"github.com/wxarchive/wxarchive/capture/wecom/finance/sim"
-	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit"
+	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit/pull"
 	"github.com/wxarchive/wxarchive/demo"
+	"github.com/wxarchive/wxarchive/internal/archivetest"
 	"github.com/wxarchive/wxarchive/repo"
-	"github.com/wxarchive/wxarchive/store/sqlite"
 	"github.com/wxarchive/wxarchive/verify"
 )
 
@@ -221,24 +221,21 @@ func TestAcceptance50k(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	if _, err := repo.Init(ctx, dir, repo.InitOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	dir := archivetest.InitDir(t, repo.InitOptions{})
 	env := []string{"WXA_AGENT_HELPER=1", "WXA_AGENT_KEY=" + keyFile, "WXA_AGENT_MESSAGES=" + strconv.Itoa(n)}
 	agents := 0
 	crashNext := true
 	run := func(pages int) (restarts int) {
-		r, err := repo.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
+		r, err := archivetest.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer r.Close(ctx)
-		h, err := connector.NewHealth(ctx, r.Engine, r.Store, nil, nil, nil)
+		h, err := capture.NewTracker(ctx, r.Engine, r.Store, nil, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		c := &msgaudit.Connector{ID: "archive", CorpID: demo.DefaultCorpID, Keys: ring, Engine: r.Engine, Blobs: r.Blobs,
+		c := &pull.Connector{ID: "archive", CorpID: demo.DefaultCorpID, Keys: ring, Engine: r.Engine, Blobs: r.Blobs,
 			Store: r.Store, Health: h, Backoff: time.Millisecond,
 			Open: func() (finance.SDK, error) {
 				agents++
@@ -268,7 +265,7 @@ func TestAcceptance50k(t *testing.T) {
 		t.Fatalf("%d agent crashes and %d agents; want 1 crash (4 agents: one per run, one after the crash)", crashes, agents)
 	}
 
-	r, err := repo.Open(ctx, dir, repo.OpenOptions{ReadOnly: true})
+	r, err := archivetest.Open(ctx, dir, repo.OpenOptions{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,11 +282,11 @@ func TestAcceptance50k(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, f := range open {
-		if f.Kind != connector.FaultConsentWithdrawn {
+		if f.Kind != capture.FaultConsentWithdrawn {
 			t.Fatalf("open fault %+v", f)
 		}
 	}
-	rep, err := verify.Run(ctx, r, verify.Options{Scratch: sqlite.OpenScratch})
+	rep, err := verify.Run(ctx, r, verify.Options{Scratch: archivetest.Engines().Scratch})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,33 @@
+// Package engines registers the storage engines wxarchive is built with,
+// by URL scheme: the one place adapters are chosen (DESIGN §6). The
+// embedded defaults are here; PostgreSQL and S3 register beside them.
+// cmd/wxarchive and the tests' archive helper share it.
+package engines
+
+import (
+	"context"
+	"path/filepath"
+
+	"github.com/wxarchive/wxarchive/blob"
+	"github.com/wxarchive/wxarchive/blob/fsblob"
+	"github.com/wxarchive/wxarchive/repo"
+	"github.com/wxarchive/wxarchive/store"
+	"github.com/wxarchive/wxarchive/store/sqlite"
+)
+
+// All returns the registry of every engine: `sqlite:PATH` for the index,
+// `file:DIR` for blobs (paths relative to the archive directory), and a
+// SQLite scratch index for verify.
+func All() *repo.Engines {
+	e := &repo.Engines{}
+	e.RegisterStore("sqlite", func(ctx context.Context, loc string, o repo.StoreOptions) (store.Store, error) {
+		return sqlite.Open(ctx, repo.LocalPath(o.Dir, loc), sqlite.Options{ReadOnly: o.ReadOnly, NoSync: o.NoSync})
+	})
+	e.RegisterBlobs("file", func(_ context.Context, loc string, o repo.BlobOptions) (blob.Store, error) {
+		return fsblob.Open(repo.LocalPath(o.Dir, loc), fsblob.Options{Now: o.Now, NoSync: o.NoSync})
+	})
+	e.RegisterScratch(func(ctx context.Context, dir string) (store.Store, error) {
+		return sqlite.Open(ctx, filepath.Join(dir, "rebuilt.db"), sqlite.Options{NoSync: true})
+	})
+	return e
+}
