@@ -10,7 +10,6 @@ import (
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/journal"
 	"github.com/wxarchive/wxarchive/store"
-	"github.com/wxarchive/wxarchive/supervise"
 )
 
 // Supervision completeness. The supervisor journals each batch it
@@ -133,10 +132,10 @@ func (s *supervision) gap(c *checker, first, last uint64, why string) {
 // with its journaled progress.
 func (c *checker) checkSupervision() error {
 	s := &c.sup
-	cur, err := c.st.Cursor(c.ctx, supervise.CursorName)
+	cur, err := c.st.Cursor(c.ctx, store.SupervisionCursor)
 	if errors.Is(err, store.ErrNotFound) {
 		if s.through > 0 {
-			c.fault(SupervisionCursor, "cursor:"+supervise.CursorName, "missing, though the journal shows serials through %d evaluated", s.through)
+			c.fault(SupervisionCursor, "cursor:"+store.SupervisionCursor, "missing, though the journal shows serials through %d evaluated", s.through)
 		}
 		return nil
 	}
@@ -145,16 +144,16 @@ func (c *checker) checkSupervision() error {
 	}
 	v, err := strconv.ParseUint(strings.TrimSpace(cur.Value), 10, 64)
 	if err != nil {
-		c.fault(SupervisionCursor, "cursor:"+supervise.CursorName, "value %q is not a serial", cur.Value)
+		c.fault(SupervisionCursor, "cursor:"+store.SupervisionCursor, "value %q is not a serial", cur.Value)
 		return nil
 	}
 	switch {
 	case v > s.through:
-		c.fault(SupervisionCursor, "cursor:"+supervise.CursorName, "at serial %d, but the journal shows serials evaluated only through %d: serials %d..%d were skipped without evaluation",
+		c.fault(SupervisionCursor, "cursor:"+store.SupervisionCursor, "at serial %d, but the journal shows serials evaluated only through %d: serials %d..%d were skipped without evaluation",
 			v, s.through, s.through+1, v)
 		s.gap(c, s.through+1, v, fmt.Sprintf("the supervisor's cursor was moved to %d without a supervision.progress event", v))
 	case v < s.through:
-		c.fault(SupervisionCursor, "cursor:"+supervise.CursorName, "at serial %d, behind the journaled progress (%d): serials %d..%d would be evaluated twice", v, s.through, v+1, s.through)
+		c.fault(SupervisionCursor, "cursor:"+store.SupervisionCursor, "at serial %d, behind the journaled progress (%d): serials %d..%d would be evaluated twice", v, s.through, v+1, s.through)
 	}
 	return nil
 }
