@@ -1,8 +1,13 @@
 package verify_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +17,7 @@ import (
 	"time"
 
 	"github.com/wxarchive/wxarchive/archive"
+	"github.com/wxarchive/wxarchive/httpapi"
 	"github.com/wxarchive/wxarchive/ingest"
 	"github.com/wxarchive/wxarchive/internal/archivetest"
 	"github.com/wxarchive/wxarchive/repo"
@@ -38,11 +44,57 @@ func liveItems(worker, batch, n int) []ingest.Item {
 // it should be at every moment, so verify must find nothing — in
 // particular no record or leaf "unsealed" because verify itself took
 // longer than the seal delay: ages are measured at the snapshot verify
-// reads, not at the end of the run.
+// reads, not at the end of the run. The eight clients call the engine
+// directly, or the API's ingest route over HTTP (httpapi's handler, as
+// serve runs it).
 func TestVerifyUnderLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("ingests for several seconds")
 	}
+	t.Run("engine", func(t *testing.T) {
+		verifyUnderLoad(t, func(w *repo.Repo) func(ctx context.Context, items []ingest.Item) error {
+			return func(ctx context.Context, items []ingest.Item) error {
+				_, err := w.Engine.Archive(ctx, "test", items)
+				return err
+			}
+		})
+	})
+	t.Run("http", func(t *testing.T) {
+		verifyUnderLoad(t, func(w *repo.Repo) func(ctx context.Context, items []ingest.Item) error {
+			srv := httptest.NewServer(httpapi.New(w, httpapi.Options{Ingesters: archivetest.Ingesters(w, nil)}))
+			t.Cleanup(srv.Close)
+			return func(ctx context.Context, items []ingest.Item) error {
+				var body bytes.Buffer
+				for _, it := range items {
+					body.Write(it.Raw)
+					body.WriteByte('\n')
+				}
+				req, err := http.NewRequestWithContext(ctx, "POST", srv.URL+"/api/v1/ingest/wecom-archive?corp=live", &body)
+				if err != nil {
+					return err
+				}
+				req.Header.Set("Content-Type", "application/x-ndjson")
+				resp, err := srv.Client().Do(req)
+				if err != nil {
+					return err
+				}
+				defer resp.Body.Close()
+				b, _ := io.ReadAll(resp.Body)
+				var out struct {
+					Archived int `json:"archived"`
+				}
+				if resp.StatusCode != http.StatusOK || json.Unmarshal(b, &out) != nil || out.Archived != len(items) {
+					return fmt.Errorf("POST ingest: %s: %s", resp.Status, b)
+				}
+				return nil
+			}
+		})
+	})
+}
+
+// verifyUnderLoad runs verify three times while eight clients archive
+// through the ingest function client returns.
+func verifyUnderLoad(t *testing.T, client func(w *repo.Repo) func(ctx context.Context, items []ingest.Item) error) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	if _, err := archivetest.Init(ctx, dir, repo.InitOptions{Setup: archivetest.NoPolicies}); err != nil {
@@ -74,6 +126,7 @@ func TestVerifyUnderLoad(t *testing.T) {
 	if _, err := w.Engine.Seal(ctx, true); err != nil {
 		t.Fatal(err)
 	}
+	archiveItems := client(w)
 	sealCtx, stopSealer := context.WithCancel(ctx)
 	sealed := make(chan struct{})
 	go func() { defer close(sealed); w.Engine.RunSealer(sealCtx, 0) }()
@@ -92,7 +145,7 @@ func TestVerifyUnderLoad(t *testing.T) {
 					return
 				default:
 				}
-				if _, err := w.Engine.Archive(ctx, "test", liveItems(worker, batch, 10)); err != nil {
+				if err := archiveItems(ctx, liveItems(worker, batch, 10)); err != nil {
 					errs <- err
 					return
 				}
