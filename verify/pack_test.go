@@ -185,6 +185,9 @@ func BenchmarkVerifyDamagedPack(b *testing.B) {
 				if rep.OK == c.faults || rep.Stats.Messages != 20000 {
 					b.Fatalf("%s: ok %v, %d messages, faults %+v", c.name, rep.OK, rep.Stats.Messages, rep.Faults[:min(3, len(rep.Faults))])
 				}
+				b.ReportMetric(float64(rep.Stats.Packs), "packs")
+				b.ReportMetric(float64(rep.Stats.BlobBytes)/(1<<20), "blob-MiB")
+				b.ReportMetric(float64(len(rep.Faults)), "faults")
 			}
 		})
 	}

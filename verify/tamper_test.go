@@ -371,6 +371,12 @@ func TestTamper(t *testing.T) {
 			exec1(t, sqlDB(t, dir), `UPDATE cursors SET value = '35' WHERE connector = 'supervise'`)
 			return []want{{verify.SupervisionCursor, "cursor:supervise"}, {verify.SupervisionGap, "serial:34"}, {verify.SupervisionGap, "serial:35"}}
 		}},
+		{name: verify.SupervisionCursor, only: true, do: func(t *testing.T, dir string) []want {
+			// The cursor moved back: the supervisor would evaluate
+			// serials again that the journal says it evaluated.
+			exec1(t, sqlDB(t, dir), `UPDATE cursors SET value = '10' WHERE connector = 'supervise'`)
+			return []want{{verify.SupervisionCursor, "cursor:supervise"}}
+		}},
 		{name: verify.SupervisionPolicy, do: func(t *testing.T, dir string) []want {
 			// The progress event rewritten (and everything re-signed) to
 			// say the batch was evaluated without the policy in force.
@@ -557,4 +563,92 @@ func accessEvent(t *testing.T, actor string, serial uint64) journal.Event {
 		t.Fatal(err)
 	}
 	return ev
+}
+
+// TestNotices: what a crash or a running writer leaves in the blob store
+// is reported as a notice, not a fault — a copy of journal leaves or of
+// records the journal holds (a seal interrupted between its write and
+// its commit), and a blob a writer holding the archive stored moments
+// ago — while the same blob stored long ago, or with no writer, is a
+// fault.
+func TestNotices(t *testing.T) {
+	clean := buildArchive(t)
+	ctx := context.Background()
+	noticed := func(rep *verify.Report, kind, object string) bool {
+		for _, n := range rep.Notices {
+			if n.Kind == kind && n.Object == object {
+				return true
+			}
+		}
+		return false
+	}
+	t.Run("interrupted seal", func(t *testing.T) {
+		dir := copyDir(t, clean)
+		r := readOnly(t, dir)
+		// A segment of the same leaves as a sealed one, without its
+		// checkpoints: other bytes, the same journal.
+		seg := segments(t, dir)[0]
+		b, err := r.Blobs.Get(ctx, seg.Blob)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parsed, err := journal.ParseSegment(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		segCopy := plantBlob(t, dir, (&journal.Segment{First: parsed.First, Leaves: parsed.Leaves}).Encode())
+		// A pack of two records the journal holds (in another pack).
+		pb, err := r.Blobs.Get(ctx, packRows(t, dir)[0].Blob)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := pack.Parse(pb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var recs []pack.Record
+		for _, e := range p.Entries()[:2] {
+			data, err := p.Record(e.JournalIndex, e.Ordinal)
+			if err != nil {
+				t.Fatal(err)
+			}
+			recs = append(recs, pack.Record{JournalIndex: e.JournalIndex, Ordinal: e.Ordinal, Data: data})
+		}
+		enc, err := pack.Encode(recs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		packCopy := plantBlob(t, dir, enc)
+		rep := verifyWith(t, dir, verify.Options{})
+		if !rep.OK {
+			t.Fatalf("faults: %+v", rep.Faults)
+		}
+		for _, id := range []archive.BlobID{segCopy, packCopy} {
+			if !noticed(rep, verify.NoticeOrphan, "blob:"+id.String()) {
+				t.Errorf("no %s notice for %s: %+v", verify.NoticeOrphan, id.Short(), rep.Notices)
+			}
+		}
+	})
+	t.Run("in flight", func(t *testing.T) {
+		dir := copyDir(t, clean)
+		recent := plantBlob(t, dir, []byte("an attachment a running writer has just stored"))
+		now := time.Now()
+		os.Chtimes(blobPath(dir, recent), now, now)
+		old := plantBlob(t, dir, []byte("stored an hour ago and never referenced"))
+		// No writer: both are unreferenced.
+		rep := verifyWith(t, dir, verify.Options{})
+		if !hasFault(rep, verify.BlobUnreferenced, "blob:"+recent.String()) || !hasFault(rep, verify.BlobUnreferenced, "blob:"+old.String()) {
+			t.Fatalf("without a writer: %+v", rep.Faults)
+		}
+		// A writer holds the archive: the recent one is in flight.
+		w := archivetest.OpenDir(t, dir)
+		rep = verifyWith(t, dir, verify.Options{})
+		if !noticed(rep, verify.NoticeInFlight, "blob:"+recent.String()) || hasFault(rep, verify.BlobUnreferenced, "blob:"+recent.String()) {
+			t.Errorf("with a writer, the recent blob: faults %+v notices %+v", rep.Faults, rep.Notices)
+		}
+		if !hasFault(rep, verify.BlobUnreferenced, "blob:"+old.String()) {
+			t.Errorf("with a writer, the blob stored an hour ago: faults %+v", rep.Faults)
+		}
+		w.Close(ctx)
+	})
 }
