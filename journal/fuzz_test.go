@@ -82,3 +82,36 @@ func FuzzOpenCheckpoint(f *testing.F) {
 		}
 	})
 }
+
+// FuzzOpenStatement: a key.rotated event's note comes from the journal
+// (a leaf an attacker may have written). OpenStatement never panics, and
+// returns text only for a note the verifier's key signed.
+func FuzzOpenStatement(f *testing.F) {
+	skey, vkey, err := GenerateKey("wxarchive-fuzz")
+	if err != nil {
+		f.Fatal(err)
+	}
+	_, vnext, _ := GenerateKey("wxarchive-fuzz")
+	s, _ := NewSigner("wxarchive.local/fuzz", skey)
+	v, _ := NewVerifier("wxarchive.local/fuzz", vkey)
+	text := RotationStatement("wxarchive.local/fuzz", vkey, vnext)
+	good, err := s.SignStatement(text)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add([]byte("wxarchive key rotation\nwxarchive.local/fuzz\na\nb\n\n— wxarchive-fuzz AAAA\n"))
+	f.Add([]byte(""))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, err := v.OpenStatement(b)
+		if err != nil {
+			if got != "" {
+				t.Fatal("text returned with an error")
+			}
+			return
+		}
+		if got != text {
+			t.Fatalf("a statement the key did not sign opened: %q", got)
+		}
+	})
+}
