@@ -3,6 +3,7 @@ package capture
 import (
 	"context"
 	"errors"
+	"io"
 
 	"github.com/wxarchive/wxarchive/ingest"
 )
@@ -24,13 +25,41 @@ import (
 // ingest.ErrPushback when ctx asks for push-back, the blob store), and the
 // entries of the request may or may not be durable — a retry of the same
 // body is a duplicate, so the client retries.
+//
+// Memory: an ingester checks the whole body first, reading it from
+// EntryRequest.Body (so that a malformed body still archives nothing),
+// then archives it a chunk of entries at a time, each chunk durable
+// before the next is read, taking the chunk's bytes from
+// EntryRequest.Budget first; what a request holds does not grow with its
+// body. Only the first chunk is pushed back (ctx from
+// ingest.WithPushback); later ones wait for the writer, since failing a
+// request half-way only makes its client send all of it again.
 type EntryIngester interface {
 	Ingest(ctx context.Context, req EntryRequest) ([]EntryResult, error)
 }
 
+// Body is a request body an EntryIngester reads with ReadAt, from the
+// start, at most twice (once to check it whole, once to archive it): an
+// in-memory body (*bytes.Reader) or a server's spool file.
+type Body interface {
+	io.ReaderAt
+	Size() int64
+}
+
+// Budget bounds the memory of ingest requests together: an EntryIngester
+// takes n units (the bytes of the entries it is about to decode and
+// archive) before each chunk and releases them once the chunk is durable.
+// Acquire waits (until ctx ends) while the budget is spent.
+type Budget interface {
+	Acquire(ctx context.Context, n int64) (release func(), err error)
+}
+
 // EntryRequest is one ingest request.
 type EntryRequest struct {
-	Body []byte
+	Body Body
+	// Budget, if not nil, is taken for each chunk (nil: the request is
+	// bounded by its chunks alone).
+	Budget Budget
 	// Account is whose messages these are within the vendor (a WeCom corp
 	// id): part of the archive source, so the same msgid of two accounts is
 	// two messages. "" is the ingester's default account.

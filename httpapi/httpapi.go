@@ -10,24 +10,22 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/wxarchive/wxarchive/app"
-	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/capture"
 	"github.com/wxarchive/wxarchive/httpx"
 	"github.com/wxarchive/wxarchive/ingest"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/store"
 )
-
-// MaxBodyBytes bounds an ingest request body.
-const MaxBodyBytes = 64 << 20
 
 // Options configure the server.
 type Options struct {
@@ -51,14 +49,81 @@ type Options struct {
 	User func(req *http.Request) string
 	// Now is the clock of reports (nil: time.Now).
 	Now func() time.Time
+	// Hosts are the Host header values the server answers to (DNS
+	// rebinding); nil: the loopback names (httpx.LoopbackHosts) only.
+	Hosts *httpx.Hosts
+	// Limits bound what requests may cost; zero fields take the defaults.
+	Limits Limits
+}
+
+// Limits bound what requests may cost (README "HTTP API", docs/SECURITY.md).
+type Limits struct {
+	// Body is how fast request bodies must arrive (default
+	// httpx.DefaultBodyPolicy).
+	Body httpx.BodyPolicy
+	// WriteTimeout bounds writing an answer, from its first byte (default
+	// httpx.DefaultWriteTimeout).
+	WriteTimeout time.Duration
+	// IngestRequests is how many ingest requests whose body has arrived
+	// may be in progress at once (waiting for the budget or archiving);
+	// more are refused with 503 busy.
+	IngestRequests int
+	// IngestBudget is how many bytes of entries all ingest requests
+	// together may be archiving at once (decoded, encoded, committing);
+	// requests wait their turn for it. It is what bounds ingest memory.
+	IngestBudget int64
+	// ReportRequests is how many policy backtests and review-evidence
+	// reports (each a scan of the archive) may run at once.
+	ReportRequests int
+	// SpoolDir is where ingest bodies larger than SpoolMemory wait while
+	// they are archived ("": <archive>/spool).
+	SpoolDir string
+	// SpoolBytes bounds what all spool files hold together; a body
+	// arriving while it is spent is refused with 503 busy.
+	SpoolBytes int64
+}
+
+// Named defaults of Limits.
+const (
+	DefaultIngestRequests = 128
+	DefaultIngestBudget   = 8 << 20
+	DefaultReportRequests = 4
+	DefaultSpoolBytes     = 1 << 30
+)
+
+func (l *Limits) defaults(archiveDir string) {
+	if l.IngestRequests <= 0 {
+		l.IngestRequests = DefaultIngestRequests
+	}
+	if l.IngestBudget <= 0 {
+		l.IngestBudget = DefaultIngestBudget
+	}
+	if l.ReportRequests <= 0 {
+		l.ReportRequests = DefaultReportRequests
+	}
+	if l.SpoolBytes <= 0 {
+		l.SpoolBytes = DefaultSpoolBytes
+	}
+	if l.SpoolDir == "" {
+		l.SpoolDir = filepath.Join(archiveDir, "spool")
+	}
 }
 
 // Server serves one open archive.
 type Server struct {
-	r    *repo.Repo
-	app  *app.App
-	opts Options
-	mux  *http.ServeMux
+	r       *repo.Repo
+	app     *app.App
+	opts    Options
+	mux     *http.ServeMux
+	handler http.Handler // mux behind the guard
+
+	ingestSlots  *httpx.Limiter
+	ingestBudget *httpx.Budget
+	reportSlots  *httpx.Limiter
+	spoolDir     string
+	spoolQuota   *spoolQuota
+
+	storage storageState
 }
 
 // New returns the server.
@@ -69,9 +134,27 @@ func New(r *repo.Repo, opts Options) *Server {
 	if opts.Gatherer == nil {
 		opts.Gatherer = prometheus.DefaultGatherer
 	}
+	if opts.Hosts == nil {
+		opts.Hosts, _ = httpx.NewHosts(httpx.LoopbackHosts...)
+	}
+	opts.Limits.defaults(r.Dir)
 	deps := app.FromRepo(r)
 	deps.Now, deps.Health, deps.Connectors = opts.Now, opts.Health, opts.Connectors
-	s := &Server{r: r, app: app.New(deps), opts: opts, mux: http.NewServeMux()}
+	s := &Server{r: r, app: app.New(deps), opts: opts, mux: http.NewServeMux(),
+		ingestSlots:  httpx.NewLimiter("ingest", opts.Limits.IngestRequests),
+		ingestBudget: httpx.NewBudget(opts.Limits.IngestBudget),
+		reportSlots:  httpx.NewLimiter("reports", opts.Limits.ReportRequests),
+		spoolDir:     opts.Limits.SpoolDir,
+		spoolQuota:   &spoolQuota{limit: opts.Limits.SpoolBytes}}
+	s.storage.probe = r.CheckWritable
+	s.storage.logger = opts.Logger
+	if r.Engine != nil {
+		if err := prepareSpoolDir(s.spoolDir, opts.Logger); err != nil {
+			// Large ingest bodies will fail with a spool error naming it;
+			// everything else works.
+			opts.Logger.Error("request spool unavailable", "err", err)
+		}
+	}
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{}))
@@ -87,13 +170,15 @@ func New(r *repo.Repo, opts Options) *Server {
 	api("GET /api/v1/policies", s.listPolicies)
 	api("GET /api/v1/policies/{name}", s.getPolicy)
 	api("PUT /api/v1/policies/{name}", s.putPolicy)
-	api("POST /api/v1/policies/backtest", s.backtest)
+	api("POST /api/v1/policies/backtest", s.limited(s.reportSlots, s.backtest))
 	api("GET /api/v1/alerts", s.listAlerts)
 	api("GET /api/v1/alerts/queues", s.alertQueues)
 	api("GET /api/v1/alerts/{id}", s.getAlert)
 	api("POST /api/v1/alerts/actions", s.alertAction)
-	api("GET /api/v1/reports/review-evidence", s.reviewEvidence)
+	api("GET /api/v1/reports/review-evidence", s.limited(s.reportSlots, s.reviewEvidence))
 	s.mux.HandleFunc("/capture/wecom/callback/{id}", s.callback)
+	guard := &httpx.Guard{Hosts: opts.Hosts, Body: opts.Limits.Body, WriteTimeout: opts.Limits.WriteTimeout, Logger: opts.Logger}
+	s.handler = guard.Wrap(s.mux)
 	return s
 }
 
@@ -101,18 +186,35 @@ func New(r *repo.Repo, opts Options) *Server {
 func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Cache-Control", "no-store")
-	s.mux.ServeHTTP(w, req)
+	s.handler.ServeHTTP(w, req)
 }
 
 // acting runs an API handler as the request's principal, with push-back:
 // a remote client is told to come back (503, Retry-After) rather than
-// queued behind a saturated writer. Errors go to httpx's one mapping.
+// queued behind a saturated writer. Errors go to httpx's one mapping; a
+// full disk also makes the server not ready (storageState).
 func (s *Server) acting(h httpx.HandlerFunc) http.Handler {
 	return httpx.Handle(s.opts.Logger, func(w http.ResponseWriter, req *http.Request) error {
 		p := app.Principal{Actor: s.actor(req), User: s.user(req), Via: "api"}
 		ctx := ingest.WithPushback(app.WithPrincipal(req.Context(), p))
-		return h(w, req.WithContext(ctx))
+		err := h(w, req.WithContext(ctx))
+		if err != nil && errors.Is(err, syscall.ENOSPC) {
+			s.storage.full(httpx.StorageOf(err), err)
+		}
+		return err
 	})
+}
+
+// limited runs h within one of l's slots (503 busy when none is free).
+func (s *Server) limited(l *httpx.Limiter, h httpx.HandlerFunc) httpx.HandlerFunc {
+	return func(w http.ResponseWriter, req *http.Request) error {
+		release, err := l.Acquire()
+		if err != nil {
+			return err
+		}
+		defer release()
+		return h(w, req)
+	}
 }
 
 // callback hands a WeCom / Official Account callback to its connector.
@@ -144,11 +246,20 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	io.WriteString(w, "ok\n")
 }
 
+// readyz: ready means accepting writes. After a write failed for want of
+// space, the server is not ready, with the reason, until a write
+// succeeds again: an ingest that commits, or the write probe readyz runs
+// (at most once a second) while it is not ready.
 func (s *Server) readyz(w http.ResponseWriter, req *http.Request) {
 	ctx, cancel := context.WithTimeout(req.Context(), 2*time.Second)
 	defer cancel()
 	if s.r.Engine == nil || s.r.Engine.Closed() {
 		httpx.Write(w, req, s.opts.Logger, httpx.Errorf(http.StatusServiceUnavailable, "not_ready", "archive is closing"))
+		return
+	}
+	if reason := s.storage.check(ctx); reason != "" {
+		httpx.Write(w, req, s.opts.Logger, &httpx.Problem{Status: http.StatusServiceUnavailable, Code: "not_ready", Message: reason,
+			RetryAfter: httpx.RetryAfterSeconds})
 		return
 	}
 	if _, err := s.r.Store.Head(ctx); err != nil {
@@ -173,88 +284,6 @@ func (s *Server) user(req *http.Request) string {
 		return ""
 	}
 	return s.opts.User(req)
-}
-
-type ingestResult struct {
-	Entry        int           `json:"entry"`
-	MsgID        string        `json:"msgid,omitempty"`
-	Outcome      string        `json:"outcome"`
-	Serial       uint64        `json:"serial,omitempty"`
-	Version      int           `json:"version,omitempty"`
-	JournalIndex uint64        `json:"journal_index"`
-	Error        *apiLineFault `json:"error,omitempty"`
-}
-
-type apiLineFault struct {
-	Field  string `json:"field,omitempty"`
-	Reason string `json:"reason"`
-}
-
-// ingest: POST /api/v1/ingest/{format}[?corp=ID] archives one message, a
-// JSON array of messages, or JSON lines, through the ingester registered
-// for the format (cmd/ wires them: "wecom-archive" for decrypted msgaudit
-// JSON). It answers only once every entry is durable. Rejected entries are
-// quarantined and reported with 422; the others are archived regardless.
-func (s *Server) ingest(w http.ResponseWriter, req *http.Request) error {
-	if s.r.Engine == nil {
-		return app.ErrUnavailable
-	}
-	format := req.PathValue("format")
-	in, ok := s.opts.Ingesters[format]
-	if !ok {
-		return httpx.Errorf(http.StatusNotFound, "not_found", "no ingester for %q", archive.Truncate(format, 80))
-	}
-	q := req.URL.Query()
-	if err := httpx.CheckParams(q, "corp"); err != nil {
-		return err
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, MaxBodyBytes))
-	if err != nil {
-		return httpx.Errorf(http.StatusRequestEntityTooLarge, "body_too_large", "request body over %d bytes", MaxBodyBytes)
-	}
-	results, err := in.Ingest(req.Context(), capture.EntryRequest{Body: body, Account: q.Get("corp"), Actor: s.actor(req),
-		Origin: "api request " + time.Now().UTC().Format("20060102T150405.000000000Z")})
-	switch {
-	case errors.Is(err, capture.ErrBadAccount):
-		return httpx.BadParam("corp: %v", err)
-	case errors.Is(err, capture.ErrEmptyBody):
-		return httpx.Errorf(http.StatusBadRequest, "empty_body", "%v", err)
-	case errors.Is(err, capture.ErrMalformedBody):
-		return httpx.Errorf(http.StatusBadRequest, "malformed_body", "%v", err)
-	case err != nil:
-		return err
-	}
-	out := struct {
-		Archived   int            `json:"archived"`
-		Duplicates int            `json:"duplicates"`
-		Conflicts  int            `json:"conflicts"`
-		Rejected   int            `json:"rejected"`
-		Results    []ingestResult `json:"results"`
-	}{Results: make([]ingestResult, 0, len(results))}
-	for _, r := range results {
-		ir := ingestResult{Entry: r.Entry, MsgID: r.MsgID, Outcome: r.Outcome.String(), Serial: r.Serial,
-			Version: r.Version, JournalIndex: r.JournalIndex}
-		switch r.Outcome {
-		case ingest.Archived:
-			out.Archived++
-		case ingest.Duplicate:
-			out.Duplicates++
-		case ingest.Conflict:
-			out.Conflicts++
-		case ingest.Rejected:
-			out.Rejected++
-			if r.Fault != nil {
-				ir.Error = &apiLineFault{Field: r.Fault.Field, Reason: r.Fault.Reason}
-			}
-		}
-		out.Results = append(out.Results, ir)
-	}
-	status := http.StatusOK
-	if out.Rejected > 0 {
-		status = http.StatusUnprocessableEntity
-	}
-	httpx.JSON(w, status, out)
-	return nil
 }
 
 func (s *Server) message(w http.ResponseWriter, req *http.Request) error {

@@ -59,8 +59,13 @@ func newEnv(t *testing.T) *env {
 // run on the archive directory before it is opened.
 func newEnvWith(t *testing.T, opts httpapi.Options, configure func(dir string)) *env {
 	t.Helper()
+	return newEnvIn(t, t.TempDir(), opts, configure)
+}
+
+// newEnvIn is newEnvWith with the archive in dir.
+func newEnvIn(t *testing.T, dir string, opts httpapi.Options, configure func(dir string)) *env {
+	t.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
 	// Without the default policies: the tests name journal indexes.
 	if _, err := archivetest.Init(ctx, dir, repo.InitOptions{Setup: archivetest.NoPolicies}); err != nil {
 		t.Fatal(err)
@@ -167,7 +172,11 @@ func (e *env) wantError(method, path string, body []byte, status int, code strin
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	resp, b := e.do(method, path, "", "", rd)
+	ct := ""
+	if method == "POST" && strings.HasPrefix(path, ingestPath) {
+		ct = "application/json" // ingest takes JSON only (TestIngestContentType)
+	}
+	resp, b := e.do(method, path, "", ct, rd)
 	if resp.StatusCode != status {
 		e.t.Fatalf("%s %s: status %d, want %d: %s", method, path, resp.StatusCode, status, b)
 	}
@@ -209,9 +218,13 @@ type ingestResp struct {
 	Results    []ingestEntry `json:"results"`
 }
 
-// ingest POSTs a body and requires the status.
+// ingest POSTs a body and requires the status. An empty contentType is
+// application/x-ndjson (ingest takes JSON only: TestIngestContentType).
 func (e *env) ingest(query, contentType string, body []byte, want int) ingestResp {
 	e.t.Helper()
+	if contentType == "" {
+		contentType = "application/x-ndjson"
+	}
 	resp, b := e.do("POST", ingestPath+query, "", contentType, bytes.NewReader(body))
 	if resp.StatusCode != want {
 		e.t.Fatalf("POST %s: status %d, want %d: %s", query, resp.StatusCode, want, b)
@@ -855,6 +868,7 @@ func TestIngestBodyTooLarge(t *testing.T) {
 		t.Fatal(err)
 	}
 	req.ContentLength = httpapi.MaxBodyBytes + 1
+	req.Header.Set("Content-Type", "application/x-ndjson")
 	resp, err := e.srv.Client().Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -19,10 +19,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"unicode/utf8"
 
 	"github.com/wxarchive/wxarchive/app"
 	"github.com/wxarchive/wxarchive/archive"
+	"github.com/wxarchive/wxarchive/blob"
 	"github.com/wxarchive/wxarchive/ingest"
 	"github.com/wxarchive/wxarchive/journal"
 	"github.com/wxarchive/wxarchive/store"
@@ -78,6 +80,8 @@ func ProblemOf(r *http.Request, err error) *Problem {
 		ce  *app.ConflictError
 		le  *archive.LimitError
 		mbe *http.MaxBytesError
+		bte *BodyTimeoutError
+		sat *SaturatedError
 	)
 	switch {
 	case errors.As(err, &p):
@@ -86,6 +90,16 @@ func ProblemOf(r *http.Request, err error) *Problem {
 		return nil
 	case errors.As(err, &mbe):
 		return Errorf(http.StatusRequestEntityTooLarge, "body_too_large", "request body over %d bytes", mbe.Limit)
+	case errors.As(err, &bte):
+		return Errorf(http.StatusRequestTimeout, "body_timeout", "%v", bte)
+	case errors.As(err, &sat):
+		return &Problem{Status: http.StatusServiceUnavailable, Code: "busy", Message: sat.Error(), RetryAfter: RetryAfterSeconds}
+	case errors.Is(err, syscall.ENOSPC):
+		// Before the generic 5xx: the operator must learn that the disk
+		// is full, and the client that nothing was acknowledged.
+		return &Problem{Status: http.StatusInsufficientStorage, Code: "insufficient_storage",
+			Message:    fmt.Sprintf("no space left on the device holding %s; nothing of this request was acknowledged — retry once space is freed", StorageOf(err)),
+			RetryAfter: RetryAfterSeconds}
 	case errors.As(err, &pe):
 		return policyProblem(pe)
 	case errors.As(err, &se):
@@ -114,6 +128,28 @@ func ProblemOf(r *http.Request, err error) *Problem {
 		return Errorf(http.StatusRequestEntityTooLarge, "too_large", "%v", err)
 	}
 	return &Problem{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error"}
+}
+
+// SpoolError is a failure of the temporary storage a server keeps a
+// request body in while it archives it.
+type SpoolError struct{ Err error }
+
+func (e *SpoolError) Error() string { return "request spool: " + e.Err.Error() }
+func (e *SpoolError) Unwrap() error { return e.Err }
+
+// StorageOf names, for a message, which storage an error comes from: the
+// blob store (its typed error names the operation and the blob), the
+// request spool, or else the index database (the engine's commits).
+func StorageOf(err error) string {
+	var be *blob.Error
+	var se *SpoolError
+	switch {
+	case errors.As(err, &be):
+		return fmt.Sprintf("the blob store (%s of blob %s)", be.Op, be.ID.Short())
+	case errors.As(err, &se):
+		return "the request spool (the archive directory)"
+	}
+	return "the index database"
 }
 
 // codeWord makes a field name ("alerts[3]") a code word ("alerts").
@@ -231,6 +267,8 @@ func ReadBody(w http.ResponseWriter, r *http.Request, limit int64, types ...stri
 	switch {
 	case errors.As(err, &tooLarge):
 		return nil, Errorf(http.StatusRequestEntityTooLarge, "body_too_large", "request body over %d bytes", limit)
+	case errors.Is(err, ErrBodyTimeout):
+		return nil, err
 	case err != nil:
 		return nil, Errorf(http.StatusBadRequest, "malformed_body", "reading the request body: %v", err)
 	case !utf8.Valid(body):

@@ -38,7 +38,12 @@ const (
 	DefaultSealDelay      = 10 * time.Second // bound on how long a record stays unsealed
 	DefaultSegmentLeaves  = 1 << 16          // leaves per sealed segment, at most
 	DefaultQueueSize      = 4096             // requests waiting for the committer before push-back
+	DefaultRecentBytes    = 64 << 20         // bound on the latest messages kept in memory for the supervisor
 )
+
+// recentOverhead is what a kept message costs beyond its record and its
+// terms (the structs, slices and strings headers).
+const recentOverhead = 512
 
 // Config configures an Engine.
 type Config struct {
@@ -51,8 +56,11 @@ type Config struct {
 	// QueueSize is how many requests may wait for the committer; beyond
 	// it callers wait, or get ErrPushback (WithPushback).
 	QueueSize int
-	Logger    *slog.Logger
-	Metrics   *Metrics // nil: none
+	// RecentBytes bounds the memory of the latest messages the engine
+	// keeps for the supervisor (Recent).
+	RecentBytes int64
+	Logger      *slog.Logger
+	Metrics     *Metrics // nil: none
 }
 
 func (c *Config) defaults() {
@@ -76,6 +84,9 @@ func (c *Config) defaults() {
 	}
 	if c.QueueSize <= 0 {
 		c.QueueSize = DefaultQueueSize
+	}
+	if c.RecentBytes <= 0 {
+		c.RecentBytes = DefaultRecentBytes
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -165,9 +176,14 @@ type Engine struct {
 
 	sealMu sync.Mutex
 
-	recentMu sync.Mutex
-	recent   [recentSize]recentMessage // by serial % recentSize
-	commits  chan struct{}             // signalled after a commit archived messages
+	lockedMu sync.Mutex
+	locked   map[archive.BlobID]time.Time // blobs this engine locked, and until when (lock.go)
+
+	recentMu     sync.Mutex
+	recent       [recentSize]recentMessage // by serial % recentSize
+	recentBytes  int64                     // the sizes of what recent holds
+	recentOldest uint64                    // no serial before it is held
+	commits      chan struct{}             // signalled after a commit archived messages
 }
 
 // Commits is signalled (without blocking the writer; signals coalesce)
@@ -181,6 +197,10 @@ func (e *Engine) Commits() <-chan struct{} { return e.commits }
 // 10,000 messages/s it covers three seconds of ingest: a supervisor that
 // falls further behind (two cores, ingest using both) reads records
 // instead, which costs it about twice the CPU per message.
+//
+// It is bounded in bytes too (Config.RecentBytes, default
+// DefaultRecentBytes): 32,768 messages of 6 KB of Chinese text, with their
+// index terms, would hold a gigabyte.
 const recentSize = 32768
 
 type recentMessage struct {
@@ -188,6 +208,33 @@ type recentMessage struct {
 	record archive.BlobID
 	msg    *archive.Message
 	body   string // the index terms of the message's text
+	size   int64  // about what it holds: its record and its terms
+}
+
+// remember keeps r in the recent messages, dropping the oldest while they
+// hold more than the byte bound. Serials arrive in increasing order.
+// recentMu is held.
+func (e *Engine) remember(r recentMessage) {
+	if r.size > e.cfg.RecentBytes {
+		return
+	}
+	if e.recentOldest == 0 || r.serial >= e.recentOldest+recentSize {
+		e.recentOldest = max(e.recentOldest, r.serial-min(r.serial, recentSize-1))
+	}
+	slot := &e.recent[r.serial%recentSize]
+	if slot.msg != nil {
+		e.recentBytes -= slot.size
+	}
+	*slot = r
+	e.recentBytes += r.size
+	for e.recentBytes > e.cfg.RecentBytes && e.recentOldest < r.serial {
+		old := &e.recent[e.recentOldest%recentSize]
+		if old.msg != nil && old.serial == e.recentOldest {
+			e.recentBytes -= old.size
+			*old = recentMessage{}
+		}
+		e.recentOldest++
+	}
 }
 
 // Recent returns a message archived lately by this engine, if it is still
@@ -209,7 +256,7 @@ func New(cfg Config, st store.Store, blobs blob.Store, signer *journal.Signer) *
 	cfg.defaults()
 	e := &Engine{cfg: cfg, st: st, blobs: blobs, signer: signer,
 		reqs: make(chan *request, cfg.QueueSize), toSync: make(chan committed, 64), synced: make(chan struct{}, 1), done: make(chan struct{}),
-		commits: make(chan struct{}, 1)}
+		commits: make(chan struct{}, 1), locked: map[archive.BlobID]time.Time{}}
 	go e.run()
 	go e.syncer()
 	return e
@@ -276,6 +323,13 @@ type request struct {
 	condErr error // cond refused: the request's own error
 	err     error
 	done    chan struct{}
+
+	// lockUntil is the retain-until of the messages this request archived
+	// (set by its commit); lockMu and locked make Wait lock their
+	// attachments once (lock.go).
+	lockUntil archive.Time
+	lockMu    sync.Mutex
+	locked    bool
 }
 
 func (r *request) size() int {
@@ -286,16 +340,35 @@ func (r *request) size() int {
 }
 
 // Future is a submitted batch; Wait returns once it is durable.
-type Future struct{ r *request }
+type Future struct {
+	r *request
+	e *Engine
+}
 
-// Wait blocks until the batch is durably committed (or failed).
+// Wait blocks until the batch is durably committed (or failed), and its
+// messages' attachments have their retention (lock.go): only then may the
+// caller acknowledge them. If locking fails, Wait fails (the items are
+// durable; a retry is a duplicate and locks again).
 func (f *Future) Wait(ctx context.Context) ([]Result, error) {
 	select {
 	case <-f.r.done:
-		return f.r.results, f.r.err
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+	r := f.r
+	if r.err != nil {
+		return r.results, r.err
+	}
+	r.lockMu.Lock()
+	defer r.lockMu.Unlock()
+	if !r.locked {
+		// Committed data is locked even if the caller has gone.
+		if err := f.e.lockRequest(context.WithoutCancel(ctx), r); err != nil {
+			return nil, fmt.Errorf("messages committed, attachments not yet locked: %w", err)
+		}
+		r.locked = true
+	}
+	return r.results, nil
 }
 
 // prepareRecord canonicalizes and encodes a normalized message. Empty slices
@@ -385,12 +458,12 @@ func (e *Engine) SubmitWithCursor(ctx context.Context, actor string, items []Ite
 		if err != nil {
 			r.err = err
 			close(r.done)
-			return &Future{r}
+			return &Future{r, e}
 		}
 		r.items[i] = p
 	}
 	e.enqueue(ctx, r)
-	return &Future{r}
+	return &Future{r, e}
 }
 
 // Archive archives items and returns once they are durable.
@@ -816,6 +889,7 @@ func (e *Engine) commit(batch []*request) (err error) {
 		switch r.kind {
 		case reqItems:
 			r.results = make([]Result, len(r.items))
+			r.lockUntil = e.RetainUntil(c.now.Time)
 			for i := range r.items {
 				if r.results[i], err = e.commitItem(c, r.actor, &r.items[i], known); err != nil {
 					return err
@@ -884,7 +958,7 @@ func (e *Engine) commit(batch []*request) (err error) {
 	if len(c.fresh) > 0 {
 		e.recentMu.Lock()
 		for _, r := range c.fresh {
-			e.recent[r.serial%recentSize] = r
+			e.remember(r)
 		}
 		e.recentMu.Unlock()
 		select {
@@ -993,7 +1067,8 @@ func (e *Engine) commitItem(c *commitState, actor string, p *prepared, known map
 		return Result{}, err
 	}
 	c.inBatch[key] = append(c.inBatch[key], store.Version{Serial: payload.Serial, Version: payload.Version, Raw: p.rawHash, JournalIndex: ev.Index})
-	c.fresh = append(c.fresh, recentMessage{serial: payload.Serial, record: p.recordHash, msg: m, body: p.searchBody})
+	c.fresh = append(c.fresh, recentMessage{serial: payload.Serial, record: p.recordHash, msg: m, body: p.searchBody,
+		size: int64(len(p.record) + len(p.searchBody) + len(p.searchAttachments) + recentOverhead)})
 	c.serial++
 	return Result{Serial: payload.Serial, JournalIndex: ev.Index, Version: payload.Version, Outcome: outcome}, nil
 }

@@ -1293,8 +1293,7 @@ func TestResolveMedia(t *testing.T) {
 		{Role: "item[1]", Status: archive.AttachmentPending},                                            // 6 no reference: untouched
 		{Role: "file", SourceRef: "pdf"},                                                                // 7 no md5 announced: fetched
 	}}
-	retain := time.Date(2031, 3, 11, 0, 0, 0, 0, time.UTC)
-	if err := ingest.ResolveMedia(ctx, m, src, blobs, retain); err != nil {
+	if err := ingest.ResolveMedia(ctx, m, src, blobs); err != nil {
 		t.Fatal(err)
 	}
 	a := m.Attachments
@@ -1316,8 +1315,10 @@ func TestResolveMedia(t *testing.T) {
 		if err != nil || !bytes.Equal(got, data) {
 			t.Fatalf("attachment %d: stored bytes: %v", i, err)
 		}
-		if info, err := blobs.Stat(ctx, a[i].Blob); err != nil || !info.RetainUntil.Equal(retain) {
-			t.Fatalf("attachment %d: retained until %v (%v), want %v", i, info.RetainUntil, err, retain)
+		// Staged: the engine locks it once its message is durable
+		// (TestAttachmentsLockedOnCommit).
+		if info, err := blobs.Stat(ctx, a[i].Blob); err != nil || !info.RetainUntil.IsZero() {
+			t.Fatalf("attachment %d: retained until %v (%v), want staged (no retention)", i, info.RetainUntil, err)
 		}
 	}
 	check(0, archive.AttachmentFetched, pdf, "application/pdf")
@@ -1341,18 +1342,18 @@ func TestResolveMedia(t *testing.T) {
 
 	// Without a media source nothing is fetched and nothing fails.
 	m2 := &archive.Message{SourceID: "media-2", Attachments: []archive.Attachment{{Role: "image", SourceRef: "pdf", Status: archive.AttachmentPending}}}
-	if err := ingest.ResolveMedia(ctx, m2, nil, blobs, retain); err != nil || m2.Attachments[0].Status != archive.AttachmentPending {
+	if err := ingest.ResolveMedia(ctx, m2, nil, blobs); err != nil || m2.Attachments[0].Status != archive.AttachmentPending {
 		t.Fatalf("no source: %+v, %v", m2.Attachments[0], err)
 	}
 	// The blob store failing is an error: the message must not be
 	// acknowledged as if its media were safe.
 	m3 := &archive.Message{SourceID: "media-3", Attachments: []archive.Attachment{{Role: "file", SourceRef: "pdf"}}}
-	if err := ingest.ResolveMedia(ctx, m3, src, failingBlobs{blobs}, retain); err == nil {
+	if err := ingest.ResolveMedia(ctx, m3, src, failingBlobs{blobs}); err == nil {
 		t.Fatal("ResolveMedia with a failing blob store succeeded")
 	}
 	// A missing file through DirMedia is recorded as missing too.
 	m4 := &archive.Message{SourceID: "media-4", Attachments: []archive.Attachment{{Role: "file", SourceRef: "../nothing"}}}
-	if err := ingest.ResolveMedia(ctx, m4, ingest.DirMedia{Dir: t.TempDir()}, blobs, retain); err != nil || m4.Attachments[0].Status != archive.AttachmentMissing {
+	if err := ingest.ResolveMedia(ctx, m4, ingest.DirMedia{Dir: t.TempDir()}, blobs); err != nil || m4.Attachments[0].Status != archive.AttachmentMissing {
 		t.Fatalf("DirMedia missing file: %+v, %v", m4.Attachments[0], err)
 	}
 }
@@ -1364,7 +1365,7 @@ func TestArchiveWithMedia(t *testing.T) {
 	it := item("with-media", "见附件")
 	it.Message.Kind = archive.KindFile
 	it.Message.Attachments = []archive.Attachment{{Role: "file", FileName: "合同.pdf", SourceRef: "pdf"}, {Role: "image", SourceRef: "gone"}}
-	if err := ingest.ResolveMedia(ctx, it.Message, mapMedia{"pdf": []byte("%PDF-1.4")}, e.blobs, e.eng.RetainUntil(e.eng.Now()).Time); err != nil {
+	if err := ingest.ResolveMedia(ctx, it.Message, mapMedia{"pdf": []byte("%PDF-1.4")}, e.blobs); err != nil {
 		t.Fatal(err)
 	}
 	res := archiveItems(t, e.eng, it)

@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/blob"
@@ -68,7 +67,13 @@ func safeName(n string) bool {
 // fetched intact, differs from the source checksum, or is missing. The
 // message is archived whatever happens here: a missing file is a recorded,
 // reported fact, never a reason to drop the message.
-func ResolveMedia(ctx context.Context, m *archive.Message, src MediaSource, blobs blob.Store, retainUntil time.Time) error {
+//
+// Attachments are stored staged, without retention: the engine locks them
+// (their retain-until is the message's) once the journal event that
+// references them is durable, before the message is acknowledged (Future).
+// So an ingest that fails after this leaves no blob locked for years that
+// nothing references (docs/FORMAT.md §2, "Attachment retention").
+func ResolveMedia(ctx context.Context, m *archive.Message, src MediaSource, blobs blob.Store) error {
 	for i := range m.Attachments {
 		a := &m.Attachments[i]
 		if a.SourceRef == "" || !a.Blob.IsZero() || src == nil {
@@ -83,7 +88,7 @@ func ResolveMedia(ctx context.Context, m *archive.Message, src MediaSource, blob
 			a.Status, a.Reason = archive.AttachmentFailed, err.Error()
 			continue
 		}
-		id, err := blobs.Put(ctx, data, blob.PutOptions{RetainUntil: retainUntil})
+		id, err := blobs.Put(ctx, data, blob.PutOptions{})
 		if err != nil {
 			// The blob store failing is an operational error: the caller
 			// must not acknowledge the message as if its media were safe.

@@ -207,6 +207,12 @@ func (e *Engine) sealSegments(ctx context.Context, force, closing bool, st *Seal
 		if err != nil {
 			return err
 		}
+		// The attachments these leaves reference get their retention
+		// before the leaves are sealed, whatever became of the requests
+		// that committed them (lock.go).
+		if err := e.lockLeaves(ctx, seg.First, seg.Leaves); err != nil {
+			return err
+		}
 		// Kept as long as its last event requires: from the later of now
 		// and that event's time (a clock stepped back leaves leaf times
 		// ahead of it), as verify derives it from the journal.

@@ -74,6 +74,14 @@ func WithPushback(ctx context.Context) context.Context {
 	return context.WithValue(ctx, pushbackKey{}, true)
 }
 
+// WithoutPushback undoes WithPushback for requests made with the returned
+// context: they wait for room. A server that has already archived part of
+// a request (the first chunk of a large body) waits for the rest rather
+// than fail it half-way.
+func WithoutPushback(ctx context.Context) context.Context {
+	return context.WithValue(ctx, pushbackKey{}, false)
+}
+
 func pushback(ctx context.Context) bool {
 	v, _ := ctx.Value(pushbackKey{}).(bool)
 	return v

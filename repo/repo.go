@@ -30,6 +30,7 @@ import (
 	"github.com/wxarchive/wxarchive/blob"
 	"github.com/wxarchive/wxarchive/capture/connector"
 	"github.com/wxarchive/wxarchive/ingest"
+	"github.com/wxarchive/wxarchive/internal/diskprobe"
 	"github.com/wxarchive/wxarchive/journal"
 	"github.com/wxarchive/wxarchive/store"
 	"github.com/wxarchive/wxarchive/witness"
@@ -70,6 +71,31 @@ type Config struct {
 	// to each every WitnessInterval; docs/SECURITY.md says why).
 	Witnesses       []WitnessConfig `yaml:"witnesses,omitempty"`
 	WitnessInterval time.Duration   `yaml:"witness_interval,omitempty"`
+	// Serve configures the HTTP server of `wxarchive serve` (README,
+	// "HTTP API"; docs/SECURITY.md, "The HTTP server"). Zero values take
+	// the defaults.
+	Serve ServeConfig `yaml:"serve,omitempty"`
+}
+
+// ServeConfig is the `serve:` section of wxarchive.yaml.
+type ServeConfig struct {
+	// AllowedHosts are Host header values the server answers to besides
+	// the loopback names and its listen address (serve --allowed-host
+	// adds more): the names a reverse proxy or the operators use.
+	AllowedHosts []string `yaml:"allowed_hosts,omitempty"`
+	// MaxConnections bounds the connections held at once; more are
+	// closed as they arrive.
+	MaxConnections int `yaml:"max_connections,omitempty"`
+	// MaxIngestRequests bounds the ingest requests in progress at once;
+	// more are answered 503 with Retry-After.
+	MaxIngestRequests int `yaml:"max_ingest_requests,omitempty"`
+	// BodyMinRate (bytes per second) and BodyTimeout bound how slowly a
+	// request body may arrive (httpx.BodyPolicy).
+	BodyMinRate int64         `yaml:"body_min_rate,omitempty"`
+	BodyTimeout time.Duration `yaml:"body_timeout,omitempty"`
+	// MemoryLimit is the soft limit of the Go heap ("384MiB", "off"),
+	// serve --memory-limit's default.
+	MemoryLimit string `yaml:"memory_limit,omitempty"`
 }
 
 // WitnessConfig is one witness: its location (witness.Config) and, for an
@@ -524,4 +550,27 @@ func (r *Repo) Reindex(ctx context.Context, progress func(done, total uint64)) e
 		return c.Checkpoint(ctx)
 	}
 	return nil
+}
+
+// WriteChecker is a storage engine that can tell whether it can write now
+// (an optional interface of store.Store and blob.Store implementations):
+// CheckWritable writes something that is not part of the archive, makes
+// it durable and removes it. A full disk fails it with an error matching
+// syscall.ENOSPC.
+type WriteChecker interface {
+	CheckWritable(ctx context.Context) error
+}
+
+// CheckWritable probes every storage of the archive that can be probed —
+// the archive directory (the request spool, the configuration), the index
+// database and the blob store where their engines implement WriteChecker —
+// and returns every failure.
+func (r *Repo) CheckWritable(ctx context.Context) error {
+	errs := []error{diskprobe.Write(r.Dir)}
+	for _, part := range []any{r.Store, r.Blobs} {
+		if wc, ok := part.(WriteChecker); ok {
+			errs = append(errs, wc.CheckWritable(ctx))
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -33,6 +33,12 @@ import (
 // wait for its commit behind ingest's batches is amortized.
 const DefaultBatch = 4096
 
+// DefaultBatchBytes bounds a batch by the size of its normalized records
+// too: a batch is held decoded and analyzed at once (about five times its
+// records), and 4,096 messages of 6 KB of Chinese text would hold some
+// 150 MB. Batches of ordinary messages (about 1 KB) are not cut by it.
+const DefaultBatchBytes = 8 << 20
+
 // CursorName is the supervisor's cursor.
 const CursorName = store.SupervisionCursor
 
@@ -196,6 +202,14 @@ func (s *Supervisor) RunOnce(ctx context.Context) (Result, error) {
 	}
 	if uint64(len(batchRows)) != last-res.Cursor {
 		return res, fmt.Errorf("serials %d–%d: %d message rows (the index lacks messages the head counts)", res.Cursor+1, last, len(batchRows))
+	}
+	var recordBytes int64
+	for i, row := range batchRows {
+		recordBytes += int64(row.RecordSize)
+		if i > 0 && recordBytes > DefaultBatchBytes {
+			batchRows, last = batchRows[:i], batchRows[i-1].Serial
+			break
+		}
 	}
 	loaded, err := s.load(ctx, batchRows)
 	if err != nil {

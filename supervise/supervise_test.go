@@ -431,3 +431,40 @@ func TestSupervisionProgressJournaled(t *testing.T) {
 		t.Fatalf("%d progress events after a pass with nothing to do", n)
 	}
 }
+
+// TestBatchBoundedInBytes: a batch of large messages is cut at
+// DefaultBatchBytes of records (a batch is held decoded and analyzed at
+// once), and the next pass continues where it stopped: every message is
+// evaluated once, the one with the lexicon term alerted.
+func TestBatchBoundedInBytes(t *testing.T) {
+	ctx := context.Background()
+	r := newArchive(t, false)
+	big := strings.Repeat("这是一段很长的客户沟通记录。", 400) // ≈ 17 KB of text
+	const n = 700                                // ≈ 12 MB of records, more than DefaultBatchBytes
+	var items []ingest.Item
+	for i := range n {
+		text := big
+		if i == n-1 {
+			text += "这个产品保本保收益"
+		}
+		items = append(items, message(fmt.Sprintf("big%03d", i), text, archive.DirectionOutbound))
+	}
+	if _, err := r.Engine.Archive(ctx, "test", items); err != nil {
+		t.Fatal(err)
+	}
+	s := &supervise.Supervisor{Engine: r.Engine, Store: r.Store, Records: r.Records}
+	first, err := s.RunOnce(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Cursor == 0 || first.Cursor >= n || first.CaughtUp {
+		t.Fatalf("first pass: %+v, want a batch cut short of %d by its bytes", first, n)
+	}
+	res, err := s.CatchUp(ctx)
+	if err != nil || res.Cursor != n || !res.CaughtUp {
+		t.Fatalf("catch up: %+v, %v", res, err)
+	}
+	if got := alerts(t, r); len(got) != 1 || !strings.HasPrefix(got[0], fmt.Sprintf("big%03d:", n-1)) {
+		t.Fatalf("alerts %v", got)
+	}
+}

@@ -81,6 +81,19 @@ func (c *checker) use(id archive.BlobID, ref blobRef, retain time.Time) {
 	}
 }
 
+// attachmentRetention is the retention an attachment referenced by the
+// leaf at idx must have by now: the message's, once the leaf is sealed in
+// a segment. Attachments are stored staged (no retention) and locked
+// when their request is answered, and at the latest by the sealer before
+// it seals the leaf (docs/FORMAT.md §2): before that, a writer's
+// attachment without retention is expected, not a fault.
+func (c *checker) attachmentRetention(idx uint64, retain time.Time) time.Time {
+	if idx >= c.sealedEnd {
+		return time.Time{}
+	}
+	return retain
+}
+
 // require raises the retention a referenced blob must have.
 func (c *checker) require(id archive.BlobID, retain time.Time) {
 	if u := c.uses[id]; u != nil && retain.After(u.retain) {
@@ -98,6 +111,7 @@ func (c *checker) notice(kind, object, format string, a ...any) {
 const (
 	NoticeOrphan   = "blob.orphan"    // a copy of evidence the journal holds, left by an interrupted seal
 	NoticeInFlight = "blob.in_flight" // stored by a running writer, not referenced yet
+	NoticeStaged   = "blob.staged"    // stored without retention and referenced by nothing: a failed ingest's attachment, deletable
 )
 
 // checkBlobs lists the blob store: every blob is re-hashed (those not
@@ -300,7 +314,16 @@ func (c *checker) unreferenced(i blob.Info, b []byte, lv *liveView) error {
 		c.notice(NoticeInFlight, obj, "stored at %s while a writer holds the archive; not referenced yet", archive.At(i.StoredAt))
 		return nil
 	}
-	c.fault(BlobUnreferenced, obj, "%d bytes stored at %s that no journal event references", i.Size, archive.At(i.StoredAt))
+	if i.RetainUntil.IsZero() && !i.LegalHold {
+		// Staged and never locked: the attachment of an ingest that
+		// failed before its message committed. Nothing protects or needs
+		// it; it may be deleted.
+		c.notice(NoticeStaged, obj, "%d bytes stored at %s without retention and referenced by no journal event (an attachment of a failed ingest): may be deleted", i.Size, archive.At(i.StoredAt))
+		return nil
+	}
+	// Retained, or held, yet referenced by nothing: kept undeletable off
+	// the record.
+	c.fault(BlobUnreferenced, obj, "%d bytes stored at %s, %s, that no journal event references", i.Size, archive.At(i.StoredAt), protection(i))
 	return nil
 }
 
@@ -368,4 +391,19 @@ func (c *checker) checkFileModes() error {
 		c.fault(BlobUnreadable, "blob store", "walking the blob store's files failed: %v", err)
 	}
 	return nil
+}
+
+// protection says what keeps a blob from deletion.
+func protection(i blob.Info) string {
+	var p string
+	if !i.RetainUntil.IsZero() {
+		p = "retained until " + archive.At(i.RetainUntil).String()
+	}
+	if i.LegalHold {
+		if p != "" {
+			p += " and "
+		}
+		p += "under legal hold"
+	}
+	return p
 }

@@ -47,6 +47,21 @@ func plantBlob(t *testing.T, dir string, data []byte) archive.BlobID {
 	return id
 }
 
+// plantRetained is plantBlob with a retention file, as an insider making
+// the hidden blob undeletable would write it.
+func plantRetained(t *testing.T, dir string, data []byte) archive.BlobID {
+	t.Helper()
+	id := plantBlob(t, dir, data)
+	mp := metaPath(dir, id)
+	if err := os.MkdirAll(filepath.Dir(mp), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(mp, []byte(`{"retain_until":"2040-01-01T00:00:00.000Z","legal_hold":false}`+"\n"), 0o444); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
 func diskSigner(t *testing.T, dir string) *journal.Signer {
 	t.Helper()
 	cfg, err := repo.LoadConfig(dir)
@@ -235,7 +250,7 @@ func TestTamper(t *testing.T) {
 		{name: verify.BlobUnreferenced, only: true, do: func(t *testing.T, dir string) []want {
 			// Evidence hidden where no event points, and a "pack" of
 			// records the journal never had.
-			hidden := plantBlob(t, dir, []byte("a spreadsheet of client accounts, kept off the record"))
+			hidden := plantRetained(t, dir, []byte("a spreadsheet of client accounts, kept off the record"))
 			fake, err := pack.Encode([]pack.Record{{JournalIndex: 3, Ordinal: 5, Data: []byte("unjournaled")}})
 			if err != nil {
 				t.Fatal(err)
@@ -428,8 +443,7 @@ func TestTamper(t *testing.T) {
 			// runs, checks every checkpoint by the journal's key, and
 			// reports the configuration.
 			cfg, _ := repo.LoadConfig(dir)
-			i := strings.LastIndex(cfg.PublicKey, "+") + 5
-			bad := cfg.PublicKey[:i] + string(rune(cfg.PublicKey[i]^1)) + cfg.PublicKey[i+1:]
+			bad := damageKey(cfg.PublicKey)
 			replaceInFile(t, filepath.Join(dir, repo.ConfigFile), cfg.PublicKey, bad)
 			return []want{{verify.ConfigPublicKeyChange, repo.ConfigFile}}
 		}},
@@ -438,8 +452,7 @@ func TestTamper(t *testing.T) {
 			// does not stop verify, and only the configuration is at
 			// fault.
 			cfg, _ := repo.LoadConfig(dir)
-			i := strings.LastIndex(cfg.PublicKey, "+") + 5
-			bad := cfg.PublicKey[:i] + string(rune(cfg.PublicKey[i]^1)) + cfg.PublicKey[i+1:]
+			bad := damageKey(cfg.PublicKey)
 			replaceInFile(t, filepath.Join(dir, repo.ConfigFile), cfg.PublicKey, bad)
 			return []want{{verify.ConfigPublicKeyChange, repo.ConfigFile}}
 		}},
@@ -631,10 +644,10 @@ func TestNotices(t *testing.T) {
 	})
 	t.Run("in flight", func(t *testing.T) {
 		dir := copyDir(t, clean)
-		recent := plantBlob(t, dir, []byte("an attachment a running writer has just stored"))
+		recent := plantRetained(t, dir, []byte("an attachment a running writer has just stored"))
 		now := time.Now()
 		os.Chtimes(blobPath(dir, recent), now, now)
-		old := plantBlob(t, dir, []byte("stored an hour ago and never referenced"))
+		old := plantRetained(t, dir, []byte("stored an hour ago and never referenced"))
 		// No writer: both are unreferenced.
 		rep := verifyWith(t, dir, verify.Options{})
 		if !hasFault(rep, verify.BlobUnreferenced, "blob:"+recent.String()) || !hasFault(rep, verify.BlobUnreferenced, "blob:"+old.String()) {
@@ -651,4 +664,77 @@ func TestNotices(t *testing.T) {
 		}
 		w.Close(ctx)
 	})
+	t.Run("staged", func(t *testing.T) {
+		// An attachment a failed ingest stored staged (no retention) and
+		// never committed: deletable, and no fault.
+		dir := copyDir(t, clean)
+		staged := plantBlob(t, dir, []byte("the media of a request that failed before its commit"))
+		rep := verifyWith(t, dir, verify.Options{})
+		if !rep.OK || !noticed(rep, verify.NoticeStaged, "blob:"+staged.String()) {
+			t.Fatalf("faults %+v notices %+v", rep.Faults, rep.Notices)
+		}
+	})
+}
+
+// damageKey changes one character of the base64 key of a note verifier
+// key (name+hash+key; the key itself may contain '+').
+func damageKey(k string) string {
+	name, rest, _ := strings.Cut(k, "+")
+	i := len(name) + 1 + strings.Index(rest, "+") + 5
+	return k[:i] + string(rune(k[i]^1)) + k[i+1:]
+}
+
+// TestStagedAttachmentBeforeSeal: an attachment is stored staged and
+// locked when its request is answered, at the latest when its leaf is
+// sealed. A committed message whose attachment is not locked yet (its
+// caller has not been answered, the leaf is not sealed) is no
+// blob.retention fault; after the seal the attachment has the message's
+// retention.
+func TestStagedAttachmentBeforeSeal(t *testing.T) {
+	ctx := context.Background()
+	dir := archivetest.InitDir(t, repo.InitOptions{Setup: archivetest.NoPolicies})
+	w := archivetest.OpenDir(t, dir)
+	img := []byte("\xff\xd8\xff\xe0 a staged jpeg")
+	id, err := w.Blobs.Put(ctx, img, blob.PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	it := liveItems(7, 0, 1)[0]
+	it.Message.Kind = archive.KindImage
+	it.Message.Attachments = []archive.Attachment{{Role: "image", Blob: id, Size: int64(len(img)), MediaType: "image/jpeg", Status: archive.AttachmentFetched}}
+	w.Engine.Submit(ctx, "test", []ingest.Item{it}) // committed, never waited for: not locked
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		h, err := w.Store.Head(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.NextSerial > 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the message did not commit")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if info, err := w.Blobs.Stat(ctx, id); err != nil || !info.RetainUntil.IsZero() {
+		t.Fatalf("the attachment before its lock: %+v %v", info, err)
+	}
+	if rep := verifyWith(t, dir, verify.Options{}); !rep.OK {
+		t.Fatalf("committed, not sealed, not locked: %+v", rep.Faults)
+	}
+	row, err := w.Store.Message(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(ctx); err != nil { // seals, locking what the leaves reference
+		t.Fatal(err)
+	}
+	r := readOnly(t, dir)
+	if info, err := r.Blobs.Stat(ctx, id); err != nil || !info.RetainUntil.Equal(row.RetainUntil.Time) {
+		t.Fatalf("after the seal the attachment is retained until %v (%v), want %s", info.RetainUntil, err, row.RetainUntil)
+	}
+	if rep := verifyWith(t, dir, verify.Options{}); !rep.OK {
+		t.Fatalf("sealed: %+v", rep.Faults)
+	}
 }

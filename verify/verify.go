@@ -179,6 +179,7 @@ type checker struct {
 	uses        map[archive.BlobID]*blobUse // what refers to each blob, and the retention it requires
 	segments    []store.SegmentRow
 	segmentEnds map[uint64]int // segment End → index in segments
+	sealedEnd   uint64         // leaves below are sealed in segments
 	unfetched   map[uint64]archive.Time
 	prevTime    archive.Time
 	sup         supervision
@@ -280,6 +281,7 @@ func Run(ctx context.Context, r *repo.Repo, opts Options) (*Report, error) {
 	if err := c.st.Segments(ctx, func(s store.SegmentRow) error {
 		c.segmentEnds[s.End] = len(c.segments)
 		c.segments = append(c.segments, s)
+		c.sealedEnd = max(c.sealedEnd, s.End)
 		c.use(s.Blob, blobRef{kind: refSegment, jidx: s.First, end: s.End}, time.Time{})
 		return nil
 	}); err != nil {
@@ -598,7 +600,7 @@ func (c *checker) checkEventRecords(ev *journal.Event, nextSerial *uint64) {
 		unfetched := false
 		for i, a := range p.Attachments {
 			if !a.Blob.IsZero() {
-				c.use(a.Blob, blobRef{kind: refAttachment, serial: p.Serial, ord: i, jidx: ev.Index}, p.RetainUntil.Time)
+				c.use(a.Blob, blobRef{kind: refAttachment, serial: p.Serial, ord: i, jidx: ev.Index}, c.attachmentRetention(ev.Index, p.RetainUntil.Time))
 			}
 			unfetched = unfetched || a.Status != archive.AttachmentFetched
 		}
@@ -630,7 +632,7 @@ func (c *checker) checkEventRecords(ev *journal.Event, nextSerial *uint64) {
 		if p.Serial >= *nextSerial {
 			c.fault(RecordMismatch, fmt.Sprintf("serial:%d", p.Serial), "journal event %d fetches media for a message not archived before it", ev.Index)
 		}
-		c.use(p.Blob, blobRef{kind: refFetched, serial: p.Serial, ord: p.Ordinal, jidx: ev.Index}, c.unfetched[p.Serial].Time)
+		c.use(p.Blob, blobRef{kind: refFetched, serial: p.Serial, ord: p.Ordinal, jidx: ev.Index}, c.attachmentRetention(ev.Index, c.unfetched[p.Serial].Time))
 	}
 }
 

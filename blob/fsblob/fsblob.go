@@ -17,6 +17,7 @@ import (
 
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/blob"
+	"github.com/wxarchive/wxarchive/internal/diskprobe"
 )
 
 // Options configure a Store. The zero value is the production setting.
@@ -726,4 +727,12 @@ func (s *Store) syncOpenDir(d *os.File) error {
 		return nil
 	}
 	return syncDirFile(d)
+}
+
+// CheckWritable writes, syncs and removes a probe file in the store's
+// tmp/ directory (repo.WriteChecker), on the file system objects are
+// written to. It is not a blob, and a crash leaves it in tmp/, which Open
+// empties.
+func (s *Store) CheckWritable(context.Context) error {
+	return diskprobe.Write(s.tmp)
 }

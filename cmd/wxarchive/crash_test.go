@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -28,9 +29,14 @@ type server struct {
 	done chan error
 }
 
-func startServe(t *testing.T, dir string) *server {
+// startServe runs `wxarchive serve` on the archive in dir, with extra
+// flags (by default --addr 127.0.0.1:0), and waits until it listens.
+func startServe(t *testing.T, dir string, extra ...string) *server {
 	t.Helper()
-	cmd := exec.Command(binary, "--dir", dir, "serve", "--addr", "127.0.0.1:0")
+	if !slices.Contains(extra, "--addr") {
+		extra = append(extra, "--addr", "127.0.0.1:0")
+	}
+	cmd := exec.Command(binary, append([]string{"--dir", dir, "serve"}, extra...)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 
 	"github.com/wxarchive/wxarchive/capture"
 	"github.com/wxarchive/wxarchive/httpapi"
+	"github.com/wxarchive/wxarchive/httpx"
 	"github.com/wxarchive/wxarchive/ingest"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/supervise"
@@ -23,24 +26,52 @@ import (
 
 func (a *app) serveCmd() *cobra.Command {
 	var addr, mediaDir string
+	var allowed []string
+	var memLimit string
 	var drain time.Duration
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the archive over HTTP: health, metrics and the JSON API",
 		Long: `Serve runs the archive's HTTP API (see README): /healthz, /readyz, /metrics and
 /api/v1/…. It binds to 127.0.0.1 by default because authentication is not there
-yet. On SIGTERM or Ctrl-C it stops accepting connections, waits for in-flight
+yet; --addr takes an IP address, never a host name (no DNS lookup decides where
+the archive listens), and any address but loopback is warned about at start.
+Requests must name the server in their Host header (the loopback names, the
+listen address, and --allowed-host / serve.allowed_hosts in wxarchive.yaml).
+On SIGTERM or Ctrl-C it stops accepting connections, waits for in-flight
 requests (every acknowledged message is durable), seals everything pending into
 the blob store and exits 0.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			listenAddr, err := parseListenAddr(addr)
+			if err != nil {
+				return usageErr("%v", err)
+			}
+			for _, h := range allowed {
+				if _, err := httpx.NewHosts(h); err != nil {
+					return usageErr("--allowed-host: %v", err)
+				}
+			}
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 			logger := slog.New(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 			r, err := a.open(ctx, repo.OpenOptions{Exclusive: true, Logger: logger, Metrics: ingest.NewMetrics(reg)})
 			if err != nil {
 				return err
+			}
+			sc := r.Config.Serve
+			if _, err := httpx.NewHosts(sc.AllowedHosts...); err != nil {
+				r.Close(context.Background())
+				return usageErr("%s: serve.allowed_hosts: %v", repo.ConfigFile, err)
+			}
+			limit, limitFrom, err := memoryLimit(memLimit, cmd.Flags().Changed("memory-limit"), sc.MemoryLimit)
+			if err != nil {
+				r.Close(context.Background())
+				return usageErr("%v", err)
+			}
+			if limit > 0 {
+				debug.SetMemoryLimit(limit)
 			}
 			// Records and journal events a crash left unsealed are sealed
 			// before serving, so the WORM copy never lags across restarts.
@@ -59,7 +90,10 @@ the blob store and exits 0.`,
 			} else if res.Evaluated > 0 {
 				logger.Info("supervision caught up", "messages", res.Evaluated, "alerts", res.Alerts)
 			}
-			opts := httpapi.Options{Gatherer: reg, Logger: logger}
+			opts := httpapi.Options{Gatherer: reg, Logger: logger, Limits: httpapi.Limits{
+				IngestRequests: sc.MaxIngestRequests,
+				Body:           httpx.BodyPolicy{MinRate: sc.BodyMinRate, Max: sc.BodyTimeout},
+			}}
 			var media ingest.MediaSource
 			if mediaDir != "" {
 				media = ingest.DirMedia{Dir: mediaDir}
@@ -88,12 +122,39 @@ the blob store and exits 0.`,
 			}
 			opts.Callbacks, opts.Health, opts.Connectors = conns.Handlers(), health, types
 			opts.Ingesters = types.Ingesters(capture.Deps{Writer: r.Engine, Blobs: r.Blobs, Store: r.Store, Media: media, Health: health, Logger: logger})
-			ln, err := net.Listen("tcp", addr)
+			tcp, err := net.Listen("tcp", listenAddr.String())
 			if err != nil {
+				wit.Stop()
 				r.Close(context.Background())
-				return usageErr("listen on %s: %v", addr, err)
+				return usageErr("listen on %s: %v", listenAddr, err)
 			}
-			srv := &http.Server{Handler: httpapi.New(r, opts), ReadHeaderTimeout: 10 * time.Second,
+			bound := tcp.Addr().(*net.TCPAddr).AddrPort()
+			bound = netip.AddrPortFrom(bound.Addr().Unmap(), bound.Port())
+			if opts.Hosts, err = allowedHosts(bound, append(append([]string(nil), sc.AllowedHosts...), allowed...)); err != nil {
+				tcp.Close()
+				wit.Stop()
+				r.Close(context.Background())
+				return err
+			}
+			if exposed(bound) {
+				// Until the access-control issue lands, anyone who can
+				// reach the port can read and write the archive.
+				fmt.Fprintf(a.stderr, "WARNING: serve --addr %s (listening on %s) is reachable from other machines, and the API has no authentication yet:\n"+
+					"anyone who can connect can read every message and write to the archive. Bind to 127.0.0.1 and put an\n"+
+					"authenticating reverse proxy in front of it (docs/SECURITY.md, \"The HTTP server\").\n", listenAddr, bound)
+				logger.Warn("listening on a non-loopback address without authentication", "addr", listenAddr.String(), "listening", bound.String())
+			}
+			maxConns := sc.MaxConnections
+			if maxConns <= 0 {
+				maxConns = httpx.DefaultMaxConns
+			}
+			ln := httpx.LimitListener(tcp, maxConns)
+			srv := &http.Server{Handler: httpapi.New(r, opts),
+				// Headers must be in within ReadHeaderTimeout; bodies
+				// arrive under the guard's BodyPolicy, answers leave under
+				// its write timeout; an idle keep-alive connection is
+				// closed after IdleTimeout.
+				ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes,
 				ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 			sealCtx, stopSealer := context.WithCancel(context.Background())
 			sealerDone := make(chan struct{})
@@ -127,7 +188,8 @@ the blob store and exits 0.`,
 			serveErr := make(chan error, 1)
 			go func() { serveErr <- srv.Serve(ln) }()
 			fmt.Fprintf(a.stdout, "wxarchive serving %s on http://%s\n", a.dir, ln.Addr())
-			logger.Info("serving", "addr", ln.Addr().String(), "archive", r.Config.ArchiveID)
+			logger.Info("serving", "addr", ln.Addr().String(), "archive", r.Config.ArchiveID, "allowed_hosts", opts.Hosts.List(),
+				"max_connections", maxConns, "memory_limit", limitFrom)
 
 			var runErr error
 			select {
@@ -158,11 +220,20 @@ the blob store and exits 0.`,
 			return nil
 		},
 	}
-	c.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen address")
+	c.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen address: an IP address and a port (host names are refused: no DNS lookup)")
+	c.Flags().StringVar(&memLimit, "memory-limit", "", "soft limit of the Go heap, e.g. 384MiB or off (default serve.memory_limit, else GOMEMLIMIT, else "+formatBytes(defaultMemoryLimit)+")")
+	c.Flags().StringArrayVar(&allowed, "allowed-host", nil, "a Host header value to answer besides the loopback names and the listen address (repeatable; NAME or NAME:PORT)")
 	c.Flags().StringVar(&mediaDir, "media", "", "directory of media files named by sdkfileid, for API-ingested messages")
 	c.Flags().DurationVar(&drain, "drain-timeout", 30*time.Second, "how long to wait for in-flight requests on shutdown")
 	return c
 }
+
+// Limits of the HTTP server (README "HTTP API", docs/SECURITY.md).
+const (
+	readHeaderTimeout = 10 * time.Second
+	idleTimeout       = 60 * time.Second
+	maxHeaderBytes    = 64 << 10
+)
 
 // healthInterval is how often serve re-checks employee activity and
 // re-reads faults resolved by hand.

@@ -25,15 +25,19 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite" // also registers the "sqlite" driver
+	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/wxarchive/wxarchive/internal/diskprobe"
 	"github.com/wxarchive/wxarchive/store"
 )
 
@@ -393,3 +397,29 @@ func (s *Store) Snapshot(ctx context.Context) (store.Reader, func() error, error
 	}
 	return snap, release, nil
 }
+
+// CheckWritable writes, syncs and removes a probe file beside the
+// database (repo.WriteChecker): after SQLITE_FULL, it tells when the disk
+// has room again without writing to the database.
+func (s *Store) CheckWritable(context.Context) error {
+	if s.write == nil {
+		return errors.New("index database is open read-only")
+	}
+	return diskprobe.Write(filepath.Dir(s.path))
+}
+
+// noSpace makes SQLite's "database or disk is full" match syscall.ENOSPC
+// (errors.Is), like the file system's own error: the HTTP edge answers
+// 507 and readiness goes down for either, without knowing the engine.
+func noSpace(err error) error {
+	var se *sqlite.Error
+	if err != nil && errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_FULL {
+		return &fullError{err}
+	}
+	return err
+}
+
+type fullError struct{ err error }
+
+func (e *fullError) Error() string   { return e.err.Error() }
+func (e *fullError) Unwrap() []error { return []error{e.err, syscall.ENOSPC} }

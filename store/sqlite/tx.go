@@ -103,7 +103,7 @@ func (s *Store) Begin(ctx context.Context) (store.Tx, error) {
 	}
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, fmt.Errorf("begin write transaction: %w", err)
+		return nil, fmt.Errorf("begin write transaction: %w", noSpace(err))
 	}
 	return &Tx{s: s, tx: tx, ctx: ctx, st: map[*sql.Stmt]*sql.Stmt{}}, nil
 }
@@ -120,7 +120,7 @@ func (t *Tx) stmt(st *sql.Stmt) *sql.Stmt {
 // Commit makes the transaction durable.
 func (t *Tx) Commit() error {
 	if err := t.tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return fmt.Errorf("commit: %w", noSpace(err))
 	}
 	t.s.resetWAL()
 	w := &t.s.w
@@ -298,9 +298,15 @@ func (t *Tx) LookupRejects(ctx context.Context, keys []store.RejectKey) (map[sto
 
 func (t *Tx) exec(ctx context.Context, st *sql.Stmt, what string, args ...any) error {
 	if _, err := t.stmt(st).ExecContext(ctx, args...); err != nil {
-		return fmt.Errorf("%s: %w", what, err)
+		return fmt.Errorf("%s: %w", what, noSpace(err))
 	}
 	return nil
+}
+
+// execSQL runs a statement of the transaction that is not prepared.
+func (t *Tx) execSQL(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	res, err := t.tx.ExecContext(ctx, query, args...)
+	return res, noSpace(err)
 }
 
 // AppendLeaf stores a journal leaf.
@@ -320,7 +326,7 @@ func (t *Tx) PutCheckpoint(ctx context.Context, cp store.CheckpointRow) error {
 
 // SetNextSerial records the next serial to assign.
 func (t *Tx) SetNextSerial(ctx context.Context, next uint64) error {
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('next_serial', ?)
+	_, err := t.execSQL(ctx, `INSERT INTO meta (key, value) VALUES ('next_serial', ?)
 		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, fmt.Sprint(next))
 	return err
 }
@@ -341,7 +347,7 @@ func (t *Tx) PutPending(ctx context.Context, r store.PendingRecord) error {
 
 // DeletePending removes sealed records, failing unless exactly want go.
 func (t *Tx) DeletePending(ctx context.Context, from, to store.RecordKey, retainUntil archive.Time, want int) error {
-	res, err := t.tx.ExecContext(ctx, `DELETE FROM pending WHERE key >= ? AND key <= ? AND retain_until = ?`,
+	res, err := t.execSQL(ctx, `DELETE FROM pending WHERE key >= ? AND key <= ? AND retain_until = ?`,
 		pendingKey(from), pendingKey(to), retainUntil.Millis())
 	if err != nil {
 		return fmt.Errorf("delete sealed records: %w", err)
@@ -355,14 +361,14 @@ func (t *Tx) DeletePending(ctx context.Context, from, to store.RecordKey, retain
 
 // PutSegment records a sealed journal segment.
 func (t *Tx) PutSegment(ctx context.Context, s store.SegmentRow) error {
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO segments (first, end, blob, sealed_at) VALUES (?, ?, ?, ?)`,
+	_, err := t.execSQL(ctx, `INSERT INTO segments (first, end, blob, sealed_at) VALUES (?, ?, ?, ?)`,
 		int64(s.First), int64(s.End), s.Blob[:], s.SealedAt.Millis())
 	return err
 }
 
 // PutCursor records a connector's cursor.
 func (t *Tx) PutCursor(ctx context.Context, c store.CursorRow) error {
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO cursors (connector, value, updated_at) VALUES (?, ?, ?)
+	_, err := t.execSQL(ctx, `INSERT INTO cursors (connector, value, updated_at) VALUES (?, ?, ?)
 		ON CONFLICT (connector) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
 		c.Connector, c.Value, c.UpdatedAt.Millis())
 	return err
@@ -407,7 +413,7 @@ func (t *Tx) IndexMessage(ctx context.Context, m store.MessageRow, atts []store.
 			string(m.ConvKind), m.Sender, string(recips), string(m.Direction), m.Text, m.RawHash[:], m.RecordHash[:],
 			m.RawSize, m.RecordSize, m.Attachments, m.AttachFaults, nullStr(m.RefersTo), m.Source, m.SourceID,
 			m.RetainUntil.Millis(), nullStr(m.Origin), key)
-		return err
+		return noSpace(err)
 	}
 	err = insert(key)
 	if err != nil && strings.Contains(err.Error(), "messages.skey") {
@@ -480,7 +486,7 @@ func (t *Tx) IndexMessage(ctx context.Context, m store.MessageRow, atts []store.
 
 // IndexReject records a quarantined input.
 func (t *Tx) IndexReject(ctx context.Context, r store.RejectRow) error {
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO rejects (jidx, time, source, origin, field, reason, raw_hash, raw_size, input_hash, input_size)
+	_, err := t.execSQL(ctx, `INSERT INTO rejects (jidx, time, source, origin, field, reason, raw_hash, raw_size, input_hash, input_size)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, int64(r.JournalIndex), r.Time.Millis(), r.Source, r.Origin, r.Field, r.Reason,
 		r.RawHash[:], r.RawSize, r.InputHash[:], r.InputSize)
 	return err
@@ -488,14 +494,14 @@ func (t *Tx) IndexReject(ctx context.Context, r store.RejectRow) error {
 
 // IndexPack records where sealed records are.
 func (t *Tx) IndexPack(ctx context.Context, p store.PackRow) error {
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO packs (blob, first, last, count, bytes, retain_until, jidx)
+	_, err := t.execSQL(ctx, `INSERT INTO packs (blob, first, last, count, bytes, retain_until, jidx)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, p.Blob[:], int64(p.First), int64(p.Last), p.Count, p.Bytes, p.RetainUntil.Millis(), int64(p.JournalIndex))
 	return err
 }
 
 // IndexParticipant records a directory fact.
 func (t *Tx) IndexParticipant(ctx context.Context, p store.ParticipantRow) error {
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO directory (id, valid_from, jidx, kind, name, department, title, supervisory_group)
+	_, err := t.execSQL(ctx, `INSERT INTO directory (id, valid_from, jidx, kind, name, department, title, supervisory_group)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, p.ID, p.ValidFrom.Millis(), int64(p.JournalIndex), string(p.Kind), p.Name,
 		p.Department, p.Title, p.SupervisoryGroup)
 	return err
@@ -503,14 +509,14 @@ func (t *Tx) IndexParticipant(ctx context.Context, p store.ParticipantRow) error
 
 // IndexFault records a capture.fault event.
 func (t *Tx) IndexFault(ctx context.Context, f store.FaultRow) error {
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO capture_faults (jidx, time, connector, kind, subject, state, detail)
+	_, err := t.execSQL(ctx, `INSERT INTO capture_faults (jidx, time, connector, kind, subject, state, detail)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, int64(f.JournalIndex), f.Time.Millis(), f.Connector, f.Kind, f.Subject, f.State, f.Detail)
 	return err
 }
 
 // IndexPolicy records a policy.applied event.
 func (t *Tx) IndexPolicy(ctx context.Context, p store.PolicyRow) error {
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO policies (name, version, jidx, time, actor, sha256, source) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	_, err := t.execSQL(ctx, `INSERT INTO policies (name, version, jidx, time, actor, sha256, source) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		p.Policy, p.Version, int64(p.JournalIndex), p.Time.Millis(), p.Actor, p.SHA256[:], p.Source)
 	return err
 }
@@ -527,7 +533,7 @@ func (t *Tx) IndexAlert(ctx context.Context, a store.AlertRow) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.tx.ExecContext(ctx, `INSERT INTO alerts (jidx, time, serial, policy, policy_version, rule, hit) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	_, err = t.execSQL(ctx, `INSERT INTO alerts (jidx, time, serial, policy, policy_version, rule, hit) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		int64(a.JournalIndex), a.Time.Millis(), int64(a.Serial), a.Policy, a.PolicyVersion, a.Rule, string(hit))
 	return err
 }
@@ -542,18 +548,18 @@ func (t *Tx) IndexAttachmentFetched(ctx context.Context, a archive.AttachmentFet
 	if err != nil || status == string(archive.AttachmentFetched) {
 		return err
 	}
-	if _, err := t.tx.ExecContext(ctx, `UPDATE attachments SET blob = ?, size = ?, media_type = ?, status = ?, reason = '' WHERE serial = ? AND ord = ?`,
+	if _, err := t.execSQL(ctx, `UPDATE attachments SET blob = ?, size = ?, media_type = ?, status = ?, reason = '' WHERE serial = ? AND ord = ?`,
 		a.Blob[:], a.Size, a.MediaType, string(archive.AttachmentFetched), int64(a.Serial), a.Ordinal); err != nil {
 		return err
 	}
-	_, err = t.tx.ExecContext(ctx, `UPDATE messages SET attach_faults = attach_faults - 1 WHERE serial = ? AND attach_faults > 0`, int64(a.Serial))
+	_, err = t.execSQL(ctx, `UPDATE messages SET attach_faults = attach_faults - 1 WHERE serial = ? AND attach_faults > 0`, int64(a.Serial))
 	return err
 }
 
 // IndexReview records a review.action event, one row per alert.
 func (t *Tx) IndexReview(ctx context.Context, r store.ReviewRow) error {
 	for _, it := range r.Items {
-		if _, err := t.tx.ExecContext(ctx, `INSERT INTO review_actions (jidx, alert, time, actor, action, disposition, note, reason, assignee)
+		if _, err := t.execSQL(ctx, `INSERT INTO review_actions (jidx, alert, time, actor, action, disposition, note, reason, assignee)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, int64(r.JournalIndex), int64(it.Alert), r.Time.Millis(), r.Actor, r.Action,
 			r.Disposition, r.Note, r.Reason, r.Assignee); err != nil {
 			return err
@@ -587,12 +593,12 @@ func (t *Tx) ResetProjection(ctx context.Context) error {
 		if name == "search" {
 			q = `INSERT INTO fts (fts) VALUES ('delete-all')`
 		}
-		if _, err := t.tx.ExecContext(ctx, q); err != nil {
+		if _, err := t.execSQL(ctx, q); err != nil {
 			return fmt.Errorf("reset %s: %w", name, err)
 		}
 	}
 	// Rebuilding the projection is what a required reindex asks for.
-	if _, err := t.tx.ExecContext(ctx, `DELETE FROM meta WHERE key = 'reindex_required'`); err != nil {
+	if _, err := t.execSQL(ctx, `DELETE FROM meta WHERE key = 'reindex_required'`); err != nil {
 		return fmt.Errorf("reset: %w", err)
 	}
 	t.reset = true

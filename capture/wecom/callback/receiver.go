@@ -354,7 +354,7 @@ func (r *Receiver) fetchMedia(ctx context.Context, msg *archive.Message) error {
 	}
 	mctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
-	if err := ingest.ResolveMedia(mctx, msg, r.Media, r.Blobs, r.Engine.RetainUntil(r.Engine.Now()).Time); err != nil {
+	if err := ingest.ResolveMedia(mctx, msg, r.Media, r.Blobs); err != nil {
 		return err
 	}
 	for i := range msg.Attachments {
@@ -412,7 +412,11 @@ func (r *Receiver) RetryMedia(ctx context.Context) (fetched int, err error) {
 			r.logger().Debug("media still not fetched", "connector", r.ID, "msgid", u.SourceID, "attachment", u.Ordinal, "err", ferr)
 			continue
 		}
-		id, err := r.Blobs.Put(ctx, data, blob.PutOptions{RetainUntil: u.RetainUntil.Time})
+		// Staged (no retention) until the event that references it is
+		// durable, then locked with the message's retention: a failed
+		// append leaves no blob locked that nothing references (the
+		// engine's sealer locks it too, ingest/lock.go).
+		id, err := r.Blobs.Put(ctx, data, blob.PutOptions{})
 		if err != nil {
 			return fetched, fmt.Errorf("store media of %s: %w", u.SourceID, err)
 		}
@@ -424,6 +428,9 @@ func (r *Receiver) RetryMedia(ctx context.Context) (fetched int, err error) {
 		}
 		if _, err := r.Engine.Append(ctx, ev); err != nil {
 			return fetched, err
+		}
+		if err := r.Blobs.SetRetention(ctx, id, u.RetainUntil.Time); err != nil && !errors.Is(err, blob.ErrRetentionShortened) {
+			return fetched, fmt.Errorf("lock media of %s: %w", u.SourceID, err)
 		}
 		fetched++
 		touched[u.Serial] = u.SourceID

@@ -129,7 +129,7 @@ func (s *Syncer) prepare(ctx context.Context, raw []byte, origin string) (ingest
 	if s.Client != nil {
 		media = s.Client
 	}
-	if err := ingest.ResolveMedia(ctx, m, media, s.Blobs, s.Engine.RetainUntil(s.Engine.Now()).Time); err != nil {
+	if err := ingest.ResolveMedia(ctx, m, media, s.Blobs); err != nil {
 		return it, err
 	}
 	for i, a := range m.Attachments {

@@ -3,7 +3,9 @@ package jsonl
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"iter"
 	"regexp"
 	"time"
 
@@ -65,11 +67,14 @@ func (e *EntryIngester) Ingest(ctx context.Context, req capture.EntryRequest) ([
 	if err := CheckAccount(account); err != nil {
 		return nil, err
 	}
-	entries, err := Split(req.Body)
+	if req.Body == nil {
+		return nil, capture.ErrEmptyBody
+	}
+	plan, err := PlanBody(req.Body)
 	if err != nil {
 		return nil, err
 	}
-	if len(entries) == 0 {
+	if plan.Entries == 0 {
 		return nil, capture.ErrEmptyBody
 	}
 	now := e.Now
@@ -82,19 +87,97 @@ func (e *EntryIngester) Ingest(ctx context.Context, req capture.EntryRequest) ([
 	}
 	in := &Ingester{Engine: e.Writer, Blobs: e.Blobs, Media: e.Media, Source: msgaudit.Source(account),
 		Actor: req.Actor, Origin: origin, Unit: "entry", Workers: 1}
-	results, err := in.Lines(ctx, entries)
+	out := make([]capture.EntryResult, 0, plan.Entries)
+	err = archiveChunks(ctx, in, req, plan, func(results []LineResult) {
+		for _, r := range results {
+			er := capture.EntryResult{Entry: r.Line, MsgID: r.MsgID, Outcome: r.Result.Outcome, Serial: r.Result.Serial,
+				Version: r.Result.Version, JournalIndex: r.Result.JournalIndex}
+			if r.Fault != nil {
+				er.Fault = &capture.EntryFault{Field: r.Fault.Field, Reason: r.Fault.Reason}
+			}
+			out = append(out, er)
+		}
+	})
 	if err != nil {
 		return nil, err
 	}
-	out := make([]capture.EntryResult, len(results))
-	for i, r := range results {
-		out[i] = capture.EntryResult{Entry: i + 1, MsgID: r.MsgID, Outcome: r.Result.Outcome, Serial: r.Result.Serial,
-			Version: r.Result.Version, JournalIndex: r.Result.JournalIndex}
-		if r.Fault != nil {
-			out[i].Fault = &capture.EntryFault{Field: r.Fault.Field, Reason: r.Fault.Reason}
+	return out, nil
+}
+
+// Chunks of a request body: archived, durable, and forgotten before the
+// next chunk is read (capture.EntryIngester, "Memory").
+const (
+	ChunkEntries = 1000
+	ChunkBytes   = 4 << 20
+)
+
+// archiveChunks archives a planned body chunk by chunk. Each chunk first
+// takes its share of the budget (its bytes, estimated before it is read:
+// a one-message request takes a few hundred bytes and still shares a
+// commit with its neighbours). The first chunk is pushed back when the
+// writer is saturated and ctx asks for it; later ones wait.
+func archiveChunks(ctx context.Context, in *Ingester, req capture.EntryRequest, plan Plan, got func([]LineResult)) error {
+	next, stop := iter.Pull2(entrySeq(req.Body, plan))
+	defer stop()
+	remaining := req.Body.Size()
+	chunkCtx := ctx
+	for first := true; ; first = false {
+		if !first {
+			chunkCtx = ingest.WithoutPushback(ctx)
+		}
+		release := func() {}
+		if req.Budget != nil {
+			var err error
+			if release, err = req.Budget.Acquire(ctx, min(remaining, ChunkBytes)); err != nil {
+				return err
+			}
+		}
+		var chunk []Line
+		var bytes int64
+		done := false
+		for len(chunk) < ChunkEntries && bytes < ChunkBytes {
+			ln, err, ok := next()
+			if !ok {
+				done = true
+				break
+			}
+			if err != nil {
+				release()
+				return err
+			}
+			chunk = append(chunk, ln)
+			bytes += ln.FullSize + 1
+		}
+		if len(chunk) > 0 {
+			results, err := in.Lines(chunkCtx, chunk)
+			if err != nil {
+				release()
+				return err
+			}
+			got(results)
+		}
+		release()
+		remaining -= bytes
+		if done {
+			return nil
 		}
 	}
-	return out, nil
+}
+
+// entrySeq is EachEntry as an iterator.
+func entrySeq(body capture.Body, plan Plan) iter.Seq2[Line, error] {
+	return func(yield func(Line, error) bool) {
+		errStop := errors.New("stop")
+		err := EachEntry(body, plan, func(ln Line) error {
+			if !yield(ln, nil) {
+				return errStop
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, errStop) {
+			yield(Line{}, err)
+		}
+	}
 }
 
 // shortened keeps an untrusted value readable in an error.

@@ -1,6 +1,7 @@
 package jsonl_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -38,7 +39,7 @@ func TestEntryIngester(t *testing.T) {
 	first := start.JournalSize // the first event of this request
 	bad := `{"msgid":"e2","action":"send","from":"zhangwei","tolist":["wmExtClient001"],"roomid":"","msgtime":true,"msgtype":"text","text":{"content":"x"}}`
 	body := msg("e1", 1700100000000, "第一条") + "\n" + bad + "\n" + msg("e1", 1700100000000, "第一条") + "\n"
-	res, err := in.Ingest(ctx, capture.EntryRequest{Body: []byte(body), Actor: "api:test", Origin: "api request T"})
+	res, err := in.Ingest(ctx, capture.EntryRequest{Body: asBody(body), Actor: "api:test", Origin: "api request T"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +66,7 @@ func TestEntryIngester(t *testing.T) {
 		t.Fatalf("quarantine %+v", rejects)
 	}
 	// Another account is another source.
-	res, err = in.Ingest(ctx, capture.EntryRequest{Body: []byte(msg("e1", 1700100000000, "第一条")), Account: "ww5f3c9a1e2b7d4068", Actor: "api:test"})
+	res, err = in.Ingest(ctx, capture.EntryRequest{Body: asBody(msg("e1", 1700100000000, "第一条")), Account: "ww5f3c9a1e2b7d4068", Actor: "api:test"})
 	if err != nil || res[0].Outcome != ingest.Archived || res[0].Serial != 2 {
 		t.Fatalf("other account: %+v, %v", res, err)
 	}
@@ -81,11 +82,11 @@ func TestEntryIngester(t *testing.T) {
 		want    error
 		message string
 	}{
-		{"path as account", capture.EntryRequest{Body: []byte(msg("x", 1700100000000, "x")), Account: "../../.."}, capture.ErrBadAccount, `"../../.."`},
-		{"huge account", capture.EntryRequest{Body: []byte(msg("x", 1700100000000, "x")), Account: strings.Repeat("w", 1<<20)}, capture.ErrBadAccount, "1 to 64"},
-		{"empty body", capture.EntryRequest{Body: []byte("\n \n")}, capture.ErrEmptyBody, ""},
-		{"empty array", capture.EntryRequest{Body: []byte("[]")}, capture.ErrEmptyBody, ""},
-		{"malformed", capture.EntryRequest{Body: []byte(`[` + msg("x", 1700100000000, "x") + `, {"msgid": oops}]`)}, capture.ErrMalformedBody, "array element 2"},
+		{"path as account", capture.EntryRequest{Body: asBody(msg("x", 1700100000000, "x")), Account: "../../.."}, capture.ErrBadAccount, `"../../.."`},
+		{"huge account", capture.EntryRequest{Body: asBody(msg("x", 1700100000000, "x")), Account: strings.Repeat("w", 1<<20)}, capture.ErrBadAccount, "1 to 64"},
+		{"empty body", capture.EntryRequest{Body: asBody("\n \n")}, capture.ErrEmptyBody, ""},
+		{"empty array", capture.EntryRequest{Body: asBody("[]")}, capture.ErrEmptyBody, ""},
+		{"malformed", capture.EntryRequest{Body: asBody(`[` + msg("x", 1700100000000, "x") + `, {"msgid": oops}]`)}, capture.ErrMalformedBody, "array element 2"},
 	} {
 		res, err := in.Ingest(ctx, tc.req)
 		if res != nil || !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.message) || len(err.Error()) > 300 {
@@ -96,3 +97,6 @@ func TestEntryIngester(t *testing.T) {
 		t.Fatalf("refused requests wrote %d events", h.JournalSize-head.JournalSize)
 	}
 }
+
+// asBody is a request body in memory.
+func asBody(s string) capture.Body { return bytes.NewReader([]byte(s)) }

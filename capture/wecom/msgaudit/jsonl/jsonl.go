@@ -219,7 +219,7 @@ func (in *Ingester) prepare(ctx context.Context, ln Line) (ingest.Item, error) {
 		}
 		return it, nil
 	}
-	if err := ingest.ResolveMedia(ctx, m, in.Media, in.Blobs, in.Engine.RetainUntil(in.Engine.Now()).Time); err != nil {
+	if err := ingest.ResolveMedia(ctx, m, in.Media, in.Blobs); err != nil {
 		return it, err
 	}
 	it.Message = m

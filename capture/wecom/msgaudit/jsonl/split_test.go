@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"testing"
@@ -104,14 +105,32 @@ func TestSplitMalformed(t *testing.T) {
 
 // FuzzSplit: any body gives entries or an ErrMalformedBody, never a panic;
 // entries are numbered from 1, never more than MaxEntries, each its exact
-// bytes found in the body and hashed.
+// bytes found in the body and hashed; and the streaming splitter agrees
+// with the in-memory one it replaced (splitInMemory) on entries and on
+// refusals.
 func FuzzSplit(f *testing.F) {
 	m := textMsg("f1", "zhangwei", "wmA", 1700000000000, "x")
 	for _, s := range [][]byte{m, append(append([]byte("["), m...), ']'), []byte(string(m) + "\n" + string(m)), []byte("[{},"), []byte(" \n{}\n\n"), []byte("[1, \"a\", {}]"), []byte("{\"a\":\n1}")} {
 		f.Add(s)
 	}
+	for _, s := range []string{`[{"a":1}, {"b":[2,3]}]`, "{\n  \"pretty\": true\n}\n", `[{"a":1} {"b":2}]`, "\xef\xbb\xbf{\"a\":1}",
+		`[1, "two", null, {"x":"]"}, [true]]`, `[{"a":"\"]"},]`, " \x0000000", `[{]`, `[[}]`} {
+		f.Add([]byte(s))
+	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		got, err := Split(body)
+		want, wantErr := splitInMemory(body)
+		if (err != nil) != (wantErr != nil) {
+			t.Fatalf("streaming: %v; in memory: %v", err, wantErr)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%d entries, in memory %d", len(got), len(want))
+		}
+		for i := range got {
+			if !bytes.Equal(got[i].Data, want[i].Data) || got[i].FullSize != want[i].FullSize {
+				t.Fatalf("entry %d: %q, in memory %q", i+1, got[i].Data, want[i].Data)
+			}
+		}
 		if err != nil {
 			if !errors.Is(err, capture.ErrMalformedBody) || got != nil {
 				t.Fatalf("Split = %d entries, %v", len(got), err)
@@ -130,4 +149,94 @@ func FuzzSplit(f *testing.F) {
 			}
 		}
 	})
+}
+
+// splitInMemory is the splitter as it was before bodies were streamed:
+// the whole body in memory, entries cut out of it. It is the streaming
+// splitter's oracle (FuzzSplit): for a body whose entries fit in
+// MaxLineBytes both give the same entries, or both refuse it.
+func splitInMemory(body []byte) ([]Line, error) {
+	malformed := func(format string, a ...any) ([]Line, error) {
+		return nil, fmt.Errorf("%w: %s", capture.ErrMalformedBody, fmt.Sprintf(format, a...))
+	}
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	if len(trimmed) > 0 && trimmed[0] == '[' {
+		dec := json.NewDecoder(bytes.NewReader(trimmed))
+		if _, err := dec.Token(); err != nil {
+			return malformed("%v", err)
+		}
+		var out []Line
+		for dec.More() {
+			var raw json.RawMessage
+			if err := dec.Decode(&raw); err != nil {
+				return malformed("array element %d: %v", len(out)+1, err)
+			}
+			out = append(out, Line{No: len(out) + 1, Data: []byte(raw), FullSize: int64(len(raw)), FullHash: archive.Hash(raw)})
+			if len(out) > MaxEntries {
+				return malformed("more than %d entries", MaxEntries)
+			}
+		}
+		if _, err := dec.Token(); err != nil {
+			return malformed("after element %d: %v", len(out), err)
+		}
+		if rest := bytes.TrimSpace(trimmed[dec.InputOffset():]); len(rest) > 0 {
+			return malformed("data after the JSON array")
+		}
+		return out, nil
+	}
+	// One JSON value filling the whole body is one message, however it is
+	// laid out; anything else is JSON lines.
+	if len(trimmed) > 0 && trimmed[0] == '{' {
+		dec := json.NewDecoder(bytes.NewReader(trimmed))
+		var raw json.RawMessage
+		if dec.Decode(&raw) == nil && len(bytes.TrimSpace(trimmed[dec.InputOffset():])) == 0 {
+			one := bytes.TrimRight(trimmed, " \t\r\n")
+			return []Line{{No: 1, Data: one, FullSize: int64(len(one)), FullHash: archive.Hash(one)}}, nil
+		}
+	}
+	var out []Line
+	lr := NewLineReader(bytes.NewReader(body))
+	for {
+		ln, err := lr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return malformed("line %d: %v", lr.no+1, err)
+		}
+		out = append(out, ln)
+		if len(out) > MaxEntries {
+			return malformed("more than %d entries", MaxEntries)
+		}
+	}
+	// A trailing empty line after the last object is formatting, not input.
+	for len(out) > 0 && len(bytes.TrimSpace(out[len(out)-1].Data)) == 0 {
+		out = out[:len(out)-1]
+	}
+	return out, nil
+}
+
+// BenchmarkSplit: the streaming splitter (both passes) against the
+// in-memory one it replaced, on a 10 MB JSON array and the same as JSON
+// lines.
+func BenchmarkSplit(b *testing.B) {
+	var lines [][]byte
+	for i := 0; len(lines) < 10000; i++ {
+		lines = append(lines, textMsg(fmt.Sprintf("b%05d", i), "zhangwei", "wmA", 1700000000000+int64(i), strings.Repeat("合同已经发到您邮箱 contract sent ", 30)))
+	}
+	for name, body := range map[string][]byte{
+		"array": append(append([]byte("["), bytes.Join(lines, []byte(",\n"))...), ']'),
+		"lines": append(bytes.Join(lines, []byte("\n")), '\n'),
+	} {
+		for impl, split := range map[string]func([]byte) ([]Line, error){"streaming": Split, "in-memory": splitInMemory} {
+			b.Run(name+"/"+impl, func(b *testing.B) {
+				b.SetBytes(int64(len(body)))
+				for b.Loop() {
+					if got, err := split(body); err != nil || len(got) != len(lines) {
+						b.Fatal(len(got), err)
+					}
+				}
+			})
+		}
+	}
 }

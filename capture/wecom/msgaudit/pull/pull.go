@@ -372,7 +372,7 @@ func (c *Connector) prepare(ctx context.Context, em finance.EncryptedMessage) (i
 		}
 		return it, nil, nil
 	}
-	if err := ingest.ResolveMedia(ctx, m, sdkMedia{c}, c.Blobs, c.Engine.RetainUntil(c.Engine.Now()).Time); err != nil {
+	if err := ingest.ResolveMedia(ctx, m, sdkMedia{c}, c.Blobs); err != nil {
 		return it, nil, err
 	}
 	for i, a := range m.Attachments {
