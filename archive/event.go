@@ -15,6 +15,11 @@ const (
 	EventAlertRaised        = "alert.raised"        // a policy rule matched a message
 	EventReviewAction       = "review.action"       // a reviewer viewed, claimed, commented, escalated, closed or reopened alerts
 	EventAttachmentFetched  = "attachment.fetched"  // media that could not be fetched at capture, fetched later
+	EventKeyRotated         = "key.rotated"         // a new checkpoint signing key, vouched for by the old one
+	// The supervisor evaluated serials From+1..Through with these policy
+	// versions; committed with its cursor, so verify can prove every
+	// message behind the cursor was evaluated.
+	EventSupervisionProgress = "supervision.progress"
 )
 
 // Record ordinals within the event that introduced them.
@@ -194,4 +199,29 @@ type AttachmentFetchedEvent struct {
 	Size      int64  `json:"size"`
 	MediaType string `json:"media_type,omitempty"` // sniffed from the bytes
 	SourceRef string `json:"source_ref"`           // the media id it was fetched by
+}
+
+// KeyRotatedEvent is the payload of key.rotated: checkpoints after the one
+// that commits this event are signed by PublicKey instead of PreviousKey.
+// Note is a signed note (golang.org/x/mod/sumdb/note) by PreviousKey
+// whose text is journal.RotationStatement(origin, PreviousKey, PublicKey):
+// the old key vouches for the new, so a verifier holding any key of the
+// chain (from archive.created's on) can follow it.
+type KeyRotatedEvent struct {
+	PublicKey   string `json:"public_key"`
+	PreviousKey string `json:"previous_key"`
+	Note        string `json:"note"`
+}
+
+// SupervisionProgressEvent is the payload of supervision.progress.
+type SupervisionProgressEvent struct {
+	From     uint64             `json:"from"`     // the supervisor's cursor before this batch
+	Through  uint64             `json:"through"`  // its cursor after: serials From+1..Through were evaluated
+	Policies []PolicyVersionRef `json:"policies"` // every policy version they were evaluated with
+}
+
+// PolicyVersionRef names one version of a policy.
+type PolicyVersionRef struct {
+	Policy  string `json:"policy"`
+	Version int    `json:"version"`
 }

@@ -248,7 +248,7 @@ func BenchmarkVerifyArchive(b *testing.B) {
 	b.ResetTimer()
 	var bytesHashed int64
 	for i := 0; i < b.N; i++ {
-		rep, err := verify.Run(ctx, r, verify.Options{ScratchDir: b.TempDir()})
+		rep, err := verify.Run(ctx, r, verify.Options{Scratch: archivetest.Engines().Scratch, ScratchDir: b.TempDir()})
 		if err != nil || !rep.OK {
 			b.Fatalf("verify: %v %+v", err, rep)
 		}

@@ -8,11 +8,22 @@
 //     stored copy is not identical (it was damaged), Put fails with an
 //     *IntegrityError and leaves the damaged copy for the checker to report.
 //   - Get re-hashes what it reads; a mismatch is an *IntegrityError naming the
-//     id. A missing blob is an error matching ErrNotFound.
+//     id, whose Data holds the bytes read (so that a reader able to verify
+//     parts of them on its own — a pack, each record of which has its own
+//     SHA-256 — can still use the intact parts: one damaged byte must not
+//     make a whole pack of records unreadable). A missing blob is an error
+//     matching ErrNotFound.
 //   - Retention only grows: SetRetention to an earlier time fails with
 //     ErrRetentionShortened. Delete is refused with ErrRetained before
-//     retain-until and ErrLegalHold while a hold is set.
+//     retain-until and ErrLegalHold while a hold is set — the store's own
+//     or the one the caller passes: the caller derives the blob's
+//     retention from the journal, and Delete refuses when either says "not
+//     yet", so an edited retention record in the store (a meta file set to
+//     2001) never lets evidence go early.
 //   - List visits every stored blob exactly once, in no particular order.
+//     Stat and List give StoredAt, when the store first stored the bytes
+//     (by its own clock), so that a checker can tell a blob a writer has
+//     just put, and is about to reference, from one nothing references.
 //   - All methods are safe for concurrent use.
 package blob
 
@@ -33,7 +44,9 @@ type Store interface {
 	List(ctx context.Context, fn func(Info) error) error
 	SetRetention(ctx context.Context, id archive.BlobID, until time.Time) error
 	SetLegalHold(ctx context.Context, id archive.BlobID, on bool) error
-	Delete(ctx context.Context, id archive.BlobID) error
+	// Delete removes a blob whose retention, by the store's records and
+	// by the caller's (journal derived), has passed; see the contract.
+	Delete(ctx context.Context, id archive.BlobID, journal Retention) error
 	Properties() Properties
 }
 
@@ -43,12 +56,21 @@ type PutOptions struct {
 	LegalHold   bool
 }
 
+// Retention is a blob's retention as the caller's own records (the
+// journal) give it, passed to Delete. The zero value says the journal
+// imposes nothing: the store's records alone decide.
+type Retention struct {
+	RetainUntil time.Time // zero when none
+	LegalHold   bool
+}
+
 // Info describes a stored blob.
 type Info struct {
 	ID          archive.BlobID
 	Size        int64
 	RetainUntil time.Time // zero when none
 	LegalHold   bool
+	StoredAt    time.Time // when the bytes were first stored, by the store's clock
 }
 
 // Properties are a store's capabilities, as data.
@@ -82,6 +104,10 @@ type IntegrityError struct {
 	ID     archive.BlobID // expected
 	Actual archive.BlobID // hash of what was read
 	Size   int64          // bytes read
+	// Data, from Get, is what was read (Size bytes hashing to Actual); nil
+	// from other operations. It is damaged evidence: never use it as the
+	// blob, only parts of it that verify by their own hashes.
+	Data []byte
 }
 
 func (e *IntegrityError) Error() string {

@@ -2,9 +2,11 @@ package capture
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -265,6 +267,17 @@ type Report struct {
 	Faults          []FaultReport     `json:"faults"`
 	SilentEmployees []EmployeeReport  `json:"silent_employees"`
 	SilentDays      int               `json:"silent_days"`
+	// Supervision is how far policy evaluation is behind capture.
+	Supervision SupervisionReport `json:"supervision"`
+}
+
+// SupervisionReport is the supervision lag: messages archived that the
+// supervisor has not evaluated yet (its cursor, committed with the
+// journaled supervision.progress, against the newest serial).
+type SupervisionReport struct {
+	EvaluatedThrough uint64 `json:"evaluated_through"` // serial
+	ArchivedThrough  uint64 `json:"archived_through"`  // serial
+	Lag              uint64 `json:"lag"`               // messages not yet evaluated
 }
 
 // ConnectorReport is one connector's state.
@@ -374,6 +387,34 @@ func BuildReport(ctx context.Context, st store.Reader, reg *Registry, conns []co
 		}
 	}
 	sort.Slice(r.SilentEmployees, func(i, j int) bool { return r.SilentEmployees[i].LastSent < r.SilentEmployees[j].LastSent })
+	if r.Supervision, err = supervisionLag(ctx, st); err != nil {
+		return nil, err
+	}
 	r.OK = len(r.Faults) == 0 && len(r.SilentEmployees) == 0
+	return r, nil
+}
+
+func supervisionLag(ctx context.Context, st store.Reader) (SupervisionReport, error) {
+	head, err := st.Head(ctx)
+	if err != nil {
+		return SupervisionReport{}, err
+	}
+	r := SupervisionReport{ArchivedThrough: head.NextSerial - 1}
+	if head.NextSerial == 0 {
+		r.ArchivedThrough = 0
+	}
+	cur, err := st.Cursor(ctx, store.SupervisionCursor)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return r, err
+	default:
+		if r.EvaluatedThrough, err = strconv.ParseUint(cur.Value, 10, 64); err != nil {
+			return r, fmt.Errorf("supervision cursor %q: %w", cur.Value, err)
+		}
+	}
+	if r.ArchivedThrough > r.EvaluatedThrough {
+		r.Lag = r.ArchivedThrough - r.EvaluatedThrough
+	}
 	return r, nil
 }

@@ -142,7 +142,7 @@ func TestHealthFaults(t *testing.T) {
 	if strings.Join(history, ",") != "requests_rejected/raised,media_failed/raised,requests_rejected/resolved,media_failed/resolved" {
 		t.Fatalf("history %v", history)
 	}
-	rep, err := verify.Run(ctx, r, verify.Options{})
+	rep, err := verify.Run(ctx, r, verify.Options{Scratch: archivetest.Engines().Scratch})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -109,7 +109,7 @@ func (e *env) finish() *verify.Report {
 		return nil
 	}
 	defer ro.Close(ctx)
-	rep, err := verify.Run(ctx, ro, verify.Options{ScratchDir: e.scratch})
+	rep, err := verify.Run(ctx, ro, verify.Options{Scratch: archivetest.Engines().Scratch, ScratchDir: e.scratch})
 	if err != nil {
 		t.Errorf("verify.Run: %v", err)
 		return nil

@@ -14,6 +14,7 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -169,6 +170,9 @@ type Engine struct {
 	done     chan struct{}
 
 	tree *journal.Tree // owned by the committer goroutine
+	// lastTime is the time of the newest leaf (owned by the committer):
+	// leaf times never decrease, whatever the clock does.
+	lastTime archive.Time
 
 	sealMu sync.Mutex
 
@@ -265,7 +269,14 @@ func (e *Engine) Now() time.Time { return e.cfg.Now() }
 // retention period, rounded up to the next UTC midnight so that records
 // captured on one day share it (and a pack).
 func (e *Engine) RetainUntil(t time.Time) archive.Time {
-	u := t.UTC().AddDate(e.cfg.RetentionYears, 0, 0)
+	return RetainUntilFor(t, e.cfg.RetentionYears)
+}
+
+// RetainUntilFor is Engine.RetainUntil for a retention of years: what a
+// checker derives from the journal (archive.created's retention_years and
+// an event's time) to tell how long what the event wrote must be kept.
+func RetainUntilFor(t time.Time, years int) archive.Time {
+	u := t.UTC().AddDate(years, 0, 0)
 	d := time.Date(u.Year(), u.Month(), u.Day(), 0, 0, 0, 0, time.UTC)
 	if d.Before(u) {
 		d = d.AddDate(0, 0, 1)
@@ -301,8 +312,11 @@ type request struct {
 	cursor  *store.CursorRow // written with the items
 	// cond, for events, is checked in the commit's transaction before
 	// they are appended; its error fails this request alone.
-	cond  func(ctx context.Context, tx store.Tx) error
-	start time.Time
+	cond func(ctx context.Context, tx store.Tx) error
+	// rotate, for events, is the signer of every checkpoint after the one
+	// that commits them (key rotation).
+	rotate *journal.Signer
+	start  time.Time
 
 	results []Result
 	indexes []uint64
@@ -501,6 +515,21 @@ func (e *Engine) AppendIf(ctx context.Context, cond func(ctx context.Context, tx
 		return nil, err
 	}
 	return r.indexes, nil
+}
+
+// RotateSigner journals ev (a key.rotated event, whose note the current
+// key signed) and from the commit after it signs checkpoints with next:
+// the checkpoint committing ev is the old key's last, so each key's span
+// is provable. It returns ev's journal index once durable.
+func (e *Engine) RotateSigner(ctx context.Context, ev journal.Event, next *journal.Signer) (uint64, error) {
+	if next == nil || ev.Type != archive.EventKeyRotated {
+		return 0, errors.New("ingest: RotateSigner needs a key.rotated event and the next signer")
+	}
+	r := &request{kind: reqEvents, events: []journal.Event{ev}, rotate: next, start: time.Now(), done: make(chan struct{})}
+	if err := e.do(ctx, r); err != nil {
+		return 0, err
+	}
+	return r.indexes[0], nil
 }
 
 // SubmitEvents is AppendWithCursor that returns at once: the events and
@@ -811,12 +840,27 @@ func (e *Engine) commit(batch []*request) (err error) {
 	// Another process may have written since our last commit: continue from
 	// what the database says, never from memory.
 	if e.tree == nil || e.tree.Size() != head.JournalSize {
+		if e.tree != nil && e.tree.Size() < head.JournalSize {
+			if err := e.checkNotRotated(ctx, e.tree.Size(), head.JournalSize); err != nil {
+				return err
+			}
+		}
 		if e.tree, err = journal.LoadTree(ctx, tx, head.JournalSize); err != nil {
 			return err
 		}
+		if e.lastTime, err = e.latestTime(ctx, head); err != nil {
+			return err
+		}
+	}
+	// A clock stepped back (NTP, a VM restored) must not date an event
+	// before the one it follows: the journal's times are evidence, and
+	// checkpoint times must never decrease.
+	now := archive.At(e.cfg.Now())
+	if now.Before(e.lastTime.Time) {
+		now = e.lastTime
 	}
 	c := &commitState{ctx: ctx, tx: tx, tree: e.tree.Clone(), idx: head.JournalSize, serial: head.NextSerial,
-		now: archive.At(e.cfg.Now()), inBatch: map[[2]string][]store.Version{}}
+		now: now, inBatch: map[[2]string][]store.Version{}}
 
 	// One lookup per source for every id in the batch.
 	ids := map[string][]string{}
@@ -893,8 +937,9 @@ func (e *Engine) commit(batch []*request) (err error) {
 			}
 		}
 	}
+	signer := e.signer
 	if c.idx != head.JournalSize {
-		note, err := e.signer.Sign(c.idx, c.tree.Root(), c.now)
+		note, err := signer.Sign(c.idx, c.tree.Root(), c.now)
 		if err != nil {
 			return fmt.Errorf("sign checkpoint %d: %w", c.idx, err)
 		}
@@ -922,8 +967,45 @@ func (e *Engine) commit(batch []*request) (err error) {
 		}
 	}
 	e.tree = c.tree
+	if c.idx != head.JournalSize {
+		e.lastTime = c.now
+	}
+	for _, r := range batch {
+		if r.rotate != nil && r.condErr == nil {
+			e.signer = r.rotate
+		}
+	}
 	e.cfg.Metrics.setJournalSize(c.idx)
 	return nil
+}
+
+// latestTime is the time of the newest commit (its checkpoint's).
+func (e *Engine) latestTime(ctx context.Context, head store.Head) (archive.Time, error) {
+	if head.CheckpointSize == 0 {
+		return archive.Time{}, nil
+	}
+	cp, err := e.st.LatestCheckpoint(ctx)
+	if err != nil {
+		return archive.Time{}, fmt.Errorf("latest checkpoint: %w", err)
+	}
+	return cp.Time, nil
+}
+
+// ErrKeyRotated is returned by a commit when another process rotated the
+// archive's signing key since this engine last committed: its signer is
+// the old key, which must sign nothing more.
+var ErrKeyRotated = errors.New("the archive's signing key was rotated by another process; reopen the archive")
+
+// checkNotRotated looks for a key.rotated event among the leaves another
+// process wrote, [from, to).
+func (e *Engine) checkNotRotated(ctx context.Context, from, to uint64) error {
+	marker := []byte(`"type":"` + archive.EventKeyRotated + `"`)
+	return e.st.Leaves(ctx, from, to, func(idx uint64, _, leaf []byte) error {
+		if bytes.Contains(leaf, marker) {
+			return fmt.Errorf("journal event %d: %w", idx, ErrKeyRotated)
+		}
+		return nil
+	})
 }
 
 func noRecords(context.Context, store.RecordKey, archive.BlobID) ([]byte, error) {

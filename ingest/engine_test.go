@@ -1493,6 +1493,111 @@ func TestFailureIsolationAndConditions(t *testing.T) {
 	verifyJournal(t, e.st, e.ver)
 }
 
+// TestLeafTimesNeverDecrease: a clock stepped back (NTP, a restored VM)
+// does not date an event before the one it follows, in this process or
+// after another process wrote; checkpoint times follow.
+func TestLeafTimesNeverDecrease(t *testing.T) {
+	dir := t.TempDir()
+	e := openEnv(t, dir, ingest.Config{}, nil)
+	if _, err := e.eng.Archive(ctx, "test", []ingest.Item{item("t1", "first")}); err != nil {
+		t.Fatal(err)
+	}
+	t0 := e.clock.Now()
+	e.clock.Add(-60 * 24 * time.Hour)
+	if _, err := e.eng.Archive(ctx, "test", []ingest.Item{item("t2", "after the step back")}); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Set(t0.Add(time.Minute))
+	if _, err := e.eng.Archive(ctx, "test", []ingest.Item{item("t3", "clock back on track")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.eng.Close(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	// Another engine whose clock is behind, on the same database.
+	sg, _ := signer(t)
+	late := ingest.New(ingest.Config{Now: func() time.Time { return t0.Add(-time.Hour) }}, e.st, e.blobs, sg)
+	if _, err := late.Archive(ctx, "test", []ingest.Item{item("t4", "from a process with a slow clock")}); err != nil {
+		t.Fatal(err)
+	}
+	late.Close(ctx, false)
+	var times []time.Time
+	if err := e.st.Leaves(ctx, 0, 100, func(idx uint64, _, leaf []byte) error {
+		ev, err := journal.ParseLeaf(idx, leaf)
+		if err != nil {
+			return err
+		}
+		times = append(times, ev.Time.Time)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := []time.Time{t0, t0, t0.Add(time.Minute), t0.Add(time.Minute)}
+	if fmt.Sprint(times) != fmt.Sprint(want) {
+		t.Fatalf("leaf times %v, want %v", times, want)
+	}
+	var prev time.Time
+	e.st.Checkpoints(ctx, func(c store.CheckpointRow) error {
+		cp, err := e.ver.Open(c.Note)
+		if err != nil || cp.Time.Before(prev) {
+			t.Errorf("checkpoint %d at %s after %s (%v)", c.Size, cp.Time, prev, err)
+		}
+		prev = cp.Time.Time
+		return nil
+	})
+}
+
+// TestRotateSigner: the checkpoint that commits the key.rotated event is
+// the old key's last; every later one is the new key's. An engine of
+// another process, still holding the old key, refuses to sign after it.
+func TestRotateSigner(t *testing.T) {
+	dir := t.TempDir()
+	e := openEnv(t, dir, ingest.Config{}, nil)
+	other, _ := signer(t) // a second engine of "another process", same old key
+	stale := ingest.New(ingest.Config{Now: e.clock.Now}, e.st, e.blobs, other)
+	defer stale.Close(ctx, false)
+	if _, err := stale.Archive(ctx, "test", []ingest.Item{item("r0", "before")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.eng.Archive(ctx, "test", []ingest.Item{item("r1", "before")}); err != nil {
+		t.Fatal(err)
+	}
+	skey, vkey, _ := journal.GenerateKey("wxtest")
+	next, err := journal.NewSigner(origin, skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nextV, _ := journal.NewVerifier(origin, vkey)
+	ev, _ := journal.NewEvent(archive.EventKeyRotated, "test", archive.Time{}, nil, &archive.KeyRotatedEvent{PublicKey: vkey, PreviousKey: keys.verify, Note: "n"})
+	idx, err := e.eng.RotateSigner(ctx, ev, next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.eng.Archive(ctx, "test", []ingest.Item{item("r2", "after")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stale.Archive(ctx, "test", []ingest.Item{item("r3", "stale key")}); !errors.Is(err, ingest.ErrKeyRotated) {
+		t.Fatalf("an engine with the old key signed after the rotation: %v", err)
+	}
+	var sizes []string
+	e.st.Checkpoints(ctx, func(c store.CheckpointRow) error {
+		_, oldErr := e.ver.Open(c.Note)
+		_, newErr := nextV.Open(c.Note)
+		switch {
+		case c.Size <= idx+1 && oldErr == nil && newErr != nil:
+			sizes = append(sizes, fmt.Sprintf("%d:old", c.Size))
+		case c.Size > idx+1 && newErr == nil && oldErr != nil:
+			sizes = append(sizes, fmt.Sprintf("%d:new", c.Size))
+		default:
+			t.Errorf("checkpoint %d (rotation at %d): old key %v, new key %v", c.Size, idx, oldErr, newErr)
+		}
+		return nil
+	})
+	if want := fmt.Sprintf("[1:old 2:old %d:old %d:new]", idx+1, idx+2); fmt.Sprint(sizes) != want {
+		t.Fatalf("checkpoints %v, want %s", sizes, want)
+	}
+}
+
 // TestPushback: with the committer held and its queue full, a request made
 // WithPushback fails at once with ErrPushback and writes nothing; the
 // queued requests still commit once the committer moves again.

@@ -213,7 +213,14 @@ func (e *Engine) sealSegments(ctx context.Context, force, closing bool, st *Seal
 		if err := e.lockLeaves(ctx, seg.First, seg.Leaves); err != nil {
 			return err
 		}
-		id, err := e.blobs.Put(ctx, seg.Encode(), blob.PutOptions{RetainUntil: e.RetainUntil(e.cfg.Now()).Time})
+		// Kept as long as its last event requires: from the later of now
+		// and that event's time (a clock stepped back leaves leaf times
+		// ahead of it), as verify derives it from the journal.
+		keepFrom := e.cfg.Now()
+		if ev, err := journal.DecodeLeaf(end-1, seg.Leaves[len(seg.Leaves)-1]); err == nil && ev.Time.After(keepFrom) {
+			keepFrom = ev.Time.Time
+		}
+		id, err := e.blobs.Put(ctx, seg.Encode(), blob.PutOptions{RetainUntil: e.RetainUntil(keepFrom).Time})
 		if err != nil {
 			return fmt.Errorf("store journal segment: %w", err)
 		}

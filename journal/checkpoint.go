@@ -2,7 +2,9 @@ package journal
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -30,17 +32,45 @@ func GenerateKey(name string) (signerKey, verifierKey string, err error) {
 
 // Signer signs checkpoints for one log origin.
 type Signer struct {
-	origin string
-	s      note.Signer
+	origin      string
+	s           note.Signer
+	verifierKey string
 }
 
 // NewSigner parses a note signer key (as written by GenerateKey).
 func NewSigner(origin, signerKey string) (*Signer, error) {
-	s, err := note.NewSigner(strings.TrimSpace(signerKey))
+	skey := strings.TrimSpace(signerKey)
+	s, err := note.NewSigner(skey)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint signing key: %w", err)
 	}
-	return &Signer{origin: origin, s: s}, nil
+	vkey, err := verifierKeyOf(skey)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint signing key: %w", err)
+	}
+	return &Signer{origin: origin, s: s, verifierKey: vkey}, nil
+}
+
+// verifierKeyOf derives the verifier key "name+hash+base64(0x01‖pub)"
+// from a note signer key "PRIVATE+KEY+name+hash+base64(0x01‖seed)".
+func verifierKeyOf(skey string) (string, error) {
+	parts := strings.SplitN(skey, "+", 5) // base64 may hold a +
+	if len(parts) != 5 || parts[0] != "PRIVATE" || parts[1] != "KEY" {
+		return "", errors.New("not a note signer key")
+	}
+	raw, err := base64.StdEncoding.DecodeString(parts[4])
+	if err != nil || len(raw) != 1+ed25519.SeedSize || raw[0] != 1 {
+		return "", errors.New("not an Ed25519 note signer key")
+	}
+	pub := ed25519.NewKeyFromSeed(raw[1:]).Public().(ed25519.PublicKey)
+	vkey, err := note.NewEd25519VerifierKey(parts[2], pub)
+	if err != nil {
+		return "", err
+	}
+	if !strings.HasPrefix(vkey, parts[2]+"+"+parts[3]+"+") {
+		return "", errors.New("signer key's hash does not match its key")
+	}
+	return vkey, nil
 }
 
 // Origin is the log identity in every checkpoint.
@@ -55,10 +85,45 @@ func (s *Signer) Sign(size uint64, root []byte, at archive.Time) ([]byte, error)
 	return note.Sign(&note.Note{Text: string(body)}, s.s)
 }
 
+// Key returns the note signer key's public (verifier) key.
+func (s *Signer) Key() string {
+	return s.verifierKey
+}
+
+// RotationStatement is the text an archive's current key signs to vouch
+// for the next one (the key.rotated event's note).
+func RotationStatement(origin, previousKey, nextKey string) string {
+	return "wxarchive key rotation\n" + origin + "\n" + strings.TrimSpace(previousKey) + "\n" + strings.TrimSpace(nextKey) + "\n"
+}
+
+// SignStatement signs text (lines ending in newline) as a note.
+func (s *Signer) SignStatement(text string) ([]byte, error) {
+	return note.Sign(&note.Note{Text: text}, s.s)
+}
+
 // Verifier checks checkpoints of one origin.
 type Verifier struct {
 	origin string
 	v      note.Verifier
+	err    error // set by InvalidVerifier
+}
+
+// InvalidVerifier is a Verifier for a key that could not be read: every
+// Open fails with err. A reader opened on an archive whose configured key
+// is damaged still opens, and says why nothing verifies.
+func InvalidVerifier(err error) *Verifier { return &Verifier{err: err} }
+
+// OpenStatement verifies a note signed by this verifier's key and returns
+// its text.
+func (v *Verifier) OpenStatement(b []byte) (string, error) {
+	if v.err != nil {
+		return "", fmt.Errorf("%w: %v", ErrBadCheckpoint, v.err)
+	}
+	n, err := note.Open(b, note.VerifierList(v.v))
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrBadCheckpoint, err)
+	}
+	return n.Text, nil
 }
 
 // NewVerifier parses a note verifier key (the archive's public key).
@@ -75,6 +140,9 @@ var ErrBadCheckpoint = errors.New("invalid checkpoint")
 
 // Open verifies the signature and parses a checkpoint note.
 func (v *Verifier) Open(b []byte) (*Checkpoint, error) {
+	if v.err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadCheckpoint, v.err)
+	}
 	cp, rest, _, err := log.ParseCheckpoint(b, v.origin, v.v)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadCheckpoint, err)

@@ -77,16 +77,34 @@ func NewEvent(typ, actor string, at archive.Time, subject []string, v any) (Even
 // panics; every problem is a *LeafError. A leaf whose recorded index differs
 // from its position is rejected: reordering leaves is tampering.
 func ParseLeaf(index uint64, leaf []byte) (*Event, error) {
+	return parseLeaf(index, leaf, true)
+}
+
+// DecodeLeaf decodes a leaf that ParseLeaf refuses for its size, its
+// spelling or members it does not know, for the readers that must carry on
+// past it: verify (which reports the leaf once and checks the rest) and
+// reindex (which must not drop an acknowledged message because a field was
+// too long). The leaf is still covered by the Merkle tree and the signed
+// checkpoints, so what it says is what the archive committed to; it is
+// only not in the documented form. It still requires one JSON object
+// recording index as its position, with a time, a type, an actor and an
+// object payload, and never panics; every problem is a *LeafError. A leaf
+// ParseLeaf accepts decodes to the same event.
+func DecodeLeaf(index uint64, leaf []byte) (*Event, error) {
+	return parseLeaf(index, leaf, false)
+}
+
+func parseLeaf(index uint64, leaf []byte, strict bool) (*Event, error) {
 	fail := func(format string, a ...any) (*Event, error) {
 		return nil, &LeafError{Index: index, Reason: fmt.Sprintf(format, a...)}
 	}
 	if len(leaf) == 0 {
 		return fail("empty")
 	}
-	if len(leaf) > MaxLeafBytes {
+	if strict && len(leaf) > MaxLeafBytes {
 		return fail("%d bytes, limit %d", len(leaf), MaxLeafBytes)
 	}
-	if !utf8.Valid(leaf) {
+	if strict && !utf8.Valid(leaf) {
 		return fail("invalid UTF-8")
 	}
 	var raw struct {
@@ -98,7 +116,9 @@ func ParseLeaf(index uint64, leaf []byte) (*Event, error) {
 		Payload json.RawMessage `json:"payload"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(leaf))
-	dec.DisallowUnknownFields()
+	if strict {
+		dec.DisallowUnknownFields()
+	}
 	if err := dec.Decode(&raw); err != nil {
 		return fail("%v", err)
 	}
@@ -114,12 +134,15 @@ func ParseLeaf(index uint64, leaf []byte) (*Event, error) {
 		return fail("missing field \"time\"")
 	case raw.Type == nil || !typePattern.MatchString(*raw.Type) || len(*raw.Type) > maxTypeBytes:
 		return fail("missing or invalid field \"type\"")
-	case raw.Actor == nil || len(*raw.Actor) > MaxActorBytes:
+	case raw.Actor == nil || strict && len(*raw.Actor) > MaxActorBytes:
 		return fail("missing or oversize field \"actor\"")
 	case len(raw.Payload) == 0 || raw.Payload[0] != '{':
 		return fail("field \"payload\" must be an object")
 	}
 	ev := &Event{Index: index, Time: *raw.Time, Type: *raw.Type, Actor: *raw.Actor, Subject: raw.Subject, Payload: raw.Payload}
+	if !strict {
+		return ev, nil
+	}
 	// The stored bytes must be exactly what Marshal produces: any other
 	// spelling of the same event would let two different leaves claim to be
 	// the same record.

@@ -12,13 +12,26 @@ func FuzzParseLeaf(f *testing.F) {
 	f.Add(uint64(0), []byte(`{"index":0,"time":"2026-11-27T05:00:00.000Z","type":"message.archived","actor":"cli:root","subject":["serial:1"],"payload":{"a":"保本"}}`))
 	f.Add(uint64(1), []byte(`{"index":1}`))
 	f.Add(uint64(1), []byte(`null`))
+	f.Add(uint64(7), []byte(`{"index": 7,"time":"2026-11-27T05:00:00.000Z","type":"a.b","actor":"x","extra":1,"payload":{}}`))
 	f.Fuzz(func(t *testing.T, index uint64, leaf []byte) {
+		// DecodeLeaf (the lenient reader) never panics either, and
+		// agrees with ParseLeaf on every leaf ParseLeaf accepts.
+		lenient, lerr := DecodeLeaf(index, leaf)
+		if (lenient == nil) == (lerr == nil) {
+			t.Fatalf("DecodeLeaf returned %v with error %v", lenient, lerr)
+		}
 		ev, err := ParseLeaf(index, leaf)
 		if err != nil {
 			if ev != nil {
 				t.Fatal("event returned with error")
 			}
 			return
+		}
+		if lerr != nil {
+			t.Fatalf("DecodeLeaf refuses a leaf ParseLeaf accepts: %v", lerr)
+		}
+		if l, _ := lenient.Marshal(); !bytes.Equal(l, leaf) {
+			t.Fatalf("DecodeLeaf decodes %q as %q", leaf, l)
 		}
 		again, err := ev.Marshal()
 		if err != nil || !bytes.Equal(again, leaf) {
@@ -66,6 +79,39 @@ func FuzzOpenCheckpoint(f *testing.F) {
 		}
 		if !bytes.Equal(b, good) {
 			t.Fatalf("a note the archive did not sign verified: %q", b)
+		}
+	})
+}
+
+// FuzzOpenStatement: a key.rotated event's note comes from the journal
+// (a leaf an attacker may have written). OpenStatement never panics, and
+// returns text only for a note the verifier's key signed.
+func FuzzOpenStatement(f *testing.F) {
+	skey, vkey, err := GenerateKey("wxarchive-fuzz")
+	if err != nil {
+		f.Fatal(err)
+	}
+	_, vnext, _ := GenerateKey("wxarchive-fuzz")
+	s, _ := NewSigner("wxarchive.local/fuzz", skey)
+	v, _ := NewVerifier("wxarchive.local/fuzz", vkey)
+	text := RotationStatement("wxarchive.local/fuzz", vkey, vnext)
+	good, err := s.SignStatement(text)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add([]byte("wxarchive key rotation\nwxarchive.local/fuzz\na\nb\n\n— wxarchive-fuzz AAAA\n"))
+	f.Add([]byte(""))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, err := v.OpenStatement(b)
+		if err != nil {
+			if got != "" {
+				t.Fatal("text returned with an error")
+			}
+			return
+		}
+		if got != text {
+			t.Fatalf("a statement the key did not sign opened: %q", got)
 		}
 	})
 }

@@ -218,6 +218,47 @@ func TestParseLeafRejects(t *testing.T) {
 	}
 }
 
+// TestDecodeLeafCarriesOn: what verify and reindex read past — a leaf
+// refused only for its size or spelling — decodes to what it says; what
+// is not an event at its position still does not.
+func TestDecodeLeafCarriesOn(t *testing.T) {
+	good := `{"index":7,"time":"2026-11-27T05:00:00.000Z","type":"a.b","actor":"x","payload":{"q":"v"}}`
+	decodes := map[string]string{
+		"oversize":                 strings.Replace(good, `"v"`, `"`+strings.Repeat("\\u003c", MaxLeafBytes/6+1)+`"`, 1),
+		"not canonical whitespace": strings.Replace(good, `"index":7`, `"index": 7`, 1),
+		"unknown field":            strings.Replace(good, `"payload"`, `"extra":1,"payload"`, 1),
+		"oversize actor":           strings.Replace(good, `"actor":"x"`, `"actor":"`+strings.Repeat("a", 300)+`"`, 1),
+	}
+	for name, leaf := range decodes {
+		if _, err := ParseLeaf(7, []byte(leaf)); err == nil {
+			t.Errorf("%s: ParseLeaf accepts it", name)
+		}
+		ev, err := DecodeLeaf(7, []byte(leaf))
+		if err != nil || ev.Index != 7 || ev.Type != "a.b" || ev.Time.Millis() != 1795755600000 || ev.Payload[0] != '{' {
+			t.Errorf("%s: DecodeLeaf = %+v, %v", name, ev, err)
+		}
+	}
+	refused := map[string]struct {
+		index uint64
+		leaf  string
+	}{
+		"moved to another position": {8, good},
+		"payload not object":        {7, strings.Replace(good, `"payload":{"q":"v"}`, `"payload":[]`, 1)},
+		"missing type":              {7, strings.Replace(good, `"type":"a.b",`, ``, 1)},
+		"missing time":              {7, strings.Replace(good, `"time":"2026-11-27T05:00:00.000Z",`, ``, 1)},
+		"truncated":                 {7, good[:40]},
+		"trailing data":             {7, good + "{}"},
+		"empty":                     {7, ""},
+	}
+	for name, c := range refused {
+		ev, err := DecodeLeaf(c.index, []byte(c.leaf))
+		var le *LeafError
+		if ev != nil || !errors.As(err, &le) || le.Index != c.index || !errors.Is(err, ErrMalformedLeaf) {
+			t.Errorf("%s: DecodeLeaf = %v, %v", name, ev, err)
+		}
+	}
+}
+
 func TestCheckpointSignVerifyAndForgery(t *testing.T) {
 	skey, vkey, err := GenerateKey("wxarchive-test")
 	if err != nil {
@@ -293,6 +334,37 @@ func TestAppendLeafMatchesMarshal(t *testing.T) {
 		if got := ev.AppendLeaf(nil); string(got) != string(want) {
 			t.Fatalf("AppendLeaf =\n%s\nMarshal =\n%s", got, want)
 		}
+	}
+}
+
+// TestRotationStatement: a signer knows its public key, and a statement
+// it signs (the key.rotated note) opens only under that key.
+func TestRotationStatement(t *testing.T) {
+	s1, v1, _ := GenerateKey("wxarchive-test")
+	_, v2, _ := GenerateKey("wxarchive-test")
+	signer, err := NewSigner("wxarchive.local/t", s1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if signer.Key() != v1 {
+		t.Fatalf("Key() = %q, want %q", signer.Key(), v1)
+	}
+	text := RotationStatement("wxarchive.local/t", v1, v2)
+	n, err := signer.SignStatement(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ver1, _ := NewVerifier("wxarchive.local/t", v1)
+	ver2, _ := NewVerifier("wxarchive.local/t", v2)
+	if got, err := ver1.OpenStatement(n); err != nil || got != text {
+		t.Fatalf("OpenStatement = %q, %v", got, err)
+	}
+	if _, err := ver2.OpenStatement(n); !errors.Is(err, ErrBadCheckpoint) {
+		t.Fatalf("another key opened the statement: %v", err)
+	}
+	bad := InvalidVerifier(errors.New("damaged key"))
+	if _, err := bad.Open(n); !errors.Is(err, ErrBadCheckpoint) || !strings.Contains(err.Error(), "damaged key") {
+		t.Fatalf("InvalidVerifier.Open: %v", err)
 	}
 }
 

@@ -397,6 +397,7 @@ type Repo struct {
 	Records  *Records
 	lock     *os.File
 	guest    bool
+	logger   *slog.Logger
 }
 
 // Open opens the archive in dir.
@@ -412,14 +413,23 @@ func openParts(ctx context.Context, dir string, cfg *Config, opts OpenOptions) (
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	r := &Repo{Dir: dir, Config: cfg}
+	r := &Repo{Dir: dir, Config: cfg, logger: opts.Logger}
+	if r.logger == nil {
+		r.logger = slog.New(slog.DiscardHandler)
+	}
 	defer func() {
 		if err != nil {
 			r.closeParts()
 		}
 	}()
 	if r.Verifier, err = journal.NewVerifier(cfg.Origin, cfg.PublicKey); err != nil {
-		return nil, err
+		if !opts.ReadOnly {
+			return nil, err
+		}
+		// A reader still opens an archive whose configured key is
+		// damaged: verify, given the auditor's key, must run, and says
+		// the configuration is at fault; stats says nothing verifies.
+		r.Verifier, err = journal.InvalidVerifier(fmt.Errorf("public key in %s: %w", ConfigFile, err)), nil
 	}
 	if opts.Exclusive {
 		r.lock, err = lockDir(dir)
@@ -442,6 +452,14 @@ func openParts(ctx context.Context, dir string, cfg *Config, opts OpenOptions) (
 	r.Records = NewRecords(r.Store, r.Blobs)
 	if opts.ReadOnly {
 		return r, nil
+	}
+	if r.lock != nil {
+		if err := r.recoverRotation(ctx, r.Store); err != nil {
+			return nil, fmt.Errorf("finish the signing key rotation: %w", err)
+		}
+		if r.Verifier, err = journal.NewVerifier(cfg.Origin, cfg.PublicKey); err != nil {
+			return nil, err
+		}
 	}
 	skey, err := os.ReadFile(filepath.Join(dir, KeyFile))
 	if err != nil {
@@ -508,12 +526,22 @@ func (r *Repo) closeParts() error {
 // Reindex rebuilds the index from the journal and the records, locating
 // sealed records through the journal (the index being rebuilt cannot be
 // trusted to find them). The caller must hold the archive exclusively.
+// A leaf the journal's reader refuses does not stop it: it is applied as
+// journal.DecodeLeaf reads it, or skipped when it cannot be read, with a
+// warning naming its index either way (verify reports it as a fault).
 func (r *Repo) Reindex(ctx context.Context, progress func(done, total uint64)) error {
 	rec, err := r.Records.FromJournal(ctx)
 	if err != nil {
 		return err
 	}
-	if err := ingest.Reindex(ctx, r.Store, rec.Get, progress); err != nil {
+	malformed := func(le *journal.LeafError, decoded bool) {
+		if decoded {
+			r.logger.Warn("reindex: journal leaf is not in the documented form; indexed as it reads", "index", le.Index, "reason", le.Reason)
+		} else {
+			r.logger.Warn("reindex: journal leaf cannot be read; skipped", "index", le.Index, "reason", le.Reason)
+		}
+	}
+	if err := ingest.Reindex(ctx, r.Store, rec.Get, progress, malformed); err != nil {
 		return err
 	}
 	// An engine with a write-ahead log folds it in now, so that the rebuilt

@@ -161,7 +161,7 @@ func TestReviewWorkflow(t *testing.T) {
 	if n != 8 {
 		t.Fatalf("%d review events, want 8", n)
 	}
-	rep, err := verify.Run(ctx, r, verify.Options{})
+	rep, err := verify.Run(ctx, r, verify.Options{Scratch: archivetest.Engines().Scratch})
 	if err != nil || !rep.OK {
 		t.Fatalf("verify: %v %+v", err, rep)
 	}

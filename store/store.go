@@ -406,6 +406,11 @@ type ReviewActionRow struct {
 	Assignee     string
 }
 
+// SupervisionCursor is the supervisor's cursor: the last serial it
+// evaluated (package supervise writes it; capture health reports the lag
+// behind it; verify proves it against the journal).
+const SupervisionCursor = "supervise"
+
 // CursorRow is where a connector resumes.
 type CursorRow struct {
 	Connector string

@@ -40,7 +40,7 @@ const DefaultBatch = 4096
 const DefaultBatchBytes = 8 << 20
 
 // CursorName is the supervisor's cursor.
-const CursorName = "supervise"
+const CursorName = store.SupervisionCursor
 
 // Supervisor evaluates policies over new messages.
 type Supervisor struct {
@@ -66,6 +66,9 @@ type Supervisor struct {
 	// pending is the last batch's alerts and cursor, still committing.
 	pending       *ingest.EventsFuture
 	pendingCursor uint64
+	// pendingCount is what the batch in flight added to totals, taken
+	// back if it fails (it is then evaluated again).
+	pendingCount Result
 }
 
 // Result is what one pass did.
@@ -121,7 +124,7 @@ func (s *Supervisor) RunOnce(ctx context.Context) (Result, error) {
 			if err != nil && s.Logger != nil && !errors.Is(err, context.Canceled) {
 				s.Logger.Warn("supervision batch not committed; evaluating it again", "err", err)
 			}
-			s.pending = nil
+			s.settled(err)
 		}
 	}
 	if s.pending != nil {
@@ -145,7 +148,14 @@ func (s *Supervisor) RunOnce(ctx context.Context) (Result, error) {
 	last := min(res.Cursor+uint64(batch), head.NextSerial-1)
 	if last <= res.Cursor {
 		res.CaughtUp = true
-		return res, s.flush(ctx)
+		if err := s.flush(ctx); err != nil {
+			return res, err
+		}
+		// Nothing new, but the cursor may have reached the head in a
+		// pass whose commit outlived its context (serve stopping): the
+		// totals say where it is.
+		s.totals.Cursor, s.totals.CaughtUp = res.Cursor, true
+		return res, nil
 	}
 	if s.parsed == nil {
 		s.parsed = map[uint64]*policy.Policy{}
@@ -163,7 +173,11 @@ func (s *Supervisor) RunOnce(ctx context.Context) (Result, error) {
 		if err := s.flush(ctx); err != nil {
 			return res, err
 		}
-		if _, err := s.Engine.AppendWithCursor(ctx, &store.CursorRow{Connector: CursorName, Value: strconv.FormatUint(last, 10)}); err != nil {
+		progress, err := progressEvent(res.Cursor, last, nil)
+		if err != nil {
+			return res, err
+		}
+		if _, err := s.Engine.AppendWithCursor(ctx, &store.CursorRow{Connector: CursorName, Value: strconv.FormatUint(last, 10)}, progress); err != nil {
 			return res, err
 		}
 		res.Cursor, res.CaughtUp = last, true
@@ -255,19 +269,40 @@ func (s *Supervisor) RunOnce(ctx context.Context) (Result, error) {
 	if err := s.flush(ctx); err != nil {
 		return res, err
 	}
-	s.pending = s.Engine.SubmitEvents(ctx, &store.CursorRow{Connector: CursorName, Value: strconv.FormatUint(last, 10)}, events...)
+	progress, err := progressEvent(res.Cursor, last, rows)
+	if err != nil {
+		return res, err
+	}
+	events = append(events, progress)
+	// Queued even if ctx has just ended: the evaluation is done, and
+	// dropping it would only have the next pass do it again.
+	s.pending = s.Engine.SubmitEvents(context.WithoutCancel(ctx), &store.CursorRow{Connector: CursorName, Value: strconv.FormatUint(last, 10)}, events...)
 	s.pendingCursor = last
-	res.Alerts, res.Cursor = len(events), last
+	res.Alerts, res.Cursor = len(events)-1, last
 	res.CaughtUp = last >= head.NextSerial-1
+	s.pendingCount = Result{Evaluated: res.Evaluated, Alerts: res.Alerts}
+	s.totals.Evaluated += res.Evaluated
+	s.totals.Alerts += res.Alerts
+	s.totals.Cursor, s.totals.CaughtUp = res.Cursor, res.CaughtUp
 	if res.CaughtUp {
 		if err := s.flush(ctx); err != nil {
 			return res, err
 		}
 	}
-	s.totals.Evaluated += res.Evaluated
-	s.totals.Alerts += res.Alerts
-	s.totals.Cursor, s.totals.CaughtUp = res.Cursor, res.CaughtUp
 	return res, nil
+}
+
+// progressEvent is the journal's record of a batch evaluated: serials
+// from+1..through, with the policy versions rows (all of them, enabled or
+// not: what the batch was evaluated with). It is committed with the
+// cursor, so the cursor never moves without it and verify can prove
+// every message behind the cursor was evaluated by the versions in force.
+func progressEvent(from, through uint64, rows []store.PolicyRow) (journal.Event, error) {
+	p := archive.SupervisionProgressEvent{From: from, Through: through, Policies: []archive.PolicyVersionRef{}}
+	for _, r := range rows {
+		p.Policies = append(p.Policies, archive.PolicyVersionRef{Policy: r.Policy, Version: r.Version})
+	}
+	return journal.NewEvent(archive.EventSupervisionProgress, "supervisor", archive.Time{}, nil, &p)
 }
 
 // recalledAlerts raises the recalled rules' alerts on the messages a
@@ -319,8 +354,19 @@ func (s *Supervisor) flush(ctx context.Context) error {
 	// or fails on its own, and forgetting it would have the next pass read
 	// a cursor it is about to move — and raise its alerts twice.
 	_, err := s.pending.Wait(context.WithoutCancel(ctx))
-	s.pending = nil
+	s.settled(err)
 	return err
+}
+
+// settled forgets the batch in flight, which committed (err nil) or
+// failed: then what it added to the totals is taken back, since the next
+// pass evaluates it again from the committed cursor.
+func (s *Supervisor) settled(err error) {
+	if err != nil {
+		s.totals.Evaluated -= s.pendingCount.Evaluated
+		s.totals.Alerts -= s.pendingCount.Alerts
+	}
+	s.pending, s.pendingCount = nil, Result{}
 }
 
 // readMessage returns an archived message: from the engine's recent

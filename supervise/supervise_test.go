@@ -13,6 +13,7 @@ import (
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/ingest"
 	"github.com/wxarchive/wxarchive/internal/archivetest"
+	"github.com/wxarchive/wxarchive/journal"
 	"github.com/wxarchive/wxarchive/policy"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/store"
@@ -116,7 +117,7 @@ func TestSupervisor(t *testing.T) {
 	if strings.Join(fc, " ") != "n1" {
 		t.Fatalf("first-contact alerts %v, want n1 only", fc)
 	}
-	rep, err := verify.Run(ctx, r, verify.Options{})
+	rep, err := verify.Run(ctx, r, verify.Options{Scratch: archivetest.Engines().Scratch})
 	if err != nil || !rep.OK {
 		t.Fatalf("verify: %v %+v", err, rep)
 	}
@@ -338,6 +339,96 @@ func TestStopAndCatchUpRaisesOnce(t *testing.T) {
 	})
 	if total != want || len(seen) != want {
 		t.Fatalf("%d alerts on %d messages, want %d once each", total, len(seen), want)
+	}
+}
+
+// progressEvents is the journal's supervision.progress events, in order.
+func progressEvents(t *testing.T, r *repo.Repo) []archive.SupervisionProgressEvent {
+	t.Helper()
+	ctx := context.Background()
+	head, err := r.Store.Head(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []archive.SupervisionProgressEvent
+	if err := r.Store.Leaves(ctx, 0, head.JournalSize, func(idx uint64, _, leaf []byte) error {
+		ev, err := journal.ParseLeaf(idx, leaf)
+		if err != nil {
+			return err
+		}
+		if ev.Type == archive.EventSupervisionProgress {
+			if ev.Actor != "supervisor" {
+				t.Errorf("journal %d: actor %q", idx, ev.Actor)
+			}
+			var p archive.SupervisionProgressEvent
+			if err := ev.DecodePayload(&p); err != nil {
+				return err
+			}
+			out = append(out, p)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestSupervisionProgressJournaled: every batch the supervisor evaluates
+// is journaled once (not once per message) as supervision.progress, with
+// the serials it covers and the policy versions it used, in the commit
+// that moves its cursor; without policies the cursor's jump is journaled
+// too, with no policy.
+func TestSupervisionProgressJournaled(t *testing.T) {
+	ctx := context.Background()
+	r := newArchive(t, true)
+	var items []ingest.Item
+	for i := range 5 {
+		items = append(items, message(fmt.Sprintf("p%d", i), "保本", archive.DirectionOutbound))
+	}
+	if _, err := r.Engine.Archive(ctx, "t", items[:2]); err != nil {
+		t.Fatal(err)
+	}
+	// No policy yet: the cursor moves to the head, journaled.
+	if res, err := (&supervise.Supervisor{Engine: r.Engine, Store: r.Store, Records: noRecords{}}).CatchUp(ctx); err != nil || res.Cursor != 2 {
+		t.Fatalf("catch up without policies: %+v, %v", res, err)
+	}
+	if _, _, err := supervise.Apply(ctx, r.Engine, r.Store, "g.yaml", []byte("policy: g\nrules:\n  - id: r\n    lexicon: [保本]\n"), "cli:test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Engine.Archive(ctx, "t", items[2:]); err != nil {
+		t.Fatal(err)
+	}
+	res, err := (&supervise.Supervisor{Engine: r.Engine, Store: r.Store, Records: r.Records, Batch: 2}).CatchUp(ctx)
+	if err != nil || res.Cursor != 5 {
+		t.Fatalf("catch up: %+v, %v", res, err)
+	}
+	got := progressEvents(t, r)
+	want := []archive.SupervisionProgressEvent{
+		{From: 0, Through: 2, Policies: []archive.PolicyVersionRef{}},
+		{From: 2, Through: 4, Policies: []archive.PolicyVersionRef{{Policy: "g", Version: 1}}},
+		{From: 4, Through: 5, Policies: []archive.PolicyVersionRef{{Policy: "g", Version: 1}}},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("progress events:\n got %+v\nwant %+v", got, want)
+	}
+	cur, err := r.Store.Cursor(ctx, supervise.CursorName)
+	if err != nil || cur.Value != "5" {
+		t.Fatalf("cursor %+v %v", cur, err)
+	}
+	if n := len(alerts(t, r)); n != 3 {
+		t.Fatalf("%d alerts, want 3 (serials 3..5)", n)
+	}
+	// A supervisor that finds the cursor at the head already (another
+	// pass committed it) reports where it is, and journals nothing.
+	again := &supervise.Supervisor{Engine: r.Engine, Store: r.Store, Records: r.Records}
+	if _, err := again.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if tot := again.Totals(); tot.Cursor != 5 || !tot.CaughtUp || tot.Evaluated != 0 {
+		t.Fatalf("totals of a pass with nothing to do: %+v", tot)
+	}
+	if n := len(progressEvents(t, r)); n != 3 {
+		t.Fatalf("%d progress events after a pass with nothing to do", n)
 	}
 }
 

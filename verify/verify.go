@@ -1,10 +1,15 @@
 // Package verify checks an archive end to end and reports every fault it
-// finds, each with a kind and the object at fault (docs/FORMAT.md lists the
-// kinds). It trusts nothing it reads: blobs are re-hashed, the Merkle tree is
-// recomputed from the leaves, every checkpoint signature is checked against
-// the archive's public key (or one the auditor supplies), sealed segments are
-// compared with the database journal, and the index is rebuilt from the
-// journal in a scratch database and compared row by row with the live one.
+// finds, each with a kind and the object at fault (docs/FORMAT.md §7 lists
+// the kinds). It trusts nothing it reads: blobs are re-hashed, the Merkle
+// tree is recomputed from the leaves, every checkpoint signature is
+// checked against the key the journal has in force for it (leaf 0's, then
+// each rotation's, or one the auditor supplies), sealed segments are
+// compared with the database journal, the index is rebuilt from the
+// journal in a scratch store and compared row by row with the live one,
+// and what an insider with file access could change behind the journal's
+// back — blobs nothing references, a database older than its blob store,
+// retention files, the supervisor's cursor, leaf times, the configured
+// key, file modes — is checked against what the journal says.
 package verify
 
 import (
@@ -14,9 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"regexp"
-	"sort"
 	"time"
 
 	"github.com/wxarchive/wxarchive/archive"
@@ -26,7 +29,6 @@ import (
 	"github.com/wxarchive/wxarchive/journal"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/store"
-	"github.com/wxarchive/wxarchive/store/sqlite"
 	"github.com/wxarchive/wxarchive/witness"
 )
 
@@ -54,10 +56,21 @@ const (
 	RecordMismatch        = "record.mismatch" // normalized record disagrees with its journal event
 	PackMalformed         = "pack.malformed"
 	SerialGap             = "serial.gap"
-	IndexMismatch         = "index.mismatch" // a live index row differs from the rebuilt one
-	IndexMissing          = "index.missing"  // a row the journal implies is absent from the index
-	IndexExtra            = "index.extra"    // an index row no journal event explains
-	ConfigPublicKeyChange = "config.public_key"
+	IndexMismatch         = "index.mismatch"    // a live index row differs from the rebuilt one
+	IndexMissing          = "index.missing"     // a row the journal implies is absent from the index
+	IndexExtra            = "index.extra"       // an index row no journal event explains
+	ConfigPublicKeyChange = "config.public_key" // the configured key is damaged or not the key the journal has in force
+
+	BlobUnreferenced     = "blob.unreferenced"       // a blob nothing in the journal (or the segment table) references
+	BlobNewerThanJournal = "blob.newer_than_journal" // a segment or pack of leaves the journal does not have: the database was rolled back
+	BlobRetention        = "blob.retention"          // the store's retention of a blob is shorter than the journal requires
+	FileMode             = "file.mode"               // a key readable by others, or a blob file writable
+	JournalTime          = "journal.time"            // a leaf dated before the leaf it follows
+	KeyRotation          = "key.rotation"            // a key.rotated event the key in force did not sign
+	KeyMismatch          = "key.mismatch"            // the key supplied (--public-key) is not one the journal records
+	SupervisionCursor    = "supervision.cursor"      // the supervisor's cursor disagrees with its journaled progress
+	SupervisionGap       = "supervision.gap"         // a message behind the supervisor's cursor that no progress event covers
+	SupervisionPolicy    = "supervision.policy"      // messages evaluated without a policy version in force
 )
 
 // Fault is one problem found.
@@ -77,12 +90,17 @@ type Stats struct {
 	Blobs       int    `json:"blobs"`
 	BlobBytes   int64  `json:"blob_bytes"`
 	IndexRows   int64  `json:"index_rows"`
+	Keys        int    `json:"keys"` // signing keys in the journal's chain (1 + rotations)
 }
 
 // Report is the result of a run.
 type Report struct {
-	OK       bool          `json:"ok"`
-	Faults   []Fault       `json:"faults"`
+	OK     bool    `json:"ok"`
+	Faults []Fault `json:"faults"`
+	// Notices are findings that are not faults: blobs a crash left behind
+	// whose content the journal already holds (an interrupted seal), and
+	// blobs a running writer stored and has not referenced yet.
+	Notices  []Fault       `json:"notices,omitempty"`
 	Stats    Stats         `json:"stats"`
 	Duration time.Duration `json:"-"`
 }
@@ -99,6 +117,17 @@ type Options struct {
 	MaxFaultsPerKind int
 	// ScratchDir holds the rebuilt index (default: a temporary directory).
 	ScratchDir string
+	// Scratch opens the empty store the index is rebuilt into, in a new
+	// directory verify removes afterwards (required): the engine is the
+	// caller's choice (repo.Engines.Scratch: cmd's engines(), the tests'
+	// archivetest.Engines()); verify never picks an adapter itself.
+	Scratch func(ctx context.Context, dir string) (store.Store, error)
+	// InFlight is how long after it was stored a blob nothing references
+	// yet is taken for one a running writer is about to reference (a
+	// notice, not a fault), when a writer holds the archive (default
+	// DefaultInFlight). Without a writer every unreferenced blob is a
+	// fault.
+	InFlight time.Duration
 	// Witnesses are checkpoint locations outside the archive: the
 	// journal must be consistent with every checkpoint they hold
 	// (witness.go).
@@ -110,13 +139,35 @@ type Options struct {
 	MaxWitnessed int
 }
 
+// DefaultInFlight bounds the time between a writer storing an attachment
+// and committing the message that references it.
+const DefaultInFlight = 10 * time.Minute
+
+// ErrNoScratch is returned by Run when Options.Scratch is not set.
+var ErrNoScratch = errors.New("verify: Options.Scratch (the factory of the scratch index) is required")
+
 type checker struct {
 	ctx    context.Context
 	r      *repo.Repo
 	opts   Options
-	v      *journal.Verifier
 	rep    *Report
 	counts map[string]int
+
+	// The journal's facts read before the main pass (prescan): leaf 0,
+	// the key rotations, the sealed packs.
+	created   *archive.ArchiveCreated
+	rotations []rotation
+	sealed    []store.PackRow
+	// keys is the chain of signing keys; eraEnd[i] the size of the last
+	// checkpoint keys[i] signs (see keys.go).
+	keys   []keyEra
+	eraEnd []uint64
+	// v verifies by the key in force now (the chain's newest). A
+	// checkpoint of any size is verified with openCheckpoint, which picks
+	// the key in force for it; v is for notes known to be of the latest
+	// span.
+	v     *journal.Verifier
+	years int // retention_years from archive.created
 
 	checkpoints map[uint64]store.CheckpointRow
 	cpRoots     map[uint64][]byte // verified signed roots
@@ -125,8 +176,21 @@ type checker struct {
 	records     *repo.Records
 	lastRecords map[store.RecordKey][]byte // the current event's verified records
 	verified    map[archive.BlobID]bool
-	referenced  map[archive.BlobID]string // blob → what refers to it
+	uses        map[archive.BlobID]*blobUse // what refers to each blob, and the retention it requires
+	segments    []store.SegmentRow
+	segmentEnds map[uint64]int // segment End → index in segments
+	sealedEnd   uint64         // leaves below are sealed in segments
+	unfetched   map[uint64]archive.Time
+	prevTime    archive.Time
+	sup         supervision
 	journalSize uint64
+	// at is the time of the snapshot verify reads.
+	at time.Time
+	// malformedLeaves are the leaves reported as journal.leaf_malformed;
+	// unreadSinceMessage is set when one could not be read at all since
+	// the last message event (a serial it held is then not a gap).
+	malformedLeaves    map[uint64]bool
+	unreadSinceMessage bool
 	// st is the index as it was when verify started (a snapshot): a
 	// writer running meanwhile (serve) changes nothing verify reads.
 	st store.Reader
@@ -140,6 +204,16 @@ func (c *checker) fault(kind, object, format string, a ...any) {
 	}
 }
 
+// malformed reports a leaf that is not a canonical event at its position,
+// once however many readers of it notice.
+func (c *checker) malformed(idx uint64, err error) {
+	if c.malformedLeaves[idx] {
+		return
+	}
+	c.malformedLeaves[idx] = true
+	c.fault(JournalLeafMalformed, journalObj(idx), "%v", err)
+}
+
 func (c *checker) progress(phase string, done, total int64) {
 	if c.opts.Progress != nil {
 		c.opts.Progress(phase, done, total)
@@ -150,6 +224,9 @@ func (c *checker) progress(phase string, done, total int64) {
 // problem with the archive itself is a Fault.
 func Run(ctx context.Context, r *repo.Repo, opts Options) (*Report, error) {
 	start := time.Now()
+	if opts.Scratch == nil {
+		return nil, ErrNoScratch
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -162,20 +239,27 @@ func Run(ctx context.Context, r *repo.Repo, opts Options) (*Report, error) {
 	if opts.MaxFaultsPerKind <= 0 {
 		opts.MaxFaultsPerKind = 1000
 	}
+	if opts.InFlight <= 0 {
+		opts.InFlight = DefaultInFlight
+	}
 	c := &checker{ctx: ctx, r: r, opts: opts, rep: &Report{Faults: []Fault{}}, counts: map[string]int{},
 		checkpoints: map[uint64]store.CheckpointRow{}, cpRoots: map[uint64][]byte{}, roots: map[uint64][]byte{},
-		verified: map[archive.BlobID]bool{}, lastRecords: map[store.RecordKey][]byte{}, referenced: map[archive.BlobID]string{}}
-	c.v = r.Verifier
+		verified: map[archive.BlobID]bool{}, malformedLeaves: map[uint64]bool{}, lastRecords: map[store.RecordKey][]byte{},
+		uses: map[archive.BlobID]*blobUse{}, segmentEnds: map[uint64]int{}, unfetched: map[uint64]archive.Time{}}
+	var supplied *journal.Verifier
 	if opts.PublicKey != "" {
 		v, err := journal.NewVerifier(r.Config.Origin, opts.PublicKey)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("--public-key: %w", err)
 		}
-		c.v = v
-		if opts.PublicKey != r.Config.PublicKey {
-			c.fault(ConfigPublicKeyChange, repo.ConfigFile, "the configured public key differs from the one supplied")
-		}
+		supplied = v
 	}
+	// Ages (unsealed records and leaves) are measured at the moment of
+	// the snapshot, not when the check reaches them: a run lasting longer
+	// than the seal delay next to a writer must not find the records the
+	// writer had just committed "unsealed". Read just before the snapshot,
+	// so an age is never overstated.
+	c.at = opts.Now()
 	snap, release, err := r.Store.Snapshot(ctx)
 	if err != nil {
 		return nil, err
@@ -187,14 +271,25 @@ func Run(ctx context.Context, r *repo.Repo, opts Options) (*Report, error) {
 		return nil, err
 	}
 	c.journalSize = head.JournalSize
+	if err := c.prescan(); err != nil {
+		return nil, err
+	}
 	// Records are located through the journal's seal events: the packs
 	// table is part of the index under test.
-	if c.records, err = r.Records.With(snap).FromJournal(ctx); err != nil {
+	c.records = r.Records.With(snap).WithPacks(c.sealed)
+	c.setupKeys(supplied)
+	if err := c.st.Segments(ctx, func(s store.SegmentRow) error {
+		c.segmentEnds[s.End] = len(c.segments)
+		c.segments = append(c.segments, s)
+		c.sealedEnd = max(c.sealedEnd, s.End)
+		c.use(s.Blob, blobRef{kind: refSegment, jidx: s.First, end: s.End}, time.Time{})
+		return nil
+	}); err != nil {
 		return nil, err
 	}
 
 	steps := []func() error{c.loadCheckpoints, c.checkJournal, c.checkCheckpointConsistency, c.checkSegments,
-		c.checkPending, c.checkPacks, c.checkBlobs, c.checkWitnesses}
+		c.checkPending, c.checkPacks, c.checkSupervision, c.checkBlobs, c.checkFileModes, c.checkWitnesses}
 	for _, step := range steps {
 		if err := step(); err != nil {
 			return nil, err
@@ -216,19 +311,29 @@ func blobObj(id archive.BlobID) string {
 	return "blob:" + id.String()
 }
 
-// loadCheckpoints verifies every stored checkpoint's signature.
+// loadCheckpoints verifies every stored checkpoint's signature, each by
+// the key in force for its span (keys.go).
 func (c *checker) loadCheckpoints() error {
+	var rows []store.CheckpointRow
+	if err := c.st.Checkpoints(c.ctx, func(row store.CheckpointRow) error { rows = append(rows, row); return nil }); err != nil {
+		return err
+	}
+	sizes := make([]uint64, len(rows))
+	for i, row := range rows {
+		sizes[i] = row.Size
+	}
+	c.setEras(sizes)
 	var prevTime archive.Time
-	err := c.st.Checkpoints(c.ctx, func(row store.CheckpointRow) error {
+	for _, row := range rows {
 		c.rep.Stats.Checkpoints++
-		cp, err := c.v.Open(row.Note)
+		cp, err := c.openCheckpoint(row.Size, row.Note)
 		if err != nil {
 			c.fault(CheckpointSignature, cpObj(row.Size), "%v", err)
-			return nil
+			continue
 		}
 		if cp.Size != row.Size {
 			c.fault(CheckpointSignature, cpObj(row.Size), "signed size %d stored as %d", cp.Size, row.Size)
-			return nil
+			continue
 		}
 		if cp.Time.Before(prevTime.Time) {
 			c.fault(CheckpointRollback, cpObj(row.Size), "signed at %s, before the previous checkpoint (%s)", cp.Time, prevTime)
@@ -237,10 +342,6 @@ func (c *checker) loadCheckpoints() error {
 		c.checkpoints[row.Size] = row
 		c.cpRoots[row.Size] = cp.Root
 		c.cpSizes = append(c.cpSizes, row.Size)
-		return nil
-	})
-	if err != nil {
-		return err
 	}
 	var latest uint64
 	if n := len(c.cpSizes); n > 0 {
@@ -260,7 +361,7 @@ func (c *checker) loadCheckpoints() error {
 }
 
 type scratch struct {
-	st  *sqlite.Store
+	st  store.Store
 	tx  store.Tx
 	dir string
 }
@@ -278,7 +379,7 @@ func (c *checker) openScratch() (*scratch, error) {
 			return nil, err
 		}
 	}
-	st, err := sqlite.Open(c.ctx, filepath.Join(dir, "rebuilt.db"), sqlite.Options{NoSync: true})
+	st, err := c.opts.Scratch(c.ctx, dir)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -358,11 +459,29 @@ func (c *checker) checkJournal() error {
 		}
 		ev, err := journal.ParseLeaf(idx, leaf)
 		if err != nil {
-			c.fault(JournalLeafMalformed, journalObj(idx), "%v", err)
-			return nil
+			c.malformed(idx, err)
+			// The leaf is still what the tree and the checkpoints commit
+			// to: read it as it is, so that its records, its serial and
+			// its index rows are checked like any other's and the one
+			// fault above is the only one it causes.
+			if ev, err = journal.DecodeLeaf(idx, leaf); err != nil {
+				c.unreadSinceMessage = true
+				return nil
+			}
+		}
+		if ev.Time.Before(c.prevTime.Time) {
+			c.fault(JournalTime, journalObj(idx), "dated %s, before the leaf it follows (%s): leaf times never decrease", ev.Time, c.prevTime)
+		} else {
+			c.prevTime = ev.Time
+		}
+		if i, ok := c.segmentEnds[size]; ok {
+			// The last leaf of a sealed segment: how long the segment
+			// must be kept follows from its time.
+			c.require(c.segments[i].Blob, ingest.RetainUntilFor(ev.Time.Time, c.years).Time)
 		}
 		clear(c.lastRecords)
 		c.checkEventRecords(ev, &nextSerial)
+		c.sup.event(c, ev, nextSerial)
 		if err := ingest.Apply(c.ctx, sc.tx, ev, load); err != nil {
 			// The record faults were reported above; the rebuilt index
 			// will lack this row and the comparison will name it too.
@@ -387,6 +506,16 @@ func (c *checker) checkJournal() error {
 }
 
 var errStop = errors.New("stop")
+
+func ordinalName(ord uint32) string {
+	switch ord {
+	case archive.OrdinalRaw:
+		return "raw"
+	case archive.OrdinalNormalized:
+		return "normalized"
+	}
+	return fmt.Sprintf("ordinal %d", ord)
+}
 
 type nodeKey struct {
 	level uint
@@ -418,18 +547,24 @@ func (c *checker) loadNodes() (map[nodeKey][]byte, error) {
 }
 
 func (c *checker) checkEventRecords(ev *journal.Event, nextSerial *uint64) {
+	// A message's records are named by its serial (what a person looks
+	// up), the detail giving the journal index and the ordinal.
+	var serial uint64
 	get := func(ord uint32, want archive.BlobID) ([]byte, bool) {
 		b, err := c.records.Get(c.ctx, store.RecordKey{JournalIndex: ev.Index, Ordinal: ord}, want)
-		obj := fmt.Sprintf("record:%d/%d", ev.Index, ord)
+		obj, what := fmt.Sprintf("record:%d/%d", ev.Index, ord), fmt.Sprintf("record %d/%d", ev.Index, ord)
+		if serial != 0 {
+			obj, what = fmt.Sprintf("serial:%d", serial), fmt.Sprintf("serial %d, %s record (journal index %d, ordinal %d)", serial, ordinalName(ord), ev.Index, ord)
+		}
 		switch {
 		case errors.Is(err, repo.ErrRecordMissing):
-			c.fault(RecordMissing, obj, "%v", err)
+			c.fault(RecordMissing, obj, "%s: %v", what, err)
 			return nil, false
 		case errors.Is(err, blob.ErrNotFound):
-			c.fault(RecordMissing, obj, "%v", err)
+			c.fault(RecordMissing, obj, "%s: %v", what, err)
 			return nil, false
 		case err != nil:
-			c.fault(RecordCorrupt, obj, "%v", err)
+			c.fault(RecordCorrupt, obj, "%s: %v", what, err)
 			return nil, false
 		}
 		c.lastRecords[store.RecordKey{JournalIndex: ev.Index, Ordinal: ord}] = b
@@ -439,17 +574,20 @@ func (c *checker) checkEventRecords(ev *journal.Event, nextSerial *uint64) {
 	case archive.EventMessageArchived, archive.EventMessageConflict:
 		var p archive.MessageEvent
 		if err := ev.DecodePayload(&p); err != nil {
-			c.fault(JournalLeafMalformed, journalObj(ev.Index), "%v", err)
+			c.malformed(ev.Index, err)
+			c.unreadSinceMessage = true
 			return
 		}
 		c.rep.Stats.Messages++
-		if p.Serial != *nextSerial {
+		serial = p.Serial
+		// Serials held by leaves that could not be read are not gaps:
+		// the leaf is the fault, reported once.
+		if p.Serial != *nextSerial && !(c.unreadSinceMessage && p.Serial > *nextSerial) {
 			c.fault(SerialGap, fmt.Sprintf("serial:%d", p.Serial), "journal event %d has serial %d, expected %d", ev.Index, p.Serial, *nextSerial)
 		}
 		*nextSerial = p.Serial + 1
-		if _, ok := get(archive.OrdinalRaw, p.Raw); !ok {
-			// reported
-		}
+		c.unreadSinceMessage = false
+		get(archive.OrdinalRaw, p.Raw) // a fault, if any, is reported by get
 		if b, ok := get(archive.OrdinalNormalized, p.Record); ok {
 			var m archive.Message
 			if err := json.Unmarshal(b, &m); err != nil {
@@ -459,35 +597,42 @@ func (c *checker) checkEventRecords(ev *journal.Event, nextSerial *uint64) {
 					m.SourceID, m.Kind, m.SentAt, p.SourceID, p.Kind, p.SentAt)
 			}
 		}
+		unfetched := false
 		for i, a := range p.Attachments {
 			if !a.Blob.IsZero() {
-				c.referenced[a.Blob] = fmt.Sprintf("attachment %d of serial %d", i, p.Serial)
+				c.use(a.Blob, blobRef{kind: refAttachment, serial: p.Serial, ord: i, jidx: ev.Index}, c.attachmentRetention(ev.Index, p.RetainUntil.Time))
 			}
+			unfetched = unfetched || a.Status != archive.AttachmentFetched
+		}
+		if unfetched {
+			// attachment.fetched may add its media later, with the
+			// message's retention.
+			c.unfetched[p.Serial] = p.RetainUntil
 		}
 	case archive.EventInputRejected:
 		var p archive.RejectEvent
 		if err := ev.DecodePayload(&p); err != nil {
-			c.fault(JournalLeafMalformed, journalObj(ev.Index), "%v", err)
+			c.malformed(ev.Index, err)
 			return
 		}
 		get(archive.OrdinalRaw, p.Raw)
 	case archive.EventRecordsSealed:
 		var p archive.SealEvent
 		if err := ev.DecodePayload(&p); err != nil {
-			c.fault(JournalLeafMalformed, journalObj(ev.Index), "%v", err)
+			c.malformed(ev.Index, err)
 			return
 		}
-		c.referenced[p.Pack] = fmt.Sprintf("pack sealed by journal event %d", ev.Index)
+		c.use(p.Pack, blobRef{kind: refPack, jidx: ev.Index}, p.RetainUntil.Time)
 	case archive.EventAttachmentFetched:
 		var p archive.AttachmentFetchedEvent
 		if err := ev.DecodePayload(&p); err != nil {
-			c.fault(JournalLeafMalformed, journalObj(ev.Index), "%v", err)
+			c.malformed(ev.Index, err)
 			return
 		}
 		if p.Serial >= *nextSerial {
 			c.fault(RecordMismatch, fmt.Sprintf("serial:%d", p.Serial), "journal event %d fetches media for a message not archived before it", ev.Index)
 		}
-		c.referenced[p.Blob] = fmt.Sprintf("attachment %d of serial %d, fetched by journal event %d", p.Ordinal, p.Serial, ev.Index)
+		c.use(p.Blob, blobRef{kind: refFetched, serial: p.Serial, ord: p.Ordinal, jidx: ev.Index}, c.attachmentRetention(ev.Index, c.unfetched[p.Serial].Time))
 	}
 }
 
@@ -522,10 +667,7 @@ func (c *checker) checkCheckpointConsistency() error {
 
 // checkSegments compares the WORM copy of the journal with the database.
 func (c *checker) checkSegments() error {
-	var segs []store.SegmentRow
-	if err := c.st.Segments(c.ctx, func(s store.SegmentRow) error { segs = append(segs, s); return nil }); err != nil {
-		return err
-	}
+	segs := c.segments
 	var latestCP uint64
 	if n := len(c.cpSizes); n > 0 {
 		latestCP = c.cpSizes[n-1]
@@ -568,7 +710,7 @@ func (c *checker) checkSegments() error {
 			return err
 		}
 		for _, note := range seg.Checkpoints {
-			cp, err := c.v.Open(note)
+			cp, err := c.openCheckpoint(noteSize(note), note)
 			if err != nil {
 				c.fault(SegmentMismatch, obj, "sealed checkpoint: %v", err)
 				continue
@@ -591,33 +733,35 @@ func (c *checker) checkSegments() error {
 		// Unsealed leaves are normal for a few seconds after a commit.
 		var t archive.Time
 		_ = c.st.Leaves(c.ctx, next, next+1, func(idx uint64, _, leaf []byte) error {
-			if ev, err := journal.ParseLeaf(idx, leaf); err == nil {
+			if ev, err := journal.DecodeLeaf(idx, leaf); err == nil {
 				t = ev.Time
 			}
 			return nil
 		})
-		if !t.IsZero() && c.opts.Now().Sub(t.Time) > c.opts.SealDelay {
-			c.fault(JournalUnsealed, journalObj(next), "leaves %d..%d not sealed since %s (bound %s)", next, c.journalSize-1, t, c.opts.SealDelay)
+		if !t.IsZero() && c.at.Sub(t.Time) > c.opts.SealDelay {
+			c.fault(JournalUnsealed, journalObj(next), "leaves %d..%d not sealed since %s (bound %s, at %s)", next, c.journalSize-1, t, c.opts.SealDelay, archive.At(c.at))
 		}
 	}
 	return nil
 }
 
 func (c *checker) checkPending() error {
-	now := c.opts.Now()
 	return c.st.PendingRecords(c.ctx, store.RecordKey{}, 0, func(r store.PendingRecord) error {
 		obj := fmt.Sprintf("record:%d/%d", r.Key.JournalIndex, r.Key.Ordinal)
 		if archive.Hash(r.Data) != r.Hash {
 			c.fault(RecordCorrupt, obj, "pending record does not match its hash")
 		}
-		if now.Sub(r.CreatedAt.Time) > c.opts.SealDelay {
-			c.fault(RecordUnsealed, obj, "captured %s, not sealed within %s", r.CreatedAt, c.opts.SealDelay)
+		if c.at.Sub(r.CreatedAt.Time) > c.opts.SealDelay {
+			c.fault(RecordUnsealed, obj, "captured %s, not sealed within %s (at %s)", r.CreatedAt, c.opts.SealDelay, archive.At(c.at))
 		}
 		return nil
 	})
 }
 
-// checkPacks parses every indexed pack and checks every record in it.
+// checkPacks checks every indexed pack was sealed by the journal and
+// parses it, damaged or not: its records are checked one by one where the
+// journal references them (checkEventRecords), each by its own hash, so a
+// damaged pack costs one fault per damaged record and one for the blob.
 func (c *checker) checkPacks() error {
 	var rows []store.PackRow
 	if err := c.st.Packs(c.ctx, func(p store.PackRow) error { rows = append(rows, p); return nil }); err != nil {
@@ -626,20 +770,17 @@ func (c *checker) checkPacks() error {
 	for i, p := range rows {
 		c.rep.Stats.Packs++
 		c.progress("packs", int64(i), int64(len(rows)))
-		if _, ok := c.referenced[p.Blob]; !ok {
+		if u := c.uses[p.Blob]; u == nil || !u.has(refPack) {
 			c.fault(IndexExtra, "pack:"+p.Blob.String(), "indexed pack not sealed by any journal event")
 		}
-		b, ok := c.getBlob(p.Blob, "pack")
-		if !ok {
+		b, _ := c.getBlob(p.Blob, "pack")
+		if b == nil {
 			continue
 		}
 		pk, err := pack.Parse(b)
 		if err != nil {
 			c.fault(PackMalformed, "pack:"+p.Blob.String(), "%v", err)
 			continue
-		}
-		for _, err := range pk.Verify() {
-			c.fault(RecordCorrupt, "pack:"+p.Blob.String(), "%v", err)
 		}
 		if pk.Len() != p.Count {
 			c.fault(PackMalformed, "pack:"+p.Blob.String(), "holds %d records, sealed with %d", pk.Len(), p.Count)
@@ -648,17 +789,27 @@ func (c *checker) checkPacks() error {
 	return nil
 }
 
-// getBlob reads (and so re-hashes) a blob, recording faults.
-func (c *checker) getBlob(id archive.BlobID, what string) ([]byte, bool) {
+// getBlob reads (and so re-hashes) a blob, recording faults. ok is false
+// for any fault; the bytes of a damaged blob are still returned, for the
+// checks that can use its intact parts (a pack's records).
+func (c *checker) getBlob(id archive.BlobID, what string) (b []byte, ok bool) {
 	b, err := c.r.Blobs.Get(c.ctx, id)
 	c.verified[id] = true
 	var ie *blob.IntegrityError
 	switch {
 	case errors.As(err, &ie):
 		c.fault(BlobCorrupt, blobObj(id), "%s: %v", what, err)
-		return nil, false
+		return ie.Data, false
 	case errors.Is(err, blob.ErrNotFound):
-		c.fault(BlobMissing, blobObj(id), "%s is missing from the blob store", what)
+		if u := c.uses[id]; u != nil {
+			// Name everything that shares the blob (one sticker, many
+			// messages): each is evidence lost.
+			for _, ref := range u.refs {
+				c.fault(BlobMissing, blobObj(id), "%s is missing from the blob store", ref)
+			}
+		} else {
+			c.fault(BlobMissing, blobObj(id), "%s is missing from the blob store", what)
+		}
 		return nil, false
 	case err != nil:
 		c.fault(BlobUnreadable, blobObj(id), "%s: %v", what, err)
@@ -667,45 +818,6 @@ func (c *checker) getBlob(id archive.BlobID, what string) ([]byte, bool) {
 	c.rep.Stats.Blobs++
 	c.rep.Stats.BlobBytes += int64(len(b))
 	return b, true
-}
-
-// checkBlobs re-hashes every blob not already read, and reports referenced
-// blobs that are absent.
-func (c *checker) checkBlobs() error {
-	var infos []blob.Info
-	var total int64
-	err := c.r.Blobs.List(c.ctx, func(i blob.Info) error {
-		if !c.verified[i.ID] {
-			infos = append(infos, i)
-			total += i.Size
-		}
-		return nil
-	})
-	if err != nil {
-		// A store that cannot list itself (e.g. a damaged retention file)
-		// is a finding, not a reason to stop: the blobs listed so far and
-		// every referenced blob are still checked.
-		c.fault(BlobUnreadable, "blob store", "listing the blob store failed: %v", err)
-	}
-	sort.Slice(infos, func(a, b int) bool { return bytes.Compare(infos[a].ID[:], infos[b].ID[:]) < 0 })
-	var done int64
-	for _, i := range infos {
-		c.progress("blobs", done, total)
-		c.getBlob(i.ID, "blob")
-		done += i.Size
-	}
-	c.progress("blobs", total, total)
-	ids := make([]archive.BlobID, 0, len(c.referenced))
-	for id := range c.referenced {
-		ids = append(ids, id)
-	}
-	sort.Slice(ids, func(a, b int) bool { return bytes.Compare(ids[a][:], ids[b][:]) < 0 })
-	for _, id := range ids {
-		if !c.verified[id] {
-			c.getBlob(id, c.referenced[id])
-		}
-	}
-	return nil
 }
 
 var zeroPad = regexp.MustCompile(`=0+(\d)`)
@@ -717,7 +829,7 @@ func displayKey(k string) string {
 type dumpRow struct{ table, key, row string }
 
 // compareIndex merge-joins the live projection with the rebuilt one.
-func (c *checker) compareIndex(rebuilt *sqlite.Store) error {
+func (c *checker) compareIndex(rebuilt store.Reader) error {
 	ctx, cancel := context.WithCancel(c.ctx)
 	defer cancel()
 	stream := func(r store.Reader) (<-chan dumpRow, <-chan error) {

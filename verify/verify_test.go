@@ -5,7 +5,9 @@ import (
 	"context"
 	"database/sql"
 	"encoding/base64"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,6 +24,7 @@ import (
 	"github.com/wxarchive/wxarchive/journal"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/store"
+	"github.com/wxarchive/wxarchive/supervise"
 	"github.com/wxarchive/wxarchive/verify"
 )
 
@@ -60,6 +63,11 @@ func buildArchive(t *testing.T) string {
 	if sum.Archived != 32 {
 		t.Fatalf("archived %d of the fixture", sum.Archived)
 	}
+	// A policy in force for what follows, so that supervision has
+	// something to prove.
+	if _, _, err := supervise.Apply(ctx, r.Engine, r.Store, "guarantees.yaml", []byte(testPolicy), "cli:test"); err != nil {
+		t.Fatal(err)
+	}
 	// A conflicting version and a rejected line.
 	extra := `{"msgid":"fx0001_1700000001","action":"send","from":"zhangwei","tolist":["wmExtClient001"],"roomid":"","msgtime":1700000060000,"msgtype":"text","text":{"content":"edited"}}` + "\n" + `{"msgid": 5}` + "\n"
 	in.Origin = "file:extra"
@@ -78,13 +86,24 @@ func buildArchive(t *testing.T) string {
 	if _, err := r.Engine.Append(ctx, access); err != nil {
 		t.Fatal(err)
 	}
+	sup := &supervise.Supervisor{Engine: r.Engine, Store: r.Store, Records: r.Records}
+	if res, err := sup.CatchUp(ctx); err != nil || res.Cursor != 33 {
+		t.Fatalf("supervision: %+v %v", res, err)
+	}
 	if err := r.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
 	return dir
 }
 
-func copyDir(t *testing.T, src string) string {
+const testPolicy = `policy: guarantees
+description: Guaranteed returns (test)
+rules:
+  - id: zh-guarantee
+    lexicon: [保本, 保收益]
+`
+
+func copyDir(t testing.TB, src string) string {
 	t.Helper()
 	dst := filepath.Join(t.TempDir(), "copy")
 	if out, err := exec.Command("cp", "-a", src, dst).CombinedOutput(); err != nil {
@@ -101,7 +120,7 @@ func run(t *testing.T, dir string, now time.Time) *verify.Report {
 		t.Fatal(err)
 	}
 	defer r.Close(ctx)
-	rep, err := verify.Run(ctx, r, verify.Options{Now: func() time.Time { return now }, ScratchDir: t.TempDir()})
+	rep, err := verify.Run(ctx, r, verify.Options{Scratch: archivetest.Engines().Scratch, Now: func() time.Time { return now }, ScratchDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +153,7 @@ func blobPath(dir string, id archive.BlobID) string {
 	return filepath.Join(dir, repo.BlobDir, "objects", s[:2], s)
 }
 
-func flipByte(t *testing.T, path string, off int64) {
+func flipByte(t testing.TB, path string, off int64) {
 	t.Helper()
 	os.Chmod(path, 0o644)
 	b, err := os.ReadFile(path)
@@ -145,9 +164,12 @@ func flipByte(t *testing.T, path string, off int64) {
 	if err := os.WriteFile(path, b, 0o444); err != nil {
 		t.Fatal(err)
 	}
+	// As careful an intruder would: the mode it had (file.mode is a test
+	// of its own).
+	os.Chmod(path, 0o444)
 }
 
-func readOnly(t *testing.T, dir string) *repo.Repo {
+func readOnly(t testing.TB, dir string) *repo.Repo {
 	t.Helper()
 	r, err := archivetest.Open(context.Background(), dir, repo.OpenOptions{ReadOnly: true})
 	if err != nil {
@@ -454,7 +476,7 @@ func TestVerifyWhileWriting(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := verify.Run(ctx, r, verify.Options{ScratchDir: t.TempDir()})
+		rep, err := verify.Run(ctx, r, verify.Options{Scratch: archivetest.Engines().Scratch, ScratchDir: t.TempDir()})
 		r.Close(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -468,5 +490,42 @@ func TestVerifyWhileWriting(t *testing.T) {
 	close(stop)
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestScratchFromTheCaller: verify picks no storage engine itself; the
+// scratch index comes from the caller's factory, and without one Run
+// refuses to start rather than guess.
+func TestScratchFromTheCaller(t *testing.T) {
+	ctx := context.Background()
+	dir := buildArchive(t)
+	r := readOnly(t, dir)
+	if _, err := verify.Run(ctx, r, verify.Options{}); !errors.Is(err, verify.ErrNoScratch) {
+		t.Fatalf("Run without Scratch: %v", err)
+	}
+	var opened []string
+	rep, err := verify.Run(ctx, r, verify.Options{ScratchDir: t.TempDir(), Scratch: func(ctx context.Context, dir string) (store.Store, error) {
+		opened = append(opened, dir)
+		return archivetest.Engines().Scratch(ctx, dir)
+	}})
+	if err != nil || !rep.OK {
+		t.Fatalf("Run: %v %+v", err, rep)
+	}
+	if len(opened) != 1 {
+		t.Fatalf("scratch opened %d times", len(opened))
+	}
+	if _, err := os.Stat(opened[0]); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("scratch directory %s left behind (%v)", opened[0], err)
+	}
+	// Its own imports (repo still opens the archive's engines until they
+	// are chosen in cmd/: the architecture test checks the whole graph).
+	out, err := exec.Command("go", "list", "-f", `{{join .Imports " "}}`, "github.com/wxarchive/wxarchive/verify").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v %s", err, out)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		if strings.HasPrefix(dep, "github.com/wxarchive/wxarchive/store/") {
+			t.Errorf("verify depends on the adapter %s", dep)
+		}
 	}
 }

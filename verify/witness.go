@@ -49,7 +49,7 @@ func (c *checker) checkWitnesses() error {
 	if row, err := c.st.LatestCheckpoint(c.ctx); err == nil {
 		// An unverifiable newest checkpoint is reported by the checkpoint
 		// checks; witnessed roots are then compared with the tree alone.
-		latest, _ = c.v.Open(row.Note)
+		latest, _ = c.openCheckpoint(row.Size, row.Note)
 	}
 	origin := c.r.Config.Origin
 	for _, src := range c.opts.Witnesses {
@@ -81,7 +81,9 @@ func (c *checker) checkWitnesses() error {
 }
 
 func (c *checker) checkWitnessed(obj string, note []byte, latest *journal.Checkpoint) {
-	cp, err := c.v.Open(note)
+	// Signed by the key in force for its size (keys.go): a checkpoint
+	// witnessed before a key rotation is the old key's.
+	cp, err := c.openCheckpoint(noteSize(note), note)
 	if err != nil {
 		c.fault(WitnessSignature, obj, "not a checkpoint of this archive signed by its key: %v", err)
 		return

@@ -91,7 +91,7 @@ func (w *witnesses) publish(t *testing.T, dir string) {
 func runWith(t *testing.T, dir string, now time.Time, opts verify.Options) *verify.Report {
 	t.Helper()
 	opts.Now = func() time.Time { return now }
-	opts.ScratchDir = t.TempDir()
+	opts.Scratch, opts.ScratchDir = archivetest.Engines().Scratch, t.TempDir()
 	rep, err := verify.Run(context.Background(), readOnly(t, dir), opts)
 	if err != nil {
 		t.Fatal(err)

@@ -62,6 +62,8 @@ func Run(t *testing.T, open func(t *testing.T) (blob.Store, Tamperer)) {
 	t.Run("DeleteRetained", func(t *testing.T) { testDeleteRetained(t, store(t)) })
 	t.Run("DeleteLegalHold", func(t *testing.T) { testDeleteLegalHold(t, store(t)) })
 	t.Run("DeleteExpired", func(t *testing.T) { testDeleteExpired(t, store(t)) })
+	t.Run("DeleteJournalRetention", func(t *testing.T) { testDeleteJournalRetention(t, store(t)) })
+	t.Run("StoredAt", func(t *testing.T) { testStoredAt(t, store(t)) })
 	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, store(t)) })
 	t.Run("ConcurrentRetention", func(t *testing.T) { testConcurrentRetention(t, store(t)) })
 	t.Run("Cancelled", func(t *testing.T) { testCancelled(t, store(t)) })
@@ -255,7 +257,7 @@ func testNotFound(t *testing.T, s blob.Store) {
 	wantErr(t, err, blob.ErrNotFound, "stat", id)
 	wantErr(t, s.SetRetention(ctx, id, now().Add(time.Hour)), blob.ErrNotFound, "set-retention", id)
 	wantErr(t, s.SetLegalHold(ctx, id, true), blob.ErrNotFound, "set-legal-hold", id)
-	wantErr(t, s.Delete(ctx, id), blob.ErrNotFound, "delete", id)
+	wantErr(t, s.Delete(ctx, id, blob.Retention{}), blob.ErrNotFound, "delete", id)
 	// None of them may have created it.
 	_, err = s.Stat(ctx, id)
 	wantErr(t, err, blob.ErrNotFound, "stat", id)
@@ -304,7 +306,7 @@ func testList(t *testing.T, s blob.Store) {
 	}
 	// A deleted blob is no longer listed.
 	gone := put(t, s, content("list-deleted", 5), blob.PutOptions{})
-	if err := s.Delete(ctx, gone); err != nil {
+	if err := s.Delete(ctx, gone, blob.Retention{}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -377,7 +379,7 @@ func testDeleteRetained(t *testing.T, s blob.Store) {
 	ctx := context.Background()
 	data := content("retained", 40)
 	id := put(t, s, data, blob.PutOptions{RetainUntil: now().Add(time.Hour)})
-	wantErr(t, s.Delete(ctx, id), blob.ErrRetained, "delete", id)
+	wantErr(t, s.Delete(ctx, id, blob.Retention{}), blob.ErrRetained, "delete", id)
 	mustGet(t, s, id, data)
 
 	// Retention set after the Put counts the same.
@@ -386,7 +388,7 @@ func testDeleteRetained(t *testing.T, s blob.Store) {
 	if err := s.SetRetention(ctx, id2, now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	wantErr(t, s.Delete(ctx, id2), blob.ErrRetained, "delete", id2)
+	wantErr(t, s.Delete(ctx, id2, blob.Retention{}), blob.ErrRetained, "delete", id2)
 	mustGet(t, s, id2, data2)
 }
 
@@ -395,7 +397,7 @@ func testDeleteLegalHold(t *testing.T, s blob.Store) {
 	data := content("hold", 40)
 	// Past retain-until: only the hold protects it.
 	id := put(t, s, data, blob.PutOptions{RetainUntil: now().Add(-time.Hour), LegalHold: true})
-	wantErr(t, s.Delete(ctx, id), blob.ErrLegalHold, "delete", id)
+	wantErr(t, s.Delete(ctx, id, blob.Retention{}), blob.ErrLegalHold, "delete", id)
 	mustGet(t, s, id, data)
 
 	// A hold set after the Put, on a blob without retention.
@@ -404,19 +406,19 @@ func testDeleteLegalHold(t *testing.T, s blob.Store) {
 	if err := s.SetLegalHold(ctx, id2, true); err != nil {
 		t.Fatal(err)
 	}
-	wantErr(t, s.Delete(ctx, id2), blob.ErrLegalHold, "delete", id2)
+	wantErr(t, s.Delete(ctx, id2, blob.Retention{}), blob.ErrLegalHold, "delete", id2)
 	mustGet(t, s, id2, data2)
 
 	// Released: deletable, then gone.
 	if err := s.SetLegalHold(ctx, id, false); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Delete(ctx, id); err != nil {
+	if err := s.Delete(ctx, id, blob.Retention{}); err != nil {
 		t.Fatalf("Delete after the hold was released and retention passed: %v", err)
 	}
 	_, err := s.Get(ctx, id)
 	wantErr(t, err, blob.ErrNotFound, "get", id)
-	wantErr(t, s.Delete(ctx, id), blob.ErrNotFound, "delete", id)
+	wantErr(t, s.Delete(ctx, id, blob.Retention{}), blob.ErrNotFound, "delete", id)
 	mustGet(t, s, id2, data2)
 }
 
@@ -425,7 +427,7 @@ func testDeleteExpired(t *testing.T, s blob.Store) {
 	for i, opts := range []blob.PutOptions{{}, {RetainUntil: now().Add(-time.Hour)}} {
 		data := content(fmt.Sprint("expired", i), 64)
 		id := put(t, s, data, opts)
-		if err := s.Delete(ctx, id); err != nil {
+		if err := s.Delete(ctx, id, blob.Retention{}); err != nil {
 			t.Fatalf("Delete of %+v: %v", opts, err)
 		}
 		_, err := s.Get(ctx, id)
@@ -440,6 +442,66 @@ func testDeleteExpired(t *testing.T, s blob.Store) {
 		if i == 0 {
 			wantRetention(t, s, id, time.Time{}, false)
 		}
+	}
+}
+
+// testDeleteJournalRetention: the retention the caller derives from the
+// journal binds Delete as much as the store's own record, so an edited
+// record (retention shortened behind the store's back, or never set)
+// cannot let evidence go early.
+func testDeleteJournalRetention(t *testing.T, s blob.Store) {
+	ctx := context.Background()
+	t0 := now()
+	// The store's record says it may go (none, or long past)...
+	for i, opts := range []blob.PutOptions{{}, {RetainUntil: t0.Add(-time.Hour)}} {
+		data := content(fmt.Sprint("journal-retention", i), 80)
+		id := put(t, s, data, opts)
+		// ...the journal says not yet, or held.
+		wantErr(t, s.Delete(ctx, id, blob.Retention{RetainUntil: t0.Add(time.Hour)}), blob.ErrRetained, "delete", id)
+		wantErr(t, s.Delete(ctx, id, blob.Retention{LegalHold: true}), blob.ErrLegalHold, "delete", id)
+		wantErr(t, s.Delete(ctx, id, blob.Retention{RetainUntil: t0.Add(-time.Hour), LegalHold: true}), blob.ErrLegalHold, "delete", id)
+		mustGet(t, s, id, data)
+		// Both agree it may go: it goes.
+		if err := s.Delete(ctx, id, blob.Retention{RetainUntil: t0.Add(-time.Minute)}); err != nil {
+			t.Fatalf("Delete with both retentions past: %v", err)
+		}
+		_, err := s.Get(ctx, id)
+		wantErr(t, err, blob.ErrNotFound, "get", id)
+	}
+	// The store's own retention still binds when the journal says nothing.
+	data := content("journal-retention-store", 80)
+	id := put(t, s, data, blob.PutOptions{RetainUntil: t0.Add(time.Hour)})
+	wantErr(t, s.Delete(ctx, id, blob.Retention{RetainUntil: t0.Add(-time.Hour)}), blob.ErrRetained, "delete", id)
+	mustGet(t, s, id, data)
+}
+
+// testStoredAt: when a blob was stored, in Stat and List; a later Put of
+// the same bytes does not make it newer.
+func testStoredAt(t *testing.T, s blob.Store) {
+	ctx := context.Background()
+	// Filesystem and object-store timestamps may be coarse: allow two
+	// seconds either side.
+	before := time.Now().Add(-2 * time.Second)
+	id := put(t, s, content("stored-at", 100), blob.PutOptions{})
+	after := time.Now().Add(2 * time.Second)
+	first := stat(t, s, id).StoredAt
+	if first.Before(before) || first.After(after) {
+		t.Fatalf("StoredAt %v, not between %v and %v", first, before, after)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	put(t, s, content("stored-at", 100), blob.PutOptions{RetainUntil: now().Add(time.Hour)})
+	if again := stat(t, s, id).StoredAt; !again.Equal(first) {
+		t.Fatalf("StoredAt moved from %v to %v on an idempotent Put", first, again)
+	}
+	n := 0
+	if err := s.List(ctx, func(i blob.Info) error {
+		n++
+		if !i.StoredAt.Equal(first) {
+			t.Errorf("List gives StoredAt %v, Stat %v", i.StoredAt, first)
+		}
+		return nil
+	}); err != nil || n != 1 {
+		t.Fatalf("List: %d blobs, %v", n, err)
 	}
 }
 
@@ -532,7 +594,7 @@ func testCancelled(t *testing.T, s blob.Store) {
 	if err := s.List(ctx, func(blob.Info) error { return nil }); !errors.Is(err, context.Canceled) {
 		t.Errorf("List with a cancelled context: err = %v, want context.Canceled", err)
 	}
-	if err := s.Delete(ctx, id); !errors.Is(err, context.Canceled) {
+	if err := s.Delete(ctx, id, blob.Retention{}); !errors.Is(err, context.Canceled) {
 		t.Errorf("Delete with a cancelled context: err = %v, want context.Canceled", err)
 	}
 	mustGet(t, s, id, data)
@@ -559,6 +621,13 @@ func testTamper(t *testing.T, s blob.Store, tam Tamperer) {
 		ie := wantIntegrityError(t, err, ida, fmt.Sprintf("Get after FlipByte(%d)", off))
 		if ie.Size != int64(len(a)) {
 			t.Errorf("IntegrityError.Size = %d, want %d", ie.Size, len(a))
+		}
+		// Get's error carries what it read, so that the intact parts of a
+		// damaged pack stay readable: the bytes stored, damage included.
+		damaged := bytes.Clone(a)
+		damaged[off] ^= 0xff
+		if !bytes.Equal(ie.Data, damaged) || archive.Hash(ie.Data) != ie.Actual {
+			t.Errorf("IntegrityError.Data after FlipByte(%d): %d bytes, not the %d stored", off, len(ie.Data), len(a))
 		}
 		// Putting the original bytes must not "succeed" over the damage:
 		// the caller would believe its evidence stored.

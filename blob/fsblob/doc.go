@@ -49,7 +49,9 @@
 //	closed.
 //
 //	A blob may be deleted when legal_hold is false and retain_until is absent
-//	or not after the current time.
+//	or not after the current time, and the retention the caller derives from
+//	its own records (the journal) and passes to Delete says the same: the
+//	meta file alone, which anyone with write access can edit, never decides.
 //
 //	Write order, which decides what a crash can leave behind:
 //	  Put     write tmp/put-<random>, fsync it; if retention or hold is set,

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -366,7 +367,7 @@ func (s *Store) Get(ctx context.Context, id archive.BlobID) ([]byte, error) {
 		return nil, fail("get", id, notFound(err))
 	}
 	if actual := archive.Hash(b); actual != id {
-		return nil, &blob.IntegrityError{ID: id, Actual: actual, Size: int64(len(b))}
+		return nil, &blob.IntegrityError{ID: id, Actual: actual, Size: int64(len(b)), Data: b}
 	}
 	return b, nil
 }
@@ -384,7 +385,7 @@ func (s *Store) Stat(ctx context.Context, id archive.BlobID) (blob.Info, error) 
 	if err != nil {
 		return blob.Info{}, fail("stat", id, err)
 	}
-	return blob.Info{ID: id, Size: fi.Size(), RetainUntil: m.RetainUntil, LegalHold: m.LegalHold}, nil
+	return blob.Info{ID: id, Size: fi.Size(), RetainUntil: m.RetainUntil, LegalHold: m.LegalHold, StoredAt: fi.ModTime()}, nil
 }
 
 func (s *Store) statObject(id archive.BlobID) (fs.FileInfo, error) {
@@ -454,7 +455,9 @@ func (s *Store) listShard(ctx context.Context, shard string, fn func(blob.Info) 
 		if err != nil {
 			return fail("list", id, err)
 		}
-		info := blob.Info{ID: id, Size: fi.Size()}
+		// An object is never modified once visible: its mtime is when its
+		// temp file was written, just before it appeared.
+		info := blob.Info{ID: id, Size: fi.Size(), StoredAt: fi.ModTime()}
 		if hasMeta[name+".json"] {
 			m, err := s.readMeta(id)
 			if err != nil {
@@ -466,6 +469,49 @@ func (s *Store) listShard(ctx context.Context, shard string, fn func(blob.Info) 
 		}
 		if err := fn(info); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// WalkFiles visits every object and meta file of the store with its mode,
+// for a checker of file modes (verify): both are written 0444 and never
+// edited in place, so a write bit on one means someone changed it by hand
+// or through another program. Names that are not of the layout are skipped
+// like List skips them.
+func (s *Store) WalkFiles(ctx context.Context, fn func(path string, mode fs.FileMode) error) error {
+	for _, root := range []string{s.objects, s.meta} {
+		shards, err := os.ReadDir(root)
+		if err != nil {
+			return fmt.Errorf("fsblob: walk %s: %w", root, err)
+		}
+		for _, sh := range shards {
+			if !sh.IsDir() || !isLowerHex(sh.Name(), 2) {
+				continue
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			dir := filepath.Join(root, sh.Name())
+			ents, err := os.ReadDir(dir)
+			if err != nil {
+				return fmt.Errorf("fsblob: walk: %w", err)
+			}
+			for _, e := range ents {
+				if !e.Type().IsRegular() || !isLowerHex(strings.TrimSuffix(e.Name(), ".json"), 64) {
+					continue
+				}
+				fi, err := e.Info()
+				if errors.Is(err, fs.ErrNotExist) {
+					continue // deleted while we walked
+				}
+				if err != nil {
+					return fmt.Errorf("fsblob: walk: %w", err)
+				}
+				if err := fn(filepath.Join(dir, e.Name()), fi.Mode()); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	return nil
@@ -535,15 +581,17 @@ func (s *Store) setLegalHold(ctx context.Context, id archive.BlobID, on bool) er
 	return s.writeMeta(l, id, m)
 }
 
-// Delete implements blob.Store.
-func (s *Store) Delete(ctx context.Context, id archive.BlobID) error {
-	if err := s.delete(ctx, id); err != nil {
+// Delete implements blob.Store. The meta file is a file anyone with write
+// access to the directory can edit, so it never decides alone: the
+// caller's journal-derived retention must have passed too.
+func (s *Store) Delete(ctx context.Context, id archive.BlobID, journal blob.Retention) error {
+	if err := s.delete(ctx, id, journal); err != nil {
 		return fail("delete", id, err)
 	}
 	return nil
 }
 
-func (s *Store) delete(ctx context.Context, id archive.BlobID) error {
+func (s *Store) delete(ctx context.Context, id archive.BlobID, journal blob.Retention) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -555,8 +603,15 @@ func (s *Store) delete(ctx context.Context, id archive.BlobID) error {
 	if m.LegalHold {
 		return blob.ErrLegalHold
 	}
-	if now := s.now(); now.Before(m.RetainUntil) {
+	if journal.LegalHold {
+		return fmt.Errorf("%w (by the journal)", blob.ErrLegalHold)
+	}
+	now := s.now()
+	if now.Before(m.RetainUntil) {
 		return fmt.Errorf("%w until %s", blob.ErrRetained, fmtTime(m.RetainUntil))
+	}
+	if now.Before(journal.RetainUntil) {
+		return fmt.Errorf("%w until %s (by the journal; the store's record says %s)", blob.ErrRetained, fmtTime(journal.RetainUntil), fmtTime(m.RetainUntil))
 	}
 	// Object first: a crash in between leaves retention without an object
 	// (harmless), never an object without its retention.

@@ -256,19 +256,19 @@ func TestInjectedClock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Delete(ctx, id); !errors.Is(err, blob.ErrRetained) {
+	if err := s.Delete(ctx, id, blob.Retention{}); !errors.Is(err, blob.ErrRetained) {
 		t.Fatalf("Delete in 2029: %v, want ErrRetained", err)
 	}
 	mu.Lock()
 	clock = until.Add(-time.Millisecond)
 	mu.Unlock()
-	if err := s.Delete(ctx, id); !errors.Is(err, blob.ErrRetained) {
+	if err := s.Delete(ctx, id, blob.Retention{}); !errors.Is(err, blob.ErrRetained) {
 		t.Fatalf("Delete 1ms before retain-until: %v, want ErrRetained", err)
 	}
 	mu.Lock()
 	clock = until // retain-until is the first instant it may go
 	mu.Unlock()
-	if err := s.Delete(ctx, id); err != nil {
+	if err := s.Delete(ctx, id, blob.Retention{}); err != nil {
 		t.Fatalf("Delete at retain-until: %v", err)
 	}
 }
@@ -315,7 +315,7 @@ func TestBadMetaFailsClosed(t *testing.T) {
 			if err := os.WriteFile(metaPath(dir, id), []byte(content), 0o444); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.Delete(ctx, id); err == nil {
+			if err := s.Delete(ctx, id, blob.Retention{}); err == nil {
 				t.Fatal("Delete succeeded despite an unreadable meta file")
 			}
 			if err := s.SetRetention(ctx, id, time.Now()); err == nil {
@@ -353,7 +353,7 @@ func TestOrphanMeta(t *testing.T) {
 	if _, err := s.Put(ctx, data, blob.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Delete(ctx, id); !errors.Is(err, blob.ErrRetained) {
+	if err := s.Delete(ctx, id, blob.Retention{}); !errors.Is(err, blob.ErrRetained) {
 		t.Fatalf("Delete: %v, want ErrRetained from the orphan meta", err)
 	}
 }
@@ -561,5 +561,32 @@ func BenchmarkBaselineFsync(b *testing.B) {
 			b.Fatal(err)
 		}
 		d.Close()
+	}
+}
+
+// TestWalkFiles: every object and meta file, with the mode it has on
+// disk, so that a checker sees a file someone made writable.
+func TestWalkFiles(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, fsblob.Options{NoSync: true})
+	a, _ := s.Put(ctx, []byte("with retention"), blob.PutOptions{RetainUntil: time.Now().Add(time.Hour)})
+	b, _ := s.Put(ctx, []byte("without"), blob.PutOptions{})
+	os.WriteFile(filepath.Join(dir, "objects", "stray"), []byte("x"), 0o666)
+	walk := func() map[string]os.FileMode {
+		got := map[string]os.FileMode{}
+		if err := s.WalkFiles(ctx, func(p string, m os.FileMode) error { got[p] = m.Perm(); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	want := map[string]os.FileMode{objectPath(dir, a): 0o444, metaPath(dir, a): 0o444, objectPath(dir, b): 0o444}
+	if got := walk(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("WalkFiles = %v, want %v", got, want)
+	}
+	if err := os.Chmod(metaPath(dir, a), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := walk(); got[metaPath(dir, a)] != 0o644 {
+		t.Fatalf("a meta file made writable shows %v", got[metaPath(dir, a)])
 	}
 }

@@ -264,7 +264,7 @@ func TestImportResumes(t *testing.T) {
 	if len(rows) != 1 || !strings.Contains(rows[0].Origin, "line 2") || rows[0].Source != "import:wechatmsg-csv:wxid_owner" {
 		t.Fatalf("message 17#1: %+v", rows)
 	}
-	rep, err := verify.Run(ctx, r, verify.Options{})
+	rep, err := verify.Run(ctx, r, verify.Options{Scratch: archivetest.Engines().Scratch})
 	if err != nil || !rep.OK {
 		t.Fatalf("verify: %v %+v", err, rep)
 	}

@@ -179,6 +179,11 @@ close (lost media, for instance) is closed with 'wxarchive health resolve'.`,
 }
 
 func (a *app) renderHealth(rep *capture.Report) {
+	defer func() {
+		s := rep.Supervision
+		fmt.Fprintf(a.stdout, "supervision: evaluated through serial %d of %d (%d %s not yet evaluated)\n",
+			s.EvaluatedThrough, s.ArchivedThrough, s.Lag, plural(int64(s.Lag), "message", "messages"))
+	}()
 	if rep.OK {
 		fmt.Fprintf(a.stdout, "capture health OK: %d connectors, no open faults, no employee silent for %d days\n", len(rep.Connectors), rep.SilentDays)
 		return

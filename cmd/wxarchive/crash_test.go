@@ -272,7 +272,7 @@ func checkAcked(t *testing.T, dir string, acked map[string]uint64, round int, ru
 	if !runVerify {
 		return
 	}
-	rep, err := verify.Run(ctx, r, verify.Options{ScratchDir: t.TempDir()})
+	rep, err := verify.Run(ctx, r, verify.Options{Scratch: engines().Scratch, ScratchDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,10 +21,16 @@ func (a *app) verifyCmd() *cobra.Command {
 		Long: `Verify re-hashes every blob, recomputes the Merkle tree from the journal leaves,
 checks every checkpoint signature and that consecutive checkpoints are consistent,
 compares the sealed journal segments and packs with the database, and rebuilds
-the index from the journal to compare it row by row with the live one. Every
-fault is reported with its kind and the object at fault. Use --public-key with a
-copy of the archive's public key kept elsewhere, so that a replaced configuration
-cannot vouch for itself.
+the index from the journal to compare it row by row with the live one. It also
+checks what someone with access to the files could change behind the journal's
+back: blobs nothing references, a database older than its blob store, retention
+shorter than the journal requires, the supervisor's cursor against its journaled
+progress, leaf times, the configured key against the keys the journal records,
+and file modes. Every fault is reported with its kind and the object at fault;
+notices (crash leftovers the journal already accounts for) do not fail it. Use
+--public-key with a copy of the archive's public key kept elsewhere (the one it
+was created with, or a later one after 'wxarchive key rotate'), so that a
+replaced configuration cannot vouch for itself.
 
 With --witness (a directory, an http(s):// checkpoint store, or c2sp+https://… with
 the witness's --witness-key) and --checkpoint FILE (a checkpoint an auditor kept),
@@ -40,7 +46,7 @@ witness.inconsistent). The witnesses in wxarchive.yaml are checked too.`,
 				return err
 			}
 			defer r.Close(ctx)
-			opts := verify.Options{PublicKey: publicKey}
+			opts := verify.Options{Scratch: engines().Scratch, PublicKey: publicKey}
 			if opts.Witnesses, err = witnessSources(r.Config, witnesses, witnessKeys); err != nil {
 				return err
 			}
@@ -78,6 +84,9 @@ witness.inconsistent). The witnesses in wxarchive.yaml are checked too.`,
 				s := rep.Stats
 				for _, f := range rep.Faults {
 					fmt.Fprintf(a.stdout, "FAULT %-24s %s\n      %s\n", f.Kind, f.Object, f.Detail)
+				}
+				for _, n := range rep.Notices {
+					fmt.Fprintf(a.stdout, "NOTE  %-24s %s\n      %s\n", n.Kind, n.Object, n.Detail)
 				}
 				verdict := "OK"
 				if !rep.OK {

@@ -408,7 +408,7 @@ func TestReceiverMediaRetry(t *testing.T) {
 	if n, err := e.rcv.RetryMedia(ctx); err != nil || n != 0 {
 		t.Fatalf("second retry: %d %v", n, err)
 	}
-	rep, err := verify.Run(ctx, e.r, verify.Options{})
+	rep, err := verify.Run(ctx, e.r, verify.Options{Scratch: archivetest.Engines().Scratch})
 	if err != nil || !rep.OK {
 		t.Fatalf("verify: %v %+v", err, rep.Faults)
 	}

@@ -97,7 +97,7 @@ func TestSyncPages(t *testing.T) {
 	if err != nil || res.Archived != 1 || res.Cursor != "p4" {
 		t.Fatalf("third sync: %+v, %v", res, err)
 	}
-	rep, err := verify.Run(ctx, r, verify.Options{})
+	rep, err := verify.Run(ctx, r, verify.Options{Scratch: archivetest.Engines().Scratch})
 	if err != nil || !rep.OK {
 		t.Fatalf("verify: %v %+v", err, rep)
 	}

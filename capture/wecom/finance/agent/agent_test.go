@@ -286,7 +286,7 @@ func TestAcceptance50k(t *testing.T) {
 			t.Fatalf("open fault %+v", f)
 		}
 	}
-	rep, err := verify.Run(ctx, r, verify.Options{})
+	rep, err := verify.Run(ctx, r, verify.Options{Scratch: archivetest.Engines().Scratch})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -209,7 +209,7 @@ func (f *fixture) counts() (messages, fetched, faulty int64) {
 
 func (f *fixture) verify() {
 	f.t.Helper()
-	rep, err := verify.Run(context.Background(), f.r, verify.Options{})
+	rep, err := verify.Run(context.Background(), f.r, verify.Options{Scratch: archivetest.Engines().Scratch})
 	if err != nil {
 		f.t.Fatal(err)
 	}
