@@ -47,6 +47,9 @@ const (
 	// can forge messages within the freshness window. Raised at start for
 	// as long as the configuration says `plaintext: true`.
 	FaultPlaintextMode = "plaintext_mode"
+	// A secret file ({file: PATH}) can be read by other users of the
+	// machine (subject: the field). Checked at start, on every connector.
+	FaultSecretExposed = "secret_exposed"
 )
 
 // Outcomes a connector observes (Health.Observe): the outcome label of

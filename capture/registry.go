@@ -201,6 +201,7 @@ func (r *Registry) Build(ctx context.Context, cs []connector.Config, d Deps) (*S
 		if t.Standing != nil && d.Health != nil {
 			r.standing(ctx, t, c, d)
 		}
+		exposed(ctx, c, d)
 		if !c.IsEnabled() {
 			s.logger.Info("connector disabled", "connector", c.ID)
 			continue
@@ -224,6 +225,28 @@ func (r *Registry) Build(ctx context.Context, cs []connector.Config, d Deps) (*S
 		return nil, err
 	}
 	return s, nil
+}
+
+// exposed warns, and raises secret_exposed per field, for every secret
+// file of an enabled connector that other users can read; a field whose
+// file is private again (or a disabled connector) resolves it.
+func exposed(ctx context.Context, c connector.Config, d Deps) {
+	open := map[string]string{}
+	if c.IsEnabled() {
+		for _, p := range c.ExposedSecrets() {
+			open[p.Field] = p.Reason
+		}
+	}
+	c.EachSecretField(func(field string) {
+		if why, ok := open[field]; ok {
+			d.Log().Warn("connector secret file readable by other users", "connector", c.ID, "field", field, "detail", why)
+			if d.Health != nil {
+				d.Health.Raise(ctx, c.ID, FaultSecretExposed, field, why)
+			}
+		} else if d.Health != nil {
+			d.Health.Resolve(ctx, c.ID, FaultSecretExposed, field, "the secret file is readable by its owner only", "connector:"+c.ID)
+		}
+	})
 }
 
 func (r *Registry) standing(ctx context.Context, t Type, c connector.Config, d Deps) {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -326,5 +328,40 @@ func TestRegistryRegister(t *testing.T) {
 	}
 	if ings := reg.Ingesters(capture.Deps{}); len(ings) != 1 {
 		t.Fatalf("ingesters %v", ings)
+	}
+}
+
+// TestRegistryExposedSecret: a secret file other users can read raises
+// secret_exposed for its field (naming the file and mode, never the
+// secret); chmod 600 and the next start resolves it.
+func TestRegistryExposedSecret(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "pager.secret")
+	if err := os.WriteFile(path, []byte("s3cret\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	reg := testRegistry()
+	cs := configs(t, fmt.Sprintf("connectors:\n  - {id: p1, type: pager, corp_id: c1, secret: {file: %q}}\n", path))
+	if p := cs[0].ExposedSecrets(); len(p) != 1 || p[0].Field != "secret" || !strings.Contains(p[0].Reason, "0644") || strings.Contains(p[0].Reason, "s3cret") {
+		t.Fatalf("exposed secrets: %+v", p)
+	}
+	h := &recorder{}
+	if _, err := reg.Build(context.Background(), cs, capture.Deps{Health: h}); err != nil {
+		t.Fatal(err)
+	}
+	if !h.open["p1 "+capture.FaultSecretExposed+" secret"] {
+		t.Fatalf("secret_exposed not raised: %v", h.events)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if p := cs[0].ExposedSecrets(); len(p) != 0 {
+		t.Fatalf("a 0600 file reported: %+v", p)
+	}
+	if _, err := reg.Build(context.Background(), cs, capture.Deps{Health: h}); err != nil {
+		t.Fatal(err)
+	}
+	if len(h.open) != 0 || h.events[len(h.events)-1] != "resolve p1 "+capture.FaultSecretExposed {
+		t.Fatalf("after chmod 600: %v (open %v)", h.events, h.open)
 	}
 }

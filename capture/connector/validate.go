@@ -3,6 +3,7 @@ package connector
 import (
 	"errors"
 	"fmt"
+	"os"
 	"regexp"
 	"sort"
 	"strings"
@@ -132,6 +133,53 @@ func Validate(cs []Config, rules TypeRules, names []Type) error {
 	return errors.Join(errs...)
 }
 
+// ExposedSecrets lists the secret files c reads that other users of the
+// machine can read too (group or other permission bits): a callback token
+// or a private key another account can copy forges or decrypts capture.
+// Field is the setting, Reason names the file and its mode — never the
+// secret.
+func (c *Config) ExposedSecrets() []Problem {
+	var out []Problem
+	c.eachSecret(func(field string, s Secret) {
+		if s.File == "" {
+			return
+		}
+		fi, err := os.Stat(s.File)
+		if err != nil {
+			return // Resolve reports it
+		}
+		if m := fi.Mode().Perm(); m&0o077 != 0 {
+			out = append(out, Problemf(field, "%s is readable by other users (mode %04o): chmod 600 it", s.File, m))
+		}
+	})
+	return out
+}
+
+// eachSecret calls fn for every secret setting of c, in a stable order.
+func (c *Config) eachSecret(fn func(field string, s Secret)) {
+	fn("token", c.Token)
+	fn("aes_key", c.AESKey)
+	fn("app_secret", c.AppSecret)
+	fn("secret", c.Secret)
+	vers := make([]int, 0, len(c.PrivateKeys))
+	for v := range c.PrivateKeys {
+		vers = append(vers, v)
+	}
+	sort.Ints(vers)
+	for _, v := range vers {
+		fn(fmt.Sprintf("private_keys[%d]", v), c.PrivateKeys[v])
+	}
+	fn("proxy_password", c.ProxyPassword)
+	if c.API != nil {
+		fn("api.contact_secret", c.API.ContactSecret)
+	}
+}
+
+// EachSecretField calls fn with the name of every secret setting c has.
+func (c *Config) EachSecretField(fn func(field string)) {
+	c.eachSecret(func(field string, _ Secret) { fn(field) })
+}
+
 // secretProblems checks the form of every secret c sets: not written in
 // the file, not both env and file.
 func (c *Config) secretProblems() []Problem {
@@ -144,22 +192,7 @@ func (c *Config) secretProblems() []Problem {
 			out = append(out, Problemf(field, "give env or file, not both"))
 		}
 	}
-	check("token", c.Token)
-	check("aes_key", c.AESKey)
-	check("app_secret", c.AppSecret)
-	check("secret", c.Secret)
-	vers := make([]int, 0, len(c.PrivateKeys))
-	for v := range c.PrivateKeys {
-		vers = append(vers, v)
-	}
-	sort.Ints(vers)
-	for _, v := range vers {
-		check(fmt.Sprintf("private_keys[%d]", v), c.PrivateKeys[v])
-	}
-	check("proxy_password", c.ProxyPassword)
-	if c.API != nil {
-		check("api.contact_secret", c.API.ContactSecret)
-	}
+	c.eachSecret(check)
 	return out
 }
 
