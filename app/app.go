@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/wxarchive/wxarchive/archive"
+	"github.com/wxarchive/wxarchive/auth"
 	"github.com/wxarchive/wxarchive/capture"
 	"github.com/wxarchive/wxarchive/ingest"
 	"github.com/wxarchive/wxarchive/journal"
@@ -87,6 +88,10 @@ type Principal struct {
 	User string
 	// Via is the surface: "cli", "api" or "web" (journaled with accesses).
 	Via string
+	// Identity is the authenticated caller with its roles, when a surface
+	// authenticated one (the HTTP edge always does); nil for the CLI,
+	// which acts as the operating-system user of its own archive.
+	Identity *auth.Identity
 }
 
 type principalKey struct{}

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/wxarchive/wxarchive/archive"
+	"github.com/wxarchive/wxarchive/auth"
 	"github.com/wxarchive/wxarchive/blob"
 	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit/jsonl"
 	"github.com/wxarchive/wxarchive/demo"
@@ -142,7 +143,9 @@ func BenchmarkHTTPIngest(b *testing.B) {
 	for _, c := range []int{1, 16, 64} {
 		b.Run(fmt.Sprintf("concurrency=%d", c), func(b *testing.B) {
 			r := openArchive(b)
-			srv := httptest.NewServer(httpapi.New(r, httpapi.Options{Ingesters: archivetest.Ingesters(r, nil)}))
+			a := archivetest.NewAuth()
+			token := a.Bearer("ingest-service", auth.Ingest)
+			srv := httptest.NewServer(httpapi.New(r, httpapi.Options{Ingesters: archivetest.Ingesters(r, nil), Auth: a}))
 			defer srv.Close()
 			lines := uniq(demoText(b, b.N))
 			tr := &http.Transport{MaxIdleConnsPerHost: c}
@@ -160,7 +163,10 @@ func BenchmarkHTTPIngest(b *testing.B) {
 						if i >= int64(len(lines)) {
 							return
 						}
-						resp, err := client.Post(srv.URL+"/api/v1/ingest/wecom-archive?corp=bench", "application/json", bytes.NewReader(lines[i]))
+						req, _ := http.NewRequest("POST", srv.URL+"/api/v1/ingest/wecom-archive?corp=bench", bytes.NewReader(lines[i]))
+						req.Header.Set("Content-Type", "application/json")
+						req.Header.Set("Authorization", "Bearer "+token)
+						resp, err := client.Do(req)
 						if err != nil {
 							errs <- err
 							return

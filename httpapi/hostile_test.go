@@ -278,7 +278,7 @@ func TestIngestSlowBodyCutOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-ndjson\r\nContent-Length: %d\r\n\r\n", ingestPath, len(msg))
+	fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\nContent-Type: application/x-ndjson\r\nContent-Length: %d\r\n\r\n", ingestPath, e.token, len(msg))
 	answered := make(chan string, 1)
 	go func() {
 		b, _ := io.ReadAll(c)
@@ -368,7 +368,11 @@ func (e *env) restart(opts httpapi.Options) {
 	if opts.Ingesters == nil {
 		opts.Ingesters = archivetest.Ingesters(e.r, nil)
 	}
+	if opts.Auth == nil {
+		opts.Auth = e.auth
+	}
 	e.srv = httptest.NewServer(httpapi.New(e.r, opts))
+	e.authorize()
 }
 
 // mapMedia serves attachments by sdkfileid.

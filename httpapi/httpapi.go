@@ -1,28 +1,26 @@
 // Package httpapi is the HTTP surface of `wxarchive serve`: health and
 // readiness probes, Prometheus metrics, and the JSON API under /api/v1/.
-// Authentication arrives with the web issue; until then serve binds to
-// loopback by default.
+// Every route is registered with the permission it needs (routes.go) and
+// authorized in one place (authn.go).
 package httpapi
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/wxarchive/wxarchive/app"
+	"github.com/wxarchive/wxarchive/auth"
 	"github.com/wxarchive/wxarchive/capture"
 	"github.com/wxarchive/wxarchive/httpx"
-	"github.com/wxarchive/wxarchive/ingest"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/store"
 )
@@ -42,11 +40,13 @@ type Options struct {
 	// Ingesters archive request bodies by format, served at
 	// /api/v1/ingest/{format} (cmd/ builds them from the registry).
 	Ingesters map[string]capture.EntryIngester
-	// User names the authenticated user of a request ("" when unknown).
-	// It is nil until authentication arrives: every request is then
-	// journaled as "api:"+RemoteAddr, and no API caller is a supervision
-	// principal, since an unauthenticated caller cannot be one.
-	User func(req *http.Request) string
+	// Auth authenticates every request to a route that needs a
+	// permission (auth.Authenticator's contract); nil: no credentials
+	// hold, and every such route answers 401.
+	Auth auth.Authenticator
+	// OpenMetrics serves /metrics without credentials to loopback
+	// clients (a local Prometheus); others need metrics.read.
+	OpenMetrics bool
 	// Now is the clock of reports (nil: time.Now).
 	Now func() time.Time
 	// Hosts are the Host header values the server answers to (DNS
@@ -124,6 +124,8 @@ type Server struct {
 	spoolQuota   *spoolQuota
 
 	storage storageState
+	routes  []Route
+	csrf    *http.CrossOriginProtection
 }
 
 // New returns the server.
@@ -155,28 +157,32 @@ func New(r *repo.Repo, opts Options) *Server {
 			opts.Logger.Error("request spool unavailable", "err", err)
 		}
 	}
-	s.mux.HandleFunc("GET /healthz", s.healthz)
-	s.mux.HandleFunc("GET /readyz", s.readyz)
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{}))
-	api := func(pattern string, h httpx.HandlerFunc) { s.mux.Handle(pattern, s.acting(h)) }
-	api("POST /api/v1/ingest/{format}", s.ingest)
-	api("GET /api/v1/messages/{serial}", s.message)
-	api("GET /api/v1/proofs/inclusion", s.inclusion)
-	api("GET /api/v1/proofs/consistency", s.consistency)
-	api("GET /api/v1/checkpoint", s.checkpoint)
-	api("GET /api/v1/consent/{external_id}", s.consent)
-	api("GET /api/v1/search", s.search)
-	api("GET /api/v1/capture/health", s.captureHealth)
-	api("GET /api/v1/policies", s.listPolicies)
-	api("GET /api/v1/policies/{name}", s.getPolicy)
-	api("PUT /api/v1/policies/{name}", s.putPolicy)
-	api("POST /api/v1/policies/backtest", s.limited(s.reportSlots, s.backtest))
-	api("GET /api/v1/alerts", s.listAlerts)
-	api("GET /api/v1/alerts/queues", s.alertQueues)
-	api("GET /api/v1/alerts/{id}", s.getAlert)
-	api("POST /api/v1/alerts/actions", s.alertAction)
-	api("GET /api/v1/reports/review-evidence", s.limited(s.reportSlots, s.reviewEvidence))
-	s.mux.HandleFunc("/capture/wecom/callback/{id}", s.callback)
+	s.csrf = http.NewCrossOriginProtection()
+	s.public("GET /healthz", "liveness probe: says only that the process answers", http.HandlerFunc(s.healthz))
+	s.public("GET /readyz", "readiness probe: says only whether writes are accepted", http.HandlerFunc(s.readyz))
+	metrics := promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{})
+	s.route("GET /metrics", auth.PermMetrics, func(w http.ResponseWriter, req *http.Request) error {
+		metrics.ServeHTTP(w, req)
+		return nil
+	})
+	s.route("POST /api/v1/ingest/{format}", auth.PermIngest, s.ingest)
+	s.route("GET /api/v1/messages/{serial}", auth.PermContent, s.message)
+	s.route("GET /api/v1/proofs/inclusion", auth.PermContent, s.inclusion)
+	s.route("GET /api/v1/proofs/consistency", auth.PermIntegrity, s.consistency)
+	s.route("GET /api/v1/checkpoint", auth.PermIntegrity, s.checkpoint)
+	s.route("GET /api/v1/consent/{external_id}", auth.PermContent, s.consent)
+	s.route("GET /api/v1/search", auth.PermContent, s.search)
+	s.route("GET /api/v1/capture/health", auth.PermHealth, s.captureHealth)
+	s.route("GET /api/v1/policies", auth.PermPolicyRead, s.listPolicies)
+	s.route("GET /api/v1/policies/{name}", auth.PermPolicyRead, s.getPolicy)
+	s.route("PUT /api/v1/policies/{name}", auth.PermPolicyWrite, s.putPolicy)
+	s.route("POST /api/v1/policies/backtest", auth.PermBacktest, s.limited(s.reportSlots, s.backtest))
+	s.route("GET /api/v1/alerts", auth.PermAlertsRead, s.listAlerts)
+	s.route("GET /api/v1/alerts/queues", auth.PermAlertsRead, s.alertQueues)
+	s.route("GET /api/v1/alerts/{id}", auth.PermAlertsRead, s.getAlert)
+	s.route("POST /api/v1/alerts/actions", auth.PermReview, s.alertAction)
+	s.route("GET /api/v1/reports/review-evidence", auth.PermEvidence, s.limited(s.reportSlots, s.reviewEvidence))
+	s.public("/capture/wecom/callback/{id}", "WeCom and Official Account callbacks: authenticated by the platform's signature, freshness window and replay cache", http.HandlerFunc(s.callback))
 	guard := &httpx.Guard{Hosts: opts.Hosts, Body: opts.Limits.Body, WriteTimeout: opts.Limits.WriteTimeout, Logger: opts.Logger}
 	s.handler = guard.Wrap(s.mux)
 	return s
@@ -187,22 +193,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Cache-Control", "no-store")
 	s.handler.ServeHTTP(w, req)
-}
-
-// acting runs an API handler as the request's principal, with push-back:
-// a remote client is told to come back (503, Retry-After) rather than
-// queued behind a saturated writer. Errors go to httpx's one mapping; a
-// full disk also makes the server not ready (storageState).
-func (s *Server) acting(h httpx.HandlerFunc) http.Handler {
-	return httpx.Handle(s.opts.Logger, func(w http.ResponseWriter, req *http.Request) error {
-		p := app.Principal{Actor: s.actor(req), User: s.user(req), Via: "api"}
-		ctx := ingest.WithPushback(app.WithPrincipal(req.Context(), p))
-		err := h(w, req.WithContext(ctx))
-		if err != nil && errors.Is(err, syscall.ENOSPC) {
-			s.storage.full(httpx.StorageOf(err), err)
-		}
-		return err
-	})
 }
 
 // limited runs h within one of l's slots (503 busy when none is free).
@@ -270,20 +260,11 @@ func (s *Server) readyz(w http.ResponseWriter, req *http.Request) {
 	io.WriteString(w, "ready\n")
 }
 
-// actor is who a request is journaled as: the authenticated user, else
-// (no authentication yet) where the request came from.
-func (s *Server) actor(req *http.Request) string {
-	if u := s.user(req); u != "" {
-		return "api:" + u
+func (s *Server) now() time.Time {
+	if s.opts.Now != nil {
+		return s.opts.Now()
 	}
-	return "api:" + req.RemoteAddr
-}
-
-func (s *Server) user(req *http.Request) string {
-	if s.opts.User == nil {
-		return ""
-	}
-	return s.opts.User(req)
+	return time.Now()
 }
 
 func (s *Server) message(w http.ResponseWriter, req *http.Request) error {

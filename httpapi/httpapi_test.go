@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wxarchive/wxarchive/archive"
+	"github.com/wxarchive/wxarchive/auth"
 	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit/jsonl"
 	"github.com/wxarchive/wxarchive/httpapi"
 	"github.com/wxarchive/wxarchive/ingest"
@@ -48,6 +49,11 @@ type env struct {
 	reg     *prometheus.Registry
 	srv     *httptest.Server
 	done    bool
+	// auth knows the test's users; token is the default caller's
+	// (tester, every role but admin), sent by do and call.
+	auth   *archivetest.Auth
+	token  string
+	tokens map[string]string // by user, for call
 }
 
 func newEnv(t *testing.T) *env {
@@ -83,9 +89,38 @@ func newEnvIn(t *testing.T, dir string, opts httpapi.Options, configure func(dir
 	if opts.Ingesters == nil {
 		opts.Ingesters = archivetest.Ingesters(r, nil)
 	}
+	if opts.Auth == nil {
+		e.auth = archivetest.NewAuth()
+		e.token = e.auth.Bearer("tester", archivetest.AllRoles...)
+		opts.Auth = e.auth
+	}
 	e.srv = httptest.NewServer(httpapi.New(r, opts))
+	e.authorize()
 	t.Cleanup(func() { e.finish() })
 	return e
+}
+
+// authorize makes the test server's client send the default caller's
+// token with every request that carries no Authorization of its own.
+func (e *env) authorize() {
+	if e.token == "" {
+		return
+	}
+	c := e.srv.Client()
+	c.Transport = bearerTransport{base: c.Transport, token: e.token}
+}
+
+type bearerTransport struct {
+	base  http.RoundTripper
+	token string
+}
+
+func (b bearerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if _, ok := req.Header["Authorization"]; !ok {
+		req = req.Clone(req.Context())
+		req.Header.Set("Authorization", "Bearer "+b.token)
+	}
+	return b.base.RoundTrip(req)
 }
 
 // finish stops the server, closes (and so seals) the archive, and requires
@@ -147,6 +182,26 @@ func (e *env) do(method, path, accept, contentType string, body io.Reader) (*htt
 func (e *env) get(path string) (int, []byte) {
 	e.t.Helper()
 	resp, b := e.do("GET", path, "", "", nil)
+	return resp.StatusCode, b
+}
+
+// getAs GETs path with the given bearer token.
+func (e *env) getAs(path, token string) (int, []byte) {
+	e.t.Helper()
+	req, err := http.NewRequest("GET", e.srv.URL+path, nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		e.t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
 	return resp.StatusCode, b
 }
 
@@ -269,8 +324,8 @@ func (e *env) wantAccess(before uint64, what string, serials ...uint64) {
 		e.t.Fatalf("journal size %d after the request, want %d (one access event)", h.JournalSize, before+1)
 	}
 	ev := e.leaf(before)
-	if ev.Type != archive.EventAccessView || !strings.HasPrefix(ev.Actor, "api:127.0.0.1:") {
-		e.t.Fatalf("last leaf: type %q actor %q, want access.view by api:127.0.0.1:…", ev.Type, ev.Actor)
+	if ev.Type != archive.EventAccessView || ev.Actor != "api:tester" {
+		e.t.Fatalf("last leaf: type %q actor %q, want access.view by the authenticated api:tester", ev.Type, ev.Actor)
 	}
 	var p archive.AccessEvent
 	if err := ev.DecodePayload(&p); err != nil {
@@ -291,7 +346,7 @@ func (e *env) wantAccess(before uint64, what string, serials ...uint64) {
 // metrics scrapes /metrics into "name{labels}" → value.
 func (e *env) metrics() map[string]float64 {
 	e.t.Helper()
-	status, b := e.get("/metrics")
+	status, b := e.getAs("/metrics", e.auth.Bearer("metrics-reader", auth.Admin))
 	if status != 200 {
 		e.t.Fatalf("/metrics: %d %s", status, b)
 	}

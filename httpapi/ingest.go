@@ -85,7 +85,7 @@ func (s *Server) ingest(w http.ResponseWriter, req *http.Request) error {
 	}
 	defer release()
 	results, err := in.Ingest(req.Context(), capture.EntryRequest{Body: body, Budget: s.ingestBudget, Account: q.Get("corp"),
-		Actor: s.actor(req), Origin: "api request " + time.Now().UTC().Format("20060102T150405.000000000Z")})
+		Actor: actorOf(req), Origin: "api request " + time.Now().UTC().Format("20060102T150405.000000000Z")})
 	switch {
 	case errors.Is(err, capture.ErrBadAccount):
 		return httpx.BadParam("corp: %v", err)

@@ -73,7 +73,7 @@ func (s *Server) putPolicy(w http.ResponseWriter, req *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.opts.Logger.Info("policy applied", "policy", name, "version", res.Version, "changed", res.Changed, "actor", s.actor(req))
+	s.opts.Logger.Info("policy applied", "policy", name, "version", res.Version, "changed", res.Changed, "actor", actorOf(req))
 	status := http.StatusOK
 	if res.Changed {
 		status = http.StatusCreated
@@ -197,7 +197,7 @@ func (s *Server) alertAction(w http.ResponseWriter, req *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.opts.Logger.Info("review action", "action", a.Action, "alerts", len(a.Alerts), "actor", s.actor(req), "journal_index", res.JournalIndex)
+	s.opts.Logger.Info("review action", "action", a.Action, "alerts", len(a.Alerts), "actor", actorOf(req), "journal_index", res.JournalIndex)
 	httpx.JSON(w, http.StatusOK, res)
 	return nil
 }

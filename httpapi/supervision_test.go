@@ -17,6 +17,7 @@ import (
 
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/httpapi"
+	"github.com/wxarchive/wxarchive/internal/archivetest"
 	"github.com/wxarchive/wxarchive/journal"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/store"
@@ -30,8 +31,7 @@ const (
 	policyV1 = "policy: promises\ndescription: Promises of returns\nrules:\n  - id: zh-guarantee\n    lexicon: [保本, 稳赚]\n  - id: en-guarantee\n    lexicon: [guaranteed]\n"
 	policyV2 = policyV1 + "  - id: zh-complaint\n    lexicon: [投诉]\n"
 	// The regex of the rule at line 3 is not RE2.
-	badPolicy  = "policy: promises\nrules:\n  - id: r\n    regex: '('\n"
-	userHeader = "X-Test-User"
+	badPolicy = "policy: promises\nrules:\n  - id: r\n    regex: '('\n"
 )
 
 // newSupervisionEnv is an archive whose config names carol a principal,
@@ -45,7 +45,7 @@ func newSupervisionEnv(t *testing.T) *env {
 // newSupervisionEnvAt is newSupervisionEnv with the server's clock.
 func newSupervisionEnvAt(t *testing.T, now func() time.Time) *env {
 	t.Helper()
-	opts := httpapi.Options{User: func(req *http.Request) string { return req.Header.Get(userHeader) }, Now: now}
+	opts := httpapi.Options{Now: now}
 	return newEnvWith(t, opts, func(dir string) {
 		p := filepath.Join(dir, repo.ConfigFile)
 		b, err := os.ReadFile(p)
@@ -58,7 +58,22 @@ func newSupervisionEnvAt(t *testing.T, now func() time.Time) *env {
 	})
 }
 
-// call makes a request as user ("" anonymous) and returns the status and body.
+// bearer is user's token ("" the default tester), every role but admin's:
+// who may act as a supervision principal is the archive's configuration.
+func (e *env) bearer(user string) string {
+	if user == "" {
+		return e.token
+	}
+	if e.tokens == nil {
+		e.tokens = map[string]string{}
+	}
+	if _, ok := e.tokens[user]; !ok {
+		e.tokens[user] = e.auth.Bearer(user, archivetest.AllRoles...)
+	}
+	return e.tokens[user]
+}
+
+// call makes a request as user ("" the default tester) and returns the status and body.
 func (e *env) call(method, path, user, contentType string, body []byte) (int, []byte) {
 	e.t.Helper()
 	req, err := http.NewRequest(method, e.srv.URL+path, bytes.NewReader(body))
@@ -68,9 +83,7 @@ func (e *env) call(method, path, user, contentType string, body []byte) (int, []
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
-	if user != "" {
-		req.Header.Set(userHeader, user)
-	}
+	req.Header.Set("Authorization", "Bearer "+e.bearer(user))
 	resp, err := e.srv.Client().Do(req)
 	if err != nil {
 		e.t.Fatalf("%s %s: %v", method, path, err)
@@ -199,11 +212,11 @@ func TestPolicyApplyListGet(t *testing.T) {
 	if h := e.head(); h.JournalSize != before {
 		t.Fatalf("an unchanged apply journaled %d events", h.JournalSize-before)
 	}
-	// A second version, anonymous (text/plain is accepted).
+	// A second version, by the default tester (text/plain is accepted).
 	var put struct{ Version int }
 	e.callJSON("PUT", "/api/v1/policies/promises", "", "text/plain; charset=utf-8", []byte(policyV2), http.StatusCreated, &put)
 	ev = e.lastEvent(before, archive.EventPolicyApplied)
-	if put.Version != 2 || !strings.HasPrefix(ev.Actor, "api:127.0.0.1:") {
+	if put.Version != 2 || ev.Actor != "api:tester" {
 		t.Fatalf("second apply: version %d, actor %q", put.Version, ev.Actor)
 	}
 	v2Index := ev.Index

@@ -24,6 +24,7 @@ import (
 
 	"github.com/wxarchive/wxarchive/app"
 	"github.com/wxarchive/wxarchive/archive"
+	"github.com/wxarchive/wxarchive/auth"
 	"github.com/wxarchive/wxarchive/blob"
 	"github.com/wxarchive/wxarchive/ingest"
 	"github.com/wxarchive/wxarchive/journal"
@@ -39,6 +40,8 @@ type Problem struct {
 	Extra   map[string]any
 	// RetryAfter, in seconds, is sent as Retry-After (push-back).
 	RetryAfter int
+	// Need is the permission a 403 lacked (error.need in the body).
+	Need string
 }
 
 func (p *Problem) Error() string { return p.Code + ": " + p.Message }
@@ -82,10 +85,19 @@ func ProblemOf(r *http.Request, err error) *Problem {
 		mbe *http.MaxBytesError
 		bte *BodyTimeoutError
 		sat *SaturatedError
+		fe  *auth.ForbiddenError
 	)
 	switch {
 	case errors.As(err, &p):
 		return p
+	case errors.As(err, &fe):
+		// Which permission is missing, or which barrier applies: the
+		// caller is known, so this tells them nothing they may not see.
+		return &Problem{Status: http.StatusForbidden, Code: "forbidden", Message: fe.Error(), Need: string(fe.Need)}
+	case errors.Is(err, auth.ErrUnauthenticated):
+		// One answer for every bad credential (auth.Authenticator's
+		// contract): never which part failed.
+		return &Problem{Status: http.StatusUnauthorized, Code: "unauthenticated", Message: "authentication required: a valid session, or Authorization: Bearer <token>"}
 	case r != nil && r.Context().Err() != nil && errors.Is(err, context.Canceled):
 		return nil
 	case errors.As(err, &mbe):
@@ -195,7 +207,14 @@ func Write(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err erro
 	if p.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(p.RetryAfter))
 	}
-	body := map[string]any{"error": map[string]string{"code": p.Code, "message": p.Message}}
+	if p.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="wxarchive"`)
+	}
+	e := map[string]string{"code": p.Code, "message": p.Message}
+	if p.Need != "" {
+		e["need"] = p.Need
+	}
+	body := map[string]any{"error": e}
 	for k, v := range p.Extra {
 		body[k] = v
 	}

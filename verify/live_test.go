@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/wxarchive/wxarchive/archive"
+	"github.com/wxarchive/wxarchive/auth"
 	"github.com/wxarchive/wxarchive/httpapi"
 	"github.com/wxarchive/wxarchive/ingest"
 	"github.com/wxarchive/wxarchive/internal/archivetest"
@@ -61,7 +62,9 @@ func TestVerifyUnderLoad(t *testing.T) {
 	})
 	t.Run("http", func(t *testing.T) {
 		verifyUnderLoad(t, func(w *repo.Repo) func(ctx context.Context, items []ingest.Item) error {
-			srv := httptest.NewServer(httpapi.New(w, httpapi.Options{Ingesters: archivetest.Ingesters(w, nil)}))
+			a := archivetest.NewAuth()
+			token := a.Bearer("ingest-service", auth.Ingest)
+			srv := httptest.NewServer(httpapi.New(w, httpapi.Options{Ingesters: archivetest.Ingesters(w, nil), Auth: a}))
 			t.Cleanup(srv.Close)
 			return func(ctx context.Context, items []ingest.Item) error {
 				var body bytes.Buffer
@@ -74,6 +77,7 @@ func TestVerifyUnderLoad(t *testing.T) {
 					return err
 				}
 				req.Header.Set("Content-Type", "application/x-ndjson")
+				req.Header.Set("Authorization", "Bearer "+token)
 				resp, err := srv.Client().Do(req)
 				if err != nil {
 					return err

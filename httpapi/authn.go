@@ -1,0 +1,124 @@
+package httpapi
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"syscall"
+
+	"github.com/wxarchive/wxarchive/app"
+	"github.com/wxarchive/wxarchive/auth"
+	"github.com/wxarchive/wxarchive/httpx"
+	"github.com/wxarchive/wxarchive/ingest"
+)
+
+// SessionCookie is the browser session's cookie. Its value is the
+// session secret; the server keeps only a hash.
+const SessionCookie = "wxarchive_session"
+
+// Bounds on credentials as they arrive: longer ones are malformed, not
+// looked up (a token is wxa_ + 43 characters, a session secret 43).
+const (
+	maxBearerBytes = 512
+	maxCookieBytes = 256
+)
+
+// authenticate finds who the request is from: an API token
+// (Authorization: Bearer …) or, failing that, a session cookie. via is
+// the surface the identity is journaled with: "api" for a token, "web"
+// for a session. cookie reports that a cookie authenticated it (so
+// state-changing requests must pass the cross-origin check).
+func (s *Server) authenticate(req *http.Request) (id *auth.Identity, via string, cookie bool, err error) {
+	if s.opts.Auth == nil {
+		return nil, "", false, auth.ErrUnauthenticated
+	}
+	ctx := req.Context()
+	if hs := req.Header.Values("Authorization"); len(hs) > 0 {
+		scheme, tok, ok := strings.Cut(hs[0], " ")
+		switch {
+		case len(hs) > 1:
+			return nil, "", false, httpx.Errorf(http.StatusUnauthorized, "bad_authorization", "the Authorization header is given %d times: give it once", len(hs))
+		case !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "":
+			return nil, "", false, httpx.Errorf(http.StatusUnauthorized, "bad_authorization", `the Authorization header must be "Bearer <token>"`)
+		case len(tok) > maxBearerBytes:
+			return nil, "", false, httpx.Errorf(http.StatusUnauthorized, "bad_authorization", "the bearer token is over %d bytes: not a wxarchive token", maxBearerBytes)
+		}
+		id, err := s.opts.Auth.Token(ctx, strings.TrimSpace(tok))
+		return id, "api", false, err
+	}
+	if c, err := req.Cookie(SessionCookie); err == nil {
+		if len(c.Value) > maxCookieBytes {
+			return nil, "", false, httpx.Errorf(http.StatusUnauthorized, "bad_session_cookie", "the %s cookie is over %d bytes: log in again", SessionCookie, maxCookieBytes)
+		}
+		id, _, err := s.opts.Auth.Session(ctx, c.Value)
+		return id, "web", true, err
+	}
+	return nil, "", false, auth.ErrUnauthenticated
+}
+
+// acting authenticates the request, checks perm — the one place every
+// API route is authorized — and runs h as the identity, with push-back:
+// a remote client is told to come back (503, Retry-After) rather than
+// queued behind a saturated writer. Errors go to httpx's one mapping; a
+// full disk also makes the server not ready (storageState).
+func (s *Server) acting(perm auth.Permission, h httpx.HandlerFunc) http.Handler {
+	return httpx.Handle(s.opts.Logger, func(w http.ResponseWriter, req *http.Request) error {
+		id, via, cookie, err := s.authenticate(req)
+		if err != nil && perm == auth.PermMetrics && s.opts.OpenMetrics && loopback(req.RemoteAddr) {
+			// Metrics open on loopback by configuration: a local scraper
+			// needs no token; anyone else still does.
+			id, via, err = &auth.Identity{User: "loopback", Roles: []auth.Role{auth.Admin}, Scopes: []auth.Permission{auth.PermMetrics}}, "api", nil
+		}
+		if err != nil {
+			s.refused(req, err)
+			return err
+		}
+		if cookie && !safeMethod(req.Method) {
+			// CSRF: a cookie rides along with a cross-site request; a
+			// bearer token does not, so only cookie-authenticated writes
+			// are checked.
+			if err := s.csrf.Check(req); err != nil {
+				return httpx.Errorf(http.StatusForbidden, "cross_origin", "a cross-origin request cannot change anything with a session cookie: %v", err)
+			}
+		}
+		if err := id.Authorize(perm, s.now()); err != nil {
+			s.refused(req, err)
+			return err
+		}
+		p := app.Principal{Actor: "api:" + id.User, User: id.User, Via: via, Identity: id}
+		ctx := ingest.WithPushback(app.WithPrincipal(req.Context(), p))
+		err = h(w, req.WithContext(ctx))
+		if err != nil && errors.Is(err, syscall.ENOSPC) {
+			s.storage.full(httpx.StorageOf(err), err)
+		}
+		return err
+	})
+}
+
+// refused logs a refused request — without its credentials — so an
+// operator sees probing; logins are journaled by the Authenticator.
+func (s *Server) refused(req *http.Request, err error) {
+	s.opts.Logger.Info("request refused", "method", req.Method, "path", req.URL.Path, "remote", req.RemoteAddr, "reason", err.Error())
+}
+
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
+
+// loopback reports whether a RemoteAddr is a loopback address.
+func loopback(remote string) bool {
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		host = remote
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Unmap().IsLoopback()
+}
+
+// actorOf is the journal actor of an authorized request.
+func actorOf(req *http.Request) string {
+	p, _ := app.PrincipalFrom(req.Context())
+	return p.Actor
+}
