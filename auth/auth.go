@@ -85,17 +85,19 @@ const (
 	PermUsers           Permission = "users.admin"      // users, roles, tokens, identity-provider mappings
 	PermExport          Permission = "export"           // productions for regulators and litigation
 	PermMetrics         Permission = "metrics.read"     // /metrics when it is not open
+	// PermSession is every authenticated caller's: who am I, log out.
+	PermSession Permission = "session"
 )
 
 // Grants is what each role may do. A route or use case that needs a
 // permission no role here has is refused to everyone.
 var Grants = map[Role][]Permission{
-	Admin:     {PermIntegrity, PermHealth, PermPolicyRead, PermAudit, PermUsers, PermMetrics},
-	Principal: {PermContent, PermIntegrity, PermHealth, PermPolicyRead, PermPolicyWrite, PermBacktest, PermAlertsRead, PermReview, PermReviewPrincipal, PermEvidence, PermAudit, PermExport},
-	Reviewer:  {PermContent, PermIntegrity, PermPolicyRead, PermAlertsRead, PermReview},
-	Auditor:   {PermContent, PermIntegrity, PermHealth, PermPolicyRead, PermBacktest, PermAlertsRead, PermEvidence, PermAudit},
-	Regulator: {PermContent, PermIntegrity, PermEvidence, PermExport},
-	Ingest:    {PermIngest},
+	Admin:     {PermSession, PermIntegrity, PermHealth, PermPolicyRead, PermAudit, PermUsers, PermMetrics},
+	Principal: {PermSession, PermContent, PermIntegrity, PermHealth, PermPolicyRead, PermPolicyWrite, PermBacktest, PermAlertsRead, PermReview, PermReviewPrincipal, PermEvidence, PermAudit, PermExport},
+	Reviewer:  {PermSession, PermContent, PermIntegrity, PermPolicyRead, PermAlertsRead, PermReview},
+	Auditor:   {PermSession, PermContent, PermIntegrity, PermHealth, PermPolicyRead, PermBacktest, PermAlertsRead, PermEvidence, PermAudit},
+	Regulator: {PermSession, PermContent, PermIntegrity, PermEvidence, PermExport},
+	Ingest:    {PermSession, PermIngest},
 }
 
 // Method is how an identity was authenticated.

@@ -28,34 +28,33 @@ const (
 // authenticate finds who the request is from: an API token
 // (Authorization: Bearer …) or, failing that, a session cookie. via is
 // the surface the identity is journaled with: "api" for a token, "web"
-// for a session. cookie reports that a cookie authenticated it (so
-// state-changing requests must pass the cross-origin check).
-func (s *Server) authenticate(req *http.Request) (id *auth.Identity, via string, cookie bool, err error) {
+// for a session.
+func (s *Server) authenticate(req *http.Request) (id *auth.Identity, via string, err error) {
 	if s.opts.Auth == nil {
-		return nil, "", false, auth.ErrUnauthenticated
+		return nil, "", auth.ErrUnauthenticated
 	}
 	ctx := req.Context()
 	if hs := req.Header.Values("Authorization"); len(hs) > 0 {
 		scheme, tok, ok := strings.Cut(hs[0], " ")
 		switch {
 		case len(hs) > 1:
-			return nil, "", false, httpx.Errorf(http.StatusUnauthorized, "bad_authorization", "the Authorization header is given %d times: give it once", len(hs))
+			return nil, "", httpx.Errorf(http.StatusUnauthorized, "bad_authorization", "the Authorization header is given %d times: give it once", len(hs))
 		case !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "":
-			return nil, "", false, httpx.Errorf(http.StatusUnauthorized, "bad_authorization", `the Authorization header must be "Bearer <token>"`)
+			return nil, "", httpx.Errorf(http.StatusUnauthorized, "bad_authorization", `the Authorization header must be "Bearer <token>"`)
 		case len(tok) > maxBearerBytes:
-			return nil, "", false, httpx.Errorf(http.StatusUnauthorized, "bad_authorization", "the bearer token is over %d bytes: not a wxarchive token", maxBearerBytes)
+			return nil, "", httpx.Errorf(http.StatusUnauthorized, "bad_authorization", "the bearer token is over %d bytes: not a wxarchive token", maxBearerBytes)
 		}
 		id, err := s.opts.Auth.Token(ctx, strings.TrimSpace(tok))
-		return id, "api", false, err
+		return id, "api", err
 	}
 	if c, err := req.Cookie(SessionCookie); err == nil {
 		if len(c.Value) > maxCookieBytes {
-			return nil, "", false, httpx.Errorf(http.StatusUnauthorized, "bad_session_cookie", "the %s cookie is over %d bytes: log in again", SessionCookie, maxCookieBytes)
+			return nil, "", httpx.Errorf(http.StatusUnauthorized, "bad_session_cookie", "the %s cookie is over %d bytes: log in again", SessionCookie, maxCookieBytes)
 		}
 		id, _, err := s.opts.Auth.Session(ctx, c.Value)
-		return id, "web", true, err
+		return id, "web", err
 	}
-	return nil, "", false, auth.ErrUnauthenticated
+	return nil, "", auth.ErrUnauthenticated
 }
 
 // acting authenticates the request, checks perm — the one place every
@@ -65,7 +64,7 @@ func (s *Server) authenticate(req *http.Request) (id *auth.Identity, via string,
 // full disk also makes the server not ready (storageState).
 func (s *Server) acting(perm auth.Permission, h httpx.HandlerFunc) http.Handler {
 	return httpx.Handle(s.opts.Logger, func(w http.ResponseWriter, req *http.Request) error {
-		id, via, cookie, err := s.authenticate(req)
+		id, via, err := s.authenticate(req)
 		if err != nil && perm == auth.PermMetrics && s.opts.OpenMetrics && loopback(req.RemoteAddr) {
 			// Metrics open on loopback by configuration: a local scraper
 			// needs no token; anyone else still does.
@@ -75,14 +74,10 @@ func (s *Server) acting(perm auth.Permission, h httpx.HandlerFunc) http.Handler 
 			s.refused(req, err)
 			return err
 		}
-		if cookie && !safeMethod(req.Method) {
-			// CSRF: a cookie rides along with a cross-site request; a
-			// bearer token does not, so only cookie-authenticated writes
-			// are checked.
-			if err := s.csrf.Check(req); err != nil {
-				return httpx.Errorf(http.StatusForbidden, "cross_origin", "a cross-origin request cannot change anything with a session cookie: %v", err)
-			}
-		}
+		// CSRF: a session cookie rides along with a cross-site request.
+		// The guard in front of every route (httpx.Guard) refuses any
+		// cross-origin state-changing request before it gets here, cookie
+		// or not; the cookie is also SameSite.
 		if err := id.Authorize(perm, s.now()); err != nil {
 			s.refused(req, err)
 			return err
@@ -103,10 +98,6 @@ func (s *Server) refused(req *http.Request, err error) {
 	s.opts.Logger.Info("request refused", "method", req.Method, "path", req.URL.Path, "remote", req.RemoteAddr, "reason", err.Error())
 }
 
-func safeMethod(m string) bool {
-	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
-}
-
 // loopback reports whether a RemoteAddr is a loopback address.
 func loopback(remote string) bool {
 	host, _, err := net.SplitHostPort(remote)
@@ -122,3 +113,6 @@ func actorOf(req *http.Request) string {
 	p, _ := app.PrincipalFrom(req.Context())
 	return p.Actor
 }
+
+// handle runs a public route's handler with httpx's one error mapping.
+func (s *Server) handle(h httpx.HandlerFunc) http.Handler { return httpx.Handle(s.opts.Logger, h) }

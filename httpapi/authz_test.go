@@ -112,7 +112,7 @@ func TestPublicRoutesAreTheDocumentedOnes(t *testing.T) {
 			public = append(public, rt.Pattern)
 		}
 	}
-	want := "GET /healthz|GET /readyz|/capture/wecom/callback/{id}"
+	want := "GET /healthz|GET /readyz|POST /api/v1/auth/login|/capture/wecom/callback/{id}"
 	if got := strings.Join(public, "|"); got != want {
 		t.Fatalf("public routes %s, want exactly %s", got, want)
 	}

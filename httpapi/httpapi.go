@@ -44,6 +44,9 @@ type Options struct {
 	// permission (auth.Authenticator's contract); nil: no credentials
 	// hold, and every such route answers 401.
 	Auth auth.Authenticator
+	// SecureCookies marks the session cookie Secure even on a plain-HTTP
+	// connection: behind a reverse proxy that terminates TLS.
+	SecureCookies bool
 	// OpenMetrics serves /metrics without credentials to loopback
 	// clients (a local Prometheus); others need metrics.read.
 	OpenMetrics bool
@@ -125,7 +128,6 @@ type Server struct {
 
 	storage storageState
 	routes  []Route
-	csrf    *http.CrossOriginProtection
 }
 
 // New returns the server.
@@ -157,7 +159,6 @@ func New(r *repo.Repo, opts Options) *Server {
 			opts.Logger.Error("request spool unavailable", "err", err)
 		}
 	}
-	s.csrf = http.NewCrossOriginProtection()
 	s.public("GET /healthz", "liveness probe: says only that the process answers", http.HandlerFunc(s.healthz))
 	s.public("GET /readyz", "readiness probe: says only whether writes are accepted", http.HandlerFunc(s.readyz))
 	metrics := promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{})
@@ -165,6 +166,9 @@ func New(r *repo.Repo, opts Options) *Server {
 		metrics.ServeHTTP(w, req)
 		return nil
 	})
+	s.public("POST /api/v1/auth/login", "the login itself: user, password and code are the credentials (throttled per user and address)", s.handle(s.login))
+	s.route("POST /api/v1/auth/logout", auth.PermSession, s.logout)
+	s.route("GET /api/v1/auth/me", auth.PermSession, s.me)
 	s.route("POST /api/v1/ingest/{format}", auth.PermIngest, s.ingest)
 	s.route("GET /api/v1/messages/{serial}", auth.PermContent, s.message)
 	s.route("GET /api/v1/proofs/inclusion", auth.PermContent, s.inclusion)
