@@ -51,8 +51,8 @@ func startServe(t *testing.T, dir string, extra ...string) *server {
 	ready := make(chan string, 1)
 	go func() {
 		for sc.Scan() {
-			if i := strings.Index(sc.Text(), "http://"); i >= 0 {
-				ready <- sc.Text()[i+len("http://"):]
+			if i := strings.Index(sc.Text(), "://"); i >= 0 && strings.Contains(sc.Text(), "wxarchive serving") {
+				ready <- sc.Text()[i+len("://"):]
 			}
 		}
 		io.Copy(io.Discard, stdout)

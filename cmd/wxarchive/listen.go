@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"math"
 	"net"
@@ -131,4 +133,24 @@ func formatBytes(n int64) string {
 		return strconv.FormatInt(n>>20, 10) + "MiB"
 	}
 	return strconv.FormatInt(n, 10) + "B"
+}
+
+// serverTLS loads the certificate and key serve --tls-cert/--tls-key
+// name (nil, nil when neither is given). TLS 1.2 at least; the key file
+// must be readable by its owner only.
+func serverTLS(certFile, keyFile string) (*tls.Config, error) {
+	switch {
+	case certFile == "" && keyFile == "":
+		return nil, nil
+	case certFile == "" || keyFile == "":
+		return nil, errors.New("--tls-cert and --tls-key go together")
+	}
+	if fi, err := os.Stat(keyFile); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("--tls-key %s is readable by other users (mode %04o): chmod 600 it", keyFile, fi.Mode().Perm())
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("--tls-cert/--tls-key: %v", err)
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}, nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -29,13 +30,18 @@ func (a *app) serveCmd() *cobra.Command {
 	var allowed []string
 	var memLimit string
 	var drain time.Duration
+	var tlsCert, tlsKey string
+	var insecureHTTP, secureCookies, openMetrics bool
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the archive over HTTP: health, metrics and the JSON API",
 		Long: `Serve runs the archive's HTTP API (see README): /healthz, /readyz, /metrics and
-/api/v1/…. It binds to 127.0.0.1 by default because authentication is not there
-yet; --addr takes an IP address, never a host name (no DNS lookup decides where
-the archive listens), and any address but loopback is warned about at start.
+/api/v1/…. Every route but the probes, the login and the platforms' callbacks
+needs a session or an API token (docs/SECURITY.md has the role matrix). It binds
+to 127.0.0.1 by default; --addr takes an IP address, never a host name (no DNS
+lookup decides where the archive listens). On any address but loopback it
+serves only over TLS (--tls-cert and --tls-key), unless --insecure-http says
+that something in front of it (a reverse proxy) terminates TLS.
 Requests must name the server in their Host header (the loopback names, the
 listen address, and --allowed-host / serve.allowed_hosts in wxarchive.yaml).
 On SIGTERM or Ctrl-C it stops accepting connections, waits for in-flight
@@ -47,6 +53,14 @@ the blob store and exits 0.`,
 			listenAddr, err := parseListenAddr(addr)
 			if err != nil {
 				return usageErr("%v", err)
+			}
+			tlsConf, err := serverTLS(tlsCert, tlsKey)
+			if err != nil {
+				return usageErr("%v", err)
+			}
+			if exposed(listenAddr) && tlsConf == nil && !insecureHTTP {
+				return usageErr("serve --addr %s is reachable from other machines: passwords, session cookies and tokens would cross the network in clear text.\n"+
+					"Give --tls-cert and --tls-key, or --insecure-http if a reverse proxy in front of it terminates TLS (then also --secure-cookies)", listenAddr)
 			}
 			for _, h := range allowed {
 				if _, err := httpx.NewHosts(h); err != nil {
@@ -90,7 +104,7 @@ the blob store and exits 0.`,
 			} else if res.Evaluated > 0 {
 				logger.Info("supervision caught up", "messages", res.Evaluated, "alerts", res.Alerts)
 			}
-			opts := httpapi.Options{Gatherer: reg, Logger: logger, Limits: httpapi.Limits{
+			opts := httpapi.Options{Gatherer: reg, Logger: logger, SecureCookies: secureCookies, OpenMetrics: openMetrics, Limits: httpapi.Limits{
 				IngestRequests: sc.MaxIngestRequests,
 				Body:           httpx.BodyPolicy{MinRate: sc.BodyMinRate, Max: sc.BodyTimeout},
 			}}
@@ -136,19 +150,20 @@ the blob store and exits 0.`,
 				r.Close(context.Background())
 				return err
 			}
-			if exposed(bound) {
-				// Until the access-control issue lands, anyone who can
-				// reach the port can read and write the archive.
-				fmt.Fprintf(a.stderr, "WARNING: serve --addr %s (listening on %s) is reachable from other machines, and the API has no authentication yet:\n"+
-					"anyone who can connect can read every message and write to the archive. Bind to 127.0.0.1 and put an\n"+
-					"authenticating reverse proxy in front of it (docs/SECURITY.md, \"The HTTP server\").\n", listenAddr, bound)
-				logger.Warn("listening on a non-loopback address without authentication", "addr", listenAddr.String(), "listening", bound.String())
+			if exposed(bound) && tlsConf == nil {
+				fmt.Fprintf(a.stderr, "WARNING: serve --addr %s (listening on %s) is reachable from other machines over plain HTTP (--insecure-http):\n"+
+					"credentials are protected only if the reverse proxy in front of it terminates TLS (docs/SECURITY.md, \"The HTTP server\").\n", listenAddr, bound)
+				logger.Warn("listening on a non-loopback address over plain HTTP", "addr", listenAddr.String(), "listening", bound.String())
 			}
 			maxConns := sc.MaxConnections
 			if maxConns <= 0 {
 				maxConns = httpx.DefaultMaxConns
 			}
-			ln := httpx.LimitListener(tcp, maxConns)
+			var ln net.Listener = httpx.LimitListener(tcp, maxConns)
+			scheme := "http"
+			if tlsConf != nil {
+				ln, scheme = tls.NewListener(ln, tlsConf), "https"
+			}
 			srv := &http.Server{Handler: httpapi.New(r, opts),
 				// Headers must be in within ReadHeaderTimeout; bodies
 				// arrive under the guard's BodyPolicy, answers leave under
@@ -187,7 +202,7 @@ the blob store and exits 0.`,
 			}()
 			serveErr := make(chan error, 1)
 			go func() { serveErr <- srv.Serve(ln) }()
-			fmt.Fprintf(a.stdout, "wxarchive serving %s on http://%s\n", a.dir, ln.Addr())
+			fmt.Fprintf(a.stdout, "wxarchive serving %s on %s://%s\n", a.dir, scheme, ln.Addr())
 			logger.Info("serving", "addr", ln.Addr().String(), "archive", r.Config.ArchiveID, "allowed_hosts", opts.Hosts.List(),
 				"max_connections", maxConns, "memory_limit", limitFrom)
 
@@ -224,6 +239,11 @@ the blob store and exits 0.`,
 	c.Flags().StringVar(&memLimit, "memory-limit", "", "soft limit of the Go heap, e.g. 384MiB or off (default serve.memory_limit, else GOMEMLIMIT, else "+formatBytes(defaultMemoryLimit)+")")
 	c.Flags().StringArrayVar(&allowed, "allowed-host", nil, "a Host header value to answer besides the loopback names and the listen address (repeatable; NAME or NAME:PORT)")
 	c.Flags().StringVar(&mediaDir, "media", "", "directory of media files named by sdkfileid, for API-ingested messages")
+	c.Flags().StringVar(&tlsCert, "tls-cert", "", "PEM certificate chain to serve HTTPS with (with --tls-key)")
+	c.Flags().StringVar(&tlsKey, "tls-key", "", "PEM private key of --tls-cert (readable by its owner only)")
+	c.Flags().BoolVar(&insecureHTTP, "insecure-http", false, "allow plain HTTP on a non-loopback address (a reverse proxy terminates TLS)")
+	c.Flags().BoolVar(&secureCookies, "secure-cookies", false, "mark session cookies Secure over plain HTTP (behind a TLS-terminating proxy)")
+	c.Flags().BoolVar(&openMetrics, "metrics-open", false, "serve /metrics without a token to loopback clients (a local Prometheus)")
 	c.Flags().DurationVar(&drain, "drain-timeout", 30*time.Second, "how long to wait for in-flight requests on shutdown")
 	return c
 }

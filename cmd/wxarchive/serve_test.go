@@ -1,11 +1,21 @@
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"io"
 	"math"
+	"math/big"
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -88,9 +98,14 @@ func TestServeAddrAndHosts(t *testing.T) {
 		t.Fatalf("serve --allowed-host with a URL: exit %d %q", code, errs)
 	}
 
-	// Every interface: warned on stderr and in the log; requests must
-	// name the server.
-	srv := startServe(t, dir, "--addr", "0.0.0.0:0", "--allowed-host", "archive.example.com")
+	// Every interface over plain HTTP: refused unless told
+	// --insecure-http, and then warned about.
+	_, errs, code = runCLI(t, "--dir", dir, "serve", "--addr", "0.0.0.0:0")
+	if code != exitUsage || !strings.Contains(errs, "--tls-cert") || !strings.Contains(errs, "--insecure-http") || !strings.Contains(errs, "clear text") {
+		t.Fatalf("serve --addr 0.0.0.0 without TLS: exit %d %q", code, errs)
+	}
+	// Requests must name the server.
+	srv := startServe(t, dir, "--addr", "0.0.0.0:0", "--insecure-http", "--allowed-host", "archive.example.com")
 	defer func() {
 		srv.cmd.Process.Signal(syscall.SIGTERM)
 		select {
@@ -124,10 +139,10 @@ func TestServeAddrAndHosts(t *testing.T) {
 		}
 	}
 	logs := srv.out.String()
-	if !strings.Contains(logs, "WARNING: serve --addr 0.0.0.0:") || !strings.Contains(logs, "no authentication") {
+	if !strings.Contains(logs, "WARNING: serve --addr 0.0.0.0:") || !strings.Contains(logs, "plain HTTP") {
 		t.Errorf("no warning on stderr for a non-loopback address:\n%s", logs)
 	}
-	if !strings.Contains(logs, `"msg":"listening on a non-loopback address without authentication"`) {
+	if !strings.Contains(logs, `"msg":"listening on a non-loopback address over plain HTTP"`) {
 		t.Errorf("no warning in the log:\n%s", logs)
 	}
 }
@@ -164,5 +179,86 @@ func TestMemoryLimit(t *testing.T) {
 	t.Setenv("GOMEMLIMIT", "1GiB")
 	if got, from, _ := memoryLimit("", false, ""); got != 0 || !strings.Contains(from, "GOMEMLIMIT") {
 		t.Errorf("with GOMEMLIMIT: %d %q", got, from)
+	}
+}
+
+// selfSigned writes a certificate for 127.0.0.1 and its key (mode) into
+// dir and returns their paths and the certificate.
+func selfSigned(t *testing.T, dir string, mode os.FileMode) (certFile, keyFile string, cert *x509.Certificate) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "wxarchive test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ = x509.ParseCertificate(der)
+	kb, _ := x509.MarshalECPrivateKey(key)
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), mode)
+	os.Chmod(keyFile, mode)
+	return certFile, keyFile, cert
+}
+
+// TestServeTLS: --tls-cert/--tls-key serve HTTPS on any address (no
+// --insecure-http needed); a key others can read, a missing half or a bad
+// file is refused before anything starts.
+func TestServeTLS(t *testing.T) {
+	dir := t.TempDir()
+	mustCLI(t, "--dir", dir, "init")
+	tdir := t.TempDir()
+	certFile, keyFile, cert := selfSigned(t, tdir, 0o600)
+
+	_, errs, code := runCLI(t, "--dir", dir, "serve", "--tls-cert", certFile)
+	if code != exitUsage || !strings.Contains(errs, "go together") {
+		t.Fatalf("--tls-cert alone: exit %d %q", code, errs)
+	}
+	_, errs, code = runCLI(t, "--dir", dir, "serve", "--tls-cert", keyFile, "--tls-key", keyFile)
+	if code != exitUsage || !strings.Contains(errs, "--tls-cert/--tls-key") {
+		t.Fatalf("a key as the certificate: exit %d %q", code, errs)
+	}
+	_, openKey, _ := selfSigned(t, t.TempDir(), 0o644)
+	_, errs, code = runCLI(t, "--dir", dir, "serve", "--tls-cert", certFile, "--tls-key", openKey)
+	if code != exitUsage || !strings.Contains(errs, "readable by other users") {
+		t.Fatalf("a world-readable key: exit %d %q", code, errs)
+	}
+
+	srv := startServe(t, dir, "--addr", "0.0.0.0:0", "--tls-cert", certFile, "--tls-key", keyFile)
+	defer func() {
+		srv.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-srv.done:
+		case <-time.After(30 * time.Second):
+			srv.cmd.Process.Kill()
+		}
+	}()
+	_, port, _ := net.SplitHostPort(srv.addr)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	resp, err := client.Get("https://127.0.0.1:" + port + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.TLS == nil || resp.TLS.Version < tls.VersionTLS12 {
+		t.Fatalf("https /healthz: %d %+v", resp.StatusCode, resp.TLS)
+	}
+	// A plain-HTTP request to the TLS port gets net/http's 400, never an
+	// answer from the archive.
+	if r, err := http.Get("http://127.0.0.1:" + port + "/healthz"); err == nil {
+		r.Body.Close()
+		if r.StatusCode == 200 {
+			t.Fatal("plain HTTP answered on the TLS port")
+		}
+	}
+	if strings.Contains(srv.out.String(), "WARNING") {
+		t.Errorf("warned although serving TLS:\n%s", srv.out.String())
 	}
 }
