@@ -80,7 +80,15 @@ type SearchRequest struct {
 	// FacetMonth turns an hour bucket (ms at the start of a UTC hour) into
 	// the month label it falls in, in the archive's time zone.
 	FacetMonth func(hourStartMillis int64) string
+	// Serials, when set, limits the search to these messages (at most
+	// MaxSearchSerials): whether given messages lie within a query — a
+	// reviewer's departments, a regulator's scope — is answered by the
+	// same rules as a search.
+	Serials []uint64
 }
+
+// MaxSearchSerials bounds SearchRequest.Serials.
+const MaxSearchSerials = 1000
 
 // SearchCursor is a keyset position: results after it come next.
 type SearchCursor struct {

@@ -299,6 +299,16 @@ func (s *Store) Search(ctx context.Context, req store.SearchRequest) (store.Sear
 	if req.Sort == store.SortRelevance && !ftsOK {
 		req.Sort = store.SortTime
 	}
+	if len(req.Serials) > 0 {
+		if len(req.Serials) > store.MaxSearchSerials {
+			return page, fmt.Errorf("search: %d serials, over the limit of %d", len(req.Serials), store.MaxSearchSerials)
+		}
+		from += " AND m.serial IN (?" + strings.Repeat(",?", len(req.Serials)-1) + ")"
+		for _, sr := range req.Serials {
+			args = append(args, int64(sr))
+		}
+		plainFTS = false
+	}
 
 	// The total is counted while the page is read, in two halves of the key
 	// space on two connections: counting a common term is the slow part of

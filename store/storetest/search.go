@@ -570,3 +570,31 @@ func testSearchMatchesScan(t *testing.T, s store.Store) {
 }
 
 func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, seed>>1|1)) }
+
+// testSearchSerials: Serials limits a search (full-text, filter-only and
+// exact) to the given messages, with the same rules and a total counted
+// over them alone; too many serials is an error, not a silent cut.
+func testSearchSerials(t *testing.T, s store.Store) {
+	loadRelevance(t, s)
+	p := search(t, s, "保本", store.SearchRequest{Limit: 100, Serials: []uint64{1, 4, 5, 19, 42, 999}})
+	if got := serialsOf(p.Hits); !slices.Equal(got, []uint64{42, 19, 4, 1}) || p.Total != 4 {
+		t.Errorf("保本 within serials: %v (total %d), want [42 19 4 1]", got, p.Total)
+	}
+	all := search(t, s, "保本", store.SearchRequest{Limit: 100})
+	if len(all.Hits) <= 4 {
+		t.Fatalf("保本 matches %d messages: the corpus does not test Serials", len(all.Hits))
+	}
+	p = search(t, s, "-保本", store.SearchRequest{Limit: 100, Serials: []uint64{1, 2, 3}})
+	if got := serialsOf(p.Hits); !slices.Equal(got, []uint64{3, 2}) || p.Total != 2 {
+		t.Errorf("-保本 within 1,2,3: %v (total %d), want [3 2]", got, p.Total)
+	}
+	e, err := s.Search(ctx, store.SearchRequest{Exact: "保本", Limit: 100, Serials: []uint64{9, 16}})
+	check(t, err, "exact within serials")
+	if got := serialsOf(e.Hits); !slices.Equal(got, []uint64{16, 9}) {
+		t.Errorf("exact 保本 within 9,16: %v", got)
+	}
+	many := make([]uint64, store.MaxSearchSerials+1)
+	if _, err := s.Search(ctx, store.SearchRequest{Exact: "x", Serials: many}); err == nil {
+		t.Errorf("%d serials accepted", len(many))
+	}
+}

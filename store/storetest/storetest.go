@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Cursors", testCursors},
 		{"PoliciesAndAlerts", testPoliciesAndAlerts},
 		{"SearchExact", testSearchExact},
+		{"SearchSerials", testSearchSerials},
 		{"SearchKeys", testSearchKeys},
 		{"SearchMatchesScan", testSearchMatchesScan},
 		{"CommitMakesVisible", testCommitMakesVisible},
