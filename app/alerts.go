@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wxarchive/wxarchive/archive"
+	"github.com/wxarchive/wxarchive/auth"
 	"github.com/wxarchive/wxarchive/ingest"
 	"github.com/wxarchive/wxarchive/review"
 	"github.com/wxarchive/wxarchive/store"
@@ -114,6 +115,14 @@ func (a *App) Alerts(ctx context.Context, f AlertFilter) (*AlertPage, error) {
 	case limit == 0 && !f.All:
 		limit = DefaultAlertLimit
 	}
+	p, err := a.principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b, err := a.alertBarrier(p)
+	if err != nil {
+		return nil, err
+	}
 	out := &AlertPage{Alerts: []AlertView{}}
 	// Filters other than policy need each alert's review state, so alerts
 	// are read in chunks (states are read after each chunk: no query runs
@@ -131,7 +140,7 @@ scan:
 			return nil, err
 		}
 		for _, al := range rows {
-			if (f.Rule != "" && al.Rule != f.Rule) || (f.Department != "" && al.Department != f.Department) {
+			if (f.Rule != "" && al.Rule != f.Rule) || (f.Department != "" && al.Department != f.Department) || !b.alert(al.Department) {
 				continue
 			}
 			acts, err := a.alertActions(ctx, al.JournalIndex)
@@ -233,6 +242,15 @@ func (a *App) Queues(ctx context.Context) (*QueuesView, error) {
 	if err != nil {
 		return nil, err
 	}
+	p, err := a.principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b, err := a.alertBarrier(p)
+	if err != nil {
+		return nil, err
+	}
+	qs = slices.DeleteFunc(qs, func(q review.Queue) bool { return !b.alert(q.Department) })
 	if qs == nil {
 		qs = []review.Queue{}
 	}
@@ -291,8 +309,17 @@ type AlertDetail struct {
 // (api:ADDR:PORT) would be a port number.
 func (a *App) reviewer(p Principal, w ingest.EventWriter) *review.Service {
 	svc := &review.Service{Engine: w, Store: a.d.Store}
-	if p.User != "" {
+	switch {
+	case p.User == "":
+	case p.Identity != nil && !p.Identity.Can(auth.PermReviewPrincipal):
+		// An authenticated user is a supervision principal only with the
+		// role that grants it, whatever the configuration lists.
+	default:
 		svc.Principals = a.d.Config.Supervision.Principals
+		if p.Identity != nil && len(svc.Principals) == 0 {
+			// With no list configured, the role alone decides.
+			svc.Principals = []string{p.User}
+		}
 	}
 	return svc
 }
@@ -312,6 +339,9 @@ func (a *App) Alert(ctx context.Context, id uint64) (*AlertDetail, error) {
 		return nil, fmt.Errorf("no alert %d: %w", id, ErrNotFound)
 	}
 	if err != nil {
+		return nil, err
+	}
+	if err := a.alertsWithin(ctx, p, []uint64{id}); err != nil {
 		return nil, err
 	}
 	w, err := a.writer()
@@ -386,6 +416,9 @@ func (a *App) Review(ctx context.Context, r ReviewRequest) (*ReviewResult, error
 	}
 	if i := slices.Index(r.Alerts, 0); i >= 0 {
 		return nil, invalid(fmt.Sprintf("alerts[%d]", i), "0 is not an alert id")
+	}
+	if err := a.alertsWithin(ctx, p, r.Alerts); err != nil {
+		return nil, err
 	}
 	w, err := a.writer()
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/wxarchive/wxarchive/archive"
+	"github.com/wxarchive/wxarchive/auth"
 	"github.com/wxarchive/wxarchive/journal"
 	"github.com/wxarchive/wxarchive/store"
 )
@@ -182,7 +183,19 @@ func (a *App) MessagesBySerial(ctx context.Context, serials ...uint64) ([]*Messa
 	if err != nil {
 		return nil, err
 	}
+	b, err := a.barrierOf(p)
+	if err != nil {
+		return nil, err
+	}
 	views := make([]*MessageView, 0, len(serials))
+	for _, s := range serials {
+		if _, err := a.d.Store.Message(ctx, s); errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("no message with serial %d: %w", s, ErrNotFound)
+		}
+	}
+	if err := a.within(ctx, p, b, serials); err != nil {
+		return nil, err
+	}
 	for _, s := range serials {
 		v, err := a.viewMessage(ctx, s)
 		if errors.Is(err, store.ErrNotFound) {
@@ -215,6 +228,15 @@ func (a *App) InclusionProof(ctx context.Context, of ProofOf) (*Proof, error) {
 	if err != nil {
 		return nil, err
 	}
+	b, err := a.barrierOf(p)
+	if err != nil {
+		return nil, err
+	}
+	if !b.all && !of.BySerial {
+		// A leaf names its message; within a barrier, proofs are asked
+		// for by serial, which the barrier can check.
+		return nil, &auth.ForbiddenError{User: p.User, Need: auth.PermContent, Reason: "within " + b.what + ", ask for a proof by serial, not by journal index"}
+	}
 	idx := of.Index
 	var serials []uint64
 	if of.BySerial {
@@ -226,6 +248,9 @@ func (a *App) InclusionProof(ctx context.Context, of ProofOf) (*Proof, error) {
 			return nil, err
 		}
 		idx, serials = row.JournalIndex, []uint64{of.Serial}
+		if err := a.within(ctx, p, b, serials); err != nil {
+			return nil, err
+		}
 	}
 	pr, err := a.inclusionProof(ctx, idx)
 	if err != nil {

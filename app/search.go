@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wxarchive/wxarchive/archive"
+	"github.com/wxarchive/wxarchive/auth"
 	"github.com/wxarchive/wxarchive/store"
 	"github.com/wxarchive/wxarchive/textindex"
 )
@@ -117,7 +118,15 @@ func (a *App) Search(ctx context.Context, o SearchOptions) (*SearchResult, error
 	case req.Limit < 0 || req.Limit > MaxSearchLimit:
 		return nil, &SearchError{"limit", fmt.Errorf("must be between 1 and %d, not %d", MaxSearchLimit, o.Limit)}
 	}
+	b, err := a.barrierOf(p)
+	if err != nil {
+		return nil, err
+	}
 	var hl *textindex.Highlighter
+	if o.Exact && !b.all {
+		return nil, &auth.ForbiddenError{User: p.User, Need: auth.PermContent,
+			Reason: "exact mode scans every message; within " + b.what + " search with the query language"}
+	}
 	if o.Exact {
 		if o.Query == "" {
 			return nil, &SearchError{"query", errors.New("exact mode needs a non-empty literal")}
@@ -129,8 +138,8 @@ func (a *App) Search(ctx context.Context, o SearchOptions) (*SearchResult, error
 		if err != nil {
 			return nil, &SearchError{"query", err}
 		}
-		req.Query = q
-		hl = textindex.NewHighlighter(q)
+		req.Query = b.narrow(q)
+		hl = textindex.NewHighlighter(q) // the user's terms, not the barrier's
 	}
 	switch {
 	case o.CountAll:

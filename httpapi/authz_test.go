@@ -51,7 +51,14 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{name: "regulator-expired", header: "Bearer " + expired, want: 401},
 	}
 	for _, r := range auth.Roles {
-		callers = append(callers, caller{name: string(r), header: "Bearer " + e.auth.Bearer("as-"+string(r), r), roles: []auth.Role{r}})
+		id := &auth.Identity{User: "as-" + string(r), Roles: []auth.Role{r}}
+		switch r {
+		case auth.Reviewer:
+			id.Departments = []string{"财富管理部"}
+		case auth.Regulator:
+			id.Scope, id.Expires = &auth.Scope{Query: "保本"}, now.Add(time.Hour)
+		}
+		callers = append(callers, caller{name: string(r), header: "Bearer " + e.auth.BearerFor(id), roles: []auth.Role{r}})
 	}
 	for _, rt := range routes {
 		method := rt.Method()

@@ -67,7 +67,7 @@ func sessionCookie(t *testing.T, resp *http.Response) *http.Cookie {
 // logout ends the session for good.
 func TestSessionLifecycle(t *testing.T) {
 	e := newEnv(t)
-	e.auth.User("rita", "correct horse", auth.Reviewer)
+	e.auth.UserWith(&auth.Identity{User: "rita", Roles: []auth.Role{auth.Reviewer}, Departments: []string{"财富管理部"}}, "correct horse")
 
 	for _, body := range []string{`{"user":"rita","password":"wrong"}`, `{"user":"nobody","password":"wrong"}`} {
 		resp, b := e.postCookie("/api/v1/auth/login", "", body, nil)

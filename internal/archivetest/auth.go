@@ -62,9 +62,16 @@ func (a *Auth) Revoke(secret string) {
 
 // User lets user log in with password.
 func (a *Auth) User(user, password string, roles ...auth.Role) {
+	a.UserWith(&auth.Identity{User: user, Roles: roles}, password)
+}
+
+// UserWith lets id log in with password.
+func (a *Auth) UserWith(id *auth.Identity, password string) {
+	c := *id
+	c.Method = auth.MethodPassword
 	a.mu.Lock()
-	a.passwords[user] = password
-	a.users[user] = &auth.Identity{User: user, Roles: roles, Method: auth.MethodPassword}
+	a.passwords[id.User] = password
+	a.users[id.User] = &c
 	a.mu.Unlock()
 }
 
