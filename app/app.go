@@ -46,6 +46,9 @@ type Deps struct {
 	// is and which faults it keeps standing (nil: none known).
 	Health     *capture.Tracker
 	Connectors *capture.Registry
+	// Auth administers users and tokens (users.go, tokens.go); nil for a
+	// read-only archive, where those use cases answer ErrReadOnly.
+	Auth *auth.Service
 }
 
 // RecordReader reads records verified against the hashes the journal
@@ -71,6 +74,9 @@ func FromRepo(r *repo.Repo) Deps {
 	d := Deps{Store: r.Store, Records: r.Records, Verifier: r.Verifier, Config: r.Config}
 	if r.Engine != nil {
 		d.Writer = r.Engine
+		// The policy was validated when the configuration was loaded.
+		pol, _ := r.Config.AuthPolicy()
+		d.Auth, _ = auth.NewService(auth.Options{Store: r.Store, Journal: r.Engine, Policy: pol, Issuer: "wxarchive " + r.Config.ArchiveID[:min(8, len(r.Config.ArchiveID))]})
 	}
 	return d
 }
@@ -88,10 +94,21 @@ type Principal struct {
 	User string
 	// Via is the surface: "cli", "api" or "web" (journaled with accesses).
 	Via string
-	// Identity is the authenticated caller with its roles, when a surface
-	// authenticated one (the HTTP edge always does); nil for the CLI,
-	// which acts as the operating-system user of its own archive.
+	// Identity is the authenticated caller when a surface authenticated
+	// one (the API, the web interface): use cases then check its
+	// permissions. The CLI acts as the operating-system user, who owns the
+	// archive's files, and carries none: it is its archive's administrator
+	// as it always was.
 	Identity *auth.Identity
+}
+
+// authorize checks that p may use perm now: a principal with an identity
+// needs the permission; one without (the CLI) may.
+func (a *App) authorize(p Principal, perm auth.Permission) error {
+	if p.Identity == nil {
+		return nil
+	}
+	return p.Identity.Authorize(perm, a.d.Now())
 }
 
 type principalKey struct{}

@@ -27,6 +27,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/wxarchive/wxarchive/archive"
+	"github.com/wxarchive/wxarchive/auth"
 	"github.com/wxarchive/wxarchive/blob"
 	"github.com/wxarchive/wxarchive/capture/connector"
 	"github.com/wxarchive/wxarchive/ingest"
@@ -75,6 +76,19 @@ type Config struct {
 	// "HTTP API"; docs/SECURITY.md, "The HTTP server"). Zero values take
 	// the defaults.
 	Serve ServeConfig `yaml:"serve,omitempty"`
+	// Auth configures access control (docs/SECURITY.md): single sign-on
+	// group → role mapping, roles that need TOTP, session timeouts and
+	// login lockout. Validated by LoadConfig (Config.AuthPolicy).
+	Auth auth.Config `yaml:"auth,omitempty"`
+}
+
+// AuthPolicy is the validated auth section.
+func (c *Config) AuthPolicy() (auth.Policy, error) {
+	p, err := c.Auth.Policy()
+	if err != nil {
+		return p, fmt.Errorf("%s: %w", ConfigFile, err)
+	}
+	return p, nil
 }
 
 // ServeConfig is the `serve:` section of wxarchive.yaml.
@@ -307,6 +321,15 @@ const connectorExample = `
 #     kind: c2sp
 #     key: witness.example.com+1a2b3c4d+BA…   # the key it printed at start
 # witness_interval: 10s
+# Access control (docs/SECURITY.md). Users and tokens: wxarchive user / token.
+# auth:
+#   oidc_groups: {wx-compliance: [principal], wx-it: [admin]}   # single sign-on group -> roles
+#   require_totp: [admin, principal]   # these roles log in with a TOTP code too
+#   session_idle: 30m                  # browser sessions: idle and absolute timeouts
+#   session_absolute: 12h
+#   lockout_threshold: 5               # failed logins within lockout_window lock
+#   lockout_window: 15m                # the user (and the address) for lockout_duration
+#   lockout_duration: 15m
 `
 
 func mustEvent(typ, actor string, v any) journal.Event {
@@ -363,6 +386,9 @@ func LoadConfig(dir string) (*Config, error) {
 	}
 	if c.RetentionYears == 0 {
 		c.RetentionYears = ingest.DefaultRetentionYears
+	}
+	if _, err := c.Auth.Policy(); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, ConfigFile), err)
 	}
 	return &c, nil
 }

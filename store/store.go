@@ -14,7 +14,8 @@
 //     error matching ErrNotFound.
 //   - Projection tables (messages, attachments, recalls, consent,
 //     participants, rejects, packs, the full-text index) can be dropped and rebuilt by
-//     ResetProjection + replay; everything else is primary.
+//     ResetProjection + replay; everything else is primary (the identity
+//     tables of store/auth.go among it).
 package store
 
 import (
@@ -36,6 +37,9 @@ type Store interface {
 	// Sync makes every transaction committed so far durable.
 	Sync(ctx context.Context) error
 	Close() error
+	// AuthStore is the identity tables (store/auth.go): primary, kept by
+	// ResetProjection.
+	AuthStore
 }
 
 // Reader answers queries on committed state. It is composed of role
@@ -185,6 +189,9 @@ type Tx interface {
 	PutCursor(ctx context.Context, c CursorRow) error
 
 	Projection
+	// AuthTx changes the identity tables in the journal's commit, so a
+	// grant and the event that records it are durable together.
+	AuthTx
 	Commit() error
 	Rollback() error
 }

@@ -90,6 +90,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
 	}
+	for _, tc := range authTests {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
+	}
 }
 
 // ---- helpers ---------------------------------------------------------------
