@@ -767,3 +767,59 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		t.Errorf("New with a secret file: %v", err)
 	}
 }
+
+// With an https redirect URL the binding cookie is Secure and __Host-
+// (a sibling subdomain cannot plant one), and only that cookie binds.
+func TestSecureBindingCookie(t *testing.T) {
+	const site = "https://archive.example"
+	p, err := oidctest.New(oidctest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	p.AddClient(oidctest.Client{ID: "app", Secret: "s", RedirectURIs: []string{site + "/auth/oidc/corp/callback"}})
+	p.AddUser(alice())
+	t.Setenv("WXA_TEST_SECURE", "s")
+	rp, err := oidc.New(oidc.Config{Issuers: []oidc.Issuer{{
+		Name: "corp", IssuerURL: p.URL, ClientID: "app", ClientSecret: oidc.Secret{Env: "WXA_TEST_SECURE"},
+		RedirectURL: site + "/auth/oidc/corp/callback",
+	}}}, oidc.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	callback := func() (string, *http.Cookie) {
+		w := httptest.NewRecorder()
+		if err := rp.Begin(w, httptest.NewRequest(http.MethodGet, site+"/auth/oidc/corp/login", nil), "corp", "/search"); err != nil {
+			t.Fatal(err)
+		}
+		cookies := w.Result().Cookies()
+		if len(cookies) != 1 {
+			t.Fatalf("cookies %v", cookies)
+		}
+		c := cookies[0]
+		if c.Name != "__Host-wxarchive-oidc" || !c.Secure || !c.HttpOnly || c.Path != "/" || c.Domain != "" || c.SameSite != http.SameSiteLaxMode {
+			t.Errorf("binding cookie %+v", c)
+		}
+		noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		resp, err := noFollow.Get(w.Header().Get("Location"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.Header.Get("Location"), c
+	}
+
+	cb, c := callback()
+	r := httptest.NewRequest(http.MethodGet, cb, nil)
+	r.AddCookie(&http.Cookie{Name: "wxarchive-oidc", Value: c.Value}) // the plain name does not bind
+	_, err = rp.Complete(r)
+	refusedBy(t, err, oidc.CheckBrowser)
+
+	cb, c = callback()
+	r = httptest.NewRequest(http.MethodGet, cb, nil)
+	r.AddCookie(c)
+	got, err := rp.Complete(r)
+	if err != nil || got.Username != "alice" || got.ReturnTo != "/search" {
+		t.Fatalf("Complete: %+v %v", got, err)
+	}
+}
