@@ -19,6 +19,7 @@ import (
 
 	"github.com/wxarchive/wxarchive/app"
 	"github.com/wxarchive/wxarchive/auth"
+	"github.com/wxarchive/wxarchive/auth/oidc"
 	"github.com/wxarchive/wxarchive/capture"
 	"github.com/wxarchive/wxarchive/httpx"
 	"github.com/wxarchive/wxarchive/repo"
@@ -41,9 +42,13 @@ type Options struct {
 	// /api/v1/ingest/{format} (cmd/ builds them from the registry).
 	Ingesters map[string]capture.EntryIngester
 	// Auth authenticates every request to a route that needs a
-	// permission (auth.Authenticator's contract); nil: no credentials
-	// hold, and every such route answers 401.
+	// permission (auth.Authenticator's contract); nil: the archive's own
+	// identity store (auth.Service over its index database), or — for a
+	// read-only archive, which has none — no credential holds.
 	Auth auth.Authenticator
+	// OIDC offers single sign-on at /auth/oidc/{issuer}/login (nil: none);
+	// Auth must then map claims to identities (OIDCMapper).
+	OIDC *oidc.RP
 	// SecureCookies marks the session cookie Secure even on a plain-HTTP
 	// connection: behind a reverse proxy that terminates TLS.
 	SecureCookies bool
@@ -144,6 +149,10 @@ func New(r *repo.Repo, opts Options) *Server {
 	opts.Limits.defaults(r.Dir)
 	deps := app.FromRepo(r)
 	deps.Now, deps.Health, deps.Connectors = opts.Now, opts.Health, opts.Connectors
+	if opts.Auth == nil && deps.Auth != nil {
+		// The archive's own identity store: users, tokens, sessions.
+		opts.Auth = deps.Auth
+	}
 	s := &Server{r: r, app: app.New(deps), opts: opts, mux: http.NewServeMux(),
 		ingestSlots:  httpx.NewLimiter("ingest", opts.Limits.IngestRequests),
 		ingestBudget: httpx.NewBudget(opts.Limits.IngestBudget),
@@ -167,6 +176,10 @@ func New(r *repo.Repo, opts Options) *Server {
 		return nil
 	})
 	s.public("POST /api/v1/auth/login", "the login itself: user, password and code are the credentials (throttled per user and address)", s.handle(s.login))
+	if opts.OIDC != nil {
+		s.public("GET /auth/oidc/{issuer}/login", "the single sign-on flow: redirects to the identity provider", s.handle(s.ssoBegin))
+		s.public("GET /auth/oidc/{issuer}/callback", "the single sign-on flow: the provider's signed ID token is the credential", s.handle(s.ssoCallback))
+	}
 	s.route("POST /api/v1/auth/logout", auth.PermSession, s.logout)
 	s.route("GET /api/v1/auth/me", auth.PermSession, s.me)
 	s.route("POST /api/v1/ingest/{format}", auth.PermIngest, s.ingest)

@@ -28,6 +28,7 @@ import (
 
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/auth"
+	"github.com/wxarchive/wxarchive/auth/oidc"
 	"github.com/wxarchive/wxarchive/blob"
 	"github.com/wxarchive/wxarchive/capture/connector"
 	"github.com/wxarchive/wxarchive/ingest"
@@ -80,6 +81,10 @@ type Config struct {
 	// group → role mapping, roles that need TOTP, session timeouts and
 	// login lockout. Validated by LoadConfig (Config.AuthPolicy).
 	Auth auth.Config `yaml:"auth,omitempty"`
+	// OIDC is single sign-on: the identity providers `serve` offers at
+	// /auth/oidc/{name}/login (docs/SECURITY.md, "OIDC single sign-on");
+	// the groups they send map to roles by auth.oidc_groups.
+	OIDC oidc.Config `yaml:"oidc,omitempty"`
 }
 
 // AuthPolicy is the validated auth section.
@@ -389,6 +394,11 @@ func LoadConfig(dir string) (*Config, error) {
 	}
 	if _, err := c.Auth.Policy(); err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, ConfigFile), err)
+	}
+	if len(c.OIDC.Issuers) > 0 {
+		if err := c.OIDC.Validate(); err != nil {
+			return nil, fmt.Errorf("%s: %w", filepath.Join(dir, ConfigFile), err)
+		}
 	}
 	return &c, nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
+	"github.com/wxarchive/wxarchive/auth/oidc"
 	"github.com/wxarchive/wxarchive/capture"
 	"github.com/wxarchive/wxarchive/httpapi"
 	"github.com/wxarchive/wxarchive/httpx"
@@ -108,6 +109,14 @@ the blob store and exits 0.`,
 				IngestRequests: sc.MaxIngestRequests,
 				Body:           httpx.BodyPolicy{MinRate: sc.BodyMinRate, Max: sc.BodyTimeout},
 			}}
+			if len(r.Config.OIDC.Issuers) > 0 {
+				// Single sign-on; providers are discovered at the first
+				// sign-in, so an unreachable one does not stop serve.
+				if opts.OIDC, err = oidc.New(r.Config.OIDC, oidc.Options{}); err != nil {
+					r.Close(context.Background())
+					return usageErr("%s: %v", repo.ConfigFile, err)
+				}
+			}
 			var media ingest.MediaSource
 			if mediaDir != "" {
 				media = ingest.DirMedia{Dir: mediaDir}

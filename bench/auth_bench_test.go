@@ -1,0 +1,134 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wxarchive/wxarchive/auth"
+	"github.com/wxarchive/wxarchive/httpapi"
+	"github.com/wxarchive/wxarchive/internal/archivetest"
+	"github.com/wxarchive/wxarchive/repo"
+)
+
+// fixedAuth authenticates nothing: every request is the one identity. It
+// is the baseline of BenchmarkSearchAuth — what a search request costs
+// without the identity store's lookup.
+type fixedAuth struct{ id *auth.Identity }
+
+func (f fixedAuth) Login(context.Context, string, string, string, string) (*auth.Identity, error) {
+	return f.id, nil
+}
+func (f fixedAuth) Token(context.Context, string) (*auth.Identity, error) { return f.id, nil }
+func (f fixedAuth) StartSession(context.Context, *auth.Identity, string) (string, *auth.Session, error) {
+	return "", &auth.Session{}, nil
+}
+func (f fixedAuth) Session(context.Context, string) (*auth.Identity, *auth.Session, error) {
+	return f.id, &auth.Session{}, nil
+}
+func (f fixedAuth) EndSession(context.Context, string) error { return nil }
+
+// BenchmarkSearchAuth: search requests (GET /api/v1/search, 保本, first
+// page) from 16 concurrent clients through the whole server, with the
+// archive's identity store authenticating each request's API token
+// (auth=token) and, in the same run, with a fixed identity instead
+// (auth=off). The difference is what authentication and authorization
+// cost a search (issue 13: at most 5 %). b.N is the number of requests.
+func BenchmarkSearchAuth(b *testing.B) {
+	ctx := context.Background()
+	src := searchArchive(b)
+	// A writable copy: searches are journaled, and tokens need a store.
+	dir := b.TempDir()
+	copyDir(b, src.Dir, dir)
+	r, err := archivetest.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { r.Close(ctx) })
+	u, cli := archivetest.App(ctx, r)
+	if _, err := u.AddUser(cli, auth.NewUser{Name: "bench", Password: "bench password 1", Grant: auth.Grant{Roles: []auth.Role{auth.Auditor}}}); err != nil {
+		b.Fatal(err)
+	}
+	tok, err := u.CreateToken(cli, auth.NewToken{Name: "bench", Owner: "bench", Expires: time.Now().Add(24 * time.Hour)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, mode := range []string{"off", "token"} {
+		b.Run("auth="+mode+"/concurrency=16", func(b *testing.B) {
+			opts := httpapi.Options{}
+			if mode == "off" {
+				opts.Auth = fixedAuth{&auth.Identity{User: "bench", Roles: []auth.Role{auth.Auditor}, Method: auth.MethodToken}}
+			}
+			srv := httptest.NewServer(httpapi.New(r, opts))
+			defer srv.Close()
+			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			errs := make(chan error, 16)
+			b.ResetTimer()
+			for w := 0; w < 16; w++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for next.Add(1) <= int64(b.N) {
+						req, _ := http.NewRequest("GET", srv.URL+"/api/v1/search?q=%E4%BF%9D%E6%9C%AC", nil)
+						req.Header.Set("Authorization", "Bearer "+tok.Secret)
+						resp, err := client.Do(req)
+						if err != nil {
+							errs <- err
+							return
+						}
+						io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+						if resp.StatusCode != http.StatusOK {
+							errs <- fmt.Errorf("status %d", resp.StatusCode)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			b.StopTimer()
+			select {
+			case err := <-errs:
+				b.Fatal(err)
+			default:
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+		})
+	}
+}
+
+// copyDir copies an archive directory (regular files only).
+func copyDir(b *testing.B, from, to string) {
+	b.Helper()
+	err := filepath.Walk(from, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(from, p)
+		dst := filepath.Join(to, rel)
+		if fi.IsDir() {
+			return os.MkdirAll(dst, 0o755)
+		}
+		if !fi.Mode().IsRegular() || filepath.Base(p) == "lock" {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(dst, data, fi.Mode().Perm()|0o200)
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+}
