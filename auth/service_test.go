@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base32"
 	"encoding/base64"
 	"encoding/hex"
@@ -425,6 +426,15 @@ func TestSessions(t *testing.T) {
 	e.secrets = append(e.secrets, "another long password")
 	if _, _, err := e.svc.Session(ctx, s4); err != auth.ErrUnauthenticated {
 		t.Fatalf("session after a password change: %v", err)
+	}
+	// A session never presented again is swept by the next login's.
+	s5, _, err := e.svc.StartSession(ctx, id, "a")
+	check(t, err)
+	e.secrets = append(e.secrets, s5)
+	e.clk.Add(11 * time.Minute)
+	check(t, third(e.svc.StartSession(ctx, id, "a")))
+	if _, err := e.r.Store.SessionByHash(ctx, sha256.Sum256([]byte(s5))); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("an idle session's row stays: %v", err)
 	}
 	e.noSecretLeaks(t)
 }

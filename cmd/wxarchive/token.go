@@ -36,7 +36,7 @@ func (a *app) tokenCreateCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.withApp(cmd.Context(), journaling, func(ctx context.Context, u *uc.App, _ *repo.Repo) error {
-				exp, err := parseExpiry(u, expires, time.Now())
+				exp, err := parseExpiry(u.Location(), expires, time.Now())
 				if err != nil {
 					return err
 				}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,15 +39,14 @@ func (g *grantFlags) register(c *cobra.Command) {
 	f.StringSliceVar(&g.convs, "scope-conversation", nil, "regulator: a conversation id; repeatable")
 }
 
-// parseExpiry reads --expires: a day in the archive's time zone (access
-// ends as it starts) or a duration from now (Nd for days).
-func parseExpiry(u *uc.App, v string, now time.Time) (time.Time, error) {
+// parseExpiry reads --expires: a day in loc (access ends as it starts)
+// or a duration from now (Nd for days). "" is no expiry.
+func parseExpiry(loc *time.Location, v string, now time.Time) (time.Time, error) {
 	if v == "" {
 		return time.Time{}, nil
 	}
 	if n, ok := strings.CutSuffix(v, "d"); ok {
-		var days int
-		if _, err := fmt.Sscanf(n, "%d", &days); err == nil && days > 0 && fmt.Sprint(days) == n {
+		if days, err := strconv.Atoi(n); err == nil && days > 0 && days <= 100*366 && strconv.Itoa(days) == n {
 			return now.AddDate(0, 0, days), nil
 		}
 	}
@@ -56,7 +56,7 @@ func parseExpiry(u *uc.App, v string, now time.Time) (time.Time, error) {
 		}
 		return now.Add(d), nil
 	}
-	t, err := u.ParseDay("expires", v)
+	t, err := time.ParseInLocation(uc.DateLayout, v, loc)
 	if err != nil {
 		return time.Time{}, usageErr("--expires: %q is neither a day (%s) nor a duration (30d, 72h)", v, uc.DateLayout)
 	}
@@ -74,7 +74,7 @@ func (g *grantFlags) grant(u *uc.App) (auth.Grant, error) {
 	}
 	out.Departments = g.depts
 	var err error
-	if out.Expires, err = parseExpiry(u, g.expires, time.Now()); err != nil {
+	if out.Expires, err = parseExpiry(u.Location(), g.expires, time.Now()); err != nil {
 		return out, err
 	}
 	if g.query != "" || g.from != "" || g.to != "" || len(g.convs) > 0 {
