@@ -392,6 +392,12 @@ func (s *Service) StartSession(ctx context.Context, id *Identity, addr string) (
 	}
 	row := store.SessionRow{Hash: sha256.Sum256([]byte(secret)), ID: SessionID(secret), User: id.User, Method: string(id.Method),
 		Addr: bound(addr), Created: now, LastSeen: now, IdleUntil: minTime(now.Add(s.pol.SessionIdle), exp), Expires: exp}
+	// Sessions never presented again would stay; each new one sweeps
+	// those past their timeouts (the table is as small as the users
+	// logged in).
+	if _, err := s.st.DeleteExpiredSessions(ctx, now); err != nil {
+		s.log.Warn("session: remove timed-out sessions", "err", err)
+	}
 	if err := s.st.PutSession(ctx, row); err != nil {
 		return "", nil, fmt.Errorf("session: %w", err)
 	}

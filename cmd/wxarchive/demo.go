@@ -19,6 +19,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	uc "github.com/wxarchive/wxarchive/app"
+	"github.com/wxarchive/wxarchive/auth"
 	"github.com/wxarchive/wxarchive/capture/wecom/finance"
 	"github.com/wxarchive/wxarchive/capture/wecom/finance/sim"
 	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit/jsonl"
@@ -58,6 +60,11 @@ captured by the same connector a wecom-archive connector runs under serve.`,
 				}
 				fmt.Fprintf(a.stdout, "Created archive %s in %s\n", cfg.ArchiveID, a.dir)
 			} else if err != nil {
+				return err
+			}
+			// The users come first: the demo's output ends with its "Try
+			// next" commands.
+			if err := a.demoUsers(ctx); err != nil {
 				return err
 			}
 			return a.runDemo(ctx, seed, messages, keep, live)
@@ -318,4 +325,37 @@ func (a *app) demoLive(ctx context.Context, r *repo.Repo, cfg demo.Config, sourc
 		}
 	}
 	return gsum, sum, nil
+}
+
+// demoUsers creates a demo user of every role (once: a second demo run
+// keeps them) and prints how to log in.
+func (a *app) demoUsers(ctx context.Context) error {
+	return a.withApp(ctx, journaling, func(ctx context.Context, u *uc.App, _ *repo.Repo) error {
+		fmt.Fprintln(a.stdout, "Demo users (log in to `wxarchive serve` with these; passwords are shown once):")
+		t := newTable(a.stdout)
+		for _, r := range auth.Roles {
+			g := auth.Grant{Roles: []auth.Role{r}}
+			switch r {
+			case auth.Reviewer:
+				g.Departments = []string{"财富管理部"} // the demo data set's wealth-management department
+			case auth.Regulator:
+				g.Expires = time.Now().AddDate(0, 0, 30)
+			}
+			name := "demo-" + string(r)
+			pw, err := initialPassword()
+			if err != nil {
+				return err
+			}
+			_, err = u.AddUser(ctx, auth.NewUser{Name: name, Password: pw, Grant: g})
+			var ce *uc.ConflictError
+			switch {
+			case errors.As(err, &ce):
+				pw = "(exists; wxarchive user passwd " + name + ")"
+			case err != nil:
+				return err
+			}
+			fmt.Fprintf(t, "  %s\t%s\t%s\n", name, r, pw)
+		}
+		return t.Flush()
+	})
 }

@@ -48,7 +48,8 @@ func usageErr(format string, a ...any) error {
 
 type app struct {
 	dir     string
-	started bool // a command's RunE began: errors before that are usage errors
+	started bool      // a command's RunE began: errors before that are usage errors
+	stdin   io.Reader // nil: os.Stdin (tests set it)
 	stdout  io.Writer
 	stderr  io.Writer
 	logger  *slog.Logger
@@ -117,7 +118,8 @@ unaltered in a write-once store with a signed Merkle journal, and proves it.`,
 		return &exitError{code: exitUsage, err: fmt.Errorf("%w\n%s", err, c.UsageString())}
 	})
 	root.AddCommand(a.initCmd(), a.ingestCmd(), a.showCmd(), a.verifyCmd(), a.reindexCmd(), a.statsCmd(),
-		a.serveCmd(), a.demoCmd(), a.consentCmd(), a.quarantineCmd(), a.searchCmd(), a.wecomCmd(), a.connectorsCmd(), a.healthCmd(), a.captureAgentCmd(), a.importCmd(), a.policyCmd(), a.alertsCmd(), a.reviewCmd(), a.reportCmd(), a.witnessCmd(), a.keyCmd())
+		a.serveCmd(), a.demoCmd(), a.consentCmd(), a.quarantineCmd(), a.searchCmd(), a.wecomCmd(), a.connectorsCmd(), a.healthCmd(), a.captureAgentCmd(), a.importCmd(), a.policyCmd(), a.alertsCmd(), a.reviewCmd(), a.reportCmd(), a.witnessCmd(), a.keyCmd(),
+		a.userCmd(), a.tokenCmd(), a.auditCmd())
 	return root
 }
 
