@@ -126,7 +126,7 @@ func TestServeCallbackConnector(t *testing.T) {
 			Connector, Kind, Subject string
 		} `json:"faults"`
 	}
-	resp, err := http.Get(base + "/api/v1/capture/health")
+	resp, err := s.do("GET", base+"/api/v1/capture/health", "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +139,7 @@ func TestServeCallbackConnector(t *testing.T) {
 	if rep.OK || len(rep.Faults) != 1 || rep.Faults[0].Kind != "media_failed" || rep.Faults[0].Subject != "cb-3" {
 		t.Fatalf("faults %+v: want the media fault of cb-3 only (the rejected request was resolved by the next message)", rep.Faults)
 	}
-	resp, err = http.Get(base + "/metrics")
+	resp, err = s.do("GET", base+"/metrics", "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +186,7 @@ func TestServeCallbackConnector(t *testing.T) {
 	if code := post(msg("text", "cb-5", "<Content>之后的消息</Content>"), false); code != 200 {
 		t.Fatalf("cb-5: %d", code)
 	}
-	resp, err = http.Get(base + "/metrics")
+	resp, err = s.do("GET", base+"/metrics", "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,7 +308,7 @@ func TestServeArchiveConnectorWithoutSDK(t *testing.T) {
 		var rep struct {
 			Faults []struct{ Connector, Kind, Detail string } `json:"faults"`
 		}
-		resp, err := http.Get("http://" + s.addr + "/api/v1/capture/health")
+		resp, err := s.do("GET", "http://"+s.addr+"/api/v1/capture/health", "", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -432,7 +432,7 @@ func TestServeCustomerService(t *testing.T) {
 		var res struct {
 			Total int64 `json:"total"`
 		}
-		resp, err := http.Get("http://" + s.addr + "/api/v1/search?q=" + url.QueryEscape(q))
+		resp, err := s.do("GET", "http://"+s.addr+"/api/v1/search?q="+url.QueryEscape(q), "", nil)
 		if err != nil {
 			t.Fatal(err)
 		}

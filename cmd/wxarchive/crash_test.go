@@ -27,6 +27,50 @@ type server struct {
 	addr string
 	out  *bytes.Buffer
 	done chan error
+	// token is an API token of a service user holding every role (made
+	// once per archive, before its first serve): the API needs one.
+	token string
+}
+
+var (
+	tokensMu sync.Mutex
+	tokens   = map[string]string{}
+)
+
+// serviceToken returns the token of dir's test service user, creating
+// the user and the token through the CLI the first time.
+func serviceToken(t *testing.T, dir string) string {
+	t.Helper()
+	tokensMu.Lock()
+	defer tokensMu.Unlock()
+	if tok, ok := tokens[dir]; ok {
+		return tok
+	}
+	mustCLI(t, "--dir", dir, "user", "add", "svc", "--role", "admin,principal,auditor,ingest", "--sso")
+	out := mustCLI(t, "--dir", dir, "token", "create", "--name", "test", "--owner", "svc", "--json")
+	var created struct{ Secret string }
+	if err := json.Unmarshal([]byte(out), &created); err != nil || created.Secret == "" {
+		t.Fatalf("token create --json: %q: %v", out, err)
+	}
+	tokens[dir] = created.Secret
+	return created.Secret
+}
+
+// do sends a request with the service token.
+func (s *server) do(method, url, contentType string, body io.Reader) (*http.Response, error) {
+	return s.doWith(http.DefaultClient, method, url, contentType, body)
+}
+
+func (s *server) doWith(c *http.Client, method, url, contentType string, body io.Reader) (*http.Response, error) {
+	req, err := http.NewRequest(method, url, body)
+	if err != nil {
+		return nil, err
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	return c.Do(req)
 }
 
 // startServe runs `wxarchive serve` on the archive in dir, with extra
@@ -36,6 +80,7 @@ func startServe(t *testing.T, dir string, extra ...string) *server {
 	if !slices.Contains(extra, "--addr") {
 		extra = append(extra, "--addr", "127.0.0.1:0")
 	}
+	token := serviceToken(t, dir)
 	cmd := exec.Command(binary, append([]string{"--dir", dir, "serve"}, extra...)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -46,7 +91,7 @@ func startServe(t *testing.T, dir string, extra ...string) *server {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &server{cmd: cmd, out: &logs, done: make(chan error, 1)}
+	s := &server{cmd: cmd, out: &logs, done: make(chan error, 1), token: token}
 	sc := bufio.NewScanner(stdout)
 	ready := make(chan string, 1)
 	go func() {
@@ -99,13 +144,14 @@ func TestCrashDurability(t *testing.T) {
 	unacked := map[int]bool{}    // message numbers sent but not acknowledged
 	next := 0
 	client := &http.Client{Timeout: 30 * time.Second}
+	api := &server{token: serviceToken(t, dir)}
 
 	send := func(addr string, nums []int) error {
 		var body strings.Builder
 		for _, n := range nums {
 			body.WriteString(crashLine(n) + "\n")
 		}
-		resp, err := client.Post("http://"+addr+"/api/v1/ingest/wecom-archive", "application/x-ndjson", strings.NewReader(body.String()))
+		resp, err := api.doWith(client, "POST", "http://"+addr+"/api/v1/ingest/wecom-archive", "application/x-ndjson", strings.NewReader(body.String()))
 		if err != nil {
 			return err
 		}

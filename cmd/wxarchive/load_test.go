@@ -217,7 +217,7 @@ func TestLoadHostileClients(t *testing.T) {
 		go func() {
 			defer bodies.Done()
 			gen := &bodyGen{prefix: fmt.Sprintf("load%d", b), n: loadEntries, size: loadEntryBytes}
-			resp, err := client.Post(base+"/api/v1/ingest/wecom-archive", "application/x-ndjson", gen)
+			resp, err := srv.doWith(client, "POST", base+"/api/v1/ingest/wecom-archive", "application/x-ndjson", gen)
 			if err != nil {
 				results[b].err = err
 				return
