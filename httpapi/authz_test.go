@@ -38,12 +38,6 @@ func TestAuthorizationMatrix(t *testing.T) {
 	revoked := e.auth.Bearer("gone", auth.Principal)
 	e.auth.Revoke(revoked)
 	expired := e.auth.BearerFor(&auth.Identity{User: "examiner", Roles: []auth.Role{auth.Regulator}, Expires: now.Add(-time.Minute)})
-	type caller struct {
-		name   string
-		header string // Authorization
-		roles  []auth.Role
-		want   int // forced status (401) when not 0
-	}
 	callers := []caller{
 		{name: "none", want: 401},
 		{name: "malformed", header: "Basic dGVzdDp0ZXN0", want: 401},
@@ -60,13 +54,30 @@ func TestAuthorizationMatrix(t *testing.T) {
 		}
 		callers = append(callers, caller{name: string(r), header: "Bearer " + e.auth.BearerFor(id), roles: []auth.Role{r}})
 	}
+	matrix(t, e.srv.URL, routes, callers)
+}
+
+// caller is one column of the matrix: a credential, the roles it
+// carries, and the status it must get on every route when not 0.
+type caller struct {
+	name   string
+	header string // Authorization
+	roles  []auth.Role
+	want   int // forced status (401) when not 0
+}
+
+// matrix sends every route as every caller to the server at base and
+// checks each is allowed exactly when the caller's roles grant the
+// route's permission.
+func matrix(t *testing.T, base string, routes []httpapi.Route, callers []caller) {
+	t.Helper()
 	for _, rt := range routes {
 		method := rt.Method()
 		if method == "" {
 			method = "POST"
 		}
 		for _, c := range callers {
-			req, _ := http.NewRequest(method, e.srv.URL+concrete(rt.Path()), strings.NewReader("{}"))
+			req, _ := http.NewRequest(method, base+concrete(rt.Path()), strings.NewReader("{}"))
 			req.Header.Set("Content-Type", "application/json")
 			if c.header != "" {
 				req.Header.Set("Authorization", c.header)

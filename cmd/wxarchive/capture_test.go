@@ -15,7 +15,6 @@ import (
 	"os/user"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -201,8 +200,7 @@ func TestServeCallbackConnector(t *testing.T) {
 			t.Errorf("/metrics after the replay lacks %s", want)
 		}
 	}
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	if err := <-s.done; err != nil {
+	if err := s.stop(time.Minute); err != nil {
 		t.Fatalf("serve: %v\n%s", err, s.out.String())
 	}
 	if strings.Contains(s.out.String(), vKey) || strings.Contains(s.out.String(), "app-secret") {
@@ -321,8 +319,7 @@ func TestServeArchiveConnectorWithoutSDK(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	if err := <-s.done; err != nil {
+	if err := s.stop(time.Minute); err != nil {
 		t.Fatalf("serve: %v\n%s", err, s.out.String())
 	}
 	if !strings.Contains(detail, "built without the WeCom Finance SDK binding") {
@@ -415,10 +412,7 @@ func TestServeCustomerService(t *testing.T) {
 `, vRID, secrets, fake.URL)
 	os.WriteFile(cfgPath, []byte(cfg), 0o644)
 	s := startServe(t, dir)
-	defer func() {
-		s.cmd.Process.Signal(syscall.SIGTERM)
-		<-s.done
-	}()
+	defer s.stop(time.Minute)
 	waitFor := func(what string, cond func() bool) {
 		t.Helper()
 		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {

@@ -30,6 +30,10 @@ type server struct {
 	// token is an API token of a service user holding every role (made
 	// once per archive, before its first serve): the API needs one.
 	token string
+	// stopped and exit: what stop saw, so a second stop (a deferred one
+	// after an explicit one) returns at once.
+	stopped bool
+	exit    error
 }
 
 var (
@@ -54,6 +58,24 @@ func serviceToken(t *testing.T, dir string) string {
 	}
 	tokens[dir] = created.Secret
 	return created.Secret
+}
+
+// stop ends the server with SIGTERM and waits for it, at most wait (then
+// kills it): serve's exit error, or why it did not stop.
+func (s *server) stop(wait time.Duration) error {
+	if s.stopped {
+		return s.exit
+	}
+	s.stopped = true
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case s.exit = <-s.done:
+	case <-time.After(wait):
+		s.cmd.Process.Kill()
+		<-s.done
+		s.exit = fmt.Errorf("serve did not stop within %s of SIGTERM", wait)
+	}
+	return s.exit
 }
 
 // do sends a request with the service token.

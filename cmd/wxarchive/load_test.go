@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -151,12 +150,7 @@ func TestLoadHostileClients(t *testing.T) {
 				}
 			}
 		}
-		srv.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-srv.done:
-		case <-time.After(2 * time.Minute):
-			srv.cmd.Process.Kill()
-		}
+		srv.stop(2 * time.Minute)
 	}()
 	pid := srv.cmd.Process.Pid
 	base := "http://" + srv.addr

@@ -17,7 +17,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -106,14 +105,7 @@ func TestServeAddrAndHosts(t *testing.T) {
 	}
 	// Requests must name the server.
 	srv := startServe(t, dir, "--addr", "0.0.0.0:0", "--insecure-http", "--allowed-host", "archive.example.com")
-	defer func() {
-		srv.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-srv.done:
-		case <-time.After(30 * time.Second):
-			srv.cmd.Process.Kill()
-		}
-	}()
+	defer srv.stop(30 * time.Second)
 	_, port, _ := net.SplitHostPort(srv.addr)
 	base := "http://127.0.0.1:" + port
 	get := func(host string) int {
@@ -230,14 +222,7 @@ func TestServeTLS(t *testing.T) {
 	}
 
 	srv := startServe(t, dir, "--addr", "0.0.0.0:0", "--tls-cert", certFile, "--tls-key", keyFile)
-	defer func() {
-		srv.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-srv.done:
-		case <-time.After(30 * time.Second):
-			srv.cmd.Process.Kill()
-		}
-	}()
+	defer srv.stop(30 * time.Second)
 	_, port, _ := net.SplitHostPort(srv.addr)
 	pool := x509.NewCertPool()
 	pool.AddCert(cert)

@@ -4,10 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
 	"os/user"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	uc "github.com/wxarchive/wxarchive/app"
 	"github.com/wxarchive/wxarchive/auth"
@@ -135,5 +142,88 @@ func TestCLIDemoCreatesUsers(t *testing.T) {
 	out = mustCLI(t, "--dir", dir, "demo", "--messages", "10", "--seed", "2")
 	if !strings.Contains(out, "(exists; wxarchive user passwd demo-admin)") {
 		t.Fatalf("second demo:\n%s", out)
+	}
+}
+
+// TestCLIAuditShowsAPIUser: a search, a view and a review action made over
+// the API by a person with their own token are in `wxarchive audit` under
+// that person — api:rita, not the server or the address — with the
+// search's query.
+func TestCLIAuditShowsAPIUser(t *testing.T) {
+	dir := cliArchiveDir(t)
+	mustCLI(t, "--dir", dir, "init")
+	lines := crashLine(1) + "\n" + crashLine(2) + "\n"
+	file := filepath.Join(t.TempDir(), "msgs.jsonl")
+	if err := os.WriteFile(file, []byte(lines), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustCLI(t, "--dir", dir, "ingest", "wecom-archive", file)
+	mustCLI(t, "--dir", dir, "user", "add", "rita", "--role", "principal", "--sso")
+	var created struct{ Secret string }
+	cliJSON(t, &created, "--dir", dir, "token", "create", "--name", "rita-laptop", "--owner", "rita", "--json")
+
+	srv := startServe(t, dir)
+	defer srv.stop(time.Minute)
+	srv.token = created.Secret // every request below is rita's
+	call := func(method, path, body string) []byte {
+		t.Helper()
+		var r io.Reader
+		if body != "" {
+			r = strings.NewReader(body)
+		}
+		resp, err := srv.do(method, "http://"+srv.addr+path, "application/json", r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s %s as rita: %d %s", method, path, resp.StatusCode, b)
+		}
+		return b
+	}
+	// serve supervises what was ingested before it started: wait for the
+	// default pack's alert on 保本.
+	var alerts struct {
+		Alerts []struct {
+			ID uint64 `json:"id"`
+		} `json:"alerts"`
+	}
+	for deadline := time.Now().Add(20 * time.Second); len(alerts.Alerts) == 0; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no alert raised on the ingested messages")
+		}
+		json.Unmarshal(call("GET", "/api/v1/alerts", ""), &alerts)
+	}
+	call("GET", "/api/v1/search?q="+url.QueryEscape("保本"), "")
+	call("GET", "/api/v1/messages/1", "")
+	call("POST", "/api/v1/alerts/actions", fmt.Sprintf(`{"action":"comment","alerts":[%d],"note":"客户已确认"}`, alerts.Alerts[0].ID))
+	if err := srv.stop(time.Minute); err != nil {
+		t.Fatalf("serve: %v\n%s", err, srv.out.String())
+	}
+
+	var page uc.AuditPage
+	cliJSON(t, &page, "--dir", dir, "audit", "--user", "rita", "--json")
+	var got []string
+	for _, e := range page.Entries {
+		var p struct{ What, Query, Action string }
+		json.Unmarshal(e.Payload, &p)
+		switch e.Kind {
+		case "access.view", "review.action":
+			if e.Actor != "api:rita" {
+				t.Errorf("%s %s by %q, want api:rita", e.Kind, p.What, e.Actor)
+			}
+			got = append(got, strings.Join(strings.Fields(e.Kind+" "+p.What+" "+p.Query+" "+p.Action), " "))
+		}
+	}
+	want := []string{"review.action comment", "access.view message", "access.view search 保本"}
+	for _, w := range want {
+		if !slices.Contains(got, w) {
+			t.Errorf("audit --user rita lacks %q: %q", w, got)
+		}
+	}
+	// The human-readable form names rita too.
+	if out := mustCLI(t, "--dir", dir, "audit", "--user", "rita"); !strings.Contains(out, "api:rita") || !strings.Contains(out, "保本") {
+		t.Errorf("audit --user rita:\n%s", out)
 	}
 }
