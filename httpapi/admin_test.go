@@ -120,7 +120,9 @@ func TestAdminAPI(t *testing.T) {
 	if u.Name != "rita" || len(u.Roles) != 1 || u.Roles[0] != auth.Reviewer || u.Login != "password" {
 		t.Fatalf("added %+v", u)
 	}
-	var problem struct{ Error struct{ Code, Message, Field string } }
+	var problem struct {
+		Error struct{ Code, Message, Field string }
+	}
 	a.call("POST", "/api/v1/users", a.admin, map[string]any{"name": "rita", "roles": []string{"auditor"}}, 409, &problem)
 	a.call("POST", "/api/v1/users", a.admin, map[string]any{"name": "wiz", "roles": []string{"wizard"}}, 400, &problem)
 	if !strings.Contains(problem.Error.Message+problem.Error.Field, "role") {
