@@ -236,7 +236,8 @@ func (a *app) runDemo(ctx context.Context, seed int64, messages int, export stri
 	if _, clients := demo.Directory(seed); len(clients) > 0 {
 		fmt.Fprintf(w, "  wxarchive consent %s   # a client's consent history\n", clients[0].ExternalUserID)
 	}
-	fmt.Fprintln(w, "  wxarchive serve                 # JSON API on http://127.0.0.1:8080 (/api/v1/checkpoint, /metrics)")
+	fmt.Fprintln(w, "  wxarchive audit                 # who searched, viewed and changed what (every access is journaled)")
+	fmt.Fprintln(w, "  wxarchive serve                 # JSON API on http://127.0.0.1:8080: POST /api/v1/auth/login as a demo user above")
 	return nil
 }
 
@@ -339,7 +340,9 @@ func (a *app) demoUsers(ctx context.Context) error {
 			case auth.Reviewer:
 				g.Departments = []string{"财富管理部"} // the demo data set's wealth-management department
 			case auth.Regulator:
+				// An examiner sees one period: the demo data's last month.
 				g.Expires = time.Now().AddDate(0, 0, 30)
+				g.Scope = &auth.Scope{From: demo.DefaultEnd.AddDate(0, -1, 0), To: demo.DefaultEnd.AddDate(0, 0, 1)}
 			}
 			name := "demo-" + string(r)
 			pw, err := initialPassword()
