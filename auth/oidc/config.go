@@ -5,12 +5,11 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
+	"github.com/wxarchive/wxarchive/internal/secretref"
 )
 
 // Config is the oidc section of wxarchive.yaml: the identity providers a
@@ -122,7 +121,7 @@ func (c *Config) Validate() error {
 		if is.ClientID == "" {
 			add(f("client_id"), "required")
 		}
-		if err := is.ClientSecret.check(); err != nil {
+		if err := is.ClientSecret.Required(); err != nil {
 			add(f("client_secret"), "%v", err)
 		}
 		if err := checkURL(is.RedirectURL, true); err != nil {
@@ -202,95 +201,7 @@ func (is *Issuer) scopes() []string {
 	return out
 }
 
-// Secret says where a secret is read from: an environment variable or a
-// file (its content, without a final newline), the form the connectors'
-// configuration uses. A secret written in the configuration file itself
-// is refused: the file is copied and backed up far more widely than a
-// secret should be.
-type Secret struct {
-	Env  string `yaml:"env,omitempty"`
-	File string `yaml:"file,omitempty"`
-
-	inline bool // written as a plain value (its text is not kept)
-	line   int
-}
-
-// UnmarshalYAML accepts {env: NAME} or {file: PATH}; a plain value is
-// remembered (not its text) so Validate can point at its line.
-func (s *Secret) UnmarshalYAML(n *yaml.Node) error {
-	s.line = n.Line
-	if n.Kind == yaml.ScalarNode {
-		s.inline = n.Value != ""
-		return nil
-	}
-	if n.Kind != yaml.MappingNode {
-		return fmt.Errorf("line %d: expected {env: NAME} or {file: PATH}", n.Line)
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if k := n.Content[i]; k.Value != "env" && k.Value != "file" {
-			return fmt.Errorf("line %d: unknown key %q (expected env or file)", k.Line, k.Value)
-		}
-	}
-	var p struct {
-		Env  string `yaml:"env"`
-		File string `yaml:"file"`
-	}
-	if err := n.Decode(&p); err != nil {
-		return err
-	}
-	s.Env, s.File = p.Env, p.File
-	return nil
-}
-
-func (s Secret) check() error {
-	switch {
-	case s.inline:
-		return fmt.Errorf("a secret must not be written in the configuration file: use {env: NAME} or {file: PATH} (line %d)", s.line)
-	case s.Env != "" && s.File != "":
-		return errors.New("give env or file, not both")
-	case s.Env == "" && s.File == "":
-		return errors.New("required ({env: NAME} or {file: PATH})")
-	}
-	return nil
-}
-
-// Resolve reads the secret. Errors name where it was looked for, never
-// its value.
-func (s Secret) Resolve() (string, error) {
-	if err := s.check(); err != nil {
-		return "", err
-	}
-	if s.Env != "" {
-		v, ok := os.LookupEnv(s.Env)
-		if !ok || v == "" {
-			return "", fmt.Errorf("environment variable %s is not set", s.Env)
-		}
-		return v, nil
-	}
-	b, err := os.ReadFile(s.File)
-	if err != nil {
-		return "", fmt.Errorf("read %s: %w", s.File, errors.Unwrap(err))
-	}
-	v := strings.TrimRight(string(b), "\r\n")
-	if v == "" {
-		return "", fmt.Errorf("%s is empty", s.File)
-	}
-	return v, nil
-}
-
-// Exposed reports, for a secret read from a file, whether other users of
-// the machine can read that file (group or other permission bits), with
-// the file and its mode for a warning — never the secret.
-func (s Secret) Exposed() (string, bool) {
-	if s.File == "" {
-		return "", false
-	}
-	fi, err := os.Stat(s.File)
-	if err != nil {
-		return "", false // Resolve reports it
-	}
-	if m := fi.Mode().Perm(); m&0o077 != 0 {
-		return fmt.Sprintf("%s is readable by other users (mode %04o): chmod 600 it", s.File, m), true
-	}
-	return "", false
-}
+// Secret says where a secret is read from: {env: NAME} or {file: PATH}
+// (internal/secretref), the form the connectors' configuration uses; a
+// secret written in the configuration file itself is refused.
+type Secret = secretref.Ref

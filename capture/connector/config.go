@@ -6,12 +6,12 @@
 package connector
 
 import (
-	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/wxarchive/wxarchive/internal/secretref"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -21,71 +21,9 @@ import (
 // capture.Registry.
 type Type string
 
-// Secret says where a secret is read from: an environment variable or a
-// file (its content, without a final newline). A secret written in the
-// configuration file itself is refused: the file is copied and backed up
-// far more widely than a secret should be.
-type Secret struct {
-	Env  string `yaml:"env,omitempty"`
-	File string `yaml:"file,omitempty"`
-
-	inline bool // written as a plain value: refused by Validate
-	line   int
-}
-
-// UnmarshalYAML accepts {env: NAME} or {file: PATH}. A plain value is
-// remembered (not its text) so Validate can point at the line.
-func (s *Secret) UnmarshalYAML(n *yaml.Node) error {
-	s.line = n.Line
-	if n.Kind == yaml.ScalarNode {
-		s.inline = n.Value != ""
-		return nil
-	}
-	type plain struct {
-		Env  string `yaml:"env"`
-		File string `yaml:"file"`
-	}
-	if err := checkKeys(n, "env", "file"); err != nil {
-		return err
-	}
-	var p plain
-	if err := n.Decode(&p); err != nil {
-		return err
-	}
-	s.Env, s.File = p.Env, p.File
-	return nil
-}
-
-// IsZero reports whether no secret is configured.
-func (s Secret) IsZero() bool { return s.Env == "" && s.File == "" && !s.inline }
-
-// Resolve reads the secret. Errors name where it was looked for, never
-// its value.
-func (s Secret) Resolve() (string, error) {
-	switch {
-	case s.inline:
-		return "", errors.New("written in the configuration file: use {env: NAME} or {file: PATH}")
-	case s.Env != "" && s.File != "":
-		return "", errors.New("give env or file, not both")
-	case s.Env != "":
-		v, ok := os.LookupEnv(s.Env)
-		if !ok || v == "" {
-			return "", fmt.Errorf("environment variable %s is not set", s.Env)
-		}
-		return v, nil
-	case s.File != "":
-		b, err := os.ReadFile(s.File)
-		if err != nil {
-			return "", fmt.Errorf("read %s: %w", s.File, errors.Unwrap(err))
-		}
-		v := strings.TrimRight(string(b), "\r\n")
-		if v == "" {
-			return "", fmt.Errorf("%s is empty", s.File)
-		}
-		return v, nil
-	}
-	return "", errors.New("not configured")
-}
+// Secret says where a secret is read from: {env: NAME} or {file: PATH}
+// (internal/secretref); a secret written in the file itself is refused.
+type Secret = secretref.Ref
 
 // Config is one connector.
 type Config struct {

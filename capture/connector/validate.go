@@ -3,7 +3,6 @@ package connector
 import (
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
 	"sort"
 	"strings"
@@ -141,15 +140,8 @@ func Validate(cs []Config, rules TypeRules, names []Type) error {
 func (c *Config) ExposedSecrets() []Problem {
 	var out []Problem
 	c.eachSecret(func(field string, s Secret) {
-		if s.File == "" {
-			return
-		}
-		fi, err := os.Stat(s.File)
-		if err != nil {
-			return // Resolve reports it
-		}
-		if m := fi.Mode().Perm(); m&0o077 != 0 {
-			out = append(out, Problemf(field, "%s is readable by other users (mode %04o): chmod 600 it", s.File, m))
+		if warn, exposed := s.Exposed(); exposed {
+			out = append(out, Problemf(field, "%s", warn))
 		}
 	})
 	return out
@@ -185,11 +177,8 @@ func (c *Config) EachSecretField(fn func(field string)) {
 func (c *Config) secretProblems() []Problem {
 	var out []Problem
 	check := func(field string, s Secret) {
-		switch {
-		case s.inline:
-			out = append(out, Problemf(field, "a secret must not be written in the configuration file: use {env: NAME} or {file: PATH} (line %d)", s.line))
-		case s.Env != "" && s.File != "":
-			out = append(out, Problemf(field, "give env or file, not both"))
+		if err := s.Form(); err != nil {
+			out = append(out, Problemf(field, "%s", err))
 		}
 	}
 	c.eachSecret(check)
