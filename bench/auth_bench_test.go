@@ -70,38 +70,13 @@ func BenchmarkSearchAuth(b *testing.B) {
 			srv := httptest.NewServer(httpapi.New(r, opts))
 			defer srv.Close()
 			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
-			var next atomic.Int64
-			var wg sync.WaitGroup
-			errs := make(chan error, 16)
 			b.ResetTimer()
-			for w := 0; w < 16; w++ {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for next.Add(1) <= int64(b.N) {
-						req, _ := http.NewRequest("GET", srv.URL+"/api/v1/search?q=%E4%BF%9D%E6%9C%AC", nil)
-						req.Header.Set("Authorization", "Bearer "+tok.Secret)
-						resp, err := client.Do(req)
-						if err != nil {
-							errs <- err
-							return
-						}
-						io.Copy(io.Discard, resp.Body)
-						resp.Body.Close()
-						if resp.StatusCode != http.StatusOK {
-							errs <- fmt.Errorf("status %d", resp.StatusCode)
-							return
-						}
-					}
-				}()
-			}
-			wg.Wait()
+			hammer(b, client, 16, int64(b.N), func(int64) *http.Request {
+				req, _ := http.NewRequest("GET", srv.URL+"/api/v1/search?q=%E4%BF%9D%E6%9C%AC", nil)
+				req.Header.Set("Authorization", "Bearer "+tok.Secret)
+				return req
+			})
 			b.StopTimer()
-			select {
-			case err := <-errs:
-				b.Fatal(err)
-			default:
-			}
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
 		})
 	}
@@ -130,5 +105,43 @@ func copyDir(b *testing.B, from, to string) {
 	})
 	if err != nil {
 		b.Fatal(err)
+	}
+}
+
+// hammer sends requests 0..n-1 (made by newReq) from workers goroutines
+// at once over client and fails b at the first error or status not 200.
+func hammer(b *testing.B, client *http.Client, workers int, n int64, newReq func(i int64) *http.Request) {
+	b.Helper()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1) - 1
+				if i >= n {
+					return
+				}
+				resp, err := client.Do(newReq(i))
+				if err != nil {
+					errs <- err
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					errs <- fmt.Errorf("request %d: status %d", i, resp.StatusCode)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	select {
+	case err := <-errs:
+		b.Fatal(err)
+	default:
 	}
 }

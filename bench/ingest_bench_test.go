@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -150,43 +149,14 @@ func BenchmarkHTTPIngest(b *testing.B) {
 			lines := uniq(demoText(b, b.N))
 			tr := &http.Transport{MaxIdleConnsPerHost: c}
 			client := &http.Client{Transport: tr}
-			var next atomic.Int64
-			var wg sync.WaitGroup
-			errs := make(chan error, c)
 			b.ResetTimer()
-			for w := 0; w < c; w++ {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for {
-						i := next.Add(1) - 1
-						if i >= int64(len(lines)) {
-							return
-						}
-						req, _ := http.NewRequest("POST", srv.URL+"/api/v1/ingest/wecom-archive?corp=bench", bytes.NewReader(lines[i]))
-						req.Header.Set("Content-Type", "application/json")
-						req.Header.Set("Authorization", "Bearer "+token)
-						resp, err := client.Do(req)
-						if err != nil {
-							errs <- err
-							return
-						}
-						io.Copy(io.Discard, resp.Body)
-						resp.Body.Close()
-						if resp.StatusCode != http.StatusOK {
-							errs <- fmt.Errorf("status %d", resp.StatusCode)
-							return
-						}
-					}
-				}()
-			}
-			wg.Wait()
+			hammer(b, client, c, int64(len(lines)), func(i int64) *http.Request {
+				req, _ := http.NewRequest("POST", srv.URL+"/api/v1/ingest/wecom-archive?corp=bench", bytes.NewReader(lines[i]))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Authorization", "Bearer "+token)
+				return req
+			})
 			b.StopTimer()
-			select {
-			case err := <-errs:
-				b.Fatal(err)
-			default:
-			}
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 		})
 	}
