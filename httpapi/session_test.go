@@ -9,6 +9,7 @@ import (
 
 	"github.com/wxarchive/wxarchive/auth"
 	"github.com/wxarchive/wxarchive/httpapi"
+	"github.com/wxarchive/wxarchive/internal/archivetest"
 )
 
 // postCookie sends a JSON POST with the given cookie (and no token).
@@ -160,5 +161,56 @@ func TestMalformedCredentials(t *testing.T) {
 	}
 	if h := e.head(); h.JournalSize != size {
 		t.Fatalf("refused requests journaled %d events", h.JournalSize-size)
+	}
+}
+
+// TestCrossSiteWritesRefused: every state-changing route of the table
+// (every method but GET and HEAD, the login included: a forged login is a
+// CSRF too) sent with a valid session cookie from another site — by
+// Sec-Fetch-Site, and by Origin for browsers without it — is refused 403
+// cross_origin before its handler runs, and nothing is journaled. The
+// same request from the archive's own pages is not refused as cross-site.
+func TestCrossSiteWritesRefused(t *testing.T) {
+	e := newEnv(t)
+	e.auth.UserWith(&auth.Identity{User: "pat", Roles: archivetest.AllRoles}, "correct horse")
+	resp, b := e.postCookie("/api/v1/auth/login", "", `{"user":"pat","password":"correct horse"}`, nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("login: %d %s", resp.StatusCode, b)
+	}
+	cookie := sessionCookie(t, resp).Value
+	size := e.head().JournalSize
+	writes := 0
+	for _, rt := range httpapi.New(e.r, httpapi.Options{}).Routes() {
+		method := rt.Method()
+		if method == "GET" || method == "HEAD" {
+			continue
+		}
+		if method == "" {
+			method = "POST"
+		}
+		writes++
+		for _, hdr := range []map[string]string{{"Sec-Fetch-Site": "cross-site"}, {"Origin": "https://evil.example"}} {
+			req, _ := http.NewRequest(method, e.srv.URL+concrete(rt.Path()), strings.NewReader("{}"))
+			req.Header.Set("Content-Type", "application/json")
+			req.AddCookie(&http.Cookie{Name: httpapi.SessionCookie, Value: cookie})
+			for k, v := range hdr {
+				req.Header.Set(k, v)
+			}
+			resp, b := e.send(req)
+			if resp.StatusCode != 403 || !strings.Contains(string(b), "cross_origin") {
+				t.Errorf("%s %v with the session cookie: %d %s, want 403 cross_origin", rt.Pattern, hdr, resp.StatusCode, b)
+			}
+		}
+	}
+	if writes < 12 {
+		t.Fatalf("%d state-changing routes: the table is not the server's", writes)
+	}
+	if h := e.head(); h.JournalSize != size {
+		t.Fatalf("refused cross-site writes journaled %d events", h.JournalSize-size)
+	}
+	// Same-origin: the archive's own page may write.
+	resp, b = e.postCookie("/api/v1/alerts/actions", cookie, `{"action":"comment","alerts":[999],"note":"x"}`, map[string]string{"Sec-Fetch-Site": "same-origin"})
+	if resp.StatusCode == 403 {
+		t.Fatalf("same-origin write refused: %s", b)
 	}
 }
