@@ -313,8 +313,18 @@ func setLockout(ctx context.Context, db execQueryer, key string, until time.Time
 // The Store's methods: reads from committed state, each write its own
 // transaction on the write connection.
 
+// User and TokenByHash run on every authenticated request: prepared once
+// (parsing the SQL each time cost as much as running it).
 func (s *Store) User(ctx context.Context, name string) (store.UserRow, error) {
-	return getUser(ctx, s.rq, name)
+	st, err := s.readStmt(ctx, `SELECT `+userCols+` FROM users WHERE name = ?`)
+	if err != nil {
+		return store.UserRow{}, err
+	}
+	u, err := scanUser(st.QueryRowContext(ctx, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return u, fmt.Errorf("user %q: %w", name, store.ErrNotFound)
+	}
+	return u, err
 }
 func (s *Store) Users(ctx context.Context, fn func(store.UserRow) error) error {
 	return listUsers(ctx, s.rq, fn)
@@ -326,7 +336,15 @@ func (s *Store) Token(ctx context.Context, id string) (store.TokenRow, error) {
 	return getToken(ctx, s.rq, "id", id, id)
 }
 func (s *Store) TokenByHash(ctx context.Context, hash [32]byte) (store.TokenRow, error) {
-	return getToken(ctx, s.rq, "hash", hash[:], "(by hash)")
+	st, err := s.readStmt(ctx, `SELECT `+tokenCols+` FROM api_tokens WHERE hash = ?`)
+	if err != nil {
+		return store.TokenRow{}, err
+	}
+	t, err := scanToken(st.QueryRowContext(ctx, hash[:]))
+	if errors.Is(err, sql.ErrNoRows) {
+		return t, fmt.Errorf("token (by hash): %w", store.ErrNotFound)
+	}
+	return t, err
 }
 func (s *Store) Tokens(ctx context.Context, owner string, fn func(store.TokenRow) error) error {
 	return listTokens(ctx, s.rq, owner, fn)

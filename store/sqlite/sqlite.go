@@ -159,6 +159,10 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	r.SetMaxOpenConns(4)
+	// Keep all four: with database/sql's default of two idle, concurrent
+	// readers (16 API clients) closed and reopened connections — a new
+	// SQLite connection per request beyond the second.
+	r.SetMaxIdleConns(4)
 	s.read, s.rq = r, r
 	if opts.ReadOnly {
 		var v int
