@@ -9,6 +9,7 @@ const (
 	EventUserDisabled   = "user.disabled"   // a user can no longer log in; their sessions ended
 	EventTokenCreated   = "token.created"   // an API token was issued (id, name, owner, scopes, expiry)
 	EventTokenRevoked   = "token.revoked"   // an API token stopped working
+	EventTokenUsed      = "token.used"      // an API token's first use of the day
 	EventLoginSucceeded = "login.succeeded" // a user authenticated (password, single sign-on)
 	EventLoginFailed    = "login.failed"    // a login was refused
 	EventLoginLocked    = "login.locked"    // too many failures: a user or an address is locked out
@@ -42,7 +43,8 @@ type UserEvent struct {
 	Changed []string `json:"changed,omitempty"`
 }
 
-// TokenEvent is the payload of token.created and token.revoked. The
+// TokenEvent is the payload of token.created, token.revoked and
+// token.used. The
 // token's secret is never in it.
 type TokenEvent struct {
 	ID      string   `json:"id"`

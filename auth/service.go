@@ -358,10 +358,12 @@ func (s *Service) Token(ctx context.Context, secret string) (*Identity, error) {
 	if !now.Before(id.Expires) {
 		return nil, &ExpiredError{User: u.Name, At: id.Expires}
 	}
-	// The last use is kept to the day: enough to find unused tokens,
-	// without a write per request.
+	// A token's use is journaled, and its last use kept, once a day:
+	// enough to say which machine acted on which day and to find unused
+	// tokens, without a write per request (what each request did is
+	// journaled by its use case, as the token's owner).
 	if t.LastUsed.IsZero() || now.Sub(t.LastUsed) >= 24*time.Hour {
-		if err := s.st.TouchToken(ctx, t.ID, now); err != nil {
+		if err := s.tokenUsed(ctx, t, now); err != nil {
 			s.log.Warn("token: record its use", "token", t.ID, "err", err)
 		}
 	}
@@ -478,4 +480,16 @@ func (s *Service) append(ctx context.Context, typ, actor string, payload any) er
 		return fmt.Errorf("journal %s: %w", typ, err)
 	}
 	return nil
+}
+
+// tokenUsed journals a token's first use of the day (token.used, as its
+// owner) and keeps the time as its last use, in one commit.
+func (s *Service) tokenUsed(ctx context.Context, t store.TokenRow, now time.Time) error {
+	ev, err := journal.NewEvent(archive.EventTokenUsed, "api:"+t.Owner, archive.Time{}, []string{"token:" + t.ID, "user:" + t.Owner},
+		&archive.TokenEvent{ID: t.ID, Name: t.Name, Owner: t.Owner, Scopes: t.Scopes, Expires: archive.At(t.Expires)})
+	if err != nil {
+		return err
+	}
+	_, err = s.j.AppendIf(ctx, func(ctx context.Context, tx store.Tx) error { return tx.TouchToken(ctx, t.ID, now) }, ev)
+	return err
 }

@@ -524,11 +524,21 @@ func lockDir(dir string) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("%s: %w", dir, ErrBusy)
+	// A lock held for a moment is retried for up to a second: a process
+	// forking a child (serve starting a tool, a test starting serve)
+	// lends the child its descriptors, and so a lock just released, until
+	// the child execs.
+	for wait := 10 * time.Millisecond; ; wait *= 2 {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return f, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) || wait > 640*time.Millisecond {
+			f.Close()
+			return nil, fmt.Errorf("%s: %w", dir, ErrBusy)
+		}
+		time.Sleep(wait)
 	}
-	return f, nil
 }
 
 // Close seals everything pending (for a writer) and closes the archive.

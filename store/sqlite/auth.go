@@ -247,11 +247,12 @@ func touchToken(ctx context.Context, db execQueryer, id string, at time.Time) er
 	return affected(res, noSpace(err), "token %s", id)
 }
 
-func getSession(ctx context.Context, q queryer, hash [32]byte) (store.SessionRow, error) {
+const sessionByHash = `SELECT id, user, method, addr, created, last_seen, idle_until, expires FROM sessions WHERE hash = ?`
+
+func scanSession(row interface{ Scan(...any) error }, hash [32]byte) (store.SessionRow, error) {
 	s := store.SessionRow{Hash: hash}
 	var created, seen, idle, exp int64
-	err := q.QueryRowContext(ctx, `SELECT id, user, method, addr, created, last_seen, idle_until, expires FROM sessions WHERE hash = ?`, hash[:]).
-		Scan(&s.ID, &s.User, &s.Method, &s.Addr, &created, &seen, &idle, &exp)
+	err := row.Scan(&s.ID, &s.User, &s.Method, &s.Addr, &created, &seen, &idle, &exp)
 	if errors.Is(err, sql.ErrNoRows) {
 		return s, fmt.Errorf("session: %w", store.ErrNotFound)
 	}
@@ -316,7 +317,7 @@ func setLockout(ctx context.Context, db execQueryer, key string, until time.Time
 // User and TokenByHash run on every authenticated request: prepared once
 // (parsing the SQL each time cost as much as running it).
 func (s *Store) User(ctx context.Context, name string) (store.UserRow, error) {
-	st, err := s.readStmt(ctx, `SELECT `+userCols+` FROM users WHERE name = ?`)
+	st, err := s.idStmt(ctx, `SELECT `+userCols+` FROM users WHERE name = ?`)
 	if err != nil {
 		return store.UserRow{}, err
 	}
@@ -336,7 +337,7 @@ func (s *Store) Token(ctx context.Context, id string) (store.TokenRow, error) {
 	return getToken(ctx, s.rq, "id", id, id)
 }
 func (s *Store) TokenByHash(ctx context.Context, hash [32]byte) (store.TokenRow, error) {
-	st, err := s.readStmt(ctx, `SELECT `+tokenCols+` FROM api_tokens WHERE hash = ?`)
+	st, err := s.idStmt(ctx, `SELECT `+tokenCols+` FROM api_tokens WHERE hash = ?`)
 	if err != nil {
 		return store.TokenRow{}, err
 	}
@@ -350,7 +351,11 @@ func (s *Store) Tokens(ctx context.Context, owner string, fn func(store.TokenRow
 	return listTokens(ctx, s.rq, owner, fn)
 }
 func (s *Store) SessionByHash(ctx context.Context, hash [32]byte) (store.SessionRow, error) {
-	return getSession(ctx, s.rq, hash)
+	st, err := s.idStmt(ctx, sessionByHash)
+	if err != nil {
+		return store.SessionRow{}, err
+	}
+	return scanSession(st.QueryRowContext(ctx, hash[:]), hash)
 }
 func (s *Store) LoginFailures(ctx context.Context, key string, since time.Time) (int, error) {
 	return loginFailures(ctx, s.rq, key, since)

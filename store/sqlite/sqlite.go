@@ -77,6 +77,13 @@ type Store struct {
 	// supervisor reads one message row per message; parsing the SQL each
 	// time cost more than running it), by query text.
 	readStmts sync.Map // string → *sql.Stmt
+	// idRead is the identity lookups' own small read pool (a token or a
+	// session and its user, on every authenticated request): they never
+	// queue behind searches holding the main pool's connections. nil in
+	// a snapshot, whose reads all go through rq. idStmts are its
+	// prepared statements.
+	idRead  *sql.DB
+	idStmts sync.Map // string → *sql.Stmt
 
 	ckptDB    *sql.DB // background WAL checkpointer
 	ckptStop  chan struct{}
@@ -164,6 +171,12 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	// SQLite connection per request beyond the second.
 	r.SetMaxIdleConns(4)
 	s.read, s.rq = r, r
+	if s.idRead, err = sql.Open("sqlite", rdsn); err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.idRead.SetMaxOpenConns(2)
+	s.idRead.SetMaxIdleConns(2)
 	if opts.ReadOnly {
 		var v int
 		if err := r.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
@@ -339,6 +352,13 @@ func (s *Store) Close() error {
 	if s.read != nil {
 		errs = append(errs, s.read.Close())
 	}
+	s.idStmts.Range(func(_, v any) bool {
+		errs = append(errs, v.(*sql.Stmt).Close())
+		return true
+	})
+	if s.idRead != nil {
+		errs = append(errs, s.idRead.Close())
+	}
 	return errors.Join(errs...)
 }
 
@@ -388,6 +408,26 @@ func (s *Store) readStmt(ctx context.Context, query string) (*sql.Stmt, error) {
 		return nil, err
 	}
 	if prev, loaded := s.readStmts.LoadOrStore(query, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
+}
+
+// idStmt is readStmt for the identity lookups: prepared on idRead, or on
+// rq in a snapshot.
+func (s *Store) idStmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if s.idRead == nil {
+		return s.readStmt(ctx, query)
+	}
+	if st, ok := s.idStmts.Load(query); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := s.idRead.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := s.idStmts.LoadOrStore(query, st); loaded {
 		st.Close()
 		return prev.(*sql.Stmt), nil
 	}
