@@ -135,6 +135,12 @@ func Apply(ctx context.Context, proj store.Projection, ev *journal.Event, load R
 			return err
 		}
 		return proj.IndexPolicy(ctx, store.PolicyRow{PolicyEvent: p, JournalIndex: ev.Index, Time: ev.Time, Actor: ev.Actor})
+	case archive.EventRetentionApplied:
+		var p archive.RetentionEvent
+		if err := ev.DecodePayload(&p); err != nil {
+			return err
+		}
+		return proj.IndexRetention(ctx, store.RetentionRow{RetentionEvent: p, JournalIndex: ev.Index, Time: ev.Time, Actor: ev.Actor})
 	case archive.EventAlertRaised:
 		var p archive.AlertEvent
 		if err := ev.DecodePayload(&p); err != nil {

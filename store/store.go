@@ -54,6 +54,7 @@ type Reader interface {
 	SupervisionReader
 	CaptureReader
 	DirectoryReader
+	RetentionReader
 	Counts(ctx context.Context) (Counts, error)
 	// DumpProjection calls fn for every row of every projection table in a
 	// fixed order, rendered canonically, so two databases can be compared.
@@ -174,6 +175,7 @@ type Tx interface {
 	// the same state cannot both commit.
 	LatestPolicyVersion(ctx context.Context, name string) (int, error)
 	LastReviewAction(ctx context.Context, alerts []uint64) (uint64, error)
+	RetentionTx
 
 	AppendLeaf(ctx context.Context, index uint64, hash, leaf []byte) error
 	PutNode(ctx context.Context, n journal.Node) error
@@ -206,6 +208,8 @@ type Projection interface {
 	IndexPolicy(ctx context.Context, p PolicyRow) error
 	IndexAlert(ctx context.Context, a AlertRow) error
 	IndexReview(ctx context.Context, r ReviewRow) error
+	// IndexRetention records a retention.applied event.
+	IndexRetention(ctx context.Context, r RetentionRow) error
 	// IndexAttachmentFetched marks an attachment fetched with its blob; an
 	// attachment already fetched is left as it is, and one that does not
 	// exist is an error.
@@ -218,7 +222,7 @@ type Projection interface {
 // DumpProjection visits them.
 // "search" is the full-text index: one document per message, keyed by its
 // search key, rendered as the index's token counts.
-var ProjectionTables = []string{"messages", "attachments", "recalls", "consent", "parties", "directory", "rejects", "packs", "search", "capture_faults", "policies", "alerts", "review_actions"}
+var ProjectionTables = []string{"messages", "attachments", "recalls", "consent", "parties", "directory", "rejects", "packs", "search", "capture_faults", "policies", "alerts", "review_actions", "retention_sets"}
 
 // Head is the state a writer continues from.
 type Head struct {

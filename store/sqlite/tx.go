@@ -584,6 +584,7 @@ var projectionKeys = map[string]string{
 	"policies":       "name, version",
 	"alerts":         "jidx",
 	"review_actions": "jidx, alert",
+	"retention_sets": "version",
 }
 
 // ResetProjection empties the projection tables.
