@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/auth"
@@ -212,6 +213,9 @@ type RetentionApplyResult struct {
 	// was journaled.
 	Changed   bool                        `json:"changed"`
 	Overrides []archive.RetentionOverride `json:"overrides"`
+	// Recompute is what the new version did to records already archived
+	// (nil when nothing changed).
+	Recompute *retention.RecomputeResult `json:"recompute,omitempty"`
 }
 
 // ApplyRetention journals a rule-set file as the next version of the
@@ -278,6 +282,155 @@ func (a *App) ApplyRetention(ctx context.Context, file string, data []byte) (*Re
 			return nil, unavailable(err)
 		}
 		out.Version, out.Changed = latest+1, true
+		if out.Recompute, err = a.recompute(ctx, pr, s, out.Version); err != nil {
+			return out, fmt.Errorf("version %d applied; extending the records already archived failed (run wxarchive retention recompute): %w", out.Version, err)
+		}
 		return out, nil
 	}
+}
+
+// RecomputeRetention re-evaluates every archived message under the rule
+// set in force: later dates are applied (blobs extended, one
+// retention.extended event per batch), earlier ones reported and left.
+// It is what apply does after journaling a version; run again, it picks
+// up messages that were still unsealed then, and does nothing else.
+func (a *App) RecomputeRetention(ctx context.Context) (*retention.RecomputeResult, error) {
+	pr, err := a.principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.authorize(pr, auth.PermRetention); err != nil {
+		return nil, err
+	}
+	if _, err := a.writer(); err != nil {
+		return nil, err
+	}
+	s, v, err := a.retentionInForce(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return a.recompute(ctx, pr, s, v)
+}
+
+// retentionInForce is the latest version of the rule set, parsed.
+func (a *App) retentionInForce(ctx context.Context) (*retention.Set, int, error) {
+	versions, err := a.d.Store.RetentionVersions(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(versions) == 0 {
+		return nil, 0, fmt.Errorf("no retention rule set has been applied: %w", ErrNotFound)
+	}
+	row := versions[len(versions)-1]
+	s, err := retention.Parse(fmt.Sprintf("retention version %d", row.Version), []byte(row.Source))
+	if err != nil {
+		return nil, 0, &ConflictError{Object: fmt.Sprintf("retention:%d", row.Version), Reason: "the rule set in force no longer validates: " + err.Error()}
+	}
+	return s, row.Version, nil
+}
+
+// sealer is the writer's sealing, when it has one (ingest.Engine): a
+// recompute seals first so that the records it extends are in packs.
+type sealer interface {
+	Seal(ctx context.Context, force bool) (ingest.SealStats, error)
+}
+
+func (a *App) recompute(ctx context.Context, pr Principal, s *retention.Set, v int) (*retention.RecomputeResult, error) {
+	w, err := a.writer()
+	if err != nil {
+		return nil, err
+	}
+	if sl, ok := w.(sealer); ok {
+		if _, err := sl.Seal(ctx, true); err != nil {
+			return nil, fmt.Errorf("seal pending records: %w", unavailable(err))
+		}
+	}
+	rc := &retention.Recompute{Store: a.d.Store, Blobs: a.d.Blobs, Writer: w, Actor: pr.Actor, DefaultYears: a.defaultYears(), Department: a.department(ctx)}
+	if a.d.Blobs == nil {
+		rc.Writer = nil // no blob store to extend: plan only
+	}
+	res, err := rc.Run(ctx, s, v)
+	return res, unavailable(err)
+}
+
+// department is the directory's department of an employee at a time.
+func (a *App) department(ctx context.Context) func(id string, at time.Time) (string, bool) {
+	return func(id string, at time.Time) (string, bool) {
+		p, ok, err := a.d.Store.Directory(ctx, id, archive.At(at))
+		return p.Department, ok && err == nil
+	}
+}
+
+// ReportHorizons are the periods the retention report counts what
+// becomes eligible in, in days.
+var ReportHorizons = []int{30, 90, 365}
+
+// RetentionRuleCount is how many messages a rule decided.
+type RetentionRuleCount struct {
+	Rule     string `json:"rule"`    // "retention_years" when no rule set decided
+	Version  int    `json:"version"` // 0 with "retention_years"
+	Messages int64  `json:"messages"`
+	Earliest string `json:"earliest_retain_until"`
+	Latest   string `json:"latest_retain_until"`
+}
+
+// RetentionEligibility is how many messages' retain-until has passed by a
+// horizon.
+type RetentionEligibility struct {
+	Days     int    `json:"days"` // 0: now
+	Until    string `json:"until"`
+	Messages int64  `json:"messages"`
+}
+
+// RetentionReport is coverage (messages per rule) and what becomes
+// eligible for disposition — past retain-until; legal holds, which keep
+// content beyond it, are not counted here — now and in the next 30, 90
+// and 365 days.
+type RetentionReport struct {
+	Version  int                    `json:"version"` // the rule set in force (0: none)
+	Rules    []RetentionRuleCount   `json:"rules"`
+	Eligible []RetentionEligibility `json:"eligible"`
+}
+
+// RetentionReport counts messages by rule and by when they become
+// eligible. It shows no content.
+func (a *App) RetentionReport(ctx context.Context) (*RetentionReport, error) {
+	pr, err := a.principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.authorize(pr, auth.PermPolicyRead); err != nil {
+		return nil, err
+	}
+	now := a.d.Now()
+	cutoffs := []archive.Time{archive.At(now)}
+	for _, d := range ReportHorizons {
+		cutoffs = append(cutoffs, archive.At(now.AddDate(0, 0, d)))
+	}
+	cov, err := a.d.Store.RetentionCoverage(ctx, cutoffs)
+	if err != nil {
+		return nil, err
+	}
+	out := &RetentionReport{Rules: []RetentionRuleCount{}, Eligible: []RetentionEligibility{}}
+	if versions, err := a.d.Store.RetentionVersions(ctx); err != nil {
+		return nil, err
+	} else if len(versions) > 0 {
+		out.Version = versions[len(versions)-1].Version
+	}
+	for _, r := range cov.Rules {
+		rule := r.Rule
+		if rule == "" {
+			rule = "retention_years"
+		}
+		out.Rules = append(out.Rules, RetentionRuleCount{Rule: rule, Version: r.Version, Messages: r.Messages,
+			Earliest: a.rfc3339(r.Earliest), Latest: a.rfc3339(r.Latest)})
+	}
+	for i, n := range cov.Eligible {
+		days := 0
+		if i > 0 {
+			days = ReportHorizons[i-1]
+		}
+		out.Eligible = append(out.Eligible, RetentionEligibility{Days: days, Until: a.rfc3339(cutoffs[i]), Messages: n})
+	}
+	return out, nil
 }

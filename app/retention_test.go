@@ -3,14 +3,22 @@ package app_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wxarchive/wxarchive/app"
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/auth"
+	"github.com/wxarchive/wxarchive/blob"
+	"github.com/wxarchive/wxarchive/ingest"
 	"github.com/wxarchive/wxarchive/internal/archivetest"
+	"github.com/wxarchive/wxarchive/journal"
+	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/retention"
+	"github.com/wxarchive/wxarchive/store"
+	"github.com/wxarchive/wxarchive/verify"
 )
 
 const rulesV1 = `retention: firm
@@ -136,5 +144,220 @@ func TestRetentionCheck(t *testing.T) {
 	var re *app.RetentionError
 	if _, err := u.CheckRetention("x.yaml", []byte("retention: x\n")); !errors.As(err, &re) {
 		t.Fatalf("no rules: %v", err)
+	}
+}
+
+const rulesIngest = `retention: firm
+jurisdictions:
+  hk: {sources: [test:hk]}
+rules:
+  - name: hk-sfc
+    match: {jurisdictions: [hk]}
+    period: {years: 2}
+  - name: files
+    match: {kinds: [file]}
+    period: {years: 8}
+  - name: stickers
+    match: {kinds: [emotion]}
+    period: {days: 400}
+    override: {reason: no business content}
+`
+
+// TestRetentionAtIngest: before a rule set, retain-until is retention_years
+// from the capture day (unchanged); after it, each message's retain-until
+// and rule come from the rules (journaled and indexed), attachments are
+// locked with their own message's retain-until, a quarantined input gets
+// the longest any rule gives, and verify is clean.
+func TestRetentionAtIngest(t *testing.T) {
+	ctx := context.Background()
+	// The clock runs ahead of init's leaves (a leaf is never dated
+	// before the one it follows).
+	now := time.Now().UTC().Add(time.Hour)
+	r, _ := archivetest.NewWith(t, repo.InitOptions{RetentionYears: 6}, repo.OpenOptions{Exclusive: true, Now: func() time.Time { return now }})
+	u := app.New(app.FromRepo(r))
+	as := app.WithPrincipal(ctx, app.Principal{Actor: "cli:carol", User: "carol", Via: "cli"})
+	sent := now.AddDate(0, 0, -5)
+	day := func(t time.Time, years, days int) time.Time {
+		return retention.Until(t, retention.Period{Years: years, Days: days})
+	}
+	item := func(id, src string, kind archive.Kind, blob archive.BlobID) ingest.Item {
+		m, raw := testMessage(id, "hello "+id)
+		m.Source, m.Kind, m.SentAt = src, kind, archive.At(sent)
+		if !blob.IsZero() {
+			m.Attachments = []archive.Attachment{{Role: "file", Blob: blob, Size: 3, Status: archive.AttachmentFetched}}
+		}
+		return ingest.Item{Source: src, Raw: raw, Message: m}
+	}
+	res, err := r.Engine.Archive(ctx, "test", []ingest.Item{item("before", "test:hk", archive.KindText, archive.BlobID{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	row, err := r.Store.Message(ctx, res[0].Serial)
+	if err != nil || !row.RetainUntil.Time.Equal(day(now, 6, 0)) || row.RetentionRule != "" || row.RetentionVersion != 0 {
+		t.Fatalf("before any rule set: %+v, %v (want 6 years from the capture day, no rule)", row, err)
+	}
+	if _, err := u.ApplyRetention(as, "rules.yaml", []byte(rulesIngest)); err != nil {
+		t.Fatal(err)
+	}
+	a1, _ := r.Blobs.Put(ctx, []byte("one"), blob.PutOptions{})
+	a2, _ := r.Blobs.Put(ctx, []byte("two"), blob.PutOptions{})
+	res, err = r.Engine.Archive(ctx, "test", []ingest.Item{
+		item("hk", "test:hk", archive.KindText, archive.BlobID{}),
+		item("hkfile", "test:hk", archive.KindFile, a1),
+		item("sticker", "test:us", archive.KindEmotion, a2),
+		item("other", "test:us", archive.KindText, archive.BlobID{}),
+		{Source: "test:us", Raw: []byte("garbage"), Reject: &ingest.Rejection{Reason: "not JSON"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		rule  string
+		until time.Time
+	}{
+		{"hk-sfc", day(sent, 3, 0)},     // 2 y raised to the floor, from the send time
+		{"files", day(sent, 8, 0)},      // longest wins
+		{"stickers", day(sent, 0, 400)}, // the override stands
+		{"default", day(sent, 6, 0)},    // retention_years from the send time
+	}
+	for i, w := range want {
+		row, err := r.Store.Message(ctx, res[i].Serial)
+		if err != nil || row.RetentionRule != w.rule || row.RetentionVersion != 1 || !row.RetainUntil.Time.Equal(w.until) {
+			t.Errorf("message %d: rule %q v%d until %s, %v; want %s until %s", i, row.RetentionRule, row.RetentionVersion, row.RetainUntil, err, w.rule, w.until.Format(time.DateOnly))
+		}
+	}
+	for id, w := range map[archive.BlobID]time.Time{a1: want[1].until, a2: want[2].until} {
+		if info, err := r.Blobs.Stat(ctx, id); err != nil || !info.RetainUntil.Equal(w) {
+			t.Errorf("attachment %s retained until %v, %v; want its message's %s", id.Short(), info.RetainUntil, err, w)
+		}
+	}
+	var rej archive.RejectEvent
+	if err := r.Store.Leaves(ctx, res[4].JournalIndex, res[4].JournalIndex+1, func(i uint64, _, leaf []byte) error {
+		ev, err := journal.ParseLeaf(i, leaf)
+		if err != nil {
+			return err
+		}
+		return ev.DecodePayload(&rej)
+	}); err != nil || !rej.RetainUntil.Time.Equal(day(now, 8, 0)) {
+		t.Errorf("quarantined input retained until %s, %v; want the longest rule (8 y) from its capture", rej.RetainUntil, err)
+	}
+	if _, err := r.Engine.Seal(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := verify.Run(ctx, r, verify.Options{Scratch: archivetest.Engines().Scratch})
+	if err != nil || !rep.OK {
+		t.Fatalf("verify: %v %+v", err, rep)
+	}
+}
+
+// TestRetentionRecompute: applying a rule set that keeps some archived
+// messages longer extends them — the index row, the pack holding their
+// records and their attachments, journaled as retention.extended — while
+// one that would keep them less is reported with examples and not
+// applied; reindex (verify's rebuild) agrees, and a second recompute has
+// nothing to do.
+func TestRetentionRecompute(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now().UTC().Add(time.Hour)
+	r, _ := archivetest.NewWith(t, repo.InitOptions{RetentionYears: 6}, repo.OpenOptions{Exclusive: true, Now: func() time.Time { return now }})
+	u := app.New(app.FromRepo(r))
+	as := app.WithPrincipal(ctx, app.Principal{Actor: "cli:carol", User: "carol", Via: "cli"})
+	day := func(t time.Time, years, days int) time.Time {
+		return retention.Until(t, retention.Period{Years: years, Days: days})
+	}
+	att, _ := r.Blobs.Put(ctx, []byte("contract.pdf bytes"), blob.PutOptions{})
+	var items []ingest.Item
+	for i, src := range []string{"test:hk", "test:hk", "test:us"} {
+		m, raw := testMessage(fmt.Sprintf("m%d", i), "hello")
+		m.Source, m.SentAt = src, archive.At(now)
+		if i == 1 {
+			m.Attachments = []archive.Attachment{{Role: "file", Blob: att, Size: 18, Status: archive.AttachmentFetched}}
+		}
+		items = append(items, ingest.Item{Source: src, Raw: raw, Message: m})
+	}
+	res, err := r.Engine.Archive(ctx, "test", items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	six := day(now, 6, 0)
+	set := `retention: firm
+jurisdictions:
+  hk: {sources: [test:hk]}
+rules:
+  - {name: hk-long, match: {jurisdictions: [hk]}, period: {years: 9}}
+  - {name: us-short, match: {sources: [test:us]}, period: {years: 4}}
+`
+	out, err := u.ApplyRetention(as, "v1.yaml", []byte(set))
+	if err != nil || out.Recompute == nil {
+		t.Fatalf("apply: %+v, %v", out, err)
+	}
+	rc := out.Recompute
+	if rc.Scanned != 3 || rc.Extended != 2 || rc.Events != 1 || rc.Shortened != 1 || rc.Pending != 0 ||
+		len(rc.ShortenedExamples) != 1 || rc.ShortenedExamples[0].Serial != res[2].Serial || !rc.ShortenedExamples[0].To.Time.Equal(day(now, 4, 0)) {
+		t.Fatalf("recompute: %+v", rc)
+	}
+	nine := day(now, 9, 0)
+	for i, want := range []struct {
+		until time.Time
+		rule  string
+	}{{nine, "hk-long"}, {nine, "hk-long"}, {six, ""}} {
+		row, err := r.Store.Message(ctx, res[i].Serial)
+		if err != nil || !row.RetainUntil.Time.Equal(want.until) || row.RetentionRule != want.rule {
+			t.Errorf("message %d: until %s rule %q, %v; want %s %q", i, row.RetainUntil, row.RetentionRule, err, want.until, want.rule)
+		}
+	}
+	ev := lastEvent(t, r.Store)
+	var ext archive.RetentionExtendedEvent
+	if ev.Type != archive.EventRetentionExtended || ev.Actor != "cli:carol" || ev.DecodePayload(&ext) != nil || ext.Version != 1 || len(ext.Groups) != 1 ||
+		fmt.Sprint(ext.Groups[0].Serials) != fmt.Sprint([]uint64{res[0].Serial, res[1].Serial}) || ext.Groups[0].Rule != "hk-long" {
+		t.Fatalf("journaled %+v %+v", ev, ext)
+	}
+	if info, err := r.Blobs.Stat(ctx, att); err != nil || !info.RetainUntil.Equal(nine) {
+		t.Errorf("attachment retained until %v, %v; want %s", info.RetainUntil, err, nine)
+	}
+	var packs []time.Time
+	r.Store.Packs(ctx, func(p store.PackRow) error {
+		info, err := r.Blobs.Stat(ctx, p.Blob)
+		if err != nil {
+			return err
+		}
+		packs = append(packs, info.RetainUntil)
+		return nil
+	})
+	if len(packs) != 1 || !packs[0].Equal(nine) {
+		t.Errorf("packs retained until %v, want one until %s (the extended records')", packs, nine)
+	}
+	rep, err := verify.Run(ctx, r, verify.Options{Scratch: archivetest.Engines().Scratch})
+	if err != nil || !rep.OK {
+		t.Fatalf("verify: %v %+v", err, rep)
+	}
+	again, err := u.RecomputeRetention(as)
+	if err != nil || again.Extended != 0 || again.Events != 0 || again.Shortened != 1 || again.Unchanged != 2 {
+		t.Fatalf("second recompute: %+v, %v", again, err)
+	}
+
+	// A version that would keep everything less changes nothing.
+	before := lastEvent(t, r.Store).Index
+	out, err = u.ApplyRetention(as, "v2.yaml", []byte("retention: firm\nrules:\n  - {name: all, period: {years: 3}}\n"))
+	if err != nil || out.Version != 2 || out.Recompute.Shortened != 3 || out.Recompute.Extended != 0 || out.Recompute.Events != 0 {
+		t.Fatalf("shortening version: %+v, %v", out.Recompute, err)
+	}
+	if lastEvent(t, r.Store).Index != before+1 {
+		t.Fatal("a shortening version journaled more than its retention.applied")
+	}
+	if row, _ := r.Store.Message(ctx, res[0].Serial); !row.RetainUntil.Time.Equal(nine) {
+		t.Fatalf("shortened to %s", row.RetainUntil)
+	}
+
+	rpt, err := u.RetentionReport(as)
+	if err != nil || rpt.Version != 2 || len(rpt.Rules) != 2 || rpt.Rules[0].Rule != "retention_years" || rpt.Rules[0].Messages != 1 ||
+		rpt.Rules[1].Rule != "hk-long" || rpt.Rules[1].Messages != 2 || len(rpt.Eligible) != 4 || rpt.Eligible[3].Days != 365 || rpt.Eligible[3].Messages != 0 {
+		t.Fatalf("report: %+v, %v", rpt, err)
+	}
+	reviewer := app.WithPrincipal(ctx, app.Principal{Actor: "api:x", User: "x", Via: "api",
+		Identity: &auth.Identity{User: "x", Roles: []auth.Role{auth.Reviewer}, Method: auth.MethodToken}})
+	var fe *auth.ForbiddenError
+	if _, err := u.RecomputeRetention(reviewer); !errors.As(err, &fe) {
+		t.Fatalf("a reviewer recomputed: %v", err)
 	}
 }

@@ -26,3 +26,23 @@ type RetentionOverride struct {
 	Period string `json:"period"` // "400d", "2y"
 	Reason string `json:"reason"`
 }
+
+// EventRetentionExtended: records already archived whose retain-until a
+// new version of the rule set makes later, extended in one batch.
+const EventRetentionExtended = "retention.extended"
+
+// RetentionExtendedEvent is the payload of retention.extended: the
+// messages of one batch, grouped by their new retain-until and the rule
+// that gives it. Their blobs (the packs holding their records, their
+// attachments) were extended before the event was written.
+type RetentionExtendedEvent struct {
+	Version int                  `json:"version"` // the rule set's version that gives the later dates
+	Groups  []RetentionExtension `json:"groups"`
+}
+
+// RetentionExtension is one group of a retention.extended event.
+type RetentionExtension struct {
+	RetainUntil Time     `json:"retain_until"`
+	Rule        string   `json:"rule"`
+	Serials     []uint64 `json:"serials"` // ascending
+}

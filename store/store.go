@@ -210,6 +210,10 @@ type Projection interface {
 	IndexReview(ctx context.Context, r ReviewRow) error
 	// IndexRetention records a retention.applied event.
 	IndexRetention(ctx context.Context, r RetentionRow) error
+	// IndexRetentionExtended moves the retain-until of each message of a
+	// retention.extended event to its group's (and its rule and version),
+	// where that is later than the row's: it only ever extends.
+	IndexRetentionExtended(ctx context.Context, e archive.RetentionExtendedEvent) error
 	// IndexAttachmentFetched marks an attachment fetched with its blob; an
 	// attachment already fetched is left as it is, and one that does not
 	// exist is an error.
@@ -316,6 +320,10 @@ type MessageRow struct {
 	RecalledBy    uint64 // serial of the first recall of this message, 0 if none (derived by the store on insert)
 	RetainUntil   archive.Time
 	Origin        string
+	// RetentionRule and RetentionVersion: the rule (and its set's
+	// version) that decided RetainUntil; "" and 0 for retention_years.
+	RetentionRule    string
+	RetentionVersion int
 
 	// Derived rows written with the message (not columns of it).
 	Participants []archive.Participant // recorded the first time each id is seen

@@ -26,7 +26,7 @@ func (a *app) retentionCmd() *cobra.Command {
 			return usageErr("a subcommand is required\n%s", c.UsageString())
 		},
 	}
-	c.AddCommand(a.retentionCheckCmd(), a.retentionApplyCmd(), a.retentionShowCmd(), a.retentionExampleCmd())
+	c.AddCommand(a.retentionCheckCmd(), a.retentionApplyCmd(), a.retentionShowCmd(), a.retentionExampleCmd(), a.retentionRecomputeCmd(), a.retentionReportCmd())
 	return c
 }
 
@@ -93,7 +93,10 @@ func (a *app) retentionApplyCmd() *cobra.Command {
 retention rule set (retention.applied, with the file, its SHA-256, the rules it
 lets go below the 3-year floor and their reasons, and you as the author). A file
 identical to the current version writes nothing. Messages archived from then on
-take their retain-until from it.`,
+take their retain-until from it, and the messages already archived are recomputed:
+those the new version keeps longer are extended (their packs and attachments in
+the blob store, then retention.extended in the journal); those it would keep less
+are reported with examples and left as they are — retention is never shortened.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			data, err := readRetention(args[0])
@@ -116,6 +119,92 @@ take their retain-until from it.`,
 				fmt.Fprintf(a.stdout, "%s: rule set %s, version %d applied\n", name, res.Name, res.Version)
 				for _, o := range res.Overrides {
 					fmt.Fprintf(a.stdout, "  override journaled: rule %s keeps %s, below the %d-year floor: %s\n", o.Rule, o.Period, retention.FloorYears, o.Reason)
+				}
+				if res.Recompute != nil {
+					a.printRecompute(res.Recompute)
+				}
+				return nil
+			})
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
+	return c
+}
+
+func (a *app) printRecompute(r *retention.RecomputeResult) {
+	fmt.Fprintf(a.stdout, "recomputed %d messages under version %d: %d extended (%d retention.extended events), %d unchanged\n",
+		r.Scanned, r.Version, r.Extended, r.Events, r.Unchanged)
+	for _, c := range r.ExtendedExample {
+		fmt.Fprintf(a.stdout, "  extended serial %d (%s): %s → %s by %s\n", c.Serial, c.SourceID, c.From.Time.Format(uc.DateLayout), c.To.Time.Format(uc.DateLayout), c.Rule)
+	}
+	if r.Shortened > 0 {
+		fmt.Fprintf(a.stdout, "NOT applied: %d messages the rules would keep less than they already are (retention is never shortened), e.g.:\n", r.Shortened)
+		for _, c := range r.ShortenedExamples {
+			fmt.Fprintf(a.stdout, "  serial %d (%s): kept until %s; %s would give %s\n", c.Serial, c.SourceID, c.From.Time.Format(uc.DateLayout), c.Rule, c.To.Time.Format(uc.DateLayout))
+		}
+	}
+	if r.Pending > 0 {
+		fmt.Fprintf(a.stdout, "%d messages to extend were not sealed yet: run wxarchive retention recompute again\n", r.Pending)
+	}
+}
+
+func (a *app) retentionRecomputeCmd() *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "recompute",
+		Short: "Re-evaluate archived messages under the rule set in force: extend what it keeps longer, report what it would shorten",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.withApp(cmd.Context(), journaling, func(ctx context.Context, u *uc.App, _ *repo.Repo) error {
+				res, err := u.RecomputeRetention(ctx)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return a.printJSON(res)
+				}
+				a.printRecompute(res)
+				return nil
+			})
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
+	return c
+}
+
+func (a *app) retentionReportCmd() *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "report",
+		Short: "Messages per retention rule, and how many become eligible (past retain-until) now and in 30, 90 and 365 days",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.withApp(cmd.Context(), readOnly, func(ctx context.Context, u *uc.App, _ *repo.Repo) error {
+				v, err := u.RetentionReport(ctx)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return a.printJSON(v)
+				}
+				if v.Version == 0 {
+					fmt.Fprintln(a.stdout, "no retention rule set applied: every message is kept retention_years from its capture")
+				} else {
+					fmt.Fprintf(a.stdout, "rule set version %d in force\n", v.Version)
+				}
+				tw := newTable(a.stdout)
+				fmt.Fprintln(tw, "RULE\tVERSION\tMESSAGES\tEARLIEST RETAIN-UNTIL\tLATEST")
+				for _, r := range v.Rules {
+					fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\n", r.Rule, r.Version, r.Messages, r.Earliest, r.Latest)
+				}
+				tw.Flush()
+				fmt.Fprintln(a.stdout, "\neligible (past retain-until; legal holds not counted):")
+				for _, e := range v.Eligible {
+					label := "now"
+					if e.Days > 0 {
+						label = fmt.Sprintf("within %d days", e.Days)
+					}
+					fmt.Fprintf(a.stdout, "  %-16s %d\n", label, e.Messages)
 				}
 				return nil
 			})

@@ -59,4 +59,22 @@ func TestCLIRetention(t *testing.T) {
 	if _, _, code := runCLI(t, "--dir", dir, "retention", "show", "--version", "2"); code != 2 {
 		t.Fatalf("show --version 2: exit %d, want 2", code)
 	}
+
+	// Recompute and report run on the archive as it is.
+	if out := mustCLI(t, "--dir", dir, "retention", "recompute"); !strings.Contains(out, "recomputed 0 messages under version 1") {
+		t.Fatalf("recompute:\n%s", out)
+	}
+	var rep struct {
+		Version  int `json:"version"`
+		Eligible []struct {
+			Days     int   `json:"days"`
+			Messages int64 `json:"messages"`
+		} `json:"eligible"`
+	}
+	if err := json.Unmarshal([]byte(mustCLI(t, "--dir", dir, "retention", "report", "--json")), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Version != 1 || len(rep.Eligible) != 4 || rep.Eligible[1].Days != 30 || rep.Eligible[3].Days != 365 {
+		t.Fatalf("report: %+v", rep)
+	}
 }

@@ -12,3 +12,9 @@ CREATE TABLE retention_sets (
     source    TEXT NOT NULL,      -- the YAML as applied
     overrides TEXT NOT NULL       -- JSON: [{rule, period, reason}]
 );
+
+-- The rule that decided each message's retain-until and its set's version
+-- (message.archived's retention_rule and retention_version; '' and 0 when
+-- the archive's retention_years decided).
+ALTER TABLE messages ADD COLUMN retention_rule TEXT NOT NULL DEFAULT '';
+ALTER TABLE messages ADD COLUMN retention_version INTEGER NOT NULL DEFAULT 0;
