@@ -149,6 +149,18 @@ func Apply(ctx context.Context, proj store.Projection, ev *journal.Event, load R
 			return err
 		}
 		return proj.IndexRetentionExtended(ctx, p)
+	case archive.EventHoldCreated:
+		var p archive.HoldEvent
+		if err := ev.DecodePayload(&p); err != nil {
+			return err
+		}
+		return proj.IndexHold(ctx, store.HoldRow{HoldEvent: p, JournalIndex: ev.Index, Time: ev.Time, Actor: ev.Actor})
+	case archive.EventHoldReleased:
+		var p archive.HoldReleasedEvent
+		if err := ev.DecodePayload(&p); err != nil {
+			return err
+		}
+		return proj.IndexHoldReleased(ctx, store.HoldReleaseRow{HoldReleasedEvent: p, JournalIndex: ev.Index, Time: ev.Time, Actor: ev.Actor})
 	case archive.EventAlertRaised:
 		var p archive.AlertEvent
 		if err := ev.DecodePayload(&p); err != nil {

@@ -55,6 +55,7 @@ type Reader interface {
 	CaptureReader
 	DirectoryReader
 	RetentionReader
+	HoldReader
 	Counts(ctx context.Context) (Counts, error)
 	// DumpProjection calls fn for every row of every projection table in a
 	// fixed order, rendered canonically, so two databases can be compared.
@@ -176,6 +177,7 @@ type Tx interface {
 	LatestPolicyVersion(ctx context.Context, name string) (int, error)
 	LastReviewAction(ctx context.Context, alerts []uint64) (uint64, error)
 	RetentionTx
+	HoldTx
 
 	AppendLeaf(ctx context.Context, index uint64, hash, leaf []byte) error
 	PutNode(ctx context.Context, n journal.Node) error
@@ -214,6 +216,10 @@ type Projection interface {
 	// retention.extended event to its group's (and its rule and version),
 	// where that is later than the row's: it only ever extends.
 	IndexRetentionExtended(ctx context.Context, e archive.RetentionExtendedEvent) error
+	// IndexHold records hold.created; IndexHoldReleased marks the hold
+	// released (an unknown or already released hold is an error).
+	IndexHold(ctx context.Context, h HoldRow) error
+	IndexHoldReleased(ctx context.Context, r HoldReleaseRow) error
 	// IndexAttachmentFetched marks an attachment fetched with its blob; an
 	// attachment already fetched is left as it is, and one that does not
 	// exist is an error.
@@ -226,7 +232,7 @@ type Projection interface {
 // DumpProjection visits them.
 // "search" is the full-text index: one document per message, keyed by its
 // search key, rendered as the index's token counts.
-var ProjectionTables = []string{"messages", "attachments", "recalls", "consent", "parties", "directory", "rejects", "packs", "search", "capture_faults", "policies", "alerts", "review_actions", "retention_sets"}
+var ProjectionTables = []string{"messages", "attachments", "recalls", "consent", "parties", "directory", "rejects", "packs", "search", "capture_faults", "policies", "alerts", "review_actions", "retention_sets", "holds"}
 
 // Head is the state a writer continues from.
 type Head struct {

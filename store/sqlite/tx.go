@@ -586,6 +586,7 @@ var projectionKeys = map[string]string{
 	"alerts":         "jidx",
 	"review_actions": "jidx, alert",
 	"retention_sets": "version",
+	"holds":          "name",
 }
 
 // ResetProjection empties the projection tables.
