@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -259,7 +262,7 @@ func TestRetentionAtIngest(t *testing.T) {
 func TestRetentionRecompute(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now().UTC().Add(time.Hour)
-	r, _ := archivetest.NewWith(t, repo.InitOptions{RetentionYears: 6}, repo.OpenOptions{Exclusive: true, Now: func() time.Time { return now }})
+	r, dir := archivetest.NewWith(t, repo.InitOptions{RetentionYears: 6}, repo.OpenOptions{Exclusive: true, Now: func() time.Time { return now }})
 	u := app.New(app.FromRepo(r))
 	as := app.WithPrincipal(ctx, app.Principal{Actor: "cli:carol", User: "carol", Via: "cli"})
 	day := func(t time.Time, years, days int) time.Time {
@@ -316,7 +319,9 @@ rules:
 		t.Errorf("attachment retained until %v, %v; want %s", info.RetainUntil, err, nine)
 	}
 	var packs []time.Time
+	var packIDs []archive.BlobID
 	r.Store.Packs(ctx, func(p store.PackRow) error {
+		packIDs = append(packIDs, p.Blob)
 		info, err := r.Blobs.Stat(ctx, p.Blob)
 		if err != nil {
 			return err
@@ -330,6 +335,37 @@ rules:
 	rep, err := verify.Run(ctx, r, verify.Options{Scratch: archivetest.Engines().Scratch})
 	if err != nil || !rep.OK {
 		t.Fatalf("verify: %v %+v", err, rep)
+	}
+	// The extension is what the journal requires now: a blob store edited
+	// back to the old dates is caught.
+	for _, id := range []archive.BlobID{att, packIDs[0]} {
+		s := id.String()
+		mp := filepath.Join(dir, repo.BlobDir, "meta", s[:2], s+".json")
+		os.Chmod(mp, 0o644)
+		old := `{"retain_until":"` + archive.At(six).String() + `","legal_hold":false}` + "\n"
+		if err := os.WriteFile(mp, []byte(old), 0o444); err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(mp, 0o444)
+	}
+	rep, err = verify.Run(ctx, r, verify.Options{Scratch: archivetest.Engines().Scratch})
+	if err != nil || rep.OK {
+		t.Fatalf("verify after the blobs were shortened: %v %+v", err, rep)
+	}
+	var kinds []string
+	for _, f := range rep.Faults {
+		kinds = append(kinds, f.Kind+" "+f.Object)
+	}
+	slices.Sort(kinds)
+	wantFaults := []string{verify.BlobRetention + " blob:" + att.String(), verify.BlobRetention + " blob:" + packIDs[0].String()}
+	slices.Sort(wantFaults)
+	if fmt.Sprint(kinds) != fmt.Sprint(wantFaults) {
+		t.Fatalf("faults %v, want %v", kinds, wantFaults)
+	}
+	for _, id := range []archive.BlobID{att, packIDs[0]} {
+		if err := r.Blobs.SetRetention(ctx, id, nine); err != nil {
+			t.Fatal(err)
+		}
 	}
 	again, err := u.RecomputeRetention(as)
 	if err != nil || again.Extended != 0 || again.Events != 0 || again.Shortened != 1 || again.Unchanged != 2 {

@@ -60,6 +60,25 @@ func (r *Records) Get(ctx context.Context, key store.RecordKey, want archive.Blo
 	return r.fromPacks(ctx, key, want)
 }
 
+// PackOf returns the pack that holds a sealed record (ok false when no
+// pack covering its journal index holds it).
+func (r *Records) PackOf(ctx context.Context, key store.RecordKey) (id archive.BlobID, ok bool, err error) {
+	packs, err := r.covering(ctx, key.JournalIndex)
+	if err != nil {
+		return id, false, err
+	}
+	for _, pr := range packs {
+		p, err := r.pack(ctx, pr.Blob)
+		if err != nil {
+			continue // a damaged pack is the checker's to report
+		}
+		if _, err := p.Record(key.JournalIndex, key.Ordinal); err == nil {
+			return pr.Blob, true, nil
+		}
+	}
+	return id, false, nil
+}
+
 func (r *Records) fromPacks(ctx context.Context, key store.RecordKey, want archive.BlobID) ([]byte, error) {
 	packs, err := r.covering(ctx, key.JournalIndex)
 	if err != nil {
