@@ -1,6 +1,7 @@
 package retention
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,7 +20,7 @@ type RecomputeReader interface {
 	Head(ctx context.Context) (store.Head, error)
 	Messages(ctx context.Context, first, last uint64, fn func(store.MessageRow) error) error
 	Attachments(ctx context.Context, serial uint64) ([]store.AttachmentRow, error)
-	PacksCovering(ctx context.Context, journalIndex uint64) ([]store.PackRow, error)
+	Packs(ctx context.Context, fn func(store.PackRow) error) error
 	PendingRecords(ctx context.Context, after store.RecordKey, limitBytes int64, fn func(store.PendingRecord) error) error
 	Leaves(ctx context.Context, from, to uint64, fn func(index uint64, hash, leaf []byte) error) error
 }
@@ -55,6 +56,9 @@ type Recompute struct {
 	DefaultYears int
 	Department   func(id string, at time.Time) (string, bool)
 	Batch        int // 0: DefaultRecomputeBatch
+
+	packs []store.PackRow // by First, read at the first extension
+	reach []uint64        // reach[i]: the largest Last of packs[0..i]
 }
 
 // Change is one message whose retain-until a recompute would move.
@@ -136,7 +140,13 @@ func (rc *Recompute) Run(ctx context.Context, set *Set, v int) (*RecomputeResult
 				if len(res.ExtendedExample) < MaxExamples {
 					res.ExtendedExample = append(res.ExtendedExample, ch)
 				}
-				todo = append(todo, extension{Change: ch, jidx: row.JournalIndex})
+				x := extension{Change: ch, jidx: row.JournalIndex, atts: row.Attachments}
+				if row.RetentionVersion == 0 {
+					// Decided at ingest by retention_years and never
+					// extended (an extension sets a version).
+					x.original = row.RetainUntil
+				}
+				todo = append(todo, x)
 			default:
 				res.Unchanged++
 			}
@@ -163,6 +173,10 @@ func (rc *Recompute) Run(ctx context.Context, set *Set, v int) (*RecomputeResult
 type extension struct {
 	Change
 	jidx uint64
+	// original is the retain-until the message's event gave it, when the
+	// index row still shows it (never extended); zero: read the event.
+	original archive.Time
+	atts     int
 }
 
 // flush extends one batch: blobs first, then the event.
@@ -183,6 +197,9 @@ func (rc *Recompute) flush(ctx context.Context, v int, batch []extension, res *R
 		}
 		for _, p := range packs {
 			add(p, x.To.Time)
+		}
+		if x.atts == 0 {
+			continue
 		}
 		atts, err := rc.Store.Attachments(ctx, x.Serial)
 		if err != nil {
@@ -245,29 +262,46 @@ func (rc *Recompute) flush(ctx context.Context, v int, batch []extension, res *R
 // event gave it (records are packed by that date; a later extension moves
 // the index row, not the pack's).
 func (rc *Recompute) packsOf(ctx context.Context, x extension) ([]archive.BlobID, error) {
-	var original archive.Time
-	err := rc.Store.Leaves(ctx, x.jidx, x.jidx+1, func(i uint64, _, leaf []byte) error {
-		ev, err := journal.ParseLeaf(i, leaf)
-		if err != nil {
-			return err
-		}
-		var p archive.MessageEvent
-		if err := json.Unmarshal(ev.Payload, &p); err != nil {
-			return err
-		}
-		original = p.RetainUntil
-		return nil
-	})
+	original := x.original
+	var err error
+	if original.IsZero() {
+		err = rc.Store.Leaves(ctx, x.jidx, x.jidx+1, func(i uint64, _, leaf []byte) error {
+			ev, err := journal.ParseLeaf(i, leaf)
+			if err != nil {
+				return err
+			}
+			var p archive.MessageEvent
+			if err := json.Unmarshal(ev.Payload, &p); err != nil {
+				return err
+			}
+			original = p.RetainUntil
+			return nil
+		})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("recompute: message %d: journal leaf %d: %w", x.Serial, x.jidx, err)
 	}
-	covering, err := rc.Store.PacksCovering(ctx, x.jidx)
-	if err != nil {
-		return nil, fmt.Errorf("recompute: packs of message %d: %w", x.Serial, err)
+	if rc.packs == nil {
+		// Packs are few (each holds up to 8 MiB of records): read once.
+		rc.packs = []store.PackRow{}
+		if err := rc.Store.Packs(ctx, func(p store.PackRow) error { rc.packs = append(rc.packs, p); return nil }); err != nil {
+			return nil, fmt.Errorf("recompute: packs: %w", err)
+		}
+		slices.SortStableFunc(rc.packs, func(a, b store.PackRow) int { return cmp.Compare(a.First, b.First) })
+		rc.reach = make([]uint64, len(rc.packs))
+		for i, p := range rc.packs {
+			rc.reach[i] = p.Last
+			if i > 0 {
+				rc.reach[i] = max(rc.reach[i-1], p.Last)
+			}
+		}
 	}
 	var out []archive.BlobID
-	for _, p := range covering {
-		if p.RetainUntil == original {
+	// From the last pack starting at or before jidx, back while one so
+	// far back could still reach it (reach: the largest Last so far).
+	i, _ := slices.BinarySearchFunc(rc.packs, x.jidx+1, func(p store.PackRow, t uint64) int { return cmp.Compare(p.First, t) })
+	for j := i - 1; j >= 0 && rc.reach[j] >= x.jidx; j-- {
+		if p := rc.packs[j]; p.First <= x.jidx && p.Last >= x.jidx && p.RetainUntil == original {
 			out = append(out, p.Blob)
 		}
 	}
