@@ -265,7 +265,7 @@ func (a *App) ApplyRetention(ctx context.Context, file string, data []byte) (*Re
 			return nil, err
 		}
 		_, err = w.AppendIf(ctx, func(ctx context.Context, tx store.Tx) error {
-			v, err := tx.LatestRetentionVersion(ctx)
+			v, _, err := tx.LatestRetentionVersion(ctx)
 			if err != nil {
 				return err
 			}

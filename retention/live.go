@@ -31,6 +31,7 @@ type Live struct {
 type liveState struct {
 	set     *Set // nil: no rule set applied
 	version int
+	jidx    uint64 // of its retention.applied
 }
 
 var _ ingest.Retainer = (*Live)(nil)
@@ -40,11 +41,13 @@ var _ ingest.Retainer = (*Live)(nil)
 // the commit, naming it: deciding retention without the rules the archive
 // applied would be guessing.
 func (l *Live) Refresh(ctx context.Context, tx store.RetentionTx) error {
-	v, err := tx.LatestRetentionVersion(ctx)
+	v, jidx, err := tx.LatestRetentionVersion(ctx)
 	if err != nil {
 		return err
 	}
-	if cur := l.state.Load(); cur != nil && cur.version == v {
+	// The journal index tells a version from one of the same number whose
+	// commit failed after it was loaded (then rolled back).
+	if cur := l.state.Load(); cur != nil && cur.version == v && cur.jidx == jidx {
 		return nil
 	}
 	if v == 0 {
@@ -59,7 +62,7 @@ func (l *Live) Refresh(ctx context.Context, tx store.RetentionTx) error {
 	if err != nil {
 		return fmt.Errorf("the retention rule set in force does not validate: %w", err)
 	}
-	l.state.Store(&liveState{set: set, version: v})
+	l.state.Store(&liveState{set: set, version: v, jidx: jidx})
 	return nil
 }
 

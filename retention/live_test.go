@@ -15,15 +15,22 @@ import (
 // fakeTx is the retention rows a commit's transaction sees.
 type fakeTx struct {
 	rows  map[int]string
+	jidx  map[int]uint64 // default: 100 + version
 	reads int
 }
 
-func (f *fakeTx) LatestRetentionVersion(context.Context) (int, error) {
+func (f *fakeTx) LatestRetentionVersion(context.Context) (int, uint64, error) {
 	v := 0
 	for k := range f.rows {
 		v = max(v, k)
 	}
-	return v, nil
+	if v == 0 {
+		return 0, 0, nil
+	}
+	if j, ok := f.jidx[v]; ok {
+		return v, j, nil
+	}
+	return v, uint64(100 + v), nil
 }
 
 func (f *fakeTx) RetentionVersion(_ context.Context, v int) (store.RetentionRow, error) {
@@ -78,6 +85,21 @@ func TestLive(t *testing.T) {
 	}
 	if _, v := l.Current(); v != 2 {
 		t.Fatalf("after a failed refresh the set in force is version %d, want 2 still", v)
+	}
+	// Version 3's commit failed (rolled back) and another file took the
+	// number: the journal index tells them apart.
+	tx.rows[3] = "retention: t\nrules:\n  - {name: ten, period: {years: 10}}\n"
+	tx.jidx = map[int]uint64{3: 500}
+	if err := l.Refresh(ctx, tx); err != nil {
+		t.Fatal(err)
+	}
+	tx.rows[3] = "retention: t\nrules:\n  - {name: eleven, period: {years: 11}}\n"
+	tx.jidx[3] = 501
+	if err := l.Refresh(ctx, tx); err != nil {
+		t.Fatal(err)
+	}
+	if r := l.RetainMessage(m, sent); r.Version != 3 || r.Rule != "eleven" {
+		t.Fatalf("version 3 after a failed commit took its number: %+v", r)
 	}
 }
 

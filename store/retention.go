@@ -42,8 +42,10 @@ type RuleCount struct {
 // version number.
 type RetentionTx interface {
 	// LatestRetentionVersion is the latest version of the rule set (0:
-	// none).
-	LatestRetentionVersion(ctx context.Context) (int, error)
+	// none) and the journal index of its retention.applied (0: none): a
+	// version number alone could name two files — one whose commit
+	// failed, then the one that took its number.
+	LatestRetentionVersion(ctx context.Context) (version int, journalIndex uint64, err error)
 	// RetentionVersion returns one version, as this transaction sees it
 	// (its own writes included); an error matching ErrNotFound if none.
 	RetentionVersion(ctx context.Context, version int) (RetentionRow, error)

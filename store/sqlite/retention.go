@@ -69,11 +69,15 @@ func (s *Store) RetentionCoverage(ctx context.Context, cutoffs []archive.Time) (
 	return out, nil
 }
 
-// LatestRetentionVersion is the latest version of the rule set (0: none).
-func (t *Tx) LatestRetentionVersion(ctx context.Context) (int, error) {
-	var v int
-	err := t.tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM retention_sets`).Scan(&v)
-	return v, err
+// LatestRetentionVersion is the latest version of the rule set and the
+// journal index of its event (0, 0: none).
+func (t *Tx) LatestRetentionVersion(ctx context.Context) (int, uint64, error) {
+	var v, j int64
+	err := t.tx.QueryRowContext(ctx, `SELECT version, jidx FROM retention_sets ORDER BY version DESC LIMIT 1`).Scan(&v, &j)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, 0, nil
+	}
+	return int(v), uint64(j), err
 }
 
 // RetentionVersion returns one version of the rule set, as the

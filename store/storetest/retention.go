@@ -109,9 +109,9 @@ func testRetentionVersions(t *testing.T, s store.Store) {
 		t.Fatalf("RetentionVersions of an empty store = %+v, %v", vs, err)
 	}
 	write(t, s, func(tx store.Tx) {
-		v, err := tx.LatestRetentionVersion(ctx)
+		v, j, err := tx.LatestRetentionVersion(ctx)
 		check(t, err, "LatestRetentionVersion")
-		if v != 0 {
+		if v != 0 || j != 0 {
 			t.Fatalf("LatestRetentionVersion of an empty store = %d", v)
 		}
 		check(t, tx.IndexRetention(ctx, store.RetentionRow{JournalIndex: 7, Time: ms(1), Actor: "cli:alice",
@@ -119,8 +119,8 @@ func testRetentionVersions(t *testing.T, s store.Store) {
 		check(t, tx.IndexRetention(ctx, store.RetentionRow{JournalIndex: 9, Time: ms(2), Actor: "api:bob",
 			RetentionEvent: archive.RetentionEvent{Name: "firm", Version: 2, SHA256: archive.Hash([]byte("v2")), Source: "retention: firm # v2 中文",
 				Overrides: []archive.RetentionOverride{{Rule: "stickers", Period: "400d", Reason: "memo 7"}}}}), "IndexRetention")
-		if v, err := tx.LatestRetentionVersion(ctx); err != nil || v != 2 {
-			t.Fatalf("LatestRetentionVersion in the transaction = %d, %v; want 2 (its own writes)", v, err)
+		if v, j, err := tx.LatestRetentionVersion(ctx); err != nil || v != 2 || j != 9 {
+			t.Fatalf("LatestRetentionVersion in the transaction = %d (journal %d), %v; want 2 at 9 (its own writes)", v, j, err)
 		}
 		r, err := tx.RetentionVersion(ctx, 2)
 		if err != nil || r.Source != "retention: firm # v2 中文" || r.Actor != "api:bob" || r.JournalIndex != 9 || len(r.Overrides) != 1 || r.Name != "firm" {
