@@ -49,6 +49,14 @@ type Deps struct {
 	// Auth administers users and tokens (users.go, tokens.go); nil for a
 	// read-only archive, where those use cases answer ErrReadOnly.
 	Auth *auth.Service
+	// Blobs extends the retention of blobs when a new retention rule set
+	// keeps records longer (retention.go); nil: recomputes only plan.
+	Blobs BlobRetainer
+}
+
+// BlobRetainer extends a blob's retention (blob.Store's SetRetention).
+type BlobRetainer interface {
+	SetRetention(ctx context.Context, id archive.BlobID, until time.Time) error
 }
 
 // RecordReader reads records verified against the hashes the journal
@@ -74,6 +82,7 @@ func FromRepo(r *repo.Repo) Deps {
 	d := Deps{Store: r.Store, Records: r.Records, Verifier: r.Verifier, Config: r.Config}
 	if r.Engine != nil {
 		d.Writer = r.Engine
+		d.Blobs = r.Blobs
 		// The policy was validated when the configuration was loaded.
 		pol, _ := r.Config.AuthPolicy()
 		d.Auth, _ = auth.NewService(auth.Options{Store: r.Store, Journal: r.Engine, Policy: pol, Issuer: "wxarchive " + r.Config.ArchiveID[:min(8, len(r.Config.ArchiveID))]})

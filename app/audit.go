@@ -25,6 +25,7 @@ var AuditKinds = []string{
 	archive.EventAccessView, archive.EventReviewAction, archive.EventPolicyApplied, archive.EventKeyRotated, archive.EventArchiveCreated,
 	archive.EventUserAdded, archive.EventUserChanged, archive.EventUserDisabled, archive.EventTokenCreated, archive.EventTokenRevoked, archive.EventTokenUsed,
 	archive.EventLoginSucceeded, archive.EventLoginFailed, archive.EventLoginLocked, archive.EventSessionEnded, archive.EventOIDCMapped,
+	archive.EventRetentionApplied, archive.EventHoldCreated, archive.EventHoldReleased,
 }
 
 // Audit paging bounds.

@@ -47,6 +47,11 @@ type MessageEvent struct {
 	RefersTo      string          `json:"refers_to,omitempty"`
 	Origin        string          `json:"origin,omitempty"` // where the bytes came from (e.g. "file:x.jsonl line 17", "api")
 	RetainUntil   Time            `json:"retain_until"`
+	// RetentionRule names the rule of the retention rule set (version
+	// RetentionVersion) that gave RetainUntil; both omitted when the
+	// archive's retention_years did (no rule set in force).
+	RetentionRule    string `json:"retention_rule,omitempty"`
+	RetentionVersion int    `json:"retention_version,omitempty"`
 }
 
 // AttachmentRef is the journal's view of an attachment: which blob, and

@@ -123,7 +123,16 @@ func (p *MessageEvent) AppendJSON(b []byte) []byte {
 	}
 	b = append(b, `,"retain_until":"`...)
 	b = p.RetainUntil.UTC().AppendFormat(b, TimeLayout)
-	return append(b, `"}`...)
+	b = append(b, '"')
+	if p.RetentionRule != "" {
+		b = append(b, `,"retention_rule":`...)
+		b = AppendJSONString(b, p.RetentionRule)
+	}
+	if p.RetentionVersion != 0 {
+		b = append(b, `,"retention_version":`...)
+		b = strconv.AppendInt(b, int64(p.RetentionVersion), 10)
+	}
+	return append(b, '}')
 }
 
 func appendHex(b, src []byte) []byte {

@@ -60,6 +60,9 @@ func TestMessageEventAppendJSONMatchesEncodingJSON(t *testing.T) {
 		if r.IntN(2) == 0 {
 			p.Origin = randString(r) + "o"
 		}
+		if r.IntN(2) == 0 { // a rule set decided (retention_rule, retention_version)
+			p.RetentionRule, p.RetentionVersion = randString(r)+"r", 1+r.IntN(50)
+		}
 		for n := r.IntN(3); n > 0; n-- {
 			p.Attachments = append(p.Attachments, AttachmentRef{Blob: Hash([]byte{byte(n)}), Status: AttachmentStatus(randString(r))})
 		}

@@ -85,6 +85,10 @@ const (
 	PermUsers           Permission = "users.admin"      // users, roles, tokens, identity-provider mappings
 	PermExport          Permission = "export"           // productions for regulators and litigation
 	PermMetrics         Permission = "metrics.read"     // /metrics when it is not open
+	// PermRetention applies a version of the retention rule set (how long
+	// records are kept): the administrator's or the supervising
+	// principal's decision, journaled with its author.
+	PermRetention Permission = "retention.write"
 	// PermSession is every authenticated caller's: who am I, log out.
 	PermSession Permission = "session"
 )
@@ -92,8 +96,8 @@ const (
 // Grants is what each role may do. A route or use case that needs a
 // permission no role here has is refused to everyone.
 var Grants = map[Role][]Permission{
-	Admin:     {PermSession, PermIntegrity, PermHealth, PermPolicyRead, PermAudit, PermUsers, PermMetrics},
-	Principal: {PermSession, PermContent, PermIntegrity, PermHealth, PermPolicyRead, PermPolicyWrite, PermBacktest, PermAlertsRead, PermReview, PermReviewPrincipal, PermEvidence, PermAudit, PermExport},
+	Admin:     {PermSession, PermIntegrity, PermHealth, PermPolicyRead, PermAudit, PermUsers, PermMetrics, PermRetention},
+	Principal: {PermSession, PermContent, PermIntegrity, PermHealth, PermPolicyRead, PermPolicyWrite, PermBacktest, PermAlertsRead, PermReview, PermReviewPrincipal, PermEvidence, PermAudit, PermExport, PermRetention},
 	Reviewer:  {PermSession, PermContent, PermIntegrity, PermPolicyRead, PermAlertsRead, PermReview},
 	Auditor:   {PermSession, PermContent, PermIntegrity, PermHealth, PermPolicyRead, PermBacktest, PermAlertsRead, PermEvidence, PermAudit},
 	Regulator: {PermSession, PermContent, PermIntegrity, PermEvidence, PermExport},

@@ -61,6 +61,9 @@ type Config struct {
 	RecentBytes int64
 	Logger      *slog.Logger
 	Metrics     *Metrics // nil: none
+	// Retainer decides each message's retain-until from the retention
+	// rules (retain.go); nil: RetentionYears from the capture day.
+	Retainer Retainer
 }
 
 func (c *Config) defaults() {
@@ -324,12 +327,12 @@ type request struct {
 	err     error
 	done    chan struct{}
 
-	// lockUntil is the retain-until of the messages this request archived
-	// (set by its commit); lockMu and locked make Wait lock their
+	// untils are the retain-until of the messages this request archived,
+	// by item (set by its commit); lockMu and locked make Wait lock their
 	// attachments once (lock.go).
-	lockUntil archive.Time
-	lockMu    sync.Mutex
-	locked    bool
+	untils []archive.Time
+	lockMu sync.Mutex
+	locked bool
 }
 
 func (r *request) size() int {
@@ -861,6 +864,14 @@ func (e *Engine) commit(batch []*request) (err error) {
 	}
 	c := &commitState{ctx: ctx, tx: tx, tree: e.tree.Clone(), idx: head.JournalSize, serial: head.NextSerial,
 		now: now, inBatch: map[[2]string][]store.Version{}}
+	// The retention rules in force are the latest version committed,
+	// whoever applied it: read inside this transaction, so a version
+	// another process committed is in force from this commit on.
+	if e.cfg.Retainer != nil {
+		if err := e.cfg.Retainer.Refresh(ctx, tx); err != nil {
+			return fmt.Errorf("retention rules: %w", err)
+		}
+	}
 
 	// One lookup per source for every id in the batch.
 	ids := map[string][]string{}
@@ -889,9 +900,9 @@ func (e *Engine) commit(batch []*request) (err error) {
 		switch r.kind {
 		case reqItems:
 			r.results = make([]Result, len(r.items))
-			r.lockUntil = e.RetainUntil(c.now.Time)
+			r.untils = make([]archive.Time, len(r.items))
 			for i := range r.items {
-				if r.results[i], err = e.commitItem(c, r.actor, &r.items[i], known); err != nil {
+				if r.results[i], r.untils[i], err = e.commitItem(c, r.actor, &r.items[i], known); err != nil {
 					return err
 				}
 			}
@@ -919,6 +930,12 @@ func (e *Engine) commit(batch []*request) (err error) {
 					return err
 				}
 				r.indexes = append(r.indexes, ev.Index)
+				if ev.Type == archive.EventRetentionApplied && e.cfg.Retainer != nil {
+					// Messages after it in this commit fall under it.
+					if err := e.cfg.Retainer.Refresh(ctx, tx); err != nil {
+						return fmt.Errorf("retention rules: %w", err)
+					}
+				}
 			}
 			if r.cursor != nil {
 				cur := *r.cursor
@@ -1012,32 +1029,36 @@ func noRecords(context.Context, store.RecordKey, archive.BlobID) ([]byte, error)
 	return nil, errors.New("event type carries no records")
 }
 
-func (e *Engine) commitItem(c *commitState, actor string, p *prepared, known map[string]map[string][]store.Version) (Result, error) {
+func (e *Engine) commitItem(c *commitState, actor string, p *prepared, known map[string]map[string][]store.Version) (Result, archive.Time, error) {
 	if p.Reject != nil {
-		return e.commitReject(c, actor, p)
+		res, err := e.commitReject(c, actor, p)
+		return res, archive.Time{}, err
 	}
 	m := p.Message
 	key := [2]string{p.Source, m.SourceID}
 	versions := append(append([]store.Version(nil), known[p.Source][m.SourceID]...), c.inBatch[key]...)
 	for _, v := range versions {
 		if v.Raw == p.rawHash {
-			return Result{Serial: v.Serial, JournalIndex: v.JournalIndex, Version: v.Version, Outcome: Duplicate}, nil
+			return Result{Serial: v.Serial, JournalIndex: v.JournalIndex, Version: v.Version, Outcome: Duplicate}, archive.Time{}, nil
 		}
 	}
+	ret := e.retainMessage(m, c.now)
 	payload := archive.MessageEvent{
-		Serial:      c.serial,
-		Source:      p.Source,
-		SourceID:    m.SourceID,
-		Version:     len(versions) + 1,
-		Kind:        m.Kind,
-		SentAt:      m.SentAt,
-		Raw:         p.rawHash,
-		Record:      p.recordHash,
-		RawSize:     len(p.Raw),
-		RecordSize:  len(p.record),
-		RefersTo:    m.RefersTo,
-		Origin:      p.Origin,
-		RetainUntil: e.RetainUntil(c.now.Time),
+		Serial:           c.serial,
+		Source:           p.Source,
+		SourceID:         m.SourceID,
+		Version:          len(versions) + 1,
+		Kind:             m.Kind,
+		SentAt:           m.SentAt,
+		Raw:              p.rawHash,
+		Record:           p.recordHash,
+		RawSize:          len(p.Raw),
+		RecordSize:       len(p.record),
+		RefersTo:         m.RefersTo,
+		Origin:           p.Origin,
+		RetainUntil:      ret.Until,
+		RetentionRule:    ret.Rule,
+		RetentionVersion: ret.Version,
 	}
 	typ, outcome := archive.EventMessageArchived, Archived
 	if len(versions) > 0 {
@@ -1049,7 +1070,7 @@ func (e *Engine) commitItem(c *commitState, actor string, p *prepared, known map
 	}
 	ev := journal.Event{Type: typ, Actor: actor, Payload: payload.AppendJSON(make([]byte, 0, 512))}
 	if err := c.appendLeaf(&ev, true); err != nil {
-		return Result{}, err
+		return Result{}, archive.Time{}, err
 	}
 	for _, rec := range []struct {
 		ord  uint32
@@ -1058,19 +1079,19 @@ func (e *Engine) commitItem(c *commitState, actor string, p *prepared, known map
 	}{{archive.OrdinalRaw, p.Raw, p.rawHash}, {archive.OrdinalNormalized, p.record, p.recordHash}} {
 		if err := c.tx.PutPending(c.ctx, store.PendingRecord{Key: store.RecordKey{JournalIndex: ev.Index, Ordinal: rec.ord},
 			Hash: rec.hash, Data: rec.data, RetainUntil: payload.RetainUntil, CreatedAt: c.now}); err != nil {
-			return Result{}, err
+			return Result{}, archive.Time{}, err
 		}
 	}
 	row, atts := messageRow(&ev, &payload, m)
 	row.SearchBody, row.SearchAttachments = p.searchBody, p.searchAttachments
 	if err := c.tx.IndexMessage(c.ctx, row, atts); err != nil {
-		return Result{}, err
+		return Result{}, archive.Time{}, err
 	}
 	c.inBatch[key] = append(c.inBatch[key], store.Version{Serial: payload.Serial, Version: payload.Version, Raw: p.rawHash, JournalIndex: ev.Index})
 	c.fresh = append(c.fresh, recentMessage{serial: payload.Serial, record: p.recordHash, msg: m, body: p.searchBody,
 		size: int64(len(p.record) + len(p.searchBody) + len(p.searchAttachments) + recentOverhead)})
 	c.serial++
-	return Result{Serial: payload.Serial, JournalIndex: ev.Index, Version: payload.Version, Outcome: outcome}, nil
+	return Result{Serial: payload.Serial, JournalIndex: ev.Index, Version: payload.Version, Outcome: outcome}, payload.RetainUntil, nil
 }
 
 // rejectKey identifies an input by the hash of all of it: two oversize
@@ -1093,7 +1114,7 @@ func (e *Engine) commitReject(c *commitState, actor string, it *prepared) (Resul
 	}
 	rej := it.Reject
 	p := archive.RejectEvent{Source: it.Source, Origin: it.Origin, MsgID: rej.MsgID, Field: rej.Field, Reason: rej.Reason,
-		Raw: it.rawHash, RawSize: len(it.Raw), RetainUntil: e.RetainUntil(c.now.Time)}
+		Raw: it.rawHash, RawSize: len(it.Raw), RetainUntil: e.retainInput(c.now)}
 	if rej.FullSize > int64(len(it.Raw)) {
 		p.Truncated, p.FullSize, p.FullHash = true, rej.FullSize, rej.FullHash
 	}

@@ -71,7 +71,7 @@ func (e *Engine) lockBlob(ctx context.Context, id archive.BlobID, until time.Tim
 }
 
 // lockRequest locks the attachments of a committed request's messages:
-// archived and conflicting ones with the request's retain-until; for a
+// archived and conflicting ones with their own retain-until; for a
 // duplicate that has attachments, those of the stored version it
 // duplicates, with that version's retain-until. Rejected items stored no
 // blob the journal references.
@@ -90,7 +90,7 @@ func (e *Engine) lockRequest(ctx context.Context, r *request) error {
 		switch res.Outcome {
 		case Archived, Conflict:
 			for _, a := range m.Attachments {
-				add(a.Blob, r.lockUntil.Time)
+				add(a.Blob, r.untils[i].Time)
 			}
 		case Duplicate:
 			staged := false

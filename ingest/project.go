@@ -45,33 +45,35 @@ func SearchTerms(m *archive.Message) (body, attachments string) {
 // those before the commit, off the single writer).
 func messageRow(ev *journal.Event, p *archive.MessageEvent, m *archive.Message) (store.MessageRow, []store.AttachmentRow) {
 	row := store.MessageRow{
-		Serial:        p.Serial,
-		JournalIndex:  ev.Index,
-		Source:        p.Source,
-		SourceID:      p.SourceID,
-		Version:       p.Version,
-		ConflictsWith: p.ConflictsWith,
-		Kind:          m.Kind,
-		SourceType:    m.SourceType,
-		Action:        m.Action,
-		SentAt:        m.SentAt,
-		CapturedAt:    ev.Time,
-		Conversation:  m.Conversation,
-		ConvKind:      m.ConversationKind,
-		Sender:        m.Sender,
-		Recipients:    m.Recipients,
-		Direction:     m.Direction,
-		Text:          m.Text,
-		RawHash:       p.Raw,
-		RecordHash:    p.Record,
-		RawSize:       p.RawSize,
-		RecordSize:    p.RecordSize,
-		Attachments:   len(m.Attachments),
-		RefersTo:      m.RefersTo,
-		RetainUntil:   p.RetainUntil,
-		Origin:        p.Origin,
-		Participants:  m.Participants,
-		Consent:       m.Consent,
+		Serial:           p.Serial,
+		JournalIndex:     ev.Index,
+		Source:           p.Source,
+		SourceID:         p.SourceID,
+		Version:          p.Version,
+		ConflictsWith:    p.ConflictsWith,
+		Kind:             m.Kind,
+		SourceType:       m.SourceType,
+		Action:           m.Action,
+		SentAt:           m.SentAt,
+		CapturedAt:       ev.Time,
+		Conversation:     m.Conversation,
+		ConvKind:         m.ConversationKind,
+		Sender:           m.Sender,
+		Recipients:       m.Recipients,
+		Direction:        m.Direction,
+		Text:             m.Text,
+		RawHash:          p.Raw,
+		RecordHash:       p.Record,
+		RawSize:          p.RawSize,
+		RecordSize:       p.RecordSize,
+		Attachments:      len(m.Attachments),
+		RefersTo:         m.RefersTo,
+		RetainUntil:      p.RetainUntil,
+		Origin:           p.Origin,
+		RetentionRule:    p.RetentionRule,
+		RetentionVersion: p.RetentionVersion,
+		Participants:     m.Participants,
+		Consent:          m.Consent,
 	}
 	atts := make([]store.AttachmentRow, len(m.Attachments))
 	for i, a := range m.Attachments {
@@ -135,6 +137,30 @@ func Apply(ctx context.Context, proj store.Projection, ev *journal.Event, load R
 			return err
 		}
 		return proj.IndexPolicy(ctx, store.PolicyRow{PolicyEvent: p, JournalIndex: ev.Index, Time: ev.Time, Actor: ev.Actor})
+	case archive.EventRetentionApplied:
+		var p archive.RetentionEvent
+		if err := ev.DecodePayload(&p); err != nil {
+			return err
+		}
+		return proj.IndexRetention(ctx, store.RetentionRow{RetentionEvent: p, JournalIndex: ev.Index, Time: ev.Time, Actor: ev.Actor})
+	case archive.EventRetentionExtended:
+		var p archive.RetentionExtendedEvent
+		if err := ev.DecodePayload(&p); err != nil {
+			return err
+		}
+		return proj.IndexRetentionExtended(ctx, p)
+	case archive.EventHoldCreated:
+		var p archive.HoldEvent
+		if err := ev.DecodePayload(&p); err != nil {
+			return err
+		}
+		return proj.IndexHold(ctx, store.HoldRow{HoldEvent: p, JournalIndex: ev.Index, Time: ev.Time, Actor: ev.Actor})
+	case archive.EventHoldReleased:
+		var p archive.HoldReleasedEvent
+		if err := ev.DecodePayload(&p); err != nil {
+			return err
+		}
+		return proj.IndexHoldReleased(ctx, store.HoldReleaseRow{HoldReleasedEvent: p, JournalIndex: ev.Index, Time: ev.Time, Actor: ev.Actor})
 	case archive.EventAlertRaised:
 		var p archive.AlertEvent
 		if err := ev.DecodePayload(&p); err != nil {

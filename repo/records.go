@@ -22,6 +22,9 @@ type Records struct {
 	st    store.Reader
 	blobs blob.Store
 	packs []store.PackRow // when set: pack locations from the journal, not the index
+	// reach[i] is the largest Last of packs[0..i]: how far back a pack
+	// covering an index can start.
+	reach []uint64
 
 	mu    sync.Mutex
 	cache map[archive.BlobID]*pack.Pack
@@ -60,6 +63,25 @@ func (r *Records) Get(ctx context.Context, key store.RecordKey, want archive.Blo
 	return r.fromPacks(ctx, key, want)
 }
 
+// PackOf returns the pack that holds a sealed record (ok false when no
+// pack covering its journal index holds it).
+func (r *Records) PackOf(ctx context.Context, key store.RecordKey) (id archive.BlobID, ok bool, err error) {
+	packs, err := r.covering(ctx, key.JournalIndex)
+	if err != nil {
+		return id, false, err
+	}
+	for _, pr := range packs {
+		p, err := r.pack(ctx, pr.Blob)
+		if err != nil {
+			continue // a damaged pack is the checker's to report
+		}
+		if _, err := p.Record(key.JournalIndex, key.Ordinal); err == nil {
+			return pr.Blob, true, nil
+		}
+	}
+	return id, false, nil
+}
+
 func (r *Records) fromPacks(ctx context.Context, key store.RecordKey, want archive.BlobID) ([]byte, error) {
 	packs, err := r.covering(ctx, key.JournalIndex)
 	if err != nil {
@@ -95,10 +117,12 @@ func (r *Records) covering(ctx context.Context, jidx uint64) ([]store.PackRow, e
 		return r.st.PacksCovering(ctx, jidx)
 	}
 	var out []store.PackRow
-	// Packs cover short runs; scan back from the last pack starting at or
-	// before jidx while runs can still reach it.
+	// Scan back from the last pack starting at or before jidx while a
+	// pack so far back can still reach it. Packs of one seal run overlap
+	// (one per retain-until day: many when the rules date records by
+	// their send time and a run interleaves send days).
 	i := sort.Search(len(r.packs), func(i int) bool { return r.packs[i].First > jidx })
-	for j := i - 1; j >= 0 && j >= i-64; j-- {
+	for j := i - 1; j >= 0 && r.reach[j] >= jidx; j-- {
 		if p := r.packs[j]; p.First <= jidx && p.Last >= jidx {
 			out = append(out, p)
 		}
@@ -109,7 +133,7 @@ func (r *Records) covering(ctx context.Context, jidx uint64) ([]store.PackRow, e
 // With returns a record reader that reads the index through st (a
 // snapshot) and the same blob store.
 func (r *Records) With(st store.Reader) *Records {
-	return &Records{st: st, blobs: r.blobs, packs: r.packs, cache: map[archive.BlobID]*pack.Pack{}}
+	return &Records{st: st, blobs: r.blobs, packs: r.packs, reach: r.reach, cache: map[archive.BlobID]*pack.Pack{}}
 }
 
 // FromJournal returns a reader that locates sealed records through the
@@ -161,7 +185,14 @@ func SealedPack(idx uint64, leaf []byte) (store.PackRow, bool) {
 func (r *Records) WithPacks(packs []store.PackRow) *Records {
 	packs = append([]store.PackRow{}, packs...)
 	sort.SliceStable(packs, func(i, j int) bool { return packs[i].First < packs[j].First })
-	return &Records{st: r.st, blobs: r.blobs, packs: packs, cache: map[archive.BlobID]*pack.Pack{}}
+	reach := make([]uint64, len(packs))
+	for i, p := range packs {
+		reach[i] = p.Last
+		if i > 0 {
+			reach[i] = max(reach[i-1], p.Last)
+		}
+	}
+	return &Records{st: r.st, blobs: r.blobs, packs: packs, reach: reach, cache: map[archive.BlobID]*pack.Pack{}}
 }
 
 func (r *Records) pack(ctx context.Context, id archive.BlobID) (*pack.Pack, error) {

@@ -34,6 +34,7 @@ import (
 	"github.com/wxarchive/wxarchive/ingest"
 	"github.com/wxarchive/wxarchive/internal/diskprobe"
 	"github.com/wxarchive/wxarchive/journal"
+	"github.com/wxarchive/wxarchive/retention"
 	"github.com/wxarchive/wxarchive/store"
 	"github.com/wxarchive/wxarchive/witness"
 )
@@ -430,10 +431,12 @@ type Repo struct {
 	Blobs    blob.Store
 	Verifier *journal.Verifier
 	Engine   *ingest.Engine // nil when read-only
-	Records  *Records
-	lock     *os.File
-	guest    bool
-	logger   *slog.Logger
+	// Retention is the rule set in force for Engine (nil when read-only).
+	Retention *retention.Live
+	Records   *Records
+	lock      *os.File
+	guest     bool
+	logger    *slog.Logger
 }
 
 // Open opens the archive in dir.
@@ -514,8 +517,15 @@ func openParts(ctx context.Context, dir string, cfg *Config, opts OpenOptions) (
 	if _, err := r.Verifier.Open(probe); err != nil {
 		return nil, fmt.Errorf("signing key %s does not match the public key in %s: %w", KeyFile, ConfigFile, err)
 	}
+	// The retention rules in force are read by the writer inside each
+	// commit (retention.Live); departments come from the directory.
+	st := r.Store
+	r.Retention = &retention.Live{DefaultYears: cfg.RetentionYears, Department: func(id string, at time.Time) (string, bool) {
+		p, ok, err := st.Directory(context.Background(), id, archive.At(at))
+		return p.Department, ok && err == nil
+	}}
 	r.Engine = ingest.New(ingest.Config{Now: opts.Now, RetentionYears: cfg.RetentionYears, SealDelay: cfg.SealDelay,
-		Logger: opts.Logger, Metrics: opts.Metrics, MaxBatch: opts.MaxBatch}, r.Store, r.Blobs, signer)
+		Logger: opts.Logger, Metrics: opts.Metrics, MaxBatch: opts.MaxBatch, Retainer: r.Retention}, r.Store, r.Blobs, signer)
 	return r, nil
 }
 

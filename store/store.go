@@ -54,6 +54,8 @@ type Reader interface {
 	SupervisionReader
 	CaptureReader
 	DirectoryReader
+	RetentionReader
+	HoldReader
 	Counts(ctx context.Context) (Counts, error)
 	// DumpProjection calls fn for every row of every projection table in a
 	// fixed order, rendered canonically, so two databases can be compared.
@@ -174,6 +176,8 @@ type Tx interface {
 	// the same state cannot both commit.
 	LatestPolicyVersion(ctx context.Context, name string) (int, error)
 	LastReviewAction(ctx context.Context, alerts []uint64) (uint64, error)
+	RetentionTx
+	HoldTx
 
 	AppendLeaf(ctx context.Context, index uint64, hash, leaf []byte) error
 	PutNode(ctx context.Context, n journal.Node) error
@@ -206,6 +210,16 @@ type Projection interface {
 	IndexPolicy(ctx context.Context, p PolicyRow) error
 	IndexAlert(ctx context.Context, a AlertRow) error
 	IndexReview(ctx context.Context, r ReviewRow) error
+	// IndexRetention records a retention.applied event.
+	IndexRetention(ctx context.Context, r RetentionRow) error
+	// IndexRetentionExtended moves the retain-until of each message of a
+	// retention.extended event to its group's (and its rule and version),
+	// where that is later than the row's: it only ever extends.
+	IndexRetentionExtended(ctx context.Context, e archive.RetentionExtendedEvent) error
+	// IndexHold records hold.created; IndexHoldReleased marks the hold
+	// released (an unknown or already released hold is an error).
+	IndexHold(ctx context.Context, h HoldRow) error
+	IndexHoldReleased(ctx context.Context, r HoldReleaseRow) error
 	// IndexAttachmentFetched marks an attachment fetched with its blob; an
 	// attachment already fetched is left as it is, and one that does not
 	// exist is an error.
@@ -218,7 +232,7 @@ type Projection interface {
 // DumpProjection visits them.
 // "search" is the full-text index: one document per message, keyed by its
 // search key, rendered as the index's token counts.
-var ProjectionTables = []string{"messages", "attachments", "recalls", "consent", "parties", "directory", "rejects", "packs", "search", "capture_faults", "policies", "alerts", "review_actions"}
+var ProjectionTables = []string{"messages", "attachments", "recalls", "consent", "parties", "directory", "rejects", "packs", "search", "capture_faults", "policies", "alerts", "review_actions", "retention_sets", "holds"}
 
 // Head is the state a writer continues from.
 type Head struct {
@@ -312,6 +326,10 @@ type MessageRow struct {
 	RecalledBy    uint64 // serial of the first recall of this message, 0 if none (derived by the store on insert)
 	RetainUntil   archive.Time
 	Origin        string
+	// RetentionRule and RetentionVersion: the rule (and its set's
+	// version) that decided RetainUntil; "" and 0 for retention_years.
+	RetentionRule    string
+	RetentionVersion int
 
 	// Derived rows written with the message (not columns of it).
 	Participants []archive.Participant // recorded the first time each id is seen

@@ -181,6 +181,9 @@ type checker struct {
 	segmentEnds map[uint64]int // segment End → index in segments
 	sealedEnd   uint64         // leaves below are sealed in segments
 	unfetched   map[uint64]archive.Time
+	// extended is the latest retain-until retention.extended events gave
+	// each message they name: its pack and attachments must be kept so long.
+	extended    map[uint64]archive.Time
 	prevTime    archive.Time
 	sup         supervision
 	journalSize uint64
@@ -245,7 +248,8 @@ func Run(ctx context.Context, r *repo.Repo, opts Options) (*Report, error) {
 	c := &checker{ctx: ctx, r: r, opts: opts, rep: &Report{Faults: []Fault{}}, counts: map[string]int{},
 		checkpoints: map[uint64]store.CheckpointRow{}, cpRoots: map[uint64][]byte{}, roots: map[uint64][]byte{},
 		verified: map[archive.BlobID]bool{}, malformedLeaves: map[uint64]bool{}, lastRecords: map[store.RecordKey][]byte{},
-		uses: map[archive.BlobID]*blobUse{}, segmentEnds: map[uint64]int{}, unfetched: map[uint64]archive.Time{}}
+		uses: map[archive.BlobID]*blobUse{}, segmentEnds: map[uint64]int{}, unfetched: map[uint64]archive.Time{},
+		extended: map[uint64]archive.Time{}}
 	var supplied *journal.Verifier
 	if opts.PublicKey != "" {
 		v, err := journal.NewVerifier(r.Config.Origin, opts.PublicKey)
@@ -502,6 +506,9 @@ func (c *checker) checkJournal() error {
 	if err := sc.tx.Commit(); err != nil {
 		return err
 	}
+	if err := c.requireExtensions(sc.st); err != nil {
+		return err
+	}
 	return c.compareIndex(sc.st)
 }
 
@@ -623,6 +630,23 @@ func (c *checker) checkEventRecords(ev *journal.Event, nextSerial *uint64) {
 			return
 		}
 		c.use(p.Pack, blobRef{kind: refPack, jidx: ev.Index}, p.RetainUntil.Time)
+	case archive.EventRetentionExtended:
+		var p archive.RetentionExtendedEvent
+		if err := ev.DecodePayload(&p); err != nil {
+			c.malformed(ev.Index, err)
+			return
+		}
+		for _, g := range p.Groups {
+			for _, s := range g.Serials {
+				if s >= *nextSerial {
+					c.fault(RecordMismatch, fmt.Sprintf("serial:%d", s), "journal event %d extends the retention of a message not archived before it", ev.Index)
+					continue
+				}
+				if g.RetainUntil.After(c.extended[s].Time) {
+					c.extended[s] = g.RetainUntil
+				}
+			}
+		}
 	case archive.EventAttachmentFetched:
 		var p archive.AttachmentFetchedEvent
 		if err := ev.DecodePayload(&p); err != nil {
@@ -884,4 +908,37 @@ func (c *checker) compareIndex(rebuilt store.Reader) error {
 		return err
 	}
 	return <-wantErr
+}
+
+// requireExtensions raises the retention the journal requires of the
+// packs and attachments of every message a retention.extended event
+// named (§4.2): the rebuilt index (sc, a function of the journal) says
+// which attachments a message has; the packs located through the journal
+// say which holds its records.
+func (c *checker) requireExtensions(sc store.Reader) error {
+	for serial, until := range c.extended {
+		row, err := sc.Message(c.ctx, serial)
+		if err != nil {
+			continue // a message the journal lacks is reported as such
+		}
+		atts, err := sc.Attachments(c.ctx, serial)
+		if err != nil {
+			return err
+		}
+		for _, a := range atts {
+			if !a.Blob.IsZero() {
+				c.require(a.Blob, until.Time)
+			}
+		}
+		for _, ord := range []uint32{archive.OrdinalRaw, archive.OrdinalNormalized} {
+			id, ok, err := c.records.PackOf(c.ctx, store.RecordKey{JournalIndex: row.JournalIndex, Ordinal: ord})
+			if err != nil {
+				return err
+			}
+			if ok {
+				c.require(id, until.Time)
+			}
+		}
+	}
+	return nil
 }

@@ -63,6 +63,7 @@ func cliError(err error) error {
 		inv *uc.InvalidError
 		se  *uc.SearchError
 		pe  *uc.PolicyError
+		re  *uc.RetentionError
 		ce  *uc.ConflictError
 		le  *archive.LimitError
 	)
@@ -71,7 +72,7 @@ func cliError(err error) error {
 		return &exitError{code: exitUsage, err: fmt.Errorf("--%s: %s", strings.ReplaceAll(inv.Field, "_", "-"), inv.Reason)}
 	}
 	switch {
-	case errors.As(err, &inv), errors.As(err, &se), errors.As(err, &pe), errors.As(err, &ce), errors.As(err, &le),
+	case errors.As(err, &inv), errors.As(err, &se), errors.As(err, &pe), errors.As(err, &re), errors.As(err, &ce), errors.As(err, &le),
 		errors.Is(err, uc.ErrNotFound):
 		return &exitError{code: exitUsage, err: err}
 	}

@@ -90,6 +90,12 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
 	}
+	for _, tc := range holdTests {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
+	}
+	for _, tc := range retentionTests {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
+	}
 	for _, tc := range authTests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
 	}
@@ -1738,6 +1744,10 @@ func testDumpOrder(t *testing.T, s store.Store) {
 				AlertEvent: archive.AlertEvent{Serial: 9, Policy: "p", PolicyVersion: int(j), Rule: "r", Spans: [][2]int{{1, 2}}}}), "IndexAlert")
 			check(t, tx.IndexReview(ctx, store.ReviewRow{JournalIndex: j + 300, Time: ms(1), Actor: "cli:a",
 				ReviewEvent: archive.ReviewEvent{Action: "close", Disposition: "no_issue", Items: []archive.ReviewItem{{Alert: j + 200}, {Alert: 1}}}}), "IndexReview")
+			check(t, tx.IndexRetention(ctx, store.RetentionRow{JournalIndex: j + 400, Time: ms(1), Actor: "cli:a",
+				RetentionEvent: archive.RetentionEvent{Name: "r", Version: int(j), Source: "retention: r"}}), "IndexRetention")
+			check(t, tx.IndexHold(ctx, store.HoldRow{JournalIndex: j + 500, Time: ms(1), Actor: "cli:a",
+				HoldEvent: archive.HoldEvent{Name: fmt.Sprint("h", j), Matter: "m", Reason: "r", Owner: "a"}}), "IndexHold")
 		}
 	})
 	rows := dump(t, s)
