@@ -575,3 +575,85 @@ func BenchmarkLogin(b *testing.B) {
 		})
 	}
 }
+
+// countingStore counts token lookups; versioned adds the store's identity
+// version, so the service may keep what a lookup found.
+type countingStore struct {
+	store.AuthStore
+	lookups int
+}
+
+func (c *countingStore) TokenByHash(ctx context.Context, h [32]byte) (store.TokenRow, error) {
+	c.lookups++
+	return c.AuthStore.TokenByHash(ctx, h)
+}
+
+type versioned struct {
+	*countingStore
+	store.IdentityVersioner
+}
+
+// TestTokenCache: with a store that reports identity changes, a token is
+// looked up once while nothing changes — and every change that matters
+// (a grant, a disabled owner, a revocation, expiry) holds from the next
+// request on. Without one, every request looks the token up.
+func TestTokenCache(t *testing.T) {
+	e := newEnv(t, auth.Config{})
+	e.add(t, "bob", auth.Auditor)
+	cs := &countingStore{AuthStore: e.r.Store}
+	svc, err := auth.NewService(auth.Options{Store: versioned{cs, e.r.Store.(store.IdentityVersioner)}, Journal: e.r.Engine, Now: e.clk.Now})
+	check(t, err)
+	tok, info, err := svc.CreateToken(ctx, "cli:root", auth.NewToken{Name: "t", Owner: "bob", Expires: e.clk.Now().Add(2 * time.Hour)})
+	check(t, err)
+	other, _, err := svc.CreateToken(ctx, "cli:root", auth.NewToken{Name: "u", Owner: "bob", Expires: e.clk.Now().Add(2 * time.Hour)})
+	check(t, err)
+	e.secrets = append(e.secrets, tok, other)
+	use := func(secret string) (*auth.Identity, error) { return svc.Token(ctx, secret) }
+	must(use(tok)) // first use: journaled (token.used), which moves the version
+	cs.lookups = 0
+	for range 5 {
+		if id := must(use(tok)); !id.Has(auth.Auditor) {
+			t.Fatalf("identity %+v", id)
+		}
+	}
+	if cs.lookups != 1 {
+		t.Fatalf("5 requests with nothing changed made %d lookups, want 1", cs.lookups)
+	}
+	must(svc.SetGrant(ctx, "cli:root", "bob", auth.Grant{Roles: []auth.Role{auth.Reviewer}}))
+	if id := must(use(tok)); id.Has(auth.Auditor) || !id.Has(auth.Reviewer) {
+		t.Fatalf("after a new grant the token acts with %v", id.Roles)
+	}
+	must(use(other))
+	must(svc.RevokeToken(ctx, "cli:root", info.ID))
+	if _, err := use(tok); err != auth.ErrUnauthenticated {
+		t.Fatalf("revoked token, next request: %v", err)
+	}
+	if _, err := use(other); err != nil {
+		t.Fatalf("another token of the owner after a revocation: %v", err)
+	}
+	e.clk.Add(2 * time.Hour)
+	if _, err := use(other); !errors.Is(err, auth.ErrUnauthenticated) {
+		t.Fatalf("expired token served from the cache: %v", err)
+	}
+	e.clk.Add(-2 * time.Hour)
+	must(svc.Disable(ctx, "cli:root", "bob"))
+	if _, err := use(other); !errors.Is(err, auth.ErrUnauthenticated) {
+		t.Fatalf("token of a disabled owner: %v", err)
+	}
+
+	// A store that cannot tell: a lookup per request.
+	e.add(t, "carol", auth.Auditor)
+	plain := &countingStore{AuthStore: e.r.Store}
+	svc2, err := auth.NewService(auth.Options{Store: plain, Journal: e.r.Engine, Now: e.clk.Now})
+	check(t, err)
+	tok2, _, err := svc2.CreateToken(ctx, "cli:root", auth.NewToken{Name: "t", Owner: "carol", Expires: e.clk.Now().Add(time.Hour)})
+	check(t, err)
+	e.secrets = append(e.secrets, tok2)
+	for range 3 {
+		must(svc2.Token(ctx, tok2))
+	}
+	if plain.lookups != 3 {
+		t.Fatalf("3 requests through a store without a version made %d lookups", plain.lookups)
+	}
+	e.noSecretLeaks(t)
+}

@@ -105,6 +105,19 @@ type AuthTx interface {
 	AuthWriter
 }
 
+// IdentityVersioner is offered by a store that can tell, without a query,
+// whether any user, token or single sign-on mapping may have changed:
+// IdentityVersion returns a number that changes — before the commit that
+// changed one returns, whether it wrote through a Tx or the store itself —
+// whenever AddUser, UpdateUser, PutOIDC, AddToken, RevokeToken or
+// TouchToken commits. It lets package auth keep what a token's lookup
+// found between requests and still see a revocation on the next request.
+// A store that other processes write to cannot promise this and does not
+// offer it (its tokens are looked up on every request).
+type IdentityVersioner interface {
+	IdentityVersion() uint64
+}
+
 // AuthStore is the identity store.
 type AuthStore interface {
 	AuthReader

@@ -381,10 +381,16 @@ func (s *Store) withWrite(ctx context.Context, fn func(db execQueryer) error) er
 	return noSpace(tx.Commit())
 }
 
+// IdentityVersion implements store.IdentityVersioner: one process holds
+// the archive's write lock, so every identity write passes here.
+func (s *Store) IdentityVersion() uint64 { return s.idVersion.Load() }
+
 func (s *Store) AddUser(ctx context.Context, u store.UserRow) error {
+	defer s.idVersion.Add(1)
 	return s.withWrite(ctx, func(db execQueryer) error { return addUser(ctx, db, u) })
 }
 func (s *Store) UpdateUser(ctx context.Context, u store.UserRow) error {
+	defer s.idVersion.Add(1)
 	return s.withWrite(ctx, func(db execQueryer) error { return updateUser(ctx, db, u) })
 }
 func (s *Store) UseTOTPStep(ctx context.Context, user string, step int64) (ok bool, err error) {
@@ -392,15 +398,19 @@ func (s *Store) UseTOTPStep(ctx context.Context, user string, step int64) (ok bo
 	return ok, err
 }
 func (s *Store) PutOIDC(ctx context.Context, o store.OIDCRow) error {
+	defer s.idVersion.Add(1)
 	return s.withWrite(ctx, func(db execQueryer) error { return putOIDC(ctx, db, o) })
 }
 func (s *Store) AddToken(ctx context.Context, t store.TokenRow) error {
+	defer s.idVersion.Add(1)
 	return s.withWrite(ctx, func(db execQueryer) error { return addToken(ctx, db, t) })
 }
 func (s *Store) RevokeToken(ctx context.Context, id string, at time.Time) error {
+	defer s.idVersion.Add(1)
 	return s.withWrite(ctx, func(db execQueryer) error { return revokeToken(ctx, db, id, at) })
 }
 func (s *Store) TouchToken(ctx context.Context, id string, at time.Time) error {
+	defer s.idVersion.Add(1)
 	return s.withWrite(ctx, func(db execQueryer) error { return touchToken(ctx, db, id, at) })
 }
 func (s *Store) PutSession(ctx context.Context, r store.SessionRow) error {
@@ -447,17 +457,31 @@ func (t *Tx) Token(ctx context.Context, id string) (store.TokenRow, error) {
 func (t *Tx) OIDCUser(ctx context.Context, issuer, subject string) (store.OIDCRow, error) {
 	return getOIDC(ctx, t.tx, issuer, subject)
 }
-func (t *Tx) AddUser(ctx context.Context, u store.UserRow) error    { return addUser(ctx, t.tx, u) }
-func (t *Tx) UpdateUser(ctx context.Context, u store.UserRow) error { return updateUser(ctx, t.tx, u) }
+func (t *Tx) AddUser(ctx context.Context, u store.UserRow) error {
+	t.identity = true
+	return addUser(ctx, t.tx, u)
+}
+func (t *Tx) UpdateUser(ctx context.Context, u store.UserRow) error {
+	t.identity = true
+	return updateUser(ctx, t.tx, u)
+}
 func (t *Tx) UseTOTPStep(ctx context.Context, user string, step int64) (bool, error) {
 	return useTOTPStep(ctx, t.tx, user, step)
 }
-func (t *Tx) PutOIDC(ctx context.Context, o store.OIDCRow) error   { return putOIDC(ctx, t.tx, o) }
-func (t *Tx) AddToken(ctx context.Context, r store.TokenRow) error { return addToken(ctx, t.tx, r) }
+func (t *Tx) PutOIDC(ctx context.Context, o store.OIDCRow) error {
+	t.identity = true
+	return putOIDC(ctx, t.tx, o)
+}
+func (t *Tx) AddToken(ctx context.Context, r store.TokenRow) error {
+	t.identity = true
+	return addToken(ctx, t.tx, r)
+}
 func (t *Tx) RevokeToken(ctx context.Context, id string, at time.Time) error {
+	t.identity = true
 	return revokeToken(ctx, t.tx, id, at)
 }
 func (t *Tx) TouchToken(ctx context.Context, id string, at time.Time) error {
+	t.identity = true
 	return touchToken(ctx, t.tx, id, at)
 }
 func (t *Tx) PutSession(ctx context.Context, r store.SessionRow) error {

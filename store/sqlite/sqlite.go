@@ -84,6 +84,8 @@ type Store struct {
 	// prepared statements.
 	idRead  *sql.DB
 	idStmts sync.Map // string → *sql.Stmt
+	// idVersion is the identity version (store.IdentityVersioner).
+	idVersion atomic.Uint64
 
 	ckptDB    *sql.DB // background WAL checkpointer
 	ckptStop  chan struct{}
@@ -92,7 +94,10 @@ type Store struct {
 	walSeen   atomic.Int64 // WAL file size at the writer's last checkpoint
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store             = (*Store)(nil)
+	_ store.IdentityVersioner = (*Store)(nil)
+)
 
 func dsn(path string, readOnly, noSync bool) string {
 	q := url.Values{}

@@ -24,6 +24,7 @@ var authTests = []struct {
 	{"AuthSessions", testAuthSessions},
 	{"AuthThrottling", testAuthThrottling},
 	{"AuthSurvivesResetProjection", testAuthSurvivesReset},
+	{"AuthIdentityVersion", testAuthIdentityVersion},
 }
 
 var t0 = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
@@ -306,4 +307,79 @@ func testAuthSurvivesReset(t *testing.T, s store.Store) {
 		}
 		return nil
 	}), "DumpProjection")
+}
+
+// testAuthIdentityVersion: a store offering store.IdentityVersioner moves
+// the version by the time each counted write returns, through the store
+// and through a Tx's commit — never on a rolled-back Tx — so package auth
+// can keep a token's rows and still see its revocation on the next request.
+func testAuthIdentityVersion(t *testing.T, s store.Store) {
+	vs, ok := s.(store.IdentityVersioner)
+	if !ok {
+		t.Skip("the store does not offer IdentityVersioner: tokens are looked up on every request")
+	}
+	tk := store.TokenRow{ID: "v1", Name: "n", Owner: "dave", Hash: sha256.Sum256([]byte("v1")), Created: t0, Expires: t0.Add(time.Hour)}
+	steps := []struct {
+		name  string
+		write func() error
+	}{
+		{"AddUser", func() error { return s.AddUser(ctx, sampleUser("dave")) }},
+		{"UpdateUser", func() error { u := sampleUser("dave"); u.Disabled = true; return s.UpdateUser(ctx, u) }},
+		{"PutOIDC", func() error {
+			return s.PutOIDC(ctx, store.OIDCRow{Issuer: "https://idp", Subject: "v", User: "dave", Created: t0})
+		}},
+		{"AddToken", func() error { return s.AddToken(ctx, tk) }},
+		{"TouchToken", func() error { return s.TouchToken(ctx, "v1", t0.Add(time.Minute)) }},
+		{"RevokeToken", func() error { return s.RevokeToken(ctx, "v1", t0.Add(2*time.Minute)) }},
+		{"tx.UpdateUser", func() error {
+			return inTx(s, func(tx store.Tx) error { return tx.UpdateUser(ctx, sampleUser("dave")) })
+		}},
+		{"tx.AddToken", func() error {
+			k := tk
+			k.ID, k.Hash = "v2", sha256.Sum256([]byte("v2"))
+			return inTx(s, func(tx store.Tx) error { return tx.AddToken(ctx, k) })
+		}},
+		{"tx.TouchToken", func() error {
+			return inTx(s, func(tx store.Tx) error { return tx.TouchToken(ctx, "v2", t0.Add(time.Minute)) })
+		}},
+		{"tx.RevokeToken", func() error {
+			return inTx(s, func(tx store.Tx) error { return tx.RevokeToken(ctx, "v2", t0.Add(time.Minute)) })
+		}},
+		{"tx.PutOIDC", func() error {
+			return inTx(s, func(tx store.Tx) error {
+				return tx.PutOIDC(ctx, store.OIDCRow{Issuer: "https://idp", Subject: "w", User: "dave", Created: t0})
+			})
+		}},
+	}
+	for _, st := range steps {
+		before := vs.IdentityVersion()
+		check(t, st.write(), "%s", st.name)
+		if vs.IdentityVersion() == before {
+			t.Errorf("%s committed and the identity version stayed %d", st.name, before)
+		}
+	}
+	// A session or a throttling counter is not an identity: logins must
+	// not empty the token cache.
+	before := vs.IdentityVersion()
+	check(t, s.AddLoginFailure(ctx, "k", t0, t0.Add(-time.Hour)), "AddLoginFailure")
+	tx, err := s.Begin(ctx)
+	check(t, err, "Begin")
+	check(t, tx.RevokeToken(ctx, "v1", t0), "tx.RevokeToken")
+	check(t, tx.Rollback(), "Rollback")
+	if got := vs.IdentityVersion(); got != before {
+		t.Errorf("a login failure and a rolled-back Tx moved the identity version %d → %d", before, got)
+	}
+}
+
+// inTx runs fn in a write transaction and commits it.
+func inTx(s store.Store, fn func(store.Tx) error) error {
+	tx, err := s.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
 }
