@@ -30,6 +30,7 @@ const (
 	defaultRetries   = 5
 	createRetries    = 5 // a Put racing a Delete of the same bytes
 	lockStripes      = 256
+	listHeads        = 8 // HEADs in flight during List
 	hdrLockMode      = "X-Amz-Object-Lock-Mode"
 	hdrLockUntil     = "X-Amz-Object-Lock-Retain-Until-Date"
 	hdrLegalHold     = "X-Amz-Object-Lock-Legal-Hold"
@@ -279,9 +280,6 @@ func (s *Store) Put(ctx context.Context, data []byte, opts blob.PutOptions) (arc
 	}
 	ctx, cancel := s.call(ctx)
 	defer cancel()
-	m := s.mu(id)
-	m.Lock()
-	defer m.Unlock()
 	return id, s.fail("put", id, s.put(ctx, id, data, opts))
 }
 
@@ -313,8 +311,13 @@ func (s *Store) put(ctx context.Context, id archive.BlobID, data []byte, opts bl
 			return s3err(ctx, err)
 		}
 		// The key exists: verify the stored bytes instead of writing
-		// them again, then merge the retention.
+		// them again, then merge the retention. Only this read-modify-
+		// write needs the blob's mutex; the conditional PUT is atomic on
+		// the server, so Puts of distinct blobs never wait for each other.
+		m := s.mu(id)
+		m.Lock()
 		err = s.existing(ctx, id, opts)
+		m.Unlock()
 		if !errors.Is(err, blob.ErrNotFound) {
 			return err
 		}
@@ -392,33 +395,76 @@ func (s *Store) Stat(ctx context.Context, id archive.BlobID) (blob.Info, error) 
 
 // List implements blob.Store. S3 listings carry no tags or lock state
 // (and SeaweedFS returns no metadata with them), so each blob costs a
-// HEAD, and a tagging GET when it has retention.
+// HEAD, and a tagging GET when it has retention; listHeads of them run at
+// once, and fn is called from List's goroutine, one blob at a time.
 func (s *Store) List(ctx context.Context, fn func(blob.Info) error) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("s3blob list: %w", err)
 	}
 	lctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	for oi := range s.c.ListObjects(lctx, s.bucket, minio.ListObjectsOptions{Prefix: s.prefix + blobsDir, Recursive: true}) {
-		if oi.Err != nil {
-			return fmt.Errorf("s3blob list %s: %w", s.bucket, s3err(ctx, oi.Err))
+	defer cancel() // stops the lister and the workers on an early return
+	type result struct {
+		info blob.Info
+		err  error
+	}
+	ids := make(chan archive.BlobID)
+	results := make(chan result)
+	var listErr error // written before ids is closed, read after results is
+	go func() {
+		defer close(ids)
+		for oi := range s.c.ListObjects(lctx, s.bucket, minio.ListObjectsOptions{Prefix: s.prefix + blobsDir, Recursive: true}) {
+			if oi.Err != nil {
+				listErr = fmt.Errorf("s3blob list %s: %w", s.bucket, s3err(lctx, oi.Err))
+				return
+			}
+			id, ok := s.parseKey(oi.Key)
+			if !ok {
+				continue
+			}
+			select {
+			case ids <- id:
+			case <-lctx.Done():
+				return
+			}
 		}
-		id, ok := s.parseKey(oi.Key)
-		if !ok {
-			continue
+	}()
+	var wg sync.WaitGroup
+	for range listHeads {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range ids {
+				cctx, ccancel := s.call(lctx)
+				st, err := s.head(cctx, id)
+				ccancel()
+				var r result
+				switch {
+				case errors.Is(err, blob.ErrNotFound):
+					continue // deleted since it was listed
+				case err != nil:
+					r.err = s.fail("stat", id, err)
+				default:
+					r.info = s.info(id, st)
+				}
+				select {
+				case results <- r:
+				case <-lctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(results) }()
+	for r := range results {
+		if r.err != nil {
+			return r.err
 		}
-		cctx, ccancel := s.call(ctx)
-		st, err := s.head(cctx, id)
-		ccancel()
-		if errors.Is(err, blob.ErrNotFound) {
-			continue // deleted since it was listed
-		}
-		if err != nil {
-			return s.fail("stat", id, err)
-		}
-		if err := fn(s.info(id, st)); err != nil {
+		if err := fn(r.info); err != nil {
 			return err
 		}
+	}
+	if listErr != nil {
+		return listErr
 	}
 	return ctx.Err()
 }
