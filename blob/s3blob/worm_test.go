@@ -237,3 +237,47 @@ func TestWORMSurvivesRestart(t *testing.T) {
 		t.Fatalf("Get after restart: %v", err)
 	}
 }
+
+// A bucket default retention (docs/DEPLOY.md) locks a blob put without
+// one: Stat reports the lock, retention cannot go below it, only beyond.
+func TestBucketDefaultRetention(t *testing.T) {
+	srv := s3test.Shared(t)
+	ctx := context.Background()
+	c := srv.Client()
+	bucket := srv.Bucket(t)
+	mode, days, unit := minio.Compliance, uint(1), minio.Days
+	if err := c.SetObjectLockConfig(ctx, bucket, &mode, &days, &unit); err != nil {
+		t.Fatal(err)
+	}
+	s, err := s3blob.Open(ctx, options(srv, bucket))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now().Add(24*time.Hour - 5*time.Second)
+	id, err := s.Put(ctx, []byte("default-locked"), blob.PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := time.Now().Add(24*time.Hour + 5*time.Second)
+	info, err := s.Stat(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.RetainUntil.Before(before) || info.RetainUntil.After(after) {
+		t.Fatalf("Stat retain-until %v under a 1-day default, want about %v", info.RetainUntil, before.Add(5*time.Second))
+	}
+	if err := s.Delete(ctx, id, blob.Retention{}); !errors.Is(err, blob.ErrRetained) {
+		t.Fatalf("Delete under the default retention: %v, want ErrRetained", err)
+	}
+	if err := s.SetRetention(ctx, id, time.Now().Add(time.Hour)); !errors.Is(err, blob.ErrRetentionShortened) {
+		t.Fatalf("SetRetention below the default lock: %v, want ErrRetentionShortened", err)
+	}
+	later := time.Now().Add(48 * time.Hour).Truncate(time.Second).UTC()
+	if err := s.SetRetention(ctx, id, later); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := s.Stat(ctx, id); err != nil || !info.RetainUntil.Equal(later) {
+		t.Fatalf("Stat after extending past the default = %+v, %v; want %v", info, err, later)
+	}
+	wantLocked(t, c, bucket, s.Key(id), currentVersion(t, c, bucket, s.Key(id)), []byte("default-locked"), later)
+}
