@@ -207,11 +207,10 @@ func (s *Store) head(ctx context.Context, id archive.BlobID) (state, error) {
 		return state{}, s3err(ctx, err)
 	}
 	st := state{version: oi.VersionID, size: oi.Size, storedAt: oi.LastModified}
-	if v := oi.Metadata.Get(metaStoredAtHdr); v != "" {
-		t, err := time.Parse(time.RFC3339Nano, v)
-		if err != nil {
-			return state{}, fmt.Errorf("metadata %s %q: %w", MetaStoredAt, v, err)
-		}
+	// Our stamp, else (a version not put by this store, or a garbled
+	// stamp) the server's own: StoredAt only tells a checker how recent a
+	// blob is, so it need not fail closed as retention does.
+	if t, err := time.Parse(time.RFC3339Nano, oi.Metadata.Get(metaStoredAtHdr)); err == nil {
 		st.storedAt = t
 	}
 	if v := oi.Metadata.Get(hdrLockUntil); v != "" {
@@ -442,7 +441,7 @@ func (s *Store) List(ctx context.Context, fn func(blob.Info) error) error {
 				case errors.Is(err, blob.ErrNotFound):
 					continue // deleted since it was listed
 				case err != nil:
-					r.err = s.fail("stat", id, err)
+					r.err = s.fail("list", id, err)
 				default:
 					r.info = s.info(id, st)
 				}
