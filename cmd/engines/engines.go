@@ -6,18 +6,23 @@ package engines
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/wxarchive/wxarchive/blob"
 	"github.com/wxarchive/wxarchive/blob/fsblob"
+	"github.com/wxarchive/wxarchive/blob/s3blob"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/store"
 	"github.com/wxarchive/wxarchive/store/sqlite"
 )
 
 // All returns the registry of every engine: `sqlite:PATH` for the index,
-// `file:DIR` for blobs (paths relative to the archive directory), and a
-// SQLite scratch index for verify.
+// `file:DIR` for blobs (paths relative to the archive directory),
+// `s3://BUCKET?endpoint=…` for blobs in an S3 Object Lock bucket
+// (s3blob.ParseURL: credentials by reference to environment variables),
+// and a SQLite scratch index for verify.
 func All() *repo.Engines {
 	e := &repo.Engines{}
 	e.RegisterStore("sqlite", func(ctx context.Context, loc string, o repo.StoreOptions) (store.Store, error) {
@@ -25,6 +30,18 @@ func All() *repo.Engines {
 	})
 	e.RegisterBlobs("file", func(_ context.Context, loc string, o repo.BlobOptions) (blob.Store, error) {
 		return fsblob.Open(repo.LocalPath(o.Dir, loc), fsblob.Options{Now: o.Now, NoSync: o.NoSync})
+	})
+	e.RegisterBlobs("s3", func(ctx context.Context, loc string, o repo.BlobOptions) (blob.Store, error) {
+		opts, err := s3blob.ParseURL(loc, os.Getenv)
+		if err != nil {
+			return nil, err
+		}
+		opts.Now = o.Now
+		s, err := s3blob.Open(ctx, opts)
+		if err != nil {
+			return nil, fmt.Errorf("blobs: %w", err)
+		}
+		return s, nil
 	})
 	e.RegisterScratch(func(ctx context.Context, dir string) (store.Store, error) {
 		return sqlite.Open(ctx, filepath.Join(dir, "rebuilt.db"), sqlite.Options{NoSync: true})

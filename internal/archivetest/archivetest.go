@@ -6,7 +6,12 @@ package archivetest
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/url"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/wxarchive/wxarchive/app"
@@ -45,9 +50,36 @@ func InitBare(ctx context.Context, dir string, opts repo.InitOptions) (*repo.Con
 		opts.Index = os.Getenv("WXARCHIVE_TEST_INDEX")
 	}
 	if opts.Blobs == "" {
-		opts.Blobs = os.Getenv("WXARCHIVE_TEST_BLOBS")
+		var err error
+		if opts.Blobs, err = testBlobsURL(os.Getenv("WXARCHIVE_TEST_BLOBS")); err != nil {
+			return nil, err
+		}
 	}
 	return repo.Init(ctx, dir, opts)
+}
+
+// testBlobsURL gives each archive made from WXARCHIVE_TEST_BLOBS a store
+// of its own: an s3:// URL names one bucket for the whole run, so each
+// archive gets a fresh key prefix under the URL's (its List and verify
+// must not see the other tests' blobs). Other URLs are used as they are.
+//
+// To run the suites on SeaweedFS: `go run ./internal/s3test/s3serve`
+// prints the environment (WXARCHIVE_TEST_BLOBS and the credentials it
+// names) of a server it keeps running until stdin closes; .ci/run does so.
+func testBlobsURL(env string) (string, error) {
+	if !strings.HasPrefix(env, "s3:") {
+		return env, nil
+	}
+	u, err := url.Parse(env)
+	if err != nil {
+		return "", fmt.Errorf("WXARCHIVE_TEST_BLOBS: %v", err)
+	}
+	var b [8]byte
+	rand.Read(b[:])
+	q := u.Query()
+	q.Set("prefix", q.Get("prefix")+"t"+hex.EncodeToString(b[:])+"/")
+	u.RawQuery = q.Encode()
+	return u.String(), nil
 }
 
 // Open opens the archive in dir with the embedded engines.
