@@ -158,7 +158,7 @@ func TestPublicRoutesAreTheDocumentedOnes(t *testing.T) {
 			public = append(public, rt.Pattern)
 		}
 	}
-	want := "GET /healthz|GET /readyz|POST /api/v1/auth/login|GET /login|POST /login|GET /lang|GET /assets/{name}|/capture/wecom/callback/{id}"
+	want := "GET /healthz|GET /readyz|POST /api/v1/auth/login|GET /login|POST /login|GET /lang|GET /assets/{name}|GET /favicon.ico|/capture/wecom/callback/{id}"
 	if got := strings.Join(public, "|"); got != want {
 		t.Fatalf("public routes %s, want exactly %s", got, want)
 	}

@@ -132,6 +132,19 @@ func (u *UI) SetLanguage(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// Favicon: GET /favicon.ico, which browsers ask for on every page that
+// names none (an error page of the API, say): the icon.
+func (u *UI) Favicon(w http.ResponseWriter, r *http.Request) error {
+	b, err := fs.ReadFile(files, "assets/icon.svg")
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "image/svg+xml")
+	w.Header().Set("Cache-Control", "public, max-age=86400")
+	_, err = w.Write(b)
+	return err
+}
+
 // Asset: GET /assets/{name}, the embedded stylesheet and script.
 func (u *UI) Asset(w http.ResponseWriter, r *http.Request) error {
 	name := r.PathValue("name")
@@ -147,6 +160,8 @@ func (u *UI) Asset(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Content-Type", "text/css; charset=utf-8")
 	case ".js":
 		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+	case ".svg":
+		w.Header().Set("Content-Type", "image/svg+xml")
 	}
 	// Assets hold no archive data: a browser may keep them briefly.
 	w.Header().Set("Cache-Control", "public, max-age=300")

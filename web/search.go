@@ -28,6 +28,7 @@ type searchPage struct {
 	ErrColumn                  int
 	ErrBefore, ErrAt, ErrAfter string
 	Total                      string // "1,234", or "100,000+" when a lower bound
+	TotalKey                   string // its catalog key (one message, or several)
 	Results                    []resultRow
 	Next, First                string // page links ("" when none)
 	FacetGroups                []facetGroup
@@ -118,9 +119,11 @@ func (u *UI) Search(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	sp.Ran = true
-	sp.Total = thousands(res.Total)
+	sp.Total, sp.TotalKey = thousands(res.Total), "search.total"
 	if !res.TotalExact {
 		sp.Total += "+"
+	} else if res.Total == 1 {
+		sp.TotalKey = "search.total_one"
 	}
 	base := url.Values{"q": {sp.Query}, "sort": {string(res.Sort)}}
 	if sp.Limit != app.DefaultSearchLimit {
