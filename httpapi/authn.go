@@ -12,6 +12,7 @@ import (
 	"github.com/wxarchive/wxarchive/auth"
 	"github.com/wxarchive/wxarchive/httpx"
 	"github.com/wxarchive/wxarchive/ingest"
+	"github.com/wxarchive/wxarchive/web"
 )
 
 // SessionCookie is the browser session's cookie. Its value is the
@@ -82,13 +83,55 @@ func (s *Server) acting(perm auth.Permission, h httpx.HandlerFunc) http.Handler 
 			s.refused(req, err)
 			return err
 		}
-		p := app.Principal{Actor: "api:" + id.User, User: id.User, Via: via, Identity: id}
-		ctx := ingest.WithPushback(app.WithPrincipal(req.Context(), p))
-		err = h(w, req.WithContext(ctx))
+		err = h(w, s.asPrincipal(req, id, via))
 		if err != nil && errors.Is(err, syscall.ENOSPC) {
 			s.storage.full(httpx.StorageOf(err), err)
 		}
 		return err
+	})
+}
+
+// asPrincipal is req acting as id (journaled with the surface via), with
+// push-back.
+func (s *Server) asPrincipal(req *http.Request, id *auth.Identity, via string) *http.Request {
+	p := app.Principal{Actor: "api:" + id.User, User: id.User, Via: via, Identity: id}
+	return req.WithContext(ingest.WithPushback(app.WithPrincipal(req.Context(), p)))
+}
+
+// pageActing is acting for a web page: without a valid credential the
+// browser is sent to the login page (303, with the return path) rather
+// than answered 401; a refused permission, a state-changing form without
+// the session's CSRF token and every error of h are HTML pages.
+func (s *Server) pageActing(perm auth.Permission, h httpx.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		id, via, err := s.authenticate(req)
+		if err == nil {
+			err = id.Authorize(perm, s.now())
+		}
+		if err != nil {
+			s.refused(req, err)
+			if pr := httpx.ProblemOf(req, err); pr != nil && pr.Status == http.StatusUnauthorized {
+				s.ui.SignInFirst(w, req)
+				return
+			}
+			s.ui.Error(w, req, err)
+			return
+		}
+		if req.Method != http.MethodGet && req.Method != http.MethodHead {
+			req.Body = http.MaxBytesReader(w, req.Body, web.MaxFormBytes)
+			if err := s.ui.CheckCSRF(req); err != nil {
+				s.refused(req, err)
+				s.ui.Error(w, req, err)
+				return
+			}
+		}
+		req = s.asPrincipal(req, id, via)
+		if err := h(w, req); err != nil {
+			if errors.Is(err, syscall.ENOSPC) {
+				s.storage.full(httpx.StorageOf(err), err)
+			}
+			s.ui.Error(w, req, err)
+		}
 	})
 }
 

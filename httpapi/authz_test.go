@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -16,7 +17,7 @@ import (
 
 // concrete turns a route pattern into a request path (wildcards filled).
 func concrete(path string) string {
-	r := strings.NewReplacer("{serial}", "1", "{external_id}", "wmExtClient001", "{name}", "promises",
+	r := strings.NewReplacer("{$}", "", "{serial}", "1", "{external_id}", "wmExtClient001", "{name}", "promises",
 		"{id}", "1", "{format}", "wecom-archive")
 	return r.Replace(path)
 }
@@ -57,6 +58,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 	matrix(t, e.srv.URL, routes, callers)
 }
 
+// noRedirects answers a redirect as it is, so a page's 303 to the login
+// page is seen.
+var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
 // caller is one column of the matrix: a credential, the roles it
 // carries, and the status it must get on every route when not 0.
 type caller struct {
@@ -85,21 +90,43 @@ func matrix(t *testing.T, base string, routes []httpapi.Route, callers []caller)
 				req.Header.Set("Authorization", "") // not the env's default token
 				req.Header.Del("Authorization")
 			}
-			resp, err := http.DefaultClient.Do(req) // not e.srv.Client(): it adds the tester's token
+			resp, err := noRedirects.Do(req) // not e.srv.Client(): it adds the tester's token
 			if err != nil {
 				t.Fatal(err)
 			}
+			raw, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
 			var body struct {
 				Error struct{ Code, Need string }
 			}
-			json.NewDecoder(resp.Body).Decode(&body)
-			resp.Body.Close()
+			json.Unmarshal(raw, &body)
 			got := resp.StatusCode
-			denied := got == 401 || got == 403
+			// A page sends a browser without a session to the login page
+			// with the return path; it never answers 401.
+			toLogin := got == http.StatusSeeOther && strings.HasPrefix(resp.Header.Get("Location"), "/login?next=")
+			denied := got == 401 || got == 403 || toLogin
+			if rt.Page && rt.Public == "" && !denied && got != 303 {
+				// An allowed page: HTML, never cached.
+				if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") || resp.Header.Get("Cache-Control") != "no-store" {
+					t.Errorf("%s as %s: %d Content-Type %q Cache-Control %q, want an uncached HTML page", rt.Pattern, c.name, got, ct, resp.Header.Get("Cache-Control"))
+				}
+			}
 			switch {
 			case rt.Public != "":
 				if denied {
 					t.Errorf("%s as %s: %d, but the route is public (%s)", rt.Pattern, c.name, got, rt.Public)
+				}
+			case rt.Page && c.want == 401:
+				if !toLogin {
+					t.Errorf("%s as %s: %d Location %q, want 303 to /login?next=…", rt.Pattern, c.name, got, resp.Header.Get("Location"))
+				}
+			case rt.Page:
+				id := &auth.Identity{User: "x", Roles: c.roles}
+				need := `data-need="` + string(rt.Need) + `"`
+				if allowed := id.Can(rt.Need); allowed && denied {
+					t.Errorf("%s as %s: %d, but %s grants %s", rt.Pattern, c.name, got, c.name, rt.Need)
+				} else if !allowed && (got != 403 || !strings.Contains(string(raw), need) || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html")) {
+					t.Errorf("%s as %s: %d, want a 403 page naming %s", rt.Pattern, c.name, got, rt.Need)
 				}
 			case c.want != 0:
 				if got != c.want || body.Error.Code == "" {
@@ -121,7 +148,8 @@ func matrix(t *testing.T, base string, routes []httpapi.Route, callers []caller)
 }
 
 // TestPublicRoutesAreTheDocumentedOnes: exactly the probes and the
-// platform callbacks ask no credentials (the login flow joins them).
+// platform callbacks ask no credentials (the login flow joins them, with
+// the web interface's login page, language switch and static assets).
 func TestPublicRoutesAreTheDocumentedOnes(t *testing.T) {
 	e := newEnv(t)
 	var public []string
@@ -130,7 +158,7 @@ func TestPublicRoutesAreTheDocumentedOnes(t *testing.T) {
 			public = append(public, rt.Pattern)
 		}
 	}
-	want := "GET /healthz|GET /readyz|POST /api/v1/auth/login|/capture/wecom/callback/{id}"
+	want := "GET /healthz|GET /readyz|POST /api/v1/auth/login|GET /login|POST /login|GET /lang|GET /assets/{name}|GET /favicon.ico|/capture/wecom/callback/{id}"
 	if got := strings.Join(public, "|"); got != want {
 		t.Fatalf("public routes %s, want exactly %s", got, want)
 	}

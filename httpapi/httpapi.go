@@ -24,6 +24,7 @@ import (
 	"github.com/wxarchive/wxarchive/httpx"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/store"
+	"github.com/wxarchive/wxarchive/web"
 )
 
 // Options configure the server.
@@ -133,6 +134,7 @@ type Server struct {
 
 	storage storageState
 	routes  []Route
+	ui      *web.UI
 }
 
 // New returns the server.
@@ -159,6 +161,16 @@ func New(r *repo.Repo, opts Options) *Server {
 		reportSlots:  httpx.NewLimiter("reports", opts.Limits.ReportRequests),
 		spoolDir:     opts.Limits.SpoolDir,
 		spoolQuota:   &spoolQuota{limit: opts.Limits.SpoolBytes}}
+	var issuers []string
+	if opts.OIDC != nil {
+		issuers = opts.OIDC.Issuers()
+	}
+	s.ui = web.New(web.Options{App: s.app, SessionCookie: SessionCookie, Secure: s.secureCookies, Logger: opts.Logger, Issuers: issuers,
+		SignIn: func(w http.ResponseWriter, req *http.Request, user, password, totp string) error {
+			_, _, err := s.signIn(w, req, user, password, totp)
+			return err
+		},
+		SignOut: s.signOut})
 	s.storage.probe = r.CheckWritable
 	s.storage.logger = opts.Logger
 	if r.Engine != nil {
@@ -209,6 +221,7 @@ func New(r *repo.Repo, opts Options) *Server {
 	s.route("GET /api/v1/tokens", auth.PermUsers, s.tokens)
 	s.route("POST /api/v1/tokens", auth.PermUsers, s.createToken)
 	s.route("POST /api/v1/tokens/{id}/revoke", auth.PermUsers, s.revokeToken)
+	s.mountPages()
 	s.public("/capture/wecom/callback/{id}", "WeCom and Official Account callbacks: authenticated by the platform's signature, freshness window and replay cache", http.HandlerFunc(s.callback))
 	guard := &httpx.Guard{Hosts: opts.Hosts, Body: opts.Limits.Body, WriteTimeout: opts.Limits.WriteTimeout, Logger: opts.Logger}
 	s.handler = guard.Wrap(s.mux)

@@ -65,25 +65,50 @@ func (s *Server) login(w http.ResponseWriter, req *http.Request) error {
 	if lr.User == "" || lr.Password == "" {
 		return httpx.Errorf(http.StatusBadRequest, "bad_login", "user and password are required")
 	}
+	id, sess, err := s.signIn(w, req, lr.User, lr.Password, lr.TOTP)
+	if err != nil {
+		return err
+	}
+	httpx.JSON(w, http.StatusOK, viewOf(id, sess))
+	return nil
+}
+
+// signIn checks a local user's credentials and starts a new session in
+// the cookie: the JSON login and the login page both. Every refused
+// credential is ErrUnauthenticated (the Authenticator throttles and
+// journals).
+func (s *Server) signIn(w http.ResponseWriter, req *http.Request, user, password, totp string) (*auth.Identity, *auth.Session, error) {
+	if s.opts.Auth == nil {
+		return nil, nil, auth.ErrUnauthenticated
+	}
 	addr := remoteIP(req)
-	id, err := s.opts.Auth.Login(req.Context(), lr.User, lr.Password, lr.TOTP, addr)
+	id, err := s.opts.Auth.Login(req.Context(), user, password, totp, addr)
 	if err != nil {
 		s.refused(req, err)
-		return err
+		return nil, nil, err
 	}
 	secret, sess, err := s.opts.Auth.StartSession(req.Context(), id, addr)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	s.setSessionCookie(w, req, secret, sess.Expires)
-	httpx.JSON(w, http.StatusOK, viewOf(id, sess))
-	return nil
+	return id, sess, nil
 }
 
 // logout: POST /api/v1/auth/logout ends the cookie's session (the secret
 // never works again) and clears the cookie. A token caller has no session:
 // nothing to end.
 func (s *Server) logout(w http.ResponseWriter, req *http.Request) error {
+	if err := s.signOut(w, req); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// signOut ends the cookie's session, if the request has one, and clears
+// the cookie: the JSON logout and the logout form both.
+func (s *Server) signOut(w http.ResponseWriter, req *http.Request) error {
 	if c, err := req.Cookie(SessionCookie); err == nil && req.Header.Get("Authorization") == "" {
 		if err := s.opts.Auth.EndSession(req.Context(), c.Value); err != nil {
 			return err
@@ -91,7 +116,6 @@ func (s *Server) logout(w http.ResponseWriter, req *http.Request) error {
 	}
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
 		Secure: s.secureCookies(req), SameSite: http.SameSiteLaxMode})
-	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 

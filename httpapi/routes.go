@@ -19,6 +19,10 @@ type Route struct {
 	Need    auth.Permission `json:"need,omitempty"`
 	// Public says why the route asks no credentials ("" for the others).
 	Public string `json:"public,omitempty"`
+	// Page marks a web page (package web): asked without a valid
+	// session it redirects (303) to the login page with the return path
+	// instead of answering 401, and a refusal is an HTML page (403).
+	Page bool `json:"page,omitempty"`
 }
 
 // Routes lists every route the server answers, in registration order.
@@ -32,6 +36,25 @@ func (s *Server) route(pattern string, perm auth.Permission, h httpx.HandlerFunc
 	}
 	s.routes = append(s.routes, Route{Pattern: pattern, Need: perm})
 	s.mux.Handle(pattern, s.acting(perm, h))
+}
+
+// page registers a web page needing perm: authenticated and authorized
+// like an API route (pageActing), its errors rendered as HTML.
+func (s *Server) page(pattern string, perm auth.Permission, h httpx.HandlerFunc) {
+	if perm == "" {
+		panic("httpapi: page " + pattern + " declares no permission")
+	}
+	s.routes = append(s.routes, Route{Pattern: pattern, Need: perm, Page: true})
+	s.mux.Handle(pattern, s.pageActing(perm, h))
+}
+
+// publicPage registers a web page that asks no credentials, saying why.
+func (s *Server) publicPage(pattern, why string, h httpx.HandlerFunc) {
+	if why == "" {
+		panic("httpapi: public page " + pattern + " says not why")
+	}
+	s.routes = append(s.routes, Route{Pattern: pattern, Public: why, Page: true})
+	s.mux.Handle(pattern, s.ui.Handle(h))
 }
 
 // public registers a route that asks no credentials, saying why.

@@ -1,0 +1,18 @@
+package httpapi
+
+import "github.com/wxarchive/wxarchive/auth"
+
+// mountPages registers the web interface (package web) in the route
+// table: every page declares its permission like an API route, so the
+// authorization matrix and docs/SECURITY.md cover it.
+func (s *Server) mountPages() {
+	s.publicPage("GET /login", "the login page: a form, no archive data", s.ui.LoginPage)
+	s.publicPage("POST /login", "the login itself: user, password and code are the credentials (throttled per user and address)", s.ui.Login)
+	s.publicPage("GET /lang", "sets the display language cookie: a preference, no archive data", s.ui.SetLanguage)
+	s.publicPage("GET /assets/{name}", "the embedded stylesheet, script and icon: no archive data", s.ui.Asset)
+	s.publicPage("GET /favicon.ico", "the icon browsers ask for: no archive data", s.ui.Favicon)
+	s.page("POST /logout", auth.PermSession, s.ui.Logout)
+	s.page("GET /{$}", auth.PermSession, s.ui.Home)
+	s.page("GET /search", auth.PermContent, s.ui.Search)
+	s.page("GET /messages/{serial}", auth.PermContent, s.ui.Message)
+}
