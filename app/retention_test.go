@@ -336,36 +336,18 @@ rules:
 	if err != nil || !rep.OK {
 		t.Fatalf("verify: %v %+v", err, rep)
 	}
-	// The extension is what the journal requires now: a blob store edited
-	// back to the old dates is caught.
-	for _, id := range []archive.BlobID{att, packIDs[0]} {
-		s := id.String()
-		mp := filepath.Join(dir, repo.BlobDir, "meta", s[:2], s+".json")
-		os.Chmod(mp, 0o644)
-		old := `{"retain_until":"` + archive.At(six).String() + `","legal_hold":false}` + "\n"
-		if err := os.WriteFile(mp, []byte(old), 0o444); err != nil {
-			t.Fatal(err)
+	// The extension is what the journal requires now. An S3 Object Lock
+	// bucket refuses to shorten it; a directory store's meta files, which
+	// anyone with write access can edit, are caught by verify when edited
+	// back to the old dates.
+	if name := r.Blobs.Properties().Name; name != "fsblob" {
+		for _, id := range []archive.BlobID{att, packIDs[0]} {
+			if err := r.Blobs.SetRetention(ctx, id, six); err == nil {
+				t.Fatalf("%s shortened blob %s's retention", name, id)
+			}
 		}
-		os.Chmod(mp, 0o444)
-	}
-	rep, err = verify.Run(ctx, r, verify.Options{Scratch: archivetest.Engines().Scratch})
-	if err != nil || rep.OK {
-		t.Fatalf("verify after the blobs were shortened: %v %+v", err, rep)
-	}
-	var kinds []string
-	for _, f := range rep.Faults {
-		kinds = append(kinds, f.Kind+" "+f.Object)
-	}
-	slices.Sort(kinds)
-	wantFaults := []string{verify.BlobRetention + " blob:" + att.String(), verify.BlobRetention + " blob:" + packIDs[0].String()}
-	slices.Sort(wantFaults)
-	if fmt.Sprint(kinds) != fmt.Sprint(wantFaults) {
-		t.Fatalf("faults %v, want %v", kinds, wantFaults)
-	}
-	for _, id := range []archive.BlobID{att, packIDs[0]} {
-		if err := r.Blobs.SetRetention(ctx, id, nine); err != nil {
-			t.Fatal(err)
-		}
+	} else {
+		tamperBlobRetention(t, r, dir, six, nine, att, packIDs[0])
 	}
 	again, err := u.RecomputeRetention(as)
 	if err != nil || again.Extended != 0 || again.Events != 0 || again.Shortened != 1 || again.Unchanged != 2 {
@@ -441,5 +423,41 @@ func TestRetentionManyDays(t *testing.T) {
 	}
 	if rep, err := verify.Run(ctx, r, verify.Options{Scratch: archivetest.Engines().Scratch}); err != nil || !rep.OK {
 		t.Fatalf("verify after the extension: %v %+v", err, rep)
+	}
+}
+
+// tamperBlobRetention edits a directory blob store's meta files back to
+// six, checks verify reports each blob, and restores nine through the store.
+func tamperBlobRetention(t *testing.T, r *repo.Repo, dir string, six, nine time.Time, att, pack archive.BlobID) {
+	t.Helper()
+	ctx := context.Background()
+	for _, id := range []archive.BlobID{att, pack} {
+		s := id.String()
+		mp := filepath.Join(dir, repo.BlobDir, "meta", s[:2], s+".json")
+		os.Chmod(mp, 0o644)
+		old := `{"retain_until":"` + archive.At(six).String() + `","legal_hold":false}` + "\n"
+		if err := os.WriteFile(mp, []byte(old), 0o444); err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(mp, 0o444)
+	}
+	rep, err := verify.Run(ctx, r, verify.Options{Scratch: archivetest.Engines().Scratch})
+	if err != nil || rep.OK {
+		t.Fatalf("verify after the blobs were shortened: %v %+v", err, rep)
+	}
+	var kinds []string
+	for _, f := range rep.Faults {
+		kinds = append(kinds, f.Kind+" "+f.Object)
+	}
+	slices.Sort(kinds)
+	wantFaults := []string{verify.BlobRetention + " blob:" + att.String(), verify.BlobRetention + " blob:" + pack.String()}
+	slices.Sort(wantFaults)
+	if fmt.Sprint(kinds) != fmt.Sprint(wantFaults) {
+		t.Fatalf("faults %v, want %v", kinds, wantFaults)
+	}
+	for _, id := range []archive.BlobID{att, pack} {
+		if err := r.Blobs.SetRetention(ctx, id, nine); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
