@@ -95,6 +95,12 @@ func (e *Engines) openStore(ctx context.Context, url string, o StoreOptions) (st
 	return open(ctx, loc, o)
 }
 
+// OpenBlobs opens the blob store a URL names (a replica's, `file:DIR` or
+// `s3://…`), a relative path resolved against o.Dir.
+func (e *Engines) OpenBlobs(ctx context.Context, url string, o BlobOptions) (blob.Store, error) {
+	return e.openBlobs(ctx, url, o)
+}
+
 func (e *Engines) openBlobs(ctx context.Context, url string, o BlobOptions) (blob.Store, error) {
 	scheme, loc, err := splitURL("blobs", url)
 	if err != nil {
