@@ -186,3 +186,87 @@ func TestBrowserReviewerJourney(t *testing.T) {
 	}
 	b.Screenshot("forbidden")
 }
+
+// TestBrowserReviewJourney, in a real Chromium: a reviewer searches the
+// traditional 保證收益, opens her department's alert (the match
+// highlighted), reads the conversation around it, and closes the alert
+// with a disposition through the form; the auditor's evidence report
+// shows the close and the audit log her steps; a reviewer of another
+// department does not see the alert, and is refused it by URL.
+func TestBrowserReviewJourney(t *testing.T) {
+	browsertest.Chromium(t)
+	s, alerts := reviewSite(t)
+	mine := alerts["财富管理部"]
+	b := browsertest.New(t, s.srv.URL)
+	signIn := func(user string) {
+		b.Do(chromedp.Navigate(s.srv.URL+"/login"), chromedp.WaitVisible(chromedp.ID("user")),
+			chromedp.SendKeys(chromedp.ID("user"), user), chromedp.SendKeys(chromedp.ID("password"), "pw-"+user),
+			chromedp.Click(chromedp.ID("sign-in")), chromedp.WaitVisible(chromedp.ID("logout")))
+	}
+	signOut := func() {
+		b.Do(chromedp.Click(chromedp.ID("logout")), chromedp.WaitVisible(chromedp.ID("user")))
+	}
+
+	signIn("rita")
+	b.Do(chromedp.Navigate(s.srv.URL+"/search"), chromedp.WaitVisible(chromedp.ID("q")),
+		chromedp.SendKeys(chromedp.ID("q"), "保證收益"), chromedp.Click(chromedp.ID("search-submit")), chromedp.WaitVisible(chromedp.ID("total")))
+	if marks := browsertest.Eval[[]string](b, `Array.from(document.querySelectorAll("ol.hits mark")).map(m => m.textContent)`); !slices.Contains(marks, "保证收益") {
+		t.Fatalf("no simplified hit highlighted among %q", marks)
+	}
+	b.Do(chromedp.Navigate(s.srv.URL+"/alerts"), chromedp.WaitVisible(chromedp.ID("alerts")))
+	b.Screenshot("review-queue")
+	b.Do(chromedp.Click(chromedp.CSS(fmt.Sprintf(`tr[data-alert="%d"] a.alert-link`, mine))), chromedp.WaitVisible(chromedp.ID("alert-text")))
+	if m := browsertest.Eval[string](b, `Array.from(document.querySelectorAll("#alert-text mark")).map(m => m.textContent).join("|")`); m != "保证收益" {
+		t.Errorf("the alert highlights %q", m)
+	}
+	b.Screenshot("alert")
+	b.Do(chromedp.Click(chromedp.ID("open-conversation")), chromedp.WaitVisible(chromedp.ID("chat")))
+	if here := browsertest.Eval[string](b, `document.querySelector(".bubble.here .body").textContent`); !strings.Contains(here, "保证收益") {
+		t.Errorf("the conversation marks %q as the alert's message", here)
+	}
+	b.Do(chromedp.EmulateViewport(390, 844))
+	if w := browsertest.Eval[int](b, "document.documentElement.scrollWidth"); w > 390 {
+		t.Errorf("the conversation is %d px wide on a 390 px screen: %s", w, browsertest.Eval[string](b, widest))
+	}
+	b.Screenshot("conversation-390")
+	b.Do(chromedp.EmulateViewport(1280, 800))
+	b.Do(chromedp.Navigate(fmt.Sprintf("%s/alerts/%d", s.srv.URL, mine)), chromedp.WaitVisible(chromedp.ID("review-form")),
+		chromedp.SetValue(chromedp.ID("disposition"), "violation"), chromedp.SendKeys(chromedp.ID("note"), "客户已被告知不保证收益"),
+		chromedp.Click(chromedp.ID("act-close")), chromedp.WaitVisible(chromedp.ID("done")))
+	if st := browsertest.Eval[string](b, `document.getElementById("alert-status").dataset.status`); st != "closed" {
+		t.Fatalf("after closing the alert is %s", st)
+	}
+	b.Screenshot("alert-closed")
+	signOut()
+
+	signIn("ivan")
+	b.Do(chromedp.Navigate(s.srv.URL+"/alerts"), chromedp.WaitVisible(chromedp.ID("list-h")))
+	if browsertest.Eval[bool](b, fmt.Sprintf(`!!document.querySelector('tr[data-alert="%d"]')`, mine)) {
+		t.Error("another department's reviewer sees the alert")
+	}
+	b.ExpectConsole(`status of 403`)
+	b.Do(chromedp.Navigate(fmt.Sprintf("%s/alerts/%d", s.srv.URL, mine)), chromedp.WaitVisible(chromedp.CSS("section.problem")))
+	if browsertest.Eval[bool](b, `document.body.innerText.includes("保证收益")`) {
+		t.Error("the refusal shows the message")
+	}
+	signOut()
+
+	signIn("audrey")
+	b.Do(chromedp.Navigate(s.srv.URL+"/reports/evidence?from=2000-01-01&to=2100-01-01"), chromedp.WaitVisible(chromedp.ID("evidence")))
+	if d := browsertest.Eval[string](b, fmt.Sprintf(`document.querySelector('tr[data-alert="%d"] td.disposition').textContent`, mine)); d != "Violation" {
+		t.Errorf("the evidence report shows the disposition %q", d)
+	}
+	b.Screenshot("evidence")
+	b.Do(chromedp.Navigate(s.srv.URL+"/audit?user=rita"), chromedp.WaitVisible(chromedp.ID("audit")))
+	kinds := browsertest.Eval[[]string](b, `Array.from(document.querySelectorAll("#audit tr[data-kind]")).map(r => r.dataset.kind + " " + r.querySelector("code").textContent)`)
+	var search, view, closed bool
+	for _, k := range kinds {
+		search = search || strings.HasPrefix(k, "access.view") && strings.Contains(k, `"what":"search"`)
+		view = view || strings.HasPrefix(k, "review.action") && strings.Contains(k, `"action":"view"`)
+		closed = closed || strings.HasPrefix(k, "review.action") && strings.Contains(k, `"action":"close"`)
+	}
+	if !search || !view || !closed {
+		t.Errorf("the audit log of rita: search %v, alert view %v, close %v among %q", search, view, closed, kinds)
+	}
+	b.Screenshot("audit")
+}
