@@ -101,6 +101,7 @@ func TestBrowserReviewerJourney(t *testing.T) {
 		t.Fatalf("a page without a session shows %s", got)
 	}
 	b.Screenshot("login")
+	b.Axe("login")
 	b.Do(chromedp.SendKeys(chromedp.ID("user"), "rita"), chromedp.SendKeys(chromedp.ID("password"), "pw-rita"),
 		chromedp.Click(chromedp.ID("sign-in")), chromedp.WaitVisible(chromedp.ID("q")))
 	if got := browsertest.Eval[string](b, "location.pathname"); got != "/search" {
@@ -118,12 +119,14 @@ func TestBrowserReviewerJourney(t *testing.T) {
 		t.Errorf("the results page shows a missing string")
 	}
 	b.Screenshot("search-results")
+	b.Axe("search-results")
 	// Usable at 390 px: nothing wider than the screen.
 	b.Do(chromedp.EmulateViewport(390, 844))
 	if w := browsertest.Eval[int](b, "document.documentElement.scrollWidth"); w > 390 {
 		t.Errorf("the results page is %d px wide on a 390 px screen: %s", w, browsertest.Eval[string](b, widest))
 	}
 	b.Screenshot("search-results-390")
+	b.Axe("search-results-390")
 	b.Do(chromedp.EmulateViewport(1280, 800))
 
 	// Open the first simplified hit.
@@ -141,8 +144,10 @@ func TestBrowserReviewerJourney(t *testing.T) {
 		t.Errorf("the message page is %d px wide on a 390 px screen", w)
 	}
 	b.Screenshot("message-390")
+	b.Axe("message-390")
 	b.Do(chromedp.EmulateViewport(1280, 800))
 	b.Screenshot("message")
+	b.Axe("message")
 
 	// A form posted from another site (localhost is another site than
 	// 127.0.0.1) is refused, and the session survives.
@@ -168,6 +173,7 @@ func TestBrowserReviewerJourney(t *testing.T) {
 	// Logout; then the back button shows nothing of the message.
 	b.Do(chromedp.Click(chromedp.ID("logout")), chromedp.WaitVisible(chromedp.ID("user")))
 	b.Screenshot("signed-out")
+	b.Axe("signed-out")
 	b.Do(chromedp.NavigateBack(), chromedp.WaitVisible(chromedp.ID("user")))
 	if got := browsertest.Eval[string](b, "location.pathname"); got != "/login" {
 		t.Errorf("back after logout shows %s", got)
@@ -176,6 +182,7 @@ func TestBrowserReviewerJourney(t *testing.T) {
 		t.Errorf("back after logout shows the message")
 	}
 	b.Screenshot("back-after-logout")
+	b.Axe("back-after-logout")
 
 	// Out of role: an administrator asking for the search page.
 	b.Do(chromedp.Navigate(srv.URL+"/login?next=%2Fsearch"), chromedp.WaitVisible(chromedp.ID("user")),
@@ -185,6 +192,7 @@ func TestBrowserReviewerJourney(t *testing.T) {
 		t.Errorf("the administrator's refusal names %q, want content.read", need)
 	}
 	b.Screenshot("forbidden")
+	b.Axe("forbidden")
 }
 
 // TestBrowserReviewJourney, in a real Chromium: a reviewer searches the
@@ -215,11 +223,13 @@ func TestBrowserReviewJourney(t *testing.T) {
 	}
 	b.Do(chromedp.Navigate(s.srv.URL+"/alerts"), chromedp.WaitVisible(chromedp.ID("alerts")))
 	b.Screenshot("review-queue")
+	b.Axe("review-queue")
 	b.Do(chromedp.Click(chromedp.CSS(fmt.Sprintf(`tr[data-alert="%d"] a.alert-link`, mine))), chromedp.WaitVisible(chromedp.ID("alert-text")))
 	if m := browsertest.Eval[string](b, `Array.from(document.querySelectorAll("#alert-text mark")).map(m => m.textContent).join("|")`); m != "保证收益" {
 		t.Errorf("the alert highlights %q", m)
 	}
 	b.Screenshot("alert")
+	b.Axe("alert")
 	b.Do(chromedp.Click(chromedp.ID("open-conversation")), chromedp.WaitVisible(chromedp.ID("chat")))
 	if here := browsertest.Eval[string](b, `document.querySelector(".bubble.here .body").textContent`); !strings.Contains(here, "保证收益") {
 		t.Errorf("the conversation marks %q as the alert's message", here)
@@ -229,6 +239,7 @@ func TestBrowserReviewJourney(t *testing.T) {
 		t.Errorf("the conversation is %d px wide on a 390 px screen: %s", w, browsertest.Eval[string](b, widest))
 	}
 	b.Screenshot("conversation-390")
+	b.Axe("conversation-390")
 	b.Do(chromedp.EmulateViewport(1280, 800))
 	b.Do(chromedp.Navigate(fmt.Sprintf("%s/alerts/%d", s.srv.URL, mine)), chromedp.WaitVisible(chromedp.ID("review-form")),
 		chromedp.SetValue(chromedp.ID("disposition"), "violation"), chromedp.SendKeys(chromedp.ID("note"), "客户已被告知不保证收益"),
@@ -237,6 +248,7 @@ func TestBrowserReviewJourney(t *testing.T) {
 		t.Fatalf("after closing the alert is %s", st)
 	}
 	b.Screenshot("alert-closed")
+	b.Axe("alert-closed")
 	signOut()
 
 	signIn("ivan")
@@ -257,6 +269,7 @@ func TestBrowserReviewJourney(t *testing.T) {
 		t.Errorf("the evidence report shows the disposition %q", d)
 	}
 	b.Screenshot("evidence")
+	b.Axe("evidence")
 	b.Do(chromedp.Navigate(s.srv.URL+"/audit?user=rita"), chromedp.WaitVisible(chromedp.ID("audit")))
 	kinds := browsertest.Eval[[]string](b, `Array.from(document.querySelectorAll("#audit tr[data-kind]")).map(r => r.dataset.kind + " " + r.querySelector("code").textContent)`)
 	var search, view, closed bool
@@ -269,4 +282,5 @@ func TestBrowserReviewJourney(t *testing.T) {
 		t.Errorf("the audit log of rita: search %v, alert view %v, close %v among %q", search, view, closed, kinds)
 	}
 	b.Screenshot("audit")
+	b.Axe("audit")
 }
