@@ -135,6 +135,39 @@ func TestBrowserReviewerJourney(t *testing.T) {
 	if v := browsertest.Eval[string](b, `document.getElementById("proof-status").dataset.verified`); v != "true" {
 		t.Errorf("the message's inclusion proof shows verified=%s", v)
 	}
+	// The browser verifies the proof itself (WebCrypto: SHA-256 and the
+	// checkpoint's Ed25519 signature), and refuses it once altered.
+	b.Do(chromedp.WaitNotPresent(`#proof-browser[data-verified="pending"]`))
+	if v := browsertest.Eval[string](b, `document.getElementById("proof-browser").dataset.verified + " " + document.getElementById("proof-browser").textContent`); !strings.HasPrefix(v, "true ") {
+		t.Fatalf("the browser's own verification: %s", v)
+	}
+	for name, alter := range map[string]string{
+		"a path hash":       `d.hashes = d.hashes.replace(/^./, c => c === "0" ? "1" : "0")`,
+		"the leaf":          `d.leaf = d.leaf.replace('"serial":', '"serial": ')`,
+		"the signature":     `d.checkpoint = d.checkpoint.replace(/ (\S)(\S*)\n$/, (m, a, b) => " " + (a === "A" ? "B" : "A") + b + "\n")`,
+		"the tree size":     `d.size = String(Number(d.size) + 1)`,
+		"another message's": `d.serial = String(Number(d.serial) + 1)`,
+	} {
+		got := browsertest.Await[string](b, `(async () => { const el = document.getElementById("proof-data"); const keep = Object.assign({}, el.dataset); const d = el.dataset; `+alter+
+			`; const r = await wxarchiveVerifyProof(el); Object.assign(el.dataset, keep); return r; })()`)
+		if got != "false" {
+			t.Errorf("the browser verified a proof with %s altered", name)
+		}
+	}
+	// Pinning another key: the proof no longer verifies; pinning the
+	// archive's own: verified against the pinned key.
+	b.Do(chromedp.Click(chromedp.CSS(`#proof-data ~ details summary`)),
+		chromedp.SendKeys(chromedp.ID("pinned-key"), "other+01234567+AeFMJ7h2lXuiGvLF0E1OB2e0Ej6C6bHcHhXEgpo8lH4B"), chromedp.Click(chromedp.ID("pin-key")))
+	b.Do(chromedp.Sleep(300e6))
+	if v := browsertest.Eval[string](b, `document.getElementById("proof-browser").dataset.verified`); v != "false" {
+		t.Errorf("a proof verified against a pinned key that is not the archive's")
+	}
+	key := browsertest.Eval[string](b, `document.getElementById("pinned-key").value = ""; document.getElementById("proof-data").dataset.key`)
+	b.Do(chromedp.SendKeys(chromedp.ID("pinned-key"), key), chromedp.Click(chromedp.ID("pin-key")))
+	b.Do(chromedp.Sleep(300e6))
+	if v := browsertest.Eval[string](b, `document.getElementById("proof-browser").dataset.verified`); v != "true" {
+		t.Errorf("the proof does not verify against the pinned archive key")
+	}
 	text := browsertest.Eval[string](b, `document.getElementById("message-text").textContent`)
 	if !strings.Contains(text, "保证收益") {
 		t.Errorf("the message page shows %q", text)

@@ -25,6 +25,7 @@ type messagePage struct {
 	Proof       *app.Proof
 	ProofRoot   string
 	ConvHref    string
+	ProofHashes string // the audit path, space-separated hex, for proof.js
 }
 
 type attachmentRow struct {
@@ -77,6 +78,9 @@ func (u *UI) Message(w http.ResponseWriter, r *http.Request) error {
 	}
 	if c := m.Message.Conversation; c != "" {
 		mp.ConvHref = "/conversations/" + url.PathEscape(c) + "?around=" + strconv.FormatUint(m.Serial, 10)
+	}
+	if m.Proof != nil {
+		mp.ProofHashes = strings.Join(m.Proof.Hashes, " ")
 	}
 	v.Page = mp
 	return u.render(w, http.StatusOK, "message", v)

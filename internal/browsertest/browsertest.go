@@ -215,6 +215,21 @@ func Eval[T any](b *Browser, expr string) T {
 	return v
 }
 
+// Await evaluates a JavaScript expression whose value is a promise, and
+// returns what it resolves to.
+func Await[T any](b *Browser, expr string) T {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, StepTimeout)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr, awaitPromise))
+	if err != nil {
+		b.t.Fatalf("browsertest: evaluate %s: %v", expr, err)
+	}
+	return v
+}
+
+func awaitPromise(p *runtime.EvaluateParams) { t := true; p.AwaitPromise = &t }
+
 // Screenshot saves the whole page as NN-name.png (quality 100 is PNG).
 func (b *Browser) Screenshot(name string) {
 	b.t.Helper()
@@ -313,7 +328,7 @@ func (b *Browser) Axe(page string) {
   const r = await axe.run(document, {resultTypes: ["violations"]});
   return r.violations.map(v => ({id: v.id, impact: v.impact || "", help: v.help, nodes: v.nodes.slice(0, 5).map(n => n.target.join(" "))}));
 })()`
-	vs, err := chromedp.Run(ctx, chromedp.Evaluate[[]axeViolation](run, func(p *runtime.EvaluateParams) { t := true; p.AwaitPromise = &t }))
+	vs, err := chromedp.Run(ctx, chromedp.Evaluate[[]axeViolation](run, awaitPromise))
 	if err != nil {
 		b.t.Fatalf("browsertest: axe-core on %s: %v", page, err)
 	}
