@@ -98,7 +98,7 @@ func (a *App) Conversation(ctx context.Context, o ConversationOptions) (*Convers
 		if err != nil {
 			return nil, fmt.Errorf("message %d in conversation %s: %w", o.Around, o.ID, err)
 		}
-		upTo := &textindex.Field{Name: "before", Value: "around", To: row.SentAt.Millis() + 1}
+		upTo := &textindex.Field{Name: "before", Value: "around", From: textindex.MinMillis, To: row.SentAt.Millis() + 1}
 		req.Query = &textindex.And{Nodes: []textindex.Node{query, upTo}}
 	}
 	page, err := a.d.Store.Search(ctx, req)
