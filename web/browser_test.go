@@ -248,6 +248,11 @@ func TestBrowserReviewJourney(t *testing.T) {
 		b.Do(chromedp.Click(chromedp.ID("logout")), chromedp.WaitVisible(chromedp.ID("user")))
 	}
 
+	signIn(principalUser)
+	b.Do(chromedp.Navigate(s.srv.URL+"/"), chromedp.WaitVisible(chromedp.ID("attention")))
+	b.Screenshot("dashboard")
+	b.Axe("dashboard")
+	signOut()
 	signIn("rita")
 	b.Do(chromedp.Navigate(s.srv.URL+"/search"), chromedp.WaitVisible(chromedp.ID("q")),
 		chromedp.SendKeys(chromedp.ID("q"), "保證收益"), chromedp.Click(chromedp.ID("search-submit")), chromedp.WaitVisible(chromedp.ID("total")))

@@ -102,6 +102,16 @@ func TestReviewPages(t *testing.T) {
 	mine, theirs := alerts["财富管理部"], alerts["投资银行部"]
 	rita := s.browser()
 	rita.login("rita", "/")
+	pat := s.browser()
+	pat.login(principalUser, "/")
+	home := pat.get("/")
+	checkPage(t, "the principal's dashboard", home, "en")
+	if !strings.Contains(home.body, `id="att-open">2<`) || strings.Count(home.body, "<rect ") != 14 || !strings.Contains(home.body, `id="checkpoint"`) {
+		t.Errorf("the principal's dashboard lacks the two open alerts, the 14-day chart or the checkpoint:\n%s", home.body)
+	}
+	if rh := rita.get("/"); !strings.Contains(rh.body, `id="att-open">1<`) || strings.Contains(rh.body, "<rect ") {
+		t.Errorf("rita's dashboard shows more than her one open alert, or the capture chart")
+	}
 
 	list := rita.get("/alerts")
 	checkPage(t, "/alerts", list, "en")
