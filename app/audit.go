@@ -2,14 +2,18 @@ package app
 
 import (
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/auth"
+	"github.com/wxarchive/wxarchive/internal/csvcell"
 	"github.com/wxarchive/wxarchive/journal"
 )
 
@@ -192,4 +196,26 @@ func (f AuditFilter) describe() string {
 		add("before", fmt.Sprint(f.Before))
 	}
 	return strings.Join(parts, " ")
+}
+
+// AuditColumns are the columns of the audit log as CSV.
+var AuditColumns = []string{"index", "time", "kind", "actor", "user", "subject", "payload"}
+
+// WriteAuditCSV writes a page of the audit log as CSV (UTF-8), the
+// payload as its JSON; cells a spreadsheet would run as formulas are
+// neutralized (csvcell).
+func WriteAuditCSV(w io.Writer, p *AuditPage) error {
+	cw := csv.NewWriter(w)
+	cw.Write(AuditColumns)
+	for _, e := range p.Entries {
+		rec := []string{strconv.FormatUint(e.Index, 10), e.Time, e.Kind, e.Actor, e.User, strings.Join(e.Subject, " "), string(e.Payload)}
+		for i, c := range rec {
+			rec[i] = csvcell.Safe(c)
+		}
+		if err := cw.Write(rec); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
 }

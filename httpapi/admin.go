@@ -8,6 +8,7 @@ package httpapi
 
 import (
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/wxarchive/wxarchive/app"
@@ -18,13 +19,17 @@ import (
 // MaxAdminBytes bounds a user or token request body.
 const MaxAdminBytes = 64 << 10
 
-// audit: GET /api/v1/audit[?user=&kind=&from=&to=&before=&limit=], the
-// access and change log newest first; a page's next is the following
-// page's before.
+// audit: GET /api/v1/audit[?user=&kind=&from=&to=&before=&limit=][&format=json|csv],
+// the access and change log newest first; a page's next is the following
+// page's before (as CSV, in the X-Next-Before header).
 func (s *Server) audit(w http.ResponseWriter, req *http.Request) error {
 	q := req.URL.Query()
-	if err := httpx.CheckParams(q, "user", "kind", "from", "to", "before", "limit"); err != nil {
+	if err := httpx.CheckParams(q, "user", "kind", "from", "to", "before", "limit", "format"); err != nil {
 		return err
+	}
+	format := q.Get("format")
+	if format != "" && format != "json" && format != "csv" {
+		return httpx.BadParam("format: json or csv, not %q", format)
 	}
 	f := app.AuditFilter{User: q.Get("user"), Kind: q.Get("kind"), Period: app.Range{From: q.Get("from"), To: q.Get("to")}}
 	if q.Has("before") {
@@ -44,6 +49,14 @@ func (s *Server) audit(w http.ResponseWriter, req *http.Request) error {
 	page, err := s.app.Audit(req.Context(), f)
 	if err != nil {
 		return err
+	}
+	if format == "csv" {
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		w.Header().Set("Content-Disposition", `attachment; filename="audit.csv"`)
+		if page.Next != 0 {
+			w.Header().Set("X-Next-Before", strconv.FormatUint(page.Next, 10))
+		}
+		return app.WriteAuditCSV(w, page)
 	}
 	httpx.JSON(w, http.StatusOK, page)
 	return nil

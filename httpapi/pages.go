@@ -15,4 +15,10 @@ func (s *Server) mountPages() {
 	s.page("GET /{$}", auth.PermSession, s.ui.Home)
 	s.page("GET /search", auth.PermContent, s.ui.Search)
 	s.page("GET /messages/{serial}", auth.PermContent, s.ui.Message)
+	s.page("GET /conversations/{id}", auth.PermContent, s.ui.Conversation)
+	s.page("GET /alerts", auth.PermAlertsRead, s.ui.Alerts)
+	s.page("GET /alerts/{id}", auth.PermAlertsRead, s.ui.Alert)
+	s.page("POST /alerts/actions", auth.PermReview, s.ui.Review)
+	s.page("GET /reports/evidence", auth.PermEvidence, s.ui.Evidence)
+	s.page("GET /audit", auth.PermAudit, s.ui.Audit)
 }

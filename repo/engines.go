@@ -84,13 +84,9 @@ const (
 )
 
 func (e *Engines) openStore(ctx context.Context, url string, o StoreOptions) (store.Store, error) {
-	scheme, loc, err := splitURL("index", url)
+	open, loc, err := e.storeEngine(url)
 	if err != nil {
 		return nil, err
-	}
-	open, ok := e.stores[scheme]
-	if !ok {
-		return nil, fmt.Errorf("index %q: no engine for %q (known: %s)", url, scheme, known(e.stores))
 	}
 	return open(ctx, loc, o)
 }
@@ -102,15 +98,45 @@ func (e *Engines) OpenBlobs(ctx context.Context, url string, o BlobOptions) (blo
 }
 
 func (e *Engines) openBlobs(ctx context.Context, url string, o BlobOptions) (blob.Store, error) {
-	scheme, loc, err := splitURL("blobs", url)
+	open, loc, err := e.blobEngine(url)
 	if err != nil {
 		return nil, err
 	}
+	return open(ctx, loc, o)
+}
+
+// check reports an index or blobs URL no registered engine takes, before
+// anything is created.
+func (e *Engines) check(index, blobs string) error {
+	if _, _, err := e.storeEngine(index); err != nil {
+		return err
+	}
+	_, _, err := e.blobEngine(blobs)
+	return err
+}
+
+func (e *Engines) storeEngine(url string) (StoreOpener, string, error) {
+	scheme, loc, err := splitURL("index", url)
+	if err != nil {
+		return nil, "", err
+	}
+	open, ok := e.stores[scheme]
+	if !ok {
+		return nil, "", fmt.Errorf("index %q: no engine for %q (known: %s)", url, scheme, known(e.stores))
+	}
+	return open, loc, nil
+}
+
+func (e *Engines) blobEngine(url string) (BlobOpener, string, error) {
+	scheme, loc, err := splitURL("blobs", url)
+	if err != nil {
+		return nil, "", err
+	}
 	open, ok := e.blobs[scheme]
 	if !ok {
-		return nil, fmt.Errorf("blobs %q: no engine for %q (known: %s)", url, scheme, known(e.blobs))
+		return nil, "", fmt.Errorf("blobs %q: no engine for %q (known: %s)", url, scheme, known(e.blobs))
 	}
-	return open(ctx, loc, o)
+	return open, loc, nil
 }
 
 func splitURL(field, url string) (scheme, loc string, err error) {

@@ -238,7 +238,11 @@ type InitOptions struct {
 }
 
 // Init creates an archive in dir (which may exist but must not hold one).
-func Init(ctx context.Context, dir string, opts InitOptions) (*Config, error) {
+//
+// A failed Init leaves no archive behind: the signing key it wrote is
+// removed again (an engine URL that does not open, a bucket without Object
+// Lock, must not leave a half-made archive to confuse the next attempt).
+func Init(ctx context.Context, dir string, opts InitOptions) (_ *Config, err error) {
 	if _, err := os.Stat(filepath.Join(dir, ConfigFile)); err == nil {
 		return nil, fmt.Errorf("%s already holds an archive", dir)
 	}
@@ -269,9 +273,22 @@ func Init(ctx context.Context, dir string, opts InitOptions) (*Config, error) {
 	}
 	cfg := &Config{ArchiveID: id, Origin: "wxarchive.local/" + id, PublicKey: vkey, RetentionYears: opts.RetentionYears,
 		TimeZone: opts.TimeZone, SealDelay: ingest.DefaultSealDelay, CreatedAt: archive.At(opts.Now()), Index: opts.Index, Blobs: opts.Blobs}
-	if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(KeyFile)), 0o700); err != nil {
+	if err := opts.Engines.check(cfg.IndexURL(), cfg.BlobsURL()); err != nil {
 		return nil, err
 	}
+	keyDir := filepath.Join(dir, filepath.Dir(KeyFile))
+	_, statErr := os.Stat(keyDir)
+	if err := os.MkdirAll(keyDir, 0o700); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			os.Remove(filepath.Join(dir, KeyFile))
+			if os.IsNotExist(statErr) {
+				os.Remove(keyDir)
+			}
+		}
+	}()
 	if err := writeFileSync(filepath.Join(dir, KeyFile), []byte(skey+"\n"), 0o600); err != nil {
 		return nil, err
 	}

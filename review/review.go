@@ -19,6 +19,7 @@ import (
 
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/ingest"
+	"github.com/wxarchive/wxarchive/internal/csvcell"
 	"github.com/wxarchive/wxarchive/journal"
 	"github.com/wxarchive/wxarchive/store"
 )
@@ -404,7 +405,7 @@ func WriteEvidenceCSV(w io.Writer, rows []EvidenceRow) error {
 			fmt.Sprint(e.Reviewed), fmt.Sprint(e.ViewedOnly), fmt.Sprint(e.Escalated), e.Reviewer, e.ReviewedAt, e.Disposition, e.Note,
 			fmt.Sprint(e.Actions), fmt.Sprint(e.AgeDays), e.Department}
 		for i, c := range rec {
-			rec[i] = neutralize(c)
+			rec[i] = csvcell.Safe(c)
 		}
 		if err := cw.Write(rec); err != nil {
 			return err
@@ -412,13 +413,6 @@ func WriteEvidenceCSV(w io.Writer, rows []EvidenceRow) error {
 	}
 	cw.Flush()
 	return cw.Error()
-}
-
-func neutralize(cell string) string {
-	if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
-		return "'" + cell
-	}
-	return cell
 }
 
 // ReviewReader is what review reads: alerts and their actions, and the

@@ -467,9 +467,9 @@ func (p *parser) field(name, value string, at, vpos int) (*Field, error) {
 		}
 		switch name {
 		case "after":
-			f.From, f.To = from, maxMillis
+			f.From, f.To = from, MaxMillis
 		case "before":
-			f.From, f.To = minMillis, from
+			f.From, f.To = MinMillis, from
 		case "on":
 			f.From, f.To = from, to
 		}
@@ -479,8 +479,8 @@ func (p *parser) field(name, value string, at, vpos int) (*Field, error) {
 
 // Bounds of time filters (a filter with no lower or upper bound).
 const (
-	minMillis int64 = -1 << 62
-	maxMillis int64 = 1 << 62
+	MinMillis int64 = -1 << 62
+	MaxMillis int64 = 1 << 62
 )
 
 // parseDate reads a day (2026-07-01, 2026/07/01, 20260701) in loc, or an

@@ -239,11 +239,11 @@ func TestParseDates(t *testing.T) {
 		t.Fatalf("on: [%d, %d), want the Shanghai day [%d, %d)", f.From, f.To, start.UnixMilli(), start.AddDate(0, 0, 1).UnixMilli())
 	}
 	n, _ = Parse("after:2026-07-01T09:30:00Z", ParseOptions{Location: sh})
-	if f := n.(*Field); f.From != time.Date(2026, 7, 1, 9, 30, 0, 0, time.UTC).UnixMilli() || f.To != maxMillis {
+	if f := n.(*Field); f.From != time.Date(2026, 7, 1, 9, 30, 0, 0, time.UTC).UnixMilli() || f.To != MaxMillis {
 		t.Fatalf("after: with a time: %+v", f)
 	}
 	n, _ = Parse("before:2026/07/02", ParseOptions{})
-	if f := n.(*Field); f.To != time.Date(2026, 7, 2, 0, 0, 0, 0, time.UTC).UnixMilli() || f.From != minMillis {
+	if f := n.(*Field); f.To != time.Date(2026, 7, 2, 0, 0, 0, 0, time.UTC).UnixMilli() || f.From != MinMillis {
 		t.Fatalf("before: %+v", f)
 	}
 }

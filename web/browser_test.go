@@ -101,6 +101,7 @@ func TestBrowserReviewerJourney(t *testing.T) {
 		t.Fatalf("a page without a session shows %s", got)
 	}
 	b.Screenshot("login")
+	b.Axe("login")
 	b.Do(chromedp.SendKeys(chromedp.ID("user"), "rita"), chromedp.SendKeys(chromedp.ID("password"), "pw-rita"),
 		chromedp.Click(chromedp.ID("sign-in")), chromedp.WaitVisible(chromedp.ID("q")))
 	if got := browsertest.Eval[string](b, "location.pathname"); got != "/search" {
@@ -118,12 +119,14 @@ func TestBrowserReviewerJourney(t *testing.T) {
 		t.Errorf("the results page shows a missing string")
 	}
 	b.Screenshot("search-results")
+	b.Axe("search-results")
 	// Usable at 390 px: nothing wider than the screen.
 	b.Do(chromedp.EmulateViewport(390, 844))
 	if w := browsertest.Eval[int](b, "document.documentElement.scrollWidth"); w > 390 {
 		t.Errorf("the results page is %d px wide on a 390 px screen: %s", w, browsertest.Eval[string](b, widest))
 	}
 	b.Screenshot("search-results-390")
+	b.Axe("search-results-390")
 	b.Do(chromedp.EmulateViewport(1280, 800))
 
 	// Open the first simplified hit.
@@ -131,6 +134,39 @@ func TestBrowserReviewerJourney(t *testing.T) {
 	b.Do(chromedp.Click(chromedp.CSS(`a.snippet[href="`+href+`"]`)), chromedp.WaitVisible(chromedp.ID("proof-status")))
 	if v := browsertest.Eval[string](b, `document.getElementById("proof-status").dataset.verified`); v != "true" {
 		t.Errorf("the message's inclusion proof shows verified=%s", v)
+	}
+	// The browser verifies the proof itself (WebCrypto: SHA-256 and the
+	// checkpoint's Ed25519 signature), and refuses it once altered.
+	b.Do(chromedp.WaitNotPresent(`#proof-browser[data-verified="pending"]`))
+	if v := browsertest.Eval[string](b, `document.getElementById("proof-browser").dataset.verified + " " + document.getElementById("proof-browser").textContent`); !strings.HasPrefix(v, "true ") {
+		t.Fatalf("the browser's own verification: %s", v)
+	}
+	for name, alter := range map[string]string{
+		"a path hash":       `d.hashes = d.hashes.replace(/^./, c => c === "0" ? "1" : "0")`,
+		"the leaf":          `d.leaf = d.leaf.replace('"serial":', '"serial": ')`,
+		"the signature":     `d.checkpoint = d.checkpoint.replace(/ (\S)(\S*)\n$/, (m, a, b) => " " + (a === "A" ? "B" : "A") + b + "\n")`,
+		"the tree size":     `d.size = String(Number(d.size) + 1)`,
+		"another message's": `d.serial = String(Number(d.serial) + 1)`,
+	} {
+		got := browsertest.Await[string](b, `(async () => { const el = document.getElementById("proof-data"); const keep = Object.assign({}, el.dataset); const d = el.dataset; `+alter+
+			`; const r = await wxarchiveVerifyProof(el); Object.assign(el.dataset, keep); return r; })()`)
+		if got != "false" {
+			t.Errorf("the browser verified a proof with %s altered", name)
+		}
+	}
+	// Pinning another key: the proof no longer verifies; pinning the
+	// archive's own: verified against the pinned key.
+	b.Do(chromedp.Click(chromedp.CSS(`#proof-data ~ details summary`)),
+		chromedp.SendKeys(chromedp.ID("pinned-key"), "other+01234567+AeFMJ7h2lXuiGvLF0E1OB2e0Ej6C6bHcHhXEgpo8lH4B"), chromedp.Click(chromedp.ID("pin-key")))
+	b.Do(chromedp.Sleep(300e6))
+	if v := browsertest.Eval[string](b, `document.getElementById("proof-browser").dataset.verified`); v != "false" {
+		t.Errorf("a proof verified against a pinned key that is not the archive's")
+	}
+	key := browsertest.Eval[string](b, `document.getElementById("pinned-key").value = ""; document.getElementById("proof-data").dataset.key`)
+	b.Do(chromedp.SendKeys(chromedp.ID("pinned-key"), key), chromedp.Click(chromedp.ID("pin-key")))
+	b.Do(chromedp.Sleep(300e6))
+	if v := browsertest.Eval[string](b, `document.getElementById("proof-browser").dataset.verified`); v != "true" {
+		t.Errorf("the proof does not verify against the pinned archive key")
 	}
 	text := browsertest.Eval[string](b, `document.getElementById("message-text").textContent`)
 	if !strings.Contains(text, "保证收益") {
@@ -141,8 +177,10 @@ func TestBrowserReviewerJourney(t *testing.T) {
 		t.Errorf("the message page is %d px wide on a 390 px screen", w)
 	}
 	b.Screenshot("message-390")
+	b.Axe("message-390")
 	b.Do(chromedp.EmulateViewport(1280, 800))
 	b.Screenshot("message")
+	b.Axe("message")
 
 	// A form posted from another site (localhost is another site than
 	// 127.0.0.1) is refused, and the session survives.
@@ -168,6 +206,7 @@ func TestBrowserReviewerJourney(t *testing.T) {
 	// Logout; then the back button shows nothing of the message.
 	b.Do(chromedp.Click(chromedp.ID("logout")), chromedp.WaitVisible(chromedp.ID("user")))
 	b.Screenshot("signed-out")
+	b.Axe("signed-out")
 	b.Do(chromedp.NavigateBack(), chromedp.WaitVisible(chromedp.ID("user")))
 	if got := browsertest.Eval[string](b, "location.pathname"); got != "/login" {
 		t.Errorf("back after logout shows %s", got)
@@ -176,6 +215,7 @@ func TestBrowserReviewerJourney(t *testing.T) {
 		t.Errorf("back after logout shows the message")
 	}
 	b.Screenshot("back-after-logout")
+	b.Axe("back-after-logout")
 
 	// Out of role: an administrator asking for the search page.
 	b.Do(chromedp.Navigate(srv.URL+"/login?next=%2Fsearch"), chromedp.WaitVisible(chromedp.ID("user")),
@@ -185,4 +225,100 @@ func TestBrowserReviewerJourney(t *testing.T) {
 		t.Errorf("the administrator's refusal names %q, want content.read", need)
 	}
 	b.Screenshot("forbidden")
+	b.Axe("forbidden")
+}
+
+// TestBrowserReviewJourney, in a real Chromium: a reviewer searches the
+// traditional 保證收益, opens her department's alert (the match
+// highlighted), reads the conversation around it, and closes the alert
+// with a disposition through the form; the auditor's evidence report
+// shows the close and the audit log her steps; a reviewer of another
+// department does not see the alert, and is refused it by URL.
+func TestBrowserReviewJourney(t *testing.T) {
+	browsertest.Chromium(t)
+	s, alerts := reviewSite(t)
+	mine := alerts["财富管理部"]
+	b := browsertest.New(t, s.srv.URL)
+	signIn := func(user string) {
+		b.Do(chromedp.Navigate(s.srv.URL+"/login"), chromedp.WaitVisible(chromedp.ID("user")),
+			chromedp.SendKeys(chromedp.ID("user"), user), chromedp.SendKeys(chromedp.ID("password"), "pw-"+user),
+			chromedp.Click(chromedp.ID("sign-in")), chromedp.WaitVisible(chromedp.ID("logout")))
+	}
+	signOut := func() {
+		b.Do(chromedp.Click(chromedp.ID("logout")), chromedp.WaitVisible(chromedp.ID("user")))
+	}
+
+	signIn(principalUser)
+	b.Do(chromedp.Navigate(s.srv.URL+"/"), chromedp.WaitVisible(chromedp.ID("attention")))
+	b.Screenshot("dashboard")
+	b.Axe("dashboard")
+	signOut()
+	signIn("rita")
+	b.Do(chromedp.Navigate(s.srv.URL+"/search"), chromedp.WaitVisible(chromedp.ID("q")),
+		chromedp.SendKeys(chromedp.ID("q"), "保證收益"), chromedp.Click(chromedp.ID("search-submit")), chromedp.WaitVisible(chromedp.ID("total")))
+	if marks := browsertest.Eval[[]string](b, `Array.from(document.querySelectorAll("ol.hits mark")).map(m => m.textContent)`); !slices.Contains(marks, "保证收益") {
+		t.Fatalf("no simplified hit highlighted among %q", marks)
+	}
+	b.Do(chromedp.Navigate(s.srv.URL+"/alerts"), chromedp.WaitVisible(chromedp.ID("alerts")))
+	b.Screenshot("review-queue")
+	b.Axe("review-queue")
+	b.Do(chromedp.Click(chromedp.CSS(fmt.Sprintf(`tr[data-alert="%d"] a.alert-link`, mine))), chromedp.WaitVisible(chromedp.ID("alert-text")))
+	if m := browsertest.Eval[string](b, `Array.from(document.querySelectorAll("#alert-text mark")).map(m => m.textContent).join("|")`); m != "保证收益" {
+		t.Errorf("the alert highlights %q", m)
+	}
+	b.Screenshot("alert")
+	b.Axe("alert")
+	b.Do(chromedp.Click(chromedp.ID("open-conversation")), chromedp.WaitVisible(chromedp.ID("chat")))
+	if here := browsertest.Eval[string](b, `document.querySelector(".bubble.here .body").textContent`); !strings.Contains(here, "保证收益") {
+		t.Errorf("the conversation marks %q as the alert's message", here)
+	}
+	b.Do(chromedp.EmulateViewport(390, 844))
+	if w := browsertest.Eval[int](b, "document.documentElement.scrollWidth"); w > 390 {
+		t.Errorf("the conversation is %d px wide on a 390 px screen: %s", w, browsertest.Eval[string](b, widest))
+	}
+	b.Screenshot("conversation-390")
+	b.Axe("conversation-390")
+	b.Do(chromedp.EmulateViewport(1280, 800))
+	b.Do(chromedp.Navigate(fmt.Sprintf("%s/alerts/%d", s.srv.URL, mine)), chromedp.WaitVisible(chromedp.ID("review-form")),
+		chromedp.SetValue(chromedp.ID("disposition"), "violation"), chromedp.SendKeys(chromedp.ID("note"), "客户已被告知不保证收益"),
+		chromedp.Click(chromedp.ID("act-close")), chromedp.WaitVisible(chromedp.ID("done")))
+	if st := browsertest.Eval[string](b, `document.getElementById("alert-status").dataset.status`); st != "closed" {
+		t.Fatalf("after closing the alert is %s", st)
+	}
+	b.Screenshot("alert-closed")
+	b.Axe("alert-closed")
+	signOut()
+
+	signIn("ivan")
+	b.Do(chromedp.Navigate(s.srv.URL+"/alerts"), chromedp.WaitVisible(chromedp.ID("list-h")))
+	if browsertest.Eval[bool](b, fmt.Sprintf(`!!document.querySelector('tr[data-alert="%d"]')`, mine)) {
+		t.Error("another department's reviewer sees the alert")
+	}
+	b.ExpectConsole(`status of 403`)
+	b.Do(chromedp.Navigate(fmt.Sprintf("%s/alerts/%d", s.srv.URL, mine)), chromedp.WaitVisible(chromedp.CSS("section.problem")))
+	if browsertest.Eval[bool](b, `document.body.innerText.includes("保证收益")`) {
+		t.Error("the refusal shows the message")
+	}
+	signOut()
+
+	signIn("audrey")
+	b.Do(chromedp.Navigate(s.srv.URL+"/reports/evidence?from=2000-01-01&to=2100-01-01"), chromedp.WaitVisible(chromedp.ID("evidence")))
+	if d := browsertest.Eval[string](b, fmt.Sprintf(`document.querySelector('tr[data-alert="%d"] td.disposition').textContent`, mine)); d != "Violation" {
+		t.Errorf("the evidence report shows the disposition %q", d)
+	}
+	b.Screenshot("evidence")
+	b.Axe("evidence")
+	b.Do(chromedp.Navigate(s.srv.URL+"/audit?user=rita"), chromedp.WaitVisible(chromedp.ID("audit")))
+	kinds := browsertest.Eval[[]string](b, `Array.from(document.querySelectorAll("#audit tr[data-kind]")).map(r => r.dataset.kind + " " + r.querySelector("code").textContent)`)
+	var search, view, closed bool
+	for _, k := range kinds {
+		search = search || strings.HasPrefix(k, "access.view") && strings.Contains(k, `"what":"search"`)
+		view = view || strings.HasPrefix(k, "review.action") && strings.Contains(k, `"action":"view"`)
+		closed = closed || strings.HasPrefix(k, "review.action") && strings.Contains(k, `"action":"close"`)
+	}
+	if !search || !view || !closed {
+		t.Errorf("the audit log of rita: search %v, alert view %v, close %v among %q", search, view, closed, kinds)
+	}
+	b.Screenshot("audit")
+	b.Axe("audit")
 }

@@ -2,6 +2,8 @@ package web
 
 import (
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/wxarchive/wxarchive/app"
@@ -22,6 +24,8 @@ type messagePage struct {
 	Sealed      string
 	Proof       *app.Proof
 	ProofRoot   string
+	ConvHref    string
+	ProofHashes string // the audit path, space-separated hex, for proof.js
 }
 
 type attachmentRow struct {
@@ -71,6 +75,12 @@ func (u *UI) Message(w http.ResponseWriter, r *http.Request) error {
 			row.Blob = a.Blob.String()
 		}
 		mp.Attachments = append(mp.Attachments, row)
+	}
+	if c := m.Message.Conversation; c != "" {
+		mp.ConvHref = "/conversations/" + url.PathEscape(c) + "?around=" + strconv.FormatUint(m.Serial, 10)
+	}
+	if m.Proof != nil {
+		mp.ProofHashes = strings.Join(m.Proof.Hashes, " ")
 	}
 	v.Page = mp
 	return u.render(w, http.StatusOK, "message", v)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wxarchive/wxarchive/app"
 	"github.com/wxarchive/wxarchive/auth"
 	"github.com/wxarchive/wxarchive/httpx"
 )
@@ -98,17 +99,80 @@ func (u *UI) Logout(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// homePage lists what the viewer may open.
-type homePage struct{ Links []navItem }
+// homePage is the dashboard: what the viewer's roles let them see at a
+// glance, and the pages they may open.
+type homePage struct {
+	Links      []navItem
+	D          *app.DashboardView
+	Bars       []dayBar
+	MaxDay     int64
+	Connectors []connectorRow
+	CheckedAt  timeView
+}
 
-// Home: GET /, the pages the viewer's roles open.
+// dayBar is one day of the capture chart, drawn as an SVG rect.
+type dayBar struct {
+	app.DayCount
+	X, Y, W, H int
+	Label      string // MM-DD
+}
+
+type connectorRow struct {
+	ID, Type     string
+	Enabled      bool
+	LastCaptured timeView
+	OpenFaults   int
+}
+
+// Chart geometry (SVG user units).
+const (
+	chartW, chartH, chartPad = 560, 160, 20
+)
+
+// Home: GET /, the dashboard through app.Dashboard.
 func (u *UI) Home(w http.ResponseWriter, r *http.Request) error {
+	if err := httpx.CheckParams(r.URL.Query()); err != nil {
+		return err
+	}
+	d, err := u.opts.App.Dashboard(r.Context())
+	if err != nil {
+		return err
+	}
 	v := u.newView(r, "home.title", nil)
-	hp := homePage{}
+	hp := &homePage{D: d}
 	for _, n := range v.Nav {
 		if n.Href != "/" {
 			hp.Links = append(hp.Links, n)
 		}
+	}
+	for _, dc := range d.Days {
+		hp.MaxDay = max(hp.MaxDay, dc.Messages)
+	}
+	if n := len(d.Days); n > 0 {
+		slot := (chartW - 2*chartPad) / n
+		for i, dc := range d.Days {
+			h := 0
+			if hp.MaxDay > 0 {
+				h = int(dc.Messages * (chartH - 2*chartPad) / hp.MaxDay)
+			}
+			label := dc.Day
+			if len(label) == len(app.DateLayout) {
+				label = label[5:]
+			}
+			hp.Bars = append(hp.Bars, dayBar{DayCount: dc, X: chartPad + i*slot + 2, Y: chartH - chartPad - h, W: slot - 4, H: h, Label: label})
+		}
+	}
+	if d.Health != nil {
+		for _, c := range d.Health.Connectors {
+			row := connectorRow{ID: c.ID, Type: string(c.Type), Enabled: c.Enabled, OpenFaults: c.OpenFaults}
+			if t, err := time.Parse(time.RFC3339, c.LastCaptured); err == nil {
+				row.LastCaptured = v.Time(t)
+			}
+			hp.Connectors = append(hp.Connectors, row)
+		}
+	}
+	if d.Checkpoint != nil {
+		hp.CheckedAt = v.Time(d.Checkpoint.Time.Time)
 	}
 	v.Page = hp
 	return u.render(w, http.StatusOK, "home", v)

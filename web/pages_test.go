@@ -50,7 +50,10 @@ func TestPagesInBothLanguages(t *testing.T) {
 		}
 		b.login(principalUser, "/")
 		for _, path := range []string{"/", "/search", "/search?q=%E4%BF%9D%E8%AF%81&facets=1", "/search?q=fee&sort=relevance",
-			"/search?q=(%E4%BF%9D", "/messages/1", "/messages/2", "/messages/999999", "/search?bogus=1"} {
+			"/search?q=(%E4%BF%9D", "/messages/1", "/messages/2", "/messages/999999", "/search?bogus=1",
+			"/alerts", "/alerts?status=closed", "/alerts/999999", "/reports/evidence", "/reports/evidence?from=2000-01-01&to=2100-01-01",
+			"/reports/evidence?from=bad&to=x", "/audit", "/audit?kind=access.view", "/conversations/direct:zhangwei%7CwmExtClient001",
+			"/conversations/x?around=1"} {
 			checkPage(t, path, b.get(path), lang.html)
 		}
 		a := s.browser()

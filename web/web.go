@@ -68,7 +68,7 @@ type UI struct {
 
 // pageNames are the templates under templates/, each rendered inside
 // layout.html.
-var pageNames = []string{"login", "home", "search", "message", "error"}
+var pageNames = []string{"login", "home", "search", "message", "error", "alerts", "alert", "conversation", "evidence", "audit"}
 
 // New returns the pages. Templates and catalogs are embedded: failing to
 // parse them is a defect of this build, caught by its tests.
@@ -128,6 +128,9 @@ type navItem struct {
 var nav = []navItem{
 	{Href: "/", Key: "nav.home", Need: auth.PermSession},
 	{Href: "/search", Key: "nav.search", Need: auth.PermContent},
+	{Href: "/alerts", Key: "nav.alerts", Need: auth.PermAlertsRead},
+	{Href: "/reports/evidence", Key: "nav.evidence", Need: auth.PermEvidence},
+	{Href: "/audit", Key: "nav.audit", Need: auth.PermAudit},
 }
 
 type langOption struct {

@@ -237,7 +237,7 @@ func (a *app) runDemo(ctx context.Context, seed int64, messages int, export stri
 		fmt.Fprintf(w, "  wxarchive consent %s   # a client's consent history\n", clients[0].ExternalUserID)
 	}
 	fmt.Fprintln(w, "  wxarchive audit                 # who searched, viewed and changed what (every access is journaled)")
-	fmt.Fprintln(w, "  wxarchive serve                 # JSON API on http://127.0.0.1:8080: POST /api/v1/auth/login as a demo user above")
+	fmt.Fprintln(w, "  wxarchive serve                 # then open http://127.0.0.1:8080/ and sign in as a demo user above (JSON API: /api/v1)")
 	return nil
 }
 

@@ -53,6 +53,8 @@ with --admin-password-stdin, or else generated and printed once.`,
 	}
 	c.Flags().IntVar(&opts.RetentionYears, "retention-years", 6, "minimum retention of every record (at least 3)")
 	c.Flags().StringVar(&opts.TimeZone, "timezone", "Asia/Shanghai", "time zone for human-facing times")
+	c.Flags().StringVar(&opts.Index, "index", "", "the index database's URL (default sqlite:index.db in the archive directory)")
+	c.Flags().StringVar(&opts.Blobs, "blobs", "", "the blob store's URL: file:DIR (default file:blobs) or s3://BUCKET?endpoint=HOST&access_key_env=NAME&secret_key_env=NAME (docs/DEPLOY.md)")
 	c.Flags().StringVar(&admin, "admin", osUserName(), "user name of the first administrator")
 	c.Flags().BoolVar(&pwStdin, "admin-password-stdin", false, "read the administrator's password from the first line of stdin")
 	return c

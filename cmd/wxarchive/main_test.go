@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/wxarchive/wxarchive/internal/s3test"
 )
 
 // binary is the wxarchive command built once for tests that need a real
@@ -26,7 +28,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "build wxarchive: %v\n%s", err, out)
 		os.Exit(1)
 	}
-	code := m.Run()
+	code := s3test.Main(m)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

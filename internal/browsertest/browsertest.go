@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -25,6 +26,7 @@ import (
 
 	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
 
@@ -213,6 +215,21 @@ func Eval[T any](b *Browser, expr string) T {
 	return v
 }
 
+// Await evaluates a JavaScript expression whose value is a promise, and
+// returns what it resolves to.
+func Await[T any](b *Browser, expr string) T {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, StepTimeout)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr, awaitPromise))
+	if err != nil {
+		b.t.Fatalf("browsertest: evaluate %s: %v", expr, err)
+	}
+	return v
+}
+
+func awaitPromise(p *runtime.EvaluateParams) { t := true; p.AwaitPromise = &t }
+
 // Screenshot saves the whole page as NN-name.png (quality 100 is PNG).
 func (b *Browser) Screenshot(name string) {
 	b.t.Helper()
@@ -256,3 +273,68 @@ func (b *Browser) Check() {
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
 func safeName(s string) string { return strings.Trim(unsafeName.ReplaceAllString(s, "_"), "_") }
+
+// axeSource is axe-core's script, read once: $WXARCHIVE_AXE, else the
+// cache tools/axe/fetch.sh fills.
+var axeSource = sync.OnceValues(func() (string, error) {
+	p := os.Getenv("WXARCHIVE_AXE")
+	if p == "" {
+		home, _ := os.UserHomeDir()
+		base := os.Getenv("WXARCHIVE_TOOLS")
+		if base == "" {
+			base = filepath.Join(home, ".cache", "wxarchive-tools")
+		}
+		m, _ := filepath.Glob(filepath.Join(base, "axe-core-*", "axe.min.js"))
+		if len(m) == 0 {
+			return "", fmt.Errorf("no axe-core: run tools/axe/fetch.sh (it fetches the pinned version from npm) or set WXARCHIVE_AXE")
+		}
+		p = m[len(m)-1]
+	}
+	b, err := os.ReadFile(p)
+	return string(b), err
+})
+
+// AxeImpacts are the impacts of accessibility violations that fail a test.
+var AxeImpacts = []string{"serious", "critical"}
+
+// axeViolation is one rule axe-core found broken, with where.
+type axeViolation struct {
+	ID     string   `json:"id"`
+	Impact string   `json:"impact"`
+	Help   string   `json:"help"`
+	Nodes  []string `json:"nodes"`
+}
+
+// Axe runs axe-core in the current page (injected through DevTools, so
+// the page's content policy still forbids every script but its own) and
+// fails the test for every serious or critical violation, naming the
+// rule and the elements. Without axe-core it fails under CI=true and is
+// skipped, saying so, otherwise.
+func (b *Browser) Axe(page string) {
+	b.t.Helper()
+	src, err := axeSource()
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			b.t.Fatalf("browsertest: %v — CI=true, so every page must be checked", err)
+		}
+		b.t.Logf("browsertest: accessibility not checked: %v", err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(b.ctx, StepTimeout)
+	defer cancel()
+	run := `(async () => {
+  if (!window.axe) { ` + src + `
+  }
+  const r = await axe.run(document, {resultTypes: ["violations"]});
+  return r.violations.map(v => ({id: v.id, impact: v.impact || "", help: v.help, nodes: v.nodes.slice(0, 5).map(n => n.target.join(" "))}));
+})()`
+	vs, err := chromedp.Run(ctx, chromedp.Evaluate[[]axeViolation](run, awaitPromise))
+	if err != nil {
+		b.t.Fatalf("browsertest: axe-core on %s: %v", page, err)
+	}
+	for _, v := range vs {
+		if slices.Contains(AxeImpacts, v.Impact) {
+			b.t.Errorf("accessibility (%s) on %s: %s — %s at %s", v.Impact, page, v.ID, v.Help, strings.Join(v.Nodes, ", "))
+		}
+	}
+}

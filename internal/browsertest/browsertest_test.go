@@ -78,3 +78,47 @@ func TestExpectedConsoleErrors(t *testing.T) {
 		t.Fatalf("an expected console error failed the test: %v", rec.errs)
 	}
 }
+
+// TestAxeFindsViolations: a page with an unlabelled field, an image
+// without alternative text and unreadable contrast fails the test,
+// naming each rule; the same page fixed passes. The page's content
+// policy forbids inline scripts: axe-core runs anyway (DevTools).
+func TestAxeFindsViolations(t *testing.T) {
+	bad := `<!doctype html><html lang="en"><title>t</title><main><h1 id="p">Form</h1>
+<form><input type="text" name="q"></form><img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=">
+<p style="color:#bbb;background:#fff">faint text</p></main></html>`
+	good := `<!doctype html><html lang="en"><title>t</title><main><h1 id="p">Form</h1>
+<form><label for="q">Query</label><input id="q" type="text" name="q"></form><img alt="a dot" src="data:image/gif;base64,R0lGODlhAQABAAAAACw=">
+<p style="color:#333;background:#fff">clear text</p></main></html>`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; img-src data:; style-src 'unsafe-inline'")
+		if r.URL.Path == "/good" {
+			io.WriteString(w, good)
+			return
+		}
+		io.WriteString(w, bad)
+	}))
+	defer srv.Close()
+	rec := &recorder{TB: t}
+	b := New(rec, srv.URL)
+	b.Do(chromedp.Navigate(srv.URL+"/bad"), chromedp.WaitVisible(chromedp.ID("p")))
+	b.Axe("bad")
+	rec.mu.Lock()
+	joined := strings.Join(rec.errs, "\n")
+	rec.errs = nil
+	rec.mu.Unlock()
+	for _, rule := range []string{"label", "image-alt", "color-contrast"} {
+		if !strings.Contains(joined, ": "+rule+" — ") {
+			t.Errorf("axe-core did not report %s:\n%s", rule, joined)
+		}
+	}
+	b.Do(chromedp.Navigate(srv.URL+"/good"), chromedp.WaitVisible(chromedp.ID("p")))
+	b.Axe("good")
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.errs) != 0 {
+		t.Errorf("the accessible page failed: %v", rec.errs)
+	}
+	rec.errs = nil
+}

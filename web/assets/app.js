@@ -24,4 +24,31 @@
   document.querySelectorAll("select[data-autosubmit]").forEach(function (el) {
     el.addEventListener("change", function () { el.form.submit(); });
   });
+  // Review shortcuts (high-volume review): on an alert, c claims, e
+  // escalates, x goes to the disposition (closing needs one chosen); in
+  // the list, j and k move between alerts. Never while typing.
+  document.addEventListener("keydown", function (ev) {
+    var t = ev.target;
+    if (ev.ctrlKey || ev.metaKey || ev.altKey || (t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName)))) {
+      return;
+    }
+    var k = ev.key;
+    if (k === "c" || k === "e") {
+      var b = document.querySelector('button[data-key="' + k + '"]');
+      if (b) { ev.preventDefault(); b.click(); }
+    } else if (k === "x") {
+      var d = document.getElementById("disposition");
+      if (d) { ev.preventDefault(); d.focus(); }
+    } else if (k === "j" || k === "k") {
+      var links = Array.prototype.slice.call(document.querySelectorAll("a.alert-link"));
+      if (!links.length) { return; }
+      var i = links.indexOf(document.activeElement);
+      i = k === "j" ? Math.min(links.length - 1, i + 1) : Math.max(0, i - 1);
+      ev.preventDefault();
+      links[i].focus();
+    }
+  });
+  // The message a conversation was opened at is scrolled into view.
+  var here = document.querySelector(".bubble.here");
+  if (here) { here.scrollIntoView({ block: "center" }); }
 })();
