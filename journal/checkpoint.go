@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/transparency-dev/formats/log"
@@ -157,6 +158,39 @@ func (v *Verifier) Open(b []byte) (*Checkpoint, error) {
 	}
 	if len(out.Root) != 32 {
 		return nil, fmt.Errorf("%w: root hash is %d bytes", ErrBadCheckpoint, len(out.Root))
+	}
+	return out, nil
+}
+
+// PeekCheckpoint reads a checkpoint note's origin, size, root and time
+// WITHOUT verifying its signature: for a reader that files notes before it
+// can know which key must have signed them (restoring an index from a
+// replica's segments, whose notes verify checks afterwards). Never treat
+// what it returns as attested.
+func PeekCheckpoint(b []byte) (*Checkpoint, error) {
+	body, _, ok := bytes.Cut(b, []byte("\n\n"))
+	if !ok {
+		return nil, fmt.Errorf("%w: no signature block", ErrBadCheckpoint)
+	}
+	lines := strings.Split(string(body), "\n")
+	if len(lines) < 3 {
+		return nil, fmt.Errorf("%w: %d header lines, want at least 3", ErrBadCheckpoint, len(lines))
+	}
+	size, err := strconv.ParseUint(lines[1], 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("%w: size line %q", ErrBadCheckpoint, lines[1])
+	}
+	root, err := base64.StdEncoding.DecodeString(lines[2])
+	if err != nil || len(root) != 32 {
+		return nil, fmt.Errorf("%w: root line %q", ErrBadCheckpoint, lines[2])
+	}
+	out := &Checkpoint{Origin: lines[0], Size: size, Root: root, Note: bytes.Clone(b)}
+	for _, line := range lines[3:] {
+		if t, ok := strings.CutPrefix(line, "time "); ok {
+			if err := out.Time.UnmarshalText([]byte(t)); err != nil {
+				return nil, fmt.Errorf("%w: %v", ErrBadCheckpoint, err)
+			}
+		}
 	}
 	return out, nil
 }

@@ -83,6 +83,32 @@ func FuzzOpenCheckpoint(f *testing.F) {
 	})
 }
 
+// FuzzPeekCheckpoint: notes read without a key (restoring from a
+// replica) never panic, and a note Open accepts reads the same through
+// PeekCheckpoint.
+func FuzzPeekCheckpoint(f *testing.F) {
+	skey, vkey, err := GenerateKey("wxarchive-fuzz")
+	if err != nil {
+		f.Fatal(err)
+	}
+	s, _ := NewSigner("wxarchive.local/fuzz", skey)
+	v, _ := NewVerifier("wxarchive.local/fuzz", vkey)
+	good, _ := s.Sign(5, LeafHash([]byte("r")), archive.MillisTime(1700000000000))
+	f.Add(good)
+	f.Add([]byte("o\n5\nAAAA\n\n— k AAAA\n"))
+	f.Add([]byte(""))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		pk, perr := PeekCheckpoint(b)
+		cp, err := v.Open(b)
+		if err != nil {
+			return
+		}
+		if perr != nil || pk.Size != cp.Size || !bytes.Equal(pk.Root, cp.Root) || pk.Time != cp.Time {
+			t.Fatalf("Open read %+v, PeekCheckpoint %+v (%v)", cp, pk, perr)
+		}
+	})
+}
+
 // FuzzOpenStatement: a key.rotated event's note comes from the journal
 // (a leaf an attacker may have written). OpenStatement never panics, and
 // returns text only for a note the verifier's key signed.

@@ -286,6 +286,19 @@ func TestCheckpointSignVerifyAndForgery(t *testing.T) {
 	if _, err := v.Open(forged); !errors.Is(err, ErrBadCheckpoint) {
 		t.Fatalf("altered size accepted: %v", err)
 	}
+	// PeekCheckpoint reads the same fields without a key — also from
+	// the forged note, which only Open refuses.
+	if pk, err := PeekCheckpoint(note); err != nil || pk.Size != 9 || !bytes.Equal(pk.Root, root) || pk.Time != at || pk.Origin != "wxarchive/test" {
+		t.Fatalf("PeekCheckpoint = %+v, %v", pk, err)
+	}
+	if pk, err := PeekCheckpoint(forged); err != nil || pk.Size != 10 {
+		t.Fatalf("PeekCheckpoint(forged) = %+v, %v", pk, err)
+	}
+	for _, bad := range []string{"", "o\n9\n", "o\nnine\nAAAA\n\n— k x\n", "o\n9\nAAAA\n\n— k x\n"} {
+		if _, err := PeekCheckpoint([]byte(bad)); !errors.Is(err, ErrBadCheckpoint) {
+			t.Fatalf("PeekCheckpoint(%q) = %v", bad, err)
+		}
+	}
 	_, otherV, _ := GenerateKey("wxarchive-test")
 	ov, _ := NewVerifier("wxarchive/test", otherV)
 	if _, err := ov.Open(note); err == nil {
