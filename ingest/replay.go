@@ -14,6 +14,13 @@ import (
 // in which case it was applied as it reads; otherwise it was skipped.
 type Malformed func(err *journal.LeafError, decoded bool)
 
+// ErrSkipRecord, wrapped in a RecordLoader's error, makes a lenient replay
+// (malformed not nil) leave that event's rows out and carry on instead of
+// stopping: a checker rebuilding an index from a damaged copy reports the
+// missing record itself, and the index it compares against lacks the same
+// rows.
+var ErrSkipRecord = errors.New("record unavailable; event left out of the index")
+
 // Replay applies journal events [0, size) to a projection. visit, if not
 // nil, sees every parsed event first. A leaf that does not parse stops the
 // replay with its *journal.LeafError when malformed is nil; otherwise it is
@@ -43,6 +50,9 @@ func Replay(ctx context.Context, r store.Reader, size uint64, proj store.Project
 			}
 		}
 		err = Apply(ctx, proj, ev, load)
+		if err != nil && malformed != nil && errors.Is(err, ErrSkipRecord) {
+			return nil // the loader's caller reports the record
+		}
 		var le *journal.LeafError
 		if err != nil && malformed != nil && errors.As(err, &le) && le.Index == idx {
 			// The payload does not decode as its type's: nothing to apply.

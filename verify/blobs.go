@@ -155,6 +155,10 @@ func (c *checker) checkBlobs() error {
 			c.checkRetention(i, u)
 			continue
 		}
+		if what, ok := c.opts.External[i.ID]; ok {
+			c.getBlob(i.ID, what)
+			continue
+		}
 		b, ok := c.getBlob(i.ID, "blob")
 		if !ok {
 			continue // damaged: reported
