@@ -1,10 +1,12 @@
 package replica
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/wxarchive/wxarchive/archive"
@@ -166,6 +168,10 @@ func Restore(ctx context.Context, src blob.Store, dst store.Store, chain *Chain,
 	defer tx.Rollback()
 	tree := journal.NewTree()
 	var next, nextSerial uint64 = 0, 1
+	// The supervisor's cursor is primary state, moved in the commit of
+	// each supervision.progress event: restored from the latest.
+	var supervised *store.CursorRow
+	var supervisedThrough uint64
 	for _, s := range chain.Segments {
 		obj := "segment:" + s.Blob.String()
 		if s.First != next {
@@ -210,6 +216,13 @@ func Restore(ctx context.Context, src blob.Store, dst store.Store, chain *Chain,
 				if aheadIdx[idx] {
 					eventTime[idx] = ev.Time
 				}
+				if ev.Type == archive.EventSupervisionProgress {
+					var p archive.SupervisionProgressEvent
+					if ev.DecodePayload(&p) == nil && (supervised == nil || p.Through >= supervisedThrough) {
+						supervisedThrough = p.Through
+						supervised = &store.CursorRow{Connector: store.SupervisionCursor, Value: strconv.FormatUint(p.Through, 10), UpdatedAt: ev.Time}
+					}
+				}
 				if ev.Type == archive.EventMessageArchived || ev.Type == archive.EventMessageConflict {
 					var p archive.MessageEvent
 					if ev.DecodePayload(&p) == nil && p.Serial >= nextSerial {
@@ -244,6 +257,11 @@ func Restore(ctx context.Context, src blob.Store, dst store.Store, chain *Chain,
 	res.TreeSize = next
 	if err := tx.SetNextSerial(ctx, nextSerial); err != nil {
 		return nil, err
+	}
+	if supervised != nil {
+		if err := tx.PutCursor(ctx, *supervised); err != nil {
+			return nil, err
+		}
 	}
 	n, err := restorePending(ctx, src, tx, chain.Latest.Ahead, next, eventTime)
 	if err != nil {
@@ -310,3 +328,65 @@ func restorePending(ctx context.Context, src blob.Store, tx store.Tx, ahead []Pa
 }
 
 func msDuration(ms int64) time.Duration { return time.Duration(ms) * time.Millisecond }
+
+// CopyBlobs copies into dst every blob of the replica but its manifests
+// and the packs ahead of its journal (their records are restored as
+// pending, and the restored archive seals them again), each re-hashed on
+// read and kept with the replica's retain-until and legal hold: the blob
+// store of an archive restored from the replica. verify then checks each
+// blob's retention against what the journal requires.
+func CopyBlobs(ctx context.Context, src, dst blob.Store, chain *Chain, progress func(done, total int64)) (Counts, error) {
+	skip := map[archive.BlobID]bool{}
+	for _, id := range chain.Manifests {
+		skip[id] = true
+	}
+	for _, p := range chain.Latest.Ahead {
+		skip[p.Pack] = true
+	}
+	var todo []blob.Info
+	var total int64
+	if err := src.List(ctx, func(i blob.Info) error {
+		if !skip[i.ID] {
+			todo = append(todo, i)
+			total += i.Size
+		}
+		return nil
+	}); err != nil {
+		return Counts{}, fmt.Errorf("list the replica: %w", err)
+	}
+	var n Counts
+	for _, i := range todo {
+		if progress != nil {
+			progress(n.Bytes, total)
+		}
+		b, err := src.Get(ctx, i.ID)
+		if err != nil {
+			return n, fmt.Errorf("copy blob %s: %w", i.ID, err)
+		}
+		id, err := dst.Put(ctx, b, blob.PutOptions{RetainUntil: i.RetainUntil, LegalHold: i.LegalHold})
+		if err != nil {
+			return n, fmt.Errorf("copy blob %s: %w", i.ID, err)
+		}
+		if id != i.ID {
+			return n, fmt.Errorf("copy blob %s: stored as %s", i.ID, id)
+		}
+		switch {
+		case isSegmentBytes(b):
+			n.Segments++
+		case isPackBytes(b):
+			n.Packs++
+		default:
+			n.Attachments++
+		}
+		n.Bytes += int64(len(b))
+	}
+	if progress != nil {
+		progress(total, total)
+	}
+	return n, nil
+}
+
+// Counting only: the magic says what a blob is meant to be (verify
+// parses it).
+func isSegmentBytes(b []byte) bool { return bytes.HasPrefix(b, []byte("WXSEG001")) }
+func isPackBytes(b []byte) bool    { return bytes.HasPrefix(b, []byte(pack.Magic)) }

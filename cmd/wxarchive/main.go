@@ -119,7 +119,7 @@ unaltered in a write-once store with a signed Merkle journal, and proves it.`,
 	})
 	root.AddCommand(a.initCmd(), a.ingestCmd(), a.showCmd(), a.verifyCmd(), a.reindexCmd(), a.statsCmd(),
 		a.serveCmd(), a.demoCmd(), a.consentCmd(), a.quarantineCmd(), a.searchCmd(), a.wecomCmd(), a.connectorsCmd(), a.healthCmd(), a.captureAgentCmd(), a.importCmd(), a.policyCmd(), a.retentionCmd(), a.holdCmd(), a.alertsCmd(), a.reviewCmd(), a.reportCmd(), a.witnessCmd(), a.keyCmd(),
-		a.userCmd(), a.tokenCmd(), a.auditCmd(), a.replicateCmd())
+		a.userCmd(), a.tokenCmd(), a.auditCmd(), a.replicateCmd(), a.restoreCmd())
 	return root
 }
 

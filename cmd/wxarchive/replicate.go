@@ -29,14 +29,14 @@ func replicaLocation(u string) string {
 
 // openReplica opens the blob store of a replica URL; a relative file: path
 // is relative to the current directory.
-func openReplica(ctx context.Context, u string) (blob.Store, error) {
+func openReplica(ctx context.Context, flag, u string) (blob.Store, error) {
 	cwd, err := os.Getwd()
 	if err != nil {
 		return nil, err
 	}
 	s, err := engines().OpenBlobs(ctx, u, repo.BlobOptions{Dir: cwd})
 	if err != nil {
-		return nil, usageErr("--to %s: %v", u, err)
+		return nil, usageErr("--%s %s: %v", flag, u, err)
 	}
 	return s, nil
 }
@@ -72,7 +72,7 @@ pending is sealed first when this command holds the archive.`,
 			if to == "" {
 				return usageErr("--to URL is required")
 			}
-			dst, err := openReplica(ctx, to)
+			dst, err := openReplica(ctx, "to", to)
 			if err != nil {
 				return err
 			}
