@@ -38,9 +38,10 @@ type Tracker struct {
 	now     func() time.Time
 	logger  *slog.Logger
 
-	mu    sync.Mutex
-	conns map[string]*runtime
-	open  map[faultKey]bool
+	mu       sync.Mutex
+	conns    map[string]*runtime
+	open     map[faultKey]bool
+	replicas func(ts func(time.Time) string) []ReplicaReport
 
 	messages    *prometheus.CounterVec
 	lastSuccess *prometheus.GaugeVec
@@ -125,6 +126,15 @@ func (h *Tracker) Reload(ctx context.Context) error {
 		h.faultsOpen.WithLabelValues(f.Connector, f.Kind).Inc()
 	}
 	return nil
+}
+
+// SetReplicas makes the report show the replicas the server keeps up
+// (their state is the replicator's; health only shows it). status renders
+// times with ts, the report's time format.
+func (h *Tracker) SetReplicas(status func(ts func(time.Time) string) []ReplicaReport) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.replicas = status
 }
 
 // Register declares a running connector.
@@ -269,6 +279,26 @@ type Report struct {
 	SilentDays      int               `json:"silent_days"`
 	// Supervision is how far policy evaluation is behind capture.
 	Supervision SupervisionReport `json:"supervision"`
+	// Replicas are the backup copies the server keeps up (empty outside
+	// serve; their faults are journaled, so they show everywhere).
+	Replicas []ReplicaReport `json:"replicas,omitempty"`
+}
+
+// ReplicaReport is one replica's state (docs/FORMAT.md §12).
+type ReplicaReport struct {
+	Location  string `json:"location"`
+	ReplicaID string `json:"replica_id,omitempty"`
+	// TreeSize is what the replica holds of the journal, SealedSize
+	// what the archive had sealed at its last run; LagEvents the sealed
+	// events it does not hold, the oldest from OldestUncopied.
+	TreeSize       uint64  `json:"tree_size"`
+	SealedSize     uint64  `json:"sealed_size"`
+	LagEvents      uint64  `json:"lag_events"`
+	LagSeconds     float64 `json:"lag_seconds"`
+	OldestUncopied string  `json:"oldest_uncopied,omitempty"`
+	LastSuccess    string  `json:"last_success,omitempty"`
+	LastError      string  `json:"last_error,omitempty"`
+	Behind         bool    `json:"behind"`
 }
 
 // SupervisionReport is the supervision lag: messages archived that the
@@ -389,6 +419,14 @@ func BuildReport(ctx context.Context, st store.Reader, reg *Registry, conns []co
 	sort.Slice(r.SilentEmployees, func(i, j int) bool { return r.SilentEmployees[i].LastSent < r.SilentEmployees[j].LastSent })
 	if r.Supervision, err = supervisionLag(ctx, st); err != nil {
 		return nil, err
+	}
+	if h != nil {
+		h.mu.Lock()
+		status := h.replicas
+		h.mu.Unlock()
+		if status != nil {
+			r.Replicas = status(ts)
+		}
 	}
 	r.OK = len(r.Faults) == 0 && len(r.SilentEmployees) == 0
 	return r, nil

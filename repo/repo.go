@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -74,6 +75,13 @@ type Config struct {
 	// to each every WitnessInterval; docs/SECURITY.md says why).
 	Witnesses       []WitnessConfig `yaml:"witnesses,omitempty"`
 	WitnessInterval time.Duration   `yaml:"witness_interval,omitempty"`
+	// Replicas are the backup copies `serve` keeps up continuously
+	// (docs/FORMAT.md §12), each a blob store URL, every ReplicaInterval;
+	// one missing a sealed event for longer than ReplicaMaxLag is a
+	// capture health fault.
+	Replicas        []ReplicaConfig `yaml:"replicas,omitempty"`
+	ReplicaInterval time.Duration   `yaml:"replica_interval,omitempty"`
+	ReplicaMaxLag   time.Duration   `yaml:"replica_max_lag,omitempty"`
 	// Serve configures the HTTP server of `wxarchive serve` (README,
 	// "HTTP API"; docs/SECURITY.md, "The HTTP server"). Zero values take
 	// the defaults.
@@ -161,6 +169,35 @@ func (c *Config) OpenWitnesses() ([]witness.Witness, error) {
 		return nil, fmt.Errorf("%s: witness_interval must not be negative", ConfigFile)
 	}
 	return out, nil
+}
+
+// ReplicaConfig is one replica serve keeps up: a blob store URL (file:DIR,
+// relative to the archive directory, or s3://BUCKET?… with credentials
+// named by access_key_env/secret_key_env, never in the URL).
+type ReplicaConfig struct {
+	URL string `yaml:"url"`
+}
+
+// ValidateReplicas checks the replicas section; errors name the entry.
+func (c *Config) ValidateReplicas() error {
+	seen := map[string]bool{}
+	for i, rc := range c.Replicas {
+		field := fmt.Sprintf("replicas[%d].url", i)
+		if strings.TrimSpace(rc.URL) == "" {
+			return fmt.Errorf("%s: %s is required", ConfigFile, field)
+		}
+		if seen[rc.URL] {
+			return fmt.Errorf("%s: %s: %s is listed twice", ConfigFile, field, rc.URL)
+		}
+		seen[rc.URL] = true
+		if rc.URL == c.BlobsURL() {
+			return fmt.Errorf("%s: %s: the archive's own blob store is no replica", ConfigFile, field)
+		}
+	}
+	if c.ReplicaInterval < 0 || c.ReplicaMaxLag < 0 {
+		return fmt.Errorf("%s: replica_interval and replica_max_lag must not be negative", ConfigFile)
+	}
+	return nil
 }
 
 // Supervision configures review.
@@ -344,6 +381,13 @@ const connectorExample = `
 #     kind: c2sp
 #     key: witness.example.com+1a2b3c4d+BA…   # the key it printed at start
 # witness_interval: 10s
+# Replicas: backup copies serve keeps up with what it seals (docs/FORMAT.md §12);
+# check one with ` + "`wxarchive verify --replica URL`" + `, rebuild from one with ` + "`wxarchive restore`" + `.
+# replicas:
+#   - url: file:/mnt/backup/wxarchive    # another disk, mount or host
+#   - url: s3://wx-backup?endpoint=s3.example.com&region=ap-east-1   # credentials: access_key_env/secret_key_env
+# replica_interval: 30s                  # how often serve copies
+# replica_max_lag: 15m                   # a sealed event missing longer than this is a health fault
 # Access control (docs/SECURITY.md). Users and tokens: wxarchive user / token.
 # auth:
 #   oidc_groups: {wx-compliance: [principal], wx-it: [admin]}   # single sign-on group -> roles
@@ -417,6 +461,9 @@ func LoadConfig(dir string) (*Config, error) {
 		if err := c.OIDC.Validate(); err != nil {
 			return nil, fmt.Errorf("%s: %w", filepath.Join(dir, ConfigFile), err)
 		}
+	}
+	if err := c.ValidateReplicas(); err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
 	return &c, nil
 }

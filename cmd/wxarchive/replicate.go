@@ -3,13 +3,18 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/spf13/cobra"
 
 	"github.com/wxarchive/wxarchive/blob"
+	"github.com/wxarchive/wxarchive/capture"
 	"github.com/wxarchive/wxarchive/replica"
 	"github.com/wxarchive/wxarchive/repo"
 )
@@ -106,4 +111,89 @@ pending is sealed first when this command holds the archive.`,
 	c.Flags().StringVar(&to, "to", "", "the replica's blob store: file:DIR or s3://BUCKET?…")
 	c.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return c
+}
+
+// replicating is serve's continuous replication.
+type replicating struct {
+	c      *replica.Continuous
+	stores []blob.Store
+	stop   context.CancelFunc
+	done   chan struct{}
+}
+
+// startReplicating keeps the configured replicas up while serve runs
+// (faults in capture health, lag in health and metrics). A replica that
+// cannot be opened (a missing mount, a refused bucket) stops serve from
+// starting: a backup configured and silently not kept is worse than none.
+func (a *app) startReplicating(r *repo.Repo, health *capture.Tracker, reg prometheus.Registerer, logger *slog.Logger) (*replicating, error) {
+	rp := &replicating{done: make(chan struct{})}
+	if len(r.Config.Replicas) == 0 {
+		close(rp.done)
+		return rp, nil
+	}
+	m, err := replica.NewMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	c := &replica.Continuous{Primary: primaryOf(r, "connector:archive"), Interval: r.Config.ReplicaInterval, MaxLag: r.Config.ReplicaMaxLag,
+		Faults: health, Metrics: m, Logger: logger}
+	for i, rc := range r.Config.Replicas {
+		s, err := engines().OpenBlobs(context.Background(), rc.URL, repo.BlobOptions{Dir: r.Dir})
+		if err != nil {
+			for _, s := range rp.stores {
+				closeBlobs(s)
+			}
+			return nil, usageErr("%s: replicas[%d].url %s: %v", repo.ConfigFile, i, replicaLocation(rc.URL), err)
+		}
+		rp.stores = append(rp.stores, s)
+		c.Targets = append(c.Targets, replica.Target{Location: replicaLocation(rc.URL), Store: s})
+	}
+	rp.c = c
+	if health != nil {
+		health.SetReplicas(func(ts func(time.Time) string) []capture.ReplicaReport {
+			var out []capture.ReplicaReport
+			for _, s := range c.Status() {
+				rr := capture.ReplicaReport{Location: s.Location, ReplicaID: s.ReplicaID, TreeSize: s.TreeSize, SealedSize: s.SealedSize,
+					LagEvents: s.LagEvents, LastError: s.LastError, Behind: s.Behind}
+				if !s.Oldest.IsZero() {
+					rr.OldestUncopied, rr.LagSeconds = ts(s.Oldest), max(0, time.Since(s.Oldest).Seconds())
+				}
+				if !s.LastSuccess.IsZero() {
+					rr.LastSuccess = ts(s.LastSuccess)
+				}
+				out = append(out, rr)
+			}
+			return out
+		})
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	rp.stop = cancel
+	go func() {
+		defer close(rp.done)
+		c.Run(ctx)
+	}()
+	logger.Info("replicating", "replicas", len(c.Targets), "interval", c.Interval.String())
+	return rp, nil
+}
+
+// Stop ends replication (a run in progress is cancelled: the next one
+// resumes from the replica's last manifest) and closes the replicas. With
+// final (serve's shutdown, the writer still open and its loops stopped)
+// everything is sealed and copied once more first, within a minute, so
+// the replicas hold what the server did last.
+func (rp *replicating) Stop(final *repo.Repo) {
+	if rp.stop != nil {
+		rp.stop()
+	}
+	<-rp.done
+	if final != nil && rp.c != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		if _, err := final.Engine.Seal(ctx, true); err == nil {
+			rp.c.RunOnce(ctx)
+		}
+		cancel()
+	}
+	for _, s := range rp.stores {
+		closeBlobs(s)
+	}
 }

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wxarchive/wxarchive/repo"
 )
@@ -101,5 +104,101 @@ func TestCLIReplicaVerifyAndRestore(t *testing.T) {
 	out, _, code := runCLI(t, "--dir", dir, "verify", "--replica", "file:"+rep)
 	if code != exitFailure || !strings.Contains(out, "FAULT blob.missing") || !strings.Contains(out, filepath.Base(pack)) {
 		t.Fatalf("verify --replica of a replica missing a pack: exit %d\n%s", code, out)
+	}
+}
+
+// TestServeKeepsReplicaUp: with a replicas section, serve copies what it
+// seals while clients ingest; health and /metrics show the lag, which
+// reaches 0; after shutdown the replica verifies against the archive and
+// holds every message.
+func TestServeKeepsReplicaUp(t *testing.T) {
+	dir := t.TempDir()
+	mustCLI(t, "--dir", dir, "init")
+	rep := filepath.Join(t.TempDir(), "replica")
+	cfgPath := filepath.Join(dir, repo.ConfigFile)
+	b, _ := os.ReadFile(cfgPath)
+	s := strings.Replace(string(b), "seal_delay: 10s", "seal_delay: 2s", 1)
+	if s == string(b) {
+		t.Fatalf("no seal_delay line to shorten in:\n%s", b)
+	}
+	os.WriteFile(cfgPath, []byte(s+"replicas:\n  - url: file:"+rep+"\nreplica_interval: 300ms\n"), 0o644)
+	srv := startServe(t, dir)
+	defer srv.stop(30 * time.Second)
+
+	n := 0
+	for batch := 0; batch < 10; batch++ {
+		var lines []string
+		for i := 0; i < 50; i++ {
+			n++
+			lines = append(lines, crashLine(n))
+		}
+		resp, err := srv.do("POST", "http://"+srv.addr+"/api/v1/ingest/wecom-archive?corp=ww1", "application/x-ndjson", strings.NewReader(strings.Join(lines, "\n")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("ingest: %d", resp.StatusCode)
+		}
+		time.Sleep(150 * time.Millisecond)
+	}
+	type replicaReport struct {
+		Location   string `json:"location"`
+		TreeSize   uint64 `json:"tree_size"`
+		SealedSize uint64 `json:"sealed_size"`
+		LagEvents  uint64 `json:"lag_events"`
+		LastError  string `json:"last_error"`
+	}
+	var health struct {
+		Replicas []replicaReport `json:"replicas"`
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := srv.do("GET", "http://"+srv.addr+"/api/v1/capture/health", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		health.Replicas = nil
+		json.NewDecoder(resp.Body).Decode(&health)
+		resp.Body.Close()
+		if len(health.Replicas) == 1 {
+			r := health.Replicas[0]
+			// Everything ingested is sealed and copied: the journal holds
+			// at least the 500 messages' events.
+			if r.LastError == "" && r.LagEvents == 0 && r.TreeSize == r.SealedSize && r.TreeSize > 500 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the replica did not catch up within 30s: %+v\n%s", health, srv.out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if health.Replicas[0].Location != "file:"+rep {
+		t.Fatalf("replica location %q", health.Replicas[0].Location)
+	}
+	resp, err := srv.do("GET", "http://"+srv.addr+"/metrics", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, m := range []string{`wxarchive_replica_lag_events{replica="file:` + rep + `"} 0`, `wxarchive_replica_runs_total{outcome="ok"`, "wxarchive_replica_tree_size{"} {
+		if !strings.Contains(string(metrics), m) {
+			t.Fatalf("metrics lack %s:\n%s", m, grepLines(string(metrics), "wxarchive_replica"))
+		}
+	}
+	if err := srv.stop(30 * time.Second); err != nil {
+		t.Fatalf("serve: %v\n%s", err, srv.out)
+	}
+	var vr struct {
+		OK    bool `json:"ok"`
+		Stats struct {
+			Messages int64 `json:"messages"`
+		} `json:"stats"`
+	}
+	out, errs, code := runCLI(t, "--dir", dir, "verify", "--replica", "file:"+rep, "--json")
+	if err := json.Unmarshal([]byte(out), &vr); err != nil || code != 0 || !vr.OK || vr.Stats.Messages != int64(n) {
+		t.Fatalf("verify --replica after serve: exit %d %+v\n%s\n%s", code, vr, out, errs)
 	}
 }

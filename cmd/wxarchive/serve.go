@@ -132,6 +132,13 @@ the blob store and exits 0.`,
 				r.Close(context.Background())
 				return err
 			}
+			// The backup copies follow the sealed journal.
+			rep, err := a.startReplicating(r, health, reg, logger)
+			if err != nil {
+				wit.Stop()
+				r.Close(context.Background())
+				return err
+			}
 			// The configured connectors, built through the registry of
 			// connector types; every configuration problem is reported at
 			// once, and serve does not start with one it cannot run.
@@ -139,6 +146,7 @@ the blob store and exits 0.`,
 			conns, err := types.Build(ctx, r.Config.Connectors, capture.Deps{Writer: r.Engine, Blobs: r.Blobs, Store: r.Store,
 				Health: health, Logger: logger})
 			if err != nil {
+				rep.Stop(nil)
 				wit.Stop()
 				r.Close(context.Background())
 				return usageErr("%s: %v", repo.ConfigFile, err)
@@ -147,6 +155,7 @@ the blob store and exits 0.`,
 			opts.Ingesters = types.Ingesters(capture.Deps{Writer: r.Engine, Blobs: r.Blobs, Store: r.Store, Media: media, Health: health, Logger: logger})
 			tcp, err := net.Listen("tcp", listenAddr.String())
 			if err != nil {
+				rep.Stop(nil)
 				wit.Stop()
 				r.Close(context.Background())
 				return usageErr("listen on %s: %v", listenAddr, err)
@@ -155,6 +164,7 @@ the blob store and exits 0.`,
 			bound = netip.AddrPortFrom(bound.Addr().Unmap(), bound.Port())
 			if opts.Hosts, err = allowedHosts(bound, append(append([]string(nil), sc.AllowedHosts...), allowed...)); err != nil {
 				tcp.Close()
+				rep.Stop(nil)
 				wit.Stop()
 				r.Close(context.Background())
 				return err
@@ -232,6 +242,7 @@ the blob store and exits 0.`,
 			stopSealer()
 			<-sealerDone
 			<-healthDone
+			rep.Stop(r)
 			wit.Stop()
 			if err := r.Close(context.Background()); err != nil {
 				return fmt.Errorf("close archive: %w", err)
