@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"bytes"
 	"strconv"
 
 	"github.com/wxarchive/wxarchive/archive"
@@ -40,4 +41,25 @@ func (e *Event) AppendLeaf(b []byte) []byte {
 		b = append(b, e.Payload...)
 	}
 	return append(b, '}')
+}
+
+// PeekType reads the type of a leaf in the canonical encoding without
+// decoding it (a reader skipping the events it has no use for). ok is
+// false when the leaf does not start as a canonical leaf does, or its type
+// is escaped: decode it then.
+func PeekType(leaf []byte) (typ string, ok bool) {
+	const marker = `","type":"`
+	if !bytes.HasPrefix(leaf, []byte(`{"index":`)) {
+		return "", false
+	}
+	i := bytes.Index(leaf, []byte(marker))
+	if i < 0 {
+		return "", false
+	}
+	rest := leaf[i+len(marker):]
+	j := bytes.IndexByte(rest, '"')
+	if j < 0 || bytes.IndexByte(rest[:j], '\\') >= 0 {
+		return "", false
+	}
+	return string(rest[:j]), true
 }

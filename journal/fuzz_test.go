@@ -37,6 +37,10 @@ func FuzzParseLeaf(f *testing.F) {
 		if err != nil || !bytes.Equal(again, leaf) {
 			t.Fatalf("accepted leaf does not re-encode to itself: %q vs %q (%v)", leaf, again, err)
 		}
+		// A canonical leaf's type is what PeekType reads (unless escaped).
+		if typ, ok := PeekType(leaf); ok && typ != ev.Type || !ok && !bytes.Contains(leaf, []byte(`\\`)) {
+			t.Fatalf("PeekType(%q) = %q, %v; the leaf's type is %q", leaf, typ, ok, ev.Type)
+		}
 	})
 }
 

@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/wxarchive/wxarchive/archive"
@@ -138,6 +140,15 @@ func Replicate(ctx context.Context, p Primary, dst blob.Store, opts Options) (*R
 			return nil, fmt.Errorf("segment %s (%d..%d) does not parse as its row says: %v", s.Blob.Short(), s.First, s.End, err)
 		}
 		for i, leaf := range seg.Leaves {
+			// Most leaves reference no blob (a text message, an access
+			// event): their type is read off the canonical encoding and
+			// only those that may reference one are decoded.
+			if typ, ok := journal.PeekType(leaf); ok && !mayReference(typ, leaf) {
+				if typ != EventReplicaSynced {
+					onlyOwn = false
+				}
+				continue
+			}
 			ev, err := journal.DecodeLeaf(seg.First+uint64(i), leaf)
 			if err != nil {
 				return nil, fmt.Errorf("segment %s: %w", s.Blob.Short(), err)
@@ -149,8 +160,11 @@ func Replicate(ctx context.Context, p Primary, dst blob.Store, opts Options) (*R
 				return nil, err
 			}
 		}
+		if err := c.flush(); err != nil {
+			return nil, err
+		}
 		// The segment last: its events' blobs are in the replica first.
-		info, err := c.copyBlob(s.Blob, b, &m.Copied.Segments)
+		info, err := c.copyBlob(ctx, s.Blob, b, &m.Copied.Segments)
 		if err != nil {
 			return nil, err
 		}
@@ -170,6 +184,9 @@ func Replicate(ctx context.Context, p Primary, dst blob.Store, opts Options) (*R
 		return nil, err
 	}
 	if err := snap.Leaves(ctx, m.TreeSize, head.JournalSize, func(idx uint64, _, leaf []byte) error {
+		if typ, ok := journal.PeekType(leaf); ok && typ != archive.EventRecordsSealed {
+			return nil
+		}
 		ev, err := journal.DecodeLeaf(idx, leaf)
 		if err != nil || ev.Type != archive.EventRecordsSealed {
 			return err
@@ -181,12 +198,13 @@ func Replicate(ctx context.Context, p Primary, dst blob.Store, opts Options) (*R
 		if sp.First >= m.TreeSize {
 			return nil
 		}
-		if err := c.copy(sp.Pack, &m.Copied.Packs); err != nil {
-			return err
-		}
+		c.queue(sp.Pack, &m.Copied.Packs)
 		m.Ahead = append(m.Ahead, PackRef{Pack: sp.Pack, First: sp.First, Last: sp.Last, Count: sp.Count, Bytes: sp.Bytes, RetainUntil: sp.RetainUntil, Sealed: idx})
 		return nil
 	}); err != nil {
+		return nil, err
+	}
+	if err := c.flush(); err != nil {
 		return nil, err
 	}
 	m.WrittenAt = archive.At(opts.Now())
@@ -229,7 +247,35 @@ type copier struct {
 	p      Primary
 	dst    blob.Store
 	counts *Counts
-	done   map[archive.BlobID]bool
+	// queued are the blobs the current segment's events reference, in
+	// order, copied together by flush; extends are its retention
+	// changes, applied after them.
+	queued  []queuedBlob
+	extends []*archive.RetentionExtendedEvent
+
+	mu   sync.Mutex // guards counts and done while flush's workers copy
+	done map[archive.BlobID]bool
+}
+
+type queuedBlob struct {
+	id    archive.BlobID
+	count *int
+}
+
+// copyWorkers is how many blobs flush copies at once: each copy waits on
+// the replica's fsyncs (or an S3 round trip), which overlap.
+const copyWorkers = 8
+
+// mayReference says whether a leaf of type typ can reference a blob or
+// change a blob's retention (what the copier must decode).
+func mayReference(typ string, leaf []byte) bool {
+	switch typ {
+	case archive.EventRecordsSealed, archive.EventAttachmentFetched, archive.EventRetentionExtended:
+		return true
+	case archive.EventMessageArchived, archive.EventMessageConflict:
+		return bytes.Contains(leaf, []byte(`"blob":"`))
+	}
+	return false
 }
 
 // event copies the blobs one event references and brings the replica's
@@ -243,9 +289,7 @@ func (c *copier) event(ev *journal.Event) error {
 		}
 		for _, a := range pl.Attachments {
 			if !a.Blob.IsZero() {
-				if err := c.copy(a.Blob, &c.counts.Attachments); err != nil {
-					return err
-				}
+				c.queue(a.Blob, &c.counts.Attachments)
 			}
 		}
 	case archive.EventAttachmentFetched:
@@ -253,20 +297,79 @@ func (c *copier) event(ev *journal.Event) error {
 		if err := ev.DecodePayload(&pl); err != nil {
 			return err
 		}
-		return c.copy(pl.Blob, &c.counts.Attachments)
+		c.queue(pl.Blob, &c.counts.Attachments)
 	case archive.EventRecordsSealed:
 		var pl archive.SealEvent
 		if err := ev.DecodePayload(&pl); err != nil {
 			return err
 		}
-		return c.copy(pl.Pack, &c.counts.Packs)
+		c.queue(pl.Pack, &c.counts.Packs)
 	case archive.EventRetentionExtended:
 		var pl archive.RetentionExtendedEvent
 		if err := ev.DecodePayload(&pl); err != nil {
 			return err
 		}
-		return c.extend(&pl)
+		c.extends = append(c.extends, &pl)
 	}
+	return nil
+}
+
+func (c *copier) queue(id archive.BlobID, count *int) {
+	c.queued = append(c.queued, queuedBlob{id, count})
+}
+
+// flush copies the queued blobs, copyWorkers at a time, then applies the
+// queued retention changes. The first error stops it (the blobs already
+// copied stay: a later run finds them and verifies them).
+func (c *copier) flush() error {
+	work := make(chan queuedBlob)
+	errs := make(chan error, copyWorkers)
+	ctx, cancel := context.WithCancel(c.ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	for range min(copyWorkers, len(c.queued)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for q := range work {
+				if err := c.copy(ctx, q.id, q.count); err != nil {
+					errs <- err
+					cancel()
+					return
+				}
+			}
+		}()
+	}
+	seen := map[archive.BlobID]bool{}
+feed:
+	for _, q := range c.queued {
+		if seen[q.id] {
+			continue
+		}
+		seen[q.id] = true
+		select {
+		case work <- q:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+	c.queued = c.queued[:0]
+	select {
+	case err := <-errs:
+		return err
+	default:
+	}
+	if err := c.ctx.Err(); err != nil {
+		return err
+	}
+	for _, e := range c.extends {
+		if err := c.extend(e); err != nil {
+			return err
+		}
+	}
+	c.extends = c.extends[:0]
 	return nil
 }
 
@@ -321,43 +424,51 @@ func (c *copier) extend(e *archive.RetentionExtendedEvent) error {
 	return nil
 }
 
-func (c *copier) copy(id archive.BlobID, count *int) error {
-	if c.done[id] {
+func (c *copier) copy(ctx context.Context, id archive.BlobID, count *int) error {
+	c.mu.Lock()
+	done := c.done[id]
+	c.mu.Unlock()
+	if done {
 		return nil
 	}
-	b, err := c.p.Blobs.Get(c.ctx, id)
+	b, err := c.p.Blobs.Get(ctx, id)
 	if err != nil {
 		// Get re-hashes: damaged evidence is never copied as if intact.
 		return fmt.Errorf("read %s from the primary: %w", id, err)
 	}
-	_, err = c.copyBlob(id, b, count)
+	_, err = c.copyBlob(ctx, id, b, count)
 	return err
 }
 
 // copyBlob writes b (already re-hashed by the primary's Get) to the
 // replica with the primary's retention and legal hold, and checks the
 // replica stored it under the same id.
-func (c *copier) copyBlob(id archive.BlobID, b []byte, count *int) (blob.Info, error) {
-	info, err := c.p.Blobs.Stat(c.ctx, id)
+func (c *copier) copyBlob(ctx context.Context, id archive.BlobID, b []byte, count *int) (blob.Info, error) {
+	info, err := c.p.Blobs.Stat(ctx, id)
 	if err != nil {
 		return info, fmt.Errorf("stat %s on the primary: %w", id, err)
 	}
-	if c.done[id] {
+	c.mu.Lock()
+	done := c.done[id]
+	c.mu.Unlock()
+	if done {
 		return info, nil
 	}
-	_, statErr := c.dst.Stat(c.ctx, id)
-	got, err := c.dst.Put(c.ctx, b, blob.PutOptions{RetainUntil: info.RetainUntil, LegalHold: info.LegalHold})
+	_, statErr := c.dst.Stat(ctx, id)
+	got, err := c.dst.Put(ctx, b, blob.PutOptions{RetainUntil: info.RetainUntil, LegalHold: info.LegalHold})
 	if err != nil {
 		return info, fmt.Errorf("copy %s to the replica: %w", id, err)
 	}
 	if got != id {
 		return info, fmt.Errorf("copy %s to the replica: stored as %s", id, got)
 	}
+	c.mu.Lock()
 	c.done[id] = true
 	if errors.Is(statErr, blob.ErrNotFound) {
 		*count++
 		c.counts.Bytes += int64(len(b))
 	}
+	c.mu.Unlock()
 	return info, nil
 }
 
