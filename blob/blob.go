@@ -50,6 +50,23 @@ type Store interface {
 	Properties() Properties
 }
 
+// BatchPutter is a Store that can store several blobs together, making
+// them durable with a few barriers for the whole batch instead of
+// several per blob (a replica copying thousands of blobs). Each item is
+// stored exactly as Put would store it — same id, same retention rules,
+// an existing blob verified, not rewritten — and becomes visible only
+// once its bytes and retention are durable. On an error some items may be
+// stored and others not, as with separate Puts; none is half-stored.
+type BatchPutter interface {
+	PutBatch(ctx context.Context, items []BatchItem) ([]archive.BlobID, error)
+}
+
+// BatchItem is one blob of a PutBatch.
+type BatchItem struct {
+	Data []byte
+	Opts PutOptions
+}
+
 // PutOptions are the retention settings a blob is created with.
 type PutOptions struct {
 	RetainUntil time.Time // zero: no retention (deletable at once)

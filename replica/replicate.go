@@ -318,28 +318,79 @@ func (c *copier) queue(id archive.BlobID, count *int) {
 	c.queued = append(c.queued, queuedBlob{id, count})
 }
 
-// flush copies the queued blobs, copyWorkers at a time, then applies the
-// queued retention changes. The first error stops it (the blobs already
-// copied stay: a later run finds them and verifies them).
+// flush copies the queued blobs, then applies the queued retention
+// changes. copyWorkers read from the primary at once (each Get re-hashes);
+// a replica that can store a batch (blob.BatchPutter: one durability
+// barrier for many blobs) gets them in batches of up to batchBytes, any
+// other each by its own Put in the workers. The first error stops it (the
+// blobs already copied stay: a later run finds and verifies them).
 func (c *copier) flush() error {
 	work := make(chan queuedBlob)
-	errs := make(chan error, copyWorkers)
+	read := make(chan readBlob, copyWorkers)
+	errs := make(chan error, copyWorkers+1)
 	ctx, cancel := context.WithCancel(c.ctx)
 	defer cancel()
+	bp, batched := c.dst.(blob.BatchPutter)
+	fail := func(err error) {
+		select {
+		case errs <- err:
+		default:
+		}
+		cancel()
+	}
 	var wg sync.WaitGroup
 	for range min(copyWorkers, len(c.queued)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for q := range work {
-				if err := c.copy(ctx, q.id, q.count); err != nil {
-					errs <- err
-					cancel()
+				rb, ok, err := c.read(ctx, q)
+				if err != nil {
+					fail(err)
+					return
+				}
+				if !ok {
+					continue // copied already
+				}
+				if !batched {
+					if err := c.store(ctx, []readBlob{rb}, nil); err != nil {
+						fail(err)
+						return
+					}
+					continue
+				}
+				select {
+				case read <- rb:
+				case <-ctx.Done():
 					return
 				}
 			}
 		}()
 	}
+	collected := make(chan struct{})
+	go func() {
+		defer close(collected)
+		var batch []readBlob
+		var size int
+		for rb := range read {
+			batch = append(batch, rb)
+			size += len(rb.data)
+			if size >= batchBytes || len(batch) >= batchBlobs {
+				if err := c.store(ctx, batch, bp); err != nil {
+					fail(err)
+					for range read {
+					}
+					return
+				}
+				batch, size = batch[:0], 0
+			}
+		}
+		if len(batch) > 0 && ctx.Err() == nil {
+			if err := c.store(ctx, batch, bp); err != nil {
+				fail(err)
+			}
+		}
+	}()
 	seen := map[archive.BlobID]bool{}
 feed:
 	for _, q := range c.queued {
@@ -355,6 +406,8 @@ feed:
 	}
 	close(work)
 	wg.Wait()
+	close(read)
+	<-collected
 	c.queued = c.queued[:0]
 	select {
 	case err := <-errs:
@@ -370,6 +423,83 @@ feed:
 		}
 	}
 	c.extends = c.extends[:0]
+	return nil
+}
+
+// A batch to a BatchPutter replica holds up to batchBytes or batchBlobs.
+const (
+	batchBytes = 32 << 20
+	batchBlobs = 512
+)
+
+// readBlob is a blob read (and re-hashed) from the primary, with the
+// retention and hold it is to be copied with.
+type readBlob struct {
+	id    archive.BlobID
+	data  []byte
+	opts  blob.PutOptions
+	isNew bool // not in the replica before this run
+	count *int
+}
+
+// read fetches a queued blob from the primary; ok is false when this run
+// copied it already.
+func (c *copier) read(ctx context.Context, q queuedBlob) (readBlob, bool, error) {
+	c.mu.Lock()
+	done := c.done[q.id]
+	c.mu.Unlock()
+	if done {
+		return readBlob{}, false, nil
+	}
+	b, err := c.p.Blobs.Get(ctx, q.id)
+	if err != nil {
+		// Get re-hashes: damaged evidence is never copied as if intact.
+		return readBlob{}, false, fmt.Errorf("read %s from the primary: %w", q.id, err)
+	}
+	info, err := c.p.Blobs.Stat(ctx, q.id)
+	if err != nil {
+		return readBlob{}, false, fmt.Errorf("stat %s on the primary: %w", q.id, err)
+	}
+	_, statErr := c.dst.Stat(ctx, q.id)
+	return readBlob{id: q.id, data: b, opts: blob.PutOptions{RetainUntil: info.RetainUntil, LegalHold: info.LegalHold},
+		isNew: errors.Is(statErr, blob.ErrNotFound), count: q.count}, true, nil
+}
+
+// store writes blobs to the replica (in one batch when bp is set) and
+// checks it stored each under the id copied.
+func (c *copier) store(ctx context.Context, rbs []readBlob, bp blob.BatchPutter) error {
+	var got []archive.BlobID
+	if bp != nil {
+		items := make([]blob.BatchItem, len(rbs))
+		for i, rb := range rbs {
+			items[i] = blob.BatchItem{Data: rb.data, Opts: rb.opts}
+		}
+		ids, err := bp.PutBatch(ctx, items)
+		if err != nil {
+			return fmt.Errorf("copy %d blobs to the replica: %w", len(rbs), err)
+		}
+		got = ids
+	} else {
+		for _, rb := range rbs {
+			id, err := c.dst.Put(ctx, rb.data, rb.opts)
+			if err != nil {
+				return fmt.Errorf("copy %s to the replica: %w", rb.id, err)
+			}
+			got = append(got, id)
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, rb := range rbs {
+		if got[i] != rb.id {
+			return fmt.Errorf("copy %s to the replica: stored as %s", rb.id, got[i])
+		}
+		c.done[rb.id] = true
+		if rb.isNew {
+			*rb.count++
+			c.counts.Bytes += int64(len(rb.data))
+		}
+	}
 	return nil
 }
 
@@ -422,22 +552,6 @@ func (c *copier) extend(e *archive.RetentionExtendedEvent) error {
 		}
 	}
 	return nil
-}
-
-func (c *copier) copy(ctx context.Context, id archive.BlobID, count *int) error {
-	c.mu.Lock()
-	done := c.done[id]
-	c.mu.Unlock()
-	if done {
-		return nil
-	}
-	b, err := c.p.Blobs.Get(ctx, id)
-	if err != nil {
-		// Get re-hashes: damaged evidence is never copied as if intact.
-		return fmt.Errorf("read %s from the primary: %w", id, err)
-	}
-	_, err = c.copyBlob(ctx, id, b, count)
-	return err
 }
 
 // copyBlob writes b (already re-hashed by the primary's Get) to the

@@ -313,6 +313,12 @@ func (s *Store) link(tmp, obj string, id archive.BlobID) error {
 // writeTemp writes data to a new file in tmp/ with the final mode 0444 and
 // syncs it.
 func (s *Store) writeTemp(ctx context.Context, prefix string, data []byte) (name string, err error) {
+	return s.writeTempFile(ctx, prefix, data, s.sync)
+}
+
+// writeTempFile is writeTemp, syncing the file only when doSync is set (a
+// batch makes its temp files durable together).
+func (s *Store) writeTempFile(ctx context.Context, prefix string, data []byte, doSync bool) (name string, err error) {
 	var f *os.File
 	for {
 		name = filepath.Join(s.tmp, prefix+strconv.FormatUint(rand.Uint64(), 36))
@@ -346,7 +352,7 @@ func (s *Store) writeTemp(ctx context.Context, prefix string, data []byte) (name
 	if err := f.Chmod(0o444); err != nil {
 		return "", err
 	}
-	if s.sync {
+	if doSync {
 		if err := f.Sync(); err != nil {
 			return "", err
 		}
