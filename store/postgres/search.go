@@ -7,6 +7,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -51,23 +52,36 @@ func (c *compiler) arg(v any) string {
 }
 
 // searchConds is the condition on a search row of one pattern: it holds
-// every exact term and contains every prefix as a substring of its terms
-// ("" when there is nothing to test).
+// every exact term and the first character of every prefix (the GIN
+// index answers both), and contains a longer prefix as a substring of its
+// terms ("" when there is nothing to test).
 func (c *compiler) searchConds(pat []textindex.PatternTerm) string {
-	var exact []string
+	var terms []string
 	var conds []string
 	for _, p := range pat {
-		if p.Prefix {
-			a := c.arg(p.Term)
-			conds = append(conds, "(strpos(body, "+a+") > 0 OR strpos(atts, "+a+") > 0)")
-		} else {
-			exact = append(exact, p.Term)
+		switch {
+		case !p.Prefix:
+			terms = append(terms, p.Term)
+		case p.Term == "":
+		default:
+			_, n := utf8.DecodeRuneInString(p.Term)
+			terms = append(terms, prefixMark+p.Term[:n])
+			if n < len(p.Term) {
+				a := c.arg(p.Term)
+				conds = append(conds, "(strpos(body, "+a+") > 0 OR strpos(atts, "+a+") > 0)")
+			}
 		}
 	}
-	if len(exact) > 0 {
-		conds = append([]string{"terms @> " + c.arg(exact) + "::text[]"}, conds...)
+	if len(terms) > 0 {
+		conds = append([]string{"terms @> " + c.arg(terms) + "::text[]"}, conds...)
 	}
 	return strings.Join(conds, " AND ")
+}
+
+// exactPattern reports whether searchConds is the pattern's match
+// condition itself: one term, or a one-character prefix.
+func exactPattern(pat []textindex.PatternTerm) bool {
+	return len(pat) == 1 && (!pat[0].Prefix || pat[0].Term != "" && utf8.RuneCountInString(pat[0].Term) == 1)
 }
 
 // textPred is the candidate predicate of one pattern on messages m.
@@ -89,7 +103,7 @@ func (c *compiler) pre(n textindex.Node) (string, bool, error) {
 		for _, v := range n.Variants() {
 			alts = append(alts, c.textPred([]textindex.PatternTerm{{Term: v}}))
 		}
-		exact := len(pat) == 1 && !pat[0].Prefix
+		exact := exactPattern(pat)
 		if !exact {
 			c.matcher = true
 		}
@@ -385,6 +399,15 @@ func (s *Store) prepareBM25(ctx context.Context, ps []phrase) (avgdl float64, er
 	}
 	for i := range ps {
 		c := &compiler{}
+		if exactPattern(ps[i].pat) {
+			// The GIN index counts it alone.
+			var hits int64
+			if err := s.q.QueryRow(ctx, "SELECT count(*) FROM search WHERE "+c.searchConds(ps[i].pat), c.args...).Scan(&hits); err != nil {
+				return 0, err
+			}
+			ps[i].idf = idf(nRow, hits)
+			continue
+		}
 		q := "SELECT body, atts FROM search"
 		if conds := c.searchConds(ps[i].pat); conds != "" {
 			q += " WHERE " + conds
@@ -408,13 +431,20 @@ func (s *Store) prepareBM25(ctx context.Context, ps []phrase) (avgdl float64, er
 		if err := rows.Err(); err != nil {
 			return 0, err
 		}
-		idf := math.Log((float64(nRow) - float64(hits) + 0.5) / (float64(hits) + 0.5))
-		if idf <= 0 {
-			idf = 1e-6
-		}
-		ps[i].idf = idf
+		ps[i].idf = idf(nRow, hits)
 	}
 	return avgdl, nil
+}
+
+// idf is FTS5's inverse document frequency of a phrase in hits of nRow
+// documents, floored at 1e-6 (a phrase in most documents still counts a
+// little).
+func idf(nRow, hits int64) float64 {
+	v := math.Log((float64(nRow) - float64(hits) + 0.5) / (float64(hits) + 0.5))
+	if v <= 0 {
+		v = 1e-6
+	}
+	return v
 }
 
 func bm25(ps []phrase, body, atts []string, docLen int64, avgdl float64) float64 {
@@ -485,6 +515,10 @@ func (s *Store) Search(ctx context.Context, req store.SearchRequest) (store.Sear
 			ids[i] = int64(sr)
 		}
 		where += " AND m.serial = ANY(" + c.arg(ids) + ")"
+	}
+
+	if !c.matcher && !relevance && !req.Facets {
+		return s.searchSQL(ctx, req, where, c.args)
 	}
 
 	var ps []phrase
@@ -636,6 +670,61 @@ func (s *Store) Search(ctx context.Context, req store.SearchRequest) (store.Sear
 		}
 		m := page.Facets["month"]
 		sort.Slice(m, func(a, b int) bool { return m[a].Value > m[b].Value })
+	}
+	return page, nil
+}
+
+// searchSQL answers a query that SQL matches exactly, newest first and
+// without facets, in two queries: the page (by the skey index, or the GIN
+// index's candidates sorted) and the count, which stops at the count
+// limit.
+func (s *Store) searchSQL(ctx context.Context, req store.SearchRequest, where string, args []any) (store.SearchPage, error) {
+	var page store.SearchPage
+	arg := func(a []any, v any) ([]any, string) {
+		a = append(a, v)
+		return a, fmt.Sprintf("$%d", len(a))
+	}
+	hargs := append([]any(nil), args...)
+	q := "SELECT m.serial, m.skey FROM messages m WHERE " + where
+	var p string
+	if req.After != nil {
+		hargs, p = arg(hargs, req.After.Key)
+		q += " AND m.skey < " + p
+	}
+	hargs, p = arg(hargs, req.Limit+1)
+	q += " ORDER BY m.skey DESC LIMIT " + p
+	matches, err := collect(ctx, s, func(r scanner) (match, error) {
+		var serial int64
+		var m match
+		err := r.Scan(&serial, &m.key)
+		m.serial = uint64(serial)
+		return m, err
+	}, q, hargs...)
+	if err != nil {
+		return page, fmt.Errorf("search: %w", err)
+	}
+	if len(matches) > req.Limit {
+		matches = matches[:req.Limit]
+		page.Next = &store.SearchCursor{Key: matches[len(matches)-1].key}
+	}
+	if page.Hits, err = s.hits(ctx, matches); err != nil {
+		return page, err
+	}
+	cargs := append([]any(nil), args...)
+	cq := "SELECT count(*) FROM messages m WHERE " + where
+	if req.CountLimit > 0 {
+		// The inner LIMIT stops the scan itself; one more than the
+		// limit tells "exactly limit" from "more".
+		cargs, p = arg(cargs, req.CountLimit+1)
+		cq = "SELECT count(*) FROM (SELECT 1 FROM messages m WHERE " + where + " LIMIT " + p + ") x"
+	}
+	var n int64
+	if err := s.q.QueryRow(ctx, cq, cargs...).Scan(&n); err != nil {
+		return page, fmt.Errorf("search count: %w", err)
+	}
+	page.Total, page.TotalExact = n, true
+	if req.CountLimit > 0 && n > req.CountLimit {
+		page.Total, page.TotalExact = req.CountLimit, false
 	}
 	return page, nil
 }

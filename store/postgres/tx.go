@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -275,16 +276,32 @@ func ftsTokens(s string) int64 {
 	return n
 }
 
-// termSet is the distinct terms of the two index-term strings.
+// prefixMark starts the one-character prefix entries of search.terms: an
+// index term never holds a space, so " 保" stands for "some term starts
+// with 保", as FTS5's prefix index (prefix = '1') does for store/sqlite.
+// A one-character prefix query (a single CJK character, the commonest) is
+// then a GIN lookup, and a longer prefix narrows by its first character.
+const prefixMark = " "
+
+// termSet is the distinct terms of the two index-term strings (split as
+// textindex.PrepareIndexed splits them) and their one-character prefixes.
 func termSet(a, b string) []string {
 	seen := map[string]struct{}{}
-	var out []string
+	out := []string{}
+	add := func(t string) {
+		if _, ok := seen[t]; !ok {
+			seen[t] = struct{}{}
+			out = append(out, t)
+		}
+	}
 	for _, s := range []string{a, b} {
-		for _, t := range strings.Fields(s) {
-			if _, ok := seen[t]; !ok {
-				seen[t] = struct{}{}
-				out = append(out, t)
+		for _, t := range strings.Split(s, " ") {
+			if t == "" {
+				continue
 			}
+			add(t)
+			_, n := utf8.DecodeRuneInString(t)
+			add(prefixMark + t[:n])
 		}
 	}
 	return out
