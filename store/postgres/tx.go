@@ -352,35 +352,35 @@ func (t *Tx) IndexMessage(ctx context.Context, m store.MessageRow, atts []store.
 	if err != nil {
 		return fmt.Errorf("index message %d: %w", m.Serial, err)
 	}
+	// The message's other rows go in one round trip (a pipeline, run in
+	// order): a batch of messages is one transaction of many statements.
+	b := &pgx.Batch{}
+	var whats []string
+	queue := func(what, sql string, args ...any) {
+		b.Queue(sql, args...)
+		whats = append(whats, what)
+	}
 	// A message with no text (an image, a recall) has no document, as in
 	// SQLite's full-text index.
 	if m.SearchBody != "" || m.SearchAttachments != "" {
-		if err := t.exec(ctx, fmt.Sprintf("index text of message %d", m.Serial),
+		queue(fmt.Sprintf("index text of message %d", m.Serial),
 			`INSERT INTO search (skey, body, atts, terms, body_len, atts_len) VALUES ($1, $2, $3, $4, $5, $6)`,
 			key, m.SearchBody, m.SearchAttachments, termSet(m.SearchBody, m.SearchAttachments),
-			ftsTokens(m.SearchBody), ftsTokens(m.SearchAttachments)); err != nil {
-			return err
-		}
+			ftsTokens(m.SearchBody), ftsTokens(m.SearchAttachments))
 	}
 	for _, a := range atts {
-		if err := t.exec(ctx, fmt.Sprintf("index attachment %d/%d", a.Serial, a.Ordinal),
+		queue(fmt.Sprintf("index attachment %d/%d", a.Serial, a.Ordinal),
 			`INSERT INTO attachments (serial, ord, role, blob, size, declared_size, media_type, file_name,
 			source_ref, source_md5, status, reason, text) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 			int64(a.Serial), a.Ordinal, a.Role, nullBlob(a.Blob), a.Size, a.DeclaredSize, a.MediaType, a.FileName,
-			a.SourceRef, a.SourceMD5, string(a.Status), a.Reason, a.Text); err != nil {
-			return err
-		}
+			a.SourceRef, a.SourceMD5, string(a.Status), a.Reason, a.Text)
 	}
 	if m.Action == archive.ActionRecall && m.RefersTo != "" {
-		if err := t.exec(ctx, "index recall", `INSERT INTO recalls (source, target, serial) VALUES ($1, $2, $3)`,
-			m.Source, m.RefersTo, int64(m.Serial)); err != nil {
-			return err
-		}
-		if err := t.exec(ctx, "mark recalled", `UPDATE messages SET recalled_by = $1
+		queue("index recall", `INSERT INTO recalls (source, target, serial) VALUES ($1, $2, $3)`,
+			m.Source, m.RefersTo, int64(m.Serial))
+		queue("mark recalled", `UPDATE messages SET recalled_by = $1
 			WHERE source_id = $2 AND source = $3 AND (recalled_by IS NULL OR recalled_by > $1)`,
-			int64(m.Serial), m.RefersTo, m.Source); err != nil {
-			return err
-		}
+			int64(m.Serial), m.RefersTo, m.Source)
 	}
 	if c := m.Consent; c != nil {
 		employee := ""
@@ -390,19 +390,25 @@ func (t *Tx) IndexMessage(ctx context.Context, m store.MessageRow, atts []store.
 				break
 			}
 		}
-		if err := t.exec(ctx, "index consent", `INSERT INTO consent (external_id, serial, agreed, at, employee) VALUES ($1, $2, $3, $4, $5)`,
-			c.ExternalID, int64(m.Serial), boolInt(c.Agreed), c.At.Millis(), employee); err != nil {
-			return err
-		}
+		queue("index consent", `INSERT INTO consent (external_id, serial, agreed, at, employee) VALUES ($1, $2, $3, $4, $5)`,
+			c.ExternalID, int64(m.Serial), boolInt(c.Agreed), c.At.Millis(), employee)
 	}
 	for _, p := range m.Participants {
 		// The first message an id appears in keeps it.
-		if err := t.exec(ctx, "index participant", `INSERT INTO parties (id, kind, first_serial) VALUES ($1, $2, $3)
-			ON CONFLICT (id) DO NOTHING`, p.ID, string(p.Kind), int64(m.Serial)); err != nil {
-			return err
+		queue("index participant", `INSERT INTO parties (id, kind, first_serial) VALUES ($1, $2, $3)
+			ON CONFLICT (id) DO NOTHING`, p.ID, string(p.Kind), int64(m.Serial))
+	}
+	if b.Len() == 0 {
+		return nil
+	}
+	br := t.tx.SendBatch(ctx, b)
+	for _, what := range whats {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return fmt.Errorf("%s: %w", what, noSpace(err))
 		}
 	}
-	return nil
+	return noSpace(br.Close())
 }
 
 // IndexReject records a quarantined input.
