@@ -26,6 +26,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/jackc/pgx/v5"
@@ -184,7 +185,7 @@ func (s *Store) Snapshot(ctx context.Context) (store.Reader, func() error, error
 	if err != nil {
 		return nil, nil, fmt.Errorf("snapshot: %w", err)
 	}
-	snap := &Store{q: tx, single: true}
+	snap := &Store{q: &serialQuerier{q: tx}, single: true}
 	// The snapshot is taken at the transaction's first statement.
 	if _, err := snap.Head(ctx); err != nil {
 		tx.Rollback(context.Background())
@@ -192,6 +193,73 @@ func (s *Store) Snapshot(ctx context.Context) (store.Reader, func() error, error
 	}
 	release := func() error { return tx.Rollback(context.Background()) }
 	return snap, release, nil
+}
+
+// serialQuerier lets goroutines share a snapshot's one connection, which
+// runs one statement at a time: a statement holds it from the call until
+// its rows are closed (or its row scanned). Reads in this package never
+// query again while they hold rows open on a single connection, so this
+// cannot deadlock.
+type serialQuerier struct {
+	mu sync.Mutex
+	q  querier
+}
+
+func (s *serialQuerier) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.q.Exec(ctx, sql, args...)
+}
+
+func (s *serialQuerier) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	s.mu.Lock()
+	rows, err := s.q.Query(ctx, sql, args...)
+	if err != nil {
+		s.mu.Unlock()
+		return nil, err
+	}
+	return &serialRows{Rows: rows, unlock: s.mu.Unlock}, nil
+}
+
+func (s *serialQuerier) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	rows, err := s.Query(ctx, sql, args...)
+	return &serialRow{rows: rows, err: err}
+}
+
+type serialRows struct {
+	pgx.Rows
+	once   sync.Once
+	unlock func()
+}
+
+func (r *serialRows) Close() {
+	r.Rows.Close()
+	r.once.Do(r.unlock)
+}
+
+// serialRow is pgx's QueryRow semantics over serialRows: the first row,
+// pgx.ErrNoRows if none.
+type serialRow struct {
+	rows pgx.Rows
+	err  error
+}
+
+func (r *serialRow) Scan(dest ...any) error {
+	if r.err != nil {
+		return r.err
+	}
+	defer r.rows.Close()
+	if !r.rows.Next() {
+		if err := r.rows.Err(); err != nil {
+			return err
+		}
+		return pgx.ErrNoRows
+	}
+	if err := r.rows.Scan(dest...); err != nil {
+		return err
+	}
+	r.rows.Close()
+	return r.rows.Err()
 }
 
 // scanner is a row being read (pgx.Row or pgx.Rows).

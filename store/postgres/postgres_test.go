@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -205,4 +207,45 @@ func currentDB(t *testing.T, s *Store) string {
 		t.Fatal(err)
 	}
 	return name
+}
+
+// TestSnapshotConcurrentReads: goroutines may share a snapshot (one
+// connection underneath) as they share the store.
+func TestSnapshotConcurrentReads(t *testing.T) {
+	ctx := context.Background()
+	s := openTemp(t)
+	for i := range uint64(20) {
+		appendLeaf(t, s, i)
+	}
+	snap, release, err := s.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			for range 20 {
+				n := 0
+				if err := snap.Leaves(ctx, 0, 20, func(uint64, []byte, []byte) error { n++; return nil }); err != nil || n != 20 {
+					errs <- fmt.Errorf("Leaves: %d leaves, %v", n, err)
+					return
+				}
+				if _, err := snap.LatestCheckpoint(ctx); !errors.Is(err, store.ErrNotFound) {
+					errs <- fmt.Errorf("LatestCheckpoint: %v", err)
+					return
+				}
+				if h, err := snap.Head(ctx); err != nil || h.JournalSize != 20 {
+					errs <- fmt.Errorf("Head: %+v %v", h, err)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
 }
