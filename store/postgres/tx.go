@@ -325,48 +325,39 @@ func (t *Tx) IndexMessage(ctx context.Context, m store.MessageRow, atts []store.
 		recips = []byte("[]")
 	}
 	key := store.SearchKey(m.SentAt, m.Serial)
-	insert := func(key int64) (bool, error) {
-		// A taken search key is not an error here (ON CONFLICT (skey) DO
-		// NOTHING): a failed statement would abort the whole transaction.
-		tag, err := t.tx.Exec(ctx, insMessage,
-			int64(m.Serial), int64(m.JournalIndex), m.Source, m.SourceID, m.Version, nullU64(m.ConflictsWith),
+	msgArgs := func(key int64) []any {
+		return []any{int64(m.Serial), int64(m.JournalIndex), m.Source, m.SourceID, m.Version, nullU64(m.ConflictsWith),
 			string(m.Kind), m.SourceType, string(m.Action), m.SentAt.Millis(), m.CapturedAt.Millis(), m.Conversation,
 			string(m.ConvKind), m.Sender, string(recips), string(m.Direction), m.Text, m.RawHash[:], m.RecordHash[:],
 			m.RawSize, m.RecordSize, m.Attachments, m.AttachFaults, nullStr(m.RefersTo),
-			m.RetainUntil.Millis(), nullStr(m.Origin), key, m.RetentionRule, m.RetentionVersion)
-		return tag.RowsAffected() == 1, noSpace(err)
+			m.RetainUntil.Millis(), nullStr(m.Origin), key, m.RetentionRule, m.RetentionVersion}
 	}
-	ok, err := insert(key)
-	if err == nil && !ok {
-		// The key is taken: take the next free one of the same second.
-		block := key &^ (1<<store.SearchKeySlotBits - 1)
-		end := block + 1<<store.SearchKeySlotBits
-		if err = t.tx.QueryRow(ctx, `SELECT coalesce(max(skey) + 1, $1) FROM messages WHERE skey >= $1 AND skey < $2`, block, end).Scan(&key); err == nil {
-			if key >= end {
-				err = store.ErrSearchKeysExhausted
-			} else if ok, err = insert(key); err == nil && !ok {
-				err = errors.New("search key taken twice")
-			}
-		}
+	hasDoc := m.SearchBody != "" || m.SearchAttachments != ""
+	docArgs := func(key int64) []any {
+		return []any{key, m.SearchBody, m.SearchAttachments, termSet(m.SearchBody, m.SearchAttachments),
+			ftsTokens(m.SearchBody), ftsTokens(m.SearchAttachments), int64(m.Serial)}
 	}
-	if err != nil {
-		return fmt.Errorf("index message %d: %w", m.Serial, err)
-	}
-	// The message's other rows go in one round trip (a pipeline, run in
-	// order): a batch of messages is one transaction of many statements.
+
+	// A message's rows go in one round trip (a pipeline, run in order): a
+	// batch of messages is one transaction of many statements. A taken
+	// search key is not an error (ON CONFLICT (skey) DO NOTHING: a failed
+	// statement would abort the whole transaction); the document then
+	// waits (its INSERT finds no message with its key) until the message
+	// has a free key.
 	b := &pgx.Batch{}
 	var whats []string
 	queue := func(what, sql string, args ...any) {
 		b.Queue(sql, args...)
 		whats = append(whats, what)
 	}
+	queue(fmt.Sprintf("index message %d", m.Serial), insMessage, msgArgs(key)...)
 	// A message with no text (an image, a recall) has no document, as in
 	// SQLite's full-text index.
-	if m.SearchBody != "" || m.SearchAttachments != "" {
+	if hasDoc {
 		queue(fmt.Sprintf("index text of message %d", m.Serial),
-			`INSERT INTO search (skey, body, atts, terms, body_len, atts_len) VALUES ($1, $2, $3, $4, $5, $6)`,
-			key, m.SearchBody, m.SearchAttachments, termSet(m.SearchBody, m.SearchAttachments),
-			ftsTokens(m.SearchBody), ftsTokens(m.SearchAttachments))
+			`INSERT INTO search (skey, body, atts, terms, body_len, atts_len)
+			SELECT $1::bigint, $2::text, $3::text, $4::text[], $5::bigint, $6::bigint
+			WHERE EXISTS (SELECT 1 FROM messages WHERE serial = $7::bigint AND skey = $1::bigint)`, docArgs(key)...)
 	}
 	for _, a := range atts {
 		queue(fmt.Sprintf("index attachment %d/%d", a.Serial, a.Ordinal),
@@ -398,17 +389,45 @@ func (t *Tx) IndexMessage(ctx context.Context, m store.MessageRow, atts []store.
 		queue("index participant", `INSERT INTO parties (id, kind, first_serial) VALUES ($1, $2, $3)
 			ON CONFLICT (id) DO NOTHING`, p.ID, string(p.Kind), int64(m.Serial))
 	}
-	if b.Len() == 0 {
-		return nil
-	}
 	br := t.tx.SendBatch(ctx, b)
-	for _, what := range whats {
-		if _, err := br.Exec(); err != nil {
+	collided := false
+	for i, what := range whats {
+		tag, err := br.Exec()
+		if err != nil {
 			br.Close()
 			return fmt.Errorf("%s: %w", what, noSpace(err))
 		}
+		if i == 0 {
+			collided = tag.RowsAffected() == 0
+		}
 	}
-	return noSpace(br.Close())
+	if err := br.Close(); err != nil {
+		return fmt.Errorf("index message %d: %w", m.Serial, noSpace(err))
+	}
+	if !collided {
+		return nil
+	}
+	// The key is taken: take the next free one of the same second.
+	block := key &^ (1<<store.SearchKeySlotBits - 1)
+	end := block + 1<<store.SearchKeySlotBits
+	if err := t.tx.QueryRow(ctx, `SELECT coalesce(max(skey) + 1, $1) FROM messages WHERE skey >= $1 AND skey < $2`, block, end).Scan(&key); err != nil {
+		return fmt.Errorf("index message %d: %w", m.Serial, err)
+	}
+	if key >= end {
+		return fmt.Errorf("index message %d: %w", m.Serial, store.ErrSearchKeysExhausted)
+	}
+	tag, err := t.tx.Exec(ctx, insMessage, msgArgs(key)...)
+	if err == nil && tag.RowsAffected() != 1 {
+		err = errors.New("the next free search key is taken")
+	}
+	if err != nil {
+		return fmt.Errorf("index message %d: %w", m.Serial, noSpace(err))
+	}
+	if hasDoc {
+		return t.exec(ctx, fmt.Sprintf("index text of message %d", m.Serial),
+			`INSERT INTO search (skey, body, atts, terms, body_len, atts_len) VALUES ($1, $2, $3, $4, $5, $6)`, docArgs(key)[:6]...)
+	}
+	return nil
 }
 
 // IndexReject records a quarantined input.
