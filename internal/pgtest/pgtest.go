@@ -41,6 +41,9 @@ var PGBin = "/usr/lib/postgresql/15/bin"
 
 const template = "wxarchive_template"
 
+// templateLockKey serializes creating the template across test binaries.
+const templateLockKey int64 = 0x7778617263680010
+
 var (
 	once     sync.Once
 	startErr error
@@ -207,6 +210,13 @@ func makeTemplate() error {
 		return fmt.Errorf("connect to %s: %w", redact(adminURL), err)
 	}
 	defer conn.Close(ctx)
+	// Test binaries of several packages may start on one server at once:
+	// they take turns (a session lock: CREATE DATABASE cannot run in a
+	// transaction).
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", templateLockKey); err != nil {
+		return fmt.Errorf("lock the template: %w", err)
+	}
+	defer conn.Exec(ctx, "SELECT pg_advisory_unlock($1)", templateLockKey)
 	var exists bool
 	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", template).Scan(&exists); err != nil {
 		return err
@@ -217,7 +227,7 @@ func makeTemplate() error {
 	// template0 with C collation: no locale surprises, whatever the
 	// server's default.
 	_, err = conn.Exec(ctx, "CREATE DATABASE "+template+" TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'")
-	if err != nil && !strings.Contains(err.Error(), "already exists") {
+	if err != nil {
 		return fmt.Errorf("create template database: %w", err)
 	}
 	return nil
