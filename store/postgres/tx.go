@@ -510,7 +510,9 @@ func (t *Tx) IndexReview(ctx context.Context, r store.ReviewRow) error {
 // ResetProjection empties the projection tables.
 func (t *Tx) ResetProjection(ctx context.Context) error {
 	for _, name := range store.ProjectionTables {
-		// Table names come from store.ProjectionTables, not from input.
+		// DELETE, not TRUNCATE: TRUNCATE's exclusive lock would stop
+		// every reader until the reindex commits. Table names come from
+		// store.ProjectionTables, not from input.
 		if err := t.exec(ctx, "reset "+name, "DELETE FROM "+name); err != nil {
 			return err
 		}
