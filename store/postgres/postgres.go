@@ -77,9 +77,9 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	// or the role's default.
 	cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "on"
 	// Store methods, the search and identity lookups share the pool; a
-	// handful more than the cores keeps a slow search from queueing the
-	// rest.
-	if cfg.MaxConns < 8 {
+	// handful more than pgxpool's default (the cores, at least 4) keeps a
+	// slow search from queueing the rest. pool_max_conns in the URL wins.
+	if !strings.Contains(url, "pool_max_conns") && cfg.MaxConns < 8 {
 		cfg.MaxConns = 8
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
@@ -163,7 +163,8 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the pool.
+// Close closes the pool. It waits for the connections in use to come
+// back: release every snapshot and end every Tx first.
 func (s *Store) Close() error {
 	if s.pool != nil {
 		s.pool.Close()
