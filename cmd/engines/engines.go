@@ -15,6 +15,7 @@ import (
 	"github.com/wxarchive/wxarchive/blob/s3blob"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/store"
+	"github.com/wxarchive/wxarchive/store/postgres"
 	"github.com/wxarchive/wxarchive/store/sqlite"
 )
 
@@ -28,6 +29,14 @@ func All() *repo.Engines {
 	e.RegisterStore("sqlite", func(ctx context.Context, loc string, o repo.StoreOptions) (store.Store, error) {
 		return sqlite.Open(ctx, repo.LocalPath(o.Dir, loc), sqlite.Options{ReadOnly: o.ReadOnly, NoSync: o.NoSync})
 	})
+	// PostgreSQL (store/postgres): the scale-out index, shared by several
+	// serve processes. Migrations run at open (a reader of an older schema
+	// brings it up to date; there is no separate read-only mode yet).
+	for _, scheme := range []string{"postgres", "postgresql"} {
+		e.RegisterStore(scheme, func(ctx context.Context, loc string, _ repo.StoreOptions) (store.Store, error) {
+			return postgres.Open(ctx, scheme+":"+loc)
+		})
+	}
 	e.RegisterBlobs("file", func(_ context.Context, loc string, o repo.BlobOptions) (blob.Store, error) {
 		return fsblob.Open(repo.LocalPath(o.Dir, loc), fsblob.Options{Now: o.Now, NoSync: o.NoSync})
 	})

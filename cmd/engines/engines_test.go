@@ -14,12 +14,65 @@ import (
 
 	"github.com/wxarchive/wxarchive/capture/wecom/msgaudit/jsonl"
 	"github.com/wxarchive/wxarchive/internal/archivetest"
+	"github.com/wxarchive/wxarchive/internal/pgtest"
 	"github.com/wxarchive/wxarchive/internal/s3test"
 	"github.com/wxarchive/wxarchive/repo"
+	"github.com/wxarchive/wxarchive/store"
 	"github.com/wxarchive/wxarchive/verify"
 )
 
-func TestMain(m *testing.M) { os.Exit(s3test.Main(m)) }
+func TestMain(m *testing.M) {
+	code := s3test.Main(m)
+	pgtest.Stop()
+	os.Exit(code)
+}
+
+// An archive whose index is PostgreSQL: init, ingest, seal, search,
+// reopen, and verify (its scratch index is SQLite: the two engines'
+// projections compare row for row) finds nothing wrong.
+func TestPostgresArchiveVerifiesClean(t *testing.T) {
+	url := pgtest.Open(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	if _, err := archivetest.Init(ctx, dir, repo.InitOptions{Index: url, Setup: archivetest.NoPolicies}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := archivetest.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 40
+	var lines bytes.Buffer
+	for i := range n {
+		fmt.Fprintf(&lines, `{"msgid":"pgm%04d","action":"send","from":"zhangwei","tolist":["wmExtClient001"],"roomid":"","msgtime":%d,"msgtype":"text","text":{"content":"第%d条 保本理财 on PostgreSQL"}}`+"\n", i, 1700000000000+int64(i)*1000, i)
+	}
+	in := &jsonl.Ingester{Engine: r.Engine, Blobs: r.Blobs, Source: "wecom-archive:test", Actor: "test", Origin: "file:pg", BatchSize: 7}
+	if sum, err := in.Run(ctx, &lines); err != nil || sum.Archived != n {
+		t.Fatalf("ingest: %+v, %v", sum, err)
+	}
+	if _, err := r.Engine.Seal(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	page, err := r.Store.Search(ctx, store.SearchRequest{Exact: "保本", Limit: 100})
+	if err != nil || len(page.Hits) != n {
+		t.Fatalf("search 保本 on PostgreSQL: %d hits, %v", len(page.Hits), err)
+	}
+	if err := r.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r, err = archivetest.Open(ctx, dir, repo.OpenOptions{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close(ctx)
+	rep, err := verify.Run(ctx, r, verify.Options{Scratch: archivetest.Engines().Scratch, ScratchDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK || rep.Stats.Messages != n {
+		t.Fatalf("verify: OK %v, %d messages (want %d), faults %+v", rep.OK, rep.Stats.Messages, n, rep.Faults)
+	}
+}
 
 func s3URL(t *testing.T) (string, *s3test.Server, string) {
 	srv := s3test.Shared(t)
