@@ -103,6 +103,9 @@ type Message struct {
 	Attachments      []Attachment     `json:"attachments"`         // media and files, in source order
 	RefersTo         string           `json:"refers_to,omitempty"` // source id this message refers to (recall → pre_msgid)
 	Consent          *Consent         `json:"consent,omitempty"`   // for agree/disagree events
+	// TimeUnknown: the source gave no usable time (missing, 0, impossible),
+	// so SentAt is when the message was captured; views say so.
+	TimeUnknown bool `json:"time_unknown,omitempty"`
 }
 
 // RecordSchema is the version of the normalized record layout.

@@ -50,6 +50,10 @@ const (
 	// A secret file ({file: PATH}) can be read by other users of the
 	// machine (subject: the field). Checked at start, on every connector.
 	FaultSecretExposed = "secret_exposed"
+	// A message was archived with a field set aside that the decoder could
+	// not use (subject: msgid); its details name the field and keep the
+	// value as received.
+	FaultDecodeWarning = "decode_warning"
 )
 
 // Outcomes a connector observes (Health.Observe): the outcome label of

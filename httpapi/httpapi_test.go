@@ -759,10 +759,10 @@ func TestIngestRejectsAreQuarantined(t *testing.T) {
 	malformed := []byte(`{"msgid": "rj0002", "action": "send", "from": "zhangwei", "tolist": ["wmExtClient001"], "msgtime": 1700300060000, "msgtype": "text", "text": {"content": "没写完`)
 	badUTF8 := []byte("{\"msgid\": \"rj0003\", \"action\": \"send\", \"from\": \"zhangwei\", \"tolist\": [\"wmExtClient001\"], \"roomid\": \"\", \"msgtime\": 1700300120000, \"msgtype\": \"text\", \"text\": {\"content\": \"\xff\xfe bad\"}}")
 	good2 := textMsg("rj0004", "wmExtClient001", []string{"zhangwei"}, 1700300180000, "second good one")
-	wrongTime := []byte(`{"msgid": "rj0005", "action": "send", "from": "zhangwei", "tolist": ["wmExtClient001"], "roomid": "", "msgtime": true, "msgtype": "text", "text": {"content": "时间是布尔值"}}`)
+	wrongSender := []byte(`{"msgid": "rj0005", "action": "send", "from": true, "tolist": ["wmExtClient001"], "roomid": "", "msgtime": 1700300180000, "msgtype": "text", "text": {"content": "发送者是布尔值"}}`)
 	empty := []byte{}
 	good3 := textMsg("rj0007", "zhangwei", []string{"wmExtClient001"}, 1700300300000, "第三条好消息")
-	entries := [][]byte{good1, malformed, badUTF8, good2, wrongTime, empty, good3}
+	entries := [][]byte{good1, malformed, badUTF8, good2, wrongSender, empty, good3}
 	body := jsonLines(entries)
 
 	res := e.ingest("", "application/x-ndjson", body, http.StatusUnprocessableEntity)
@@ -799,7 +799,7 @@ func TestIngestRejectsAreQuarantined(t *testing.T) {
 	}
 	check(2, "", "invalid JSON")
 	check(3, "", "invalid UTF-8")
-	check(5, "msgtime", "")
+	check(5, "from", "want a string")
 	check(6, "", "empty")
 
 	// The good entries are archived with their exact bytes.

@@ -507,8 +507,9 @@ func badInputLines() []badLine {
 		bad("", "invalid JSON", []byte(`{"msgid": "x",`)),
 		// 3
 		good("good03", "third"),
-		// 4: wrong type
-		bad("msgtime", "", msg("bt04", `["wmExtClient001"]`, `"abc"`)),
+		// 4: a recipient of the wrong type (a bad msgtime is kept, its time
+		// unknown: msgaudit/keep.go)
+		bad("tolist[1]", "", msg("bt04", `["wmExtClient001",7]`, `1700000060000`)),
 		// 5: wrong type
 		bad("tolist", "", msg("bt05", `"a"`, "1700000060000")),
 		// 6: invalid UTF-8 inside a string

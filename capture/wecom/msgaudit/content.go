@@ -27,6 +27,8 @@ type decoder struct {
 	refersTo string
 	consent  *archive.Consent
 
+	warnings []warning // fields set aside (keep.go)
+
 	items int // array elements expanded so far (MaxItems)
 	depth int // chatrecord/mixed item nesting; 0 for the message itself
 }
@@ -71,6 +73,8 @@ var kinds = map[string]kindSpec{
 	"sphfeed":            {kind: archive.KindSphFeed, keys: []string{"sphfeed"}, fn: sphFeedContent},
 	"meeting_voice_call": {kind: archive.KindVoip, keys: []string{"meeting_voice_call"}, role: "voip", fn: voiceCallContent},
 	"voip_doc_share":     {kind: archive.KindFile, keys: []string{"voip_doc_share"}, role: "file", fn: voipDocContent},
+	"voiptext":           {kind: archive.KindVoip, keys: []string{"info", "voiptext"}, fn: voipTextContent},
+	"qydiskfile":         {kind: archive.KindFile, keys: []string{"info", "qydiskfile"}, fn: diskFileContent},
 	"revoke":             {kind: archive.KindRevoke, keys: []string{"revoke"}, fn: revokeContent},
 	"agree":              {kind: archive.KindAgree, keys: []string{"agree"}, fn: agreeContent},
 	"disagree":           {kind: archive.KindDisagree, keys: []string{"disagree"}, fn: disagreeContent},
@@ -111,7 +115,7 @@ func (d *decoder) addText(at loc, s string) *DecodeError {
 		n++
 	}
 	if n > MaxTextBytes {
-		return fieldErr(at.String(), "extracted text reaches %d bytes, over the limit of %d (MaxTextBytes)", n, MaxTextBytes)
+		return limitErr(at.String(), "extracted text reaches %d bytes, over the limit of %d (MaxTextBytes)", n, MaxTextBytes)
 	}
 	switch {
 	case have == 0:
@@ -213,7 +217,7 @@ func renderTime(t time.Time, v int64) string {
 func (d *decoder) count(n int, field string) *DecodeError {
 	d.items += n
 	if d.items > MaxItems {
-		return fieldErr(field, "the message expands to %d items, over the limit of %d (MaxItems)", d.items, MaxItems)
+		return limitErr(field, "the message expands to %d items, over the limit of %d (MaxItems)", d.items, MaxItems)
 	}
 	return nil
 }
@@ -607,7 +611,7 @@ func (d *decoder) itemList(raw []byte, path, role string, chatrecord bool) (n in
 		return 0, 0, 0, err
 	}
 	if d.depth >= MaxNesting {
-		return 0, 0, 0, fieldErr(path, "items nested deeper than %d levels (MaxNesting)", MaxNesting)
+		return 0, 0, 0, limitErr(path, "items nested deeper than %d levels (MaxNesting)", MaxNesting)
 	}
 	prefix := ""
 	if d.depth > 0 {
@@ -1140,6 +1144,54 @@ func voipDocContent(d *decoder, raw []byte, path, role string) *DecodeError {
 	if m.FileSize.set() {
 		d.detail("size_bytes", strconv.FormatInt(size, 10))
 	}
+	return nil
+}
+
+// voipInviteTypes are voiptext's documented invitetype codes.
+var voipInviteTypes = map[int64]string{1: "单人视频通话", 2: "单人语音通话", 3: "多人视频通话", 4: "多人语音通话"}
+
+// voipTextContent decodes voiptext (音视频通话): a voice or video call's
+// record — its duration in seconds and kind, no media (WeCom archives the
+// call's audio only as meeting_voice_call). The kind's name is the text, so
+// a search for 语音通话 finds the call.
+func voipTextContent(d *decoder, raw []byte, path, _ string) *DecodeError {
+	var c struct {
+		CallDuration num `json:"callduration"`
+		InviteType   num `json:"invitetype"`
+	}
+	if err := unmarshalObject(raw, path, &c); err != nil {
+		return err
+	}
+	v, ok, err := c.InviteType.int(loc{path, "invitetype"}, "an integer code")
+	if err != nil {
+		return err
+	}
+	if ok {
+		if err := d.addText(loc{path, "invitetype"}, voipInviteTypes[v]); err != nil {
+			return err
+		}
+	}
+	if err := d.codeDetail("invite_type", c.InviteType, loc{path, "invitetype"}, voipInviteTypes); err != nil {
+		return err
+	}
+	return d.intDetail("duration_seconds", c.CallDuration, loc{path, "callduration"}, "a number of seconds")
+}
+
+// diskFileContent decodes qydiskfile (微盘文件): a file shared from WeCom's
+// WeDrive. The archive carries only its name — WeCom gives no sdkfileid for
+// it — so the name is the text and a Detail says where the file lives.
+func diskFileContent(d *decoder, raw []byte, path, _ string) *DecodeError {
+	var c struct {
+		FileName string `json:"filename"`
+	}
+	if err := unmarshalObject(raw, path, &c); err != nil {
+		return err
+	}
+	if err := d.addText(loc{path, "filename"}, c.FileName); err != nil {
+		return err
+	}
+	d.detail("filename", c.FileName)
+	d.detail("storage", "微盘 WeDrive (the file itself is not in the conversation archive)")
 	return nil
 }
 

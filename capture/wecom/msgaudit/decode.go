@@ -71,6 +71,10 @@ type Options struct {
 	// Source is the connector id stored in Message.Source, e.g.
 	// "wecom-archive:ww1234". Required.
 	Source string
+	// Now is the capture clock: a message whose msgtime is missing or
+	// impossible is filed at the time it was decoded, marked TimeUnknown.
+	// Nil means time.Now.
+	Now func() time.Time
 }
 
 // envelope is the common part of every msgaudit message plus the raw
@@ -193,6 +197,10 @@ func (e *envelope) content(key string) json.RawMessage {
 	return nil
 }
 
+// softEnvelope are the envelope fields whose wrong type is set aside rather
+// than refused: the message is still a message without them.
+var softEnvelope = map[string]bool{"action": true, "msgtype": true, "voiceid": true, "voipid": true}
+
 // commonKeys are the envelope fields of every message; for an unknown
 // msgtype without a content object under its own name, every other
 // top-level field is treated as content.
@@ -253,16 +261,30 @@ func decode(line []byte, opts Options) (*archive.Message, *DecodeError) {
 	}
 
 	var env envelope
-	if err := json.Unmarshal(body, &env); err != nil {
+	d := &decoder{env: &env, body: body}
+	for tries := 0; ; tries++ {
+		err := json.Unmarshal(d.body, &env)
+		if err == nil {
+			break
+		}
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
 			return nil, lineSyntaxErr(body, orig, lead)
 		}
 		de := jsonErr(err, "")
+		// A mistyped action, msgtype or call id is set aside (keep.go);
+		// a mistyped msgid, sender or room leaves no message to keep.
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && softEnvelope[te.Field] && tries < len(softEnvelope) {
+			if raw, nb, ok := removeAt(d.body, te.Field); ok {
+				d.warn(de, rawText(raw))
+				d.body, env = nb, envelope{}
+				continue
+			}
+		}
 		de.MsgID = readableID(env.MsgID)
 		return nil, de
 	}
-	d := &decoder{env: &env, body: body}
 	m, derr := d.message(opts)
 	if derr != nil {
 		derr.MsgID = readableID(env.MsgID)
@@ -366,7 +388,12 @@ func (d *decoder) message(opts Options) (*archive.Message, *DecodeError) {
 			action = archive.ActionSwitch
 		}
 	default:
-		return nil, fieldErr("action", `want "send", "recall" or "switch", got %q`, shorten(env.Action, 64))
+		// Kept as a send (a recall by its msgtype), the action set aside.
+		d.warn(fieldErr("action", `want "send", "recall" or "switch", got %q`, shorten(env.Action, 64)), env.Action)
+		action = archive.ActionSend
+		if env.MsgType == "revoke" {
+			action = archive.ActionRecall
+		}
 	}
 	m := &archive.Message{
 		Schema:     archive.RecordSchema,
@@ -376,7 +403,7 @@ func (d *decoder) message(opts Options) (*archive.Message, *DecodeError) {
 		Action:     action,
 	}
 	if action == archive.ActionSwitch {
-		return d.switchMessage(m)
+		return d.switchMessage(m, opts)
 	}
 
 	if err := checkID("from", env.From, true); err != nil {
@@ -400,11 +427,14 @@ func (d *decoder) message(opts Options) (*archive.Message, *DecodeError) {
 	if err := checkID("roomid", env.RoomID, false); err != nil {
 		return nil, err
 	}
-	if m.SentAt, err = millis("msgtime", env.MsgTime); err != nil {
-		return nil, err
+	d.setSentAt(m, "msgtime", env.MsgTime, opts)
+	if len(env.MsgType) > MaxIDBytes {
+		return nil, checkID("msgtype", env.MsgType, true)
 	}
-	if err := checkID("msgtype", env.MsgType, true); err != nil {
-		return nil, err
+	if env.MsgType == "" {
+		// No msgtype: kept as a message of unknown kind, every string of
+		// its content searchable.
+		d.warn(fieldErr("msgtype", "missing"), "")
 	}
 
 	m.Sender = env.From
@@ -416,16 +446,12 @@ func (d *decoder) message(opts Options) (*archive.Message, *DecodeError) {
 	m.SetConversation(env.RoomID, ClassifyParticipant)
 
 	spec, known := kinds[env.MsgType]
+	m.Kind = archive.KindUnknown
 	if known {
 		m.Kind = spec.kind
-		if err := d.known(m, spec); err != nil {
-			return nil, err
-		}
-	} else {
-		m.Kind = archive.KindUnknown
-		if err := d.unknownTop(); err != nil {
-			return nil, err
-		}
+	}
+	if err := d.decodeContent(m, spec, known); err != nil {
+		return nil, err
 	}
 	d.finish(m)
 	return m, nil
@@ -434,7 +460,7 @@ func (d *decoder) message(opts Options) (*archive.Message, *DecodeError) {
 // switchMessage decodes {"msgid","action":"switch","time","user"}: the user
 // switched the enterprise whose log is being archived. It has no
 // conversation, so no direction.
-func (d *decoder) switchMessage(m *archive.Message) (*archive.Message, *DecodeError) {
+func (d *decoder) switchMessage(m *archive.Message, opts Options) (*archive.Message, *DecodeError) {
 	env := d.env
 	if err := checkID("user", env.User, true); err != nil {
 		return nil, err
@@ -443,15 +469,11 @@ func (d *decoder) switchMessage(m *archive.Message) (*archive.Message, *DecodeEr
 	if !t.set() && env.MsgTime.set() {
 		field, t = "msgtime", env.MsgTime // tolerate the common name
 	}
-	at, err := millis(field, t)
-	if err != nil {
-		return nil, err
-	}
+	d.setSentAt(m, field, t, opts)
 	m.Kind = archive.KindSwitch
 	if m.SourceType == "" {
 		m.SourceType = "switch"
 	}
-	m.SentAt = at
 	m.Sender = env.User
 	m.Recipients = []string{}
 	m.Participants = []archive.Participant{{ID: env.User, Kind: ClassifyParticipant(env.User)}}
@@ -462,8 +484,26 @@ func (d *decoder) switchMessage(m *archive.Message) (*archive.Message, *DecodeEr
 	return m, nil
 }
 
+// setSentAt sets m.SentAt from the time field, or — missing, unreadable or
+// impossible (WeCom's own image example has msgtime 0) — files the message
+// at its capture time, marked TimeUnknown, the value kept in a Detail. The
+// capture time is after the real one, so a retention period counted from
+// it never ends early.
+func (d *decoder) setSentAt(m *archive.Message, field string, n num, opts Options) {
+	at, err := millis(field, n)
+	if err == nil {
+		m.SentAt = at
+		return
+	}
+	err.Reason += "; the time sent is unknown, filed at the time captured"
+	d.warn(err, numRaw(n))
+	m.SentAt = opts.captureTime()
+	m.TimeUnknown = true
+}
+
 // finish moves the collected text, details and attachments into m.
 func (d *decoder) finish(m *archive.Message) {
+	d.flushWarnings()
 	m.Text = d.textString()
 	m.Details = d.details
 	m.Attachments = d.atts

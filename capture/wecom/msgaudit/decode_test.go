@@ -11,13 +11,16 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wxarchive/wxarchive/archive"
 )
 
 const testSource = "wecom-archive:ww1234"
 
-var testOpts = Options{Source: testSource}
+// testOpts' clock is fixed, so a message filed at its capture time decodes
+// the same every time.
+var testOpts = Options{Source: testSource, Now: func() time.Time { return time.Date(2026, 12, 4, 8, 0, 0, 0, time.UTC) }}
 
 // fixtureLines returns the lines of testdata/all-types.jsonl keyed by the
 // msgid prefix before the first "_" ("fx0001"), and in file order.
@@ -692,8 +695,6 @@ var rejectCases = []rejectCase{
 	{"empty_msgid", line(`"msgid":"","msgtype":"text","text":{"content":"x"}`), "msgid", "missing"},
 	{"msgid_is_number", line(`"msgid":12,"msgtype":"text","text":{"content":"x"}`), "msgid", "want a string, got number"},
 	{"msgid_over_MaxIDBytes", line(`"msgid":"` + strings.Repeat("m", MaxIDBytes+1) + `","msgtype":"text","text":{"content":"x"}`), "msgid", "MaxIDBytes"},
-	{"action_unknown", line(`"action":"edit","msgtype":"text","text":{"content":"x"}`), "action", `got "edit"`},
-	{"action_is_number", line(`"action":1,"msgtype":"text","text":{"content":"x"}`), "action", "want a string"},
 	{"missing_from", []byte(`{"msgid":"a","action":"send","tolist":["b"],"msgtime":1700000060000,"msgtype":"text","text":{"content":"x"}}`), "from", "missing"},
 	{"from_is_array", line(`"from":["a"],"msgtype":"text","text":{"content":"x"}`), "from", "want a string, got array"},
 	{"from_over_MaxIDBytes", line(`"from":"` + strings.Repeat("f", MaxIDBytes+1) + `","msgtype":"text","text":{"content":"x"}`), "from", "MaxIDBytes"},
@@ -705,6 +706,24 @@ var rejectCases = []rejectCase{
 	{"tolist_over_MaxRecipients", line(`"tolist":` + bigTolist(MaxRecipients+1) + `,"msgtype":"text","text":{"content":"x"}`), "tolist", "MaxRecipients"},
 	{"roomid_over_MaxIDBytes", line(`"roomid":"` + strings.Repeat("r", MaxIDBytes+1) + `","msgtype":"text","text":{"content":"x"}`), "roomid", "MaxIDBytes"},
 	{"roomid_is_number", line(`"roomid":5,"msgtype":"text","text":{"content":"x"}`), "roomid", "want a string"},
+	{"msgtype_over_MaxIDBytes", line(`"msgtype":"` + strings.Repeat("y", MaxIDBytes+1) + `"`), "msgtype", "MaxIDBytes"},
+
+	{"switch_missing_user", []byte(`{"msgid":"s","action":"switch","time":1700001320000}`), "user", "missing"},
+	{"switch_user_over_MaxIDBytes", []byte(`{"msgid":"s","action":"switch","time":1700001320000,"user":"` + strings.Repeat("u", MaxIDBytes+1) + `"}`), "user", "MaxIDBytes"},
+
+	{"text_over_MaxTextBytes", line(`"msgtype":"text","text":{"content":"` + strings.Repeat("a", MaxTextBytes+1) + `"}`), "text.content", "MaxTextBytes"},
+	{"mixed_items_over_MaxItems", line(`"msgtype":"mixed","mixed":{"item":[` + manyItems(MaxItems+1) + `]}`), "mixed.item", "MaxItems"},
+	{"chatrecord_nested_over_MaxNesting", line(`"msgtype":"chatrecord","chatrecord":` + nestedChatRecord(MaxNesting+1)), nestedPath(MaxNesting), "MaxNesting"},
+	{"unknown_type_nested_text_over_MaxTextBytes", line(`"msgtype":"later","later":{"z":[{"k":"` + strings.Repeat("a", MaxTextBytes/2+1) + `"},{"k":["` + strings.Repeat("b", MaxTextBytes/2+1) + `"]}]}`), "later.z[1].k[0]", "MaxTextBytes"},
+	{"unknown_type_text_over_MaxTextBytes", line(`"msgtype":"later","later":{"a":"` + strings.Repeat("a", MaxTextBytes/2+1) + `","b":"` + strings.Repeat("b", MaxTextBytes/2+1) + `"}`), "later.b", "MaxTextBytes"},
+}
+
+// keptCases were refused before "keep, don't refuse" (keep.go): a line that
+// is a message is archived with the faulty field set aside, and a
+// decode_warning naming the field and the fault.
+var keptCases = []rejectCase{
+	{"action_unknown", line(`"action":"edit","msgtype":"text","text":{"content":"x"}`), "action", `got "edit"`},
+	{"action_is_number", line(`"action":1,"msgtype":"text","text":{"content":"x"}`), "action", "want a string"},
 	{"missing_msgtime", []byte(`{"msgid":"a","action":"send","from":"a","tolist":["b"],"msgtype":"text","text":{"content":"x"}}`), "msgtime", "missing"},
 	{"msgtime_null", line(`"msgtime":null,"msgtype":"text","text":{"content":"x"}`), "msgtime", "missing"},
 	{"msgtime_non_numeric_string", line(`"msgtime":"abc","msgtype":"text","text":{"content":"x"}`), "msgtime", `want a number of milliseconds, got string "abc"`},
@@ -718,18 +737,12 @@ var rejectCases = []rejectCase{
 	{"msgtime_overflows_int64", line(`"msgtime":99999999999999999999999,"msgtype":"text","text":{"content":"x"}`), "msgtime", "want a number of milliseconds"},
 	{"missing_msgtype", line(`"text":{"content":"x"}`), "msgtype", "missing"},
 	{"msgtype_is_number", line(`"msgtype":1`), "msgtype", "want a string"},
-	{"msgtype_over_MaxIDBytes", line(`"msgtype":"` + strings.Repeat("y", MaxIDBytes+1) + `"`), "msgtype", "MaxIDBytes"},
-
-	{"switch_missing_user", []byte(`{"msgid":"s","action":"switch","time":1700001320000}`), "user", "missing"},
 	{"switch_missing_time", []byte(`{"msgid":"s","action":"switch","user":"u"}`), "time", "missing"},
 	{"switch_time_non_numeric_string", []byte(`{"msgid":"s","action":"switch","user":"u","time":"abc"}`), "time", `got string "abc"`},
-	{"switch_user_over_MaxIDBytes", []byte(`{"msgid":"s","action":"switch","time":1700001320000,"user":"` + strings.Repeat("u", MaxIDBytes+1) + `"}`), "user", "MaxIDBytes"},
-
 	{"text_content_object_missing", line(`"msgtype":"text"`), "text", "missing"},
 	{"text_content_not_object", line(`"msgtype":"text","text":"hello"`), "text", `want an object, got string "hello"`},
 	{"text_content_null", line(`"msgtype":"text","text":null`), "text", "got null"},
 	{"text_content_field_is_number", line(`"msgtype":"text","text":{"content":5}`), "text.content", "want a string, got number"},
-	{"text_over_MaxTextBytes", line(`"msgtype":"text","text":{"content":"` + strings.Repeat("a", MaxTextBytes+1) + `"}`), "text.content", "MaxTextBytes"},
 	{"image_filesize_negative", line(`"msgtype":"image","image":{"sdkfileid":"S","filesize":-1}`), "image.filesize", "want a size in bytes, got -1"},
 	{"image_filesize_is_boolean", line(`"msgtype":"image","image":{"sdkfileid":"S","filesize":true}`), "image.filesize", "got boolean"},
 	{"image_sdkfileid_is_number", line(`"msgtype":"image","image":{"sdkfileid":5}`), "image.sdkfileid", "want a string"},
@@ -758,10 +771,6 @@ var rejectCases = []rejectCase{
 	{"chatrecord_item_msgtime_non_numeric", line(`"msgtype":"chatrecord","chatrecord":{"item":[{"type":"ChatRecordText","msgtime":"abc","content":"{}"}]}`), "chatrecord.item[0].msgtime", `got string "abc"`},
 	{"chatrecord_item_text_is_number", line(`"msgtype":"chatrecord","chatrecord":{"item":[{"type":"ChatRecordText","content":"{\"content\":1}"}]}`), "chatrecord.item[0].content.content", "want a string"},
 	{"mixed_item_filesize_non_numeric", line(`"msgtype":"mixed","mixed":{"item":[{"type":"image","content":"{\"sdkfileid\":\"S\",\"filesize\":\"big\"}"}]}`), "mixed.item[0].content.filesize", `got string "big"`},
-	{"mixed_items_over_MaxItems", line(`"msgtype":"mixed","mixed":{"item":[` + manyItems(MaxItems+1) + `]}`), "mixed.item", "MaxItems"},
-	{"chatrecord_nested_over_MaxNesting", line(`"msgtype":"chatrecord","chatrecord":` + nestedChatRecord(MaxNesting+1)), nestedPath(MaxNesting), "MaxNesting"},
-	{"unknown_type_nested_text_over_MaxTextBytes", line(`"msgtype":"later","later":{"z":[{"k":"` + strings.Repeat("a", MaxTextBytes/2+1) + `"},{"k":["` + strings.Repeat("b", MaxTextBytes/2+1) + `"]}]}`), "later.z[1].k[0]", "MaxTextBytes"},
-	{"unknown_type_text_over_MaxTextBytes", line(`"msgtype":"later","later":{"a":"` + strings.Repeat("a", MaxTextBytes/2+1) + `","b":"` + strings.Repeat("b", MaxTextBytes/2+1) + `"}`), "later.b", "MaxTextBytes"},
 }
 
 // nestedPath is the path of the items array at nesting depth n.
@@ -800,9 +809,31 @@ func TestDecodeRejects(t *testing.T) {
 	}
 }
 
+func TestDecodeKeeps(t *testing.T) {
+	for _, tc := range keptCases {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := Decode(tc.line, testOpts)
+			if err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			checkMessage(t, m)
+			ws := Warnings(m)
+			found := false
+			for _, w := range ws {
+				if strings.HasPrefix(w, tc.field+": ") && strings.Contains(w, tc.reason) {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("warnings %q: want one for %q containing %q", ws, tc.field, tc.reason)
+			}
+		})
+	}
+}
+
 func TestDecodeErrorMessage(t *testing.T) {
-	_, err := Decode(line(`"msgtime":"abc","msgtype":"text","text":{"content":"x"}`), testOpts)
-	if want := `msgid "t1": field "msgtime": want a number of milliseconds, got string "abc"`; err == nil || err.Error() != want {
+	_, err := Decode(line(`"msgid":12,"msgtype":"text","text":{"content":"x"}`), testOpts)
+	if want := `msgid "t1": field "msgid": want a string, got number`; err == nil || err.Error() != want {
 		t.Errorf("Error() = %v, want %s", err, want)
 	}
 	_, err = Decode([]byte(" "), testOpts)

@@ -33,6 +33,10 @@ type DecodeError struct {
 	Reason string
 
 	err error // what Unwrap returns; nil means ErrMalformed
+	// hard marks a limit exceeded (MaxTextBytes, MaxItems, MaxNesting): the
+	// line is refused rather than decoded with the field set aside, because
+	// the limits bound the work and size one line can cause.
+	hard bool
 }
 
 // Error renders the fault, e.g.
@@ -58,6 +62,13 @@ func (e *DecodeError) Unwrap() error {
 
 func fieldErr(field, format string, args ...any) *DecodeError {
 	return &DecodeError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// limitErr is a fieldErr for an exceeded limit, which no retry can mend.
+func limitErr(field, format string, args ...any) *DecodeError {
+	e := fieldErr(field, format, args...)
+	e.hard = true
+	return e
 }
 
 // joinPath appends a JSON path segment; segments starting with "[" are

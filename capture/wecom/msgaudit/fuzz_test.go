@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -106,7 +107,15 @@ func checkMessage(t *testing.T, m *archive.Message) {
 	if m.SourceID == "" || len(m.SourceID) > MaxIDBytes {
 		t.Fatalf("SourceID %q", m.SourceID)
 	}
-	if m.Source != testSource || m.Schema != archive.RecordSchema || m.Kind == "" || m.SourceType == "" {
+	warned := func(field string) bool {
+		for _, w := range Warnings(m) {
+			if strings.HasPrefix(w, field) {
+				return true
+			}
+		}
+		return false
+	}
+	if m.Source != testSource || m.Schema != archive.RecordSchema || m.Kind == "" || (m.SourceType == "" && !warned("msgtype")) {
 		t.Fatalf("Source %q Schema %d Kind %q SourceType %q", m.Source, m.Schema, m.Kind, m.SourceType)
 	}
 	if ms := m.SentAt.Millis(); ms < minTime.UnixMilli() || ms >= maxTime.UnixMilli() {
@@ -121,10 +130,13 @@ func checkMessage(t *testing.T, m *archive.Message) {
 	if (m.Kind == archive.KindSwitch) != (m.Direction == archive.DirectionNone) || (m.Kind == archive.KindSwitch) != (m.Conversation == "") {
 		t.Fatalf("Kind %q Direction %q Conversation %q", m.Kind, m.Direction, m.Conversation)
 	}
+	if m.TimeUnknown && !warned("msgtime") && !warned("time") {
+		t.Fatal("TimeUnknown without a warning")
+	}
 	if len(m.Text) > MaxTextBytes {
 		t.Fatalf("Text is %d bytes", len(m.Text))
 	}
-	if m.Kind == archive.KindRevoke && m.RefersTo == "" {
+	if m.Kind == archive.KindRevoke && m.RefersTo == "" && !warned("revoke") {
 		t.Fatal("revoke without RefersTo")
 	}
 	for _, a := range m.Attachments {

@@ -37,7 +37,7 @@ func TestEntryIngester(t *testing.T) {
 		t.Fatal(err)
 	}
 	first := start.JournalSize // the first event of this request
-	bad := `{"msgid":"e2","action":"send","from":"zhangwei","tolist":["wmExtClient001"],"roomid":"","msgtime":true,"msgtype":"text","text":{"content":"x"}}`
+	bad := `{"msgid":"e2","action":"send","from":["zhangwei"],"tolist":["wmExtClient001"],"roomid":"","msgtime":1700100000000,"msgtype":"text","text":{"content":"x"}}`
 	body := msg("e1", 1700100000000, "第一条") + "\n" + bad + "\n" + msg("e1", 1700100000000, "第一条") + "\n"
 	res, err := in.Ingest(ctx, capture.EntryRequest{Body: asBody(body), Actor: "api:test", Origin: "api request T"})
 	if err != nil {
@@ -50,7 +50,7 @@ func TestEntryIngester(t *testing.T) {
 		t.Fatalf("entry 1: %+v", r0)
 	}
 	if r1 := res[1]; r1.Entry != 2 || r1.MsgID != "e2" || r1.Outcome != ingest.Rejected || r1.Serial != 0 || r1.JournalIndex != first+1 ||
-		r1.Fault == nil || r1.Fault.Field != "msgtime" {
+		r1.Fault == nil || r1.Fault.Field != "from" {
 		t.Fatalf("entry 2: %+v %+v", r1, r1.Fault)
 	}
 	if r2 := res[2]; r2.Entry != 3 || r2.Outcome != ingest.Duplicate || r2.Serial != 1 || r2.JournalIndex != first {
@@ -62,7 +62,7 @@ func TestEntryIngester(t *testing.T) {
 	}
 	var rejects []store.RejectRow
 	r.Store.Rejects(ctx, func(row store.RejectRow) error { rejects = append(rejects, row); return nil })
-	if len(rejects) != 1 || rejects[0].Origin != "api request T entry 2" || rejects[0].Field != "msgtime" {
+	if len(rejects) != 1 || rejects[0].Origin != "api request T entry 2" || rejects[0].Field != "from" {
 		t.Fatalf("quarantine %+v", rejects)
 	}
 	// Another account is another source.

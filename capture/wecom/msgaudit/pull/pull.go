@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -362,7 +363,7 @@ func (c *Connector) prepare(ctx context.Context, em finance.EncryptedMessage) (i
 		return it, nil, err
 	}
 	it.Raw = plain
-	m, err := msgaudit.Decode(plain, msgaudit.Options{Source: c.Source()})
+	m, err := msgaudit.Decode(plain, msgaudit.Options{Source: c.Source(), Now: c.Now})
 	if err != nil {
 		var de *msgaudit.DecodeError
 		if errors.As(err, &de) {
@@ -380,6 +381,10 @@ func (c *Connector) prepare(ctx context.Context, em finance.EncryptedMessage) (i
 			detail := fmt.Sprintf("attachment %d (%s, %s): %s", i, a.Role, a.Status, a.Reason)
 			faults = append(faults, func() { c.raise(ctx, capture.FaultMediaFailed, m.SourceID, detail) })
 		}
+	}
+	if ws := msgaudit.WarnedFields(m); len(ws) > 0 {
+		detail := fmt.Sprintf("archived with fields set aside: %s (the message's details keep their values)", strings.Join(ws, ", "))
+		faults = append(faults, func() { c.raise(ctx, capture.FaultDecodeWarning, m.SourceID, detail) })
 	}
 	if m.Consent != nil && !m.Consent.Agreed {
 		ext := m.Consent.ExternalID
