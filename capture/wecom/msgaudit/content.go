@@ -1187,7 +1187,7 @@ func diskFileContent(d *decoder, raw []byte, path, _ string) *DecodeError {
 	if err := unmarshalObject(raw, path, &c); err != nil {
 		return err
 	}
-	if err := d.addText(loc{path, "filename"}, c.FileName); err != nil {
+	if err := d.texts(path, "filename", c.FileName); err != nil {
 		return err
 	}
 	d.detail("filename", c.FileName)
