@@ -65,6 +65,7 @@ const (
 	OutcomeRejectedMessage = "rejected_message" // a message quarantined (undecryptable, undecodable)
 	OutcomeMediaFailed     = "media_failed"     // an attachment not fetched intact (subject: msgid)
 	OutcomeMediaFetched    = "media_fetched"    // every attachment of a message fetched after capture (subject: msgid)
+	OutcomeDecodeWarning   = "decode_warning"   // a message archived with a field it could not use set aside (subject: msgid): raises decode_warning
 	// Failed REST calls of a wecom-archive connector's api section.
 	OutcomeRoomLookupFailed          = "room_lookup_failed"
 	OutcomeCustomerGroupLookupFailed = "customer_group_lookup_failed"

@@ -34,6 +34,11 @@ type Config struct {
 	// Official Account: the AppID.
 	CorpID string `yaml:"corp_id,omitempty"`
 	AppID  string `yaml:"app_id,omitempty"`
+	// SuiteID: a WeCom callback URL that is also a third-party or
+	// custom-developed (代开发) app's instruction URL receives the
+	// suite's callbacks (suite_ticket, create_auth, change_auth…), which
+	// are encrypted to the suite id rather than the CorpID.
+	SuiteID string `yaml:"suite_id,omitempty"`
 	// Callback token and EncodingAESKey (an Official Account in plaintext
 	// mode has no key).
 	Token  Secret `yaml:"token,omitempty"`
@@ -86,14 +91,14 @@ const DefaultPollInterval = 30 * time.Second
 // that list them in their Rules.
 var commonKeys = []string{"id", "type", "enabled"}
 
-var configKeys = append(slices.Clone(commonKeys), "corp_id", "app_id", "token", "aes_key", "plaintext", "freshness", "app_secret", "api_base",
+var configKeys = append(slices.Clone(commonKeys), "corp_id", "app_id", "suite_id", "token", "aes_key", "plaintext", "freshness", "app_secret", "api_base",
 	"secret", "sdk_path", "private_keys", "poll_interval", "proxy", "proxy_password", "api", "expected_employees", "open_kfid")
 
 // SetFields lists the type-specific keys c sets, in the schema's order.
 // A type's rules say which of them it reads; Validate refuses the others.
 func (c *Config) SetFields() []string {
 	set := map[string]bool{
-		"corp_id": c.CorpID != "", "app_id": c.AppID != "", "token": !c.Token.IsZero(), "aes_key": !c.AESKey.IsZero(),
+		"corp_id": c.CorpID != "", "app_id": c.AppID != "", "suite_id": c.SuiteID != "", "token": !c.Token.IsZero(), "aes_key": !c.AESKey.IsZero(),
 		"plaintext": c.Plaintext, "freshness": c.Freshness != 0, "app_secret": !c.AppSecret.IsZero(), "api_base": c.APIBase != "",
 		"secret": !c.Secret.IsZero(), "sdk_path": c.SDKPath != "", "private_keys": len(c.PrivateKeys) > 0,
 		"poll_interval": c.PollInterval != 0, "proxy": c.Proxy != "", "proxy_password": !c.ProxyPassword.IsZero(),

@@ -43,8 +43,11 @@ $WXARCHIVE_WECOM_AES_KEY instead of flags, to keep them out of shell history.
 Without an EncodingAESKey the request is checked in plaintext mode (Official
 Accounts): the signature covers the token, timestamp and nonce only.
 
-Exit 0 and the plaintext on stdout when everything checks; exit 1 with the
-reason (signature, padding, length, receive id, XML) when it does not. A
+Whatever decrypts is printed on stdout — a message, an event, a signal
+(msgaudit_notify, kf_msg_or_event), a suite callback (suite_ticket,
+create_auth…) — and stderr says what kind it is and what serve does with it.
+Exit 0 when serve would accept it; exit 1 with the reason (signature,
+padding, length, receive id, XML) when it would not. A
 timestamp outside serve's freshness window (default ±5 minutes of this
 machine's clock) is noted on stderr: serve refuses such a request.`,
 		Example: `  wxarchive wecom decrypt --token QDG6eK --aes-key jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C \
@@ -91,11 +94,7 @@ machine's clock) is noted on stderr: serve refuses such a request.`,
 					if err := cr.Verify(signature, timestamp, nonce); err != nil {
 						return fmt.Errorf("signature (plaintext mode: token, timestamp, nonce): %w", err)
 					}
-					if _, err := callback.ParseMessage(data); err != nil {
-						return err
-					}
-					_, err = a.stdout.Write(append(data, '\n'))
-					return err
+					return a.printPlaintext(data)
 				}
 				env, err := callback.ParseEnvelope(data)
 				if err != nil {
@@ -117,13 +116,12 @@ machine's clock) is noted on stderr: serve refuses such a request.`,
 			if err != nil {
 				return err
 			}
-			if body != "" {
-				if _, err := callback.ParseMessage(msg); err != nil {
-					return fmt.Errorf("decrypted, but: %w", err)
-				}
+			if body == "" {
+				fmt.Fprintln(a.stderr, "kind: URL verification: serve answers with this echostr")
+				_, err = a.stdout.Write(append(msg, '\n'))
+				return err
 			}
-			_, err = a.stdout.Write(append(msg, '\n'))
-			return err
+			return a.printPlaintext(msg)
 		},
 	}
 	f := c.Flags()
@@ -136,6 +134,20 @@ machine's clock) is noted on stderr: serve refuses such a request.`,
 	f.StringVar(&echostr, "echostr", "", "the echostr of a URL verification request (GET)")
 	f.StringVar(&body, "body", "", "file holding the body of a message request (POST); - for stdin")
 	return c
+}
+
+// printPlaintext prints a callback plaintext whatever it is, says on
+// stderr what it is, and fails with the reason serve would refuse it.
+func (a *app) printPlaintext(plain []byte) error {
+	if _, err := a.stdout.Write(append(plain, '\n')); err != nil {
+		return err
+	}
+	what, err := callback.Describe(plain)
+	fmt.Fprintln(a.stderr, "kind: "+what)
+	if err != nil {
+		return fmt.Errorf("decrypted, but: %w", err)
+	}
+	return nil
 }
 
 func readInput(name string) ([]byte, error) {

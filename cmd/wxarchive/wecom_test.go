@@ -105,6 +105,39 @@ func TestCLIWecomDecrypt(t *testing.T) {
 		}
 	}
 
+	// Whatever decrypts is printed, with what kind it is: a suite
+	// callback (encrypted to the suite id), a signal WeCom sends without
+	// FromUserName, and a document serve would refuse — printed too, exit 1.
+	const suite = "ww4asffe99e54c0fxxxx"
+	forSuite, _ := callback.NewCrypter(vToken, vKey, suite)
+	for _, tc := range []struct {
+		name, rid, plain string
+		code             int
+		kind             string
+	}{
+		{"suite_ticket", suite, "<xml><SuiteId><![CDATA[" + suite + "]]></SuiteId><InfoType><![CDATA[suite_ticket]]></InfoType><TimeStamp>1403610513</TimeStamp><SuiteTicket><![CDATA[asdfasfdasdfasdf]]></SuiteTicket></xml>",
+			0, "kind: suite callback suite_ticket"},
+		{"kf_msg_or_event", vRID, "<xml><ToUserName><![CDATA[" + vRID + "]]></ToUserName><CreateTime>1348831860</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[kf_msg_or_event]]></Event><Token><![CDATA[ENCApHxnGDNAVNY4AaSJKj4Tb5mwsEMzxhFmHVGcra996NR]]></Token><OpenKfId><![CDATA[wkxxxxxxx]]></OpenKfId></xml>",
+			0, "kind: signal kf_msg_or_event"},
+		{"not a message", vRID, "<xml><Hello>world</Hello></xml>", 1, "kind: not a message or event the receiver accepts"},
+		{"not XML", vRID, "你好", 1, "kind: not a callback document"},
+	} {
+		c, _ := callback.NewCrypter(vToken, vKey, vRID)
+		if tc.rid == suite {
+			c = forSuite
+		}
+		enc, err := c.Encrypt([]byte(tc.plain))
+		if err != nil {
+			t.Fatal(err)
+		}
+		args := []string{"wecom", "decrypt", "--token", vToken, "--aes-key", vKey, "--receive-id", tc.rid, "--timestamp", vTS, "--nonce", vNonce,
+			"--signature", cr.Sign(vTS, vNonce, enc), "--body", write(tc.name+".xml", envelope(enc))}
+		out, errs, code := runCLI(t, args...)
+		if code != tc.code || out != tc.plain+"\n" || !strings.Contains(errs, tc.kind) {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want exit %d, the plaintext, and %q", tc.name, code, out, errs, tc.code, tc.kind)
+		}
+	}
+
 	// Plaintext mode (an Official Account without encryption).
 	pt := "<xml><ToUserName>gh_1</ToUserName><FromUserName>o1</FromUserName><CreateTime>1409735668</CreateTime><MsgType>text</MsgType><Content>保本</Content><MsgId>1</MsgId></xml>"
 	ptArgs := []string{"wecom", "decrypt", "--token", "spamtest", "--timestamp", "1409735669", "--nonce", "1320562132"}

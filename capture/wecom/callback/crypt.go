@@ -89,6 +89,7 @@ type Crypter struct {
 	token     string
 	key       []byte
 	receiveID string
+	also      []string // further receive ids accepted (a suite id)
 	block     cipher.Block
 	// Rand supplies the 16 random bytes of each encrypted reply
 	// (crypto/rand when nil); tests fix it to reproduce vectors.
@@ -97,12 +98,20 @@ type Crypter struct {
 
 // NewCrypter checks the EncodingAESKey (43 base64 characters, 32 bytes)
 // and returns a Crypter. encodingAESKey may be empty for an Official
-// Account in plaintext mode: then only signatures work.
-func NewCrypter(token, encodingAESKey, receiveID string) (*Crypter, error) {
+// Account in plaintext mode: then only signatures work. Decrypt accepts a
+// plaintext for receiveID or any of also (a callback URL that is both a
+// corp's data URL and a suite's instruction URL); Encrypt seals for
+// receiveID.
+func NewCrypter(token, encodingAESKey, receiveID string, also ...string) (*Crypter, error) {
 	if token == "" {
 		return nil, &Error{Op: "key", Err: ErrKey, Detail: "the token is empty"}
 	}
 	c := &Crypter{token: token, receiveID: receiveID}
+	for _, id := range also {
+		if id != "" && id != receiveID {
+			c.also = append(c.also, id)
+		}
+	}
 	if encodingAESKey == "" {
 		return c, nil
 	}
@@ -184,10 +193,18 @@ func (c *Crypter) Decrypt(encrypt string) ([]byte, error) {
 		return fail(ErrFrame, "message length %d exceeds the %d bytes present", msgLen, len(pt)-20)
 	}
 	msg, rid := pt[20:20+msgLen], pt[20+msgLen:]
-	if subtle.ConstantTimeCompare(rid, []byte(c.receiveID)) != 1 {
+	match := subtle.ConstantTimeCompare(rid, []byte(c.receiveID))
+	for _, id := range c.also {
+		match |= subtle.ConstantTimeCompare(rid, []byte(id))
+	}
+	if match != 1 {
 		// The receive id is not secret: naming it helps the administrator
-		// who configured the wrong CorpID or AppID.
-		return fail(ErrReceiveID, "message is for %q, this receiver is %q", printable(rid), c.receiveID)
+		// who configured the wrong CorpID, suite id or AppID.
+		want := c.receiveID
+		if len(c.also) > 0 {
+			want += " or " + strings.Join(c.also, " or ")
+		}
+		return fail(ErrReceiveID, "message is for %q, this receiver is %q", printable(rid), want)
 	}
 	return bytes.Clone(msg), nil
 }

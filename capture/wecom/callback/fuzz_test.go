@@ -3,6 +3,7 @@ package callback
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -14,6 +15,12 @@ func FuzzParseXML(f *testing.F) {
 		`<xml><MsgType>event</MsgType><SendPicsInfo><PicList><item><PicMd5Sum>a</PicMd5Sum></item></PicList></SendPicsInfo></xml>`,
 		`<!DOCTYPE xml [<!ENTITY x "y">]><xml>&x;</xml>`,
 		`<?xml version="1.0"?><xml><a>&lt;&amp;</a></xml>`,
+		// WeCom's documented kf_msg_or_event (no FromUserName) and suite
+		// callbacks (third-party documentation).
+		"<xml>\n   <ToUserName><![CDATA[ww12345678910]]></ToUserName>\n   <CreateTime>1348831860</CreateTime>\n   <MsgType><![CDATA[event]]></MsgType>\n   <Event><![CDATA[kf_msg_or_event]]></Event>\n   <Token><![CDATA[ENCApHxnGDNAVNY4AaSJKj4Tb5mwsEMzxhFmHVGcra996NR]]></Token>\n   <OpenKfId><![CDATA[wkxxxxxxx]]></OpenKfId>\n</xml>",
+		`<xml><SuiteId><![CDATA[ww4asffe99e54c0fxxxx]]></SuiteId><InfoType> <![CDATA[suite_ticket]]></InfoType><TimeStamp>1403610513</TimeStamp><SuiteTicket><![CDATA[asdfasfdasdfasdf]]></SuiteTicket></xml>`,
+		`<xml><SuiteId><![CDATA[ww4asffe99e54c0f4c]]></SuiteId><AuthCode><![CDATA[AUTHCODE]]></AuthCode><InfoType><![CDATA[create_auth]]></InfoType><TimeStamp>1403610513</TimeStamp><State><![CDATA[123]]></State></xml>`,
+		`<xml><SuiteId>s</SuiteId><InfoType>register_corp</InfoType><AccessToken>a&amp;b&lt;c</AccessToken><AccessToken>x</AccessToken><RegisterCode/></xml>`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -32,6 +39,24 @@ func FuzzParseXML(f *testing.F) {
 		}
 		if _, err := ParseMessage(data); err != nil && !errors.Is(err, ErrXML) {
 			t.Fatalf("ParseMessage: %v", err)
+		}
+		if what, err := Describe(data); what == "" || (err != nil && !errors.Is(err, ErrXML)) {
+			t.Fatalf("Describe: %q, %v", what, err)
+		}
+		// Redaction leaves no credential in the bytes it returns, and
+		// what it returns still parses.
+		red, changed := Redacted(data, doc)
+		rdoc, err := ParseXML(red)
+		if err != nil {
+			t.Fatalf("redacted document does not parse: %v\n%s", err, red)
+		}
+		for _, f := range doc.Fields {
+			if changed && secretField(f.Name) && !strings.Contains(f.Name, "/") && len(f.Value) >= 8 && bytes.Contains(red, []byte(f.Value)) {
+				t.Fatalf("redacted document keeps %s", f.Name)
+			}
+		}
+		if len(rdoc.Fields) != len(doc.Fields) {
+			t.Fatalf("redaction changed the fields: %d, want %d", len(rdoc.Fields), len(doc.Fields))
 		}
 	})
 }

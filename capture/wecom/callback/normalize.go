@@ -3,6 +3,7 @@ package callback
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/wxarchive/wxarchive/archive"
 )
@@ -28,13 +29,27 @@ var kinds = map[string]archive.Kind{
 
 // Normalize turns a decrypted callback message into the canonical message.
 // source is the connector's source name; app is the party id of the app or
-// account that received it. Media ids become attachments to fetch.
-func Normalize(m *Message, platform Platform, source string) *archive.Message {
+// account that received it. Media ids become attachments to fetch. A
+// message without a usable CreateTime is filed at captured, marked
+// TimeUnknown, with a decode_warning detail saying why.
+func Normalize(m *Message, platform Platform, source string, captured time.Time) *archive.Message {
 	app := appParty(m, platform)
+	sender := m.FromUserName
+	if sender == "" {
+		sender = SystemSender // an event WeCom sends without FromUserName
+	}
 	out := &archive.Message{
 		Schema: archive.RecordSchema, Source: source, SourceID: m.DedupeKey(), SourceType: m.MsgType,
 		Kind: kinds[m.MsgType], Action: archive.ActionSend, SentAt: archive.MillisTime(m.CreateTime * 1000),
-		Sender: m.FromUserName, Recipients: []string{app}, Attachments: []archive.Attachment{},
+		Sender: sender, Recipients: []string{app}, Attachments: []archive.Attachment{},
+	}
+	if m.TimeProblem != "" {
+		out.SentAt, out.TimeUnknown = archive.At(captured), true
+		out.Details = append(out.Details, archive.Detail{Name: DetailDecodeWarning,
+			Value: m.TimeProblem + "; the time sent is unknown, filed at the time captured"})
+		if v, ok := m.Doc.Get("CreateTime"); ok {
+			out.Details = append(out.Details, archive.Detail{Name: "CreateTime", Value: v})
+		}
 	}
 	// The app or account is the firm's bot; a WeCom app's users are staff
 	// (userids), an Official Account's are the public (openids).
@@ -101,6 +116,7 @@ func Normalize(m *Message, platform Platform, source string) *archive.Message {
 		detail("url", "Url")
 		detail("picture_url", "PicUrl")
 	case "event":
+		add(label(eventLabels, m.Event, strings.TrimSpace(d.Value("ChangeType"))))
 		out.Details = append(out.Details, archive.Detail{Name: "event", Value: m.Event})
 		detail("event_key", "EventKey")
 		for _, f := range d.Fields {
@@ -108,6 +124,9 @@ func Normalize(m *Message, platform Platform, source string) *archive.Message {
 			case "ToUserName", "FromUserName", "CreateTime", "MsgType", "Event", "EventKey", "AgentID":
 			default:
 				if v := strings.TrimSpace(f.Value); v != "" {
+					if secretField(f.Name) {
+						v = redact(v) // a credential is kept only as its digest
+					}
 					out.Details = append(out.Details, archive.Detail{Name: f.Name, Value: v})
 				}
 			}

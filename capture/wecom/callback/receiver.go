@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -290,12 +291,27 @@ func (r *Receiver) receive(w http.ResponseWriter, req *http.Request, ts, nonce s
 	}
 	acked := false
 	defer func() { done(acked) }()
-	m, err := ParseMessage(plain)
+	doc, err := ParseXML(plain)
 	if err != nil {
 		r.refuse(w, req, http.StatusBadRequest, err)
 		return
 	}
-	if m.MsgType == "event" && m.Event == "msgaudit_notify" {
+	if s, ok := SuiteOf(doc); ok {
+		// A suite's instruction callback: not a communication, but what
+		// it says (an authorization granted, changed or cancelled) is
+		// kept as an event, its credentials as digests only.
+		raw, _ := Redacted(plain, doc)
+		msg := NormalizeSuite(s, r.Platform, r.Source(), "callback:"+r.ID, r.now())
+		acked = r.archive(w, req, raw, msg)
+		return
+	}
+	m, err := MessageOf(doc)
+	if err != nil {
+		r.refuse(w, req, http.StatusBadRequest, err)
+		return
+	}
+	switch signal := m.MsgType == "event"; {
+	case signal && m.Event == "msgaudit_notify":
 		// Not a communication: a signal that the conversation archive has
 		// new data. Pull now instead of at the next poll.
 		if r.Notify != nil {
@@ -304,18 +320,24 @@ func (r *Receiver) receive(w http.ResponseWriter, req *http.Request, ts, nonce s
 		acked = true
 		r.ack(w)
 		return
-	}
-	if m.MsgType == "event" && m.Event == "kf_msg_or_event" {
+	case signal && m.Event == "kf_msg_or_event":
 		// Also a signal, not a communication: the messages come through
-		// kf/sync_msg.
+		// kf/sync_msg. WeCom sends it without FromUserName.
 		if r.OnKFEvent != nil {
-			go r.OnKFEvent(m.Doc.Value("Token"), m.Doc.Value("OpenKfId"))
+			go r.OnKFEvent(strings.TrimSpace(doc.Value("Token")), strings.TrimSpace(doc.Value("OpenKfId")))
 		}
 		acked = true
 		r.ack(w)
 		return
 	}
-	msg := Normalize(m, r.Platform, r.Source())
+	msg := Normalize(m, r.Platform, r.Source(), r.now())
+	raw, _ := Redacted(plain, doc)
+	acked = r.archive(w, req, raw, msg)
+}
+
+// archive stores one normalized callback (its media first) and answers
+// WeChat: acknowledged only once durable.
+func (r *Receiver) archive(w http.ResponseWriter, req *http.Request, raw []byte, msg *archive.Message) (acked bool) {
 	ctx := req.Context()
 	if len(msg.Attachments) > 0 {
 		if err := r.fetchMedia(ctx, msg); err != nil {
@@ -323,25 +345,29 @@ func (r *Receiver) receive(w http.ResponseWriter, req *http.Request, ts, nonce s
 			// is safe that is not. WeChat retries.
 			r.logger().Error("callback media not stored", "connector", r.ID, "msgid", msg.SourceID, "err", err)
 			http.Error(w, "media not stored, retry", http.StatusServiceUnavailable)
-			return
+			return false
 		}
 	}
-	item := ingest.Item{Source: r.Source(), Raw: plain, Message: msg,
+	item := ingest.Item{Source: r.Source(), Raw: raw, Message: msg,
 		Origin: fmt.Sprintf("callback %s from %s", r.ID, req.RemoteAddr)}
 	res, err := r.Engine.Archive(ctx, "connector:"+r.ID, []ingest.Item{item})
 	if err != nil {
 		// Not acknowledged: WeChat retries.
 		r.logger().Error("callback not archived", "connector", r.ID, "msgid", msg.SourceID, "err", err)
 		http.Error(w, "not archived, retry", http.StatusServiceUnavailable)
-		return
+		return false
 	}
 	if res[0].Outcome == ingest.Duplicate {
 		r.event(capture.OutcomeDuplicate, msg.SourceID, "")
 	} else {
 		r.event(capture.OutcomeArchived, msg.SourceID, "")
+		if f := warnedFields(msg); len(f) > 0 {
+			r.event(capture.OutcomeDecodeWarning, msg.SourceID,
+				fmt.Sprintf("archived with fields set aside: %s (the message's details keep their values)", strings.Join(f, ", ")))
+		}
 	}
-	acked = true
 	r.ack(w)
+	return true
 }
 
 // fetchMedia stores the message's media within the budget. Each attachment

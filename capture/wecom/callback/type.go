@@ -43,7 +43,7 @@ func WeComType() capture.Type {
 	return capture.Type{
 		Name: TypeWeCom,
 		Rules: connector.Rules{
-			Fields: []string{"corp_id", "token", "aes_key", "app_secret", "api_base", "freshness"},
+			Fields: []string{"corp_id", "suite_id", "token", "aes_key", "app_secret", "api_base", "freshness"},
 			Check: func(c *connector.Config) []connector.Problem {
 				var ps []connector.Problem
 				if c.CorpID == "" {
@@ -143,7 +143,7 @@ func newReceiver(platform Platform) func(ctx context.Context, c connector.Config
 		if err != nil {
 			return nil, err
 		}
-		cr, err := NewCrypter(token, aesKey, ReceiveID(&c))
+		cr, err := NewCrypter(token, aesKey, ReceiveID(&c), c.SuiteID)
 		if err != nil {
 			return nil, err
 		}
@@ -185,6 +185,8 @@ func newReceiver(platform Platform) func(ctx context.Context, c connector.Config
 					d.Health.Raise(ctx, c.ID, capture.FaultMediaFailed, subject, detail)
 				case capture.OutcomeMediaFetched:
 					d.Health.Resolve(ctx, c.ID, capture.FaultMediaFailed, subject, detail, "connector:"+c.ID)
+				case capture.OutcomeDecodeWarning:
+					d.Health.Raise(ctx, c.ID, capture.FaultDecodeWarning, subject, detail)
 				}
 			}
 		}

@@ -195,13 +195,16 @@ func ParseEnvelope(body []byte) (*Envelope, error) {
 // Message is a decrypted callback message or event.
 type Message struct {
 	ToUserName   string // the corp id / OA original id
-	FromUserName string // userid (WeCom) or openid (OA)
-	CreateTime   int64  // seconds since the epoch
+	FromUserName string // userid (WeCom) or openid (OA); empty for some WeCom events (kf_msg_or_event)
+	CreateTime   int64  // seconds since the epoch; 0 when TimeProblem says why
 	MsgType      string // text, image, voice, video, shortvideo, location, link, event, …
 	MsgID        string // absent for events
 	AgentID      string
 	Event        string // for MsgType event
 	Doc          *Document
+	// TimeProblem says why CreateTime is missing or unreadable: the
+	// message is kept, filed at its capture time and marked time unknown.
+	TimeProblem string
 }
 
 // ParseMessage parses a message document and checks the fields every
@@ -211,6 +214,15 @@ func ParseMessage(data []byte) (*Message, error) {
 	if err != nil {
 		return nil, err
 	}
+	return MessageOf(doc)
+}
+
+// MessageOf reads a parsed document as a message or event. Refused is
+// only what cannot be a record: no MsgType, an event without its Event, a
+// message without its MsgId or its sender. An event needs no sender (WeCom
+// documents kf_msg_or_event without FromUserName), and a missing or
+// unreadable CreateTime is kept (TimeProblem).
+func MessageOf(doc *Document) (*Message, error) {
 	m := &Message{ToUserName: doc.Value("ToUserName"), FromUserName: doc.Value("FromUserName"),
 		MsgType: doc.Value("MsgType"), MsgID: doc.Value("MsgId"), AgentID: doc.Value("AgentID"),
 		Event: doc.Value("Event"), Doc: doc}
@@ -218,26 +230,36 @@ func ParseMessage(data []byte) (*Message, error) {
 		return nil, &Error{Op: "parse", Err: ErrXML, Detail: field + ": " + fmt.Sprintf(format, a...)}
 	}
 	if m.MsgType == "" {
+		if _, ok := doc.Get("InfoType"); ok {
+			return bad("MsgType", "missing: this is a suite callback (InfoType), not a message")
+		}
 		return bad("MsgType", "missing")
-	}
-	if m.FromUserName == "" {
-		return bad("FromUserName", "missing")
-	}
-	ct, ok := doc.Get("CreateTime")
-	if !ok {
-		return bad("CreateTime", "missing")
-	}
-	if m.CreateTime, err = strconv.ParseInt(strings.TrimSpace(ct), 10, 64); err != nil || m.CreateTime < 0 {
-		return bad("CreateTime", "%q is not a time in seconds", clip(ct, 40))
 	}
 	if m.MsgType == "event" && m.Event == "" {
 		return bad("Event", "missing for MsgType event")
 	}
+	if m.MsgType != "event" && m.FromUserName == "" {
+		return bad("FromUserName", "missing for MsgType %s: a message needs its sender", m.MsgType)
+	}
 	if m.MsgType != "event" && m.MsgID == "" {
 		return bad("MsgId", "missing for MsgType %s", m.MsgType)
 	}
+	ct, ok := doc.Get("CreateTime")
+	switch n, err := strconv.ParseInt(strings.TrimSpace(ct), 10, 64); {
+	case !ok:
+		m.TimeProblem = "CreateTime: missing"
+	case err != nil || n <= 0:
+		m.TimeProblem = fmt.Sprintf("CreateTime: %q is not a time in seconds", clip(ct, 40))
+	case n > maxCreateTime:
+		m.TimeProblem = fmt.Sprintf("CreateTime: %d is after 9999", n)
+	default:
+		m.CreateTime = n
+	}
 	return m, nil
 }
+
+// maxCreateTime is 9999-12-31T23:59:59Z: a later time cannot be filed.
+const maxCreateTime = 253402300799
 
 // DedupeKey identifies a delivery across WeChat's retries: the MsgId, or
 // for events (which have none) sender, time and event, as WeChat's
@@ -245,6 +267,11 @@ func ParseMessage(data []byte) (*Message, error) {
 func (m *Message) DedupeKey() string {
 	if m.MsgID != "" {
 		return m.MsgID
+	}
+	if m.TimeProblem != "" {
+		// No time to tell deliveries apart by: the document itself does
+		// (WeChat's retries repeat it byte for byte).
+		return fmt.Sprintf("event:%s:%s:%s", m.FromUserName, m.Event, docHash(m.Doc))
 	}
 	return fmt.Sprintf("event:%s:%d:%s:%s", m.FromUserName, m.CreateTime, m.Event, m.Doc.Value("EventKey"))
 }

@@ -79,12 +79,25 @@ func TestParseRejects(t *testing.T) {
 	for _, tc := range []struct{ name, xml, want string }{
 		{"no type", `<xml><FromUserName>u</FromUserName><CreateTime>1</CreateTime></xml>`, "MsgType: missing"},
 		{"no sender", `<xml><MsgType>text</MsgType><CreateTime>1</CreateTime><MsgId>1</MsgId></xml>`, "FromUserName: missing"},
-		{"bad time", `<xml><FromUserName>u</FromUserName><MsgType>text</MsgType><CreateTime>yesterday</CreateTime><MsgId>1</MsgId></xml>`, `CreateTime: "yesterday"`},
 		{"no msgid", `<xml><FromUserName>u</FromUserName><MsgType>text</MsgType><CreateTime>1</CreateTime></xml>`, "MsgId: missing for MsgType text"},
 		{"event without name", `<xml><FromUserName>u</FromUserName><MsgType>event</MsgType><CreateTime>1</CreateTime></xml>`, "Event: missing"},
 	} {
 		if m, err := ParseMessage([]byte(tc.xml)); m != nil || !errors.Is(err, ErrXML) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
+	}
+	// Kept, not refused: a message without a usable time, an event
+	// without a sender (WeCom's kf_msg_or_event).
+	for _, tc := range []struct{ name, xml, want string }{
+		{"bad time", `<xml><FromUserName>u</FromUserName><MsgType>text</MsgType><CreateTime>yesterday</CreateTime><MsgId>1</MsgId></xml>`, `CreateTime: "yesterday" is not a time`},
+		{"zero time", `<xml><FromUserName>u</FromUserName><MsgType>text</MsgType><CreateTime>0</CreateTime><MsgId>1</MsgId></xml>`, `CreateTime: "0" is not a time`},
+		{"no time", `<xml><FromUserName>u</FromUserName><MsgType>text</MsgType><MsgId>1</MsgId></xml>`, `CreateTime: missing`},
+		{"year 10000", `<xml><FromUserName>u</FromUserName><MsgType>text</MsgType><CreateTime>253402300800</CreateTime><MsgId>1</MsgId></xml>`, `after 9999`},
+		{"event without sender", `<xml><MsgType>event</MsgType><Event>kf_msg_or_event</Event><CreateTime>1348831860</CreateTime></xml>`, ``},
+	} {
+		m, err := ParseMessage([]byte(tc.xml))
+		if err != nil || !strings.Contains(m.TimeProblem, tc.want) || (tc.want == "") != (m.TimeProblem == "") {
+			t.Errorf("%s: %+v, %v: want kept, time problem %q", tc.name, m, err, tc.want)
 		}
 	}
 	if _, err := ParseEnvelope([]byte(`<xml><ToUserName>ww1</ToUserName><Content>plain</Content></xml>`)); !errors.Is(err, ErrXML) || !strings.Contains(err.Error(), "plaintext mode") {

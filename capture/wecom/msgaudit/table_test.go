@@ -21,6 +21,7 @@ func TestFormatMsgtypeTable(t *testing.T) {
 		t.Fatal("FORMAT.md has no §3.2 msgtype table")
 	}
 	sec, _, _ = strings.Cut(sec, "\n## ")
+	sec, _, _ = strings.Cut(sec, "\n### ")
 	rows := map[string]bool{}
 	for _, ln := range strings.Split(sec, "\n") {
 		cells := strings.Split(ln, "|")
