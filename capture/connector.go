@@ -57,6 +57,8 @@ type Signal struct {
 	Kind  string // SignalMsgauditNotify or SignalKF
 	Corp  string // the corp the data belongs to
 	Token string // kf_msg_or_event's token: lifts sync_msg's rate limit for ten minutes
+	// OpenKfID is the customer-service account kf_msg_or_event concerns.
+	OpenKfID string
 	From  string // the id of the connector that received it, for logs
 }
 

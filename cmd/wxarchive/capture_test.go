@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -437,7 +438,8 @@ func TestServeCustomerService(t *testing.T) {
 	waitFor("the first sync did not archive kf1", func() bool { return search("保本") == 1 })
 	fake.AddKFPage([]json.RawMessage{kfMsg("kf2", "好的，谢谢")}, false)
 	cr, _ := callback.NewCrypter(vToken, vKey, vRID)
-	ev := fmt.Sprintf("<xml><ToUserName>%s</ToUserName><FromUserName>sys</FromUserName><CreateTime>%d</CreateTime><MsgType>event</MsgType><Event>kf_msg_or_event</Event><Token>TKN</Token><OpenKfId>wkA</OpenKfId></xml>", vRID, time.Now().Unix())
+	// As WeCom documents it: no FromUserName.
+	ev := fmt.Sprintf("<xml><ToUserName><![CDATA[%s]]></ToUserName><CreateTime>%d</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[kf_msg_or_event]]></Event><Token><![CDATA[TKN]]></Token><OpenKfId><![CDATA[wkA]]></OpenKfId></xml>", vRID, time.Now().Unix())
 	enc, _ := cr.Encrypt([]byte(ev))
 	ts := fmt.Sprint(time.Now().Unix()) // within the callback's freshness window
 	q := url.Values{"timestamp": {ts}, "nonce": {"2"}, "msg_signature": {cr.Sign(ts, "2", enc)}}
@@ -447,6 +449,9 @@ func TestServeCustomerService(t *testing.T) {
 	}
 	resp.Body.Close()
 	waitFor("kf_msg_or_event did not trigger a sync", func() bool { return search("谢谢") == 1 })
+	if !slices.Contains(fake.Tokens(), "TKN") {
+		t.Fatalf("sync_msg calls carried tokens %q: not the event's", fake.Tokens())
+	}
 }
 
 // TestCLIDemoLive: the demo captured through the simulator and the msgaudit

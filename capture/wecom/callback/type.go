@@ -173,7 +173,7 @@ func newReceiver(platform Platform) func(ctx context.Context, c connector.Config
 		}
 		rcv.OnKFEvent = func(token, openKfID string) {
 			logger.Info("kf_msg_or_event: syncing customer service now", "corp", c.CorpID, "open_kfid", openKfID)
-			signal(capture.Signal{Kind: capture.SignalKF, Corp: c.CorpID, Token: token, From: c.ID})
+			signal(capture.Signal{Kind: capture.SignalKF, Corp: c.CorpID, Token: token, OpenKfID: openKfID, From: c.ID})
 		}
 		if d.Health != nil {
 			rcv.OnEvent = func(outcome, subject, detail string) {

@@ -153,7 +153,13 @@ func (s *Syncer) Wake(sig capture.Signal) {
 	if sig.Kind != capture.SignalKF || sig.Corp != s.CorpID {
 		return
 	}
-	s.wake.Send(sig.Token)
+	token := sig.Token
+	if s.OpenKfID != "" && sig.OpenKfID != "" && sig.OpenKfID != s.OpenKfID {
+		// Another account has messages: WeCom ties the token to that
+		// account, so sync (something may be waiting here too) without it.
+		token = ""
+	}
+	s.wake.Send(token)
 }
 
 // Run syncs every Interval and when woken (capture.Connector), until ctx

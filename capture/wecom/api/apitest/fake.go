@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -393,6 +394,14 @@ func (f *Fake) AddKFPage(msgs []json.RawMessage, hasMore bool) {
 	f.mu.Lock()
 	f.kfPages = append(f.kfPages, kfPage{msgs, hasMore})
 	f.mu.Unlock()
+}
+
+// Tokens returns the tokens sync_msg calls carried so far ("" for none),
+// safe to call while the fake serves.
+func (f *Fake) Tokens() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.KFTokens)
 }
 
 func (f *Fake) kfSync(w http.ResponseWriter, body map[string]any) {
