@@ -2,6 +2,8 @@ package importer_test
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/wxarchive/wxarchive/capture/importer"
@@ -9,9 +11,20 @@ import (
 
 // fuzzFormat: any bytes parse to rows (each with a message or an error
 // naming its line) or a *FileError; never a panic; lines never go back.
-func fuzzFormat(f *testing.F, format importer.Format, seed func(int) (string, map[int]string)) {
+func fuzzFormat(f *testing.F, format importer.Format, seed func(int) (string, map[int]string), fixtures ...string) {
 	data, _ := seed(6)
 	f.Add([]byte(data))
+	// The files each tool writes (testdata/exports/README.md).
+	for _, pattern := range fixtures {
+		names, _ := filepath.Glob(filepath.Join("testdata", "exports", pattern))
+		for _, name := range names {
+			b, err := os.ReadFile(name)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(b)
+		}
+	}
 	f.Add([]byte(""))
 	f.Add([]byte("\xef\xbb\xbf"))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -39,7 +52,9 @@ func fuzzFormat(f *testing.F, format importer.Format, seed func(int) (string, ma
 	})
 }
 
-func FuzzChatlogJSON(f *testing.F)  { fuzzFormat(f, importer.ChatlogJSON, chatlogJSON) }
-func FuzzChatlogCSV(f *testing.F)   { fuzzFormat(f, importer.ChatlogCSV, chatlogCSV) }
-func FuzzWeChatMsgCSV(f *testing.F) { fuzzFormat(f, importer.WeChatMsgCSV, wechatMsgCSV) }
+func FuzzChatlogJSON(f *testing.F)  { fuzzFormat(f, importer.ChatlogJSON, chatlogJSON, "chatlog-*.json") }
+func FuzzChatlogCSV(f *testing.F)   { fuzzFormat(f, importer.ChatlogCSV, chatlogCSV, "chatlog-*.csv") }
+func FuzzWeChatMsgCSV(f *testing.F) { fuzzFormat(f, importer.WeChatMsgCSV, wechatMsgCSV, "wechatmsg-*.csv") }
+func FuzzPyWxDumpCSV(f *testing.F)  { fuzzFormat(f, importer.PyWxDumpCSV, pywxdumpCSV, "pywxdump-*.csv") }
+func FuzzPyWxDumpJSON(f *testing.F) { fuzzFormat(f, importer.PyWxDumpJSON, pywxdumpJSON, "pywxdump-*.json") }
 func FuzzJSONL(f *testing.F)        { fuzzFormat(f, importer.JSONL, jsonl) }

@@ -37,11 +37,13 @@ const (
 	ChatlogJSON  Format = "chatlog-json"
 	ChatlogCSV   Format = "chatlog-csv"
 	WeChatMsgCSV Format = "wechatmsg-csv"
+	PyWxDumpCSV  Format = "pywxdump-csv"
+	PyWxDumpJSON Format = "pywxdump-json"
 	JSONL        Format = "jsonl"
 )
 
 // Formats lists the supported formats.
-var Formats = []Format{ChatlogJSON, ChatlogCSV, WeChatMsgCSV, JSONL}
+var Formats = []Format{ChatlogJSON, ChatlogCSV, WeChatMsgCSV, PyWxDumpCSV, PyWxDumpJSON, JSONL}
 
 // MaxFileBytes bounds an import file (it is read whole: its hash names it
 // and its rows are kept byte for byte).
@@ -136,6 +138,10 @@ func Parse(f Format, data []byte, opts Options, fn func(Row) error) error {
 			return &FileError{Format: f, Reason: "the owner (whose export this is) is required: WeChatMsg rows do not name who IsSender=1 is"}
 		}
 		return p.wechatMsgCSV(data, fn)
+	case PyWxDumpCSV:
+		return p.pywxdumpCSV(data, fn)
+	case PyWxDumpJSON:
+		return p.pywxdumpJSON(data, fn)
 	case JSONL:
 		return p.jsonl(data, fn)
 	}
@@ -152,11 +158,16 @@ type parser struct {
 
 // message builds the common part of an imported message.
 func (p *parser) message(id string, sent time.Time, sender string, recipients []string, conv string, group bool) *archive.Message {
+	return p.messageWith(p.opts, id, sent, sender, recipients, conv, group)
+}
+
+// messageWith is message with options naming more employees.
+func (p *parser) messageWith(o Options, id string, sent time.Time, sender string, recipients []string, conv string, group bool) *archive.Message {
 	m := &archive.Message{Schema: archive.RecordSchema, Source: p.src, SourceID: id, Kind: archive.KindText, Action: archive.ActionSend,
 		SentAt: archive.At(sent), Sender: sender, Recipients: recipients, Attachments: []archive.Attachment{},
 		Details: []archive.Detail{{Name: "capture", Value: "imported from a " + string(p.f) + " export, not captured live"}}}
 	m.SetConversation("", func(id string) archive.ParticipantKind {
-		if id == p.opts.Owner || p.opts.Employees[id] {
+		if id == o.Owner || o.Employees[id] {
 			return archive.ParticipantEmployee
 		}
 		return archive.ParticipantExternal

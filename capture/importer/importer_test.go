@@ -104,6 +104,59 @@ func wechatMsgCSV(n int) (string, map[int]string) {
 	return b.String(), bad
 }
 
+func pywxdumpCSV(n int) (string, map[int]string) {
+	var b strings.Builder
+	b.WriteString("id,MsgSvrID,type_name,is_sender,talker,room_name,msg,src,CreateTime\r\n")
+	bad := map[int]string{}
+	for i := 0; i < n; i++ {
+		line := i + 2
+		talker := "wxid_client1"
+		if i%2 == 1 {
+			talker = "wxid_owner"
+		}
+		at := time.Unix(1700000000+int64(i)*60, 0).In(time.FixedZone("CST", 8*3600)).Format("2006-01-02 15:04:05")
+		row := fmt.Sprintf("%d,%d,文本,%d,%s,wxid_client1,\"保本, 第%d条\",,%s\r\n", i+1, 7283746519283746512+int64(i), i%2, talker, i, at)
+		switch i {
+		case 2:
+			row = fmt.Sprintf("%d,%d,文本,2,wxid_client1,wxid_client1,x,,%s\r\n", i+1, 7283746519283746512+int64(i), at)
+			bad[line] = "is_sender"
+		case 5:
+			row = fmt.Sprintf("%d,%d,文本,0,wxid_client1,wxid_client1,x,,2023/11/15\r\n", i+1, 7283746519283746512+int64(i))
+			bad[line] = "CreateTime"
+		}
+		b.WriteString(row)
+	}
+	return b.String(), bad
+}
+
+func pywxdumpJSON(n int) (string, map[int]string) {
+	bad := map[int]string{}
+	var b strings.Builder
+	b.WriteString("[\n")
+	line := 2
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteString(",\n")
+			line++
+		}
+		talker := "wxid_client1"
+		if i%2 == 1 {
+			talker = "wxid_owner"
+		}
+		m := map[string]any{"id": i + 1, "MsgSvrID": fmt.Sprint(7283746519283746512 + int64(i)), "type_name": "文本", "is_sender": i % 2,
+			"talker": talker, "room_name": "wxid_client1", "msg": fmt.Sprintf("保本 %d", i), "src": "", "extra": map[string]any{},
+			"CreateTime": time.Unix(1700000000+int64(i)*60, 0).In(time.FixedZone("CST", 8*3600)).Format("2006-01-02 15:04:05")}
+		if i == 4 {
+			delete(m, "room_name")
+			bad[line] = "room_name"
+		}
+		j, _ := json.Marshal(m)
+		b.Write(j)
+	}
+	b.WriteString("\n]\n")
+	return b.String(), bad
+}
+
 func jsonl(n int) (string, map[int]string) {
 	var b strings.Builder
 	bad := map[int]string{}
@@ -133,6 +186,7 @@ func jsonl(n int) (string, map[int]string) {
 func TestParseFormats(t *testing.T) {
 	gen := map[importer.Format]func(int) (string, map[int]string){
 		importer.ChatlogJSON: chatlogJSON, importer.ChatlogCSV: chatlogCSV, importer.WeChatMsgCSV: wechatMsgCSV, importer.JSONL: jsonl,
+		importer.PyWxDumpCSV: pywxdumpCSV, importer.PyWxDumpJSON: pywxdumpJSON,
 	}
 	for _, f := range importer.Formats {
 		t.Run(string(f), func(t *testing.T) {
@@ -208,7 +262,9 @@ func TestParseFileErrors(t *testing.T) {
 	}{
 		{importer.ChatlogJSON, `{"seq": 1}`, "expected a JSON array"},
 		{importer.ChatlogJSON, "[\n{\"seq\": 1},\n{\"seq\": ", "line 3"},
-		{importer.ChatlogCSV, "seq,time\n1,2\n", "header lacks talker"},
+		{importer.ChatlogCSV, "seq,time\n1,2\n", "header lacks"},
+		{importer.PyWxDumpCSV, "id,MsgSvrID\n1,2\n", "header lacks type_name"},
+		{importer.PyWxDumpJSON, `{"id": 1}`, "expected a JSON array"},
 		{importer.WeChatMsgCSV, "localId,TalkerId,Type,SubType,IsSender,CreateTime,Status,StrContent,StrTime,Remark,NickName,Sender\n1,2,1,0,1,1700000000,2,\"unclosed,,,,\n", "line 2"},
 		{importer.ChatlogCSV, "", "no header row"},
 		{"xml", "", "unknown format"},

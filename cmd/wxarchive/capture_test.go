@@ -372,6 +372,14 @@ func TestCLIImport(t *testing.T) {
 	if out := mustCLI(t, "--dir", dir, "search", "你好"); !strings.HasPrefix(out, "1 match") {
 		t.Fatalf("rows before the damage: %s", out)
 	}
+	// PyWxDump's own file, as it writes it: the owner read from the rows.
+	pw := filepath.Join("..", "..", "capture", "importer", "testdata", "exports", "pywxdump-3.1.45-wxid_lilei01_0_5.csv")
+	if out := mustCLI(t, "--dir", dir, "import", "pywxdump-csv", pw); !strings.Contains(out, "5 archived") {
+		t.Fatalf("pywxdump import: %s", out)
+	}
+	if out := mustCLI(t, "--dir", dir, "search", "报价单"); !strings.HasPrefix(out, "1 match") {
+		t.Fatalf("search after the PyWxDump import: %s", out)
+	}
 	if _, errs, code := runCLI(t, "--dir", dir, "import", "xml", cj); code != 2 || !strings.Contains(errs, "unknown format") {
 		t.Fatalf("unknown format: %d %s", code, errs)
 	}

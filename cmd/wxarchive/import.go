@@ -21,9 +21,12 @@ func (a *app) importCmd() *cobra.Command {
 	var asJSON bool
 	c := &cobra.Command{
 		Use:   "import FORMAT PATH",
-		Short: "Archive a chat export the firm already holds (chatlog-json, chatlog-csv, wechatmsg-csv, jsonl)",
-		Long: `Archive an existing chat export (docs/IMPORT.md): chatlog-json, chatlog-csv,
-wechatmsg-csv (WeChatMsg's CSV, UTF-8 with BOM) or jsonl (wxarchive's generic format).
+		Short: "Archive a chat export the firm already holds (chatlog, WeChatMsg, PyWxDump, jsonl)",
+		Long: `Archive an existing chat export (docs/IMPORT.md), as the tools write it:
+chatlog-csv and chatlog-json (sjzar/chatlog's /api/v1/chatlog), wechatmsg-csv
+(WeChatMsg / MemoTrace's CSV), pywxdump-csv and pywxdump-json (PyWxDump's
+export), or jsonl (wxarchive's generic format). Naive times are China Standard
+Time. --owner names whose export it is (required where the file does not say).
 Imported messages are marked as imported — source "import:FORMAT:OWNER", a "capture"
 detail and an origin naming the file, its SHA-256 and the line — never as live
 capture. Rows that cannot be archived are quarantined with their line and field
@@ -33,7 +36,8 @@ again; importing the same file twice archives nothing new.
 wxarchive reads exports only: it never extracts keys from or decrypts WeChat's
 local databases.`,
 		Example: `  wxarchive import wechatmsg-csv exports/王总.csv --owner wxid_zhangwei
-  wxarchive import chatlog-json chatlog.json --owner wxid_zhangwei
+  wxarchive import chatlog-csv wxid_lilei01_2025-03-01_2025-03-31.csv --owner zhangwei
+  wxarchive import pywxdump-csv export/wxid_zhangwei/csv/wxid_lilei01/wxid_lilei01_0_5000.csv
   wxarchive import jsonl messages.jsonl`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
