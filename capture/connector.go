@@ -59,7 +59,7 @@ type Signal struct {
 	Token string // kf_msg_or_event's token: lifts sync_msg's rate limit for ten minutes
 	// OpenKfID is the customer-service account kf_msg_or_event concerns.
 	OpenKfID string
-	From  string // the id of the connector that received it, for logs
+	From     string // the id of the connector that received it, for logs
 }
 
 // Signal kinds.

@@ -78,7 +78,6 @@ func clip(s string) string {
 	return s
 }
 
-
 // jsonArray reads a top-level JSON array element by element, calling fn
 // with each element's line and exact bytes.
 func (p *parser) jsonArray(data []byte, what string, fn func(line int, raw []byte) error) error {

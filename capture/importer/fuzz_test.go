@@ -52,9 +52,17 @@ func fuzzFormat(f *testing.F, format importer.Format, seed func(int) (string, ma
 	})
 }
 
-func FuzzChatlogJSON(f *testing.F)  { fuzzFormat(f, importer.ChatlogJSON, chatlogJSON, "chatlog-*.json") }
-func FuzzChatlogCSV(f *testing.F)   { fuzzFormat(f, importer.ChatlogCSV, chatlogCSV, "chatlog-*.csv") }
-func FuzzWeChatMsgCSV(f *testing.F) { fuzzFormat(f, importer.WeChatMsgCSV, wechatMsgCSV, "wechatmsg-*.csv") }
-func FuzzPyWxDumpCSV(f *testing.F)  { fuzzFormat(f, importer.PyWxDumpCSV, pywxdumpCSV, "pywxdump-*.csv") }
-func FuzzPyWxDumpJSON(f *testing.F) { fuzzFormat(f, importer.PyWxDumpJSON, pywxdumpJSON, "pywxdump-*.json") }
-func FuzzJSONL(f *testing.F)        { fuzzFormat(f, importer.JSONL, jsonl) }
+func FuzzChatlogJSON(f *testing.F) {
+	fuzzFormat(f, importer.ChatlogJSON, chatlogJSON, "chatlog-*.json")
+}
+func FuzzChatlogCSV(f *testing.F) { fuzzFormat(f, importer.ChatlogCSV, chatlogCSV, "chatlog-*.csv") }
+func FuzzWeChatMsgCSV(f *testing.F) {
+	fuzzFormat(f, importer.WeChatMsgCSV, wechatMsgCSV, "wechatmsg-*.csv")
+}
+func FuzzPyWxDumpCSV(f *testing.F) {
+	fuzzFormat(f, importer.PyWxDumpCSV, pywxdumpCSV, "pywxdump-*.csv")
+}
+func FuzzPyWxDumpJSON(f *testing.F) {
+	fuzzFormat(f, importer.PyWxDumpJSON, pywxdumpJSON, "pywxdump-*.json")
+}
+func FuzzJSONL(f *testing.F) { fuzzFormat(f, importer.JSONL, jsonl) }
