@@ -3,7 +3,6 @@ package callback
 import (
 	"bytes"
 	"errors"
-	"strings"
 	"testing"
 )
 
@@ -51,7 +50,7 @@ func FuzzParseXML(f *testing.F) {
 			t.Fatalf("redacted document does not parse: %v\n%s", err, red)
 		}
 		for _, f := range doc.Fields {
-			if changed && secretField(f.Name) && !strings.Contains(f.Name, "/") && len(f.Value) >= 8 && bytes.Contains(red, []byte(f.Value)) {
+			if changed && secretField(f.Name) && len(f.Value) >= 8 && bytes.Contains(red, []byte(f.Value)) {
 				t.Fatalf("redacted document keeps %s", f.Name)
 			}
 		}

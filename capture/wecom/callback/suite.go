@@ -66,7 +66,12 @@ func SuiteOf(doc *Document) (*Suite, bool) {
 // a permanent code, a token. Such values are archived as their SHA-256
 // digest only: whoever holds the value can still prove it was the one
 // received, and the archive never becomes a store of live credentials.
-func secretField(name string) bool { return secretFields[name] }
+func secretField(path string) bool {
+	if i := strings.LastIndexByte(path, '/'); i >= 0 {
+		path = path[i+1:] // nested: register_corp's ContactSync/AccessToken
+	}
+	return secretFields[path]
+}
 
 // secretFields are the credential fields WeCom's and the Official Account
 // platform's callbacks document. (An Official Account's QR-scan <Ticket>
@@ -88,16 +93,17 @@ func redact(v string) string {
 
 // Redacted returns the document's bytes with the text of every credential
 // field (secretField) replaced by its redact form, and whether anything
-// was replaced. Only top-level elements are touched; the result is
-// checked to parse to the same fields with only those values changed,
-// and, should the in-place edit not give that (an unusual spelling of the
-// document), the document is written out again field by field.
+// was replaced, nested ones too (register_corp's ContactSync/AccessToken).
+// The result is checked to parse to the same fields with only those
+// values changed and, should the in-place edit not give that (an unusual
+// spelling of the document), the document is written out again field by
+// field.
 func Redacted(plain []byte, doc *Document) ([]byte, bool) {
 	want := make([]Field, len(doc.Fields))
 	changed := false
 	for i, f := range doc.Fields {
 		want[i] = f
-		if secretField(f.Name) && f.Value != "" && !strings.Contains(f.Name, "/") {
+		if secretField(f.Name) && f.Value != "" {
 			want[i].Value = redact(f.Value)
 			changed = true
 		}
@@ -106,11 +112,14 @@ func Redacted(plain []byte, doc *Document) ([]byte, bool) {
 		return plain, false
 	}
 	out := plain
+	done := map[string]bool{}
 	for i, f := range doc.Fields {
-		if want[i].Value == f.Value {
+		if want[i].Value == f.Value || done[f.Name] {
 			continue
 		}
-		out = replaceElement(out, f.Name, want[i].Value)
+		done[f.Name] = true
+		leaf := f.Name[strings.LastIndexByte(f.Name, '/')+1:]
+		out = replaceElement(out, leaf, redactedLeaf(doc, want, f.Name))
 	}
 	if got, err := ParseXML(out); err == nil && sameFields(got.Fields, want) {
 		return out, true
@@ -124,8 +133,21 @@ func Redacted(plain []byte, doc *Document) ([]byte, bool) {
 	return b.Bytes(), true
 }
 
-// replaceElement replaces the content of every top-level <name>…</name>
-// with value in CDATA.
+// redactedLeaf is the value every field at path is redacted to: fields
+// sharing a path (repeated items) are replaced one by one below, so this
+// is only the first; a document whose repeated credentials differ is
+// written out again by Redacted's check.
+func redactedLeaf(doc *Document, want []Field, path string) string {
+	for i, f := range doc.Fields {
+		if f.Name == path {
+			return want[i].Value
+		}
+	}
+	return ""
+}
+
+// replaceElement replaces the content of every <name>…</name> (at any
+// depth) with value in CDATA.
 func replaceElement(doc []byte, name, value string) []byte {
 	open, end := []byte("<"+name+">"), []byte("</"+name+">")
 	var out []byte

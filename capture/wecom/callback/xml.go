@@ -223,9 +223,10 @@ func ParseMessage(data []byte) (*Message, error) {
 // documents kf_msg_or_event without FromUserName), and a missing or
 // unreadable CreateTime is kept (TimeProblem).
 func MessageOf(doc *Document) (*Message, error) {
-	m := &Message{ToUserName: doc.Value("ToUserName"), FromUserName: doc.Value("FromUserName"),
-		MsgType: doc.Value("MsgType"), MsgID: doc.Value("MsgId"), AgentID: doc.Value("AgentID"),
-		Event: doc.Value("Event"), Doc: doc}
+	// Trimmed: WeCom's own examples put spaces around CDATA sections.
+	v := func(name string) string { return strings.TrimSpace(doc.Value(name)) }
+	m := &Message{ToUserName: v("ToUserName"), FromUserName: v("FromUserName"),
+		MsgType: v("MsgType"), MsgID: v("MsgId"), AgentID: v("AgentID"), Event: v("Event"), Doc: doc}
 	bad := func(field, format string, a ...any) (*Message, error) {
 		return nil, &Error{Op: "parse", Err: ErrXML, Detail: field + ": " + fmt.Sprintf(format, a...)}
 	}
