@@ -288,6 +288,7 @@ type AlertMessage struct {
 	Serial       uint64 `json:"serial"`
 	Sender       string `json:"sender"`
 	SentAt       string `json:"sent_at"`
+	TimeUnknown  bool   `json:"time_unknown,omitempty"` // SentAt is the capture time
 	Conversation string `json:"conversation"`
 	RecalledBy   uint64 `json:"recalled_by,omitempty"`
 	RecordSHA256 string `json:"record_sha256"`
@@ -375,7 +376,7 @@ func (a *App) Alert(ctx context.Context, id uint64) (*AlertDetail, error) {
 	for _, r := range acts {
 		out.Actions = append(out.Actions, ActionView{r.JournalIndex, a.rfc3339(r.Time), r.Actor, r.Action, r.Disposition, r.Note, r.Reason, r.Assignee})
 	}
-	out.Message = AlertMessage{Serial: msg.Serial, Sender: msg.Sender, SentAt: a.rfc3339(msg.SentAt), Conversation: msg.Conversation,
+	out.Message = AlertMessage{Serial: msg.Serial, Sender: msg.Sender, SentAt: a.rfc3339(msg.SentAt), TimeUnknown: msg.TimeUnknown, Conversation: msg.Conversation,
 		RecalledBy: msg.RecalledBy, RecordSHA256: msg.RecordHash.String()}
 	return out, nil
 }

@@ -33,6 +33,7 @@ type ConversationMessage struct {
 	Serial      uint64            `json:"serial"`
 	SourceID    string            `json:"source_id"`
 	SentAt      archive.Time      `json:"sent_at"`
+	TimeUnknown bool              `json:"time_unknown,omitempty"` // SentAt is the capture time
 	Sender      string            `json:"sender"`
 	SenderName  string            `json:"sender_name,omitempty"`
 	Department  string            `json:"department,omitempty"`
@@ -112,7 +113,7 @@ func (a *App) Conversation(ctx context.Context, o ConversationOptions) (*Convers
 	for i := len(page.Hits) - 1; i >= 0; i-- {
 		h := page.Hits[i]
 		m := ConversationMessage{Serial: h.Serial, SourceID: h.SourceID, SentAt: h.SentAt, Sender: h.Sender, Kind: h.Kind,
-			Direction: h.Direction, Text: h.Text, RecalledBy: h.RecalledBy, Attachments: h.Attachments}
+			Direction: h.Direction, Text: h.Text, RecalledBy: h.RecalledBy, Attachments: h.Attachments, TimeUnknown: h.TimeUnknown}
 		// Names and departments as they were when the message was sent.
 		pr, _, err := a.d.Store.Directory(ctx, h.Sender, h.SentAt)
 		if err != nil {

@@ -60,16 +60,19 @@ type SearchResult struct {
 // SearchResultItem is one hit. Highlights are [start, end) character (code
 // point) offsets into Snippet.
 type SearchResultItem struct {
-	Serial       uint64            `json:"serial"`
-	SourceID     string            `json:"source_id"`
-	Conversation string            `json:"conversation"`
-	Sender       string            `json:"sender"`
-	SentAt       string            `json:"sent_at"` // RFC 3339 in the archive's time zone
-	Kind         archive.Kind      `json:"kind"`
-	Direction    archive.Direction `json:"direction,omitempty"`
-	Recalled     bool              `json:"recalled,omitempty"`
-	Snippet      string            `json:"snippet"`
-	Highlights   [][2]int          `json:"highlights"`
+	Serial       uint64 `json:"serial"`
+	SourceID     string `json:"source_id"`
+	Conversation string `json:"conversation"`
+	Sender       string `json:"sender"`
+	SentAt       string `json:"sent_at"` // RFC 3339 in the archive's time zone
+	// TimeUnknown: the source gave no usable time; SentAt is when the
+	// message was captured.
+	TimeUnknown bool              `json:"time_unknown,omitempty"`
+	Kind        archive.Kind      `json:"kind"`
+	Direction   archive.Direction `json:"direction,omitempty"`
+	Recalled    bool              `json:"recalled,omitempty"`
+	Snippet     string            `json:"snippet"`
+	Highlights  [][2]int          `json:"highlights"`
 	// InAttachment is set when the snippet comes from an attachment's text
 	// (1-based attachment number among those with text).
 	InAttachment int     `json:"in_attachment,omitempty"`
@@ -167,7 +170,8 @@ func (a *App) Search(ctx context.Context, o SearchOptions) (*SearchResult, error
 	for i, h := range page.Hits {
 		serials[i] = h.Serial
 		it := SearchResultItem{Serial: h.Serial, SourceID: h.SourceID, Conversation: h.Conversation, Sender: h.Sender,
-			SentAt: h.SentAt.In(loc).Format(time.RFC3339Nano), Kind: h.Kind, Direction: h.Direction, Recalled: h.RecalledBy != 0}
+			SentAt: h.SentAt.In(loc).Format(time.RFC3339Nano), Kind: h.Kind, Direction: h.Direction, Recalled: h.RecalledBy != 0,
+			TimeUnknown: h.TimeUnknown}
 		if req.Sort == store.SortRelevance {
 			it.Score = h.Score
 		}

@@ -72,6 +72,7 @@ func messageRow(ev *journal.Event, p *archive.MessageEvent, m *archive.Message) 
 		Origin:           p.Origin,
 		RetentionRule:    p.RetentionRule,
 		RetentionVersion: p.RetentionVersion,
+		TimeUnknown:      m.TimeUnknown,
 		Participants:     m.Participants,
 		Consent:          m.Consent,
 	}

@@ -106,6 +106,7 @@ type SearchHit struct {
 	Kind         archive.Kind
 	Direction    archive.Direction
 	RecalledBy   uint64
+	TimeUnknown  bool // SentAt is the capture time: the source gave none
 	Attachments  int
 	Text         string   // the message text (body)
 	AttachText   []string // extracted attachment texts, in attachment order

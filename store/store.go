@@ -330,6 +330,9 @@ type MessageRow struct {
 	// version) that decided RetainUntil; "" and 0 for retention_years.
 	RetentionRule    string
 	RetentionVersion int
+	// TimeUnknown: the source gave no usable time; SentAt is the capture
+	// time (archive.Message.TimeUnknown).
+	TimeUnknown bool
 
 	// Derived rows written with the message (not columns of it).
 	Participants []archive.Participant // recorded the first time each id is seen

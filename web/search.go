@@ -42,6 +42,7 @@ type resultRow struct {
 	Conversation string
 	Kind         string
 	Recalled     bool
+	TimeUnknown  bool
 	InAttachment int
 	Snippet      []segment
 }
@@ -145,7 +146,7 @@ func (u *UI) Search(w http.ResponseWriter, r *http.Request) error {
 	}
 	for _, it := range res.Results {
 		row := resultRow{Href: "/messages/" + strconv.FormatUint(it.Serial, 10), Serial: it.Serial, Sender: it.Sender,
-			Conversation: it.Conversation, Kind: string(it.Kind), Recalled: it.Recalled, InAttachment: it.InAttachment,
+			Conversation: it.Conversation, Kind: string(it.Kind), Recalled: it.Recalled, TimeUnknown: it.TimeUnknown, InAttachment: it.InAttachment,
 			Snippet: segments(it.Snippet, it.Highlights)}
 		if t, err := time.Parse(time.RFC3339Nano, it.SentAt); err == nil {
 			row.SentAt = v.Time(t)

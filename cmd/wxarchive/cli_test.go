@@ -1200,3 +1200,29 @@ func TestCLIIngestSealsWhileRunning(t *testing.T) {
 		t.Fatalf("ingest: %s", out)
 	}
 }
+
+// TestCLITimeUnknown: a message whose msgtime is 0 (WeCom's own image
+// example) archives, and search and show say its time is unknown.
+func TestCLITimeUnknown(t *testing.T) {
+	t.Parallel()
+	dir := cliArchiveDir(t)
+	cliInit(t, dir)
+	in := filepath.Join(t.TempDir(), "m.jsonl")
+	os.WriteFile(in, []byte(`{"msgid":"tu1","action":"send","from":"zhangwei","tolist":["wmClient"],"roomid":"","msgtime":0,"msgtype":"text","text":{"content":"保本理财"}}`+"\n"+
+		`{"msgid":"tu2","action":"send","from":"zhangwei","tolist":["wmClient"],"roomid":"","msgtime":1700000000000,"msgtype":"text","text":{"content":"保本基金"}}`+"\n"), 0o644)
+	mustCLI(t, "--dir", dir, "ingest", "wecom-archive", in)
+	out := mustCLI(t, "--dir", dir, "search", "保本")
+	if !strings.Contains(out, "? time unknown") || strings.Count(out, "?  ") != 1 {
+		t.Fatalf("search does not mark the unknown time:\n%s", out)
+	}
+	js := mustCLI(t, "--dir", dir, "search", "保本", "--json")
+	if strings.Count(js, `"time_unknown": true`) != 1 {
+		t.Fatalf("search --json: %s", js)
+	}
+	if out := mustCLI(t, "--dir", dir, "show", "tu1"); !strings.Contains(out, "sent          unknown (the source gave no usable time") {
+		t.Fatalf("show:\n%s", out)
+	}
+	if out := mustCLI(t, "--dir", dir, "show", "tu2"); strings.Contains(out, "unknown") {
+		t.Fatalf("show of a message with a time:\n%s", out)
+	}
+}

@@ -103,7 +103,11 @@ func (a *app) renderSearch(res *uc.SearchResult, loc *time.Location, args []stri
 		if it.Snippet == "" {
 			snip = "(" + string(it.Kind) + ")"
 		}
-		rows = append(rows, []string{fmt.Sprint(it.Serial), t.In(loc).Format("2006-01-02 15:04"),
+		when := t.In(loc).Format("2006-01-02 15:04")
+		if it.TimeUnknown {
+			when += "?" // the source gave no time: this is when it was captured
+		}
+		rows = append(rows, []string{fmt.Sprint(it.Serial), when,
 			clip(it.Conversation, 28), clip(it.Sender, 18), snip})
 	}
 	widths := make([]int, 4)
@@ -120,6 +124,12 @@ func (a *app) renderSearch(res *uc.SearchResult, loc *time.Location, args []stri
 		}
 		b.WriteString(r[4])
 		fmt.Fprintln(a.stdout, b.String())
+	}
+	for _, it := range res.Results {
+		if it.TimeUnknown {
+			fmt.Fprintln(a.stdout, "\n? time unknown: the source gave no usable time; the time shown is when the message was captured")
+			break
+		}
 	}
 	if res.NextCursor != "" {
 		fmt.Fprintf(a.stdout, "\nnext page: --cursor %s\n", res.NextCursor)

@@ -77,7 +77,11 @@ func (a *app) renderView(v *uc.MessageView, loc *time.Location) {
 		kind += " (" + m.SourceType + ")"
 	}
 	row("type", kind+"   action "+string(m.Action))
-	row("sent", localTime(m.SentAt, loc))
+	if m.TimeUnknown {
+		row("sent", "unknown (the source gave no usable time; filed at the time captured, "+localTime(m.SentAt, loc)+")")
+	} else {
+		row("sent", localTime(m.SentAt, loc))
+	}
 	row("captured", localTime(v.CapturedAt, loc))
 	if m.Conversation != "" {
 		row("conversation", fmt.Sprintf("%s (%s)", m.Conversation, m.ConversationKind))

@@ -109,20 +109,21 @@ func (s *Store) LatestCheckpoint(ctx context.Context) (store.CheckpointRow, erro
 const messageColumns = `serial, jidx, source, source_id, version, coalesce(conflicts_with, 0), kind, source_type, action,
 	sent_at, captured_at, conversation, conv_kind, sender, recipients, direction, text, raw_hash, record_hash, raw_size,
 	record_size, n_attachments, attach_faults, coalesce(refers_to, ''), coalesce(recalled_by, 0), retain_until, coalesce(origin, ''),
-	retention_rule, retention_version`
+	retention_rule, retention_version, time_unknown`
 
 func scanMessage(sc scanner) (store.MessageRow, error) {
 	var m store.MessageRow
-	var serial, jidx, version, conflicts, sent, captured, rawSize, recSize, natt, faults, recalled, retain, rver int64
+	var serial, jidx, version, conflicts, sent, captured, rawSize, recSize, natt, faults, recalled, retain, rver, unknown int64
 	var kind, action, convKind, dir, recips string
 	var raw, rec []byte
 	err := sc.Scan(&serial, &jidx, &m.Source, &m.SourceID, &version, &conflicts, &kind, &m.SourceType, &action,
 		&sent, &captured, &m.Conversation, &convKind, &m.Sender, &recips, &dir, &m.Text, &raw, &rec, &rawSize,
 		&recSize, &natt, &faults, &m.RefersTo, &recalled, &retain, &m.Origin,
-		&m.RetentionRule, &rver)
+		&m.RetentionRule, &rver, &unknown)
 	if err != nil {
 		return m, err
 	}
+	m.TimeUnknown = unknown != 0
 	m.Serial, m.JournalIndex, m.ConflictsWith, m.RecalledBy = uint64(serial), uint64(jidx), uint64(conflicts), uint64(recalled)
 	m.Version, m.RawSize, m.RecordSize, m.Attachments, m.AttachFaults, m.RetentionVersion =
 		int(version), int(rawSize), int(recSize), int(natt), int(faults), int(rver)

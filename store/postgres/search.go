@@ -748,14 +748,14 @@ func (s *Store) hits(ctx context.Context, page []match) ([]store.SearchHit, erro
 	type row struct {
 		h                 store.SearchHit
 		serial, sent, rec int64
-		natt              int64
+		natt, unknown     int64
 		kind, dir         string
 	}
 	rows, err := collect(ctx, s, func(r scanner) (row, error) {
 		var x row
-		err := r.Scan(&x.serial, &x.h.SourceID, &x.h.Conversation, &x.h.Sender, &x.sent, &x.kind, &x.dir, &x.rec, &x.natt, &x.h.Text)
+		err := r.Scan(&x.serial, &x.h.SourceID, &x.h.Conversation, &x.h.Sender, &x.sent, &x.kind, &x.dir, &x.rec, &x.natt, &x.h.Text, &x.unknown)
 		return x, err
-	}, `SELECT serial, source_id, conversation, sender, sent_at, kind, direction, coalesce(recalled_by, 0), n_attachments, text
+	}, `SELECT serial, source_id, conversation, sender, sent_at, kind, direction, coalesce(recalled_by, 0), n_attachments, text, time_unknown
 		FROM messages WHERE serial = ANY($1)`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("search: %w", err)
@@ -765,7 +765,7 @@ func (s *Store) hits(ctx context.Context, page []match) ([]store.SearchHit, erro
 		h := bySerial[uint64(x.serial)]
 		h.SourceID, h.Conversation, h.Sender, h.Text = x.h.SourceID, x.h.Conversation, x.h.Sender, x.h.Text
 		h.SentAt, h.Kind, h.Direction = archive.MillisTime(x.sent), archive.Kind(x.kind), archive.Direction(x.dir)
-		h.RecalledBy, h.Attachments = uint64(x.rec), int(x.natt)
+		h.RecalledBy, h.Attachments, h.TimeUnknown = uint64(x.rec), int(x.natt), x.unknown != 0
 		if x.natt > 0 {
 			withAtts = append(withAtts, x.serial)
 		}

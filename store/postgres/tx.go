@@ -310,9 +310,9 @@ func termSet(a, b string) []string {
 const insMessage = `INSERT INTO messages (serial, jidx, source, source_id, version, conflicts_with, kind, source_type,
 	action, sent_at, captured_at, conversation, conv_kind, sender, recipients, direction, text, raw_hash, record_hash,
 	raw_size, record_size, n_attachments, attach_faults, refers_to, recalled_by, retain_until, origin, skey,
-	retention_rule, retention_version)
+	retention_rule, retention_version, time_unknown)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24,
-	(SELECT min(serial) FROM recalls WHERE source = $3 AND target = $4), $25, $26, $27, $28, $29)
+	(SELECT min(serial) FROM recalls WHERE source = $3 AND target = $4), $25, $26, $27, $28, $29, $30)
 	ON CONFLICT (skey) DO NOTHING`
 
 // IndexMessage writes a message's index rows.
@@ -330,7 +330,7 @@ func (t *Tx) IndexMessage(ctx context.Context, m store.MessageRow, atts []store.
 			string(m.Kind), m.SourceType, string(m.Action), m.SentAt.Millis(), m.CapturedAt.Millis(), m.Conversation,
 			string(m.ConvKind), m.Sender, string(recips), string(m.Direction), m.Text, m.RawHash[:], m.RecordHash[:],
 			m.RawSize, m.RecordSize, m.Attachments, m.AttachFaults, nullStr(m.RefersTo),
-			m.RetainUntil.Millis(), nullStr(m.Origin), key, m.RetentionRule, m.RetentionVersion}
+			m.RetainUntil.Millis(), nullStr(m.Origin), key, m.RetentionRule, m.RetentionVersion, boolInt(m.TimeUnknown)}
 	}
 	hasDoc := m.SearchBody != "" || m.SearchAttachments != ""
 	docArgs := func(key int64) []any {

@@ -77,7 +77,7 @@ func (s *Store) LatestCheckpoint(ctx context.Context) (store.CheckpointRow, erro
 const messageColumns = `serial, jidx, source, source_id, version, coalesce(conflicts_with, 0), kind, source_type, action,
 	sent_at, captured_at, conversation, conv_kind, sender, recipients, direction, text, raw_hash, record_hash, raw_size,
 	record_size, n_attachments, attach_faults, coalesce(refers_to, ''), coalesce(recalled_by, 0), retain_until, coalesce(origin, ''),
-	retention_rule, retention_version`
+	retention_rule, retention_version, time_unknown`
 
 func scanMessage(sc interface{ Scan(...any) error }) (store.MessageRow, error) {
 	var m store.MessageRow
@@ -87,7 +87,7 @@ func scanMessage(sc interface{ Scan(...any) error }) (store.MessageRow, error) {
 	err := sc.Scan(&serial, &jidx, &m.Source, &m.SourceID, &m.Version, &conflicts, &kind, &m.SourceType, &action,
 		&sent, &captured, &m.Conversation, &convKind, &m.Sender, &recips, &dir, &m.Text, &raw, &rec, &m.RawSize,
 		&m.RecordSize, &m.Attachments, &m.AttachFaults, &m.RefersTo, &recalled, &retain, &m.Origin,
-		&m.RetentionRule, &m.RetentionVersion)
+		&m.RetentionRule, &m.RetentionVersion, &m.TimeUnknown)
 	if err != nil {
 		return m, err
 	}

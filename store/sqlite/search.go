@@ -239,7 +239,7 @@ func timeRange(n textindex.Node) (from, to int64, ok bool) {
 }
 
 const hitCols = `m.serial, m.source_id, m.conversation, m.sender, m.sent_at, m.kind, m.direction,
-	coalesce(m.recalled_by, 0), m.n_attachments, m.text, m.skey`
+	coalesce(m.recalled_by, 0), m.time_unknown, m.n_attachments, m.text, m.skey`
 
 // Search implements store.Reader.
 func (s *Store) Search(ctx context.Context, req store.SearchRequest) (store.SearchPage, error) {
@@ -369,7 +369,7 @@ func (s *Store) Search(ctx context.Context, req store.SearchRequest) (store.Sear
 		var h store.SearchHit
 		var serial, sent, recalled int64
 		var kind, dir string
-		if err := rows.Scan(&serial, &h.SourceID, &h.Conversation, &h.Sender, &sent, &kind, &dir, &recalled,
+		if err := rows.Scan(&serial, &h.SourceID, &h.Conversation, &h.Sender, &sent, &kind, &dir, &recalled, &h.TimeUnknown,
 			&h.Attachments, &h.Text, &h.Key, &h.Score); err != nil {
 			rows.Close()
 			return page, err

@@ -635,3 +635,49 @@ func TestWALStaysBounded(t *testing.T) {
 	}
 	t.Logf("%d MB written, WAL %d KB", written>>20, st.Size()>>10)
 }
+
+// TestSchema10Upgrade: time_unknown is added to an existing index; an
+// index that may hold a message archived with its time unknown before the
+// column existed (captured from 2026-12-03) asks for a reindex, an older
+// one does not.
+func TestSchema10Upgrade(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		captured int64
+		reindex  bool
+	}{{1793000000000, false}, {1796300000000, true}} {
+		path := filepath.Join(t.TempDir(), "index.db")
+		raw, err := sql.Open("sqlite", "file:"+path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range loadMigrations()[:9] {
+			if _, err := raw.Exec(m.sql); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := raw.Exec(fmt.Sprintf(`DELETE FROM meta WHERE key = 'reindex_required';
+			INSERT INTO messages (serial, jidx, source, source_id, version, kind, source_type, action, sent_at,
+			captured_at, conversation, conv_kind, sender, recipients, direction, text, raw_hash, record_hash, raw_size, record_size,
+			n_attachments, attach_faults, retain_until, skey) VALUES (1, 1, 's', 'm1', 1, 'text', 'text', 'send', %[1]d,
+			%[1]d, 'c', 'direct', 'zhangwei', '[]', 'outbound', '保本', x'00', x'00', 1, 1, 0, 0, 1900000000000, 1);
+			PRAGMA user_version=9`, tc.captured)); err != nil {
+			t.Fatal(err)
+		}
+		raw.Close()
+		s, err := Open(ctx, path, Options{NoSync: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := s.Message(ctx, 1)
+		if err != nil || m.TimeUnknown {
+			t.Fatalf("migrated row: %+v, %v", m, err)
+		}
+		q, _ := textindex.Parse("保本", textindex.ParseOptions{})
+		_, err = s.Search(ctx, store.SearchRequest{Query: q})
+		if got := errors.Is(err, store.ErrReindexRequired); got != tc.reindex {
+			t.Fatalf("captured %d: search %v, want reindex required %v", tc.captured, err, tc.reindex)
+		}
+		s.Close()
+	}
+}

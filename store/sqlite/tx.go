@@ -55,9 +55,9 @@ func (s *Store) prepare(ctx context.Context) error {
 		{&w.insMessage, `INSERT INTO messages (serial, jidx, source, source_id, version, conflicts_with, kind, source_type,
 			action, sent_at, captured_at, conversation, conv_kind, sender, recipients, direction, text, raw_hash, record_hash,
 			raw_size, record_size, n_attachments, attach_faults, refers_to, recalled_by, retain_until, origin, skey,
-			retention_rule, retention_version)
+			retention_rule, retention_version, time_unknown)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-			(SELECT min(serial) FROM recalls WHERE source = ? AND target = ?), ?, ?, ?, ?, ?)`},
+			(SELECT min(serial) FROM recalls WHERE source = ? AND target = ?), ?, ?, ?, ?, ?, ?)`},
 		{&w.insAttachment, `INSERT INTO attachments (serial, ord, role, blob, size, declared_size, media_type, file_name,
 			source_ref, source_md5, status, reason, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&w.insFTS, `INSERT INTO fts (rowid, body, attachments) VALUES (?, ?, ?)`},
@@ -422,7 +422,7 @@ func (t *Tx) IndexMessage(ctx context.Context, m store.MessageRow, atts []store.
 			string(m.Kind), m.SourceType, string(m.Action), m.SentAt.Millis(), m.CapturedAt.Millis(), m.Conversation,
 			string(m.ConvKind), m.Sender, string(recips), string(m.Direction), m.Text, m.RawHash[:], m.RecordHash[:],
 			m.RawSize, m.RecordSize, m.Attachments, m.AttachFaults, nullStr(m.RefersTo), m.Source, m.SourceID,
-			m.RetainUntil.Millis(), nullStr(m.Origin), key, m.RetentionRule, m.RetentionVersion)
+			m.RetainUntil.Millis(), nullStr(m.Origin), key, m.RetentionRule, m.RetentionVersion, m.TimeUnknown)
 		return noSpace(err)
 	}
 	err = insert(key)

@@ -1151,6 +1151,7 @@ func testMessages(t *testing.T, s store.Store) {
 	full.Direction = archive.DirectionOutbound
 	full.Attachments, full.AttachFaults = 2, 1
 	full.Origin = "api request 20240101T000000Z"
+	full.TimeUnknown = true // msgtime 0: filed at its capture time
 	empty := msgRow(2, "wecom-archive:ww1", "msg-no-recipients")
 	empty.Recipients = []string{}
 	empty.Origin, empty.Text, empty.Sender = "", "", ""
@@ -1165,6 +1166,16 @@ func testMessages(t *testing.T, s store.Store) {
 	wantMessage(t, message(t, s, 1), full)
 	wantMessage(t, message(t, s, 2), empty)
 	wantMessage(t, message(t, s, 3), nilRecips)
+	// A search hit says when its time is the capture time.
+	page := search(t, s, "message", store.SearchRequest{Limit: 10})
+	if len(page.Hits) != 3 {
+		t.Fatalf("search message: %d hits, want 3", len(page.Hits))
+	}
+	for _, h := range page.Hits {
+		if h.TimeUnknown != (h.Serial == 1) {
+			t.Fatalf("hit %d: TimeUnknown %v", h.Serial, h.TimeUnknown)
+		}
+	}
 	rows, err := s.MessagesBySourceID(ctx, "msg-full")
 	check(t, err, "MessagesBySourceID")
 	if len(rows) != 2 {
