@@ -1210,7 +1210,10 @@ func TestCLITimeUnknown(t *testing.T) {
 	in := filepath.Join(t.TempDir(), "m.jsonl")
 	os.WriteFile(in, []byte(`{"msgid":"tu1","action":"send","from":"zhangwei","tolist":["wmClient"],"roomid":"","msgtime":0,"msgtype":"text","text":{"content":"保本理财"}}`+"\n"+
 		`{"msgid":"tu2","action":"send","from":"zhangwei","tolist":["wmClient"],"roomid":"","msgtime":1700000000000,"msgtype":"text","text":{"content":"保本基金"}}`+"\n"), 0o644)
-	mustCLI(t, "--dir", dir, "ingest", "wecom-archive", in)
+	if out := mustCLI(t, "--dir", dir, "ingest", "wecom-archive", in); !strings.Contains(out, "1 archived with fields set aside") ||
+		!strings.Contains(out, "line 1 serial 1 tu1: msgtime") {
+		t.Fatalf("ingest summary does not name the decode warning:\n%s", out)
+	}
 	out := mustCLI(t, "--dir", dir, "search", "保本")
 	if !strings.Contains(out, "? time unknown") || strings.Count(out, "?  ") != 1 {
 		t.Fatalf("search does not mark the unknown time:\n%s", out)

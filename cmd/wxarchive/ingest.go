@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -130,6 +131,16 @@ func (a *app) printIngestSummary(s *jsonl.Summary, elapsed time.Duration) {
 				reason = " (no --media directory given)"
 			}
 			fmt.Fprintf(w, "  line %d serial %d %s %s: %s%s\n", f.Line, f.Serial, f.MsgID, f.Role, f.Status, reason)
+		}
+	}
+	if len(s.DecodeWarnings) > 0 {
+		fmt.Fprintf(w, "%d archived with fields set aside (kept as received in the message's details; decode_warning):\n", len(s.DecodeWarnings))
+		for i, d := range s.DecodeWarnings {
+			if i == 20 {
+				fmt.Fprintf(w, "  … and %d more (see `wxarchive show SERIAL`)\n", len(s.DecodeWarnings)-20)
+				break
+			}
+			fmt.Fprintf(w, "  line %d serial %d %s: %s\n", d.Line, d.Serial, d.MsgID, strings.Join(d.Fields, ", "))
 		}
 	}
 	if len(s.Rejects) > 0 {

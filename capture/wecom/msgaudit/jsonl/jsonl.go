@@ -59,6 +59,16 @@ type AttachmentFault struct {
 	Reason string                   `json:"reason"`
 }
 
+// DecodeWarning is a line archived with fields it could not use set
+// aside (msgaudit.DetailDecodeWarning): the message is kept, the fields'
+// values are in its details.
+type DecodeWarning struct {
+	Line   int      `json:"line"`
+	MsgID  string   `json:"msgid"`
+	Serial uint64   `json:"serial"`
+	Fields []string `json:"fields"`
+}
+
 // Summary is what a run did.
 type Summary struct {
 	Lines            int               `json:"lines"`
@@ -70,6 +80,7 @@ type Summary struct {
 	Attachments      int               `json:"attachments"`
 	Rejects          []LineFault       `json:"rejects"`
 	AttachmentFaults []AttachmentFault `json:"attachment_faults"`
+	DecodeWarnings   []DecodeWarning   `json:"decode_warnings"`
 	FirstSerial      uint64            `json:"first_serial,omitempty"`
 	LastSerial       uint64            `json:"last_serial,omitempty"`
 }
@@ -291,7 +302,7 @@ type inflight struct {
 // what was durably done so far with the error.
 func (in *Ingester) Run(ctx context.Context, r io.Reader) (*Summary, error) {
 	in.defaults()
-	sum := &Summary{Rejects: []LineFault{}, AttachmentFaults: []AttachmentFault{}}
+	sum := &Summary{Rejects: []LineFault{}, AttachmentFaults: []AttachmentFault{}, DecodeWarnings: []DecodeWarning{}}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
@@ -380,6 +391,9 @@ func (in *Ingester) tally(sum *Summary, results []LineResult) {
 		}
 		if r.Message == nil || r.Result.Outcome == ingest.Duplicate {
 			continue
+		}
+		if f := msgaudit.WarnedFields(r.Message); len(f) > 0 {
+			sum.DecodeWarnings = append(sum.DecodeWarnings, DecodeWarning{Line: r.Line, MsgID: r.MsgID, Serial: r.Result.Serial, Fields: f})
 		}
 		for _, a := range r.Message.Attachments {
 			sum.Attachments++
