@@ -3,6 +3,8 @@ package callback
 import (
 	"bytes"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -22,6 +24,16 @@ func FuzzParseXML(f *testing.F) {
 		`<xml><SuiteId>s</SuiteId><InfoType>register_corp</InfoType><AccessToken>a&amp;b&lt;c</AccessToken><AccessToken>x</AccessToken><RegisterCode/></xml>`,
 	} {
 		f.Add([]byte(s))
+	}
+	// WeCom's and the Official Account platform's documented examples
+	// (testdata/documented/SOURCES.md).
+	files, _ := filepath.Glob("testdata/documented/*.xml")
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		doc, err := ParseXML(data)

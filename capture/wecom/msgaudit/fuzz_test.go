@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -30,6 +31,14 @@ func FuzzDecode(f *testing.F) {
 	f.Add(line(`"msgtype":"text","text":{"content":"a` + "\x01\x00\t\n" + `b"}`))
 	f.Add(line(`"msgtype":"future","future":{"b":"2","a":["1",{"c":"3"}],"sdkfileid":"S"}`))
 	f.Add(line(`"msgtype":"vote","votetitle":"t","voteitem":["a"]`))
+	// WeCom's documented examples (testdata/documented.md).
+	doc, err := os.ReadFile("testdata/documented.jsonl")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, l := range bytes.Split(bytes.TrimSpace(doc), []byte("\n")) {
+		f.Add(l)
+	}
 
 	f.Fuzz(checkDecode)
 }
