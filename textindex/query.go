@@ -2,6 +2,7 @@ package textindex
 
 import (
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -152,6 +153,87 @@ var fieldNames = map[string]bool{
 	"from": true, "to": true, "participant": true, "conversation": true, "type": true,
 	"has": true, "filename": true, "after": true, "before": true, "on": true,
 	"recalled": true, "direction": true, "department": true,
+}
+
+// fieldAliases are the names people type for a filter by another name.
+var fieldAliases = map[string]string{
+	"sender": "from", "author": "from", "recipient": "to", "date": "on", "day": "on", "since": "after",
+	"until": "before", "kind": "type", "msgtype": "type", "file": "filename", "attachment": "has",
+	"dept": "department", "room": "conversation", "group": "conversation", "chat": "conversation",
+	"talker": "conversation", "with": "participant", "recall": "recalled", "revoked": "recalled",
+}
+
+// fieldLike reports whether s looks like a filter name (ASCII letters,
+// digits after the first, '_' or '-'), as opposed to text such as 10:30.
+func fieldLike(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '_':
+		case (c >= '0' && c <= '9') || c == '-':
+			if i == 0 {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return s != ""
+}
+
+// suggestField names the filter meant by an unknown name: an alias, or
+// the closest name by edit distance (at most two edits), or the list.
+func suggestField(name string) string {
+	name = strings.ToLower(name)
+	if f, ok := fieldAliases[name]; ok {
+		if f == "has" {
+			return " (did you mean has:attachment?)"
+		}
+		return " (did you mean " + f + ":?)"
+	}
+	best, bestD := "", 3
+	for f := range fieldNames {
+		if d := editDistance(name, f); d < bestD || (d == bestD && f < best) {
+			best, bestD = f, d
+		}
+	}
+	if best != "" {
+		return " (did you mean " + best + ":?)"
+	}
+	names := make([]string, 0, len(fieldNames))
+	for f := range fieldNames {
+		names = append(names, f+":")
+	}
+	sort.Strings(names)
+	return " (the filters are " + strings.Join(names, " ") + ")"
+}
+
+// editDistance is the Levenshtein distance of two short ASCII strings.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // Kinds accepted by type:.
@@ -382,6 +464,12 @@ func (p *parser) lex() error {
 			p.push(qtok{kind: tField, pos: start, field: f, negate: negate})
 			i = j
 			continue
+		}
+		if c := strings.IndexByte(chunk, ':'); c > 0 && fieldLike(chunk[:c]) && !strings.HasPrefix(chunk[c+1:], "//") {
+			// Not a filter this language has: searching it as words would
+			// answer "no messages match" (or the wrong ones) in silence.
+			return p.errAt(start+boolInt(negate), "unknown filter %s:%s; to search for text with a colon in it, put it in quotes: \"%s\"",
+				chunk[:c], suggestField(chunk[:c]), strings.TrimPrefix(chunk, "-"))
 		}
 		prefix := false
 		raw := chunk

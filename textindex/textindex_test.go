@@ -210,8 +210,10 @@ func TestParse(t *testing.T) {
 		{`from:"David Lee"`, `from:David Lee`},
 		{"http://example.com", `"http example com"`}, // not a field
 		{"10:30", `"10 30"`},
-		{"and or", `(and AND or)`}, // lower case are words
-		{"a - b", `(a AND b)`},     // a lone - is nothing to find
+		{`"fee:schedule"`, `"fee schedule"`}, // quoted: text with a colon
+		{"保本：收益", `"保 本 收 益"`},               // a full-width colon is text
+		{"and or", `(and AND or)`},           // lower case are words
+		{"a - b", `(a AND b)`},               // a lone - is nothing to find
 		{"，保本", `"保 本"`},
 		{"recalled:yes", `recalled:true`},
 		{"has:attachments", `has:attachment`},
@@ -277,6 +279,13 @@ func TestParseErrors(t *testing.T) {
 		{"has:pictures", 5, "has: expected"},
 		{"from:", 6, "from: needs a value"},
 		{`from:"x`, 6, "unterminated value"},
+		// Unknown filters are refused, not searched as words.
+		{"保本 form:zhangwei", 4, "unknown filter form: (did you mean from:?)"},
+		{"sender:x", 1, "unknown filter sender: (did you mean from:?)"},
+		{"date:2026-09-01", 1, "unknown filter date: (did you mean on:?)"},
+		{"fee:schedule", 1, `put it in quotes: "fee:schedule"`},
+		{"a -Form:x", 4, "unknown filter Form: (did you mean from:?)"},
+		{"attachment:pdf", 1, "did you mean has:attachment?"},
 		{"-)", 1, "'-' must be followed"},
 		{"-，", 1, "'-' must be followed by something"},
 		{"a\xffb", 2, "not valid UTF-8"},
