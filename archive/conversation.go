@@ -92,6 +92,19 @@ func Participants(sender string, recipients []string, classify Classifier) []Par
 // party, internal when nobody outside the firm took part.
 func DirectionOf(sender ParticipantKind, participants []Participant) Direction {
 	if sender == ParticipantExternal {
+		// Inbound is toward the firm: a message between two outsiders (an
+		// import that does not say who the employee is) crosses nothing
+		// we can name. A lone external sender (a room message captured
+		// with no recipients listed) was captured from an employee's
+		// conversation, so it is inbound.
+		for _, p := range participants {
+			if p.Kind != ParticipantExternal {
+				return DirectionInbound
+			}
+		}
+		if len(participants) > 1 {
+			return DirectionNone
+		}
 		return DirectionInbound
 	}
 	for _, p := range participants {

@@ -60,6 +60,8 @@ func TestSetConversation(t *testing.T) {
 	}{
 		{"employee to customer", "zhangwei", []string{"wmC"}, "", "direct:wmC|zhangwei", ConversationDirect, DirectionOutbound, 2},
 		{"customer to employee", "wmC", []string{"zhangwei"}, "", "direct:wmC|zhangwei", ConversationDirect, DirectionInbound, 2},
+		{"customer to customer", "wmC", []string{"wmD"}, "", "direct:wmC|wmD", ConversationDirect, DirectionNone, 2},
+		{"customer in a room, no one listed", "wmC", nil, "wrRoom", "wrRoom", ConversationGroup, DirectionInbound, 1},
 		{"colleagues", "lina", []string{"zhangwei"}, "", "direct:lina|zhangwei", ConversationDirect, DirectionInternal, 2},
 		{"bot to employee", "wbBot", []string{"lina"}, "", "direct:lina|wbBot", ConversationDirect, DirectionInternal, 2},
 		{"bot to customer", "wbBot", []string{"wmC"}, "", "direct:wbBot|wmC", ConversationDirect, DirectionOutbound, 2},

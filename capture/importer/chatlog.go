@@ -102,6 +102,8 @@ func (p *parser) chatlogRow(line int, raw []byte, c chatlogMessage) Row {
 			recipients = []string{other}
 		}
 		conv = archive.DirectConversation(append([]string{sender}, recipients...)...)
+	} else if !c.IsSelf && p.opts.Owner != "" && p.opts.Owner != sender {
+		recipients = []string{p.opts.Owner} // the owner's export: they are in the group
 	}
 	// The source id: chatlog's seq (timestamp and sequence) within the
 	// conversation.
@@ -255,6 +257,8 @@ func (p *parser) chatlogCSVRow(r csvRecord, self map[string]bool, selfID string,
 			conv = archive.DirectConversation(selfID, talker)
 			recipients = []string{selfID}
 		}
+	} else if !isSelf && selfID != "" && selfID != sender {
+		recipients = []string{selfID} // the owner's export: they are in the group
 	}
 	ids := []string{selfID}
 	for k := range self {

@@ -1,6 +1,7 @@
 package importer_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -145,6 +146,10 @@ func TestChatlogCSVAsWritten(t *testing.T) {
 	if g[0].Sender != "wxid_hanmm02" || g[1].Sender != "wxid_lilei01" || g[3].Kind != archive.KindEvent {
 		t.Errorf("group senders %s %s, notice %s", g[0].Sender, g[1].Sender, g[3].Kind)
 	}
+	// The owner is in the group: a member's message reaches them, inbound.
+	if len(g[0].Recipients) != 1 || g[0].Recipients[0] != "zhangwei" || g[0].Direction != archive.DirectionInbound {
+		t.Errorf("group message to the owner: %v %s", g[0].Recipients, g[0].Direction)
+	}
 	// WeChat 3.x data: own messages have no Sender, so the owner must be named.
 	if err := fileErr(t, importer.ChatlogCSV, "chatlog-v0.0.28-v3data.csv", importer.Options{}); !strings.Contains(err.Error(), "--owner") {
 		t.Errorf("v3 data without --owner: %v", err)
@@ -228,6 +233,9 @@ func TestPyWxDumpAsWritten(t *testing.T) {
 			t.Errorf("group row %d: %s from %s, want from %s", i, m.Conversation, m.Sender, want[i])
 		}
 	}
+	if g[0].Direction != archive.DirectionInbound || len(g[0].Recipients) != 1 || g[0].Recipients[0] != "zhangwei" {
+		t.Errorf("a member's message to the owner's group: %v %s", g[0].Recipients, g[0].Direction)
+	}
 	if g[2].Kind != archive.KindEvent || detail(g[2], "talker") != "未知" {
 		t.Errorf("invite notice: %s %+v", g[2].Kind, g[2].Details)
 	}
@@ -292,5 +300,55 @@ func TestImportExportsIntoArchive(t *testing.T) {
 		if res, err := u.Search(uctx, app.SearchOptions{Query: q}); err != nil || res.Total == 0 {
 			t.Errorf("search %s: %+v %v", q, res, err)
 		}
+	}
+}
+
+// TestImportWhoIsWho: without --owner, the employees are those the archive
+// already knows; an import in which some message has no employee is
+// refused, naming its senders, and archives nothing; and two outsiders'
+// message is never called inbound.
+func TestImportWhoIsWho(t *testing.T) {
+	ctx := context.Background()
+	r := archivetest.New(t)
+	owned := []byte(`{"id":"k1","sender":"zhangwei","recipients":["client.li"],"sent_at":1700000000000,"text":"季度报告","employees":["zhangwei"]}` + "\n")
+	ownerless := []byte(`{"id":"k2","sender":"client.li","recipients":["zhangwei"],"sent_at":1700000060000,"text":"保证收益吗"}` + "\n" +
+		`{"id":"k3","sender":"client.wang","recipients":["client.li"],"sent_at":1700000120000,"text":"转告一下"}` + "\n")
+	run := func(data []byte, opts importer.Options) (*importer.Summary, error) {
+		im := &importer.Importer{Engine: r.Engine, Store: r.Store, Actor: "test", Options: opts}
+		return im.Run(ctx, importer.JSONL, "m.jsonl", data)
+	}
+	// Nobody known yet: refused, nothing archived.
+	_, err := run(ownerless, importer.Options{})
+	var ue *importer.UnclassifiedError
+	if !errors.As(err, &ue) || ue.Messages != 2 || !strings.Contains(err.Error(), "client.li") || !strings.Contains(err.Error(), "--owner") {
+		t.Fatalf("owner-less import of outsiders: %v", err)
+	}
+	if c, _ := r.Store.Counts(ctx); c.Messages != 0 {
+		t.Fatalf("a refused import archived %d messages", c.Messages)
+	}
+	// An earlier import names zhangwei an employee: now k2 is classified,
+	// but k3 (two outsiders) still has no employee.
+	if sum, err := run(owned, importer.Options{}); err != nil || sum.Archived != 1 {
+		t.Fatalf("import naming the employee: %+v %v", sum, err)
+	}
+	if _, err := run(ownerless, importer.Options{}); !errors.As(err, &ue) || ue.Messages != 1 || !strings.Contains(err.Error(), "client.wang") {
+		t.Fatalf("second owner-less import: %v", err)
+	}
+	sum, err := run(ownerless[:bytes.IndexByte(ownerless, '\n')+1], importer.Options{})
+	if err != nil || sum.Archived != 1 {
+		t.Fatalf("the classifiable message alone: %+v %v", sum, err)
+	}
+	rows, _ := r.Store.MessagesBySourceID(ctx, "k2")
+	if len(rows) != 1 || rows[0].Direction != archive.DirectionInbound {
+		t.Fatalf("k2: %+v", rows)
+	}
+	// Named with --employee, the outsiders' message archives, with no direction.
+	if sum, err := run(ownerless, importer.Options{Employees: map[string]bool{"client.li": true}}); err != nil || sum.Archived != 1 {
+		t.Fatalf("with --employee: %+v %v", sum, err)
+	}
+	m := &archive.Message{Sender: "client.wang", Recipients: []string{"client.li"}}
+	m.SetConversation("", func(string) archive.ParticipantKind { return archive.ParticipantExternal })
+	if m.Direction != archive.DirectionNone {
+		t.Fatalf("two outsiders: direction %q", m.Direction)
 	}
 }

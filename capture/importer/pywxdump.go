@@ -164,6 +164,9 @@ func (p *parser) pywxdumpRow(line int, raw []byte, m pywxdumpMessage, owner stri
 	if !validID(sender) {
 		return bad("talker", "%q is not an id", clip(talker))
 	}
+	if group && is != "1" && owner != "" && owner != sender {
+		recipients = []string{owner} // the owner's export: they are in the group
+	}
 	if !group {
 		conv = archive.DirectConversation(append([]string{sender}, recipients...)...)
 	}

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
+	"strings"
+
+	"github.com/wxarchive/wxarchive/archive"
 
 	"github.com/wxarchive/wxarchive/ingest"
 	"github.com/wxarchive/wxarchive/store"
@@ -59,6 +62,23 @@ func (im *Importer) Run(ctx context.Context, f Format, path string, data []byte)
 	case !errors.Is(err, store.ErrNotFound):
 		return nil, err
 	}
+	// Who is an employee: the owner, --employee, and every employee the
+	// archive already knows (the directory, earlier imports and captures).
+	opts := im.Options
+	opts.Employees = map[string]bool{}
+	for k, v := range im.Options.Employees {
+		opts.Employees[k] = v
+	}
+	known, err := im.Store.EmployeeActivity(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range known {
+		opts.Employees[e.ID] = true
+	}
+	if err := unclassified(f, data, opts); err != nil {
+		return nil, err
+	}
 	src := Source(f, im.Options.Owner)
 	origin := fmt.Sprintf("import:%s file:%s sha256:%s", f, sum.File, hash)
 	var items []ingest.Item
@@ -90,7 +110,7 @@ func (im *Importer) Run(ctx context.Context, f Format, path string, data []byte)
 		}
 		return nil
 	}
-	err = Parse(f, data, im.Options, func(row Row) error {
+	err = Parse(f, data, opts, func(row Row) error {
 		sum.Rows++
 		if row.Line <= resume {
 			return nil
@@ -120,4 +140,53 @@ func (im *Importer) Run(ctx context.Context, f Format, path string, data []byte)
 		return sum, err
 	}
 	return sum, flush()
+}
+
+// UnclassifiedError refuses an import in which some messages have no
+// employee among their participants: archived, they would say nothing of
+// which side of the firm they crossed (and a policy on outbound messages
+// would never see them). Nothing is archived.
+type UnclassifiedError struct {
+	Messages int
+	Senders  []string // some of their senders, for the message
+}
+
+func (e *UnclassifiedError) Error() string {
+	what := fmt.Sprintf("%d messages have", e.Messages)
+	if e.Messages == 1 {
+		what = "1 message has"
+	}
+	return fmt.Sprintf("%s no employee among their participants (senders %s): say whose export this is with --owner, "+
+		"or name the employees with --employee ID (repeatable); nothing was archived", what, strings.Join(e.Senders, ", "))
+}
+
+// unclassified checks every message of the file has an employee among
+// its participants.
+func unclassified(f Format, data []byte, opts Options) error {
+	e := &UnclassifiedError{}
+	seen := map[string]bool{}
+	err := Parse(f, data, opts, func(r Row) error {
+		if r.Message == nil {
+			return nil
+		}
+		for _, p := range r.Message.Participants {
+			if p.Kind != archive.ParticipantExternal {
+				return nil
+			}
+		}
+		e.Messages++
+		if s := r.Message.Sender; !seen[s] && len(e.Senders) < 5 {
+			seen[s] = true
+			e.Senders = append(e.Senders, s)
+		}
+		return nil
+	})
+	var fe *FileError
+	if err != nil && !errors.As(err, &fe) {
+		return err
+	}
+	if e.Messages > 0 {
+		return e
+	}
+	return nil
 }

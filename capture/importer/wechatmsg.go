@@ -142,6 +142,9 @@ func (p *parser) wechatMsgRow(r csvRecord, chats map[string]*wechatMsgChat, expo
 	if !validID(sender) {
 		return bad("Sender", "%q is not an id", clip(rawSender))
 	}
+	if c.group && sender != owner {
+		recipients = []string{owner} // the owner's export: they are in the group
+	}
 	m := p.message(tid+"#"+localID, sent, sender, recipients, conv, c.group)
 	m.SourceType = sourceType(typ, sub)
 	m.Kind = wechatKind(typ, sub)

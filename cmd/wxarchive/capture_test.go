@@ -360,7 +360,7 @@ func TestCLIImport(t *testing.T) {
 	// A damaged file: the rows before the damage are archived; exit 2 names the line.
 	jl := filepath.Join(files, "m.jsonl")
 	os.WriteFile(jl, []byte(`{"id":"a","sender":"s","recipients":["r"],"sent_at":1700000000000,"text":"fee"}`+"\n"), 0o644)
-	if out := mustCLI(t, "--dir", dir, "import", "jsonl", jl, "--json"); !strings.Contains(out, `"archived": 1`) {
+	if out := mustCLI(t, "--dir", dir, "import", "jsonl", jl, "--json", "--employee", "s"); !strings.Contains(out, `"archived": 1`) {
 		t.Fatalf("jsonl import: %s", out)
 	}
 	cj := filepath.Join(files, "chatlog.json")
@@ -371,6 +371,12 @@ func TestCLIImport(t *testing.T) {
 	}
 	if out := mustCLI(t, "--dir", dir, "search", "你好"); !strings.HasPrefix(out, "1 match") {
 		t.Fatalf("rows before the damage: %s", out)
+	}
+	// Outsiders only, no owner: refused with the senders, nothing archived.
+	out3 := filepath.Join(files, "outsiders.jsonl")
+	os.WriteFile(out3, []byte(`{"id":"o1","sender":"client.wang","recipients":["client.li"],"sent_at":1700000000000,"text":"转告"}`+"\n"), 0o644)
+	if _, errs, code := runCLI(t, "--dir", dir, "import", "jsonl", out3); code != 2 || !strings.Contains(errs, "no employee among their participants (senders client.wang)") {
+		t.Fatalf("outsiders-only import: exit %d, %s", code, errs)
 	}
 	// PyWxDump's own file, as it writes it: the owner read from the rows.
 	pw := filepath.Join("..", "..", "capture", "importer", "testdata", "exports", "pywxdump-3.1.45-wxid_lilei01_0_5.csv")

@@ -29,7 +29,11 @@ export), or jsonl (wxarchive's generic format). Naive times are China Standard
 Time. --owner names whose export it is (required where the file does not say).
 Imported messages are marked as imported — source "import:FORMAT:OWNER", a "capture"
 detail and an origin naming the file, its SHA-256 and the line — never as live
-capture. Rows that cannot be archived are quarantined with their line and field
+capture. Without --owner, the employees are those the archive already knows (the
+directory, earlier imports, captures); a file in which some message has no
+employee among its participants is refused, naming its senders (exit 2,
+nothing archived): give --owner or --employee. Rows that cannot be archived
+are quarantined with their line and field
 (exit 2). An interrupted import resumes after the last durable line when run
 again; importing the same file twice archives nothing new.
 
@@ -89,6 +93,10 @@ local databases.`,
 					a.printImportSummary(sum, time.Since(start))
 				}
 				return usageErr("%s: %v (rows before it are archived; fix the file and run again to continue)", filepath.Base(args[1]), fe)
+			}
+			var ue *importer.UnclassifiedError
+			if errors.As(runErr, &ue) {
+				return usageErr("%s: %v", filepath.Base(args[1]), ue)
 			}
 			if runErr != nil {
 				return runErr
