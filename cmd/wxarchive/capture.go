@@ -57,8 +57,9 @@ func (w slogWriter) Write(p []byte) (int, error) {
 func (a *app) captureAgentCmd() *cobra.Command {
 	var sdkPath, corpID string
 	c := &cobra.Command{
-		Use:   "capture-agent",
-		Short: "Host the WeCom Finance SDK for serve (started by serve; not for direct use)",
+		Use:    "capture-agent",
+		Hidden: true, // serve's child process, not a user command
+		Short:  "Host the WeCom Finance SDK for serve (started by serve; not for direct use)",
 		Long: `capture-agent loads the WeCom Finance SDK (libWeWorkFinanceSdk_C.so) and answers
 serve's calls on standard input and output, so that a crash inside the vendor
 library ends this process, not the archive. serve starts it for each

@@ -577,6 +577,14 @@ func TestCLIPolicy(t *testing.T) {
 	cfgPath := filepath.Join(dir, repo.ConfigFile)
 	os.WriteFile(cfgPath, []byte(mustRead(t, cfgPath)+"supervision:\n  principals: ["+u.Username+"]\n"), 0o644)
 	mustCLI(t, "--dir", dir, "review", "close", a2, "--disposition", "violation", "--note", "adviser retrained")
+	// alerts show tells the whole story: every action, its reviewer and note.
+	story := mustCLI(t, "--dir", dir, "alerts", "show", a2)
+	for _, want := range []string{"review (2 actions)", "escalate  cli:", "note: looks like a real promise", "close     cli:",
+		"disposition violation  note: adviser retrained", "closed by ", "message ", "record       sha256:", "viewed ("} {
+		if !strings.Contains(story, want) {
+			t.Fatalf("alerts show lacks %q:\n%s", want, story)
+		}
+	}
 	var ev struct {
 		Alerts []struct {
 			Alert       uint64

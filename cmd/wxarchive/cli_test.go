@@ -311,7 +311,7 @@ func TestCLIConsent(t *testing.T) {
 	}
 
 	out := mustCLI(t, "--dir", dir, "consent", "wmExtClient002")
-	if !strings.HasPrefix(out, "wmExtClient002: disagreed (1 events)\n") || !strings.Contains(out, "disagreed  serial 8  with zhangwei") {
+	if !strings.HasPrefix(out, "wmExtClient002: disagreed (1 event)\n") || !strings.Contains(out, "disagreed  serial 8  with zhangwei") {
 		t.Errorf("consent wmExtClient002:\n%s", out)
 	}
 
@@ -1227,5 +1227,24 @@ func TestCLITimeUnknown(t *testing.T) {
 	}
 	if out := mustCLI(t, "--dir", dir, "show", "tu2"); strings.Contains(out, "unknown") {
 		t.Fatalf("show of a message with a time:\n%s", out)
+	}
+}
+
+// TestCLIVersionAndUsage: --version prints the build; a missing required
+// flag is a usage error (exit 2); the help lists --dir's default once and
+// not serve's child command.
+func TestCLIVersionAndUsage(t *testing.T) {
+	t.Parallel()
+	if out := mustCLI(t, "--version"); !strings.HasPrefix(out, "wxarchive ") || !strings.Contains(out, "go1.") {
+		t.Fatalf("--version: %q", out)
+	}
+	dir := cliArchiveDir(t)
+	cliInit(t, dir)
+	if _, errs, code := runCLI(t, "--dir", dir, "token", "create"); code != 2 || !strings.Contains(errs, `required flag(s) "name", "owner" not set`) {
+		t.Fatalf("missing required flags: exit %d, %s", code, errs)
+	}
+	help := mustCLI(t, "--help")
+	if strings.Contains(help, "capture-agent") || strings.Count(help, "wxarchive-data") != 1 {
+		t.Fatalf("help:\n%s", help)
 	}
 }

@@ -25,7 +25,7 @@ func (a *app) consentCmd() *cobra.Command {
 				if asJSON {
 					return a.printJSON(v)
 				}
-				fmt.Fprintf(a.stdout, "%s: %s (%d events)\n", v.ExternalID, v.State, len(v.Events))
+				fmt.Fprintf(a.stdout, "%s: %s (%d %s)\n", v.ExternalID, v.State, len(v.Events), plural(int64(len(v.Events)), "event", "events"))
 				for _, e := range v.Events {
 					verb := "agreed"
 					if !e.Agreed {

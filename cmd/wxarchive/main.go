@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/signal"
 	"os/user"
+	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/schollz/progressbar/v3"
@@ -82,13 +84,53 @@ func (a *app) run(ctx context.Context, args []string) int {
 	fmt.Fprintln(a.stderr, "wxarchive:", err)
 	// Unknown commands, wrong argument counts and bad flags are rejected by
 	// cobra before any command runs: usage errors, never "a check failed".
-	if !a.started || errors.Is(err, repo.ErrNoArchive) || errors.Is(err, errUsage) {
+	// A missing required flag is found after the pre-run hook, in cobra's
+	// own words.
+	if !a.started || errors.Is(err, repo.ErrNoArchive) || errors.Is(err, errUsage) || strings.HasPrefix(err.Error(), "required flag(s) ") {
 		return exitUsage
 	}
 	return exitFailure
 }
 
 var errUsage = errors.New("usage")
+
+// defaultDir is the archive directory when --dir is not given.
+func defaultDir() string {
+	if d := os.Getenv("WXARCHIVE_DIR"); d != "" {
+		return d
+	}
+	return "./wxarchive-data"
+}
+
+// buildVersion is the module version and the commit the binary was built
+// from (go build stamps it from git; "go run" and test binaries may not).
+func buildVersion() string {
+	v := "(devel)"
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return v
+	}
+	if bi.Main.Version != "" {
+		v = bi.Main.Version
+	}
+	var rev, at, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			at = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = ", with uncommitted changes"
+			}
+		}
+	}
+	if rev != "" {
+		v += fmt.Sprintf(" (commit %.12s, %s%s)", rev, at, dirty)
+	}
+	return v + " " + bi.GoVersion
+}
 
 func (a *app) rootCmd() *cobra.Command {
 	root := &cobra.Command{
@@ -100,7 +142,11 @@ unaltered in a write-once store with a signed Merkle journal, and proves it.`,
 		SilenceErrors: true,
 		PersistentPreRun: func(*cobra.Command, []string) {
 			a.started = true
+			if a.dir == "" {
+				a.dir = defaultDir()
+			}
 		},
+		Version: buildVersion(),
 		RunE: func(c *cobra.Command, args []string) error {
 			if len(args) > 0 {
 				return usageErr("unknown command %q\n%s", args[0], c.UsageString())
@@ -109,11 +155,9 @@ unaltered in a write-once store with a signed Merkle journal, and proves it.`,
 		},
 		Args: cobra.ArbitraryArgs,
 	}
-	def := os.Getenv("WXARCHIVE_DIR")
-	if def == "" {
-		def = "./wxarchive-data"
-	}
-	root.PersistentFlags().StringVar(&a.dir, "dir", def, "archive directory (default $WXARCHIVE_DIR, else ./wxarchive-data)")
+	// No default value in the flag itself: the help would print it twice.
+	root.PersistentFlags().StringVar(&a.dir, "dir", "", "archive directory (default $WXARCHIVE_DIR, else ./wxarchive-data)")
+	root.SetVersionTemplate("wxarchive {{.Version}}\n")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &exitError{code: exitUsage, err: fmt.Errorf("%w\n%s", err, c.UsageString())}
 	})

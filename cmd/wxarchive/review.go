@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -99,12 +100,7 @@ func (a *app) alertsShowCmd() *cobra.Command {
 				if asJSON {
 					return a.printJSON(v)
 				}
-				al, st := v.Alert, v.State
-				fmt.Fprintf(a.stdout, "alert %d: policy %s v%d, rule %s, %s\n", al.ID, al.Policy, al.PolicyVersion, al.Rule, st.Status)
-				fmt.Fprintf(a.stdout, "message %d from %s: %s\n", al.Serial, v.Message.Sender, v.Text)
-				if st.Disposition != "" {
-					fmt.Fprintf(a.stdout, "closed by %s: %s %s\n", st.ClosedBy, st.Disposition, st.Note)
-				}
+				a.printAlert(v)
 				return nil
 			})
 		},
@@ -150,4 +146,110 @@ func (a *app) reportCmd() *cobra.Command {
 	ev.MarkFlagRequired("to")
 	c.AddCommand(ev)
 	return c
+}
+
+// printAlert tells an alert's whole story: what matched, in which message,
+// where it stands, and every review action with its reviewer, time and
+// note (views apart: a view is not a review).
+func (a *app) printAlert(v *uc.AlertDetail) {
+	w := a.stdout
+	al, st := v.Alert, v.State
+	row := func(k, val string) {
+		if val != "" {
+			fmt.Fprintf(w, "  %-12s %s\n", k, val)
+		}
+	}
+	fmt.Fprintf(w, "alert %d\n", al.ID)
+	row("policy", fmt.Sprintf("%s v%d, rule %s", al.Policy, al.PolicyVersion, al.Rule))
+	status := st.Status
+	if al.Overdue {
+		status += " (overdue)"
+	}
+	if al.AgeDays > 0 {
+		status += fmt.Sprintf(", open %d %s", al.AgeDays, plural(int64(al.AgeDays), "day", "days"))
+	}
+	row("status", status)
+	row("assignee", st.Assignee)
+	row("raised", al.RaisedAt)
+	row("department", al.Department)
+	row("why", al.Detail)
+	if len(al.Masked) > 0 {
+		row("matched", strings.Join(al.Masked, ", "))
+	}
+	if len(al.Spans) > 0 {
+		var hits []string
+		for _, sp := range al.Spans {
+			hits = append(hits, "«"+runeSlice(v.Text, sp[0], sp[1])+"»")
+		}
+		where := ""
+		if al.InAttachment > 0 {
+			where = fmt.Sprintf(" (in attachment %d)", al.InAttachment)
+		}
+		row("hits", strings.Join(hits, " ")+where)
+	}
+	m := v.Message
+	when := m.SentAt
+	if m.TimeUnknown {
+		when += " (time unknown: the capture time)"
+	}
+	fmt.Fprintf(w, "message %d\n", m.Serial)
+	row("from", m.Sender)
+	row("sent", when)
+	row("conversation", m.Conversation)
+	if m.RecalledBy != 0 {
+		row("recalled", fmt.Sprintf("by serial %d", m.RecalledBy))
+	}
+	row("text", v.Text)
+	row("record", "sha256:"+m.RecordSHA256)
+	if len(al.SameMessage) > 0 {
+		var ids []string
+		for _, id := range al.SameMessage {
+			ids = append(ids, fmt.Sprint(id))
+		}
+		row("also raised", "alerts "+strings.Join(ids, ", ")+" on the same message")
+	}
+	var views, acts []uc.ActionView
+	for _, x := range v.Actions {
+		if x.Action == review.View {
+			views = append(views, x)
+		} else {
+			acts = append(acts, x)
+		}
+	}
+	fmt.Fprintf(w, "review (%d %s)\n", len(acts), plural(int64(len(acts)), "action", "actions"))
+	for _, x := range acts {
+		line := fmt.Sprintf("  %s  %-9s %s", x.Time, x.Action, x.Actor)
+		if x.Assignee != "" {
+			line += " → " + x.Assignee
+		}
+		if x.Disposition != "" {
+			line += "  disposition " + x.Disposition
+		}
+		if x.Note != "" {
+			line += "  note: " + x.Note
+		}
+		if x.Reason != "" {
+			line += "  reason: " + x.Reason
+		}
+		fmt.Fprintf(w, "%s  (journal %d)\n", line, x.JournalIndex)
+	}
+	if st.Disposition != "" {
+		fmt.Fprintf(w, "  closed by %s at %s: %s%s\n", st.ClosedBy, st.ClosedAt, st.Disposition, map[bool]string{true: " — " + st.Note, false: ""}[st.Note != ""])
+	}
+	if len(views) > 0 {
+		var who []string
+		for _, x := range views {
+			who = append(who, x.Actor+" "+x.Time)
+		}
+		fmt.Fprintf(w, "viewed (%d, not reviews): %s\n", len(views), strings.Join(who, "; "))
+	}
+}
+
+// runeSlice is s[from:to] counted in code points (alert spans are).
+func runeSlice(s string, from, to int) string {
+	r := []rune(s)
+	if from < 0 || to > len(r) || from >= to {
+		return ""
+	}
+	return string(r[from:to])
 }

@@ -31,7 +31,8 @@ func (a *app) statsCmd() *cobra.Command {
 				fmt.Fprintf(w, "messages       %d (%d conflicting versions, %d recalled)\n", out.Messages, out.Conflicts, out.Recalled)
 				fmt.Fprintf(w, "attachments    %d (%d not fetched intact)\n", out.Attachments, out.AttachFaults)
 				fmt.Fprintf(w, "quarantined    %d inputs\n", out.Quarantined)
-				fmt.Fprintf(w, "journal        %d events, %d sealed in %d segments, %d checkpoints\n", out.JournalSize, out.SealedSize, out.Segments, out.Checkpoints)
+				fmt.Fprintf(w, "journal        %d %s, %d sealed in %d %s, %d %s\n", out.JournalSize, plural(int64(out.JournalSize), "event", "events"),
+					out.SealedSize, out.Segments, plural(int64(out.Segments), "segment", "segments"), out.Checkpoints, plural(int64(out.Checkpoints), "checkpoint", "checkpoints"))
 				fmt.Fprintf(w, "records        %d packs, %d pending\n", out.Packs, out.PendingRecords)
 				fmt.Fprintf(w, "retention      %d years\n", out.RetentionYears)
 				if cp := out.Checkpoint; cp != nil {
