@@ -277,6 +277,10 @@ type Report struct {
 	Faults          []FaultReport     `json:"faults"`
 	SilentEmployees []EmployeeReport  `json:"silent_employees"`
 	SilentDays      int               `json:"silent_days"`
+	// SilenceNotChecked says why no employee is reported silent without
+	// being checked: with no capture connector enabled, nothing live can
+	// fall silent (an archive of imports, or the demo's fixed period).
+	SilenceNotChecked string `json:"silence_not_checked,omitempty"`
 	// Supervision is how far policy evaluation is behind capture.
 	Supervision SupervisionReport `json:"supervision"`
 	// Replicas are the backup copies the server keeps up (empty outside
@@ -402,9 +406,17 @@ func BuildReport(ctx context.Context, st store.Reader, reg *Registry, conns []co
 		}
 		r.Connectors = append(r.Connectors, cr)
 	}
-	emps, err := st.EmployeeActivity(ctx)
-	if err != nil {
-		return nil, err
+	live := false
+	for _, c := range conns {
+		live = live || c.IsEnabled()
+	}
+	var emps []store.EmployeeActivity
+	if live {
+		if emps, err = st.EmployeeActivity(ctx); err != nil {
+			return nil, err
+		}
+	} else {
+		r.SilenceNotChecked = "no capture connector is enabled: nothing live can fall silent (an archive of imported or demo messages)"
 	}
 	cutoff := now.AddDate(0, 0, -silentDays)
 	for _, e := range emps {

@@ -93,6 +93,12 @@ func (g *gen) emit(e *event) error {
 		w.end()
 		w.end()
 		g.sum.Consents++
+		if g.sum.ConsentExample == "" || e.kind == evDisagree && !g.sum.consentExampleDisagreed {
+			// The demo suggests a client whose history has events (one
+			// who disagreed, when there is one: the more telling story).
+			g.sum.ConsentExample = g.person(int(e.spk)).id
+			g.sum.consentExampleDisagreed = e.kind == evDisagree
+		}
 	case evRevoke:
 		ty = tyRevoke
 		tg, ok := g.targets[e.ref]

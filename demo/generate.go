@@ -41,6 +41,9 @@ type Summary struct {
 	MediaBytes int64
 	Recalls    int
 	Consents   int // agree + disagree events
+	// ConsentExample is a client with consent events, for `wxarchive consent`.
+	ConsentExample          string
+	consentExampleDisagreed bool
 	Planted    []Planted
 	Employees  []Employee
 	Clients    []Client

@@ -186,8 +186,15 @@ func (a *app) renderHealth(rep *capture.Report) {
 			s.EvaluatedThrough, s.ArchivedThrough, s.Lag, plural(int64(s.Lag), "message", "messages"))
 	}()
 	if rep.OK {
+		if rep.SilenceNotChecked != "" {
+			fmt.Fprintf(a.stdout, "capture health OK: no open faults; silence not checked: %s\n", rep.SilenceNotChecked)
+			return
+		}
 		fmt.Fprintf(a.stdout, "capture health OK: %d connectors, no open faults, no employee silent for %d days\n", len(rep.Connectors), rep.SilentDays)
 		return
+	}
+	if rep.SilenceNotChecked != "" {
+		defer fmt.Fprintf(a.stdout, "silence not checked: %s\n", rep.SilenceNotChecked)
 	}
 	if len(rep.Faults) > 0 {
 		fmt.Fprintf(a.stdout, "%d open %s:\n", len(rep.Faults), plural(int64(len(rep.Faults)), "fault", "faults"))

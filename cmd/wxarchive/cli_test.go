@@ -1248,3 +1248,28 @@ func TestCLIVersionAndUsage(t *testing.T) {
 		t.Fatalf("help:\n%s", help)
 	}
 }
+
+// TestCLIDemoLooksAlive: right after demo, health reports no fault the
+// demo did not plant (its period is fixed and it has no live connector, so
+// silence is not checked, and says so), and the consent id it suggests has
+// a history.
+func TestCLIDemoLooksAlive(t *testing.T) {
+	t.Parallel()
+	dir := cliArchiveDir(t)
+	out := mustCLI(t, "--dir", dir, "demo", "--messages", "3000")
+	if h, _, code := runCLI(t, "--dir", dir, "health"); code != 0 || !strings.Contains(h, "capture health OK") || !strings.Contains(h, "silence not checked") {
+		t.Fatalf("health after demo: exit %d\n%s", code, h)
+	}
+	var id string
+	for _, ln := range strings.Split(out, "\n") {
+		if f := strings.Fields(ln); len(f) >= 3 && f[0] == "wxarchive" && f[1] == "consent" {
+			id = f[2]
+		}
+	}
+	if id == "" {
+		t.Fatalf("demo suggests no consent id:\n%s", out)
+	}
+	if c := mustCLI(t, "--dir", dir, "consent", id); strings.Contains(c, "(0 events)") || !strings.Contains(c, "serial") {
+		t.Fatalf("the suggested consent id %s has no history:\n%s", id, c)
+	}
+}

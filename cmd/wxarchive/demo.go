@@ -233,8 +233,8 @@ func (a *app) runDemo(ctx context.Context, seed int64, messages int, export stri
 	}
 	fmt.Fprintln(w, "  wxarchive search '保证收益 OR 私人微信'   # Chinese and English search (docs/SEARCH.md)")
 	fmt.Fprintln(w, "  wxarchive search --facets '(fee OR 收益) after:2026-08-01'")
-	if _, clients := demo.Directory(seed); len(clients) > 0 {
-		fmt.Fprintf(w, "  wxarchive consent %s   # a client's consent history\n", clients[0].ExternalUserID)
+	if gsum.ConsentExample != "" {
+		fmt.Fprintf(w, "  wxarchive consent %s   # a client's consent history\n", gsum.ConsentExample)
 	}
 	fmt.Fprintln(w, "  wxarchive audit                 # who searched, viewed and changed what (every access is journaled)")
 	fmt.Fprintln(w, "  wxarchive serve                 # then open http://127.0.0.1:8080/ and sign in as a demo user above (JSON API: /api/v1)")
