@@ -44,13 +44,13 @@ type Summary struct {
 	// ConsentExample is a client with consent events, for `wxarchive consent`.
 	ConsentExample          string
 	consentExampleDisagreed bool
-	Planted    []Planted
-	Employees  []Employee
-	Clients    []Client
-	Rooms      []Room
-	Robots     []Robot
-	First      time.Time // time of the first line
-	Last       time.Time // time of the last line
+	Planted                 []Planted
+	Employees               []Employee
+	Clients                 []Client
+	Rooms                   []Room
+	Robots                  []Robot
+	First                   time.Time // time of the first line
+	Last                    time.Time // time of the last line
 }
 
 var typeNames = [...]string{"text", "image", "voice", "video", "file", "emotion", "card", "location", "link", "weapp",
