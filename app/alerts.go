@@ -29,6 +29,7 @@ type AlertView struct {
 	ID uint64 `json:"id"`
 	archive.AlertEvent
 	SourceID    string   `json:"source_id"`
+	Sender      string   `json:"sender"` // who sent the message (its id)
 	Status      string   `json:"status"`
 	Assignee    string   `json:"assignee,omitempty"`
 	RaisedAt    string   `json:"raised_at"`
@@ -167,6 +168,13 @@ scan:
 	}
 	if err := a.sameMessage(ctx, out.Alerts); err != nil {
 		return nil, err
+	}
+	for i := range out.Alerts {
+		m, err := a.d.Store.Message(ctx, out.Alerts[i].Serial)
+		if err != nil {
+			return nil, fmt.Errorf("alert %d: message %d: %w", out.Alerts[i].ID, out.Alerts[i].Serial, err)
+		}
+		out.Alerts[i].Sender = m.Sender
 	}
 	if f.All {
 		// Alerts on the same message are reviewed together: the list keeps
@@ -363,6 +371,7 @@ func (a *App) Alert(ctx context.Context, id uint64) (*AlertDetail, error) {
 	}
 	st := review.StateOf(acts)
 	out := &AlertDetail{Alert: a.describeAlert(al, st), Actions: []ActionView{}, Text: msg.Text, ViewJournalIndex: viewIdx}
+	out.Alert.Sender = msg.Sender
 	page := []AlertView{out.Alert}
 	if err := a.sameMessage(ctx, page); err != nil {
 		return nil, err

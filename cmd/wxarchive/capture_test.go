@@ -546,12 +546,14 @@ func TestCLIPolicy(t *testing.T) {
 			Rule          *string   `json:"rule"`
 			Status        *string   `json:"status"`
 			Spans         *[][2]int `json:"spans"`
+			Sender        *string   `json:"sender"`
 		} `json:"alerts"`
 	}
 	cliJSON(t, &al, "--dir", dir, "alerts", "list", "--json")
 	policies := map[string]int{}
 	for _, a := range al.Alerts {
-		if a.ID == nil || a.Serial == nil || a.SourceID == nil || a.Policy == nil || a.PolicyVersion == nil || a.Rule == nil || a.Status == nil || a.Spans == nil {
+		if a.ID == nil || a.Serial == nil || a.SourceID == nil || a.Policy == nil || a.PolicyVersion == nil || a.Rule == nil || a.Status == nil || a.Spans == nil ||
+			a.Sender == nil || *a.Sender == "" {
 			t.Fatalf("alert lacks a field: %+v", a)
 		}
 		policies[*a.Policy]++

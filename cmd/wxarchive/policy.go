@@ -173,7 +173,7 @@ func (a *app) alertsCmd() *cobra.Command {
 					return nil
 				}
 				tw := newTable(a.stdout)
-				fmt.Fprintln(tw, "ID\tSERIAL\tPOLICY\tRULE\tDEPARTMENT\tSTATUS\tAGE\tRAISED")
+				fmt.Fprintln(tw, "ID\tSERIAL\tSENDER\tPOLICY\tRULE\tDEPARTMENT\tSTATUS\tASSIGNEE\tAGE\tRAISED")
 				for i, al := range page.Alerts {
 					serial := fmt.Sprint(al.Serial)
 					if i > 0 && page.Alerts[i-1].Serial == al.Serial {
@@ -183,7 +183,8 @@ func (a *app) alertsCmd() *cobra.Command {
 					if al.Overdue {
 						age += " overdue"
 					}
-					fmt.Fprintf(tw, "%d\t%s\t%s v%d\t%s\t%s\t%s\t%s\t%s\n", al.ID, serial, al.Policy, al.PolicyVersion, al.Rule, orDash(al.Department), al.Status, age, al.RaisedAt)
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s v%d\t%s\t%s\t%s\t%s\t%s\t%s\n", al.ID, serial, orDash(al.Sender), al.Policy, al.PolicyVersion, al.Rule,
+						orDash(al.Department), al.Status, orDash(al.Assignee), age, al.RaisedAt)
 				}
 				return tw.Flush()
 			})
