@@ -455,10 +455,12 @@ func (a *App) Review(ctx context.Context, r ReviewRequest) (*ReviewResult, error
 type EvidenceView struct {
 	From   string               `json:"from"`
 	To     string               `json:"to"`
+	By     string               `json:"by"` // sent: messages sent in the period; raised: alerts raised in it
 	Alerts []review.EvidenceRow `json:"alerts"`
 }
 
-// ReviewEvidence reports, per alert raised in [from, to) (days in the
+// ReviewEvidence reports, per alert on a message sent in [from, to) — or,
+// By raised, per alert raised in it — (days in the
 // archive's time zone), whether it was reviewed, by whom, when and how.
 func (a *App) ReviewEvidence(ctx context.Context, r Range) (*EvidenceView, error) {
 	if r.From == "" {
@@ -467,16 +469,23 @@ func (a *App) ReviewEvidence(ctx context.Context, r Range) (*EvidenceView, error
 	if r.To == "" {
 		return nil, badParam("to", "the date is required (%s)", DateLayout)
 	}
+	switch r.By {
+	case "":
+		r.By = review.BySent
+	case review.BySent, review.ByRaised:
+	default:
+		return nil, badParam("by", "want %s (the message's date) or %s (the alert's), not %q", review.BySent, review.ByRaised, r.By)
+	}
 	from, to, err := a.period(r, time.Time{}, time.Time{})
 	if err != nil {
 		return nil, err
 	}
-	rows, err := review.Evidence(ctx, a.d.Store, from, to, a.d.Now(), a.Location())
+	rows, err := review.Evidence(ctx, a.d.Store, from, to, a.d.Now(), a.Location(), r.By)
 	if err != nil {
 		return nil, err
 	}
 	if rows == nil {
 		rows = []review.EvidenceRow{}
 	}
-	return &EvidenceView{From: r.From, To: r.To, Alerts: rows}, nil
+	return &EvidenceView{From: r.From, To: r.To, By: r.By, Alerts: rows}, nil
 }

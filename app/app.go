@@ -266,7 +266,13 @@ func (a *App) ParseDay(field, v string) (time.Time, error) {
 
 // Range is a period [From, To) of days, given as text (either may be
 // empty where the use case has a default).
-type Range struct{ From, To string }
+type Range struct {
+	From, To string
+	// By is which date the period selects, where a report offers the
+	// choice (review evidence: review.BySent, the default, or
+	// review.ByRaised).
+	By string
+}
 
 // period parses r; a side left empty takes its default. An inverted or
 // empty period is refused naming "to" — the same answer on every surface.

@@ -202,11 +202,12 @@ func (s *Server) alertAction(w http.ResponseWriter, req *http.Request) error {
 	return nil
 }
 
-// reviewEvidence: GET /api/v1/reports/review-evidence?from=DATE&to=DATE[&format=json|csv],
-// `report review-evidence` for the alerts raised in [from, to).
+// reviewEvidence: GET /api/v1/reports/review-evidence?from=DATE&to=DATE[&by=sent|raised][&format=json|csv],
+// `report review-evidence` for the alerts on messages sent in [from, to)
+// (by=raised: the alerts raised in it).
 func (s *Server) reviewEvidence(w http.ResponseWriter, req *http.Request) error {
 	q := req.URL.Query()
-	if err := httpx.CheckParams(q, "from", "to", "format"); err != nil {
+	if err := httpx.CheckParams(q, "from", "to", "by", "format"); err != nil {
 		return err
 	}
 	format := q.Get("format")
@@ -217,7 +218,7 @@ func (s *Server) reviewEvidence(w http.ResponseWriter, req *http.Request) error 
 	default:
 		return httpx.BadParam("format: json or csv, not %q", format)
 	}
-	v, err := s.app.ReviewEvidence(req.Context(), app.Range{From: q.Get("from"), To: q.Get("to")})
+	v, err := s.app.ReviewEvidence(req.Context(), app.Range{From: q.Get("from"), To: q.Get("to"), By: q.Get("by")})
 	if err != nil {
 		return err
 	}

@@ -718,6 +718,11 @@ func TestReviewActionsAndEvidence(t *testing.T) {
 	if r := rep.Alerts[3]; r.Alert != a[3] || r.Reviewed || r.ViewedOnly || r.Actions != 0 {
 		t.Fatalf("untouched alert %+v", r)
 	}
+	e.callJSON("GET", "/api/v1/reports/review-evidence?from=2000-01-01&to=2100-01-01&by=raised", "", "", nil, 200, &rep)
+	if len(rep.Alerts) != 4 {
+		t.Fatalf("evidence by alert date %+v", rep)
+	}
+	e.callJSON("GET", "/api/v1/reports/review-evidence?from=2000-01-01&to=2100-01-01&by=seen", "", "", nil, 400, nil)
 	e.callJSON("GET", "/api/v1/reports/review-evidence?from=2000-01-01&to=2000-02-01&format=json", "", "", nil, 200, &rep)
 	if len(rep.Alerts) != 0 {
 		t.Fatalf("evidence of an empty period %+v", rep)
@@ -732,7 +737,7 @@ func TestReviewActionsAndEvidence(t *testing.T) {
 	if err != nil || len(recs) != 5 {
 		t.Fatalf("csv %q: %v", b, err)
 	}
-	if got := strings.Join(recs[0], ","); got != "alert,serial,source_id,policy,policy_version,rule,raised_at,status,reviewed,viewed_only,escalated,reviewer,reviewed_at,disposition,note,actions,age_days,department" {
+	if got := strings.Join(recs[0], ","); got != "alert,serial,source_id,policy,policy_version,rule,raised_at,status,reviewed,viewed_only,escalated,reviewer,reviewed_at,disposition,note,actions,age_days,department,sent_at" {
 		t.Fatalf("csv header %s", got)
 	}
 	if r := recs[3]; r[0] != fmt.Sprint(a[2]) || r[8] != "false" || r[9] != "true" {

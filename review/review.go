@@ -297,10 +297,18 @@ type EvidenceRow struct {
 	Note          string `json:"note,omitempty"`
 	Actions       int    `json:"actions"`
 	AgeDays       int    `json:"age_days"` // open alerts: days since raised (review SLA)
+	SentAt        string `json:"sent_at"`  // when the message was sent
 }
 
-// Evidence builds the report for alerts raised in [from, to).
-func Evidence(ctx context.Context, st store.SupervisionReader, from, to, now time.Time, loc *time.Location) ([]EvidenceRow, error) {
+// Evidence selectors: which date the period applies to.
+const (
+	BySent   = "sent"   // the message's time: "the reviews of Q3's messages" (the default)
+	ByRaised = "raised" // the alert's time
+)
+
+// Evidence builds the report for the alerts whose message was sent in
+// [from, to) — or, by ByRaised, that were raised in it.
+func Evidence(ctx context.Context, st ReviewReader, from, to, now time.Time, loc *time.Location, by string) ([]EvidenceRow, error) {
 	acts := map[uint64][]store.ReviewActionRow{}
 	if err := st.ReviewActions(ctx, 0, func(a store.ReviewActionRow) error {
 		acts[a.Alert] = append(acts[a.Alert], a)
@@ -308,11 +316,31 @@ func Evidence(ctx context.Context, st store.SupervisionReader, from, to, now tim
 	}); err != nil {
 		return nil, err
 	}
+	var all []store.AlertRow
+	if err := st.Alerts(ctx, 0, "", 0, func(al store.AlertRow) error {
+		all = append(all, al)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
 	rows := []EvidenceRow{}
-	err := st.Alerts(ctx, 0, "", 0, func(al store.AlertRow) error {
+	sent := map[uint64]time.Time{}
+	for _, al := range all {
 		t := al.Time.Time
-		if t.Before(from) || !t.Before(to) {
-			return nil
+		m, ok := sent[al.Serial]
+		if !ok {
+			msg, err := st.Message(ctx, al.Serial)
+			if err != nil {
+				return nil, fmt.Errorf("alert %d: message %d: %w", al.JournalIndex, al.Serial, err)
+			}
+			m, sent[al.Serial] = msg.SentAt.Time, msg.SentAt.Time
+		}
+		at := m
+		if by == ByRaised {
+			at = t
+		}
+		if at.Before(from) || !at.Before(to) {
+			continue
 		}
 		s := StateOf(acts[al.JournalIndex])
 		r := EvidenceRow{Alert: al.JournalIndex, Serial: al.Serial, SourceID: al.SourceID, Policy: al.Policy, PolicyVersion: al.PolicyVersion,
@@ -323,10 +351,10 @@ func Evidence(ctx context.Context, st store.SupervisionReader, from, to, now tim
 		} else {
 			r.AgeDays = int(now.Sub(t).Hours() / 24)
 		}
+		r.SentAt = m.In(loc).Format(time.RFC3339)
 		rows = append(rows, r)
-		return nil
-	})
-	return rows, err
+	}
+	return rows, nil
 }
 
 // Queue is the review workload of one policy in one department.
@@ -391,7 +419,7 @@ func Queues(ctx context.Context, st store.SupervisionReader, now time.Time, slaD
 
 // EvidenceColumns are the columns of the evidence report as CSV.
 var EvidenceColumns = []string{"alert", "serial", "source_id", "policy", "policy_version", "rule", "raised_at", "status", "reviewed", "viewed_only",
-	"escalated", "reviewer", "reviewed_at", "disposition", "note", "actions", "age_days", "department"}
+	"escalated", "reviewer", "reviewed_at", "disposition", "note", "actions", "age_days", "department", "sent_at"}
 
 // WriteEvidenceCSV writes the report as CSV. Cells a spreadsheet would
 // take for a formula (a reviewer's note starting with =, +, -, @, a tab or
@@ -403,7 +431,7 @@ func WriteEvidenceCSV(w io.Writer, rows []EvidenceRow) error {
 	for _, e := range rows {
 		rec := []string{fmt.Sprint(e.Alert), fmt.Sprint(e.Serial), e.SourceID, e.Policy, fmt.Sprint(e.PolicyVersion), e.Rule, e.RaisedAt, e.Status,
 			fmt.Sprint(e.Reviewed), fmt.Sprint(e.ViewedOnly), fmt.Sprint(e.Escalated), e.Reviewer, e.ReviewedAt, e.Disposition, e.Note,
-			fmt.Sprint(e.Actions), fmt.Sprint(e.AgeDays), e.Department}
+			fmt.Sprint(e.Actions), fmt.Sprint(e.AgeDays), e.Department, e.SentAt}
 		for i, c := range rec {
 			rec[i] = csvcell.Safe(c)
 		}

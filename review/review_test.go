@@ -121,7 +121,7 @@ func TestReviewWorkflow(t *testing.T) {
 	}
 
 	// The evidence report.
-	rows, err := review.Evidence(ctx, r.Store, time.Unix(0, 0), time.Now().Add(time.Hour), time.Now(), time.UTC)
+	rows, err := review.Evidence(ctx, r.Store, time.Unix(0, 0), time.Now().Add(time.Hour), time.Now(), time.UTC, review.ByRaised)
 	if err != nil {
 		t.Fatal(err)
 	}

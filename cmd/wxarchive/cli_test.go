@@ -1272,4 +1272,38 @@ func TestCLIDemoLooksAlive(t *testing.T) {
 	if c := mustCLI(t, "--dir", dir, "consent", id); strings.Contains(c, "(0 events)") || !strings.Contains(c, "serial") {
 		t.Fatalf("the suggested consent id %s has no history:\n%s", id, c)
 	}
+	// The evidence of review for the demo's quarter (its messages' dates,
+	// not today's, when the alerts were raised) lists its alerts and reviews.
+	var al struct{ Alerts []struct{ ID uint64 } }
+	cliJSON(t, &al, "--dir", dir, "alerts", "list", "--json")
+	if len(al.Alerts) == 0 {
+		t.Fatal("the demo raised no alerts")
+	}
+	mustCLI(t, "--dir", dir, "review", "close", fmt.Sprint(al.Alerts[0].ID), "--disposition", "no_issue")
+	var ev struct {
+		By     string
+		Alerts []struct {
+			Alert    uint64
+			Reviewed bool
+			SentAt   string `json:"sent_at"`
+		}
+	}
+	cliJSON(t, &ev, "--dir", dir, "report", "review-evidence", "--from", "2026-07-01", "--to", "2026-10-01", "--format", "json")
+	reviewed := false
+	for _, a := range ev.Alerts {
+		reviewed = reviewed || a.Alert == al.Alerts[0].ID && a.Reviewed
+		if a.SentAt < "2026-07-01" || a.SentAt >= "2026-10-01" {
+			t.Fatalf("alert %d on a message sent %s is not in Q3", a.Alert, a.SentAt)
+		}
+	}
+	if ev.By != "sent" || len(ev.Alerts) == 0 || !reviewed {
+		t.Fatalf("Q3 evidence: by %q, %d alerts, the review shown: %v", ev.By, len(ev.Alerts), reviewed)
+	}
+	cliJSON(t, &ev, "--dir", dir, "report", "review-evidence", "--from", "2026-07-01", "--to", "2026-10-01", "--format", "json", "--by", "raised")
+	if len(ev.Alerts) != 0 {
+		t.Fatalf("by raised: %d alerts raised in Q3 (they were raised today)", len(ev.Alerts))
+	}
+	if _, errs, code := runCLI(t, "--dir", dir, "report", "review-evidence", "--from", "2026-07-01", "--to", "2026-10-01", "--by", "seen"); code != 2 || !strings.Contains(errs, "by: want sent") {
+		t.Fatalf("--by seen: exit %d %s", code, errs)
+	}
 }

@@ -118,17 +118,17 @@ func (a *app) reportCmd() *cobra.Command {
 			return usageErr("a report name is required\n%s", c.UsageString())
 		},
 	}
-	var from, to, format string
+	var from, to, format, by string
 	ev := &cobra.Command{
-		Use:   "review-evidence --from DATE --to DATE",
-		Short: "Evidence of review per alert raised in the period (CSV or JSON): reviewed or not, by whom, when, disposition",
+		Use:   "review-evidence --from DATE --to DATE [--by sent|raised]",
+		Short: "Evidence of review per alert on the period's messages (CSV or JSON): reviewed or not, by whom, when, disposition",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if format != "csv" && format != "json" {
 				return usageErr("--format: csv or json, not %q", format)
 			}
 			return a.withApp(cmd.Context(), readOnly, func(ctx context.Context, u *uc.App, _ *repo.Repo) error {
-				v, err := u.ReviewEvidence(ctx, uc.Range{From: from, To: to})
+				v, err := u.ReviewEvidence(ctx, uc.Range{From: from, To: to, By: by})
 				if err != nil {
 					return err
 				}
@@ -142,6 +142,7 @@ func (a *app) reportCmd() *cobra.Command {
 	ev.Flags().StringVar(&from, "from", "", "first day")
 	ev.Flags().StringVar(&to, "to", "", "day after the last")
 	ev.Flags().StringVar(&format, "format", "csv", "csv or json")
+	ev.Flags().StringVar(&by, "by", "sent", "which date the period selects: sent (the message's) or raised (the alert's)")
 	ev.MarkFlagRequired("from")
 	ev.MarkFlagRequired("to")
 	c.AddCommand(ev)
