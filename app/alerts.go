@@ -29,7 +29,8 @@ type AlertView struct {
 	ID uint64 `json:"id"`
 	archive.AlertEvent
 	SourceID    string   `json:"source_id"`
-	Sender      string   `json:"sender"` // who sent the message (its id)
+	Sender      string   `json:"sender"`                // who sent the message (its id)
+	SenderName  string   `json:"sender_name,omitempty"` // their directory name when they sent it
 	Status      string   `json:"status"`
 	Assignee    string   `json:"assignee,omitempty"`
 	RaisedAt    string   `json:"raised_at"`
@@ -169,12 +170,16 @@ scan:
 	if err := a.sameMessage(ctx, out.Alerts); err != nil {
 		return nil, err
 	}
+	names := newNamer(a.d.Store)
 	for i := range out.Alerts {
 		m, err := a.d.Store.Message(ctx, out.Alerts[i].Serial)
 		if err != nil {
 			return nil, fmt.Errorf("alert %d: message %d: %w", out.Alerts[i].ID, out.Alerts[i].Serial, err)
 		}
 		out.Alerts[i].Sender = m.Sender
+		if out.Alerts[i].SenderName, err = names.name(ctx, m.Sender, m.SentAt); err != nil {
+			return nil, err
+		}
 	}
 	if f.All {
 		// Alerts on the same message are reviewed together: the list keeps
@@ -372,6 +377,9 @@ func (a *App) Alert(ctx context.Context, id uint64) (*AlertDetail, error) {
 	st := review.StateOf(acts)
 	out := &AlertDetail{Alert: a.describeAlert(al, st), Actions: []ActionView{}, Text: msg.Text, ViewJournalIndex: viewIdx}
 	out.Alert.Sender = msg.Sender
+	if out.Alert.SenderName, err = newNamer(a.d.Store).name(ctx, msg.Sender, msg.SentAt); err != nil {
+		return nil, err
+	}
 	page := []AlertView{out.Alert}
 	if err := a.sameMessage(ctx, page); err != nil {
 		return nil, err

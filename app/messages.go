@@ -74,12 +74,16 @@ type MessageView struct {
 	RetainUntil   archive.Time     `json:"retain_until"`
 	Origin        string           `json:"origin,omitempty"`
 	Message       *archive.Message `json:"message"`
-	Raw           string           `json:"raw"`                  // the raw record, when valid UTF-8
-	RawBase64     []byte           `json:"raw_base64,omitempty"` // otherwise
-	RawSHA256     archive.BlobID   `json:"raw_sha256"`
-	RecordSHA256  archive.BlobID   `json:"record_sha256"`
-	Sealed        string           `json:"sealed"` // "pack <id>" or "pending"
-	Proof         *Proof           `json:"proof"`
+	// Names are the directory names, when the message was sent, of its
+	// sender, recipients and room (id → name; ids it does not know are
+	// absent).
+	Names        map[string]string `json:"names,omitempty"`
+	Raw          string            `json:"raw"`                  // the raw record, when valid UTF-8
+	RawBase64    []byte            `json:"raw_base64,omitempty"` // otherwise
+	RawSHA256    archive.BlobID    `json:"raw_sha256"`
+	RecordSHA256 archive.BlobID    `json:"record_sha256"`
+	Sealed       string            `json:"sealed"` // "pack <id>" or "pending"
+	Proof        *Proof            `json:"proof"`
 	// FetchedLater are attachments whose media could not be fetched at
 	// capture and was later (attachment.fetched): the normalized record
 	// still says what happened at capture.
@@ -119,6 +123,16 @@ func (a *App) viewMessage(ctx context.Context, serial uint64) (*MessageView, err
 	v.Message = new(archive.Message)
 	if err := json.Unmarshal(rec, v.Message); err != nil {
 		return nil, fmt.Errorf("normalized record of serial %d: %w", serial, err)
+	}
+	ids := append([]string{v.Message.Sender}, v.Message.Recipients...)
+	if v.Message.ConversationKind == archive.ConversationGroup {
+		ids = append(ids, v.Message.Conversation)
+	}
+	if v.Names, err = newNamer(a.d.Store).names(ctx, v.Message.SentAt, ids...); err != nil {
+		return nil, err
+	}
+	if len(v.Names) == 0 {
+		v.Names = nil
 	}
 	if row.Attachments > 0 {
 		atts, err := a.d.Store.Attachments(ctx, serial)

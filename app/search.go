@@ -64,7 +64,11 @@ type SearchResultItem struct {
 	SourceID     string `json:"source_id"`
 	Conversation string `json:"conversation"`
 	Sender       string `json:"sender"`
-	SentAt       string `json:"sent_at"` // RFC 3339 in the archive's time zone
+	// SenderName and ConversationName: the directory's names as they were
+	// when the message was sent ("" when it has none); the ids stay.
+	SenderName       string `json:"sender_name,omitempty"`
+	ConversationName string `json:"conversation_name,omitempty"`
+	SentAt           string `json:"sent_at"` // RFC 3339 in the archive's time zone
 	// TimeUnknown: the source gave no usable time; SentAt is when the
 	// message was captured.
 	TimeUnknown bool              `json:"time_unknown,omitempty"`
@@ -167,11 +171,18 @@ func (a *App) Search(ctx context.Context, o SearchOptions) (*SearchResult, error
 		res.NextCursor = encodeCursor(page.Next, req.Sort)
 	}
 	serials := make([]uint64, len(page.Hits))
+	names := newNamer(a.d.Store)
 	for i, h := range page.Hits {
 		serials[i] = h.Serial
 		it := SearchResultItem{Serial: h.Serial, SourceID: h.SourceID, Conversation: h.Conversation, Sender: h.Sender,
 			SentAt: h.SentAt.In(loc).Format(time.RFC3339Nano), Kind: h.Kind, Direction: h.Direction, Recalled: h.RecalledBy != 0,
 			TimeUnknown: h.TimeUnknown}
+		if it.SenderName, err = names.name(ctx, h.Sender, h.SentAt); err != nil {
+			return nil, err
+		}
+		if it.ConversationName, err = names.conversation(ctx, h.Conversation, h.SentAt); err != nil {
+			return nil, err
+		}
 		if req.Sort == store.SortRelevance {
 			it.Score = h.Score
 		}

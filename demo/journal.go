@@ -33,6 +33,14 @@ func JournalDirectory(ctx context.Context, w ingest.EventWriter, seed int64, act
 			return err
 		}
 	}
+	// Group names, as the msgaudit connector records them from
+	// groupchat/get (kind "room": a room is not a party, but the directory
+	// is the archive's time-valid record of names).
+	for _, rm := range newDirectory(seed).rooms {
+		if err := add(archive.ParticipantEvent{ID: rm.RoomID, Kind: "room", Name: rm.Name, ValidFrom: from}); err != nil {
+			return err
+		}
+	}
 	_, err := w.Append(ctx, evs...)
 	return err
 }

@@ -1272,6 +1272,31 @@ func TestCLIDemoLooksAlive(t *testing.T) {
 	if c := mustCLI(t, "--dir", dir, "consent", id); strings.Contains(c, "(0 events)") || !strings.Contains(c, "serial") {
 		t.Fatalf("the suggested consent id %s has no history:\n%s", id, c)
 	}
+	// People and conversations by name, as they were when the message was
+	// sent, the ids kept beside them.
+	js := mustCLI(t, "--dir", dir, "search", "大家", "--json")
+	var named struct {
+		Results []struct {
+			Serial           uint64 `json:"serial"`
+			Sender           string `json:"sender"`
+			SenderName       string `json:"sender_name"`
+			ConversationName string `json:"conversation_name"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(js), &named); err != nil || len(named.Results) == 0 {
+		t.Fatalf("search --json: %v\n%s", err, js)
+	}
+	h := named.Results[0]
+	if h.SenderName == "" || h.ConversationName == "" || h.Sender == "" {
+		t.Fatalf("search hit without names: %+v", h)
+	}
+	if sh := mustCLI(t, "--dir", dir, "show", fmt.Sprint(h.Serial)); !strings.Contains(sh, h.SenderName+" "+h.Sender+" (employee)") &&
+		!strings.Contains(sh, h.SenderName+" "+h.Sender+" (external)") {
+		t.Fatalf("show does not name %s %s:\n%s", h.SenderName, h.Sender, sh)
+	}
+	if tbl := mustCLI(t, "--dir", dir, "search", "大家"); !strings.Contains(tbl, h.SenderName+" "+h.Sender) {
+		t.Fatalf("search table without names:\n%s", tbl)
+	}
 	// The evidence of review for the demo's quarter (its messages' dates,
 	// not today's, when the alerts were raised) lists its alerts and reviews.
 	var al struct{ Alerts []struct{ ID uint64 } }

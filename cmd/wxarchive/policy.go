@@ -183,7 +183,7 @@ func (a *app) alertsCmd() *cobra.Command {
 					if al.Overdue {
 						age += " overdue"
 					}
-					fmt.Fprintf(tw, "%d\t%s\t%s\t%s v%d\t%s\t%s\t%s\t%s\t%s\t%s\n", al.ID, serial, orDash(al.Sender), al.Policy, al.PolicyVersion, al.Rule,
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s v%d\t%s\t%s\t%s\t%s\t%s\t%s\n", al.ID, serial, orDash(strings.TrimSpace(al.SenderName+" "+al.Sender)), al.Policy, al.PolicyVersion, al.Rule,
 						orDash(al.Department), al.Status, orDash(al.Assignee), age, al.RaisedAt)
 				}
 				return tw.Flush()

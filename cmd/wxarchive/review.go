@@ -194,7 +194,7 @@ func (a *app) printAlert(v *uc.AlertDetail) {
 		when += " (time unknown: the capture time)"
 	}
 	fmt.Fprintf(w, "message %d\n", m.Serial)
-	row("from", m.Sender)
+	row("from", strings.TrimSpace(al.SenderName+" "+m.Sender))
 	row("sent", when)
 	row("conversation", m.Conversation)
 	if m.RecalledBy != 0 {

@@ -107,8 +107,14 @@ func (a *app) renderSearch(res *uc.SearchResult, loc *time.Location, args []stri
 		if it.TimeUnknown {
 			when += "?" // the source gave no time: this is when it was captured
 		}
-		rows = append(rows, []string{fmt.Sprint(it.Serial), when,
-			clip(it.Conversation, 28), clip(it.Sender, 18), snip})
+		conv, sender := it.Conversation, it.Sender
+		if it.ConversationName != "" {
+			conv = it.ConversationName
+		}
+		if it.SenderName != "" {
+			sender = it.SenderName + " " + it.Sender // the name, and the id beside it
+		}
+		rows = append(rows, []string{fmt.Sprint(it.Serial), when, clip(conv, 28), clip(sender, 24), snip})
 	}
 	widths := make([]int, 4)
 	for _, r := range rows {

@@ -84,17 +84,25 @@ func (a *app) renderView(v *uc.MessageView, loc *time.Location) {
 	}
 	row("captured", localTime(v.CapturedAt, loc))
 	if m.Conversation != "" {
-		row("conversation", fmt.Sprintf("%s (%s)", m.Conversation, m.ConversationKind))
+		if n := v.Names[m.Conversation]; n != "" {
+			row("conversation", fmt.Sprintf("%s %s (%s)", n, m.Conversation, m.ConversationKind))
+		} else {
+			row("conversation", fmt.Sprintf("%s (%s)", m.Conversation, m.ConversationKind))
+		}
 	}
 	kinds := map[string]archive.ParticipantKind{}
 	for _, p := range m.Participants {
 		kinds[p.ID] = p.Kind
 	}
 	who := func(id string) string {
-		if k, ok := kinds[id]; ok {
-			return fmt.Sprintf("%s (%s)", id, k)
+		name := id
+		if n := v.Names[id]; n != "" {
+			name = n + " " + id // as they were named when it was sent, the id beside
 		}
-		return id
+		if k, ok := kinds[id]; ok {
+			return fmt.Sprintf("%s (%s)", name, k)
+		}
+		return name
 	}
 	row("from", who(m.Sender))
 	var to []string
