@@ -171,13 +171,23 @@ scan:
 		return nil, err
 	}
 	names := newNamer(a.d.Store)
+	senders := make([]string, 0, len(out.Alerts))
+	sent := make([]archive.Time, len(out.Alerts))
 	for i := range out.Alerts {
 		m, err := a.d.Store.Message(ctx, out.Alerts[i].Serial)
 		if err != nil {
 			return nil, fmt.Errorf("alert %d: message %d: %w", out.Alerts[i].ID, out.Alerts[i].Serial, err)
 		}
 		out.Alerts[i].Sender = m.Sender
-		if out.Alerts[i].SenderName, err = names.name(ctx, m.Sender, m.SentAt); err != nil {
+		senders = append(senders, m.Sender)
+		sent[i] = m.SentAt
+	}
+	if err := names.load(ctx, senders...); err != nil {
+		return nil, err
+	}
+	for i := range out.Alerts {
+		var err error
+		if out.Alerts[i].SenderName, err = names.name(ctx, out.Alerts[i].Sender, sent[i]); err != nil {
 			return nil, err
 		}
 	}

@@ -172,6 +172,13 @@ func (a *App) Search(ctx context.Context, o SearchOptions) (*SearchResult, error
 	}
 	serials := make([]uint64, len(page.Hits))
 	names := newNamer(a.d.Store)
+	var pageIDs []string
+	for _, h := range page.Hits {
+		pageIDs = append(pageIDs, h.Sender, h.Conversation)
+	}
+	if err := names.load(ctx, pageIDs...); err != nil {
+		return nil, err
+	}
 	for i, h := range page.Hits {
 		serials[i] = h.Serial
 		it := SearchResultItem{Serial: h.Serial, SourceID: h.SourceID, Conversation: h.Conversation, Sender: h.Sender,

@@ -156,7 +156,15 @@ type DirectoryReader interface {
 	// after at (a later journal index wins a tie). ok is false when the
 	// directory knew nothing of the id then.
 	Directory(ctx context.Context, id string, at archive.Time) (p ParticipantRow, ok bool, err error)
+	// DirectoryHistory calls fn with every directory fact about the ids
+	// (at most MaxDirectoryIDs of them), by id, then valid_from, then
+	// journal index: one query for a page of views that name people, each
+	// fact then picked by time the way Directory picks it.
+	DirectoryHistory(ctx context.Context, ids []string, fn func(ParticipantRow) error) error
 }
+
+// MaxDirectoryIDs bounds the ids of one DirectoryHistory call.
+const MaxDirectoryIDs = 500
 
 // Tx is the write transaction. Journal writes and projection writes of one
 // commit share it, so they become durable together or not at all.

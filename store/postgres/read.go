@@ -360,6 +360,34 @@ func (s *Store) Directory(ctx context.Context, id string, at archive.Time) (stor
 	return out, true, nil
 }
 
+// DirectoryHistory implements store.DirectoryReader.
+func (s *Store) DirectoryHistory(ctx context.Context, ids []string, fn func(store.ParticipantRow) error) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if len(ids) > store.MaxDirectoryIDs {
+		return fmt.Errorf("directory history: %d ids, more than %d", len(ids), store.MaxDirectoryIDs)
+	}
+	rows, err := collect(ctx, s, func(r scanner) (store.ParticipantRow, error) {
+		var p store.ParticipantRow
+		var validFrom, jidx int64
+		var kind string
+		err := r.Scan(&p.ID, &validFrom, &jidx, &kind, &p.Name, &p.Department, &p.Title, &p.SupervisoryGroup)
+		p.Kind, p.ValidFrom, p.JournalIndex = archive.ParticipantKind(kind), archive.MillisTime(validFrom), uint64(jidx)
+		return p, err
+	}, `SELECT id, valid_from, jidx, kind, name, department, title, supervisory_group FROM directory
+		WHERE id = ANY($1) ORDER BY id, valid_from, jidx`, ids)
+	if err != nil {
+		return err
+	}
+	for _, p := range rows {
+		if err := fn(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Alert returns one alert.
 func (s *Store) Alert(ctx context.Context, id uint64) (store.AlertRow, error) {
 	var out store.AlertRow

@@ -426,6 +426,55 @@ func (s *Store) Directory(ctx context.Context, id string, at archive.Time) (stor
 	return out, true, nil
 }
 
+// DirectoryHistory implements store.DirectoryReader.
+func (s *Store) DirectoryHistory(ctx context.Context, ids []string, fn func(store.ParticipantRow) error) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if len(ids) > store.MaxDirectoryIDs {
+		return fmt.Errorf("directory history: %d ids, more than %d", len(ids), store.MaxDirectoryIDs)
+	}
+	// A few statement shapes, prepared once: the ids are padded with ""
+	// (no participant's id) up to the next size.
+	n := store.MaxDirectoryIDs
+	for _, size := range []int{8, 32, 128} {
+		if len(ids) <= size {
+			n = size
+			break
+		}
+	}
+	args := make([]any, n)
+	for i := range args {
+		args[i] = ""
+		if i < len(ids) {
+			args[i] = ids[i]
+		}
+	}
+	st, err := s.readStmt(ctx, `SELECT id, valid_from, jidx, kind, name, department, title, supervisory_group FROM directory
+		WHERE id IN (`+strings.TrimSuffix(strings.Repeat("?,", n), ",")+`) ORDER BY id, valid_from, jidx`)
+	if err != nil {
+		return err
+	}
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var p store.ParticipantRow
+		var validFrom, jidx int64
+		var kind string
+		if err := rows.Scan(&p.ID, &validFrom, &jidx, &kind, &p.Name, &p.Department, &p.Title, &p.SupervisoryGroup); err != nil {
+			return err
+		}
+		p.Kind, p.ValidFrom, p.JournalIndex = archive.ParticipantKind(kind), archive.MillisTime(validFrom), uint64(jidx)
+		if err := fn(p); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
 // Alert returns one alert.
 func (s *Store) Alert(ctx context.Context, id uint64) (store.AlertRow, error) {
 	var out store.AlertRow

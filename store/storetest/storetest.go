@@ -1341,6 +1341,16 @@ func testDirectory(t *testing.T, s store.Store) {
 			t.Errorf("Directory(%s, %d) department %q, want %q", tc.id, tc.at, got, tc.want)
 		}
 	}
+	// The whole history of some ids at once, ordered, for picking by time.
+	var hist []string
+	check(t, s.DirectoryHistory(ctx, []string{"zhangwei", "nobody", "lina"}, func(p store.ParticipantRow) error {
+		hist = append(hist, fmt.Sprintf("%s@%d/%d:%s", p.ID, p.ValidFrom.Millis()-ms(0).Millis(), p.JournalIndex, p.Department))
+		return nil
+	}), "DirectoryHistory")
+	if got := strings.Join(hist, " "); got != "lina@50/4:合规部 zhangwei@100/3:财富管理部 zhangwei@200/5:机构业务部 zhangwei@200/9:私人银行部" {
+		t.Errorf("DirectoryHistory = %s", got)
+	}
+	check(t, s.DirectoryHistory(ctx, nil, func(store.ParticipantRow) error { t.Fatal("a fact for no id"); return nil }), "DirectoryHistory(nil)")
 }
 
 func testParticipants(t *testing.T, s store.Store) {
