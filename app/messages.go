@@ -11,6 +11,7 @@ import (
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/auth"
 	"github.com/wxarchive/wxarchive/journal"
+	"github.com/wxarchive/wxarchive/review"
 	"github.com/wxarchive/wxarchive/store"
 )
 
@@ -88,6 +89,19 @@ type MessageView struct {
 	// capture and was later (attachment.fetched): the normalized record
 	// still says what happened at capture.
 	FetchedLater []LateAttachment `json:"fetched_later,omitempty"`
+	// Alerts raised on the message, for a viewer who may read alerts
+	// (within their departments); nil otherwise.
+	Alerts []MessageAlert `json:"alerts,omitempty"`
+}
+
+// MessageAlert is an alert as a message's view lists it.
+type MessageAlert struct {
+	ID            uint64 `json:"id"`
+	Policy        string `json:"policy"`
+	PolicyVersion int    `json:"policy_version"`
+	Rule          string `json:"rule"`
+	Status        string `json:"status"`
+	Assignee      string `json:"assignee,omitempty"`
 }
 
 // LateAttachment is media fetched after its message was archived.
@@ -218,6 +232,9 @@ func (a *App) MessagesBySerial(ctx context.Context, serials ...uint64) ([]*Messa
 		if err != nil {
 			return nil, err
 		}
+		if v.Alerts, err = a.messageAlerts(ctx, p, s); err != nil {
+			return nil, err
+		}
 		views = append(views, v)
 	}
 	if err := a.journalAccess(ctx, p, archive.AccessEvent{What: "message", Serials: serials}); err != nil {
@@ -329,4 +346,42 @@ func (a *App) Checkpoint(ctx context.Context) (*CheckpointView, error) {
 	}
 	return &CheckpointView{Origin: cp.Origin, Size: cp.Size, RootHash: fmt.Sprintf("%x", cp.Root), Time: cp.Time,
 		Note: string(row.Note), PublicKey: a.d.Config.PublicKey}, nil
+}
+
+// messageAlerts lists the alerts raised on a message, for a principal
+// who may read alerts, within their departments. Alerts come after the
+// message in the journal (a later policy version's too), so the scan
+// starts at the message's event.
+func (a *App) messageAlerts(ctx context.Context, p Principal, serial uint64) ([]MessageAlert, error) {
+	b, err := a.alertBarrier(p)
+	var forbidden *auth.ForbiddenError
+	if errors.As(err, &forbidden) {
+		return nil, nil // no right to alerts: the view simply has none
+	}
+	if err != nil {
+		return nil, err
+	}
+	row, err := a.d.Store.Message(ctx, serial)
+	if err != nil {
+		return nil, err
+	}
+	var found []store.AlertRow
+	if err := a.d.Store.Alerts(ctx, row.JournalIndex, "", 0, func(r store.AlertRow) error {
+		if r.Serial == serial && b.alert(r.Department) {
+			found = append(found, r)
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	var out []MessageAlert
+	for _, r := range found {
+		acts, err := a.alertActions(ctx, r.JournalIndex)
+		if err != nil {
+			return nil, err
+		}
+		st := review.StateOf(acts)
+		out = append(out, MessageAlert{ID: r.JournalIndex, Policy: r.Policy, PolicyVersion: r.PolicyVersion, Rule: r.Rule, Status: st.Status, Assignee: st.Assignee})
+	}
+	return out, nil
 }

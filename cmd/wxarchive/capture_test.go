@@ -587,6 +587,11 @@ func TestCLIPolicy(t *testing.T) {
 			t.Fatalf("alerts show lacks %q:\n%s", want, story)
 		}
 	}
+	// show lists the message's alerts.
+	if sh := mustCLI(t, "--dir", dir, "show", fmt.Sprint(*al.Alerts[1].Serial)); !strings.Contains(sh, "alerts        ") || !strings.Contains(sh, a2+" ") ||
+		!strings.Contains(sh, "(closed") {
+		t.Fatalf("show does not list the message's alerts:\n%s", sh)
+	}
 	var ev struct {
 		Alerts []struct {
 			Alert       uint64

@@ -128,6 +128,17 @@ func (a *app) renderView(v *uc.MessageView, loc *time.Location) {
 		row("consent", fmt.Sprintf("%s %s archiving at %s", c.ExternalID, verb, localTime(c.At, loc)))
 	}
 	row("origin", v.Origin)
+	if len(v.Alerts) > 0 {
+		var al []string
+		for _, x := range v.Alerts {
+			s := fmt.Sprintf("%d %s v%d %s (%s", x.ID, x.Policy, x.PolicyVersion, x.Rule, x.Status)
+			if x.Assignee != "" {
+				s += ", " + x.Assignee
+			}
+			al = append(al, s+")")
+		}
+		row("alerts", strings.Join(al, "; ")+"   (wxarchive alerts show ID)")
+	}
 	row("retain until", v.RetainUntil.String())
 	if m.Text != "" {
 		fmt.Fprintln(w, "  text:")
