@@ -689,7 +689,8 @@ func render(v any) string {
 	case []byte:
 		return "x'" + hex.EncodeToString(x) + "'"
 	case string:
-		b, _ := json.Marshal(x)
+		// U+0000 renders as U+FFFD, as PostgreSQL stores it (pgArgs).
+		b, _ := json.Marshal(strings.ReplaceAll(x, "\x00", "\uFFFD"))
 		return string(b)
 	default:
 		return fmt.Sprint(x)
@@ -706,7 +707,7 @@ func renderKey(v any) string {
 	case []byte:
 		return hex.EncodeToString(x)
 	case string:
-		return x
+		return strings.ReplaceAll(x, "\x00", "\uFFFD") // as render does
 	case nil:
 		return ""
 	default:

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -65,10 +66,38 @@ func (t *Tx) Rollback() error {
 }
 
 func (t *Tx) exec(ctx context.Context, what, sql string, args ...any) error {
-	if _, err := t.tx.Exec(ctx, sql, args...); err != nil {
+	if _, err := t.tx.Exec(ctx, sql, pgArgs(args)...); err != nil {
 		return fmt.Errorf("%s: %w", what, noSpace(err))
 	}
 	return nil
+}
+
+// pgArgs makes text arguments storable: PostgreSQL's text cannot hold
+// U+0000, which WeCom's messages may carry (the decoder keeps text as
+// received), so it is stored as U+FFFD — the records keep the exact
+// bytes, and both engines render U+0000 as U+FFFD when comparing
+// projections (render), so a PostgreSQL index still verifies.
+func pgArgs(args []any) []any {
+	for i, a := range args {
+		switch x := a.(type) {
+		case string:
+			if strings.IndexByte(x, 0) >= 0 {
+				args[i] = strings.ReplaceAll(x, "\x00", "\uFFFD")
+			}
+		case []string:
+			for j, s := range x {
+				if strings.IndexByte(s, 0) >= 0 {
+					c := slices.Clone(x)
+					for k := j; k < len(c); k++ {
+						c[k] = strings.ReplaceAll(c[k], "\x00", "\uFFFD")
+					}
+					args[i] = c
+					break
+				}
+			}
+		}
+	}
+	return args
 }
 
 // Head reads the state a writer continues from.
@@ -347,7 +376,7 @@ func (t *Tx) IndexMessage(ctx context.Context, m store.MessageRow, atts []store.
 	b := &pgx.Batch{}
 	var whats []string
 	queue := func(what, sql string, args ...any) {
-		b.Queue(sql, args...)
+		b.Queue(sql, pgArgs(args)...)
 		whats = append(whats, what)
 	}
 	queue(fmt.Sprintf("index message %d", m.Serial), insMessage, msgArgs(key)...)
@@ -416,7 +445,7 @@ func (t *Tx) IndexMessage(ctx context.Context, m store.MessageRow, atts []store.
 	if key >= end {
 		return fmt.Errorf("index message %d: %w", m.Serial, store.ErrSearchKeysExhausted)
 	}
-	tag, err := t.tx.Exec(ctx, insMessage, msgArgs(key)...)
+	tag, err := t.tx.Exec(ctx, insMessage, pgArgs(msgArgs(key))...)
 	if err == nil && tag.RowsAffected() != 1 {
 		err = errors.New("the next free search key is taken")
 	}

@@ -772,7 +772,10 @@ func render(v any) string {
 	case []byte:
 		return "x'" + hex.EncodeToString(x) + "'"
 	case string:
-		b, _ := json.Marshal(x)
+		// U+0000 renders as U+FFFD: the PostgreSQL index must store it so
+		// (its text cannot hold U+0000), and the two engines' projections
+		// are compared by their renderings (verify's rebuilt index).
+		b, _ := json.Marshal(strings.ReplaceAll(x, "\x00", "\uFFFD"))
 		return string(b)
 	default:
 		return fmt.Sprint(x)
@@ -790,7 +793,7 @@ func renderKey(v any) string {
 	case []byte:
 		return hex.EncodeToString(x)
 	case string:
-		return x
+		return strings.ReplaceAll(x, "\x00", "\uFFFD") // as render does
 	case nil:
 		return ""
 	default:
