@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/wxarchive/wxarchive/review"
 	"github.com/wxarchive/wxarchive/store"
 )
 
@@ -26,6 +27,12 @@ type StatsView struct {
 	Checkpoint     *StatsCheckpoint `json:"checkpoint"`
 	PublicKey      string           `json:"public_key"`
 	RetentionYears int              `json:"retention_years"`
+	// Supervision: policies in force, alerts raised, and how many are
+	// still open or past the review SLA.
+	Policies      int   `json:"policies"`
+	Alerts        int64 `json:"alerts"`
+	OpenAlerts    int64 `json:"open_alerts"`
+	OverdueAlerts int64 `json:"overdue_alerts"`
 }
 
 // StatsCheckpoint is the latest checkpoint and whether its signature
@@ -53,6 +60,22 @@ func (a *App) Stats(ctx context.Context) (*StatsView, error) {
 		AttachFaults: cnt.AttachFaults, Conflicts: cnt.Conflicts, Recalled: cnt.Recalled, Quarantined: cnt.Rejects,
 		JournalSize: head.JournalSize, SealedSize: head.SealedSize, PendingRecords: cnt.PendingRecords,
 		Packs: cnt.Packs, Segments: cnt.Segments, Checkpoints: cnt.Checkpoints, PublicKey: c.PublicKey, RetentionYears: c.RetentionYears}
+	pols, err := a.d.Store.Policies(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out.Policies = len(pols)
+	if err := a.d.Store.Alerts(ctx, 0, "", 0, func(store.AlertRow) error { out.Alerts++; return nil }); err != nil {
+		return nil, err
+	}
+	queues, err := review.Queues(ctx, a.d.Store, a.d.Now(), a.sla())
+	if err != nil {
+		return nil, err
+	}
+	for _, q := range queues {
+		out.OpenAlerts += int64(q.Open)
+		out.OverdueAlerts += int64(q.Overdue)
+	}
 	row, err := a.d.Store.LatestCheckpoint(ctx)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, err

@@ -1297,6 +1297,19 @@ func TestCLIDemoLooksAlive(t *testing.T) {
 	if tbl := mustCLI(t, "--dir", dir, "search", "大家"); !strings.Contains(tbl, h.SenderName+" "+h.Sender) {
 		t.Fatalf("search table without names:\n%s", tbl)
 	}
+	// stats counts supervision too.
+	var st struct {
+		Policies   int   `json:"policies"`
+		Alerts     int64 `json:"alerts"`
+		OpenAlerts int64 `json:"open_alerts"`
+	}
+	cliJSON(t, &st, "--dir", dir, "stats", "--json")
+	if st.Policies == 0 || st.Alerts == 0 || st.OpenAlerts != st.Alerts {
+		t.Fatalf("stats supervision counts %+v", st)
+	}
+	if out := mustCLI(t, "--dir", dir, "stats"); !strings.Contains(out, fmt.Sprintf("supervision    %d policies, %d alerts (%d open, 0 overdue)", st.Policies, st.Alerts, st.OpenAlerts)) {
+		t.Fatalf("stats:\n%s", out)
+	}
 	// The evidence of review for the demo's quarter (its messages' dates,
 	// not today's, when the alerts were raised) lists its alerts and reviews.
 	var al struct{ Alerts []struct{ ID uint64 } }

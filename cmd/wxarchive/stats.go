@@ -35,6 +35,8 @@ func (a *app) statsCmd() *cobra.Command {
 					out.SealedSize, out.Segments, plural(int64(out.Segments), "segment", "segments"), out.Checkpoints, plural(int64(out.Checkpoints), "checkpoint", "checkpoints"))
 				fmt.Fprintf(w, "records        %d packs, %d pending\n", out.Packs, out.PendingRecords)
 				fmt.Fprintf(w, "retention      %d years\n", out.RetentionYears)
+				fmt.Fprintf(w, "supervision    %d %s, %d %s (%d open, %d overdue)\n", out.Policies, plural(int64(out.Policies), "policy", "policies"),
+					out.Alerts, plural(out.Alerts, "alert", "alerts"), out.OpenAlerts, out.OverdueAlerts)
 				if cp := out.Checkpoint; cp != nil {
 					fmt.Fprintf(w, "checkpoint     size %d at %s\n%s", cp.Size, cp.Time, indent(cp.Note))
 				}
