@@ -147,6 +147,23 @@ func (c *Config) ExposedSecrets() []Problem {
 	return out
 }
 
+// UnresolvedSecrets lists the secrets c sets that cannot be read now (an
+// environment variable not set, a file missing or empty): what serve
+// would refuse to start on. Reasons name where the secret was looked for,
+// never its value.
+func (c *Config) UnresolvedSecrets() []Problem {
+	var out []Problem
+	c.eachSecret(func(field string, s Secret) {
+		if s.IsZero() {
+			return
+		}
+		if _, err := s.Resolve(); err != nil {
+			out = append(out, Problemf(field, "%v", err))
+		}
+	})
+	return out
+}
+
 // eachSecret calls fn for every secret setting of c, in a stable order.
 func (c *Config) eachSecret(fn func(field string, s Secret)) {
 	fn("token", c.Token)

@@ -126,8 +126,26 @@ listed too (exit 2).`,
 				}
 				tw.Flush()
 			}
-			if verr != nil {
-				return usageErr("%s: %v", repo.ConfigFile, verr)
+			// What serve would refuse on beyond the file's form: secrets
+			// it cannot read (named by where they were looked for).
+			var unresolved []string
+			for _, c := range r.Config.Connectors {
+				if !c.IsEnabled() {
+					continue
+				}
+				for _, p := range c.UnresolvedSecrets() {
+					unresolved = append(unresolved, fmt.Sprintf("connector %s: %s: %s", c.ID, p.Field, p.Reason))
+				}
+			}
+			if verr != nil || len(unresolved) > 0 {
+				msg := ""
+				if verr != nil {
+					msg = verr.Error()
+				}
+				if len(unresolved) > 0 {
+					msg = strings.TrimSpace(msg + "\nserve would not start: " + strings.Join(unresolved, "; "))
+				}
+				return usageErr("%s: %s", repo.ConfigFile, msg)
 			}
 			return nil
 		},

@@ -1345,3 +1345,27 @@ func TestCLIDemoLooksAlive(t *testing.T) {
 		t.Fatalf("--by seen: exit %d %s", code, errs)
 	}
 }
+
+// TestCLIConnectorsCheckSecrets: connectors says what serve would refuse
+// to start on — a secret it cannot read — naming where it looked, never a
+// value (exit 2).
+func TestCLIConnectorsCheckSecrets(t *testing.T) {
+	t.Parallel()
+	dir := cliArchiveDir(t)
+	cliInit(t, dir)
+	secrets := t.TempDir()
+	os.WriteFile(filepath.Join(secrets, "token"), []byte("QDG6eK"), 0o600)
+	cfg := filepath.Join(dir, repo.ConfigFile)
+	os.WriteFile(cfg, []byte(mustRead(t, cfg)+fmt.Sprintf(`connectors:
+  - id: staff-app
+    type: wecom-callback
+    corp_id: ww0123456789abcdef
+    token: {file: %s/token}
+    aes_key: {file: %s/missing.key}
+`, secrets, secrets)), 0o644)
+	_, errs, code := runCLI(t, "--dir", dir, "connectors")
+	if code != 2 || !strings.Contains(errs, "serve would not start: connector staff-app: aes_key: read "+secrets+"/missing.key") ||
+		strings.Contains(errs, "token:") || strings.Contains(errs, "QDG6eK") {
+		t.Fatalf("connectors: exit %d, %s", code, errs)
+	}
+}
