@@ -15,6 +15,7 @@ import (
 // period (FINRA 3110.07): who reviewed what, when, and how.
 type evidencePage struct {
 	From, To string
+	By       string // review.BySent (the messages' dates) or review.ByRaised
 	Ran      bool
 	Rows     []evidenceRow
 	CSV      string
@@ -26,28 +27,32 @@ type evidenceRow struct {
 	Href     string
 	Raised   timeView
 	Reviewed timeView
+	Sent     timeView
 }
 
-// Evidence: GET /reports/evidence[?from=DATE&to=DATE], app.ReviewEvidence
+// Evidence: GET /reports/evidence[?from=DATE&to=DATE&by=sent|raised], app.ReviewEvidence
 // as a table, with the same report as CSV from the API.
 func (u *UI) Evidence(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	if err := httpx.CheckParams(q, "from", "to"); err != nil {
+	if err := httpx.CheckParams(q, "from", "to", "by"); err != nil {
 		return err
 	}
-	ep := &evidencePage{From: q.Get("from"), To: q.Get("to")}
+	ep := &evidencePage{From: q.Get("from"), To: q.Get("to"), By: q.Get("by")}
+	if ep.By == "" {
+		ep.By = review.BySent
+	}
 	v := u.newView(r, "evidence.title", ep)
 	if ep.From == "" && ep.To == "" {
 		now := time.Now().In(v.loc)
 		ep.From, ep.To = now.AddDate(0, -1, 0).Format(app.DateLayout), now.AddDate(0, 0, 1).Format(app.DateLayout)
 		return u.render(w, http.StatusOK, "evidence", v)
 	}
-	ev, err := u.opts.App.ReviewEvidence(r.Context(), app.Range{From: ep.From, To: ep.To})
+	ev, err := u.opts.App.ReviewEvidence(r.Context(), app.Range{From: ep.From, To: ep.To, By: ep.By})
 	if err != nil {
 		return err
 	}
 	ep.Ran = true
-	ep.CSV = "/api/v1/reports/review-evidence?" + url.Values{"from": {ev.From}, "to": {ev.To}, "format": {"csv"}}.Encode()
+	ep.CSV = "/api/v1/reports/review-evidence?" + url.Values{"from": {ev.From}, "to": {ev.To}, "by": {ev.By}, "format": {"csv"}}.Encode()
 	for _, row := range ev.Alerts {
 		er := evidenceRow{EvidenceRow: row, Href: "/alerts/" + strconv.FormatUint(row.Alert, 10)}
 		if t, err := time.Parse(time.RFC3339, row.RaisedAt); err == nil {
@@ -55,6 +60,9 @@ func (u *UI) Evidence(w http.ResponseWriter, r *http.Request) error {
 		}
 		if t, err := time.Parse(time.RFC3339, row.ReviewedAt); err == nil {
 			er.Reviewed = v.Time(t)
+		}
+		if t, err := time.Parse(time.RFC3339, row.SentAt); err == nil {
+			er.Sent = v.Time(t)
 		}
 		if row.Reviewed {
 			ep.Reviewed++

@@ -177,6 +177,15 @@ func TestReviewPages(t *testing.T) {
 	if !regexp.MustCompile(fmt.Sprintf(`(?s)data-alert="%d" data-reviewed="true">(?:[^<]|<[^/]|</[^t]|</t[^r])*rita.*?违规.*?</tr>`, mine)).MatchString(ev.body) {
 		t.Fatalf("the evidence report does not show rita's close as a violation:\n%s", ev.body)
 	}
+	// By the alerts' date too, the choice kept in the form and the CSV link.
+	evr := audrey.get("/reports/evidence?from=2000-01-01&to=2100-01-01&by=raised")
+	checkPage(t, "/reports/evidence", evr, "zh-Hans")
+	if !strings.Contains(evr.body, `<option value="raised" selected>`) || !strings.Contains(evr.body, "by=raised") || !strings.Contains(evr.body, fmt.Sprintf(`data-alert="%d"`, mine)) {
+		t.Fatalf("evidence by raised:\n%s", evr.body)
+	}
+	if p := audrey.get("/reports/evidence?from=2000-01-01&to=2100-01-01&by=seen"); p.status != http.StatusBadRequest {
+		t.Fatalf("a bad by: %d", p.status)
+	}
 	au := audrey.get("/audit?user=rita")
 	checkPage(t, "/audit", au, "zh-Hans")
 	for _, want := range []string{`data-kind="review.action"`, `&#34;what&#34;:&#34;conversation:`, `data-kind="access.view"`} {
