@@ -33,6 +33,14 @@ func TestConfigAuthSection(t *testing.T) {
 			t.Errorf("%q: err = %v, want one naming %s and %q", c.section, err, repo.ConfigFile, c.want)
 		}
 	}
+	// Problems of several sections come together, in one run.
+	both := "auth:\n  require_totp: [boss]\nreplicas:\n  - url: \"\"\n"
+	if err := os.WriteFile(path, append(append([]byte{}, orig...), both...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := repo.LoadConfig(dir); err == nil || !strings.Contains(err.Error(), `unknown role "boss"`) || !strings.Contains(err.Error(), "replicas[0].url is required") {
+		t.Errorf("two sections' problems: %v", err)
+	}
 	good := "auth:\n  oidc_groups: {wx-compliance: [principal]}\n  require_totp: [admin]\n  lockout_threshold: 3\n"
 	if err := os.WriteFile(path, append(append([]byte{}, orig...), good...), 0o644); err != nil {
 		t.Fatal(err)

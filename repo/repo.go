@@ -448,22 +448,28 @@ func LoadConfig(dir string) (*Config, error) {
 	if err := yaml.Unmarshal(b, &c); err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, ConfigFile), err)
 	}
+	// Every section's problems at once: fixing one only to be told of the
+	// next, run after run, is how a configuration stays broken.
+	var problems []error
 	if c.ArchiveID == "" || c.Origin == "" || c.PublicKey == "" {
-		return nil, fmt.Errorf("%s: archive_id, origin and public_key are required", filepath.Join(dir, ConfigFile))
+		problems = append(problems, errors.New("archive_id, origin and public_key are required"))
 	}
 	if c.RetentionYears == 0 {
 		c.RetentionYears = ingest.DefaultRetentionYears
 	}
 	if _, err := c.Auth.Policy(); err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, ConfigFile), err)
+		problems = append(problems, err)
 	}
 	if len(c.OIDC.Issuers) > 0 {
 		if err := c.OIDC.Validate(); err != nil {
-			return nil, fmt.Errorf("%s: %w", filepath.Join(dir, ConfigFile), err)
+			problems = append(problems, err)
 		}
 	}
 	if err := c.ValidateReplicas(); err != nil {
-		return nil, fmt.Errorf("%s: %w", dir, err)
+		problems = append(problems, err)
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, ConfigFile), errors.Join(problems...))
 	}
 	return &c, nil
 }
