@@ -107,11 +107,11 @@ func (p *parser) chatlogRow(line int, raw []byte, c chatlogMessage) Row {
 	}
 	// The source id: chatlog's seq (timestamp and sequence) within the
 	// conversation.
-	o := p.opts
+	var self []string
 	if c.IsSelf {
-		o = p.withEmployees(c.Sender)
+		self = []string{c.Sender} // the owner's own wxid
 	}
-	m := p.messageWith(o, c.Talker+"#"+id, sent, sender, recipients, conv, c.IsChatRoom)
+	m := p.message(c.Talker+"#"+id, sent, sender, recipients, conv, c.IsChatRoom, self...)
 	m.SourceType = sourceType(c.Type, c.SubType)
 	m.Kind = wechatKind(c.Type, c.SubType)
 	var parts []string
@@ -194,6 +194,12 @@ func (p *parser) chatlogCSV(data []byte, fn func(Row) error) error {
 		return &FileError{Format: p.f, Reason: fmt.Sprintf("%d rows have an empty Sender — your own messages, which chatlog writes without a sender for WeChat 3.x data — "+
 			"and the file does not say who you are: give --owner", emptySelf)}
 	}
+	// The owner's ids, once per file: --owner or the one inferred, and
+	// every wxid the file shows as its own.
+	selfIDs := []string{selfID}
+	for id := range self {
+		selfIDs = append(selfIDs, id)
+	}
 	seen := map[string]int{}
 	return p.csvRows(data, chatlogHeaders, func(variant int, r csvRecord) error {
 		if variant == 0 {
@@ -202,12 +208,12 @@ func (p *parser) chatlogCSV(data []byte, fn func(Row) error) error {
 		if len(r.fields) != r.width {
 			return fn(rowErr(r.line, r.raw, "", "", "%d fields, the header has %d", len(r.fields), r.width))
 		}
-		return fn(p.chatlogCSVRow(r, self, selfID, seen))
+		return fn(p.chatlogCSVRow(r, self, selfID, selfIDs, seen))
 	})
 }
 
 // chatlogCSVRow normalizes one row of chatlog's own CSV.
-func (p *parser) chatlogCSVRow(r csvRecord, self map[string]bool, selfID string, seen map[string]int) Row {
+func (p *parser) chatlogCSVRow(r csvRecord, self map[string]bool, selfID string, selfIDs []string, seen map[string]int) Row {
 	bad := func(field, format string, a ...any) Row { return rowErr(r.line, r.raw, "", field, format, a...) }
 	sent, ok := p.localTime(r.get("Time"))
 	if !ok {
@@ -260,11 +266,7 @@ func (p *parser) chatlogCSVRow(r csvRecord, self map[string]bool, selfID string,
 	} else if !isSelf && selfID != "" && selfID != sender {
 		recipients = []string{selfID} // the owner's export: they are in the group
 	}
-	ids := []string{selfID}
-	for k := range self {
-		ids = append(ids, k)
-	}
-	m := p.messageWith(p.withEmployees(ids...), id, sent, sender, recipients, conv, group)
+	m := p.message(id, sent, sender, recipients, conv, group, selfIDs...)
 	label, title, url := chatlogPlaceholder(content)
 	m.Kind, m.SourceType = chatlogKinds[label], label
 	switch {

@@ -229,22 +229,6 @@ func sourceType(typ, sub int64) string {
 	return s
 }
 
-// withEmployees returns the parser's options with more employee ids
-// (an owner's own wxid found in the file).
-func (p *parser) withEmployees(ids ...string) Options {
-	o := p.opts
-	o.Employees = map[string]bool{}
-	for k, v := range p.opts.Employees {
-		o.Employees[k] = v
-	}
-	for _, id := range ids {
-		if id != "" {
-			o.Employees[id] = true
-		}
-	}
-	return o
-}
-
 // xmlContent reads a message body that WeChat's database stores as XML
 // (an image's <img>, a link's <appmsg>, a system notice's <sysmsg>): the
 // XML is kept as a detail and its human text — titles, descriptions,

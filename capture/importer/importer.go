@@ -22,6 +22,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -156,18 +157,18 @@ type parser struct {
 	src  string
 }
 
-// message builds the common part of an imported message.
-func (p *parser) message(id string, sent time.Time, sender string, recipients []string, conv string, group bool) *archive.Message {
-	return p.messageWith(p.opts, id, sent, sender, recipients, conv, group)
-}
-
-// messageWith is message with options naming more employees.
-func (p *parser) messageWith(o Options, id string, sent time.Time, sender string, recipients []string, conv string, group bool) *archive.Message {
+// message builds the common part of an imported message. Employees are
+// the owner, Options.Employees and also (ids the row or file names as
+// employees: the owner's own wxid, a jsonl row's "employees"), checked
+// where they are rather than merged into a copy of the map per row (the
+// map holds every employee the archive knows).
+func (p *parser) message(id string, sent time.Time, sender string, recipients []string, conv string, group bool, also ...string) *archive.Message {
+	o := p.opts
 	m := &archive.Message{Schema: archive.RecordSchema, Source: p.src, SourceID: id, Kind: archive.KindText, Action: archive.ActionSend,
 		SentAt: archive.At(sent), Sender: sender, Recipients: recipients, Attachments: []archive.Attachment{},
 		Details: []archive.Detail{{Name: "capture", Value: "imported from a " + string(p.f) + " export, not captured live"}}}
 	m.SetConversation("", func(id string) archive.ParticipantKind {
-		if id == o.Owner || o.Employees[id] {
+		if id == o.Owner || o.Employees[id] || slices.Contains(also, id) {
 			return archive.ParticipantEmployee
 		}
 		return archive.ParticipantExternal

@@ -101,17 +101,7 @@ func (p *parser) jsonlRow(line int, raw []byte) Row {
 		}
 		conv = archive.DirectConversation(append([]string{j.Sender}, j.Recipients...)...)
 	}
-	emps := map[string]bool{}
-	for k, v := range p.opts.Employees {
-		emps[k] = v
-	}
-	for _, e := range j.Employees {
-		emps[e] = true
-	}
-	saved := p.opts.Employees
-	p.opts.Employees = emps
-	m := p.message(j.ID, sent, j.Sender, j.Recipients, conv, group)
-	p.opts.Employees = saved
+	m := p.message(j.ID, sent, j.Sender, j.Recipients, conv, group, j.Employees...)
 	m.SourceType = j.Type
 	if j.Type == "" {
 		m.SourceType = "text"

@@ -170,7 +170,7 @@ func (p *parser) pywxdumpRow(line int, raw []byte, m pywxdumpMessage, owner stri
 	if !group {
 		conv = archive.DirectConversation(append([]string{sender}, recipients...)...)
 	}
-	msg := p.messageWith(p.withEmployees(owner), id, sent, sender, recipients, conv, group)
+	msg := p.message(id, sent, sender, recipients, conv, group, owner)
 	msg.SourceType = m.TypeName
 	msg.Kind = pywxdumpKind(m.TypeName)
 	body, src := "", jsonText(m.Src)
