@@ -1,7 +1,6 @@
 package msgaudit
 
 import (
-	"os"
 	"strings"
 	"testing"
 
@@ -12,37 +11,22 @@ import (
 // every documented msgtype is in the table, and each row's msgtype decodes
 // from its content key to its kind.
 func TestFormatMsgtypeTable(t *testing.T) {
-	doc, err := os.ReadFile("../../../docs/FORMAT.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, sec, ok := strings.Cut(string(doc), "### 3.2 Conversation-archive msgtypes")
-	if !ok {
-		t.Fatal("FORMAT.md has no §3.2 msgtype table")
-	}
-	sec, _, _ = strings.Cut(sec, "\n## ")
-	sec, _, _ = strings.Cut(sec, "\n### ")
-	rows := map[string]bool{}
-	for _, ln := range strings.Split(sec, "\n") {
-		cells := strings.Split(ln, "|")
-		if len(cells) < 5 || !strings.HasPrefix(strings.TrimSpace(cells[1]), "`") {
-			continue
+	rows := formatTable(t) // documented_test.go
+	for mt, r := range rows {
+		if mt == "switch" {
+			continue // an action, not a msgtype with a content key
 		}
-		mt := strings.Trim(strings.TrimSpace(cells[1]), "`")
-		key := strings.Trim(strings.Fields(strings.TrimSpace(cells[2]) + " x")[0], "`")
-		kind := archive.Kind(strings.TrimSpace(cells[3]))
-		rows[mt] = true
-		m, err := Decode(line(`"msgtype":"`+mt+`","`+key+`":{"content":"x"}`), testOpts)
+		m, err := Decode(line(`"msgtype":"`+mt+`","`+r.key+`":{"content":"x"}`), testOpts)
 		if err != nil {
 			t.Errorf("%s: %v", mt, err)
 			continue
 		}
-		if m.Kind != kind {
-			t.Errorf("%s under %q: kind %q, the table says %q", mt, key, m.Kind, kind)
+		if m.Kind != r.kind {
+			t.Errorf("%s under %q: kind %q, the table says %q", mt, r.key, m.Kind, r.kind)
 		}
 	}
 	for mt := range kinds {
-		if !rows[mt] {
+		if _, ok := rows[mt]; !ok {
 			t.Errorf("msgtype %q is decoded but not in FORMAT.md §3.2", mt)
 		}
 	}
