@@ -361,7 +361,7 @@ func (r *Receiver) archive(w http.ResponseWriter, req *http.Request, raw []byte,
 		r.event(capture.OutcomeDuplicate, msg.SourceID, "")
 	} else {
 		r.event(capture.OutcomeArchived, msg.SourceID, "")
-		if f := warnedFields(msg); len(f) > 0 {
+		if f := archive.WarnedFields(msg); len(f) > 0 {
 			r.event(capture.OutcomeDecodeWarning, msg.SourceID,
 				fmt.Sprintf("archived with fields set aside: %s (the message's details keep their values)", strings.Join(f, ", ")))
 		}

@@ -14,8 +14,8 @@ import (
 )
 
 // DetailDecodeWarning names the Details that say what could not be read
-// of a callback (the same name as the conversation archive's), and why.
-const DetailDecodeWarning = "decode_warning"
+// of a callback, and why (archive.DetailDecodeWarning).
+const DetailDecodeWarning = archive.DetailDecodeWarning
 
 // SystemSender is the sender of an event WeCom sends without
 // FromUserName: WeCom itself ("sys" is what its other events carry).
@@ -247,19 +247,5 @@ func NormalizeSuite(s *Suite, platform Platform, source, app string, captured ti
 		out.Details = append(out.Details, archive.Detail{Name: f.Name, Value: v})
 	}
 	out.Text = label(suiteLabels, s.InfoType, strings.TrimSpace(s.Doc.Value("ChangeType")))
-	return out
-}
-
-// warnedFields names the fields a normalized callback's decode warnings
-// concern (the text before the first colon), for capture health: names,
-// never values.
-func warnedFields(m *archive.Message) []string {
-	var out []string
-	for _, d := range m.Details {
-		if d.Name == DetailDecodeWarning {
-			name, _, _ := strings.Cut(d.Value, ":")
-			out = append(out, name)
-		}
-	}
 	return out
 }

@@ -29,39 +29,21 @@ import (
 // MaxNesting), which bound the work one line can cause.
 
 // DetailDecodeWarning names the Details that say what the decoder set aside
-// and why. Capture raises a decode_warning fault for a message that has one.
-const DetailDecodeWarning = "decode_warning"
+// and why (archive.DetailDecodeWarning).
+const DetailDecodeWarning = archive.DetailDecodeWarning
 
 // maxSetAside bounds how many fields one message may have set aside before
 // the decoder stops retrying and salvages the content as plain strings:
 // each retry re-decodes the content, so this bounds the work too.
 const maxSetAside = 16
 
-// Warnings returns the decode warnings of a decoded message (Details named
-// DetailDecodeWarning), for capture health.
-func Warnings(m *archive.Message) []string {
-	var out []string
-	for _, d := range m.Details {
-		if d.Name == DetailDecodeWarning {
-			out = append(out, d.Value)
-		}
-	}
-	return out
-}
+// Warnings returns the decode warnings of a decoded message, for capture
+// health (archive.DecodeWarnings).
+func Warnings(m *archive.Message) []string { return archive.DecodeWarnings(m) }
 
-// WarnedFields returns the paths of the fields set aside in m, for a
-// fault's detail: names only, never values, which may be message content.
-func WarnedFields(m *archive.Message) []string {
-	var out []string
-	for _, w := range Warnings(m) {
-		f, _, ok := strings.Cut(w, ": ")
-		if !ok || strings.ContainsAny(f, " \"") {
-			f = "(message)"
-		}
-		out = append(out, f)
-	}
-	return out
-}
+// WarnedFields returns the paths of the fields set aside in m
+// (archive.WarnedFields).
+func WarnedFields(m *archive.Message) []string { return archive.WarnedFields(m) }
 
 // warning is one field set aside: what was wrong and the value as received.
 type warning struct {
