@@ -52,6 +52,14 @@ type Deps struct {
 	// Blobs extends the retention of blobs when a new retention rule set
 	// keeps records longer (retention.go); nil: recomputes only plan.
 	Blobs BlobRetainer
+	// Media reads stored blobs (attachments' bytes) for productions;
+	// nil: a production lists attachments without their bytes.
+	Media BlobReader
+}
+
+// BlobReader reads a blob, verified against its id (blob.Store's Get).
+type BlobReader interface {
+	Get(ctx context.Context, id archive.BlobID) ([]byte, error)
 }
 
 // BlobRetainer extends a blob's retention (blob.Store's SetRetention).
@@ -79,7 +87,7 @@ func New(d Deps) *App {
 // FromRepo is Deps for an open archive directory. A read-only archive has
 // no writer: use cases that journal answer ErrReadOnly.
 func FromRepo(r *repo.Repo) Deps {
-	d := Deps{Store: r.Store, Records: r.Records, Verifier: r.Verifier, Config: r.Config}
+	d := Deps{Store: r.Store, Records: r.Records, Verifier: r.Verifier, Config: r.Config, Media: r.Blobs}
 	if r.Engine != nil {
 		d.Writer = r.Engine
 		d.Blobs = r.Blobs

@@ -73,6 +73,11 @@ type Message struct {
 	// Attachments are the message's attachments in source order (the same
 	// order as Message.Attachments).
 	Attachments []*Attachment
+	// Leaf is the journal leaf that archived the message (the canonical
+	// event JSON) and Proof its RFC 6962 inclusion proof, bottom to top,
+	// in the job's checkpoint: the production's proof files carry them.
+	Leaf  []byte
+	Proof [][]byte
 }
 
 // Attachment is one attachment of a message in a production.

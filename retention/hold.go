@@ -33,6 +33,18 @@ type compiledHold struct {
 	convs   map[string]bool
 }
 
+// NeedsText says whether a hold's query reads texts (the message's and
+// its attachments'): a caller scanning index rows loads attachment texts
+// only then.
+func (hs *HoldSet) NeedsText() bool {
+	for i := range hs.holds {
+		if hs.holds[i].matcher != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // CompileHolds prepares holds for Held. A stored query that no longer
 // parses is an error naming the hold: a hold must never silently cover
 // nothing.

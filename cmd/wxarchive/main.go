@@ -162,7 +162,7 @@ unaltered in a write-once store with a signed Merkle journal, and proves it.`,
 		return &exitError{code: exitUsage, err: fmt.Errorf("%w\n%s", err, c.UsageString())}
 	})
 	root.AddCommand(a.initCmd(), a.ingestCmd(), a.showCmd(), a.verifyCmd(), a.reindexCmd(), a.statsCmd(),
-		a.serveCmd(), a.demoCmd(), a.consentCmd(), a.quarantineCmd(), a.searchCmd(), a.wecomCmd(), a.connectorsCmd(), a.healthCmd(), a.captureAgentCmd(), a.importCmd(), a.policyCmd(), a.retentionCmd(), a.holdCmd(), a.alertsCmd(), a.reviewCmd(), a.reportCmd(), a.witnessCmd(), a.keyCmd(),
+		a.serveCmd(), a.demoCmd(), a.consentCmd(), a.quarantineCmd(), a.searchCmd(), a.wecomCmd(), a.connectorsCmd(), a.healthCmd(), a.captureAgentCmd(), a.importCmd(), a.policyCmd(), a.retentionCmd(), a.holdCmd(), a.exportCmd(), a.verifyExportCmd(), a.alertsCmd(), a.reviewCmd(), a.reportCmd(), a.witnessCmd(), a.keyCmd(),
 		a.userCmd(), a.tokenCmd(), a.auditCmd(), a.replicateCmd(), a.restoreCmd())
 	return root
 }

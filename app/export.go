@@ -1,0 +1,769 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/wxarchive/wxarchive/archive"
+	"github.com/wxarchive/wxarchive/auth"
+	"github.com/wxarchive/wxarchive/export"
+	exportall "github.com/wxarchive/wxarchive/export/all"
+	"github.com/wxarchive/wxarchive/journal"
+	"github.com/wxarchive/wxarchive/retention"
+	"github.com/wxarchive/wxarchive/store"
+	"github.com/wxarchive/wxarchive/textindex"
+)
+
+// ExportRequest is a production as a user asks for it: a scope (any of a
+// query, a legal hold, custodians, conversations and a period — all of
+// those given), the formats and where to write it.
+type ExportRequest struct {
+	Query         string
+	Hold          string
+	Custodians    []string
+	Conversations []string
+	From, To      string // sent on or after From, before To (DateLayout, the archive's time zone)
+	Formats       []string
+	Out           string
+	Prefix        string
+	VolumeSize    int64
+	LoadEncoding  string
+	Font          string
+	Fallback      bool
+	Producer      string // "wxarchive VERSION"
+}
+
+// ExportView is a production's state.
+type ExportView struct {
+	ID             string            `json:"id"`
+	Out            string            `json:"out"`
+	State          string            `json:"state"` // created, running, finished
+	Messages       int               `json:"messages"`
+	Units          int               `json:"units"`
+	Written        int               `json:"written"` // messages written so far
+	Files          int               `json:"files,omitempty"`
+	Bytes          int64             `json:"bytes,omitempty"`
+	Pages          int               `json:"pages,omitempty"`
+	Volumes        int               `json:"volumes,omitempty"`
+	Formats        []string          `json:"formats"`
+	Scope          archive.HoldScope `json:"scope"`
+	Hold           string            `json:"hold,omitempty"`
+	ManifestSHA256 string            `json:"manifest_sha256,omitempty"`
+	First          string            `json:"first_number,omitempty"`
+	Last           string            `json:"last_number,omitempty"`
+	CreatedIndex   uint64            `json:"created_index"`
+	FinishedIndex  uint64            `json:"finished_index,omitempty"`
+}
+
+// Formats a production may be written in.
+var exportFormats = []string{"rsmf", "eml", "pdf", "html", "dat", "csv", "jsonl"}
+
+var prefixPattern = regexp.MustCompile(`^[A-Z][A-Z0-9_-]{0,15}$`)
+
+// CreateExport plans a production and journals it (export.created): the
+// messages of the scope within the principal's reach, grouped into
+// conversation-days, and the state RunExport resumes from in req.Out.
+// Nothing is written to the journal unless the plan is complete; an
+// empty scope gives an empty, valid production.
+func (a *App) CreateExport(ctx context.Context, req ExportRequest) (*ExportView, error) {
+	p, err := a.principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.authorize(p, auth.PermExport); err != nil {
+		return nil, err
+	}
+	w, err := a.writer()
+	if err != nil {
+		return nil, err
+	}
+	job, sets, err := a.exportJob(ctx, &req)
+	if err != nil {
+		return nil, err
+	}
+	b, err := a.barrierOf(p)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := a.exportKeys(ctx, sets, b)
+	if err != nil {
+		return nil, err
+	}
+	plan := export.Plan(keys, a.Location())
+	job.Messages = len(keys)
+	if ents, err := os.ReadDir(req.Out); err == nil && len(ents) > 0 {
+		return nil, badParam("out", "%s is not empty: a production is written into a new or empty directory", req.Out)
+	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, badParam("out", "%v", err)
+	}
+	// The state first, journaled after: a job that cannot write its
+	// directory journals nothing.
+	if err := export.WriteState(req.Out, job, plan); err != nil {
+		return nil, err
+	}
+	ev := archive.ExportCreatedEvent{Scope: job.Scope, Hold: job.Hold, Formats: job.Formats, Prefix: job.Prefix,
+		Messages: job.Messages, Units: job.Units, PlanSHA256: job.PlanSHA256, Via: p.Via, Out: filepath.Base(req.Out)}
+	e, err := journal.NewEvent(archive.EventExportCreated, p.Actor, archive.Time{}, nil, &ev)
+	if err != nil {
+		return nil, err
+	}
+	idx, err := w.Append(ctx, e)
+	if err != nil {
+		os.RemoveAll(filepath.Join(req.Out, export.StateDir))
+		return nil, fmt.Errorf("record the export: %w", unavailable(err))
+	}
+	job.CreatedIndex, job.ID, job.Actor = idx[0], fmt.Sprintf("export-%d", idx[0]), p.Actor
+	cp, err := a.d.Store.LatestCheckpoint(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c, err := a.d.Verifier.Open(cp.Note)
+	if err != nil {
+		return nil, fmt.Errorf("latest checkpoint: %w", err)
+	}
+	if c.Size <= job.CreatedIndex {
+		return nil, fmt.Errorf("the latest checkpoint (size %d) does not cover export.created (leaf %d)", c.Size, job.CreatedIndex)
+	}
+	job.Checkpoint, job.Created = string(cp.Note), c.Time
+	if err := export.UpdateJob(req.Out, job); err != nil {
+		return nil, err
+	}
+	return exportView(req.Out, job, "created"), nil
+}
+
+func exportView(out string, job *export.Job, state string) *ExportView {
+	return &ExportView{ID: job.ID, Out: out, State: state, Messages: job.Messages, Units: job.Units, Formats: job.Formats,
+		Scope: job.Scope, Hold: job.Hold, CreatedIndex: job.CreatedIndex}
+}
+
+// exportJob validates a request into a job (without its journal facts)
+// and the hold sets a message must be covered by (the scope's own, the
+// named hold's).
+func (a *App) exportJob(ctx context.Context, req *ExportRequest) (*export.Job, []*retention.HoldSet, error) {
+	if req.Out == "" {
+		return nil, nil, badParam("out", "name the directory to write the production into")
+	}
+	if len(req.Formats) == 0 {
+		return nil, nil, badParam("format", "name at least one format (%s)", strings.Join(exportFormats, ", "))
+	}
+	var formats []string
+	for _, f := range req.Formats {
+		f = strings.ToLower(strings.TrimSpace(f))
+		if !slices.Contains(exportFormats, f) {
+			return nil, nil, badParam("format", "unknown format %q (formats: %s)", f, strings.Join(exportFormats, ", "))
+		}
+		if !slices.Contains(formats, f) {
+			formats = append(formats, f)
+		}
+	}
+	// The job's order is the registry's, so the same request in another
+	// order writes the same production.
+	slices.SortFunc(formats, func(x, y string) int { return slices.Index(exportFormats, x) - slices.Index(exportFormats, y) })
+	if req.Prefix == "" {
+		req.Prefix = export.DefaultPrefix
+	}
+	if !prefixPattern.MatchString(req.Prefix) {
+		return nil, nil, badParam("prefix", "%q: 1 to 16 capital letters, digits, _ or -, starting with a letter", req.Prefix)
+	}
+	if req.VolumeSize == 0 {
+		req.VolumeSize = export.DefaultVolumeSize
+	}
+	if req.VolumeSize < 1<<20 {
+		return nil, nil, badParam("volume-size", "%d bytes: a volume holds at least 1 MiB", req.VolumeSize)
+	}
+	if req.LoadEncoding == "" {
+		req.LoadEncoding = "utf-8"
+	}
+	if err := export.CheckLoadEncoding(req.LoadEncoding); err != nil {
+		return nil, nil, badParam("load-encoding", "%s", strings.TrimPrefix(err.Error(), "--load-encoding "))
+	}
+	scope := archive.HoldScope{Custodians: dedupe(req.Custodians), Conversations: dedupe(req.Conversations), Query: req.Query}
+	if req.From != "" {
+		t, err := a.ParseDay("from", req.From)
+		if err != nil {
+			return nil, nil, err
+		}
+		scope.From = archive.At(t)
+	}
+	if req.To != "" {
+		t, err := a.ParseDay("to", req.To)
+		if err != nil {
+			return nil, nil, err
+		}
+		scope.To = archive.At(t)
+	}
+	if !scope.From.IsZero() && !scope.To.IsZero() && !scope.To.After(scope.From.Time) {
+		return nil, nil, badParam("to", "%s is not after from (%s)", req.To, req.From)
+	}
+	for _, id := range req.Custodians {
+		if err := archive.CheckText("custodian", id, archive.MaxIDBytes); err != nil || id == "" {
+			return nil, nil, badParam("custodian", "%q is not an id", id)
+		}
+		if _, ok, err := a.d.Store.FirstSerial(ctx, id); err != nil {
+			return nil, nil, err
+		} else if !ok {
+			return nil, nil, badParam("custodian", "%q appears in no archived message", id)
+		}
+	}
+	for _, c := range req.Conversations {
+		if err := archive.CheckText("conversation", c, archive.MaxIDBytes); err != nil || c == "" {
+			return nil, nil, badParam("conversation", "%q is not a conversation id", c)
+		}
+	}
+	if req.Query != "" {
+		if err := archive.CheckText("query", req.Query, archive.MaxQueryBytes); err != nil {
+			return nil, nil, &SearchError{"query", errors.New(strings.TrimPrefix(err.Error(), "query: "))}
+		}
+		if _, err := textindex.Parse(req.Query, textindex.ParseOptions{}); err != nil {
+			return nil, nil, &SearchError{"query", err}
+		}
+	}
+	var sets []*retention.HoldSet
+	if len(scope.Custodians) > 0 || len(scope.Conversations) > 0 || scope.Query != "" || !scope.From.IsZero() || !scope.To.IsZero() {
+		hs, err := retention.CompileHolds([]store.HoldRow{{HoldEvent: archive.HoldEvent{Name: "export", Scope: scope}}})
+		if err != nil {
+			return nil, nil, &SearchError{"query", err}
+		}
+		sets = append(sets, hs)
+	}
+	if req.Hold != "" {
+		h, err := a.findHold(ctx, req.Hold)
+		if err != nil {
+			return nil, nil, err
+		}
+		hs, err := retention.CompileHolds([]store.HoldRow{h})
+		if err != nil {
+			return nil, nil, err
+		}
+		sets = append(sets, hs)
+	}
+	if len(sets) == 0 {
+		return nil, nil, badParam("scope", "name what to export: --query, --hold, --custodian, --conversation, --from or --to")
+	}
+	job := &export.Job{Scope: scope, Hold: req.Hold, Formats: formats, Prefix: req.Prefix, VolumeSize: req.VolumeSize,
+		TimeZone: a.Location().String(), Producer: req.Producer, PublicKey: a.d.Config.PublicKey, Font: req.Font, Fallback: req.Fallback,
+		LoadEncoding: req.LoadEncoding}
+	if job.Producer == "" {
+		job.Producer = "wxarchive"
+	}
+	job.Origin = a.d.Config.Origin
+	return job, sets, nil
+}
+
+// exportKeys lists the messages every set covers and the barrier lets p
+// see, as the plan orders them.
+func (a *App) exportKeys(ctx context.Context, sets []*retention.HoldSet, b *barrier) ([]export.Key, error) {
+	head, err := a.d.Store.Head(ctx)
+	if err != nil {
+		return nil, err
+	}
+	withText := false
+	for _, s := range sets {
+		withText = withText || s.NeedsText()
+	}
+	var keys []export.Key
+	const chunk = 8192
+	for first := uint64(1); first < head.NextSerial; first += chunk {
+		last := min(first+chunk-1, head.NextSerial-1)
+		var in []export.Key
+		if err := a.d.Store.Messages(ctx, first, last, func(row store.MessageRow) error {
+			m, err := a.messageOfRow(ctx, &row, withText)
+			if err != nil {
+				return err
+			}
+			m.Participants = row.Participants
+			for _, s := range sets {
+				if len(s.Covers(m)) == 0 {
+					return nil
+				}
+			}
+			in = append(in, export.Key{Serial: row.Serial, Conversation: row.Conversation, SentAt: row.SentAt.Time})
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+		if in, err = a.reachable(ctx, b, in); err != nil {
+			return nil, err
+		}
+		keys = append(keys, in...)
+	}
+	return keys, nil
+}
+
+// reachable keeps the keys within the barrier: a regulator's production
+// holds what their scope reaches, a reviewer's their departments'.
+func (a *App) reachable(ctx context.Context, b *barrier, keys []export.Key) ([]export.Key, error) {
+	if b.all || len(keys) == 0 {
+		return keys, nil
+	}
+	var out []export.Key
+	for start := 0; start < len(keys); start += store.MaxSearchSerials {
+		chunk := keys[start:min(start+store.MaxSearchSerials, len(keys))]
+		serials := make([]uint64, len(chunk))
+		for i, k := range chunk {
+			serials[i] = k.Serial
+		}
+		page, err := a.d.Store.Search(ctx, store.SearchRequest{Query: b.query, Serials: serials, Limit: len(serials), Sort: store.SortTime})
+		if err != nil {
+			return nil, err
+		}
+		in := map[uint64]bool{}
+		for _, h := range page.Hits {
+			in[h.Serial] = true
+		}
+		for _, k := range chunk {
+			if in[k.Serial] {
+				out = append(out, k)
+			}
+		}
+	}
+	return out, nil
+}
+
+// RunExport writes (or resumes) the production in dir, then finishes it:
+// the load files, the audit trail and the coverage certificate, the
+// manifest, export.finished with the manifest's hash, and the proof of
+// that event.
+func (a *App) RunExport(ctx context.Context, dir string, progress func(written, total int)) (*ExportView, error) {
+	p, err := a.principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.authorize(p, auth.PermExport); err != nil {
+		return nil, err
+	}
+	w, err := a.writer()
+	if err != nil {
+		return nil, err
+	}
+	job, plan, err := export.ReadState(dir)
+	if err != nil {
+		return nil, badParam("out", "%v", err)
+	}
+	if job.ID == "" || job.Checkpoint == "" {
+		return nil, badParam("out", "%s: the export was never journaled (its creation was interrupted); create it again in an empty directory", dir)
+	}
+	if job.PublicKey != a.d.Config.PublicKey || job.Origin != a.d.Config.Origin {
+		return nil, badParam("out", "%s was created by another archive (%s)", dir, job.Origin)
+	}
+	cp, err := a.d.Verifier.Open([]byte(job.Checkpoint))
+	if err != nil {
+		return nil, fmt.Errorf("%s: the job's checkpoint: %w", dir, err)
+	}
+	fs, err := exportall.Formats(job)
+	if err != nil {
+		return nil, err
+	}
+	src := &exportSource{a: a, size: cp.Size, scope: job.Scope}
+	r := &export.Runner{Dir: dir, Job: job, Plan: plan, Source: src, Formats: fs}
+	if progress != nil {
+		r.Progress = func(n int) { progress(n, job.Messages) }
+	}
+	loaded, err := r.Run(ctx)
+	if err != nil {
+		return nil, err
+	}
+	audit, err := a.exportAudit(ctx, dir, job, loaded)
+	if err != nil {
+		return nil, err
+	}
+	coverage, err := a.exportCoverage(ctx, job, loaded)
+	if err != nil {
+		return nil, err
+	}
+	sum, m, err := r.Finish(ctx, loaded, job.LoadEncoding, map[string][]byte{"audit.jsonl": audit, "coverage.json": coverage})
+	if err != nil {
+		return nil, err
+	}
+	var size int64
+	for _, f := range m.Files {
+		size += f.Size
+	}
+	fin := archive.ExportFinishedEvent{ID: job.ID, ManifestSHA256: sum, Messages: job.Messages, Files: len(m.Files), Bytes: size}
+	idx, leaf, err := a.findFinished(ctx, job, fin)
+	if err != nil {
+		return nil, err
+	}
+	if leaf == nil {
+		e, err := journal.NewEvent(archive.EventExportFinished, p.Actor, archive.Time{}, nil, &fin)
+		if err != nil {
+			return nil, err
+		}
+		ids, err := w.Append(ctx, e)
+		if err != nil {
+			return nil, fmt.Errorf("record the finished export: %w", unavailable(err))
+		}
+		idx = ids[0]
+		if err := a.d.Store.Leaves(ctx, idx, idx+1, func(_ uint64, _, l []byte) error { leaf = slices.Clone(l); return nil }); err != nil {
+			return nil, err
+		}
+	}
+	proof, err := a.manifestProof(ctx, idx, leaf, sum, cp.Size)
+	if err != nil {
+		return nil, err
+	}
+	if err := export.Seal(dir, proof); err != nil {
+		return nil, err
+	}
+	v := exportView(dir, job, "finished")
+	v.Written, v.Files, v.Bytes, v.Pages, v.Volumes, v.ManifestSHA256, v.First, v.Last, v.FinishedIndex =
+		len(loaded.Rows), len(m.Files), size, m.Pages, m.Volumes, sum, m.First, m.Last, idx
+	return v, nil
+}
+
+// findFinished looks for an export.finished of this job already
+// journaled (a run that crashed after journaling it and before writing
+// its proof): the production is then sealed with that event, not a
+// second one.
+func (a *App) findFinished(ctx context.Context, job *export.Job, want archive.ExportFinishedEvent) (uint64, []byte, error) {
+	head, err := a.d.Store.Head(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	var idx uint64
+	var leaf []byte
+	err = a.d.Store.Leaves(ctx, job.CreatedIndex+1, head.CheckpointSize, func(i uint64, _, l []byte) error {
+		if leaf != nil || !bytes.Contains(l, []byte(`"`+archive.EventExportFinished+`"`)) {
+			return nil
+		}
+		ev, err := journal.DecodeLeaf(i, l)
+		if err != nil || ev.Type != archive.EventExportFinished {
+			return nil
+		}
+		var got archive.ExportFinishedEvent
+		if json.Unmarshal(ev.Payload, &got) == nil && got == want {
+			idx, leaf = i, slices.Clone(l)
+		}
+		return nil
+	})
+	return idx, leaf, err
+}
+
+// manifestProof proves the export.finished leaf in the latest checkpoint
+// and that checkpoint consistent with the job's.
+func (a *App) manifestProof(ctx context.Context, idx uint64, leaf []byte, sum string, jobSize uint64) (*export.ManifestProof, error) {
+	row, err := a.d.Store.LatestCheckpoint(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cp, err := a.d.Verifier.Open(row.Note)
+	if err != nil {
+		return nil, fmt.Errorf("latest checkpoint: %w", err)
+	}
+	if cp.Size <= idx {
+		return nil, fmt.Errorf("the latest checkpoint (size %d) does not cover export.finished (leaf %d)", cp.Size, idx)
+	}
+	hs, err := journal.InclusionProof(ctx, a.d.Store, idx, cp.Size)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := journal.ConsistencyProof(ctx, a.d.Store, jobSize, cp.Size)
+	if err != nil {
+		return nil, err
+	}
+	return &export.ManifestProof{ManifestSHA256: sum, LeafIndex: idx, Leaf: string(leaf), Hashes: hexes(hs), Checkpoint: string(row.Note), Consistency: hexes(cs)}, nil
+}
+
+func hexes(hs [][]byte) []string {
+	out := make([]string, len(hs))
+	for i, h := range hs {
+		out[i] = fmt.Sprintf("%x", h)
+	}
+	return out
+}
+
+// exportSource reads a unit's messages for the runner: records verified
+// against the journal's hashes, people as the directory described them
+// when each message was sent, the leaf and its proof in the job's
+// checkpoint.
+type exportSource struct {
+	a     *App
+	size  uint64
+	scope archive.HoldScope
+}
+
+func (s *exportSource) Unit(ctx context.Context, pu export.PlannedUnit) (*export.Unit, error) {
+	a := s.a
+	n := newNamer(a.d.Store)
+	u := &export.Unit{}
+	kinds := map[string]archive.ParticipantKind{}
+	var ids []string
+	for _, serial := range pu.Serials {
+		m, err := s.message(ctx, n, serial)
+		if err != nil {
+			return nil, err
+		}
+		u.Messages = append(u.Messages, m)
+		for _, p := range m.Message.Participants {
+			if _, ok := kinds[p.ID]; !ok {
+				kinds[p.ID] = p.Kind
+				ids = append(ids, p.ID)
+			}
+		}
+		if _, ok := kinds[m.Message.Sender]; !ok && m.Message.Sender != "" {
+			kinds[m.Message.Sender] = archive.ParticipantExternal
+			ids = append(ids, m.Message.Sender)
+		}
+	}
+	first := u.Messages[0].Message.SentAt
+	u.ConversationKind = u.Messages[0].Message.ConversationKind
+	for _, id := range ids {
+		p, err := s.person(ctx, n, id, kinds[id], first)
+		if err != nil {
+			return nil, err
+		}
+		u.Participants = append(u.Participants, p)
+	}
+	slices.SortFunc(u.Participants, func(x, y export.Person) int {
+		ex, ey := x.Kind == archive.ParticipantEmployee, y.Kind == archive.ParticipantEmployee
+		if ex != ey {
+			if ex {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(x.ID, y.ID)
+	})
+	title, err := n.conversation(ctx, pu.Conversation, first)
+	if err != nil {
+		return nil, err
+	}
+	if title == "" {
+		title = pu.Conversation
+	}
+	u.Title = title
+	for _, p := range u.Participants {
+		if slices.Contains(s.scope.Custodians, p.ID) {
+			u.Custodian = p.ID
+			break
+		}
+	}
+	if u.Custodian == "" {
+		for _, p := range u.Participants {
+			if p.Kind == archive.ParticipantEmployee {
+				u.Custodian = p.ID
+				break
+			}
+		}
+	}
+	if u.Custodian == "" && len(u.Participants) > 0 {
+		u.Custodian = u.Participants[0].ID
+	}
+	return u, nil
+}
+
+func (s *exportSource) person(ctx context.Context, n *namer, id string, kind archive.ParticipantKind, at archive.Time) (export.Person, error) {
+	p := export.Person{ID: id, Kind: kind}
+	if err := n.load(ctx, id); err != nil {
+		return p, err
+	}
+	for _, f := range n.history[id] {
+		if f.ValidFrom.After(at.Time) {
+			break
+		}
+		p.Name, p.Department = f.Name, f.Department
+	}
+	return p, nil
+}
+
+func (s *exportSource) message(ctx context.Context, n *namer, serial uint64) (*export.Message, error) {
+	a := s.a
+	row, err := a.d.Store.Message(ctx, serial)
+	if err != nil {
+		return nil, fmt.Errorf("serial %d: %w", serial, err)
+	}
+	raw, err := a.d.Records.Get(ctx, store.RecordKey{JournalIndex: row.JournalIndex, Ordinal: archive.OrdinalRaw}, row.RawHash)
+	if err != nil {
+		return nil, fmt.Errorf("serial %d raw record: %w", serial, err)
+	}
+	rec, err := a.d.Records.Get(ctx, store.RecordKey{JournalIndex: row.JournalIndex, Ordinal: archive.OrdinalNormalized}, row.RecordHash)
+	if err != nil {
+		return nil, fmt.Errorf("serial %d normalized record: %w", serial, err)
+	}
+	msg := new(archive.Message)
+	if err := json.Unmarshal(rec, msg); err != nil {
+		return nil, fmt.Errorf("normalized record of serial %d: %w", serial, err)
+	}
+	m := &export.Message{Serial: serial, JournalIndex: row.JournalIndex, Version: row.Version, ConflictsWith: row.ConflictsWith,
+		RecalledBy: row.RecalledBy, CapturedAt: row.CapturedAt.Time, Message: msg, Raw: raw, Record: rec, RawSHA256: row.RawHash, RecordSHA256: row.RecordHash}
+	kind := archive.ParticipantExternal
+	for _, p := range msg.Participants {
+		if p.ID == msg.Sender {
+			kind = p.Kind
+		}
+	}
+	if m.Sender, err = s.person(ctx, n, msg.Sender, kind, msg.SentAt); err != nil {
+		return nil, err
+	}
+	if row.RefersTo != "" {
+		if targets, err := a.d.Store.MessagesBySourceID(ctx, row.RefersTo); err == nil {
+			for _, t := range targets {
+				if t.Source == row.Source {
+					m.RefersToSerial = t.Serial
+					break
+				}
+			}
+		}
+	}
+	var later map[int]store.AttachmentRow
+	if row.Attachments > 0 {
+		atts, err := a.d.Store.Attachments(ctx, serial)
+		if err != nil {
+			return nil, err
+		}
+		later = map[int]store.AttachmentRow{}
+		for _, at := range atts {
+			later[at.Ordinal] = at
+		}
+	}
+	for i, at := range msg.Attachments {
+		ea := &export.Attachment{Ordinal: i, Role: at.Role, FileName: at.FileName, MediaType: at.MediaType, Status: at.Status, Reason: at.Reason, Blob: at.Blob, Size: at.Size}
+		if r, ok := later[i]; ok && r.Status == archive.AttachmentFetched && at.Status != archive.AttachmentFetched {
+			// Fetched after capture (attachment.fetched): the record
+			// keeps what happened then; the production carries the bytes.
+			ea.Status, ea.Blob, ea.Size, ea.Reason = r.Status, r.Blob, r.Size, ""
+			if ea.MediaType == "" {
+				ea.MediaType = r.MediaType
+			}
+		}
+		if !ea.Blob.IsZero() && a.d.Media != nil {
+			blob := ea.Blob
+			ea.Open = func(ctx context.Context) (io.ReadCloser, error) {
+				b, err := a.d.Media.Get(ctx, blob)
+				if err != nil {
+					return nil, err
+				}
+				return io.NopCloser(bytes.NewReader(b)), nil
+			}
+		}
+		m.Attachments = append(m.Attachments, ea)
+	}
+	if err := a.d.Store.Leaves(ctx, row.JournalIndex, row.JournalIndex+1, func(_ uint64, _, l []byte) error { m.Leaf = slices.Clone(l); return nil }); err != nil {
+		return nil, err
+	}
+	if m.Proof, err = journal.InclusionProof(ctx, a.d.Store, row.JournalIndex, s.size); err != nil {
+		return nil, fmt.Errorf("serial %d: inclusion proof: %w", serial, err)
+	}
+	return m, nil
+}
+
+// ExportStatus reads a production directory's state: how far an
+// unfinished job got, or what a finished one holds (its manifest). It
+// shows no content.
+func (a *App) ExportStatus(ctx context.Context, dir string) (*ExportView, error) {
+	p, err := a.principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.authorize(p, auth.PermExport); err != nil {
+		return nil, err
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, export.ManifestName)); err == nil {
+		var m export.Manifest
+		if err := json.Unmarshal(b, &m); err != nil {
+			return nil, badParam("out", "%s: %v", export.ManifestName, err)
+		}
+		v := exportView(dir, &m.Job, "finished")
+		v.Written, v.Files, v.Pages, v.Volumes, v.First, v.Last = m.Messages, len(m.Files), m.Pages, m.Volumes, m.First, m.Last
+		for _, f := range m.Files {
+			v.Bytes += f.Size
+		}
+		sum := sha256.Sum256(b)
+		v.ManifestSHA256 = hex.EncodeToString(sum[:])
+		if _, err := os.Stat(filepath.Join(dir, export.StateDir)); err == nil {
+			v.State = "finishing"
+		}
+		return v, nil
+	}
+	job, _, err := export.ReadState(dir)
+	if err != nil {
+		return nil, badParam("out", "%v", err)
+	}
+	v := exportView(dir, job, "running")
+	if job.ID == "" {
+		v.State = "interrupted before it was journaled"
+	}
+	v.Written = export.Written(dir)
+	return v, nil
+}
+
+// ExportsView lists the productions the journal records.
+type ExportsView struct {
+	Exports []ExportEntry `json:"exports"`
+}
+
+// ExportEntry is one production as the journal recorded it.
+type ExportEntry struct {
+	ID             string            `json:"id"`
+	Created        archive.Time      `json:"created"`
+	Actor          string            `json:"actor"`
+	Scope          archive.HoldScope `json:"scope"`
+	Hold           string            `json:"hold,omitempty"`
+	Formats        []string          `json:"formats"`
+	Messages       int               `json:"messages"`
+	Out            string            `json:"out,omitempty"`
+	Finished       *archive.Time     `json:"finished,omitempty"`
+	ManifestSHA256 string            `json:"manifest_sha256,omitempty"`
+	Files          int               `json:"files,omitempty"`
+	Bytes          int64             `json:"bytes,omitempty"`
+}
+
+// Exports lists every production the journal records, oldest first. It
+// reads the journal (productions are rare; no index is kept for them).
+func (a *App) Exports(ctx context.Context) (*ExportsView, error) {
+	p, err := a.principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.authorize(p, auth.PermExport); err != nil {
+		return nil, err
+	}
+	head, err := a.d.Store.Head(ctx)
+	if err != nil {
+		return nil, err
+	}
+	v := &ExportsView{Exports: []ExportEntry{}}
+	byID := map[string]int{}
+	err = a.d.Store.Leaves(ctx, 0, head.CheckpointSize, func(i uint64, _, leaf []byte) error {
+		if !bytes.Contains(leaf, []byte(`"export.`)) {
+			return nil
+		}
+		ev, err := journal.DecodeLeaf(i, leaf)
+		if err != nil {
+			return nil
+		}
+		switch ev.Type {
+		case archive.EventExportCreated:
+			var c archive.ExportCreatedEvent
+			if json.Unmarshal(ev.Payload, &c) != nil {
+				return nil
+			}
+			id := fmt.Sprintf("export-%d", i)
+			byID[id] = len(v.Exports)
+			v.Exports = append(v.Exports, ExportEntry{ID: id, Created: ev.Time, Actor: ev.Actor, Scope: c.Scope, Hold: c.Hold, Formats: c.Formats, Messages: c.Messages, Out: c.Out})
+		case archive.EventExportFinished:
+			var f archive.ExportFinishedEvent
+			if json.Unmarshal(ev.Payload, &f) != nil {
+				return nil
+			}
+			if k, ok := byID[f.ID]; ok {
+				t := ev.Time
+				e := &v.Exports[k]
+				e.Finished, e.ManifestSHA256, e.Files, e.Bytes = &t, f.ManifestSHA256, f.Files, f.Bytes
+			}
+		}
+		return nil
+	})
+	return v, err
+}

@@ -1,0 +1,215 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/wxarchive/wxarchive/archive"
+	"github.com/wxarchive/wxarchive/export"
+	"github.com/wxarchive/wxarchive/journal"
+	"github.com/wxarchive/wxarchive/store"
+)
+
+// AuditLine is one line of a production's audit.jsonl: a journal event
+// that concerns exported messages — their archiving and conflicting
+// versions, recalls, alerts and review actions, views and proofs, media
+// fetched later — with the leaf as journaled, so each can be proved
+// against the archive's journal.
+type AuditLine struct {
+	LeafIndex uint64       `json:"leaf_index"`
+	Time      archive.Time `json:"time"`
+	Type      string       `json:"type"`
+	Actor     string       `json:"actor"`
+	Serials   []uint64     `json:"serials"` // the exported messages it concerns
+	Leaf      string       `json:"leaf"`
+}
+
+// exportAudit is the audit trail of the exported messages: every event
+// before the production's own creation that names one of them, in journal
+// order (the production's own events end it). Holds are scope-based: the
+// hold the job exports is listed with its release, if any.
+func (a *App) exportAudit(ctx context.Context, dir string, job *export.Job, l *export.Loaded) ([]byte, error) {
+	in := make(map[uint64]bool, len(l.Rows))
+	for _, r := range l.Rows {
+		in[r.Serial] = true
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if len(in) == 0 {
+		return nil, nil
+	}
+	err := a.d.Store.Leaves(ctx, 0, job.CreatedIndex+1, func(i uint64, _, leaf []byte) error {
+		ev, err := journal.DecodeLeaf(i, leaf)
+		if err != nil {
+			return fmt.Errorf("journal leaf %d: %w", i, err)
+		}
+		var serials []uint64
+		switch ev.Type {
+		case archive.EventMessageArchived, archive.EventMessageConflict:
+			var me struct {
+				Serial uint64 `json:"serial"`
+			}
+			if json.Unmarshal(ev.Payload, &me) == nil && in[me.Serial] {
+				serials = []uint64{me.Serial}
+			}
+		case archive.EventHoldCreated, archive.EventHoldReleased:
+			var h struct {
+				Name string `json:"name"`
+			}
+			if job.Hold != "" && json.Unmarshal(ev.Payload, &h) == nil && h.Name == job.Hold {
+				serials = []uint64{}
+			}
+		case archive.EventExportCreated:
+			if i == job.CreatedIndex {
+				serials = []uint64{}
+			}
+		default:
+			for _, s := range ev.Subject {
+				if v, ok := strings.CutPrefix(s, "serial:"); ok {
+					if n, err := strconv.ParseUint(v, 10, 64); err == nil && in[n] && !slices.Contains(serials, n) {
+						serials = append(serials, n)
+					}
+				}
+			}
+		}
+		if serials == nil {
+			return nil
+		}
+		return enc.Encode(&AuditLine{LeafIndex: i, Time: ev.Time, Type: ev.Type, Actor: ev.Actor, Serials: serials, Leaf: string(leaf)})
+	})
+	return b.Bytes(), err
+}
+
+// Coverage is a production's coverage certificate (coverage.json): what
+// the archive knows it could not capture within the production's scope,
+// from the journal up to the production's creation.
+type Coverage struct {
+	ID    string            `json:"id"`
+	Scope archive.HoldScope `json:"scope"`
+	Hold  string            `json:"hold,omitempty"`
+	// Through is the journal size the certificate was drawn from.
+	Through uint64 `json:"through"`
+	// Faults are capture faults raised or resolved in the period (or open
+	// during it), by connector.
+	Faults []store.FaultRow `json:"faults"`
+	// Quarantined are inputs that could not be archived as messages, in
+	// the period.
+	Quarantined []store.RejectRow `json:"quarantined"`
+	// ConsentRefused are external contacts of the production who refused
+	// to have their conversations archived (WeCom disagree events): what
+	// they said after is not captured.
+	ConsentRefused []store.ConsentRow `json:"consent_refused"`
+	// SilentCustodians are custodians the scope names with no message in
+	// the production.
+	SilentCustodians []string `json:"silent_custodians"`
+	// AbsentMedia are exported messages whose attachments' bytes the
+	// archive does not hold, with why.
+	AbsentMedia []AbsentMedia `json:"absent_media"`
+}
+
+// AbsentMedia is an exported message with attachments the archive lacks.
+type AbsentMedia struct {
+	Number      string   `json:"number"`
+	Serial      uint64   `json:"serial"`
+	Attachments []string `json:"attachments"`
+}
+
+func (a *App) exportCoverage(ctx context.Context, job *export.Job, l *export.Loaded) ([]byte, error) {
+	c := &Coverage{ID: job.ID, Scope: job.Scope, Hold: job.Hold, Through: job.CreatedIndex + 1,
+		Faults: []store.FaultRow{}, Quarantined: []store.RejectRow{}, ConsentRefused: []store.ConsentRow{}, SilentCustodians: []string{}, AbsentMedia: []AbsentMedia{}}
+	from, to := job.Scope.From, job.Scope.To
+	inPeriod := func(t archive.Time) bool {
+		return (from.IsZero() || !t.Before(from.Time)) && (to.IsZero() || t.Before(to.Time))
+	}
+	// A fault counts when it was raised or resolved in the period, or
+	// was open across it (raised before, resolved after or never).
+	type ident struct{ conn, kind, subj string }
+	open := map[ident]store.FaultRow{}
+	if err := a.d.Store.FaultHistory(ctx, func(f store.FaultRow) error {
+		if f.JournalIndex > job.CreatedIndex {
+			return nil
+		}
+		id := ident{f.Connector, f.Kind, f.Subject}
+		switch {
+		case inPeriod(f.Time):
+			c.Faults = append(c.Faults, f)
+		case f.State == archive.FaultRaised && (to.IsZero() || f.Time.Before(to.Time)):
+			open[id] = f
+			return nil
+		case f.State == archive.FaultResolved:
+			if r, ok := open[id]; ok && !from.IsZero() && !f.Time.Before(from.Time) {
+				c.Faults = append(c.Faults, r, f)
+			}
+		}
+		delete(open, id)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	for _, f := range open {
+		c.Faults = append(c.Faults, f) // still open at the production's creation
+	}
+	slices.SortFunc(c.Faults, func(x, y store.FaultRow) int { return cmpU64(x.JournalIndex, y.JournalIndex) })
+	c.Faults = slices.CompactFunc(c.Faults, func(x, y store.FaultRow) bool { return x.JournalIndex == y.JournalIndex })
+	if err := a.d.Store.Rejects(ctx, func(r store.RejectRow) error {
+		if r.JournalIndex < job.CreatedIndex && inPeriod(r.Time) {
+			c.Quarantined = append(c.Quarantined, r)
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for _, r := range l.Rows {
+		if len(r.Absent) > 0 {
+			c.AbsentMedia = append(c.AbsentMedia, AbsentMedia{Number: r.Number, Serial: r.Serial, Attachments: r.Absent})
+		}
+	}
+	for _, r := range l.Rows {
+		for _, id := range append([]string{r.From}, r.IDs...) {
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			rows, err := a.d.Store.Consent(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			for _, cr := range rows {
+				if !cr.Agreed {
+					c.ConsentRefused = append(c.ConsentRefused, cr)
+				}
+			}
+		}
+	}
+	for _, cu := range job.Scope.Custodians {
+		found := false
+		for _, r := range l.Rows {
+			if r.From == cu || r.Custodian == cu {
+				found = true
+				break
+			}
+		}
+		if !found {
+			c.SilentCustodians = append(c.SilentCustodians, cu)
+		}
+	}
+	b, err := json.MarshalIndent(c, "", "  ")
+	return append(b, '\n'), err
+}
+
+func cmpU64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,25 @@
+// Package all is the registry of production formats: the unit formats a
+// job names, made for that job (a transcript's font, its fallback).
+package all
+
+import (
+	"fmt"
+
+	"github.com/wxarchive/wxarchive/export"
+)
+
+// Formats makes the unit formats of job, in the job's order. The load
+// files (dat, csv) are the runner's own.
+func Formats(job *export.Job) ([]export.Format, error) {
+	var out []export.Format
+	for _, name := range job.Formats {
+		switch name {
+		case "dat", "csv":
+		case "jsonl":
+			out = append(out, export.JSONL{})
+		default:
+			return nil, fmt.Errorf("format %q is not available in this build", name)
+		}
+	}
+	return out, nil
+}

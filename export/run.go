@@ -1,0 +1,473 @@
+package export
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"mime"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// FileEntry is one file of a production as the manifest lists it.
+type FileEntry struct {
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
+}
+
+// unitDone is a unit's record in the job's progress file: once it is
+// there, the unit's files are in place and a resumed run skips it.
+type unitDone struct {
+	Unit   int         `json:"unit"`
+	Volume int         `json:"volume"`
+	Pages  int         `json:"pages"`
+	Files  []FileEntry `json:"files"`
+	Rows   []LoadRow   `json:"rows"`
+}
+
+// Runner writes a job's units. Run is resumable: the units recorded in
+// the progress file are checked on disk and skipped, and every unit is
+// written the same way whenever it is written, so a resumed production
+// is byte for byte the one an uninterrupted run writes.
+type Runner struct {
+	Dir     string
+	Job     *Job
+	Plan    []PlannedUnit
+	Source  Source
+	Formats []Format
+	// Progress, when set, is told after each unit how many messages of
+	// the job are written.
+	Progress func(messages int)
+}
+
+// Loaded is what Run leaves for Finish: every file written so far and the
+// load-file rows, in production order.
+type Loaded struct {
+	Files []FileEntry
+	Rows  []LoadRow
+	Pages int
+}
+
+// Run writes every unit not written yet.
+func (r *Runner) Run(ctx context.Context) (*Loaded, error) {
+	loc, err := time.LoadLocation(r.Job.TimeZone)
+	if err != nil {
+		return nil, fmt.Errorf("job time zone %q: %w", r.Job.TimeZone, err)
+	}
+	done, err := r.resume()
+	if err != nil {
+		return nil, err
+	}
+	out := &Loaded{}
+	vol, volBytes, msgs := 1, int64(0), 0
+	advance := func(d *unitDone) {
+		var n int64
+		for _, f := range d.Files {
+			n += f.Size
+		}
+		out.Files = append(out.Files, d.Files...)
+		out.Rows = append(out.Rows, d.Rows...)
+		out.Pages += d.Pages
+		msgs += len(d.Rows)
+		volBytes += n
+		if r.Job.VolumeSize > 0 && volBytes >= r.Job.VolumeSize {
+			vol, volBytes = vol+1, 0
+		}
+	}
+	for _, d := range done {
+		advance(d)
+	}
+	pf, err := os.OpenFile(statePath(r.Dir, "progress.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	if err != nil {
+		return nil, err
+	}
+	defer pf.Close()
+	if r.Progress != nil {
+		r.Progress(msgs)
+	}
+	for i := len(done); i < len(r.Plan); i++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		d, err := r.unit(ctx, i, vol, msgs, out.Pages+1, loc)
+		if err != nil {
+			return nil, err
+		}
+		b, err := json.Marshal(d)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := pf.Write(append(b, '\n')); err != nil {
+			return nil, err
+		}
+		if err := pf.Sync(); err != nil {
+			return nil, err
+		}
+		advance(d)
+		if r.Progress != nil {
+			r.Progress(msgs)
+		}
+	}
+	return out, nil
+}
+
+// resume reads the progress file and keeps the units whose files are on
+// disk as recorded; from the first that is not (a crash between its files
+// and its record, a file changed since), everything is written again.
+func (r *Runner) resume() ([]*unitDone, error) {
+	name := statePath(r.Dir, "progress.jsonl")
+	b, err := os.ReadFile(name)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var done []*unitDone
+	good := 0
+	for len(b) > 0 {
+		line, rest, complete := bytes.Cut(b, []byte("\n"))
+		if !complete {
+			break // a record cut by a crash: its unit is written again
+		}
+		d := new(unitDone)
+		if err := json.Unmarshal(line, d); err != nil || d.Unit != len(done) || d.Unit >= len(r.Plan) {
+			break
+		}
+		if !filesIntact(r.Dir, d.Files) {
+			break
+		}
+		done = append(done, d)
+		good += len(line) + 1
+		b = rest
+	}
+	if err := os.Truncate(name, int64(good)); err != nil {
+		return nil, err
+	}
+	// Temporary files of an interrupted unit.
+	tmp := filepath.Join(r.Dir, StateDir, "tmp")
+	if err := os.RemoveAll(tmp); err != nil {
+		return nil, err
+	}
+	return done, os.MkdirAll(tmp, 0o750)
+}
+
+func filesIntact(dir string, files []FileEntry) bool {
+	for _, f := range files {
+		sum, size, err := hashFile(filepath.Join(dir, filepath.FromSlash(f.Path)))
+		if err != nil || size != f.Size || sum != f.SHA256 {
+			return false
+		}
+	}
+	return true
+}
+
+func hashFile(name string) (string, int64, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	return hex.EncodeToString(h.Sum(nil)), n, err
+}
+
+// VolumeName is the directory of the n-th volume.
+func VolumeName(n int) string { return fmt.Sprintf("VOL%03d", n) }
+
+// unit writes unit i into volume vol; before is how many messages the
+// production has before it, firstPage its first transcript page.
+func (r *Runner) unit(ctx context.Context, i, vol, before, firstPage int, loc *time.Location) (*unitDone, error) {
+	pu := r.Plan[i]
+	u, err := r.Source.Unit(ctx, pu)
+	if err != nil {
+		return nil, fmt.Errorf("unit %d (%s, %s): %w", i+1, pu.Conversation, pu.Day, err)
+	}
+	if len(u.Messages) != len(pu.Serials) {
+		return nil, fmt.Errorf("unit %d (%s, %s): %d messages loaded, %d planned", i+1, pu.Conversation, pu.Day, len(u.Messages), len(pu.Serials))
+	}
+	volDir := VolumeName(vol)
+	u.Conversation, u.Day, u.Slice, u.Slices = pu.Conversation, pu.Day, pu.Slice, pu.Slices
+	u.CollectionID = pu.Conversation + "/" + pu.Day
+	u.Name = UnitName(pu)
+	u.Location, u.Producer, u.Prefix = loc, r.Job.Producer, r.Job.Prefix
+	for k, m := range u.Messages {
+		if m.Serial != pu.Serials[k] {
+			return nil, fmt.Errorf("unit %d: message %d is serial %d, planned %d", i+1, k, m.Serial, pu.Serials[k])
+		}
+		m.ProductionNumber = MessageNumber(r.Job.Prefix, before+k+1)
+		for _, a := range m.Attachments {
+			a.Path = ""
+			if a.Open != nil {
+				a.Path = volDir + "/NATIVES/" + m.ProductionNumber + "_" + fmt.Sprint(a.Ordinal+1) + extOf(a)
+			}
+		}
+	}
+	d := &unitDone{Unit: i, Volume: vol}
+	w := &writer{root: r.Dir, files: &d.Files}
+	// Natives first: every format refers to them.
+	for _, m := range u.Messages {
+		for _, a := range m.Attachments {
+			if a.Path == "" {
+				continue
+			}
+			if err := w.copyNative(ctx, m, a); err != nil {
+				return nil, err
+			}
+		}
+	}
+	unitFiles := map[string]string{}
+	for _, f := range r.Formats {
+		s := &prefixSink{w: w, prefix: volDir + "/" + strings.ToUpper(f.Name()) + "/"}
+		pages, err := f.WriteUnit(ctx, u, s, firstPage+d.Pages)
+		if err != nil {
+			return nil, fmt.Errorf("%s of unit %s: %w", f.Name(), u.Name, err)
+		}
+		d.Pages += pages
+		if len(s.created) > 0 {
+			unitFiles[f.Name()] = s.created[0]
+		}
+	}
+	if err := r.proofs(u, w, volDir); err != nil {
+		return nil, err
+	}
+	text := slices.Contains(r.Job.Formats, "dat") || slices.Contains(r.Job.Formats, "csv")
+	for _, m := range u.Messages {
+		row := loadRow(u, m, unitFiles, loc)
+		if text {
+			row.TextPath = volDir + "/TEXT/" + m.ProductionNumber + ".txt"
+			if err := w.write(row.TextPath, []byte(PlainText(u, m))); err != nil {
+				return nil, err
+			}
+		}
+		d.Rows = append(d.Rows, row)
+	}
+	return d, nil
+}
+
+// ProofLine is one line of a unit's proof file (PROOFS/NAME.jsonl): a
+// message, the journal leaf that archived it and its inclusion proof in
+// the job's checkpoint.
+type ProofLine struct {
+	ProductionNumber string   `json:"production_number"`
+	Serial           uint64   `json:"serial"`
+	LeafIndex        uint64   `json:"leaf_index"`
+	Leaf             string   `json:"leaf"`   // the canonical event JSON, byte for byte
+	Hashes           []string `json:"hashes"` // hex, bottom to top
+	// Files are the unit files of this production that show the message
+	// (JSONL first when there is one).
+	Natives []string `json:"natives,omitempty"`
+}
+
+func (r *Runner) proofs(u *Unit, w *writer, volDir string) error {
+	var b bytes.Buffer
+	for _, m := range u.Messages {
+		if len(m.Leaf) == 0 {
+			return fmt.Errorf("serial %d: no journal leaf to prove", m.Serial)
+		}
+		l := ProofLine{ProductionNumber: m.ProductionNumber, Serial: m.Serial, LeafIndex: m.JournalIndex, Leaf: string(m.Leaf), Hashes: []string{}}
+		for _, h := range m.Proof {
+			l.Hashes = append(l.Hashes, hex.EncodeToString(h))
+		}
+		for _, a := range m.Attachments {
+			if a.Path != "" {
+				l.Natives = append(l.Natives, a.Path)
+			}
+		}
+		if err := jsonLine(&b, &l); err != nil {
+			return err
+		}
+	}
+	return w.write(volDir+"/PROOFS/"+u.Name+".jsonl", b.Bytes())
+}
+
+// jsonLine appends v as one line of JSON without HTML escaping (text
+// stays as written: a < in a message is a <).
+func jsonLine(b *bytes.Buffer, v any) error {
+	enc := json.NewEncoder(b)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// extOf is a native file's extension: the source file name's when it
+// has a plain one, else the media type's, else .bin.
+func extOf(a *Attachment) string {
+	if e := strings.ToLower(path.Ext(a.FileName)); len(e) >= 2 && len(e) <= 10 && unsafeRune.FindString(e[1:]) == "" && !strings.Contains(e[1:], ".") {
+		return e
+	}
+	if exts, _ := mime.ExtensionsByType(a.MediaType); len(exts) > 0 {
+		// The shortest, then alphabetical: the same on every machine
+		// whatever order the system's MIME table lists them in.
+		slices.SortFunc(exts, func(x, y string) int {
+			if len(x) != len(y) {
+				return len(x) - len(y)
+			}
+			return strings.Compare(x, y)
+		})
+		return exts[0]
+	}
+	switch a.MediaType {
+	case "audio/amr":
+		return ".amr"
+	case "audio/silk":
+		return ".silk"
+	}
+	return ".bin"
+}
+
+// writer creates a production's files through temporary files (a crash
+// leaves no half-written file under a final name) and records each with
+// its hash.
+type writer struct {
+	root  string
+	files *[]FileEntry
+}
+
+type hashingFile struct {
+	f     *os.File
+	bw    *bufio.Writer
+	h     hash.Hash
+	n     int64
+	final string
+	rel   string
+	w     *writer
+	done  bool
+}
+
+func (h *hashingFile) Write(p []byte) (int, error) {
+	n, err := h.bw.Write(p)
+	h.h.Write(p[:n])
+	h.n += int64(n)
+	return n, err
+}
+
+func (h *hashingFile) Close() error {
+	if h.done {
+		return nil
+	}
+	h.done = true
+	if err := h.bw.Flush(); err != nil {
+		h.f.Close()
+		os.Remove(h.f.Name())
+		return err
+	}
+	if err := h.f.Close(); err != nil {
+		os.Remove(h.f.Name())
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(h.final), 0o750); err != nil {
+		return err
+	}
+	if err := os.Rename(h.f.Name(), h.final); err != nil {
+		return err
+	}
+	*h.w.files = append(*h.w.files, FileEntry{Path: h.rel, SHA256: hex.EncodeToString(h.h.Sum(nil)), Size: h.n})
+	return nil
+}
+
+func (w *writer) create(rel string) (*hashingFile, error) {
+	if err := cleanRel(rel); err != nil {
+		return nil, err
+	}
+	for _, f := range *w.files {
+		if f.Path == rel {
+			return nil, fmt.Errorf("file %s written twice", rel)
+		}
+	}
+	f, err := os.CreateTemp(filepath.Join(w.root, StateDir, "tmp"), "part-*")
+	if err != nil {
+		return nil, err
+	}
+	return &hashingFile{f: f, bw: bufio.NewWriterSize(f, 64<<10), h: sha256.New(), final: filepath.Join(w.root, filepath.FromSlash(rel)), rel: rel, w: w}, nil
+}
+
+func (w *writer) write(rel string, data []byte) error {
+	f, err := w.create(rel)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// copyNative writes an attachment's bytes, checking them against the
+// hash the journal recorded: a production never carries bytes the
+// archive cannot vouch for.
+func (w *writer) copyNative(ctx context.Context, m *Message, a *Attachment) error {
+	rc, err := a.Open(ctx)
+	if err != nil {
+		return fmt.Errorf("serial %d attachment %d: %w", m.Serial, a.Ordinal+1, err)
+	}
+	defer rc.Close()
+	f, err := w.create(a.Path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, rc); err != nil {
+		f.bw.Reset(nil)
+		f.f.Close()
+		os.Remove(f.f.Name())
+		return fmt.Errorf("serial %d attachment %d: %w", m.Serial, a.Ordinal+1, err)
+	}
+	if got := f.h.Sum(nil); !a.Blob.IsZero() && !bytes.Equal(got, a.Blob[:]) {
+		f.f.Close()
+		os.Remove(f.f.Name())
+		return fmt.Errorf("serial %d attachment %d: the stored bytes hash to %x, the journal recorded %s", m.Serial, a.Ordinal+1, got, a.Blob)
+	}
+	return f.Close()
+}
+
+// prefixSink is a format's Sink: its files go under prefix
+// (VOL001/RSMF/), in the order created.
+type prefixSink struct {
+	w       *writer
+	prefix  string
+	created []string
+}
+
+func (s *prefixSink) Create(name string) (io.WriteCloser, error) {
+	if err := cleanRel(name); err != nil {
+		return nil, err
+	}
+	f, err := s.w.create(s.prefix + name)
+	if err != nil {
+		return nil, err
+	}
+	s.created = append(s.created, s.prefix+name)
+	return f, nil
+}
+
+// Written counts the messages an unfinished production has written (its
+// progress records), for a status report.
+func Written(dir string) int {
+	b, err := os.ReadFile(statePath(dir, "progress.jsonl"))
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		var d struct {
+			Rows []json.RawMessage `json:"rows"`
+		}
+		if json.Unmarshal(line, &d) == nil {
+			n += len(d.Rows)
+		}
+	}
+	return n
+}
