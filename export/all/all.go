@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/wxarchive/wxarchive/export"
+	"github.com/wxarchive/wxarchive/export/eml"
+	"github.com/wxarchive/wxarchive/export/rsmf"
 )
 
 // Formats makes the unit formats of job, in the job's order. The load
@@ -17,6 +19,10 @@ func Formats(job *export.Job) ([]export.Format, error) {
 		case "dat", "csv":
 		case "jsonl":
 			out = append(out, export.JSONL{})
+		case "rsmf":
+			out = append(out, rsmf.Format{})
+		case "eml":
+			out = append(out, eml.Format{})
 		default:
 			return nil, fmt.Errorf("format %q is not available in this build", name)
 		}
