@@ -20,6 +20,7 @@ import (
 	"github.com/wxarchive/wxarchive/export"
 	exportall "github.com/wxarchive/wxarchive/export/all"
 	"github.com/wxarchive/wxarchive/journal"
+	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/retention"
 	"github.com/wxarchive/wxarchive/store"
 	"github.com/wxarchive/wxarchive/textindex"
@@ -365,7 +366,10 @@ func (a *App) RunExport(ctx context.Context, dir string, progress func(written, 
 	if err != nil {
 		return nil, err
 	}
-	src := &exportSource{a: a, size: cp.Size, scope: job.Scope}
+	src, err := a.newExportSource(ctx, cp.Size, job.Scope)
+	if err != nil {
+		return nil, err
+	}
 	r := &export.Runner{Dir: dir, Job: job, Plan: plan, Source: src, Formats: fs}
 	if progress != nil {
 		r.Progress = func(n int) { progress(n, job.Messages) }
@@ -488,9 +492,30 @@ func hexes(hs [][]byte) []string {
 // when each message was sent, the leaf and its proof in the job's
 // checkpoint.
 type exportSource struct {
-	a     *App
-	size  uint64
-	scope archive.HoldScope
+	a       *App
+	size    uint64
+	scope   archive.HoldScope
+	records RecordReader
+	nodes   journal.NodeReader
+}
+
+// exportProofTiles bounds the proof cache: 65,536 tiles, about 40 MB.
+const exportProofTiles = 1 << 16
+
+func (a *App) newExportSource(ctx context.Context, size uint64, scope archive.HoldScope) (*exportSource, error) {
+	s := &exportSource{a: a, size: size, scope: scope, records: a.d.Records, nodes: journal.NewTileCache(a.d.Store, size, exportProofTiles)}
+	// A production reads most records of many packs: locate them from
+	// the pack list read once, not one index query per record.
+	if rr, ok := a.d.Records.(interface {
+		WithPacks([]store.PackRow) *repo.Records
+	}); ok {
+		var packs []store.PackRow
+		if err := a.d.Store.Packs(ctx, func(p store.PackRow) error { packs = append(packs, p); return nil }); err != nil {
+			return nil, err
+		}
+		s.records = rr.WithPacks(packs)
+	}
+	return s, nil
 }
 
 func (s *exportSource) Unit(ctx context.Context, pu export.PlannedUnit) (*export.Unit, error) {
@@ -583,11 +608,11 @@ func (s *exportSource) message(ctx context.Context, n *namer, serial uint64) (*e
 	if err != nil {
 		return nil, fmt.Errorf("serial %d: %w", serial, err)
 	}
-	raw, err := a.d.Records.Get(ctx, store.RecordKey{JournalIndex: row.JournalIndex, Ordinal: archive.OrdinalRaw}, row.RawHash)
+	raw, err := s.records.Get(ctx, store.RecordKey{JournalIndex: row.JournalIndex, Ordinal: archive.OrdinalRaw}, row.RawHash)
 	if err != nil {
 		return nil, fmt.Errorf("serial %d raw record: %w", serial, err)
 	}
-	rec, err := a.d.Records.Get(ctx, store.RecordKey{JournalIndex: row.JournalIndex, Ordinal: archive.OrdinalNormalized}, row.RecordHash)
+	rec, err := s.records.Get(ctx, store.RecordKey{JournalIndex: row.JournalIndex, Ordinal: archive.OrdinalNormalized}, row.RecordHash)
 	if err != nil {
 		return nil, fmt.Errorf("serial %d normalized record: %w", serial, err)
 	}
@@ -652,7 +677,7 @@ func (s *exportSource) message(ctx context.Context, n *namer, serial uint64) (*e
 	if err := a.d.Store.Leaves(ctx, row.JournalIndex, row.JournalIndex+1, func(_ uint64, _, l []byte) error { m.Leaf = slices.Clone(l); return nil }); err != nil {
 		return nil, err
 	}
-	if m.Proof, err = journal.InclusionProof(ctx, a.d.Store, row.JournalIndex, s.size); err != nil {
+	if m.Proof, err = journal.InclusionProof(ctx, s.nodes, row.JournalIndex, s.size); err != nil {
 		return nil, fmt.Errorf("serial %d: inclusion proof: %w", serial, err)
 	}
 	return m, nil

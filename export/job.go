@@ -228,6 +228,22 @@ func ReadState(dir string) (*Job, []PlannedUnit, error) {
 	return job, plan, nil
 }
 
+// SetFont changes an unfinished job's transcript font and fallback:
+// what a production that stopped on a character its font lacks needs to
+// go on. The units written so far drew every character they had, so they
+// are what the new settings write too.
+func SetFont(dir, font string, fallback bool) error {
+	job, _, err := ReadState(dir)
+	if err != nil {
+		return err
+	}
+	if font != "" {
+		job.Font = font
+	}
+	job.Fallback = job.Fallback || fallback
+	return UpdateJob(dir, job)
+}
+
 // UpdateJob rewrites the job file (the checkpoint, once known).
 func UpdateJob(dir string, job *Job) error { return writeJSONFile(statePath(dir, "job.json"), job) }
 

@@ -174,16 +174,29 @@ func (a *app) printExport(v *uc.ExportView) {
 }
 
 func (a *app) exportResumeCmd() *cobra.Command {
-	var asJSON bool
+	var asJSON, fallback bool
+	var font string
 	c := &cobra.Command{
-		Use:   "resume DIR",
+		Use:   "resume DIR [--font FILE] [--font-fallback]",
 		Short: "Resume an interrupted production where it stopped",
-		Args:  cobra.ExactArgs(1),
+		Long: `Resume continues the unfinished production in DIR from the last conversation-day
+it wrote completely. A production that stopped on a character its PDF font cannot
+draw continues with --font (a font that has it) or --font-fallback (a visible
+[U+XXXX] marker): the days already written had no such character, so the result is
+the production those options would have written from the start.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.Flags().Changed("font") || cmd.Flags().Changed("font-fallback") {
+				if err := export.SetFont(args[0], font, fallback); err != nil {
+					return usageErr("%v", err)
+				}
+			}
 			return a.resumeExport(cmd.Context(), args[0], asJSON, nil)
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	c.Flags().StringVar(&font, "font", "", "the CJK font of PDF transcripts from now on")
+	c.Flags().BoolVar(&fallback, "font-fallback", false, "draw characters the font lacks as a visible [U+XXXX] marker from now on")
 	return c
 }
 

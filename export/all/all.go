@@ -8,6 +8,7 @@ import (
 	"github.com/wxarchive/wxarchive/export"
 	"github.com/wxarchive/wxarchive/export/eml"
 	"github.com/wxarchive/wxarchive/export/rsmf"
+	"github.com/wxarchive/wxarchive/export/transcript"
 )
 
 // Formats makes the unit formats of job, in the job's order. The load
@@ -23,6 +24,10 @@ func Formats(job *export.Job) ([]export.Format, error) {
 			out = append(out, rsmf.Format{})
 		case "eml":
 			out = append(out, eml.Format{})
+		case "html":
+			out = append(out, transcript.HTML{})
+		case "pdf":
+			out = append(out, &transcript.PDF{Font: job.Font, Fallback: job.Fallback})
 		default:
 			return nil, fmt.Errorf("format %q is not available in this build", name)
 		}

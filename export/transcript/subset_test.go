@@ -1,0 +1,165 @@
+package transcript
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"sync"
+	"testing"
+
+	"golang.org/x/image/font"
+	"golang.org/x/image/font/sfnt"
+	"golang.org/x/image/math/fixed"
+
+	"github.com/wxarchive/wxarchive/archive"
+	"github.com/wxarchive/wxarchive/export"
+	"github.com/wxarchive/wxarchive/export/exporttest"
+)
+
+// TestSubset: the cut-down face draws each kept rune with the very
+// outline and advance of the full face, and holds nothing else.
+func TestSubset(t *testing.T) {
+	needFont(t)
+	f, _ := findFont("")
+	if f.sub == nil {
+		t.Fatalf("%s: no subsetter", f.path)
+	}
+	runes := []rune("中文 Hello, 保证收益 8%（不保证）。→–·[U+1F600]")
+	ttf, err := f.sub.subset(f, runes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := sfnt.Parse(f.ttf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := sfnt.Parse(ttf)
+	if err != nil {
+		t.Fatalf("subset does not parse: %v", err)
+	}
+	// .notdef, the runes' glyphs and their components (WenQuanYi builds
+	// many hanzi from components, e.g. 保 and 证), nothing else.
+	want := map[int]bool{0: true}
+	composites := 0
+	for _, r := range runes {
+		if !f.has(r) {
+			continue
+		}
+		g := int(f.gid[r])
+		want[g] = true
+		data, _ := f.sub.glyph(g)
+		components(data, func(at int) {
+			want[int(binary.BigEndian.Uint16(data[at:]))] = true
+			composites++
+		})
+	}
+	if sub.NumGlyphs() != len(want) {
+		t.Errorf("subset has %d glyphs, want %d", sub.NumGlyphs(), len(want))
+	}
+	if composites == 0 {
+		t.Log("no composite glyphs among the test runes: component renumbering untested with this font")
+	}
+	var b1, b2 sfnt.Buffer
+	ppem := fixed.I(1000)
+	for _, r := range runes {
+		g1, _ := full.GlyphIndex(&b1, r)
+		g2, err := sub.GlyphIndex(&b2, r)
+		if err != nil || (g1 != 0) != (g2 != 0) {
+			t.Errorf("%q: glyph %d in the face, %d (%v) in the subset", r, g1, g2, err)
+			continue
+		}
+		if g1 == 0 {
+			continue
+		}
+		a1, _ := full.GlyphAdvance(&b1, g1, ppem, font.HintingNone)
+		a2, _ := sub.GlyphAdvance(&b2, g2, ppem, font.HintingNone)
+		if a1 != a2 {
+			t.Errorf("%q: advance %v, subset %v", r, a1, a2)
+		}
+		s1, err1 := full.LoadGlyph(&b1, g1, ppem, nil)
+		s1 = append(sfnt.Segments(nil), s1...)
+		s2, err2 := sub.LoadGlyph(&b2, g2, ppem, nil)
+		if err1 != nil || err2 != nil || len(s1) != len(s2) {
+			t.Errorf("%q: outline %d segments (%v), subset %d (%v)", r, len(s1), err1, len(s2), err2)
+			continue
+		}
+		for i := range s1 {
+			if s1[i] != s2[i] {
+				t.Errorf("%q: outline differs at segment %d", r, i)
+				break
+			}
+		}
+	}
+	// A rune not kept is not in the subset.
+	if g, _ := sub.GlyphIndex(&b2, '国'); g != 0 {
+		t.Error("国 is in a subset that did not ask for it")
+	}
+	if checksum(ttf) != 0xB1B0AFBA {
+		t.Errorf("subset whole-file checksum %#x", checksum(ttf))
+	}
+}
+
+// TestPDFConcurrent: one PDF value writes units from several goroutines
+// (the font is shared) and each gives the bytes it gives alone.
+func TestPDFConcurrent(t *testing.T) {
+	needFont(t)
+	p := &PDF{}
+	want := map[string][]byte{}
+	for _, u := range exporttest.Units("WXA").Units {
+		s := newMemSink()
+		if _, err := (&PDF{}).WriteUnit(context.Background(), u, s, 1); err != nil {
+			t.Fatal(err)
+		}
+		want[u.Name] = s.files[u.Name+".pdf"]
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, u := range exporttest.Units("WXA").Units {
+				s := newMemSink()
+				_, err := p.WriteUnit(context.Background(), u, s, 1)
+				mu.Lock()
+				if err != nil {
+					t.Error(err)
+				} else if !bytes.Equal(s.files[u.Name+".pdf"], want[u.Name]) {
+					t.Errorf("%s: concurrent write differs", u.Name)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// TestHostileUnits: units missing what a unit should have are printed,
+// never a panic.
+func TestHostileUnits(t *testing.T) {
+	needFont(t)
+	s := exporttest.Units("WXA")
+	g := s.Units[0]
+	g.Location = nil
+	g.Messages = append(g.Messages, nil, &export.Message{Serial: 999, ProductionNumber: "WXA9999999"},
+		&export.Message{Serial: 1000, ProductionNumber: "WXA9999998", Message: &archive.Message{Kind: "brand_new"},
+			Attachments: []*export.Attachment{nil, {Role: "image", MediaType: "image/png", Path: "VOL001/NATIVES/x.png"}}})
+	empty := &export.Unit{Name: "empty"}
+	for _, u := range []*export.Unit{g, empty} {
+		for _, f := range []export.Format{HTML{}, &PDF{}} {
+			if _, err := f.WriteUnit(context.Background(), u, newMemSink(), 1); err != nil {
+				t.Errorf("%s %s: %v", f.Name(), u.Name, err)
+			}
+		}
+	}
+	for _, f := range []export.Format{HTML{}, &PDF{}} {
+		if _, err := f.WriteUnit(context.Background(), &export.Unit{}, newMemSink(), 1); err == nil {
+			t.Errorf("%s: a unit without a name was written", f.Name())
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if _, err := f.WriteUnit(ctx, g, newMemSink(), 1); err == nil {
+			t.Errorf("%s: cancelled context ignored", f.Name())
+		}
+	}
+}
