@@ -18,6 +18,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // FileEntry is one file of a production as the manifest lists it.
@@ -50,6 +52,8 @@ type Runner struct {
 	// Progress, when set, is told after each unit how many messages of
 	// the job are written.
 	Progress func(messages int)
+
+	dirs map[string]bool
 }
 
 // Loaded is what Run leaves for Finish: every file written so far and the
@@ -70,6 +74,7 @@ func (r *Runner) Run(ctx context.Context) (*Loaded, error) {
 	if err != nil {
 		return nil, err
 	}
+	r.dirs = map[string]bool{}
 	out := &Loaded{}
 	vol, volBytes, msgs := 1, int64(0), 0
 	advance := func(d *unitDone) {
@@ -97,11 +102,22 @@ func (r *Runner) Run(ctx context.Context) (*Loaded, error) {
 	if r.Progress != nil {
 		r.Progress(msgs)
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	units := r.prefetch(ctx, len(done))
 	for i := len(done); i < len(r.Plan); i++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		d, err := r.unit(ctx, i, vol, msgs, out.Pages+1, loc)
+		l, ok := <-units
+		if !ok {
+			return nil, ctx.Err()
+		}
+		lu := <-l
+		if lu.err != nil {
+			return nil, fmt.Errorf("unit %d (%s, %s): %w", i+1, r.Plan[i].Conversation, r.Plan[i].Day, lu.err)
+		}
+		d, err := r.unit(ctx, i, lu.u, vol, msgs, out.Pages+1, loc)
 		if err != nil {
 			return nil, err
 		}
@@ -109,10 +125,12 @@ func (r *Runner) Run(ctx context.Context) (*Loaded, error) {
 		if err != nil {
 			return nil, err
 		}
+		// Not synced per unit: after a crash, resume re-hashes every
+		// recorded unit's files and rewrites from the first that is not
+		// intact, so a record that outlives its files costs nothing but
+		// the rewrite; syncing each of thousands of small units would
+		// cost more than writing them.
 		if _, err := pf.Write(append(b, '\n')); err != nil {
-			return nil, err
-		}
-		if err := pf.Sync(); err != nil {
 			return nil, err
 		}
 		advance(d)
@@ -120,6 +138,12 @@ func (r *Runner) Run(ctx context.Context) (*Loaded, error) {
 			r.Progress(msgs)
 		}
 	}
+	// Every file durable before Finish journals the manifest that names
+	// them.
+	if err := pf.Sync(); err != nil {
+		return nil, err
+	}
+	unix.Sync()
 	return out, nil
 }
 
@@ -188,14 +212,52 @@ func hashFile(name string) (string, int64, error) {
 // VolumeName is the directory of the n-th volume.
 func VolumeName(n int) string { return fmt.Sprintf("VOL%03d", n) }
 
-// unit writes unit i into volume vol; before is how many messages the
-// production has before it, firstPage its first transcript page.
-func (r *Runner) unit(ctx context.Context, i, vol, before, firstPage int, loc *time.Location) (*unitDone, error) {
+type loadedUnit struct {
+	u   *Unit
+	err error
+}
+
+// Units are loaded ahead of the writer, loadWorkers at a time: loading
+// is index queries and record reads, writing is formatting and files, so
+// on two cores they overlap. Units arrive in plan order.
+const (
+	loadAhead   = 16
+	loadWorkers = 2
+)
+
+func (r *Runner) prefetch(ctx context.Context, from int) <-chan chan loadedUnit {
+	out := make(chan chan loadedUnit, loadAhead)
+	sem := make(chan struct{}, loadWorkers)
+	go func() {
+		defer close(out)
+		for i := from; i < len(r.Plan); i++ {
+			ch := make(chan loadedUnit, 1)
+			select {
+			case out <- ch:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				ch <- loadedUnit{err: ctx.Err()}
+				return
+			}
+			go func(pu PlannedUnit) {
+				defer func() { <-sem }()
+				u, err := r.Source.Unit(ctx, pu)
+				ch <- loadedUnit{u, err}
+			}(r.Plan[i])
+		}
+	}()
+	return out
+}
+
+// unit writes unit i, loaded as u, into volume vol; before is how many
+// messages the production has before it, firstPage its first transcript
+// page.
+func (r *Runner) unit(ctx context.Context, i int, u *Unit, vol, before, firstPage int, loc *time.Location) (*unitDone, error) {
 	pu := r.Plan[i]
-	u, err := r.Source.Unit(ctx, pu)
-	if err != nil {
-		return nil, fmt.Errorf("unit %d (%s, %s): %w", i+1, pu.Conversation, pu.Day, err)
-	}
 	if len(u.Messages) != len(pu.Serials) {
 		return nil, fmt.Errorf("unit %d (%s, %s): %d messages loaded, %d planned", i+1, pu.Conversation, pu.Day, len(u.Messages), len(pu.Serials))
 	}
@@ -217,7 +279,7 @@ func (r *Runner) unit(ctx context.Context, i, vol, before, firstPage int, loc *t
 		}
 	}
 	d := &unitDone{Unit: i, Volume: vol}
-	w := &writer{root: r.Dir, files: &d.Files}
+	w := &writer{root: r.Dir, files: &d.Files, dirs: r.dirs}
 	// Natives first: every format refers to them.
 	for _, m := range u.Messages {
 		for _, a := range m.Attachments {
@@ -334,6 +396,7 @@ func extOf(a *Attachment) string {
 type writer struct {
 	root  string
 	files *[]FileEntry
+	dirs  map[string]bool // directories known to exist
 }
 
 type hashingFile struct {
@@ -368,8 +431,11 @@ func (h *hashingFile) Close() error {
 		os.Remove(h.f.Name())
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(h.final), 0o750); err != nil {
-		return err
+	if dir := filepath.Dir(h.final); !h.w.dirs[dir] {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return err
+		}
+		h.w.dirs[dir] = true
 	}
 	if err := os.Rename(h.f.Name(), h.final); err != nil {
 		return err

@@ -31,7 +31,7 @@ func (a *app) exportCmd() *cobra.Command {
 func (a *app) exportCreateCmd() *cobra.Command {
 	var r uc.ExportRequest
 	var formats, volume string
-	var asJSON bool
+	var asJSON, createOnly bool
 	c := &cobra.Command{
 		Use:   "create --out DIR --format rsmf,eml,pdf,html,dat,csv,jsonl [--query Q] [--hold H] [--custodian ID]… [--conversation ID]… [--from DAY] [--to DAY]",
 		Short: "Write a production of the messages in a scope (journaled when created and when finished)",
@@ -83,6 +83,14 @@ uninterrupted run writes.`,
 				if err != nil {
 					return err
 				}
+				if createOnly {
+					if asJSON {
+						return a.printJSON(v)
+					}
+					a.printExport(v)
+					fmt.Fprintf(a.stdout, "  write it with wxarchive export resume %s\n", v.Out)
+					return nil
+				}
 				fmt.Fprintf(a.stderr, "%s: %d messages in %d conversation-days, writing %s\n", v.ID, v.Messages, v.Units, v.Out)
 				return a.runExport(ctx, u, r.Out, asJSON)
 			})
@@ -103,6 +111,7 @@ uninterrupted run writes.`,
 	f.StringVar(&r.Font, "font", "", "the CJK font of PDF transcripts (a .ttf or .ttc; default: the first installed of wqy-microhei, wqy-zenhei…)")
 	f.BoolVar(&r.Fallback, "font-fallback", false, "draw characters the font lacks as a visible [U+XXXX] marker instead of refusing")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
+	f.BoolVar(&createOnly, "create-only", false, "plan and journal the production without writing it ('export resume DIR' writes it)")
 	_ = c.MarkFlagRequired("out")
 	_ = c.MarkFlagRequired("format")
 	return c

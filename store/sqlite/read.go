@@ -18,12 +18,33 @@ func (s *Store) Head(ctx context.Context) (store.Head, error) { return head(ctx,
 
 // StoredNodes implements journal.NodeReader on committed state.
 func (s *Store) StoredNodes(ctx context.Context, level uint, begin, end uint64) ([][]byte, error) {
-	return storedNodes(ctx, s.rq, level, begin, end)
+	return storedNodes(ctx, stmtQueryer{s}, level, begin, end)
+}
+
+// stmtQueryer runs a read through the store's prepared statements:
+// proofs and leaf reads come thousands at a time (a production proves
+// every message it holds), and preparing each costs more than running it.
+type stmtQueryer struct{ s *Store }
+
+func (q stmtQueryer) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	st, err := q.s.readStmt(ctx, query)
+	if err != nil {
+		return q.s.rq.QueryRowContext(ctx, query, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+func (q stmtQueryer) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := q.s.readStmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
 }
 
 // Leaves streams journal leaves [begin, end) in order.
 func (s *Store) Leaves(ctx context.Context, begin, end uint64, fn func(index uint64, hash, leaf []byte) error) error {
-	rows, err := s.rq.QueryContext(ctx, `SELECT idx, hash, leaf FROM journal WHERE idx >= ? AND idx < ? ORDER BY idx`, int64(begin), int64(end))
+	rows, err := stmtQueryer{s}.QueryContext(ctx, `SELECT idx, hash, leaf FROM journal WHERE idx >= ? AND idx < ? ORDER BY idx`, int64(begin), int64(end))
 	if err != nil {
 		return err
 	}
