@@ -134,20 +134,27 @@ func UnitName(u PlannedUnit) string {
 	return name
 }
 
-var unsafeRune = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+var (
+	unsafeRune = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+	// hashedName is how a name SafeName had to change ends: an id that
+	// already ends so is hashed too, so a kept id never equals a changed one.
+	hashedName = regexp.MustCompile(`-[0-9a-f]{8}$`)
+)
 
 // SafeName is s as a file name component on every file system (ASCII
 // letters, digits, ".", "_", "-"), at most max bytes; when anything had
-// to change, 8 hex digits of s's SHA-256 keep distinct inputs distinct.
-func SafeName(s string, max int) string {
+// to change, 8 hex digits of s's SHA-256 keep distinct inputs distinct
+// (and a written file name is never written twice: the runner refuses).
+func SafeName(s string, limit int) string {
 	safe := unsafeRune.ReplaceAllString(s, "_")
 	safe = strings.Trim(safe, ".")
-	if safe == s && len(s) <= max && s != "" {
+	if safe == s && len(s) <= limit && s != "" && !hashedName.MatchString(s) {
 		return s
 	}
+	limit = max(limit, 9+8)
 	sum := sha256.Sum256([]byte(s))
-	if len(safe) > max-9 {
-		safe = safe[:max-9]
+	if len(safe) > limit-9 {
+		safe = safe[:limit-9]
 	}
 	return safe + "-" + hex.EncodeToString(sum[:4])
 }

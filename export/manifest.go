@@ -54,6 +54,9 @@ type ManifestProof struct {
 func (r *Runner) Finish(ctx context.Context, l *Loaded, loadEncoding string, extra map[string][]byte) (string, *Manifest, error) {
 	files := slices.Clone(l.Files)
 	w := &writer{root: r.Dir, files: &files, dirs: map[string]bool{}}
+	if r.written == nil {
+		r.written = map[string]bool{}
+	}
 	if slices.Contains(r.Job.Formats, "dat") {
 		b, err := DAT(l.Rows, loadEncoding)
 		if err != nil {

@@ -53,7 +53,8 @@ type Runner struct {
 	// the job are written.
 	Progress func(messages int)
 
-	dirs map[string]bool
+	dirs    map[string]bool
+	written map[string]bool // every file of the production so far
 }
 
 // Loaded is what Run leaves for Finish: every file written so far and the
@@ -74,7 +75,7 @@ func (r *Runner) Run(ctx context.Context) (*Loaded, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.dirs = map[string]bool{}
+	r.dirs, r.written = map[string]bool{}, map[string]bool{}
 	out := &Loaded{}
 	vol, volBytes, msgs := 1, int64(0), 0
 	advance := func(d *unitDone) {
@@ -83,6 +84,9 @@ func (r *Runner) Run(ctx context.Context) (*Loaded, error) {
 			n += f.Size
 		}
 		out.Files = append(out.Files, d.Files...)
+		for _, f := range d.Files {
+			r.written[f.Path] = true
+		}
 		out.Rows = append(out.Rows, d.Rows...)
 		out.Pages += d.Pages
 		msgs += len(d.Rows)
@@ -279,7 +283,7 @@ func (r *Runner) unit(ctx context.Context, i int, u *Unit, vol, before, firstPag
 		}
 	}
 	d := &unitDone{Unit: i, Volume: vol}
-	w := &writer{root: r.Dir, files: &d.Files, dirs: r.dirs}
+	w := &writer{root: r.Dir, files: &d.Files, dirs: r.dirs, written: r.written}
 	// Natives first: every format refers to them.
 	for _, m := range u.Messages {
 		for _, a := range m.Attachments {
@@ -394,9 +398,10 @@ func extOf(a *Attachment) string {
 // leaves no half-written file under a final name) and records each with
 // its hash.
 type writer struct {
-	root  string
-	files *[]FileEntry
-	dirs  map[string]bool // directories known to exist
+	root    string
+	files   *[]FileEntry
+	dirs    map[string]bool // directories known to exist
+	written map[string]bool // files of earlier units (nil: none)
 }
 
 type hashingFile struct {
@@ -448,10 +453,10 @@ func (w *writer) create(rel string) (*hashingFile, error) {
 	if err := cleanRel(rel); err != nil {
 		return nil, err
 	}
-	for _, f := range *w.files {
-		if f.Path == rel {
-			return nil, fmt.Errorf("file %s written twice", rel)
-		}
+	// Two units, or two files of one, under one name would silently
+	// replace each other: refuse.
+	if w.written[rel] || slices.ContainsFunc(*w.files, func(f FileEntry) bool { return f.Path == rel }) {
+		return nil, fmt.Errorf("file %s written twice", rel)
 	}
 	f, err := os.CreateTemp(filepath.Join(w.root, StateDir, "tmp"), "part-*")
 	if err != nil {
@@ -476,6 +481,9 @@ func (w *writer) write(rel string, data []byte) error {
 // hash the journal recorded: a production never carries bytes the
 // archive cannot vouch for.
 func (w *writer) copyNative(ctx context.Context, m *Message, a *Attachment) error {
+	if a.Blob.IsZero() {
+		return fmt.Errorf("serial %d attachment %d: bytes without the hash the journal recorded", m.Serial, a.Ordinal+1)
+	}
 	rc, err := a.Open(ctx)
 	if err != nil {
 		return fmt.Errorf("serial %d attachment %d: %w", m.Serial, a.Ordinal+1, err)
@@ -491,7 +499,7 @@ func (w *writer) copyNative(ctx context.Context, m *Message, a *Attachment) erro
 		os.Remove(f.f.Name())
 		return fmt.Errorf("serial %d attachment %d: %w", m.Serial, a.Ordinal+1, err)
 	}
-	if got := f.h.Sum(nil); !a.Blob.IsZero() && !bytes.Equal(got, a.Blob[:]) {
+	if got := f.h.Sum(nil); !bytes.Equal(got, a.Blob[:]) {
 		f.f.Close()
 		os.Remove(f.f.Name())
 		return fmt.Errorf("serial %d attachment %d: the stored bytes hash to %x, the journal recorded %s", m.Serial, a.Ordinal+1, got, a.Blob)

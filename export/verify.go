@@ -46,7 +46,7 @@ func (r *Report) fault(path, format string, a ...any) {
 	r.Problems = append(r.Problems, Problem{Path: path, What: fmt.Sprintf(format, a...)})
 }
 
-// Verify checks a production offline (docs/FORMAT.md §8): the manifest's
+// Verify checks a production offline (docs/FORMAT.md §13): the manifest's
 // proof (the export.finished leaf naming the manifest's hash, included in
 // a checkpoint signed by the archive's key, consistent with the job's
 // checkpoint), every file against the manifest (changed, missing, extra),
@@ -148,7 +148,7 @@ func Verify(dir, pinnedKey string) (*Report, error) {
 		}
 	}
 	if jobCP != nil {
-		verifyMessages(dir, &m, jobCP, rep)
+		verifyMessages(dir, &m, listed, jobCP, rep)
 	}
 	slices.SortStableFunc(rep.Problems, func(a, b Problem) int { return strings.Compare(a.Path, b.Path) })
 	return rep, nil
@@ -235,11 +235,11 @@ func verifyManifestProof(dir string, mb []byte, m *Manifest, ver *journal.Verifi
 
 // verifyMessages checks every proof file line against the job's
 // checkpoint, and the JSONL records and natives against the leaves.
-func verifyMessages(dir string, m *Manifest, cp *journal.Checkpoint, rep *Report) {
+func verifyMessages(dir string, m *Manifest, listed map[string]FileEntry, cp *journal.Checkpoint, rep *Report) {
 	leaves := map[string]*archive.MessageEvent{} // production number → the archived event
 	numbers := map[string]bool{}
 	for _, f := range m.Files {
-		if !isUnitFile(f.Path, "PROOFS", ".jsonl") {
+		if _, clean := listed[f.Path]; !clean || !isUnitFile(f.Path, "PROOFS", ".jsonl") {
 			continue
 		}
 		eachLine(dir, f.Path, rep, func(n int, line []byte) {
@@ -268,8 +268,12 @@ func verifyMessages(dir string, m *Manifest, cp *journal.Checkpoint, rep *Report
 			} else if err == nil {
 				err = fmt.Errorf("a %s event", ev.Type)
 			}
-			if err != nil || me.Serial != l.Serial {
-				rep.fault(where, "the proved leaf does not archive serial %d (%v)", l.Serial, err)
+			if err != nil {
+				rep.fault(where, "the proved leaf does not archive serial %d: %v", l.Serial, err)
+				return
+			}
+			if me.Serial != l.Serial {
+				rep.fault(where, "the proved leaf archives serial %d, not serial %d", me.Serial, l.Serial)
 				return
 			}
 			rep.Proved++
@@ -282,7 +286,7 @@ func verifyMessages(dir string, m *Manifest, cp *journal.Checkpoint, rep *Report
 	// JSONL records hash to the leaf's record and raw hashes; natives to
 	// the blobs the leaf names.
 	for _, f := range m.Files {
-		if !isUnitFile(f.Path, "JSONL", ".jsonl") {
+		if _, clean := listed[f.Path]; !clean || !isUnitFile(f.Path, "JSONL", ".jsonl") {
 			continue
 		}
 		eachLine(dir, f.Path, rep, func(n int, line []byte) {
@@ -311,7 +315,9 @@ func verifyMessages(dir string, m *Manifest, cp *journal.Checkpoint, rep *Report
 				if a.Path == "" || a.SHA256 == nil {
 					continue
 				}
-				if a.Ordinal < len(me.Attachments) && !me.Attachments[a.Ordinal].Blob.IsZero() && me.Attachments[a.Ordinal].Blob != *a.SHA256 {
+				if a.Ordinal < 0 || a.Ordinal >= len(me.Attachments) {
+					rep.fault(where, "attachment ordinal %d: the journal archived %d attachments", a.Ordinal, len(me.Attachments))
+				} else if !me.Attachments[a.Ordinal].Blob.IsZero() && me.Attachments[a.Ordinal].Blob != *a.SHA256 {
 					rep.fault(where, "attachment %d is %s, the journal archived %s", a.Ordinal+1, a.SHA256, me.Attachments[a.Ordinal].Blob)
 				}
 				if fe, ok := findFile(m, a.Path); ok && fe.SHA256 != a.SHA256.String() {

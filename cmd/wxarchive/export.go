@@ -55,7 +55,7 @@ it could not capture in the scope (coverage.json), a proof file per conversation
 day (VOLnnn/PROOFS) and a manifest with every file's SHA-256, whose hash is
 journaled (export.finished) and proved in a signed checkpoint
 (manifest.proof.json). 'wxarchive verify-export DIR' checks it with no archive
-and no network (docs/FORMAT.md §8).
+and no network (docs/FORMAT.md §13).
 
 An interrupted production resumes where it stopped: run 'wxarchive export resume
 DIR' (or create again with the same --out), and the result is the production an
@@ -280,7 +280,7 @@ inclusion proof holds, and that the JSONL records and the attachments hash to wh
 the journal archived. Give --public-key with the archive's key as you obtained it
 from the producing firm (or a witness): without it the production's own key is
 used, which proves integrity but not who signed. The algorithm is in
-docs/FORMAT.md §8.`,
+docs/FORMAT.md §13.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			rep, err := export.Verify(args[0], publicKey)
