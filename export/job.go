@@ -171,7 +171,7 @@ func WriteState(dir string, job *Job, plan []PlannedUnit) error {
 	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("--out %s: %w", dir, err)
 	}
-	if err := os.MkdirAll(filepath.Join(dir, StateDir, "tmp"), 0o750); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, StateDir), 0o750); err != nil {
 		return err
 	}
 	h := sha256.New()

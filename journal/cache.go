@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"sync"
+
+	"github.com/transparency-dev/merkle/compact"
 )
 
 // TileCache is a NodeReader that reads stored nodes a tile at a time (the
@@ -21,6 +23,10 @@ type TileCache struct {
 	max   int
 	mu    sync.Mutex
 	tiles map[tileKey][][]byte
+	// nodes remembers the hashes computed from the tiles (a node above a
+	// stored level is rehashed from up to 8 children otherwise, for every
+	// proof that needs it).
+	nodes map[compact.NodeID][]byte
 }
 
 type tileKey struct {
@@ -32,7 +38,30 @@ type tileKey struct {
 // for proofs in trees of at most size leaves: when full it starts again
 // empty, which bounds memory whatever the tree.
 func NewTileCache(r NodeReader, size uint64, maxTiles int) *TileCache {
-	return &TileCache{r: r, size: size, max: maxTiles, tiles: map[tileKey][][]byte{}}
+	return &TileCache{r: r, size: size, max: maxTiles, tiles: map[tileKey][][]byte{}, nodes: map[compact.NodeID][]byte{}}
+}
+
+// NodeHash is journal.NodeHash through the cache, remembering the result.
+func (c *TileCache) NodeHash(ctx context.Context, id compact.NodeID) ([]byte, error) {
+	c.mu.Lock()
+	h, ok := c.nodes[id]
+	c.mu.Unlock()
+	if ok {
+		return h, nil
+	}
+	h, err := NodeHash(ctx, c, id)
+	if err != nil {
+		return nil, err
+	}
+	if id.Level%TileHeight != 0 && (id.Index+1)<<id.Level <= c.size {
+		c.mu.Lock()
+		if len(c.nodes) >= c.max*4 {
+			clear(c.nodes)
+		}
+		c.nodes[id] = h
+		c.mu.Unlock()
+	}
+	return h, nil
 }
 
 // StoredNodes implements NodeReader.

@@ -69,10 +69,23 @@ func NodeHash(ctx context.Context, r NodeReader, id compact.NodeID) ([]byte, err
 	return hs[0], nil
 }
 
+// nodeHasher is a NodeReader that computes (and may remember) node hashes
+// itself: TileCache.
+type nodeHasher interface {
+	NodeHash(ctx context.Context, id compact.NodeID) ([]byte, error)
+}
+
 func nodeHashes(ctx context.Context, r NodeReader, ids []compact.NodeID) ([][]byte, error) {
 	out := make([][]byte, len(ids))
+	nh, _ := r.(nodeHasher)
 	for i, id := range ids {
-		h, err := NodeHash(ctx, r, id)
+		var h []byte
+		var err error
+		if nh != nil {
+			h, err = nh.NodeHash(ctx, id)
+		} else {
+			h, err = NodeHash(ctx, r, id)
+		}
 		if err != nil {
 			return nil, err
 		}
