@@ -19,6 +19,7 @@ import (
 	"github.com/wxarchive/wxarchive/auth"
 	"github.com/wxarchive/wxarchive/export"
 	exportall "github.com/wxarchive/wxarchive/export/all"
+	"github.com/wxarchive/wxarchive/ingest"
 	"github.com/wxarchive/wxarchive/journal"
 	"github.com/wxarchive/wxarchive/repo"
 	"github.com/wxarchive/wxarchive/retention"
@@ -43,6 +44,12 @@ type ExportRequest struct {
 	Font          string
 	Fallback      bool
 	Producer      string // "wxarchive VERSION"
+	// Offline makes the production from an archive that cannot journal
+	// (a read-only copy, a restored replica) while the primary is
+	// unavailable: nothing is journaled, the messages are proved in the
+	// copy's latest checkpoint, and the production says it is offline
+	// until `export record` journals it on the primary (docs/PRODUCTION.md).
+	Offline bool
 }
 
 // ExportView is a production's state.
@@ -85,9 +92,11 @@ func (a *App) CreateExport(ctx context.Context, req ExportRequest) (*ExportView,
 	if err := a.authorize(p, auth.PermExport); err != nil {
 		return nil, err
 	}
-	w, err := a.writer()
-	if err != nil {
-		return nil, err
+	var w ingest.EventWriter
+	if !req.Offline {
+		if w, err = a.writer(); err != nil {
+			return nil, err
+		}
 	}
 	job, sets, err := a.exportJob(ctx, &req)
 	if err != nil {
@@ -107,6 +116,9 @@ func (a *App) CreateExport(ctx context.Context, req ExportRequest) (*ExportView,
 		return nil, badParam("out", "%s is not empty: a production is written into a new or empty directory", req.Out)
 	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, badParam("out", "%v", err)
+	}
+	if req.Offline {
+		return a.createOffline(ctx, p, req, job, plan)
 	}
 	// The state first, journaled after: a job that cannot write its
 	// directory journals nothing.
@@ -137,6 +149,30 @@ func (a *App) CreateExport(ctx context.Context, req ExportRequest) (*ExportView,
 		return nil, fmt.Errorf("the latest checkpoint (size %d) does not cover export.created (leaf %d)", c.Size, job.CreatedIndex)
 	}
 	job.Checkpoint, job.Created = string(cp.Note), c.Time
+	if err := export.UpdateJob(req.Out, job); err != nil {
+		return nil, err
+	}
+	return exportView(req.Out, job, "created"), nil
+}
+
+// createOffline writes the state of an offline production: proved in
+// the latest checkpoint the copy holds, which covers every message of the
+// plan; its id names that checkpoint and the plan.
+func (a *App) createOffline(ctx context.Context, p Principal, req ExportRequest, job *export.Job, plan []export.PlannedUnit) (*ExportView, error) {
+	cp, err := a.d.Store.LatestCheckpoint(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c, err := a.d.Verifier.Open(cp.Note)
+	if err != nil {
+		return nil, fmt.Errorf("latest checkpoint: %w", err)
+	}
+	job.Offline, job.Actor, job.Checkpoint, job.Created = true, p.Actor, string(cp.Note), archive.At(a.d.Now())
+	job.CreatedIndex = c.Size
+	if err := export.WriteState(req.Out, job, plan); err != nil {
+		return nil, err
+	}
+	job.ID = fmt.Sprintf("offline-%d-%s", c.Size, job.PlanSHA256[:12])
 	if err := export.UpdateJob(req.Out, job); err != nil {
 		return nil, err
 	}
@@ -344,13 +380,15 @@ func (a *App) RunExport(ctx context.Context, dir string, progress func(written, 
 	if err := a.authorize(p, auth.PermExport); err != nil {
 		return nil, err
 	}
-	w, err := a.writer()
-	if err != nil {
-		return nil, err
-	}
 	job, plan, err := export.ReadState(dir)
 	if err != nil {
 		return nil, badParam("out", "%v", err)
+	}
+	var w ingest.EventWriter
+	if !job.Offline {
+		if w, err = a.writer(); err != nil {
+			return nil, err
+		}
 	}
 	if job.ID == "" || job.Checkpoint == "" {
 		return nil, badParam("out", "%s: the export was never journaled (its creation was interrupted); create it again in an empty directory", dir)
@@ -393,6 +431,14 @@ func (a *App) RunExport(ctx context.Context, dir string, progress func(written, 
 	var size int64
 	for _, f := range m.Files {
 		size += f.Size
+	}
+	if job.Offline {
+		if err := export.Seal(dir, &export.ManifestProof{ManifestSHA256: sum, Offline: true, Checkpoint: job.Checkpoint}); err != nil {
+			return nil, err
+		}
+		v := exportView(dir, job, "finished offline")
+		v.Written, v.Files, v.Bytes, v.Pages, v.Volumes, v.ManifestSHA256, v.First, v.Last = len(loaded.Rows), len(m.Files), size, m.Pages, m.Volumes, sum, m.First, m.Last
+		return v, nil
 	}
 	fin := archive.ExportFinishedEvent{ID: job.ID, ManifestSHA256: sum, Messages: job.Messages, Files: len(m.Files), Bytes: size}
 	idx, leaf, err := a.findFinished(ctx, job, fin)
@@ -791,4 +837,100 @@ func (a *App) Exports(ctx context.Context) (*ExportsView, error) {
 		return nil
 	})
 	return v, err
+}
+
+// RecordExport journals, on the primary, a production made offline from
+// a copy of it (ExportRequest.Offline): once the production verifies,
+// and its checkpoint is one of this archive's (the same tree at that
+// size), export.created and export.finished are journaled for it and its
+// manifest.proof.json is replaced by one that proves export.finished —
+// the production is then what an online export would have been, with the
+// offline creation's time and actor in its manifest.
+func (a *App) RecordExport(ctx context.Context, dir string) (*ExportView, error) {
+	p, err := a.principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.authorize(p, auth.PermExport); err != nil {
+		return nil, err
+	}
+	w, err := a.writer()
+	if err != nil {
+		return nil, err
+	}
+	rep, err := export.Verify(dir, a.d.Config.PublicKey)
+	if err != nil {
+		return nil, badParam("out", "%v", err)
+	}
+	if !rep.OK() {
+		return nil, badParam("out", "%s does not verify (%d problems; run wxarchive verify-export): %s: %s", dir, len(rep.Problems), rep.Problems[0].Path, rep.Problems[0].What)
+	}
+	mb, err := os.ReadFile(filepath.Join(dir, export.ManifestName))
+	if err != nil {
+		return nil, err
+	}
+	var m export.Manifest
+	if err := json.Unmarshal(mb, &m); err != nil {
+		return nil, err
+	}
+	if !m.Offline {
+		return nil, badParam("out", "%s (%s) was journaled when it was made", dir, m.ID)
+	}
+	cp, err := a.d.Verifier.Open([]byte(m.Checkpoint))
+	if err != nil {
+		return nil, fmt.Errorf("the production's checkpoint: %w", err)
+	}
+	head, err := a.d.Store.Head(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if cp.Size > head.CheckpointSize {
+		return nil, badParam("out", "%s was made from a copy holding %d journal events; this archive holds %d", dir, cp.Size, head.CheckpointSize)
+	}
+	root, err := journal.RootAt(ctx, a.d.Store, cp.Size)
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(root, cp.Root) {
+		return nil, badParam("out", "%s was made from another history: this archive's tree of size %d has another root", dir, cp.Size)
+	}
+	sum := sha256.Sum256(mb)
+	fin := archive.ExportFinishedEvent{ID: m.ID, ManifestSHA256: hex.EncodeToString(sum[:]), Messages: m.Messages, Files: len(m.Files)}
+	for _, f := range m.Files {
+		fin.Bytes += f.Size
+	}
+	idx, leaf, err := a.findFinished(ctx, &export.Job{CreatedIndex: cp.Size - 1}, fin)
+	if err != nil {
+		return nil, err
+	}
+	if leaf == nil {
+		c := archive.ExportCreatedEvent{Scope: m.Scope, Hold: m.Hold, Formats: m.Formats, Prefix: m.Prefix, Messages: m.Messages, Units: m.Units,
+			PlanSHA256: m.PlanSHA256, Via: p.Via, Out: filepath.Base(dir)}
+		ec, err := journal.NewEvent(archive.EventExportCreated, m.Actor, archive.Time{}, nil, &c)
+		if err != nil {
+			return nil, err
+		}
+		ef, err := journal.NewEvent(archive.EventExportFinished, p.Actor, archive.Time{}, nil, &fin)
+		if err != nil {
+			return nil, err
+		}
+		ids, err := w.Append(ctx, ec, ef)
+		if err != nil {
+			return nil, fmt.Errorf("record the export: %w", unavailable(err))
+		}
+		idx = ids[1]
+		if err := a.d.Store.Leaves(ctx, idx, idx+1, func(_ uint64, _, l []byte) error { leaf = slices.Clone(l); return nil }); err != nil {
+			return nil, err
+		}
+	}
+	proof, err := a.manifestProof(ctx, idx, leaf, fin.ManifestSHA256, cp.Size)
+	if err != nil {
+		return nil, err
+	}
+	if err := export.Seal(dir, proof); err != nil {
+		return nil, err
+	}
+	v := exportView(dir, &m.Job, "finished")
+	v.Written, v.Files, v.Bytes, v.Pages, v.Volumes, v.ManifestSHA256, v.First, v.Last, v.FinishedIndex = m.Messages, len(m.Files), fin.Bytes, m.Pages, m.Volumes, fin.ManifestSHA256, m.First, m.Last, idx
+	return v, nil
 }

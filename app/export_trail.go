@@ -44,7 +44,11 @@ func (a *App) exportAudit(ctx context.Context, dir string, job *export.Job, l *e
 	if len(in) == 0 {
 		return nil, nil
 	}
-	err := a.d.Store.Leaves(ctx, 0, job.CreatedIndex+1, func(i uint64, _, leaf []byte) error {
+	end := job.CreatedIndex + 1
+	if job.Offline {
+		end = job.CreatedIndex // the checkpoint's size: nothing of the production is journaled
+	}
+	err := a.d.Store.Leaves(ctx, 0, end, func(i uint64, _, leaf []byte) error {
 		ev, err := journal.DecodeLeaf(i, leaf)
 		if err != nil {
 			return fmt.Errorf("journal leaf %d: %w", i, err)
@@ -66,7 +70,7 @@ func (a *App) exportAudit(ctx context.Context, dir string, job *export.Job, l *e
 				serials = []uint64{}
 			}
 		case archive.EventExportCreated:
-			if i == job.CreatedIndex {
+			if i == job.CreatedIndex && !job.Offline {
 				serials = []uint64{}
 			}
 		default:

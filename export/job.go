@@ -59,6 +59,11 @@ type Job struct {
 	// by a visible marker instead of refusing the export.
 	Fallback bool   `json:"fallback,omitempty"`
 	Font     string `json:"font,omitempty"`
+	// Offline: made from a copy that cannot journal (a read-only
+	// archive, a restored replica); ID is offline-<checkpoint size>-<plan>
+	// and nothing was journaled until `export record` (CreatedIndex is the
+	// checkpoint's size).
+	Offline bool `json:"offline,omitempty"`
 	// LoadEncoding is the load files' encoding: utf-8 (with a BOM),
 	// utf-16le or gb18030.
 	LoadEncoding string `json:"load_encoding"`

@@ -38,12 +38,17 @@ type Manifest struct {
 // by the archive, and the consistency proof from the job's checkpoint
 // (where the messages' proofs lead) to that one — one log, one key.
 type ManifestProof struct {
-	ManifestSHA256 string   `json:"manifest_sha256"`
-	LeafIndex      uint64   `json:"leaf_index"`
-	Leaf           string   `json:"leaf"`
-	Hashes         []string `json:"hashes"`
-	Checkpoint     string   `json:"checkpoint"`
-	Consistency    []string `json:"consistency"`
+	ManifestSHA256 string `json:"manifest_sha256"`
+	// Offline: the production was made from a copy that could not
+	// journal; nothing proves the manifest until `export record` replaces
+	// this file (Leaf, Hashes and Consistency are then empty, Checkpoint
+	// is the manifest's).
+	Offline     bool     `json:"offline,omitempty"`
+	LeafIndex   uint64   `json:"leaf_index"`
+	Leaf        string   `json:"leaf"`
+	Hashes      []string `json:"hashes"`
+	Checkpoint  string   `json:"checkpoint"`
+	Consistency []string `json:"consistency"`
 }
 
 // Finish writes the production's root files — the load files the job

@@ -35,6 +35,9 @@ type Report struct {
 	Files     int       `json:"files"`
 	PublicKey string    `json:"public_key"`
 	KeyPinned bool      `json:"key_pinned"` // checked against a key given by the verifier, not the production's own
+	// Offline: the production was made from a copy of the archive that
+	// could not journal it; its messages are proved, its manifest is not.
+	Offline bool `json:"offline,omitempty"`
 	TreeSize  uint64    `json:"tree_size"`
 	Problems  []Problem `json:"problems"`
 }
@@ -190,6 +193,19 @@ func verifyManifestProof(dir string, mb []byte, m *Manifest, ver *journal.Verifi
 	sum := sha256.Sum256(mb)
 	if got := hex.EncodeToString(sum[:]); got != p.ManifestSHA256 {
 		rep.fault(ManifestName, "changed: SHA-256 %s, the journaled manifest is %s", got, p.ManifestSHA256)
+	}
+	if p.Offline {
+		// Nothing journaled the manifest (yet: `export record` replaces
+		// this file with a journaled proof): what can be checked is that
+		// the manifest says so too and names the same checkpoint.
+		rep.Offline = true
+		if !m.Offline {
+			rep.fault(ManifestProofName, "says the production was made offline; the manifest does not")
+		}
+		if p.Checkpoint != m.Checkpoint {
+			rep.fault(ManifestProofName, "names another checkpoint than the manifest")
+		}
+		return
 	}
 	ev, err := journal.DecodeLeaf(p.LeafIndex, []byte(p.Leaf))
 	if err != nil {

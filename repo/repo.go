@@ -259,6 +259,10 @@ var ErrNoArchive = errors.New("no archive here (run `wxarchive init` first)")
 // ErrBusy is returned when another process holds the archive exclusively.
 var ErrBusy = errors.New("archive is in use by another wxarchive process")
 
+// ErrNoSigningKey: the archive has no checkpoint signing key (a replica
+// restored without --key), so nothing can be journaled on it.
+var ErrNoSigningKey = errors.New("the archive has no signing key")
+
 // InitOptions configure a new archive.
 type InitOptions struct {
 	RetentionYears int
@@ -571,6 +575,9 @@ func openParts(ctx context.Context, dir string, cfg *Config, opts OpenOptions) (
 		}
 	}
 	skey, err := os.ReadFile(filepath.Join(dir, KeyFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w (%s): this copy can be verified and counted, not written or read", ErrNoSigningKey, filepath.Join(dir, KeyFile))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read signing key: %w", err)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -24,7 +25,7 @@ func (a *app) exportCmd() *cobra.Command {
 			return usageErr("a subcommand is required\n%s", c.UsageString())
 		},
 	}
-	c.AddCommand(a.exportCreateCmd(), a.exportResumeCmd(), a.exportStatusCmd(), a.exportListCmd())
+	c.AddCommand(a.exportCreateCmd(), a.exportResumeCmd(), a.exportStatusCmd(), a.exportListCmd(), a.exportRecordCmd())
 	return c
 }
 
@@ -78,7 +79,11 @@ uninterrupted run writes.`,
 			if _, err := os.Stat(filepath.Join(r.Out, export.StateDir, "job.json")); err == nil && r.Out != "" {
 				return a.resumeExport(cmd.Context(), r.Out, asJSON, &r)
 			}
-			return a.withApp(cmd.Context(), journaling, func(ctx context.Context, u *uc.App, _ *repo.Repo) error {
+			mode := journaling
+			if r.Offline {
+				mode = readOnly
+			}
+			err := a.withApp(cmd.Context(), mode, func(ctx context.Context, u *uc.App, _ *repo.Repo) error {
 				v, err := u.CreateExport(ctx, r)
 				if err != nil {
 					return err
@@ -94,6 +99,10 @@ uninterrupted run writes.`,
 				fmt.Fprintf(a.stderr, "%s: %d messages in %d conversation-days, writing %s\n", v.ID, v.Messages, v.Units, v.Out)
 				return a.runExport(ctx, u, r.Out, asJSON)
 			})
+			if errors.Is(err, repo.ErrNoSigningKey) {
+				return usageErr("%v\nWhile the primary is unavailable, make the production from this copy with --offline, and journal it on the primary later with 'wxarchive export record' (docs/PRODUCTION.md)", err)
+			}
+			return err
 		},
 	}
 	f := c.Flags()
@@ -111,6 +120,7 @@ uninterrupted run writes.`,
 	f.StringVar(&r.Font, "font", "", "the CJK font of PDF transcripts (a .ttf or .ttc; default: the first installed of wqy-microhei, wqy-zenhei…)")
 	f.BoolVar(&r.Fallback, "font-fallback", false, "draw characters the font lacks as a visible [U+XXXX] marker instead of refusing")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
+	f.BoolVar(&r.Offline, "offline", false, "make the production from a copy that cannot journal (a read-only archive, a restored replica) while the primary is unavailable; journal it later with 'export record' (docs/PRODUCTION.md)")
 	f.BoolVar(&createOnly, "create-only", false, "plan and journal the production without writing it ('export resume DIR' writes it)")
 	_ = c.MarkFlagRequired("out")
 	_ = c.MarkFlagRequired("format")
@@ -120,7 +130,11 @@ uninterrupted run writes.`,
 // resumeExport resumes the unfinished production in dir; req, when set,
 // is a create that named it again, which must ask for the same thing.
 func (a *app) resumeExport(ctx context.Context, dir string, asJSON bool, req *uc.ExportRequest) error {
-	return a.withApp(ctx, journaling, func(ctx context.Context, u *uc.App, _ *repo.Repo) error {
+	mode := journaling
+	if job, _, err := export.ReadState(dir); err == nil && job.Offline {
+		mode = readOnly
+	}
+	return a.withApp(ctx, mode, func(ctx context.Context, u *uc.App, _ *repo.Repo) error {
 		if req != nil {
 			job, _, err := export.ReadState(dir)
 			if err != nil {
@@ -177,7 +191,7 @@ func (a *app) printExport(v *uc.ExportView) {
 		}
 		fmt.Fprintln(a.stdout)
 	}
-	if v.State == "finished" {
+	if strings.HasPrefix(v.State, "finished") {
 		fmt.Fprintf(a.stdout, "  verify with wxarchive verify-export %s --public-key KEY\n", v.Out)
 	}
 }
@@ -206,6 +220,36 @@ the production those options would have written from the start.`,
 	c.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	c.Flags().StringVar(&font, "font", "", "the CJK font of PDF transcripts from now on")
 	c.Flags().BoolVar(&fallback, "font-fallback", false, "draw characters the font lacks as a visible [U+XXXX] marker from now on")
+	return c
+}
+
+func (a *app) exportRecordCmd() *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "record DIR",
+		Short: "Journal on this archive a production made offline from a copy of it",
+		Long: `Record journals a production made with 'export create --offline' from a read-only
+copy of this archive (a restored replica) while it was unavailable: the production
+must verify with this archive's key and its checkpoint must be one of this
+archive's. export.created and export.finished are journaled, and the production's
+manifest.proof.json is replaced by a proof of export.finished in a signed checkpoint:
+the production is then what an online export would have been.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.withApp(cmd.Context(), journaling, func(ctx context.Context, u *uc.App, _ *repo.Repo) error {
+				v, err := u.RecordExport(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return a.printJSON(v)
+				}
+				a.printExport(v)
+				return nil
+			})
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return c
 }
 
@@ -298,6 +342,9 @@ docs/FORMAT.md §13.`,
 					verdict = fmt.Sprintf("FAILED: %d problems", len(rep.Problems))
 				}
 				fmt.Fprintf(a.stdout, "%s — %s: %d messages (%d proved in the checkpoint of size %d), %d files\n", verdict, rep.ID, rep.Messages, rep.Proved, rep.TreeSize, rep.Files)
+				if rep.Offline {
+					fmt.Fprintf(a.stdout, "NOTE  made offline from a copy of the archive: every message is proved in its checkpoint of size %d, but nothing journaled the manifest yet ('wxarchive export record' on the archive does)\n", rep.TreeSize)
+				}
 				if !rep.KeyPinned {
 					fmt.Fprintf(a.stdout, "NOTE  checked with the production's own key %s; pass --public-key with the key the archive published to know who signed it\n", rep.PublicKey)
 				}

@@ -421,3 +421,56 @@ func treeFiles(t *testing.T, dir string) map[string]string {
 	}
 	return out
 }
+
+// TestCLIExportOffline: with the primary unavailable, a production is
+// made from a replica restored without its key (it cannot journal): it
+// verifies, saying it is offline; a plain export there is refused
+// pointing to --offline; once recorded on the primary it verifies as a
+// journaled production with the primary's key, and a copy of it from
+// another history is refused.
+func TestCLIExportOffline(t *testing.T) {
+	t.Parallel()
+	dir, key := exportArchive(t, 400)
+	rep := "file:" + filepath.Join(t.TempDir(), "replica")
+	mustCLI(t, "--dir", dir, "replicate", "--to", rep)
+	ro := filepath.Join(t.TempDir(), "restored")
+	mustCLI(t, "restore", "--from", rep, "--dir", ro)
+
+	out := filepath.Join(t.TempDir(), "prod")
+	if _, errs, code := runCLI(t, "--dir", ro, "export", "create", "--query", "收益", "--format", "jsonl", "--out", out); code != 2 || !strings.Contains(errs, "--offline") {
+		t.Fatalf("export from a copy without its key: exit %d, want 2 pointing to --offline\n%s", code, errs)
+	}
+	before := exportCount(t, dir)
+	var v struct{ ID, State string }
+	cliJSON(t, &v, "--dir", ro, "export", "create", "--offline", "--query", "收益", "--format", "jsonl,dat", "--out", out, "--json")
+	if !strings.HasPrefix(v.ID, "offline-") || v.State != "finished offline" {
+		t.Fatalf("offline export: %+v", v)
+	}
+	vo, _, code := runCLI(t, "verify-export", out, "--public-key", key)
+	if code != 0 || !strings.Contains(vo, "made offline") {
+		t.Fatalf("verify-export of the offline production: exit %d\n%s", code, vo)
+	}
+	cp := filepath.Join(t.TempDir(), "copy")
+	if err := os.CopyFS(cp, os.DirFS(out)); err != nil {
+		t.Fatal(err)
+	}
+	mustCLI(t, "--dir", dir, "export", "record", out)
+	if n := exportCount(t, dir); n != before+1 {
+		t.Errorf("record journaled %d exports, want 1", n-before)
+	}
+	vo, _, code = runCLI(t, "verify-export", out, "--public-key", key)
+	if code != 0 || strings.Contains(vo, "made offline") {
+		t.Fatalf("verify-export of the recorded production: exit %d\n%s", code, vo)
+	}
+	// Recording it again (from its copy) journals nothing new.
+	mustCLI(t, "--dir", dir, "export", "record", cp)
+	if n := exportCount(t, dir); n != before+1 {
+		t.Errorf("a second record journaled again: %d exports", n-before)
+	}
+	// Another archive cannot record it: its key does not sign the
+	// production's checkpoint.
+	other, _ := exportArchive(t, 50)
+	if _, errs, code := runCLI(t, "--dir", other, "export", "record", cp); code != 2 {
+		t.Errorf("record on another archive: exit %d\n%s", code, errs)
+	}
+}
