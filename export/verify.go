@@ -29,17 +29,17 @@ type Problem struct {
 // Report is what Verify found. A production verifies when Problems is
 // empty.
 type Report struct {
-	ID        string    `json:"id"`
-	Messages  int       `json:"messages"`
-	Proved    int       `json:"proved"` // messages whose inclusion proof verified
-	Files     int       `json:"files"`
-	PublicKey string    `json:"public_key"`
-	KeyPinned bool      `json:"key_pinned"` // checked against a key given by the verifier, not the production's own
+	ID        string `json:"id"`
+	Messages  int    `json:"messages"`
+	Proved    int    `json:"proved"` // messages whose inclusion proof verified
+	Files     int    `json:"files"`
+	PublicKey string `json:"public_key"`
+	KeyPinned bool   `json:"key_pinned"` // checked against a key given by the verifier, not the production's own
 	// Offline: the production was made from a copy of the archive that
 	// could not journal it; its messages are proved, its manifest is not.
-	Offline bool `json:"offline,omitempty"`
-	TreeSize  uint64    `json:"tree_size"`
-	Problems  []Problem `json:"problems"`
+	Offline  bool      `json:"offline,omitempty"`
+	TreeSize uint64    `json:"tree_size"`
+	Problems []Problem `json:"problems"`
 }
 
 // OK says whether the production verified.
