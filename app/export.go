@@ -428,19 +428,16 @@ func (a *App) RunExport(ctx context.Context, dir string, progress func(written, 
 	if err != nil {
 		return nil, err
 	}
-	var size int64
-	for _, f := range m.Files {
-		size += f.Size
-	}
+	size := m.Bytes()
 	if job.Offline {
 		if err := export.Seal(dir, &export.ManifestProof{ManifestSHA256: sum, Offline: true, Checkpoint: job.Checkpoint}); err != nil {
 			return nil, err
 		}
 		v := exportView(dir, job, "finished offline")
-		v.Written, v.Files, v.Bytes, v.Pages, v.Volumes, v.ManifestSHA256, v.First, v.Last = len(loaded.Rows), len(m.Files), size, m.Pages, m.Volumes, sum, m.First, m.Last
+		v.Written, v.Files, v.Bytes, v.Pages, v.Volumes, v.ManifestSHA256, v.First, v.Last = loaded.Messages, m.FileCount(), size, m.Pages, m.Volumes, sum, m.First, m.Last
 		return v, nil
 	}
-	fin := archive.ExportFinishedEvent{ID: job.ID, ManifestSHA256: sum, Messages: job.Messages, Files: len(m.Files), Bytes: size}
+	fin := archive.ExportFinishedEvent{ID: job.ID, ManifestSHA256: sum, Messages: job.Messages, Files: m.FileCount(), Bytes: size}
 	idx, leaf, err := a.findFinished(ctx, job, fin)
 	if err != nil {
 		return nil, err
@@ -468,7 +465,7 @@ func (a *App) RunExport(ctx context.Context, dir string, progress func(written, 
 	}
 	v := exportView(dir, job, "finished")
 	v.Written, v.Files, v.Bytes, v.Pages, v.Volumes, v.ManifestSHA256, v.First, v.Last, v.FinishedIndex =
-		len(loaded.Rows), len(m.Files), size, m.Pages, m.Volumes, sum, m.First, m.Last, idx
+		loaded.Messages, m.FileCount(), size, m.Pages, m.Volumes, sum, m.First, m.Last, idx
 	return v, nil
 }
 

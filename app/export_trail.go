@@ -34,9 +34,9 @@ type AuditLine struct {
 // order (the production's own events end it). Holds are scope-based: the
 // hold the job exports is listed with its release, if any.
 func (a *App) exportAudit(ctx context.Context, dir string, job *export.Job, l *export.Loaded) ([]byte, error) {
-	in := make(map[uint64]bool, len(l.Rows))
-	for _, r := range l.Rows {
-		in[r.Serial] = true
+	in := make(map[uint64]bool, l.Messages)
+	if err := l.EachRow(func(r *export.LoadRow) error { in[r.Serial] = true; return nil }); err != nil {
+		return nil, err
 	}
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
@@ -169,13 +169,16 @@ func (a *App) exportCoverage(ctx context.Context, job *export.Job, l *export.Loa
 	}); err != nil {
 		return nil, err
 	}
-	seen := map[string]bool{}
-	for _, r := range l.Rows {
+	seen := map[string]bool{}  // participants whose consent was read
+	heard := map[string]bool{} // custodians with an exported message
+	if err := l.EachRow(func(r *export.LoadRow) error {
 		if len(r.Absent) > 0 {
 			c.AbsentMedia = append(c.AbsentMedia, AbsentMedia{Number: r.Number, Serial: r.Serial, Attachments: r.Absent})
 		}
-	}
-	for _, r := range l.Rows {
+		heard[r.From], heard[r.Custodian] = true, true
+		for _, id := range r.IDs {
+			heard[id] = true
+		}
 		for _, id := range append([]string{r.From}, r.IDs...) {
 			if seen[id] {
 				continue
@@ -183,7 +186,7 @@ func (a *App) exportCoverage(ctx context.Context, job *export.Job, l *export.Loa
 			seen[id] = true
 			rows, err := a.d.Store.Consent(ctx, id)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			for _, cr := range rows {
 				if !cr.Agreed {
@@ -191,16 +194,12 @@ func (a *App) exportCoverage(ctx context.Context, job *export.Job, l *export.Loa
 				}
 			}
 		}
+		return nil
+	}); err != nil {
+		return nil, err
 	}
 	for _, cu := range job.Scope.Custodians {
-		found := false
-		for _, r := range l.Rows {
-			if r.From == cu || r.Custodian == cu {
-				found = true
-				break
-			}
-		}
-		if !found {
+		if !heard[cu] {
 			c.SilentCustodians = append(c.SilentCustodians, cu)
 		}
 	}

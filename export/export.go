@@ -157,7 +157,9 @@ func (u *Unit) Person(id string) Person {
 
 // Sink is where a format writes a unit's files. Names are relative to the
 // unit's directory for that format (the runner places them), slash
-// separated, without "..".
+// separated, without "..", and start with the unit's Name and a "." or
+// "/" (NAME.rsmf): unit names are unique in a production, so two units'
+// files never meet.
 type Sink interface {
 	Create(name string) (io.WriteCloser, error)
 }

@@ -306,8 +306,9 @@ type production struct {
 	Job      *export.Job
 	Plan     []export.PlannedUnit
 	Loaded   *export.Loaded
-	Manifest *export.Manifest
-	SHA256   string // the manifest's
+	Rows     []export.LoadRow // the load-file rows, read before Seal removed the state
+	Manifest *export.Manifest // as manifest.json has it
+	SHA256   string           // the manifest's
 	Proof    *export.ManifestProof
 	Key      string // the archive's public key
 }
@@ -355,11 +356,11 @@ func finishProduction(t testing.TB, fx *fixture, dir string, src export.Source, 
 func seal(t testing.TB, fx *fixture, dir string, r *export.Runner, loaded *export.Loaded, sum string, m *export.Manifest) *production {
 	t.Helper()
 	ctx := context.Background()
-	var size int64
-	for _, f := range m.Files {
-		size += f.Size
+	var rows []export.LoadRow
+	if err := loaded.EachRow(func(r *export.LoadRow) error { rows = append(rows, *r); return nil }); err != nil {
+		t.Fatal(err)
 	}
-	fin := archive.ExportFinishedEvent{ID: r.Job.ID, ManifestSHA256: sum, Messages: r.Job.Messages, Files: len(m.Files), Bytes: size}
+	fin := archive.ExportFinishedEvent{ID: r.Job.ID, ManifestSHA256: sum, Messages: r.Job.Messages, Files: m.FileCount(), Bytes: m.Bytes()}
 	idx, leaf := fx.log.append(archive.EventExportFinished, nil, &fin)
 	cpSize, cp := fx.log.checkpoint()
 	hs, err := journal.InclusionProof(ctx, fx.log.nodes, idx, cpSize)
@@ -374,7 +375,15 @@ func seal(t testing.TB, fx *fixture, dir string, r *export.Runner, loaded *expor
 	if err := export.Seal(dir, p); err != nil {
 		t.Fatal(err)
 	}
-	return &production{Dir: dir, Fx: fx, Job: r.Job, Plan: r.Plan, Loaded: loaded, Manifest: m, SHA256: sum, Proof: p, Key: fx.log.signer.Key()}
+	mb, err := os.ReadFile(filepath.Join(dir, export.ManifestName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m = new(export.Manifest)
+	if err := json.Unmarshal(mb, m); err != nil {
+		t.Fatal(err)
+	}
+	return &production{Dir: dir, Fx: fx, Job: r.Job, Plan: r.Plan, Loaded: loaded, Rows: rows, Manifest: m, SHA256: sum, Proof: p, Key: fx.log.signer.Key()}
 }
 
 func hexes(hs [][]byte) []string {
@@ -465,8 +474,9 @@ func TestProductionLayout(t *testing.T) {
 			t.Errorf("%s: the manifest's hash or size is not the file's", f.Path)
 		}
 	}
-	if !slices.IsSorted(listed) {
-		t.Error("the manifest's files are not sorted by path")
+	// Production order: each unit's files, then the root files.
+	if n := len(listed); n < 3 || listed[n-1] != "audit.jsonl" || strings.Contains(listed[n-1], "/") || !strings.HasPrefix(listed[0], "VOL001/") {
+		t.Errorf("the manifest's files are not in production order: %v", listed)
 	}
 	if len(listed) != len(files)-2 {
 		t.Errorf("the manifest lists %d files, the directory has %d besides the manifest and its proof", len(listed), len(files)-2)
@@ -779,12 +789,13 @@ func TestUnitNameCollisionInRun(t *testing.T) {
 		return // refusing is a fix too
 	}
 	paths := map[string]bool{}
-	for _, f := range l.Files {
+	l.EachFile(func(f export.FileEntry) error {
 		if paths[f.Path] {
 			t.Errorf("%s written by two units: the first unit's file is lost", f.Path)
 		}
 		paths[f.Path] = true
-	}
+		return nil
+	})
 }
 
 type sourceFunc func(ctx context.Context, pu export.PlannedUnit) (*export.Unit, error)
@@ -797,7 +808,7 @@ func (f sourceFunc) Unit(ctx context.Context, pu export.PlannedUnit) (*export.Un
 // newlines of every kind and Chinese.
 func loadRows(t *testing.T) []export.LoadRow {
 	p := newProduction(t, prodOpts{})
-	rows := slices.Clone(p.Loaded.Rows)
+	rows := slices.Clone(p.Rows)
 	r := rows[0]
 	r.Number, r.Title, r.FromName = "WXA9999999", "第一行\n第二行\r\n第三行", "张\r伟"
 	return append(rows, r)
@@ -1098,7 +1109,9 @@ func TestRunnerKeepsEarlierUnitsFiles(t *testing.T) {
 	fx.create(dir, fx.job([]string{"jsonl"}, "utf-8", 1<<30)) // one volume
 	r := runner(t, dir, &sampleSource{fx: fx})
 	r.Formats = []export.Format{sameNameFormat{}}
-	if _, err := r.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "written twice") {
+	// A format may not name a unit's file other than after the unit: the
+	// unit names are unique, so no two units' files can meet.
+	if _, err := r.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "named after the unit") {
 		t.Errorf("Run: %v; VOL001/SAME/index.txt was written by both units", err)
 	}
 }

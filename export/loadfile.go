@@ -1,15 +1,18 @@
 package export
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/csv"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
 	"golang.org/x/text/encoding"
 	"golang.org/x/text/encoding/simplifiedchinese"
 	"golang.org/x/text/encoding/unicode"
+	"golang.org/x/text/transform"
 
 	"github.com/wxarchive/wxarchive/archive"
 )
@@ -146,60 +149,99 @@ const (
 	DATNewline   = "®"
 )
 
-// DAT is the Concordance load file of the rows. Paths use backslashes,
-// relative to the load file, as Concordance and Relativity expect.
+// DAT is the Concordance load file of the rows (WriteDAT into memory).
 func DAT(rows []LoadRow, enc string) ([]byte, error) {
-	var b strings.Builder
+	var b bytes.Buffer
+	err := WriteDAT(&b, enc, eachOf(rows))
+	return b.Bytes(), err
+}
+
+// CSV is the rows as CSV (WriteCSV into memory).
+func CSV(rows []LoadRow, enc string) ([]byte, error) {
+	var b bytes.Buffer
+	err := WriteCSV(&b, enc, eachOf(rows))
+	return b.Bytes(), err
+}
+
+func eachOf(rows []LoadRow) func(func(*LoadRow) error) error {
+	return func(fn func(*LoadRow) error) error {
+		for i := range rows {
+			if err := fn(&rows[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+var datNewline = strings.NewReplacer("\r\n", DATNewline, "\n", DATNewline, "\r", DATNewline)
+
+// WriteDAT writes the Concordance load file of the rows each yields, in
+// encoding enc. Paths use backslashes, relative to the load file, as
+// Concordance and Relativity expect.
+func WriteDAT(w io.Writer, enc string, each func(func(*LoadRow) error) error) error {
+	ew, err := encodingWriter(w, enc)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(ew, 256<<10)
 	line := func(fields []string) {
 		for i, f := range fields {
 			if i > 0 {
-				b.WriteString(DATSeparator)
+				bw.WriteString(DATSeparator)
 			}
-			f = strings.NewReplacer("\r\n", DATNewline, "\n", DATNewline, "\r", DATNewline).Replace(f)
-			b.WriteString(DATQuote + f + DATQuote)
+			bw.WriteString(DATQuote)
+			datNewline.WriteString(bw, f)
+			bw.WriteString(DATQuote)
 		}
-		b.WriteString("\r\n")
+		bw.WriteString("\r\n")
 	}
 	line(LoadColumns)
 	win := func(p string) string { return `.\` + strings.ReplaceAll(p, "/", `\`) }
-	for i := range rows {
-		line(rows[i].fields(win))
+	if err := each(func(r *LoadRow) error { line(r.fields(win)); return nil }); err != nil {
+		return err
 	}
-	return encodeLoad(b.String(), enc)
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("load file in %s: %w", enc, err)
+	}
+	return ew.Close()
 }
 
-// CSV is the rows as RFC 4180 CSV with a header line; paths as in the
-// manifest (slashes).
-func CSV(rows []LoadRow, enc string) ([]byte, error) {
-	var b bytes.Buffer
-	w := csv.NewWriter(&b)
-	w.UseCRLF = true
-	if err := w.Write(LoadColumns); err != nil {
-		return nil, err
+// WriteCSV writes the rows each yields as RFC 4180 CSV with a header line;
+// paths as in the manifest (slashes).
+func WriteCSV(w io.Writer, enc string, each func(func(*LoadRow) error) error) error {
+	ew, err := encodingWriter(w, enc)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(ew, 256<<10)
+	cw := csv.NewWriter(bw)
+	cw.UseCRLF = true
+	if err := cw.Write(LoadColumns); err != nil {
+		return err
 	}
 	same := func(p string) string { return p }
-	for i := range rows {
-		if err := w.Write(rows[i].fields(same)); err != nil {
-			return nil, err
-		}
+	if err := each(func(r *LoadRow) error { return cw.Write(r.fields(same)) }); err != nil {
+		return err
 	}
-	w.Flush()
-	if err := w.Error(); err != nil {
-		return nil, err
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return err
 	}
-	return encodeLoad(b.String(), enc)
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("load file in %s: %w", enc, err)
+	}
+	return ew.Close()
 }
 
-func encodeLoad(s, enc string) ([]byte, error) {
+// encodingWriter encodes into w; Close flushes it (and closes nothing
+// else).
+func encodingWriter(w io.Writer, enc string) (io.WriteCloser, error) {
 	e, ok := loadEncodings[enc]
 	if !ok {
 		return nil, CheckLoadEncoding(enc)
 	}
-	out, err := e.NewEncoder().Bytes([]byte(s))
-	if err != nil {
-		return nil, fmt.Errorf("load file in %s: %w", enc, err)
-	}
-	return out, nil
+	return transform.NewWriter(w, e.NewEncoder()), nil
 }
 
 // PlainText is a message as a reader of its text file sees it: who,

@@ -1,15 +1,17 @@
 package export
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 )
 
 // File names at a production's root.
@@ -31,6 +33,9 @@ type Manifest struct {
 	First   string      `json:"first_number,omitempty"`
 	Last    string      `json:"last_number,omitempty"`
 	Files   []FileEntry `json:"files"`
+
+	count int   // files listed, when Files is not kept (Finish)
+	bytes int64 // their size
 }
 
 // ManifestProof is manifest.proof.json: the export.finished leaf that
@@ -54,29 +59,27 @@ type ManifestProof struct {
 // Finish writes the production's root files — the load files the job
 // asked for, then extra (the audit trail, the coverage certificate:
 // name → bytes) — and the manifest, and returns the manifest's SHA-256
-// and what it lists. It can run again after a crash: it rewrites the same
-// bytes.
+// and what it lists (without the file list, streamed from the progress
+// file). It can run again after a crash: it rewrites the same bytes.
 func (r *Runner) Finish(ctx context.Context, l *Loaded, loadEncoding string, extra map[string][]byte) (string, *Manifest, error) {
-	files := slices.Clone(l.Files)
-	w := &writer{root: r.Dir, files: &files, dirs: map[string]bool{}}
-	if r.written == nil {
-		r.written = map[string]bool{}
-	}
-	if slices.Contains(r.Job.Formats, "dat") {
-		b, err := DAT(l.Rows, loadEncoding)
+	var root []FileEntry
+	w := &writer{root: r.Dir, files: &root, dirs: map[string]bool{}}
+	for _, lf := range []struct {
+		format, name string
+		write        func(io.Writer, string, func(func(*LoadRow) error) error) error
+	}{{"dat", "loadfile.dat", WriteDAT}, {"csv", "loadfile.csv", WriteCSV}} {
+		if !slices.Contains(r.Job.Formats, lf.format) {
+			continue
+		}
+		f, err := w.create(lf.name)
 		if err != nil {
 			return "", nil, err
 		}
-		if err := w.write("loadfile.dat", b); err != nil {
+		if err := lf.write(f, loadEncoding, l.EachRow); err != nil {
+			f.abort()
 			return "", nil, err
 		}
-	}
-	if slices.Contains(r.Job.Formats, "csv") {
-		b, err := CSV(l.Rows, loadEncoding)
-		if err != nil {
-			return "", nil, err
-		}
-		if err := w.write("loadfile.csv", b); err != nil {
+		if err := f.Close(); err != nil {
 			return "", nil, err
 		}
 	}
@@ -90,29 +93,103 @@ func (r *Runner) Finish(ctx context.Context, l *Loaded, loadEncoding string, ext
 			return "", nil, err
 		}
 	}
-	slices.SortFunc(files, func(a, b FileEntry) int { return strings.Compare(a.Path, b.Path) })
-	m := &Manifest{Format: ManifestFormat, Job: *r.Job, Pages: l.Pages, Files: files}
-	for _, f := range files {
-		if v, _, ok := strings.Cut(f.Path, "/"); ok && strings.HasPrefix(v, "VOL") {
-			var n int
-			if _, err := fmt.Sscanf(v, "VOL%d", &n); err == nil && n > m.Volumes {
-				m.Volumes = n
-			}
-		}
-	}
-	if len(l.Rows) > 0 {
-		m.First, m.Last = l.Rows[0].Number, l.Rows[len(l.Rows)-1].Number
-	}
-	b, err := json.MarshalIndent(m, "", "  ")
+	m := &Manifest{Format: ManifestFormat, Job: *r.Job, Pages: l.Pages, Volumes: l.Volumes, First: l.First, Last: l.Last}
+	sum, err := writeManifest(filepath.Join(r.Dir, ManifestName), m, l, root)
 	if err != nil {
 		return "", nil, err
 	}
-	b = append(b, '\n')
-	if err := writeFileAtomic(filepath.Join(r.Dir, ManifestName), b); err != nil {
-		return "", nil, err
+	m.count = l.Files + len(root)
+	m.bytes = l.Bytes
+	for _, f := range root {
+		m.bytes += f.Size
 	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:]), m, nil
+	return sum, m, nil
+}
+
+// FileCount and Bytes are what a manifest Finish wrote lists (its Files
+// are not kept in memory).
+func (m *Manifest) FileCount() int {
+	if m.Files != nil {
+		return len(m.Files)
+	}
+	return m.count
+}
+
+// Bytes is the size of every file the manifest lists.
+func (m *Manifest) Bytes() int64 {
+	if m.Files == nil {
+		return m.bytes
+	}
+	var n int64
+	for _, f := range m.Files {
+		n += f.Size
+	}
+	return n
+}
+
+// writeManifest writes the manifest as json.MarshalIndent(m, "", "  ")
+// would, with the files streamed in production order (each unit's, then
+// the root files), and returns its SHA-256.
+func writeManifest(name string, m *Manifest, l *Loaded, root []FileEntry) (string, error) {
+	head, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	// The head ends with `"files": null` and the closing brace.
+	const tail = "\"files\": null\n}"
+	if !bytes.HasSuffix(head, []byte(tail)) {
+		return "", fmt.Errorf("manifest: unexpected encoding")
+	}
+	head = head[:len(head)-len(tail)]
+	tmp := name + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	bw := bufio.NewWriterSize(io.MultiWriter(f, h), 1<<20)
+	bw.Write(head)
+	bw.WriteString(`"files": [`)
+	first := true
+	entry := func(e FileEntry) error {
+		b, err := json.MarshalIndent(&e, "    ", "  ")
+		if err != nil {
+			return err
+		}
+		if !first {
+			bw.WriteByte(',')
+		}
+		first = false
+		bw.WriteString("\n    ")
+		_, err = bw.Write(b)
+		return err
+	}
+	err = l.EachFile(entry)
+	for _, e := range root {
+		if err == nil {
+			err = entry(e)
+		}
+	}
+	if err == nil {
+		if first {
+			bw.WriteString("]\n}\n")
+		} else {
+			bw.WriteString("\n  ]\n}\n")
+		}
+		err = bw.Flush()
+	}
+	if err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return "", err
+	}
+	if err := syncClose(f); err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp, name); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // Seal writes manifest.proof.json and removes the job's state: the

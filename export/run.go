@@ -30,9 +30,9 @@ type FileEntry struct {
 	Size   int64  `json:"size"`
 }
 
-// unitDone is a unit's record in the job's progress file: once it is
+// UnitDone is a unit's record in the job's progress file: once it is
 // there, the unit's files are in place and a resumed run skips it.
-type unitDone struct {
+type UnitDone struct {
 	Unit   int         `json:"unit"`
 	Volume int         `json:"volume"`
 	Pages  int         `json:"pages"`
@@ -54,16 +54,72 @@ type Runner struct {
 	// the job are written.
 	Progress func(messages int)
 
-	dirs    map[string]bool
-	written map[string]bool // every file of the production so far
+	dirs map[string]bool
 }
 
-// Loaded is what Run leaves for Finish: every file written so far and the
-// load-file rows, in production order.
+// Loaded is what Run leaves for Finish: counts, and the progress file
+// the files and rows are read back from in production order. Nothing of
+// the production is held in memory but the unit being written: a
+// production of any size runs in bounded memory.
 type Loaded struct {
-	Files []FileEntry
-	Rows  []LoadRow
-	Pages int
+	dir      string
+	Messages int
+	Units    int
+	Files    int
+	Bytes    int64
+	Pages    int
+	Volumes  int
+	First    string
+	Last     string
+}
+
+// EachUnit calls fn with every unit's record, in production order.
+func (l *Loaded) EachUnit(fn func(d *UnitDone) error) error {
+	f, err := os.Open(statePath(l.dir, "progress.jsonl"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 1<<20), 1<<31-1)
+	for sc.Scan() {
+		d := new(UnitDone)
+		if err := json.Unmarshal(sc.Bytes(), d); err != nil {
+			return fmt.Errorf("%s: %w", statePath(l.dir, "progress.jsonl"), err)
+		}
+		if err := fn(d); err != nil {
+			return err
+		}
+	}
+	return sc.Err()
+}
+
+// EachFile calls fn with every file written, in production order.
+func (l *Loaded) EachFile(fn func(FileEntry) error) error {
+	return l.EachUnit(func(d *UnitDone) error {
+		for _, f := range d.Files {
+			if err := fn(f); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// EachRow calls fn with every message's load-file row, in production
+// order.
+func (l *Loaded) EachRow(fn func(*LoadRow) error) error {
+	return l.EachUnit(func(d *UnitDone) error {
+		for i := range d.Rows {
+			if err := fn(&d.Rows[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // Run writes every unit not written yet.
@@ -72,45 +128,57 @@ func (r *Runner) Run(ctx context.Context) (*Loaded, error) {
 	if err != nil {
 		return nil, fmt.Errorf("job time zone %q: %w", r.Job.TimeZone, err)
 	}
-	done, err := r.resume()
-	if err != nil {
-		return nil, err
+	// Unit names are file names: two units under one name would write
+	// over each other.
+	names := make(map[string]int, len(r.Plan))
+	for i, pu := range r.Plan {
+		n := UnitName(pu)
+		if j, dup := names[n]; dup {
+			return nil, fmt.Errorf("units %d and %d are both named %s: file %s would be written twice", j+1, i+1, n, n)
+		}
+		names[n] = i
 	}
-	r.dirs, r.written = map[string]bool{}, map[string]bool{}
-	out := &Loaded{}
-	vol, volBytes, msgs := 1, int64(0), 0
-	advance := func(d *unitDone) {
+	names = nil
+	out := &Loaded{dir: r.Dir, Volumes: 1}
+	vol, volBytes := 1, int64(0)
+	advance := func(d *UnitDone) {
 		var n int64
 		for _, f := range d.Files {
 			n += f.Size
 		}
-		out.Files = append(out.Files, d.Files...)
-		for _, f := range d.Files {
-			r.written[f.Path] = true
-		}
-		out.Rows = append(out.Rows, d.Rows...)
+		out.Units++
+		out.Files += len(d.Files)
+		out.Bytes += n
 		out.Pages += d.Pages
-		msgs += len(d.Rows)
+		out.Messages += len(d.Rows)
+		if len(d.Rows) > 0 {
+			if out.First == "" {
+				out.First = d.Rows[0].Number
+			}
+			out.Last = d.Rows[len(d.Rows)-1].Number
+		}
+		out.Volumes = max(out.Volumes, d.Volume)
 		volBytes += n
 		if r.Job.VolumeSize > 0 && volBytes >= r.Job.VolumeSize {
 			vol, volBytes = vol+1, 0
 		}
 	}
-	for _, d := range done {
-		advance(d)
+	if err := r.resume(advance); err != nil {
+		return nil, err
 	}
+	r.dirs = map[string]bool{}
 	pf, err := os.OpenFile(statePath(r.Dir, "progress.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
 	if err != nil {
 		return nil, err
 	}
 	defer pf.Close()
 	if r.Progress != nil {
-		r.Progress(msgs)
+		r.Progress(out.Messages)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	units := r.prefetch(ctx, len(done))
-	for i := len(done); i < len(r.Plan); i++ {
+	units := r.prefetch(ctx, out.Units)
+	for i := out.Units; i < len(r.Plan); i++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -122,7 +190,7 @@ func (r *Runner) Run(ctx context.Context) (*Loaded, error) {
 		if lu.err != nil {
 			return nil, fmt.Errorf("unit %d (%s, %s): %w", i+1, r.Plan[i].Conversation, r.Plan[i].Day, lu.err)
 		}
-		d, err := r.unit(ctx, i, lu.u, vol, msgs, out.Pages+1, loc)
+		d, err := r.unit(ctx, i, lu.u, vol, out.Messages, out.Pages+1, loc)
 		if err != nil {
 			return nil, err
 		}
@@ -140,7 +208,7 @@ func (r *Runner) Run(ctx context.Context) (*Loaded, error) {
 		}
 		advance(d)
 		if r.Progress != nil {
-			r.Progress(msgs)
+			r.Progress(out.Messages)
 		}
 	}
 	// Every file durable before Finish journals the manifest that names
@@ -153,44 +221,43 @@ func (r *Runner) Run(ctx context.Context) (*Loaded, error) {
 }
 
 // resume reads the progress file and keeps the units whose files are on
-// disk as recorded; from the first that is not (a crash between its files
-// and its record, a file changed since), everything is written again.
-func (r *Runner) resume() ([]*unitDone, error) {
+// disk as recorded (calling keep with each); from the first that is not
+// (a crash between its files and its record, a file changed since),
+// everything is written again.
+func (r *Runner) resume(keep func(*UnitDone)) error {
 	name := statePath(r.Dir, "progress.jsonl")
-	b, err := os.ReadFile(name)
+	f, err := os.Open(name)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+		return nil
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var done []*unitDone
-	good := 0
-	for len(b) > 0 {
-		line, rest, complete := bytes.Cut(b, []byte("\n"))
-		if !complete {
-			break // a record cut by a crash: its unit is written again
+	br := bufio.NewReaderSize(f, 1<<20)
+	good, n := int64(0), 0
+	for {
+		line, err := br.ReadBytes('\n')
+		if err != nil {
+			break // the end, or a record cut by a crash: its unit is written again
 		}
-		d := new(unitDone)
-		if err := json.Unmarshal(line, d); err != nil || d.Unit != len(done) || d.Unit >= len(r.Plan) {
+		d := new(UnitDone)
+		if err := json.Unmarshal(line, d); err != nil || d.Unit != n || d.Unit >= len(r.Plan) {
 			break
 		}
 		if !filesIntact(r.Dir, d.Files) {
 			break
 		}
-		done = append(done, d)
-		good += len(line) + 1
-		b = rest
+		keep(d)
+		n++
+		good += int64(len(line))
 	}
-	if err := os.Truncate(name, int64(good)); err != nil {
-		return nil, err
+	f.Close()
+	if err := os.Truncate(name, good); err != nil {
+		return err
 	}
 	// Temporary files of an interrupted unit, from a version that wrote
 	// through them.
-	if err := os.RemoveAll(filepath.Join(r.Dir, StateDir, "tmp")); err != nil {
-		return nil, err
-	}
-	return done, nil
+	return os.RemoveAll(filepath.Join(r.Dir, StateDir, "tmp"))
 }
 
 func filesIntact(dir string, files []FileEntry) bool {
@@ -261,7 +328,7 @@ func (r *Runner) prefetch(ctx context.Context, from int) <-chan chan loadedUnit 
 // unit writes unit i, loaded as u, into volume vol; before is how many
 // messages the production has before it, firstPage its first transcript
 // page.
-func (r *Runner) unit(ctx context.Context, i int, u *Unit, vol, before, firstPage int, loc *time.Location) (*unitDone, error) {
+func (r *Runner) unit(ctx context.Context, i int, u *Unit, vol, before, firstPage int, loc *time.Location) (*UnitDone, error) {
 	pu := r.Plan[i]
 	if len(u.Messages) != len(pu.Serials) {
 		return nil, fmt.Errorf("unit %d (%s, %s): %d messages loaded, %d planned", i+1, pu.Conversation, pu.Day, len(u.Messages), len(pu.Serials))
@@ -283,8 +350,8 @@ func (r *Runner) unit(ctx context.Context, i int, u *Unit, vol, before, firstPag
 			}
 		}
 	}
-	d := &unitDone{Unit: i, Volume: vol}
-	w := &writer{root: r.Dir, files: &d.Files, dirs: r.dirs, written: r.written}
+	d := &UnitDone{Unit: i, Volume: vol}
+	w := &writer{root: r.Dir, files: &d.Files, dirs: r.dirs}
 	// Natives first: every format refers to them.
 	for _, m := range u.Messages {
 		for _, a := range m.Attachments {
@@ -298,7 +365,7 @@ func (r *Runner) unit(ctx context.Context, i int, u *Unit, vol, before, firstPag
 	}
 	unitFiles := map[string]string{}
 	for _, f := range r.Formats {
-		s := &prefixSink{w: w, prefix: volDir + "/" + strings.ToUpper(f.Name()) + "/"}
+		s := &prefixSink{w: w, prefix: volDir + "/" + strings.ToUpper(f.Name()) + "/", unit: u.Name}
 		pages, err := f.WriteUnit(ctx, u, s, firstPage+d.Pages)
 		if err != nil {
 			return nil, fmt.Errorf("%s of unit %s: %w", f.Name(), u.Name, err)
@@ -403,10 +470,13 @@ func extOf(a *Attachment) string {
 // a rename per file would buy nothing and cost a third of the time of a
 // production of many small conversation-days.
 type writer struct {
-	root    string
-	files   *[]FileEntry
-	dirs    map[string]bool // directories known to exist
-	written map[string]bool // files of earlier units (nil: none)
+	root  string
+	files *[]FileEntry
+	dirs  map[string]bool // directories known to exist
+	// written are the root files written already (Finish): a unit's
+	// files are checked against the unit's own; units cannot meet, since
+	// their files start with the unit's name, unique in the plan.
+	written map[string]bool
 }
 
 type hashingFile struct {
@@ -531,12 +601,16 @@ func (w *writer) copyNative(ctx context.Context, m *Message, a *Attachment) erro
 type prefixSink struct {
 	w       *writer
 	prefix  string
+	unit    string // the unit's name, which every file name starts with
 	created []string
 }
 
 func (s *prefixSink) Create(name string) (io.WriteCloser, error) {
 	if err := cleanRel(name); err != nil {
 		return nil, err
+	}
+	if !strings.HasPrefix(name, s.unit+".") && !strings.HasPrefix(name, s.unit+"/") {
+		return nil, fmt.Errorf("file %s: a unit's files are named after the unit (%s.EXT)", s.prefix+name, s.unit)
 	}
 	f, err := s.w.create(s.prefix + name)
 	if err != nil {

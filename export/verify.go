@@ -336,20 +336,12 @@ func verifyMessages(dir string, m *Manifest, listed map[string]FileEntry, cp *jo
 				} else if !me.Attachments[a.Ordinal].Blob.IsZero() && me.Attachments[a.Ordinal].Blob != *a.SHA256 {
 					rep.fault(where, "attachment %d is %s, the journal archived %s", a.Ordinal+1, a.SHA256, me.Attachments[a.Ordinal].Blob)
 				}
-				if fe, ok := findFile(m, a.Path); ok && fe.SHA256 != a.SHA256.String() {
+				if fe, ok := listed[a.Path]; ok && fe.SHA256 != a.SHA256.String() {
 					rep.fault(a.Path, "the manifest lists SHA-256 %s; the message's attachment is %s", fe.SHA256, a.SHA256)
 				}
 			}
 		})
 	}
-}
-
-func findFile(m *Manifest, p string) (FileEntry, bool) {
-	i, ok := slices.BinarySearchFunc(m.Files, p, func(f FileEntry, p string) int { return strings.Compare(f.Path, p) })
-	if !ok {
-		return FileEntry{}, false
-	}
-	return m.Files[i], true
 }
 
 func isUnitFile(p, kind, ext string) bool {
