@@ -51,6 +51,12 @@ type LoadRow struct {
 	Units map[string]string `json:"units,omitempty"`
 }
 
+// RowOf is the load-file row of message m of unit u; files are the unit
+// files showing it, by format.
+func RowOf(u *Unit, m *Message, files map[string]string, loc *time.Location) LoadRow {
+	return loadRow(u, m, files, loc)
+}
+
 func loadRow(u *Unit, m *Message, files map[string]string, loc *time.Location) LoadRow {
 	msg := m.Message
 	r := LoadRow{Number: m.ProductionNumber, Serial: m.Serial, Custodian: u.Custodian, From: msg.Sender, FromName: m.Sender.Name,
