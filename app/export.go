@@ -286,7 +286,7 @@ func (a *App) exportJob(ctx context.Context, req *ExportRequest) (*export.Job, [
 		sets = append(sets, hs)
 	}
 	if len(sets) == 0 {
-		return nil, nil, badParam("scope", "name what to export: --query, --hold, --custodian, --conversation, --from or --to")
+		return nil, nil, badParam("scope", "name what to export: a query, a hold, custodians, conversations or a period (from, to)")
 	}
 	job := &export.Job{Scope: scope, Hold: req.Hold, Formats: formats, Prefix: req.Prefix, VolumeSize: req.VolumeSize,
 		TimeZone: a.Location().String(), Producer: req.Producer, PublicKey: a.d.Config.PublicKey, Font: req.Font, Fallback: req.Fallback,

@@ -63,6 +63,10 @@ type Options struct {
 	Hosts *httpx.Hosts
 	// Limits bound what requests may cost; zero fields take the defaults.
 	Limits Limits
+	// Exports writes productions in the background (/api/v1/exports);
+	// nil: those routes answer 503 (a read-only archive cannot journal
+	// them).
+	Exports *app.ExportJobs
 }
 
 // Limits bound what requests may cost (README "HTTP API", docs/SECURITY.md).
@@ -221,6 +225,10 @@ func New(r *repo.Repo, opts Options) *Server {
 	s.route("GET /api/v1/tokens", auth.PermUsers, s.tokens)
 	s.route("POST /api/v1/tokens", auth.PermUsers, s.createToken)
 	s.route("POST /api/v1/tokens/{id}/revoke", auth.PermUsers, s.revokeToken)
+	s.route("POST /api/v1/exports", auth.PermExport, s.createExport)
+	s.route("GET /api/v1/exports", auth.PermExport, s.listExports)
+	s.route("GET /api/v1/exports/{id}", auth.PermExport, s.getExport)
+	s.route("GET /api/v1/exports/{id}/files/{path...}", auth.PermExport, s.exportFile)
 	s.mountPages()
 	s.public("/capture/wecom/callback/{id}", "WeCom and Official Account callbacks: authenticated by the platform's signature, freshness window and replay cache", http.HandlerFunc(s.callback))
 	guard := &httpx.Guard{Hosts: opts.Hosts, Body: opts.Limits.Body, WriteTimeout: opts.Limits.WriteTimeout, Logger: opts.Logger}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"path/filepath"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
+	uc "github.com/wxarchive/wxarchive/app"
 	"github.com/wxarchive/wxarchive/auth/oidc"
 	"github.com/wxarchive/wxarchive/capture"
 	"github.com/wxarchive/wxarchive/httpapi"
@@ -183,6 +185,19 @@ the blob store and exits 0.`,
 			if tlsConf != nil {
 				ln, scheme = tls.NewListener(ln, tlsConf), "https"
 			}
+			// Productions asked for over the API are written in the
+			// background into <archive>/exports; those a stop or a crash
+			// interrupted resume now.
+			exports := uc.NewExportJobs(uc.New(uc.FromRepo(r)), filepath.Join(r.Dir, "exports"))
+			exports.Producer, exports.Logger = "wxarchive "+buildVersion(), logger
+			if err := exports.Open(context.Background()); err != nil {
+				tcp.Close()
+				rep.Stop(nil)
+				wit.Stop()
+				r.Close(context.Background())
+				return err
+			}
+			opts.Exports = exports
 			srv := &http.Server{Handler: httpapi.New(r, opts),
 				// Headers must be in within ReadHeaderTimeout; bodies
 				// arrive under the guard's BodyPolicy, answers leave under
@@ -241,6 +256,9 @@ the blob store and exits 0.`,
 			if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				logger.Error("drain incomplete", "err", err)
 			}
+			// Running productions stop where they are (resumed at the
+			// next start) before the archive closes.
+			exports.Close()
 			stopPullers()
 			pullers.Wait()
 			stopSealer()
