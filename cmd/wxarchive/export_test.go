@@ -189,7 +189,7 @@ func TestCLIExport(t *testing.T) {
 func checkRSMF(t *testing.T, out string) {
 	t.Helper()
 	c := jsonschema.NewCompiler()
-	sch, err := c.Compile("../../../shared/fixtures/rsmf/rsmf_schema_2_0_0.json")
+	sch, err := c.Compile("../../export/rsmf/testdata/relativity/rsmf_schema_2_0_0.json")
 	if err != nil {
 		t.Fatalf("RSMF schema: %v", err)
 	}

@@ -173,16 +173,14 @@ func (f *rsmfFile) readZip(data []byte) error {
 	return json.Unmarshal(f.manifestJSON, &f.manifest)
 }
 
-// sharedFixtures is /work/shared/fixtures/rsmf, found from the package
-// directory (go test runs in it): ../../../shared/fixtures/rsmf.
+// sharedFixtures is the copy of the shared RSMF fixtures in testdata
+// (the schema and Relativity's samples, BSD-2-Clause): the schema check
+// runs on every clone, never skipped.
 func sharedFixtures(t *testing.T) string {
 	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("..", "..", "..", "shared", "fixtures", "rsmf"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir := filepath.Join("testdata", "relativity")
 	if _, err := os.Stat(filepath.Join(dir, "rsmf_schema_2_0_0.json")); err != nil {
-		t.Skipf("the shared RSMF fixtures are not at %s (%v): schema and sample checks skipped", dir, err)
+		t.Fatalf("the RSMF schema is missing from %s: %v", dir, err)
 	}
 	return dir
 }
