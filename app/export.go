@@ -310,6 +310,9 @@ func (a *App) exportKeys(ctx context.Context, sets []*retention.HoldSet, b *barr
 		withText = withText || s.NeedsText()
 	}
 	var keys []export.Key
+	// The plan holds a key per message; each conversation's id is kept
+	// once, not once per message (about 40 bytes a message instead of 80).
+	convs := map[string]string{}
 	const chunk = 8192
 	for first := uint64(1); first < head.NextSerial; first += chunk {
 		last := min(first+chunk-1, head.NextSerial-1)
@@ -325,7 +328,12 @@ func (a *App) exportKeys(ctx context.Context, sets []*retention.HoldSet, b *barr
 					return nil
 				}
 			}
-			in = append(in, export.Key{Serial: row.Serial, Conversation: row.Conversation, SentAt: row.SentAt.Time})
+			conv, ok := convs[row.Conversation]
+			if !ok {
+				conv = row.Conversation
+				convs[conv] = conv
+			}
+			in = append(in, export.Key{Serial: row.Serial, Conversation: conv, SentAt: row.SentAt.Time})
 			return nil
 		}); err != nil {
 			return nil, err
@@ -416,15 +424,12 @@ func (a *App) RunExport(ctx context.Context, dir string, progress func(written, 
 	if err != nil {
 		return nil, err
 	}
-	audit, err := a.exportAudit(ctx, dir, job, loaded)
-	if err != nil {
-		return nil, err
-	}
 	coverage, err := a.exportCoverage(ctx, job, loaded)
 	if err != nil {
 		return nil, err
 	}
-	sum, m, err := r.Finish(ctx, loaded, job.LoadEncoding, map[string][]byte{"audit.jsonl": audit, "coverage.json": coverage})
+	r.RootFiles = map[string]func(io.Writer) error{"audit.jsonl": func(w io.Writer) error { return a.exportAudit(ctx, w, job, loaded) }}
+	sum, m, err := r.Finish(ctx, loaded, job.LoadEncoding, map[string][]byte{"coverage.json": coverage})
 	if err != nil {
 		return nil, err
 	}
@@ -609,6 +614,9 @@ func (s *exportSource) Unit(ctx context.Context, pu export.PlannedUnit) (*export
 	}
 	if title == "" {
 		title = pu.Conversation
+	}
+	if pu.Conversation == "" {
+		title = "无会话 No conversation (system events)"
 	}
 	u.Title = title
 	for _, p := range u.Participants {

@@ -32,6 +32,10 @@ import (
 	"github.com/wxarchive/wxarchive/archive"
 )
 
+// NoConversation stands for the conversation of messages that belong to
+// none (a switch event), where a format needs one (RSMF).
+const NoConversation = "wxarchive:no-conversation"
+
 // MaxUnitEvents is where a conversation-day is split into slices: RSMF
 // readers expect at most about 10,000 events per file.
 const MaxUnitEvents = 10_000

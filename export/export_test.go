@@ -687,33 +687,34 @@ func TestPlanSlicesAndDays(t *testing.T) {
 	for _, u := range plan {
 		g = append(g, got{u.Conversation, u.Day, u.Slice, u.Slices, len(u.Serials)})
 	}
+	// Day first, then conversation.
 	want := []got{
 		{"Awr", "2026-03-02", 1, 1, 1},
 		{"direct:a:b", "2026-03-02", 1, 1, 1},
-		{"direct:a:b", "2026-03-03", 1, 1, 1},
 		{"wrBig", "2026-03-02", 1, 2, export.MaxUnitEvents},
 		{"wrBig", "2026-03-02", 2, 2, 5},
+		{"direct:a:b", "2026-03-03", 1, 1, 1},
 	}
 	if !slices.Equal(g, want) {
 		t.Fatalf("plan\n%v\nwant\n%v", g, want)
 	}
-	if plan[1].Serials[0] != 2 || plan[2].Serials[0] != 1 {
-		t.Errorf("day split: %v %v", plan[1].Serials, plan[2].Serials)
+	if plan[1].Serials[0] != 2 || plan[4].Serials[0] != 1 {
+		t.Errorf("day split: %v %v", plan[1].Serials, plan[4].Serials)
 	}
 	// Within a second, the smaller serial first; across seconds, time.
 	at := map[uint64]time.Time{}
 	for _, k := range keys {
 		at[k.Serial] = k.SentAt
 	}
-	all := append(slices.Clone(plan[3].Serials), plan[4].Serials...)
+	all := append(slices.Clone(plan[2].Serials), plan[3].Serials...)
 	for i := 1; i < len(all); i++ {
 		a, b := at[all[i-1]], at[all[i]]
 		if a.After(b) || a.Equal(b) && all[i-1] > all[i] {
 			t.Fatalf("positions %d, %d: serial %d (%s) before %d (%s)", i-1, i, all[i-1], a, all[i], b)
 		}
 	}
-	if export.UnitName(plan[4]) != "2026-03-02_wrBig_2" || export.UnitName(plan[3]) != "2026-03-02_wrBig" {
-		t.Errorf("slice names %s, %s", export.UnitName(plan[3]), export.UnitName(plan[4]))
+	if export.UnitName(plan[3]) != "2026-03-02_wrBig_2" || export.UnitName(plan[2]) != "2026-03-02_wrBig" {
+		t.Errorf("slice names %s, %s", export.UnitName(plan[2]), export.UnitName(plan[3]))
 	}
 	// The plan is a function of its keys, not of their order.
 	slices.Reverse(keys)

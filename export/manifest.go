@@ -83,13 +83,32 @@ func (r *Runner) Finish(ctx context.Context, l *Loaded, loadEncoding string, ext
 			return "", nil, err
 		}
 	}
-	names := make([]string, 0, len(extra))
+	names := make([]string, 0, len(extra)+len(r.RootFiles))
 	for n := range extra {
 		names = append(names, n)
 	}
+	for n := range r.RootFiles {
+		if _, dup := extra[n]; !dup {
+			names = append(names, n)
+		}
+	}
 	slices.Sort(names)
 	for _, n := range names {
-		if err := w.write(n, extra[n]); err != nil {
+		if b, ok := extra[n]; ok {
+			if err := w.write(n, b); err != nil {
+				return "", nil, err
+			}
+			continue
+		}
+		f, err := w.create(n)
+		if err != nil {
+			return "", nil, err
+		}
+		if err := r.RootFiles[n](f); err != nil {
+			f.abort()
+			return "", nil, fmt.Errorf("%s: %w", n, err)
+		}
+		if err := f.Close(); err != nil {
 			return "", nil, err
 		}
 	}

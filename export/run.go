@@ -53,6 +53,10 @@ type Runner struct {
 	// Progress, when set, is told after each unit how many messages of
 	// the job are written.
 	Progress func(messages int)
+	// RootFiles are root files Finish writes by streaming (the audit
+	// trail: a line per event, too much for memory in a large
+	// production), by name.
+	RootFiles map[string]func(w io.Writer) error
 
 	dirs map[string]bool
 }

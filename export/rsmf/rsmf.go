@@ -225,7 +225,9 @@ func buildManifest(u *export.Unit) (*manifest, []file, error) {
 	conv := conversation{ID: u.Conversation, Display: strings.TrimSpace(u.Title), Platform: platform(app),
 		Type: "direct", Custodian: u.Custodian}
 	if conv.ID == "" {
-		return nil, nil, fmt.Errorf("no conversation id")
+		// Messages outside any conversation (a switch event): RSMF needs
+		// a conversation, so they get the archive's stand-in.
+		conv.ID = export.NoConversation
 	}
 	if u.ConversationKind == archive.ConversationGroup {
 		conv.Type = "channel"
@@ -278,7 +280,7 @@ func buildEvent(u *export.Unit, m *export.Message, bySerial map[uint64]*export.M
 		ID:           m.ProductionNumber,
 		Type:         eventType(rec),
 		Participant:  sender.ID,
-		Conversation: u.Conversation,
+		Conversation: conversationID(u),
 		Timestamp:    rec.SentAt.UTC().Format(TimeLayout),
 		Deleted:      m.RecalledBy != 0,
 		Importance:   "normal",
@@ -643,4 +645,12 @@ func writeZip(ctx context.Context, w io.Writer, u *export.Unit, manifestJSON []b
 		}
 	}
 	return zw.Close()
+}
+
+// conversationID is the RSMF conversation id of u's messages.
+func conversationID(u *export.Unit) string {
+	if u.Conversation == "" {
+		return export.NoConversation
+	}
+	return u.Conversation
 }

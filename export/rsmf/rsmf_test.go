@@ -389,7 +389,6 @@ func TestErrors(t *testing.T) {
 			}
 			return u
 		}, "serial 9: attachment 1: stored bytes"},
-		{"no conversation", func(u *export.Unit) *export.Unit { u.Conversation = ""; return u }, "no conversation id"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := Format{}.WriteUnit(context.Background(), c.edit(exporttest.Units("WXA").Units[0]), newMemSink(), 1)
@@ -432,5 +431,29 @@ func TestTimeLayout(t *testing.T) {
 	ts := time.Date(2026, 3, 2, 9, 30, 0, 0, exporttest.Location).UTC().Format(TimeLayout)
 	if ts != "2026-03-02T01:30:00.000Z" {
 		t.Errorf("%s", ts)
+	}
+}
+
+// TestNoConversation: messages outside any conversation (switch events)
+// still make a valid RSMF file, under the archive's stand-in id.
+func TestNoConversation(t *testing.T) {
+	u := exporttest.Units("WXA").Units[1]
+	u.Conversation = ""
+	out := newMemSink()
+	if _, err := (Format{}).WriteUnit(context.Background(), u, out, 1); err != nil {
+		t.Fatal(err)
+	}
+	if len(out.files) != 1 {
+		t.Fatalf("%d files", len(out.files))
+	}
+	sch := compileSchema(t, true)
+	for name, b := range out.files {
+		f := read(t, b)
+		if probs := check(f, sch); len(probs) > 0 {
+			t.Errorf("%s: %v", name, probs)
+		}
+		if cs := f.manifest.Conversations; len(cs) != 1 || cs[0].ID != export.NoConversation {
+			t.Errorf("%s: conversations %+v, want the stand-in %s", name, cs, export.NoConversation)
+		}
 	}
 }
