@@ -547,8 +547,11 @@ type exportSource struct {
 	nodes   journal.NodeReader
 }
 
-// exportProofTiles bounds the proof cache: 65,536 tiles, about 40 MB.
-const exportProofTiles = 1 << 16
+// exportProofTiles bounds the proof cache: 8,192 tiles, about 12 MB. The
+// plan runs by day, so the messages proved one after another lie close in
+// the journal: the tiles in use are the recent ones and the few upper
+// levels every proof shares.
+const exportProofTiles = 1 << 13
 
 func (a *App) newExportSource(ctx context.Context, size uint64, scope archive.HoldScope) (*exportSource, error) {
 	s := &exportSource{a: a, size: size, scope: scope, records: a.d.Records, nodes: journal.NewTileCache(a.d.Store, size, exportProofTiles)}

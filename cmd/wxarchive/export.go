@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 
@@ -154,7 +155,16 @@ func (a *app) resumeExport(ctx context.Context, dir string, asJSON bool, req *uc
 	})
 }
 
+// exportMemoryLimit is the Go heap's soft limit while a production is
+// written (unless GOMEMLIMIT says otherwise): the live heap is a few tens
+// of megabytes whatever the production's size, and without a limit the
+// collector lets garbage grow to twice the peak before collecting.
+const exportMemoryLimit = 256 << 20
+
 func (a *app) runExport(ctx context.Context, u *uc.App, dir string, asJSON bool) error {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(exportMemoryLimit))
+	}
 	var progress func(int, int)
 	if a.interactive() {
 		bar := a.progressBar(0, "export")
