@@ -250,14 +250,23 @@ func verifyManifestProof(dir string, mb []byte, m *Manifest, ver *journal.Verifi
 }
 
 // verifyMessages checks every proof file line against the job's
-// checkpoint, and the JSONL records and natives against the leaves.
+// checkpoint, and the JSONL records and natives against the leaves — a
+// unit at a time (a unit's JSONL file holds the messages its proof file
+// proves), so verifying holds one unit's leaves, not the production's.
 func verifyMessages(dir string, m *Manifest, listed map[string]FileEntry, cp *journal.Checkpoint, rep *Report) {
-	leaves := map[string]*archive.MessageEvent{} // production number → the archived event
-	numbers := map[string]bool{}
+	if m.Messages < 0 || m.Messages > 1<<31 {
+		rep.fault(ManifestName, "lists an impossible number of messages (%d)", m.Messages)
+		return
+	}
+	seen := make([]bool, m.Messages+1) // production numbers met, by their number
+	outside := map[string]bool{}        // numbers met that the manifest's range has not
+	proved := 0
+	checked := map[string]bool{} // JSONL files checked with their unit's proofs
 	for _, f := range m.Files {
 		if _, clean := listed[f.Path]; !clean || !isUnitFile(f.Path, "PROOFS", ".jsonl") {
 			continue
 		}
+		leaves := map[string]*archive.MessageEvent{} // production number → the archived event
 		eachLine(dir, f.Path, rep, func(n int, line []byte) {
 			var l ProofLine
 			if err := json.Unmarshal(line, &l); err != nil {
@@ -265,10 +274,22 @@ func verifyMessages(dir string, m *Manifest, listed map[string]FileEntry, cp *jo
 				return
 			}
 			where := fmt.Sprintf("%s (%s line %d)", l.ProductionNumber, f.Path, n)
-			if numbers[l.ProductionNumber] {
+			k, ok := numberOf(m.Prefix, l.ProductionNumber)
+			switch {
+			case !ok || k > m.Messages:
+				rep.fault(where, "not a production number of this production (%s0000001 to %s)", m.Prefix, m.Last)
+				if !outside[l.ProductionNumber] {
+					outside[l.ProductionNumber] = true
+					proved++
+				} else {
+					rep.fault(where, "production number listed twice")
+				}
+			case seen[k]:
 				rep.fault(where, "production number listed twice")
+			default:
+				seen[k] = true
+				proved++
 			}
-			numbers[l.ProductionNumber] = true
 			hs, err := unhex(l.Hashes)
 			if err == nil {
 				err = journal.VerifyInclusion(l.LeafIndex, cp.Size, journal.LeafHash([]byte(l.Leaf)), hs, cp.Root)
@@ -295,53 +316,79 @@ func verifyMessages(dir string, m *Manifest, listed map[string]FileEntry, cp *jo
 			rep.Proved++
 			leaves[l.ProductionNumber] = &me
 		})
-	}
-	if len(numbers) != m.Messages {
-		rep.fault(ManifestName, "lists %d messages; the proof files prove %d", m.Messages, len(numbers))
-	}
-	// JSONL records hash to the leaf's record and raw hashes; natives to
-	// the blobs the leaf names.
-	for _, f := range m.Files {
-		if _, clean := listed[f.Path]; !clean || !isUnitFile(f.Path, "JSONL", ".jsonl") {
-			continue
+		jf := strings.Replace(f.Path, "/PROOFS/", "/JSONL/", 1)
+		if _, ok := listed[jf]; ok {
+			checked[jf] = true
+			verifyJSONL(dir, jf, leaves, listed, rep)
 		}
-		eachLine(dir, f.Path, rep, func(n int, line []byte) {
-			var l JSONLLine
-			if err := json.Unmarshal(line, &l); err != nil {
-				rep.fault(f.Path, "line %d: %v", n, err)
-				return
-			}
-			where := fmt.Sprintf("%s (%s line %d)", l.ProductionNumber, f.Path, n)
-			me := leaves[l.ProductionNumber]
-			if me == nil {
-				rep.fault(where, "no proof for this message")
-				return
-			}
-			if sha256.Sum256([]byte(l.Record)) != me.Record {
-				rep.fault(where, "the normalized record does not hash to the journal's record %s", me.Record)
-			}
-			raw := []byte(l.Raw)
-			if l.RawBase64 != "" {
-				raw = decodeB64(l.RawBase64)
-			}
-			if sha256.Sum256(raw) != me.Raw {
-				rep.fault(where, "the raw record does not hash to the journal's raw %s", me.Raw)
-			}
-			for _, a := range l.Attachments {
-				if a.Path == "" || a.SHA256 == nil {
-					continue
-				}
-				if a.Ordinal < 0 || a.Ordinal >= len(me.Attachments) {
-					rep.fault(where, "attachment ordinal %d: the journal archived %d attachments", a.Ordinal, len(me.Attachments))
-				} else if !me.Attachments[a.Ordinal].Blob.IsZero() && me.Attachments[a.Ordinal].Blob != *a.SHA256 {
-					rep.fault(where, "attachment %d is %s, the journal archived %s", a.Ordinal+1, a.SHA256, me.Attachments[a.Ordinal].Blob)
-				}
-				if fe, ok := listed[a.Path]; ok && fe.SHA256 != a.SHA256.String() {
-					rep.fault(a.Path, "the manifest lists SHA-256 %s; the message's attachment is %s", fe.SHA256, a.SHA256)
-				}
-			}
-		})
 	}
+	if proved != m.Messages {
+		rep.fault(ManifestName, "lists %d messages; the proof files prove %d", m.Messages, proved)
+	}
+	// A JSONL file without its unit's proof file proves nothing.
+	for _, f := range m.Files {
+		if _, clean := listed[f.Path]; clean && isUnitFile(f.Path, "JSONL", ".jsonl") && !checked[f.Path] {
+			verifyJSONL(dir, f.Path, nil, listed, rep)
+		}
+	}
+}
+
+// numberOf is the n of production number PREFIX000000n.
+func numberOf(prefix, number string) (int, bool) {
+	digits, ok := strings.CutPrefix(number, prefix)
+	if !ok || len(digits) < 7 {
+		return 0, false
+	}
+	n := 0
+	for _, c := range digits {
+		if c < '0' || c > '9' || n > 1<<40 {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, n > 0
+}
+
+// verifyJSONL checks a unit's JSONL lines against the leaves its proof
+// file proved: the records hash to the journal's, the natives to the
+// blobs it archived.
+func verifyJSONL(dir, rel string, leaves map[string]*archive.MessageEvent, listed map[string]FileEntry, rep *Report) {
+	eachLine(dir, rel, rep, func(n int, line []byte) {
+		var l JSONLLine
+		if err := json.Unmarshal(line, &l); err != nil {
+			rep.fault(rel, "line %d: %v", n, err)
+			return
+		}
+		where := fmt.Sprintf("%s (%s line %d)", l.ProductionNumber, rel, n)
+		me := leaves[l.ProductionNumber]
+		if me == nil {
+			rep.fault(where, "no proof for this message")
+			return
+		}
+		if sha256.Sum256([]byte(l.Record)) != me.Record {
+			rep.fault(where, "the normalized record does not hash to the journal's record %s", me.Record)
+		}
+		raw := []byte(l.Raw)
+		if l.RawBase64 != "" {
+			raw = decodeB64(l.RawBase64)
+		}
+		if sha256.Sum256(raw) != me.Raw {
+			rep.fault(where, "the raw record does not hash to the journal's raw %s", me.Raw)
+		}
+		for _, a := range l.Attachments {
+			if a.Path == "" || a.SHA256 == nil {
+				continue
+			}
+			if a.Ordinal < 0 || a.Ordinal >= len(me.Attachments) {
+				rep.fault(where, "attachment ordinal %d: the journal archived %d attachments", a.Ordinal, len(me.Attachments))
+			} else if !me.Attachments[a.Ordinal].Blob.IsZero() && me.Attachments[a.Ordinal].Blob != *a.SHA256 {
+				rep.fault(where, "attachment %d is %s, the journal archived %s", a.Ordinal+1, a.SHA256, me.Attachments[a.Ordinal].Blob)
+			}
+			if fe, ok := listed[a.Path]; ok && fe.SHA256 != a.SHA256.String() {
+				rep.fault(a.Path, "the manifest lists SHA-256 %s; the message's attachment is %s", fe.SHA256, a.SHA256)
+			}
+		}
+	})
 }
 
 func isUnitFile(p, kind, ext string) bool {
