@@ -259,7 +259,7 @@ func verifyMessages(dir string, m *Manifest, listed map[string]FileEntry, cp *jo
 		return
 	}
 	seen := make([]bool, m.Messages+1) // production numbers met, by their number
-	outside := map[string]bool{}        // numbers met that the manifest's range has not
+	outside := map[string]bool{}       // numbers met that the manifest's range has not
 	proved := 0
 	checked := map[string]bool{} // JSONL files checked with their unit's proofs
 	for _, f := range m.Files {
