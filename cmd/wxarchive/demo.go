@@ -237,6 +237,8 @@ func (a *app) runDemo(ctx context.Context, seed int64, messages int, export stri
 		fmt.Fprintf(w, "  wxarchive consent %s   # a client's consent history\n", gsum.ConsentExample)
 	}
 	fmt.Fprintln(w, "  wxarchive audit                 # who searched, viewed and changed what (every access is journaled)")
+	fmt.Fprintln(w, "  wxarchive export create --query '收益' --format rsmf,pdf,dat,jsonl --font-fallback --out production")
+	fmt.Fprintln(w, "  wxarchive verify-export production   # a production for an examiner, checked offline (docs/PRODUCTION.md)")
 	fmt.Fprintln(w, "  wxarchive serve                 # then open http://127.0.0.1:8080/ and sign in as a demo user above (JSON API: /api/v1)")
 	return nil
 }
