@@ -206,7 +206,14 @@ func (a *App) exportCoverage(ctx context.Context, job *export.Job, l *export.Loa
 	}); err != nil {
 		return nil, err
 	}
-	for _, cu := range job.Scope.Custodians {
+	custodians := slices.Clone(job.Scope.Custodians)
+	if job.Hold != "" {
+		// The hold's custodians are the production's too.
+		if h, err := a.findHold(ctx, job.Hold); err == nil {
+			custodians = dedupe(append(custodians, h.Scope.Custodians...))
+		}
+	}
+	for _, cu := range custodians {
 		if !heard[cu] {
 			c.SilentCustodians = append(c.SilentCustodians, cu)
 		}
