@@ -21,6 +21,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -94,6 +96,67 @@ type Config struct {
 	// /auth/oidc/{name}/login (docs/SECURITY.md, "OIDC single sign-on");
 	// the groups they send map to roles by auth.oidc_groups.
 	OIDC oidc.Config `yaml:"oidc,omitempty"`
+
+	// Warnings are what LoadConfig noticed but could ignore: top-level
+	// settings it does not know (a misspelt `retension_years:` would
+	// otherwise pass silently, its default in force). Not written.
+	Warnings []string `yaml:"-"`
+}
+
+// unknownSettings lists the top-level keys of a configuration file that
+// no field of Config reads, each with the known key it is closest to.
+func unknownSettings(b []byte) []string {
+	var top map[string]yaml.Node
+	if yaml.Unmarshal(b, &top) != nil {
+		return nil
+	}
+	var known []string
+	t := reflect.TypeOf(Config{})
+	for i := 0; i < t.NumField(); i++ {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); name != "" && name != "-" {
+			known = append(known, name)
+		}
+	}
+	var out []string
+	for k := range top {
+		if slices.Contains(known, k) {
+			continue
+		}
+		w := fmt.Sprintf("unknown setting %q is ignored", k)
+		best, dist := "", 3
+		for _, n := range known {
+			if d := editDistance(k, n); d < dist {
+				best, dist = n, d
+			}
+		}
+		if best != "" {
+			w += fmt.Sprintf(" (did you mean %q?)", best)
+		}
+		out = append(out, w)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// editDistance is the Levenshtein distance of a and b (bytes).
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
 
 // AuthPolicy is the validated auth section.
@@ -475,6 +538,7 @@ func LoadConfig(dir string) (*Config, error) {
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, ConfigFile), errors.Join(problems...))
 	}
+	c.Warnings = unknownSettings(b)
 	return &c, nil
 }
 

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"path/filepath"
 
 	cmdengines "github.com/wxarchive/wxarchive/cmd/engines"
 	"github.com/wxarchive/wxarchive/repo"
@@ -24,5 +26,11 @@ func initArchive(ctx context.Context, dir string, opts repo.InitOptions) (*repo.
 // open opens the archive of --dir with the registered engines.
 func (a *app) open(ctx context.Context, o repo.OpenOptions) (*repo.Repo, error) {
 	o.Engines = engines()
-	return repo.Open(ctx, a.dir, o)
+	r, err := repo.Open(ctx, a.dir, o)
+	if err == nil {
+		for _, w := range r.Config.Warnings {
+			fmt.Fprintf(a.stderr, "wxarchive: %s: %s\n", filepath.Join(a.dir, repo.ConfigFile), w)
+		}
+	}
+	return r, err
 }
