@@ -3,7 +3,6 @@ package export_test
 import (
 	"bytes"
 	"context"
-	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -11,19 +10,6 @@ import (
 	"github.com/wxarchive/wxarchive/export"
 	"github.com/wxarchive/wxarchive/export/exporttest"
 )
-
-// memFiles is a Sink into memory.
-type memFiles map[string]*bytes.Buffer
-
-type memFile struct{ *bytes.Buffer }
-
-func (memFile) Close() error { return nil }
-
-func (m memFiles) Create(name string) (io.WriteCloser, error) {
-	b := new(bytes.Buffer)
-	m[name] = b
-	return memFile{b}, nil
-}
 
 // golden compares got with testdata/golden/NAME, or rewrites it with
 // -update (the same flag as the fuzz seeds').
@@ -55,11 +41,11 @@ func TestGoldenJSONLAndLoadFiles(t *testing.T) {
 	s := exporttest.Units("WXA")
 	var rows []export.LoadRow
 	for _, u := range s.Units {
-		out := memFiles{}
+		out := exporttest.NewSink()
 		if _, err := (export.JSONL{}).WriteUnit(context.Background(), u, out, 1); err != nil {
 			t.Fatal(err)
 		}
-		golden(t, u.Name+".jsonl", out[u.Name+".jsonl"].Bytes())
+		golden(t, u.Name+".jsonl", out.Files[u.Name+".jsonl"])
 		for _, m := range u.Messages {
 			rows = append(rows, export.RowOf(u, m, map[string]string{"jsonl": "VOL001/JSONL/" + u.Name + ".jsonl"}, exporttest.Location))
 			if m.ProductionNumber == "WXA0000011" || m.ProductionNumber == "WXA0000008" {

@@ -44,16 +44,16 @@ func TestGolden(t *testing.T) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		for name, data := range sink.files {
+		for name, data := range sink.Files {
 			if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	if got, want := sink.names(), []string{"2026-03-02_direct_lina_wmEXTsmith.eml", "2026-03-02_wrSampleGroup01.eml"}; strings.Join(got, ",") != strings.Join(want, ",") {
+	if got, want := sink.Names(), []string{"2026-03-02_direct_lina_wmEXTsmith.eml", "2026-03-02_wrSampleGroup01.eml"}; strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("files %v, want %v", got, want)
 	}
-	for name, data := range sink.files {
+	for name, data := range sink.Files {
 		want, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
 			t.Fatalf("%v (run go test ./export/eml -update)", err)
@@ -67,8 +67,8 @@ func TestGolden(t *testing.T) {
 func TestDeterministic(t *testing.T) {
 	a := writeAll(t, exporttest.Units("WXA").Units)
 	b := writeAll(t, exporttest.Units("WXA").Units)
-	for name := range a.files {
-		if !bytes.Equal(a.files[name], b.files[name]) {
+	for name := range a.Files {
+		if !bytes.Equal(a.Files[name], b.Files[name]) {
 			t.Errorf("%s: two writes of the same unit differ", name)
 		}
 	}
@@ -78,7 +78,7 @@ func TestDeterministic(t *testing.T) {
 // folded, the text is quoted-printable, attachments base64 in 76-column
 // lines.
 func TestLines(t *testing.T) {
-	for name, data := range writeAll(t, exporttest.Units("WXA").Units).files {
+	for name, data := range writeAll(t, exporttest.Units("WXA").Units).Files {
 		lines := bytes.Split(data, []byte("\r\n"))
 		if len(lines[len(lines)-1]) != 0 {
 			t.Errorf("%s does not end in CRLF", name)
@@ -163,7 +163,7 @@ func TestParse(t *testing.T) {
 	sink := writeAll(t, sample.Units)
 	for _, u := range sample.Units {
 		t.Run(u.Name, func(t *testing.T) {
-			data, ok := sink.files[u.Name+".eml"]
+			data, ok := sink.Files[u.Name+".eml"]
 			if !ok {
 				t.Fatal("no file")
 			}
@@ -266,8 +266,8 @@ func TestParse(t *testing.T) {
 func TestTranscriptFacts(t *testing.T) {
 	sample := exporttest.Units("WXA")
 	sink := writeAll(t, sample.Units)
-	group := parse(t, sink.files["2026-03-02_wrSampleGroup01.eml"]).text
-	direct := parse(t, sink.files["2026-03-02_direct_lina_wmEXTsmith.eml"]).text
+	group := parse(t, sink.Files["2026-03-02_wrSampleGroup01.eml"]).text
+	direct := parse(t, sink.Files["2026-03-02_direct_lina_wmEXTsmith.eml"]).text
 	for _, c := range []struct {
 		text, want string
 	}{
@@ -304,7 +304,7 @@ func TestSlices(t *testing.T) {
 	u2 := exporttest.Units("WXA").Units[0]
 	u1.Slices, u2.Slices, u2.Slice, u2.Name = 2, 2, 2, u2.Name+"_2"
 	sink := writeAll(t, []*export.Unit{u1, u2})
-	p1, p2 := parse(t, sink.files[u1.Name+".eml"]), parse(t, sink.files[u2.Name+".eml"])
+	p1, p2 := parse(t, sink.Files[u1.Name+".eml"]), parse(t, sink.Files[u2.Name+".eml"])
 	id1, _ := p1.header.MessageID()
 	id2, _ := p2.header.MessageID()
 	if id1 == id2 {
@@ -350,13 +350,13 @@ func TestErrors(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			u := c.edit(exporttest.Units("WXA").Units[0])
 			sink := newMemSink()
-			sink.fail = c.fail
+			sink.Fail = c.fail
 			_, err := Format{}.WriteUnit(context.Background(), u, sink, 1)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("error %v, want one containing %q", err, c.want)
 			}
-			if !c.wrote && len(sink.files) > 0 {
-				t.Errorf("a rejected unit left files %v", sink.names())
+			if !c.wrote && len(sink.Files) > 0 {
+				t.Errorf("a rejected unit left files %v", sink.Names())
 			}
 		})
 	}

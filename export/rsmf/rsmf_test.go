@@ -52,7 +52,7 @@ func TestGolden(t *testing.T) {
 	sink := writeAll(t, exporttest.Units("WXA").Units)
 	dir := filepath.Join("testdata", "golden")
 	got := map[string][]byte{}
-	for name, data := range sink.files {
+	for name, data := range sink.Files {
 		got[name] = data
 		got[strings.TrimSuffix(name, ".rsmf")+"."+ManifestName] = read(t, data).manifestJSON
 	}
@@ -66,7 +66,7 @@ func TestGolden(t *testing.T) {
 			}
 		}
 	}
-	if names := sink.names(); strings.Join(names, ",") != "2026-03-02_direct_lina_wmEXTsmith.rsmf,2026-03-02_wrSampleGroup01.rsmf" {
+	if names := sink.Names(); strings.Join(names, ",") != "2026-03-02_direct_lina_wmEXTsmith.rsmf,2026-03-02_wrSampleGroup01.rsmf" {
 		t.Fatalf("files %v", names)
 	}
 	for name, data := range got {
@@ -83,8 +83,8 @@ func TestGolden(t *testing.T) {
 func TestDeterministic(t *testing.T) {
 	a := writeAll(t, exporttest.Units("WXA").Units)
 	b := writeAll(t, exporttest.Units("WXA").Units)
-	for name := range a.files {
-		if !bytes.Equal(a.files[name], b.files[name]) {
+	for name := range a.Files {
+		if !bytes.Equal(a.Files[name], b.Files[name]) {
 			t.Errorf("%s: two writes of the same unit differ", name)
 		}
 	}
@@ -98,7 +98,7 @@ func TestValid(t *testing.T) {
 	sink := writeAll(t, sample.Units)
 	for _, u := range sample.Units {
 		t.Run(u.Name, func(t *testing.T) {
-			f := read(t, sink.files[u.Name+".rsmf"])
+			f := read(t, sink.Files[u.Name+".rsmf"])
 			for _, p := range check(f, sch) {
 				t.Error(p)
 			}
@@ -151,7 +151,7 @@ func TestValid(t *testing.T) {
 func TestManifestContent(t *testing.T) {
 	sample := exporttest.Units("WXA")
 	u := sample.Units[0]
-	f := read(t, writeAll(t, sample.Units).files[u.Name+".rsmf"])
+	f := read(t, writeAll(t, sample.Units).Files[u.Name+".rsmf"])
 	m := f.manifest
 	ev := map[string]rEvent{}
 	for _, e := range m.Events {
@@ -252,7 +252,7 @@ func TestManifestContent(t *testing.T) {
 		t.Errorf("summary %q", f.text)
 	}
 
-	d := read(t, writeAll(t, sample.Units).files[sample.Units[1].Name+".rsmf"]).manifest
+	d := read(t, writeAll(t, sample.Units).Files[sample.Units[1].Name+".rsmf"]).manifest
 	if d.Conversations[0].Type != "direct" {
 		t.Errorf("the 1:1 chat is %q", d.Conversations[0].Type)
 	}
@@ -270,7 +270,7 @@ func TestSlices(t *testing.T) {
 	sch := compileSchema(t, true)
 	u := exporttest.Units("WXA").Units[0]
 	u.Slice, u.Slices, u.Name = 2, 3, u.Name+"_2"
-	f := read(t, writeAll(t, []*export.Unit{u}).files[u.Name+".rsmf"])
+	f := read(t, writeAll(t, []*export.Unit{u}).Files[u.Name+".rsmf"])
 	if v, _ := f.header.Text("X-RSMF-EventCollectionID"); v != u.CollectionID {
 		t.Errorf("X-RSMF-EventCollectionID %q, want %q", v, u.CollectionID)
 	}
@@ -285,7 +285,7 @@ func TestSlices(t *testing.T) {
 // The checker catches each kind of breakage: it is not a rubber stamp.
 func TestCheckerCatches(t *testing.T) {
 	sch := compileSchema(t, true)
-	data := writeAll(t, exporttest.Units("WXA").Units[:1]).files["2026-03-02_wrSampleGroup01.rsmf"]
+	data := writeAll(t, exporttest.Units("WXA").Units[:1]).Files["2026-03-02_wrSampleGroup01.rsmf"]
 	for _, c := range []struct {
 		name string
 		edit func(f *rsmfFile)
@@ -443,11 +443,11 @@ func TestNoConversation(t *testing.T) {
 	if _, err := (Format{}).WriteUnit(context.Background(), u, out, 1); err != nil {
 		t.Fatal(err)
 	}
-	if len(out.files) != 1 {
-		t.Fatalf("%d files", len(out.files))
+	if len(out.Files) != 1 {
+		t.Fatalf("%d files", len(out.Files))
 	}
 	sch := compileSchema(t, true)
-	for name, b := range out.files {
+	for name, b := range out.Files {
 		f := read(t, b)
 		if probs := check(f, sch); len(probs) > 0 {
 			t.Errorf("%s: %v", name, probs)

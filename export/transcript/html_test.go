@@ -35,11 +35,11 @@ func writeHTML(t *testing.T) (*exporttest.Sample, *memSink) {
 
 func TestHTMLGolden(t *testing.T) {
 	s, sink := writeHTML(t)
-	if len(sink.files) != len(s.Units) {
-		t.Fatalf("files %v, want one per unit", sink.names())
+	if len(sink.Files) != len(s.Units) {
+		t.Fatalf("files %v, want one per unit", sink.Names())
 	}
-	for _, name := range sink.names() {
-		got := sink.files[name]
+	for _, name := range sink.Names() {
+		got := sink.Files[name]
 		golden := filepath.Join("testdata", "golden", name)
 		if *update {
 			if err := os.WriteFile(golden, got, 0o644); err != nil {
@@ -57,8 +57,8 @@ func TestHTMLGolden(t *testing.T) {
 	}
 	// Deterministic: a second write gives the same bytes.
 	_, again := writeHTML(t)
-	for name, b := range sink.files {
-		if !bytes.Equal(b, again.files[name]) {
+	for name, b := range sink.Files {
+		if !bytes.Equal(b, again.Files[name]) {
 			t.Errorf("%s: two writes differ", name)
 		}
 	}
@@ -114,7 +114,7 @@ func TestHTMLContent(t *testing.T) {
 	s, sink := writeHTML(t)
 	docs := map[string]*html.Node{}
 	for _, u := range s.Units {
-		b := sink.files[u.Name+".html"]
+		b := sink.Files[u.Name+".html"]
 		doc, err := html.Parse(bytes.NewReader(b))
 		if err != nil {
 			t.Fatal(err)
@@ -164,7 +164,7 @@ func TestHTMLContent(t *testing.T) {
 	}
 
 	// Escaping: the markup in a message is text, not elements.
-	rawDirect := string(sink.files[direct.Name+".html"])
+	rawDirect := string(sink.Files[direct.Name+".html"])
 	if strings.Contains(rawDirect, "<b>not</b>") {
 		t.Error("message markup <b>not</b> written unescaped")
 	}

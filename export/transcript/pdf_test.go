@@ -82,7 +82,7 @@ func writePDFs(t *testing.T, p *PDF, units []*export.Unit, dir string) ([]string
 			t.Fatal(err)
 		}
 		path := filepath.Join(dir, u.Name+".pdf")
-		if err := os.WriteFile(path, sink.files[u.Name+".pdf"], 0o644); err != nil {
+		if err := os.WriteFile(path, sink.Files[u.Name+".pdf"], 0o644); err != nil {
 			t.Fatal(err)
 		}
 		paths, pages = append(paths, path), append(pages, n)
@@ -164,10 +164,10 @@ func TestPDFDeterministic(t *testing.T) {
 		}
 		// A fresh value (font loaded again) must give the same bytes too.
 		p = &PDF{}
-		for i, name := range sink.names() {
+		for i, name := range sink.Names() {
 			if round == 0 {
-				first = append(first, sink.files[name])
-			} else if !bytes.Equal(first[i], sink.files[name]) {
+				first = append(first, sink.Files[name])
+			} else if !bytes.Equal(first[i], sink.Files[name]) {
 				t.Errorf("%s: two writes differ", name)
 			}
 		}

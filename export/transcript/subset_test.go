@@ -110,7 +110,7 @@ func TestPDFConcurrent(t *testing.T) {
 		if _, err := (&PDF{}).WriteUnit(context.Background(), u, s, 1); err != nil {
 			t.Fatal(err)
 		}
-		want[u.Name] = s.files[u.Name+".pdf"]
+		want[u.Name] = s.Files[u.Name+".pdf"]
 	}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -124,7 +124,7 @@ func TestPDFConcurrent(t *testing.T) {
 				mu.Lock()
 				if err != nil {
 					t.Error(err)
-				} else if !bytes.Equal(s.files[u.Name+".pdf"], want[u.Name]) {
+				} else if !bytes.Equal(s.Files[u.Name+".pdf"], want[u.Name]) {
 					t.Errorf("%s: concurrent write differs", u.Name)
 				}
 				mu.Unlock()
