@@ -438,54 +438,67 @@ func (a *App) RunExport(ctx context.Context, dir string, progress func(written, 
 		if err := export.Seal(dir, &export.ManifestProof{ManifestSHA256: sum, Offline: true, Checkpoint: job.Checkpoint}); err != nil {
 			return nil, err
 		}
-		v := exportView(dir, job, "finished offline")
-		v.Written, v.Files, v.Bytes, v.Pages, v.Volumes, v.ManifestSHA256, v.First, v.Last = loaded.Messages, m.FileCount(), size, m.Pages, m.Volumes, sum, m.First, m.Last
-		return v, nil
+		return manifestView(dir, job, "finished offline", m, sum, 0), nil
 	}
 	fin := archive.ExportFinishedEvent{ID: job.ID, ManifestSHA256: sum, Messages: job.Messages, Files: m.FileCount(), Bytes: size}
-	idx, leaf, err := a.findFinished(ctx, job, fin)
+	idx, err := a.sealFinished(ctx, w, dir, job.CreatedIndex, cp.Size, fin, p.Actor)
 	if err != nil {
 		return nil, err
+	}
+	return manifestView(dir, job, "finished", m, sum, idx), nil
+}
+
+// manifestView is the view of a production its manifest describes.
+func manifestView(dir string, job *export.Job, state string, m *export.Manifest, sum string, finished uint64) *ExportView {
+	v := exportView(dir, job, state)
+	v.Written, v.Files, v.Bytes, v.Pages, v.Volumes, v.ManifestSHA256, v.First, v.Last, v.FinishedIndex =
+		m.Messages, m.FileCount(), m.Bytes(), m.Pages, m.Volumes, sum, m.First, m.Last, finished
+	return v
+}
+
+// sealFinished journals fin (after the events before it, in the same
+// commit) unless a run that crashed before sealing already did — the
+// journal is searched after leaf after — then proves it in the latest
+// checkpoint, consistent with the job's of size jobSize, and seals the
+// production with that proof. It returns export.finished's index.
+func (a *App) sealFinished(ctx context.Context, w ingest.EventWriter, dir string, after, jobSize uint64, fin archive.ExportFinishedEvent, actor string, before ...journal.Event) (uint64, error) {
+	idx, leaf, err := a.findFinished(ctx, after, fin)
+	if err != nil {
+		return 0, err
 	}
 	if leaf == nil {
-		e, err := journal.NewEvent(archive.EventExportFinished, p.Actor, archive.Time{}, nil, &fin)
+		e, err := journal.NewEvent(archive.EventExportFinished, actor, archive.Time{}, nil, &fin)
 		if err != nil {
-			return nil, err
+			return 0, err
 		}
-		ids, err := w.Append(ctx, e)
+		ids, err := w.Append(ctx, append(before, e)...)
 		if err != nil {
-			return nil, fmt.Errorf("record the finished export: %w", unavailable(err))
+			return 0, fmt.Errorf("record the finished export: %w", unavailable(err))
 		}
-		idx = ids[0]
+		idx = ids[len(ids)-1]
 		if err := a.d.Store.Leaves(ctx, idx, idx+1, func(_ uint64, _, l []byte) error { leaf = slices.Clone(l); return nil }); err != nil {
-			return nil, err
+			return 0, err
 		}
 	}
-	proof, err := a.manifestProof(ctx, idx, leaf, sum, cp.Size)
+	proof, err := a.manifestProof(ctx, idx, leaf, fin.ManifestSHA256, jobSize)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
-	if err := export.Seal(dir, proof); err != nil {
-		return nil, err
-	}
-	v := exportView(dir, job, "finished")
-	v.Written, v.Files, v.Bytes, v.Pages, v.Volumes, v.ManifestSHA256, v.First, v.Last, v.FinishedIndex =
-		loaded.Messages, m.FileCount(), size, m.Pages, m.Volumes, sum, m.First, m.Last, idx
-	return v, nil
+	return idx, export.Seal(dir, proof)
 }
 
 // findFinished looks for an export.finished of this job already
 // journaled (a run that crashed after journaling it and before writing
 // its proof): the production is then sealed with that event, not a
 // second one.
-func (a *App) findFinished(ctx context.Context, job *export.Job, want archive.ExportFinishedEvent) (uint64, []byte, error) {
+func (a *App) findFinished(ctx context.Context, after uint64, want archive.ExportFinishedEvent) (uint64, []byte, error) {
 	head, err := a.d.Store.Head(ctx)
 	if err != nil {
 		return 0, nil, err
 	}
 	var idx uint64
 	var leaf []byte
-	err = a.d.Store.Leaves(ctx, job.CreatedIndex+1, head.CheckpointSize, func(i uint64, _, l []byte) error {
+	err = a.d.Store.Leaves(ctx, after+1, head.CheckpointSize, func(i uint64, _, l []byte) error {
 		if leaf != nil || !bytes.Contains(l, []byte(`"`+archive.EventExportFinished+`"`)) {
 			return nil
 		}
@@ -753,13 +766,8 @@ func (a *App) ExportStatus(ctx context.Context, dir string) (*ExportView, error)
 		if err := json.Unmarshal(b, &m); err != nil {
 			return nil, badParam("out", "%s: %v", export.ManifestName, err)
 		}
-		v := exportView(dir, &m.Job, "finished")
-		v.Written, v.Files, v.Pages, v.Volumes, v.First, v.Last = m.Messages, len(m.Files), m.Pages, m.Volumes, m.First, m.Last
-		for _, f := range m.Files {
-			v.Bytes += f.Size
-		}
 		sum := sha256.Sum256(b)
-		v.ManifestSHA256 = hex.EncodeToString(sum[:])
+		v := manifestView(dir, &m.Job, "finished", &m, hex.EncodeToString(sum[:]), 0)
 		if _, err := os.Stat(filepath.Join(dir, export.StateDir)); err == nil {
 			v.State = "finishing"
 		}
@@ -903,42 +911,16 @@ func (a *App) RecordExport(ctx context.Context, dir string) (*ExportView, error)
 		return nil, badParam("out", "%s was made from another history: this archive's tree of size %d has another root", dir, cp.Size)
 	}
 	sum := sha256.Sum256(mb)
-	fin := archive.ExportFinishedEvent{ID: m.ID, ManifestSHA256: hex.EncodeToString(sum[:]), Messages: m.Messages, Files: len(m.Files)}
-	for _, f := range m.Files {
-		fin.Bytes += f.Size
-	}
-	idx, leaf, err := a.findFinished(ctx, &export.Job{CreatedIndex: cp.Size - 1}, fin)
+	fin := archive.ExportFinishedEvent{ID: m.ID, ManifestSHA256: hex.EncodeToString(sum[:]), Messages: m.Messages, Files: m.FileCount(), Bytes: m.Bytes()}
+	c := archive.ExportCreatedEvent{Scope: m.Scope, Hold: m.Hold, Formats: m.Formats, Prefix: m.Prefix, Messages: m.Messages, Units: m.Units,
+		PlanSHA256: m.PlanSHA256, Via: p.Via, Out: filepath.Base(dir)}
+	ec, err := journal.NewEvent(archive.EventExportCreated, m.Actor, archive.Time{}, nil, &c)
 	if err != nil {
 		return nil, err
 	}
-	if leaf == nil {
-		c := archive.ExportCreatedEvent{Scope: m.Scope, Hold: m.Hold, Formats: m.Formats, Prefix: m.Prefix, Messages: m.Messages, Units: m.Units,
-			PlanSHA256: m.PlanSHA256, Via: p.Via, Out: filepath.Base(dir)}
-		ec, err := journal.NewEvent(archive.EventExportCreated, m.Actor, archive.Time{}, nil, &c)
-		if err != nil {
-			return nil, err
-		}
-		ef, err := journal.NewEvent(archive.EventExportFinished, p.Actor, archive.Time{}, nil, &fin)
-		if err != nil {
-			return nil, err
-		}
-		ids, err := w.Append(ctx, ec, ef)
-		if err != nil {
-			return nil, fmt.Errorf("record the export: %w", unavailable(err))
-		}
-		idx = ids[1]
-		if err := a.d.Store.Leaves(ctx, idx, idx+1, func(_ uint64, _, l []byte) error { leaf = slices.Clone(l); return nil }); err != nil {
-			return nil, err
-		}
-	}
-	proof, err := a.manifestProof(ctx, idx, leaf, fin.ManifestSHA256, cp.Size)
+	idx, err := a.sealFinished(ctx, w, dir, cp.Size-1, cp.Size, fin, p.Actor, ec)
 	if err != nil {
 		return nil, err
 	}
-	if err := export.Seal(dir, proof); err != nil {
-		return nil, err
-	}
-	v := exportView(dir, &m.Job, "finished")
-	v.Written, v.Files, v.Bytes, v.Pages, v.Volumes, v.ManifestSHA256, v.First, v.Last, v.FinishedIndex = m.Messages, len(m.Files), fin.Bytes, m.Pages, m.Volumes, fin.ManifestSHA256, m.First, m.Last, idx
-	return v, nil
+	return manifestView(dir, &m.Job, "finished", &m, fin.ManifestSHA256, idx), nil
 }
