@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -48,13 +49,63 @@ type SearchResult struct {
 	Total int64 `json:"total"`
 	// TotalExact is false when Total is a lower bound: counting stopped at
 	// SearchCountLimit (CountAll lifts it).
-	TotalExact bool                          `json:"total_exact"`
-	Results    []SearchResultItem            `json:"results"`
-	NextCursor string                        `json:"next_cursor,omitempty"`
-	Facets     map[string][]store.FacetCount `json:"facets,omitempty"`
-	Sort       store.SearchSort              `json:"sort"`
-	Query      string                        `json:"query"`
-	Exact      bool                          `json:"exact,omitempty"`
+	TotalExact bool                    `json:"total_exact"`
+	Results    []SearchResultItem      `json:"results"`
+	NextCursor string                  `json:"next_cursor,omitempty"`
+	Facets     map[string][]FacetCount `json:"facets,omitempty"`
+	Sort       store.SearchSort        `json:"sort"`
+	Query      string                  `json:"query"`
+	Exact      bool                    `json:"exact,omitempty"`
+	// Warnings say why an answer may be empty or narrower than meant: a
+	// person or department filter whose value the archive does not know
+	// (filterWarnings). The search still ran; every surface shows them
+	// with the results. FilterWarnings are the same, for a surface that
+	// words them in its own language.
+	Warnings       []string        `json:"warnings,omitempty"`
+	FilterWarnings []FilterWarning `json:"-"`
+}
+
+// FilterWarning is a person or department filter whose value the archive
+// does not know.
+type FilterWarning struct {
+	Filter     string   // from, to, participant or department
+	Value      string   // as written
+	DidYouMean string   // the closest known value; "" when none is close
+	Known      []string // department: the first departments of the directory
+	MoreKnown  bool     // the directory has more departments than Known
+}
+
+// String is the warning in English, as the CLI and the API show it.
+func (w FilterWarning) String() string {
+	var hint []string
+	if w.DidYouMean != "" {
+		hint = append(hint, "did you mean "+w.DidYouMean+"?")
+	}
+	if w.Filter != "department" {
+		s := fmt.Sprintf("%s: %q is no one the archive knows, by id or directory name", w.Filter, w.Value)
+		if len(hint) > 0 {
+			s += " (" + hint[0] + ")"
+		}
+		return s
+	}
+	switch {
+	case len(w.Known) == 0:
+		hint = append(hint, "the directory names no departments")
+	case w.MoreKnown:
+		hint = append(hint, "known: "+strings.Join(w.Known, ", ")+", …")
+	default:
+		hint = append(hint, "known: "+strings.Join(w.Known, ", "))
+	}
+	return fmt.Sprintf("department: %q is not in the directory (%s)", w.Value, strings.Join(hint, " "))
+}
+
+// FacetCount is one value of a facet and how many matches have it. Name is
+// the directory's current name of a sender or conversation facet value
+// ("" when it has none); Value stays the id.
+type FacetCount struct {
+	Value string `json:"value"`
+	Name  string `json:"name,omitempty"`
+	Count int64  `json:"count"`
 }
 
 // SearchResultItem is one hit. Highlights are [start, end) character (code
@@ -130,6 +181,7 @@ func (a *App) Search(ctx context.Context, o SearchOptions) (*SearchResult, error
 		return nil, err
 	}
 	var hl *textindex.Highlighter
+	var warnings []FilterWarning
 	if o.Exact && !b.all {
 		return nil, &auth.ForbiddenError{User: p.User, Need: auth.PermContent,
 			Reason: "exact mode scans every message; within " + b.what + " search with the query language"}
@@ -147,6 +199,11 @@ func (a *App) Search(ctx context.Context, o SearchOptions) (*SearchResult, error
 		}
 		req.Query = b.narrow(q)
 		hl = textindex.NewHighlighter(q) // the user's terms, not the barrier's
+		// The user's filters, not the barrier's: the barrier's departments
+		// are the configuration's to get right.
+		if warnings, err = a.filterWarnings(ctx, q); err != nil {
+			return nil, err
+		}
 	}
 	switch {
 	case o.CountAll:
@@ -165,8 +222,11 @@ func (a *App) Search(ctx context.Context, o SearchOptions) (*SearchResult, error
 	if err != nil {
 		return nil, err
 	}
-	res := &SearchResult{Total: page.Total, TotalExact: page.TotalExact, Facets: page.Facets, Sort: req.Sort, Query: o.Query, Exact: o.Exact,
-		Results: make([]SearchResultItem, 0, len(page.Hits))}
+	res := &SearchResult{Total: page.Total, TotalExact: page.TotalExact, Sort: req.Sort, Query: o.Query, Exact: o.Exact,
+		Results: make([]SearchResultItem, 0, len(page.Hits)), FilterWarnings: warnings}
+	for _, w := range warnings {
+		res.Warnings = append(res.Warnings, w.String())
+	}
 	if page.Next != nil {
 		res.NextCursor = encodeCursor(page.Next, req.Sort)
 	}
@@ -176,8 +236,18 @@ func (a *App) Search(ctx context.Context, o SearchOptions) (*SearchResult, error
 	for _, h := range page.Hits {
 		pageIDs = append(pageIDs, h.Sender, h.Conversation)
 	}
-	if err := names.load(ctx, pageIDs...); err != nil {
+	for _, f := range []string{"sender", "conversation"} {
+		for _, c := range page.Facets[f] {
+			pageIDs = append(pageIDs, c.Value)
+		}
+	}
+	if err := names.load(ctx, pageIDs...); err != nil { // one directory query for hits and facets
 		return nil, err
+	}
+	if page.Facets != nil {
+		if res.Facets, err = a.facetNames(ctx, names, page.Facets); err != nil {
+			return nil, err
+		}
 	}
 	for i, h := range page.Hits {
 		serials[i] = h.Serial
@@ -222,6 +292,164 @@ func (a *App) Search(ctx context.Context, o SearchOptions) (*SearchResult, error
 		return nil, err
 	}
 	return res, nil
+}
+
+// facetNames gives the sender and conversation facets their directory
+// names. A facet counts messages of many moments, so the name is the
+// current one (a hit's is the one of its sent time).
+func (a *App) facetNames(ctx context.Context, names *namer, facets map[string][]store.FacetCount) (map[string][]FacetCount, error) {
+	now := archive.Time{Time: a.d.Now()}
+	out := make(map[string][]FacetCount, len(facets))
+	for f, counts := range facets {
+		cs := make([]FacetCount, len(counts))
+		for i, c := range counts {
+			cs[i] = FacetCount{Value: c.Value, Count: c.Count}
+			var err error
+			switch f {
+			case "sender":
+				cs[i].Name, err = names.name(ctx, c.Value, now)
+			case "conversation":
+				cs[i].Name, err = names.conversation(ctx, c.Value, now)
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		out[f] = cs
+	}
+	return out, nil
+}
+
+// personFilters are the filters whose value is a party, by id or by any
+// name the directory has given it (store/sqlite fieldSQL).
+var personFilters = map[string]bool{"from": true, "to": true, "participant": true}
+
+// filterWarnings names each person and department filter of q whose value
+// the archive does not know, so that a mistyped name is never a silent "no
+// messages match": a person is known by an id seen in a message or in the
+// directory, or by a directory name; a department by a directory fact.
+// A known value that matches no message gets no warning (the empty answer
+// is then right). Each value costs one or two indexed lookups; the
+// directory's names, ids or departments are read at most once per search,
+// and only when a value is not found otherwise.
+func (a *App) filterWarnings(ctx context.Context, q textindex.Node) ([]FilterWarning, error) {
+	var fields []*textindex.Field
+	seen := map[string]bool{}
+	var walk func(n textindex.Node)
+	walk = func(n textindex.Node) {
+		switch n := n.(type) {
+		case *textindex.And:
+			for _, c := range n.Nodes {
+				walk(c)
+			}
+		case *textindex.Or:
+			for _, c := range n.Nodes {
+				walk(c)
+			}
+		case *textindex.Not:
+			walk(n.Node)
+		case *textindex.Field:
+			if (personFilters[n.Name] || n.Name == "department") && !seen[n.Name+":"+n.Value] {
+				seen[n.Name+":"+n.Value] = true
+				fields = append(fields, n)
+			}
+		}
+	}
+	walk(q)
+	if len(fields) == 0 {
+		return nil, nil
+	}
+	st := a.d.Store
+	lists := map[string][]string{}
+	list := func(column string) ([]string, error) {
+		if v, ok := lists[column]; ok {
+			return v, nil
+		}
+		v, err := st.DirectoryValues(ctx, column)
+		lists[column] = v
+		return v, err
+	}
+	var out []FilterWarning
+	for _, f := range fields {
+		if f.Name == "department" {
+			depts, err := list(store.DirectoryDepartments)
+			if err != nil {
+				return nil, err
+			}
+			if slices.Contains(depts, f.Value) {
+				continue
+			}
+			const shown = 8
+			out = append(out, FilterWarning{Filter: f.Name, Value: f.Value, DidYouMean: closest(f.Value, depts),
+				Known: depts[:min(len(depts), shown)], MoreKnown: len(depts) > shown})
+			continue
+		}
+		if _, ok, err := st.FirstSerial(ctx, f.Value); err != nil || ok {
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if _, ok, err := st.Directory(ctx, f.Value, archive.MillisTime(textindex.MaxMillis)); err != nil || ok {
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
+		names, err := list(store.DirectoryNames)
+		if err != nil {
+			return nil, err
+		}
+		if slices.Contains(names, f.Value) {
+			continue
+		}
+		ids, err := list(store.DirectoryIDs)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, FilterWarning{Filter: f.Name, Value: f.Value, DidYouMean: closest(f.Value, append(slices.Clone(names), ids...))})
+	}
+	return out, nil
+}
+
+// closest is the candidate nearest to v by edit distance over characters,
+// letters compared case-insensitively: one edit per three characters, at
+// least one and at most two, and fewer than v has characters (张为 suggests
+// 张伟, 稽核部 not 合规部, 张 nothing); ties go to the first in order. ""
+// when none is that close.
+func closest(v string, candidates []string) string {
+	rv := []rune(strings.ToLower(v))
+	best, bestD := "", min(3, max(2, len(rv)/3+1), len(rv)) // bestD is one more than allowed
+	for _, c := range candidates {
+		if d := runeDistance(rv, []rune(strings.ToLower(c))); d < bestD || (d == bestD && best != "" && c < best) {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+// runeDistance is the Levenshtein distance of two short strings.
+func runeDistance(a, b []rune) int {
+	if len(a) > 64 || len(b) > 64 || max(len(a), len(b))-min(len(a), len(b)) > 2 {
+		return 3 // too far apart, or too long to be a typo worth the cost
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // Cursors are opaque to users: base64url of "t:<key>" (time) or

@@ -161,7 +161,22 @@ type DirectoryReader interface {
 	// journal index: one query for a page of views that name people, each
 	// fact then picked by time the way Directory picks it.
 	DirectoryHistory(ctx context.Context, ids []string, fn func(ParticipantRow) error) error
+	// DirectoryValues returns the distinct non-empty values a directory
+	// column (DirectoryIDs, DirectoryNames or DirectoryDepartments) has
+	// held in any fact, in byte order: what search's person and
+	// department filters resolve against, so that a value nobody has can
+	// be told from one that matches no message. One scan of the
+	// directory, like those filters' own lookup; any other column is an
+	// error.
+	DirectoryValues(ctx context.Context, column string) ([]string, error)
 }
+
+// Directory columns DirectoryValues lists.
+const (
+	DirectoryIDs         = "id"
+	DirectoryNames       = "name"
+	DirectoryDepartments = "department"
+)
 
 // MaxDirectoryIDs bounds the ids of one DirectoryHistory call.
 const MaxDirectoryIDs = 500

@@ -32,6 +32,10 @@ type searchPage struct {
 	Results                    []resultRow
 	Next, First                string // page links ("" when none)
 	FacetGroups                []facetGroup
+	// Warnings are app's filter warnings in the page's language, shown
+	// above the results (the search ran; the answer may be empty
+	// because of them).
+	Warnings []string
 }
 
 type resultRow struct {
@@ -45,6 +49,9 @@ type resultRow struct {
 	TimeUnknown  bool
 	InAttachment int
 	Snippet      []segment
+	// SenderName, ConversationName: the directory's names when the
+	// message was sent ("" when none), shown with the id beside them.
+	SenderName, ConversationName string
 }
 
 // segment is a piece of a snippet, highlighted when it is a hit. Text is
@@ -61,6 +68,7 @@ type facetGroup struct {
 
 type facetValue struct {
 	Value string
+	Name  string // the directory's name of a sender or conversation ("" when none)
 	Count string
 	Href  string // the query narrowed to this value ("" when it cannot be)
 }
@@ -120,6 +128,9 @@ func (u *UI) Search(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	sp.Ran = true
+	for _, fw := range res.FilterWarnings {
+		sp.Warnings = append(sp.Warnings, filterWarning(v, fw))
+	}
 	sp.Total, sp.TotalKey = thousands(res.Total), "search.total"
 	if !res.TotalExact {
 		sp.Total += "+"
@@ -146,7 +157,7 @@ func (u *UI) Search(w http.ResponseWriter, r *http.Request) error {
 	}
 	for _, it := range res.Results {
 		row := resultRow{Href: "/messages/" + strconv.FormatUint(it.Serial, 10), Serial: it.Serial, Sender: it.Sender,
-			Conversation: it.Conversation, Kind: string(it.Kind), Recalled: it.Recalled, TimeUnknown: it.TimeUnknown, InAttachment: it.InAttachment,
+			Conversation: it.Conversation, SenderName: it.SenderName, ConversationName: it.ConversationName, Kind: string(it.Kind), Recalled: it.Recalled, TimeUnknown: it.TimeUnknown, InAttachment: it.InAttachment,
 			Snippet: segments(it.Snippet, it.Highlights)}
 		if t, err := time.Parse(time.RFC3339Nano, it.SentAt); err == nil {
 			row.SentAt = v.Time(t)
@@ -160,7 +171,7 @@ func (u *UI) Search(w http.ResponseWriter, r *http.Request) error {
 		}
 		g := facetGroup{Key: "facet." + name}
 		for _, c := range counts {
-			fv := facetValue{Value: c.Value, Count: thousands(c.Count)}
+			fv := facetValue{Value: c.Value, Name: c.Name, Count: thousands(c.Count)}
 			if f := facetFilter(name, c.Value); f != "" {
 				fq := url.Values{"q": {sp.Query + " " + f}, "sort": base["sort"], "facets": {"1"}}
 				fv.Href = "/search?" + fq.Encode()
@@ -170,6 +181,31 @@ func (u *UI) Search(w http.ResponseWriter, r *http.Request) error {
 		sp.FacetGroups = append(sp.FacetGroups, g)
 	}
 	return u.render(w, http.StatusOK, "search", v)
+}
+
+// filterWarning words an app.FilterWarning in the page's language. The
+// filter's name and value stay as typed: they are query language.
+func filterWarning(v *view, w app.FilterWarning) string {
+	var parts []string
+	if w.Filter == "department" {
+		parts = append(parts, v.T("search.warn_department", w.Value))
+	} else {
+		parts = append(parts, v.T("search.warn_person", w.Filter, w.Value))
+	}
+	if w.DidYouMean != "" {
+		parts = append(parts, v.T("search.warn_did_you_mean", w.DidYouMean))
+	}
+	if w.Filter == "department" {
+		switch known := strings.Join(w.Known, v.T("search.list_sep")); {
+		case len(w.Known) == 0:
+			parts = append(parts, v.T("search.warn_no_departments"))
+		case w.MoreKnown:
+			parts = append(parts, v.T("search.warn_known", known+v.T("search.list_sep")+"…"))
+		default:
+			parts = append(parts, v.T("search.warn_known", known))
+		}
+	}
+	return strings.Join(parts, " ")
 }
 
 // facetFilter is the query-language filter selecting a facet's value, or

@@ -37,6 +37,10 @@ folding): slower, but it cannot miss.
 Counting stops at 100,000 matches ("100,000+ matches"); --count-all counts
 every one, which takes longer for a very common term.
 
+A person or department filter whose value the archive does not know (no such
+id or directory name, no such department) is a warning on stderr, with the
+closest known value; the search still runs and exits 0.
+
 Every search is recorded in the journal (who, query, result count).`,
 		Example: `  wxarchive search 保本
   wxarchive search '"guaranteed returns" OR 保证收益 after:2026-07-01 before:2026-10-01'
@@ -52,6 +56,11 @@ Every search is recorded in the journal (who, query, result count).`,
 					Sort: store.SearchSort(sortBy), Limit: limit, Cursor: cursor, Facets: facets, CountAll: countAll})
 				if err != nil {
 					return err
+				}
+				// On stderr, so that --json stays one document (it has
+				// them too) and a table piped on still shows them.
+				for _, w := range res.Warnings {
+					fmt.Fprintln(a.stderr, "warning: "+w)
 				}
 				if asJSON {
 					return a.printJSON(res)
@@ -147,7 +156,11 @@ func (a *app) renderSearch(res *uc.SearchResult, loc *time.Location, args []stri
 		}
 		var parts []string
 		for _, f := range fc {
-			parts = append(parts, fmt.Sprintf("%s (%d)", f.Value, f.Count))
+			v := f.Value
+			if f.Name != "" {
+				v = f.Name + " " + f.Value // the name, and the id beside it
+			}
+			parts = append(parts, fmt.Sprintf("%s (%d)", v, f.Count))
 		}
 		fmt.Fprintf(a.stdout, "%s: %s\n", name, strings.Join(parts, ", "))
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -358,6 +359,23 @@ func (s *Store) Directory(ctx context.Context, id string, at archive.Time) (stor
 	}
 	out.ID, out.Kind, out.ValidFrom, out.JournalIndex = id, archive.ParticipantKind(kind), archive.MillisTime(validFrom), uint64(jidx)
 	return out, true, nil
+}
+
+// DirectoryValues implements store.DirectoryReader.
+func (s *Store) DirectoryValues(ctx context.Context, column string) ([]string, error) {
+	switch column {
+	case store.DirectoryIDs, store.DirectoryNames, store.DirectoryDepartments:
+	default:
+		return nil, fmt.Errorf("directory values: no column %q", column)
+	}
+	// column is one of three constants, never user input. Sorted here, not
+	// by the database's collation, for the byte order SQLite gives.
+	out, err := collect(ctx, s, func(r scanner) (string, error) {
+		var v string
+		return v, r.Scan(&v)
+	}, `SELECT DISTINCT `+column+` FROM directory WHERE `+column+` <> ''`)
+	slices.Sort(out)
+	return out, err
 }
 
 // DirectoryHistory implements store.DirectoryReader.

@@ -447,6 +447,30 @@ func (s *Store) Directory(ctx context.Context, id string, at archive.Time) (stor
 	return out, true, nil
 }
 
+// DirectoryValues implements store.DirectoryReader.
+func (s *Store) DirectoryValues(ctx context.Context, column string) ([]string, error) {
+	switch column {
+	case store.DirectoryIDs, store.DirectoryNames, store.DirectoryDepartments:
+	default:
+		return nil, fmt.Errorf("directory values: no column %q", column)
+	}
+	// column is one of three constants, never user input.
+	rows, err := s.rq.QueryContext(ctx, `SELECT DISTINCT `+column+` FROM directory WHERE `+column+` <> '' ORDER BY 1`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
 // DirectoryHistory implements store.DirectoryReader.
 func (s *Store) DirectoryHistory(ctx context.Context, ids []string, fn func(store.ParticipantRow) error) error {
 	if len(ids) == 0 {

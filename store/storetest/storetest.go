@@ -1351,6 +1351,26 @@ func testDirectory(t *testing.T, s store.Store) {
 		t.Errorf("DirectoryHistory = %s", got)
 	}
 	check(t, s.DirectoryHistory(ctx, nil, func(store.ParticipantRow) error { t.Fatal("a fact for no id"); return nil }), "DirectoryHistory(nil)")
+	// Every value a column ever held, once, for telling a mistyped search
+	// filter from one that matches no message.
+	depts, err := s.DirectoryValues(ctx, store.DirectoryDepartments)
+	check(t, err, "DirectoryValues(department)")
+	if got := strings.Join(depts, " "); got != "合规部 机构业务部 私人银行部 财富管理部" {
+		t.Errorf("DirectoryValues(department) = %s", got)
+	}
+	names, err := s.DirectoryValues(ctx, store.DirectoryNames)
+	check(t, err, "DirectoryValues(name)")
+	if got := strings.Join(names, " "); got != "张伟" {
+		t.Errorf("DirectoryValues(name) = %s", got)
+	}
+	ids, err := s.DirectoryValues(ctx, store.DirectoryIDs)
+	check(t, err, "DirectoryValues(id)")
+	if got := strings.Join(ids, " "); got != "lina zhangwei" {
+		t.Errorf("DirectoryValues(id) = %s", got)
+	}
+	if _, err := s.DirectoryValues(ctx, "title; DROP TABLE directory"); err == nil {
+		t.Error("DirectoryValues of an unknown column succeeded")
+	}
 }
 
 func testParticipants(t *testing.T, s store.Store) {
