@@ -1,5 +1,7 @@
 package archive
 
+import "encoding/json"
+
 // Journal event types (DESIGN.md §1.4). docs/FORMAT.md specifies each
 // payload; adding a type is a format change and must be documented there.
 const (
@@ -229,4 +231,24 @@ type SupervisionProgressEvent struct {
 type PolicyVersionRef struct {
 	Policy  string `json:"policy"`
 	Version int    `json:"version"`
+}
+
+// IsReadEvent reports whether an event of type typ with this payload only
+// records that someone read the archive — an access.view, or a
+// review.action whose action is "view" — and so adds no record and changes
+// no grant, policy or review state. A journal tail of such events alone
+// may wait longer for its segment (ingest's ReadSealDelay, docs/FORMAT.md
+// §5): otherwise every short command that reads would leave a segment of
+// its own.
+func IsReadEvent(typ string, payload []byte) bool {
+	switch typ {
+	case EventAccessView:
+		return true
+	case EventReviewAction:
+		var p struct {
+			Action string `json:"action"`
+		}
+		return json.Unmarshal(payload, &p) == nil && p.Action == "view"
+	}
+	return false
 }

@@ -36,6 +36,7 @@ const (
 	DefaultRetentionYears = 6                // records are retained at least this long
 	DefaultPackTarget     = 8 << 20          // bytes of records per pack
 	DefaultSealDelay      = 10 * time.Second // bound on how long a record stays unsealed
+	DefaultReadSealDelay  = time.Hour        // bound on how long a tail of reads alone stays unsealed (seal.go)
 	DefaultSegmentLeaves  = 1 << 16          // leaves per sealed segment, at most
 	DefaultQueueSize      = 4096             // requests waiting for the committer before push-back
 	DefaultRecentBytes    = 64 << 20         // bound on the latest messages kept in memory for the supervisor
@@ -52,7 +53,10 @@ type Config struct {
 	MaxBatch       int
 	PackTarget     int64
 	SealDelay      time.Duration
-	SegmentLeaves  int
+	// ReadSealDelay bounds how long a journal tail holding only reads
+	// (archive.IsReadEvent) waits for a segment; see sealSegments.
+	ReadSealDelay time.Duration
+	SegmentLeaves int
 	// QueueSize is how many requests may wait for the committer; beyond
 	// it callers wait, or get ErrPushback (WithPushback).
 	QueueSize int
@@ -81,6 +85,12 @@ func (c *Config) defaults() {
 	}
 	if c.SealDelay <= 0 {
 		c.SealDelay = DefaultSealDelay
+	}
+	if c.ReadSealDelay <= 0 {
+		c.ReadSealDelay = DefaultReadSealDelay
+	}
+	if c.ReadSealDelay < c.SealDelay {
+		c.ReadSealDelay = c.SealDelay
 	}
 	if c.SegmentLeaves <= 0 {
 		c.SegmentLeaves = DefaultSegmentLeaves

@@ -189,6 +189,9 @@ func (e *Engine) sealSegments(ctx context.Context, force, closing bool, st *Seal
 		if uint64(len(seg.Leaves)) != end-head.SealedSize {
 			return fmt.Errorf("journal has %d leaves in [%d,%d)", len(seg.Leaves), head.SealedSize, end)
 		}
+		if (!force || closing) && end == head.CheckpointSize && e.readsWait(head.SealedSize, seg.Leaves) {
+			return nil
+		}
 		if !force && len(seg.Leaves) < e.cfg.SegmentLeaves {
 			ev, err := journal.ParseLeaf(head.SealedSize, seg.Leaves[0])
 			if err == nil {
@@ -232,6 +235,33 @@ func (e *Engine) sealSegments(ctx context.Context, force, closing bool, st *Seal
 		st.Segments++
 		st.Leaves += uint64(len(seg.Leaves))
 	}
+}
+
+// readsWait reports whether the unsealed tail (leaves, from index first)
+// holds only reads (archive.IsReadEvent) and its oldest is younger than half
+// the read seal delay: then it waits in the database — committed with FULL sync and
+// signed by its checkpoints, which witnesses receive — for the next
+// segment, instead of a segment of its own. Every short command that
+// reads journals its access, and sealing each at exit left one WORM
+// segment per command, kept for years (issue 20). The periodic sealer
+// and every clean exit apply it; an explicit forced Seal does not. Any
+// other event in the tail (a record, a grant, a review decision) seals
+// it all within the seal delay, as before.
+func (e *Engine) readsWait(first uint64, leaves [][]byte) bool {
+	if len(leaves) == 0 || len(leaves) >= e.cfg.SegmentLeaves {
+		return false
+	}
+	var oldest archive.Time
+	for i, l := range leaves {
+		ev, err := journal.DecodeLeaf(first+uint64(i), l)
+		if err != nil || !archive.IsReadEvent(ev.Type, ev.Payload) {
+			return false
+		}
+		if i == 0 {
+			oldest = ev.Time
+		}
+	}
+	return e.cfg.Now().Sub(oldest.Time) < e.cfg.ReadSealDelay/2
 }
 
 // doInternal queues a request even while closing (sealing is part of Close).

@@ -268,7 +268,7 @@ func (c *Continuous) checkLag(ctx context.Context, loc string, size uint64, now 
 
 // lag counts the sealed events at or after size other than replica.synced
 // (what a run that copied nothing else does not journal again), and the
-// time of the first.
+// time of the first that is not a read.
 func (c *Continuous) lag(ctx context.Context, size uint64) (n uint64, oldest time.Time, sealed uint64, err error) {
 	head, err := c.Primary.Store.Head(ctx)
 	if err != nil {
@@ -287,7 +287,12 @@ func (c *Continuous) lag(ctx context.Context, size uint64) (n uint64, oldest tim
 		n++
 		if oldest.IsZero() {
 			if ev, err := journal.DecodeLeaf(idx, leaf); err == nil {
-				oldest = ev.Time.Time
+				// A read is sealed up to the read seal delay after its
+				// time (docs/FORMAT.md §5), so its time says nothing of
+				// the replica's lag: the first other event's does.
+				if !archive.IsReadEvent(ev.Type, ev.Payload) {
+					oldest = ev.Time.Time
+				}
 			} else {
 				oldest = c.Now() // unreadable: counted as new
 			}

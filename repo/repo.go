@@ -62,7 +62,10 @@ type Config struct {
 	RetentionYears int           `yaml:"retention_years"`
 	TimeZone       string        `yaml:"timezone"` // for human-facing times
 	SealDelay      time.Duration `yaml:"seal_delay"`
-	CreatedAt      archive.Time  `yaml:"created_at"`
+	// ReadSealDelay bounds how long journaled reads alone (searches,
+	// views) may wait for a segment; 0: ingest.DefaultReadSealDelay.
+	ReadSealDelay time.Duration `yaml:"read_seal_delay,omitempty"`
+	CreatedAt     archive.Time  `yaml:"created_at"`
 	// Index and Blobs name the storage engines by URL (Engines); empty
 	// means the embedded defaults, DefaultIndexURL and DefaultBlobsURL.
 	Index string `yaml:"index,omitempty"`
@@ -666,7 +669,7 @@ func openParts(ctx context.Context, dir string, cfg *Config, opts OpenOptions) (
 		return p.Department, ok && err == nil
 	}}
 	r.Engine = ingest.New(ingest.Config{Now: opts.Now, RetentionYears: cfg.RetentionYears, SealDelay: cfg.SealDelay,
-		Logger: opts.Logger, Metrics: opts.Metrics, MaxBatch: opts.MaxBatch, Retainer: r.Retention}, r.Store, r.Blobs, signer)
+		ReadSealDelay: cfg.ReadSealDelay, Logger: opts.Logger, Metrics: opts.Metrics, MaxBatch: opts.MaxBatch, Retainer: r.Retention}, r.Store, r.Blobs, signer)
 	return r, nil
 }
 

@@ -110,6 +110,9 @@ type Options struct {
 	Now       func() time.Time
 	PublicKey string        // verify checkpoints with this key instead of the configured one
 	SealDelay time.Duration // default: the archive's
+	// ReadSealDelay bounds a tail of reads alone (archive.IsReadEvent); default:
+	// the archive's, at least SealDelay.
+	ReadSealDelay time.Duration
 	// Progress, if set, is told about each phase's progress.
 	Progress func(phase string, done, total int64)
 	// MaxFaultsPerKind caps the faults reported per kind (0: 1000); the
@@ -248,6 +251,13 @@ func Run(ctx context.Context, r *repo.Repo, opts Options) (*Report, error) {
 			opts.SealDelay = ingest.DefaultSealDelay
 		}
 	}
+	if opts.ReadSealDelay <= 0 {
+		opts.ReadSealDelay = r.Config.ReadSealDelay
+		if opts.ReadSealDelay <= 0 {
+			opts.ReadSealDelay = ingest.DefaultReadSealDelay
+		}
+	}
+	opts.ReadSealDelay = max(opts.ReadSealDelay, opts.SealDelay)
 	if opts.MaxFaultsPerKind <= 0 {
 		opts.MaxFaultsPerKind = 1000
 	}
@@ -763,16 +773,32 @@ func (c *checker) checkSegments() error {
 		}
 	}
 	if next < c.journalSize {
-		// Unsealed leaves are normal for a few seconds after a commit.
+		// Unsealed leaves are normal for a few seconds after a commit, and
+		// a tail of reads alone (searches, views) waits longer, up to the
+		// read seal delay (FORMAT.md §5).
 		var t archive.Time
-		_ = c.st.Leaves(c.ctx, next, next+1, func(idx uint64, _, leaf []byte) error {
-			if ev, err := journal.DecodeLeaf(idx, leaf); err == nil {
+		reads := true
+		_ = c.st.Leaves(c.ctx, next, c.journalSize, func(idx uint64, _, leaf []byte) error {
+			ev, err := journal.DecodeLeaf(idx, leaf)
+			if idx == next && err == nil {
 				t = ev.Time
+			}
+			if err != nil || !archive.IsReadEvent(ev.Type, ev.Payload) {
+				reads = false
+				return errStop
 			}
 			return nil
 		})
-		if !t.IsZero() && c.at.Sub(t.Time) > c.opts.SealDelay {
-			c.fault(JournalUnsealed, journalObj(next), "leaves %d..%d not sealed since %s (bound %s, at %s)", next, c.journalSize-1, t, c.opts.SealDelay, archive.At(c.at))
+		bound := c.opts.SealDelay
+		if reads {
+			bound = c.opts.ReadSealDelay
+		}
+		if !t.IsZero() && c.at.Sub(t.Time) > bound {
+			what := "leaves"
+			if reads {
+				what = "reads"
+			}
+			c.fault(JournalUnsealed, journalObj(next), "%s %d..%d not sealed since %s (bound %s, at %s)", what, next, c.journalSize-1, t, bound, archive.At(c.at))
 		}
 	}
 	return nil

@@ -529,3 +529,64 @@ func TestScratchFromTheCaller(t *testing.T) {
 		}
 	}
 }
+
+// TestUnsealedReadsBound: a tail of reads alone (access.view), left in the
+// database at a clean exit to share the next segment, is within bounds for
+// the read seal delay and reported past it; a tail with anything else in
+// it keeps the seal delay's bound.
+func TestUnsealedReadsBound(t *testing.T) {
+	ctx := context.Background()
+	dir := buildArchive(t)
+	r, err := archivetest.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := journal.NewEvent(archive.EventAccessView, "cli:analyst", archive.Time{}, nil, &archive.AccessEvent{What: "search", Query: "收益", Via: "cli"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Engine.Append(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Close(ctx); err != nil { // a clean exit: the read waits
+		t.Fatal(err)
+	}
+	if rep := run(t, dir, time.Now().Add(time.Minute)); !rep.OK {
+		t.Fatalf("a young read reported: %+v", rep.Faults)
+	}
+	rep := run(t, dir, time.Now().Add(2*time.Hour))
+	if !unsealedFault(rep, "reads ") {
+		t.Fatalf("a read unsealed past the read seal delay not reported: %+v", rep.Faults)
+	}
+
+	// Another event behind the read: the seal delay bounds them both.
+	r, err = archivetest.Open(ctx, dir, repo.OpenOptions{Exclusive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pe, err := journal.NewEvent(archive.EventParticipantUpdated, "test", archive.Time{}, nil, &archive.ParticipantEvent{ID: "lisi", Kind: archive.ParticipantEmployee, Name: "李四"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Engine.Append(ctx, pe); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Engine.Close(ctx, false); err != nil { // a crash: nothing sealed
+		t.Fatal(err)
+	}
+	r.Engine = nil
+	r.Close(ctx)
+	rep = run(t, dir, time.Now().Add(time.Minute))
+	if !unsealedFault(rep, "leaves ") {
+		t.Fatalf("a tail with a directory event unsealed past the seal delay not reported: %+v", rep.Faults)
+	}
+}
+
+func unsealedFault(rep *verify.Report, what string) bool {
+	for _, f := range rep.Faults {
+		if f.Kind == verify.JournalUnsealed && strings.HasPrefix(f.Detail, what) {
+			return true
+		}
+	}
+	return false
+}
