@@ -153,7 +153,8 @@ func (a *App) CreateHold(ctx context.Context, r HoldRequest) (*HoldView, error) 
 	}
 	if r.Query != "" {
 		if err := retention.CheckHoldQuery(r.Query); err != nil {
-			return nil, invalid("query", "%v", err)
+			// The parser's errors already start "query: ".
+			return nil, invalid("query", "%s", strings.TrimPrefix(err.Error(), "query: "))
 		}
 	}
 	scope := archive.HoldScope{Custodians: dedupe(r.Custodians), Conversations: dedupe(r.Conversations), Query: r.Query}

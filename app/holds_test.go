@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -131,6 +132,8 @@ func TestHolds(t *testing.T) {
 		var inv *app.InvalidError
 		if _, err := u.CreateHold(as, bad.req); !errors.As(err, &inv) || inv.Field != bad.field {
 			t.Errorf("%+v: %v, want a problem with %s", bad.req, err, bad.field)
+		} else if strings.Count(err.Error(), bad.field+": ") != 1 {
+			t.Errorf("%+v: %q names its field more than once", bad.req, err) // it read "query: query: column 1: …"
 		}
 	}
 
