@@ -68,7 +68,7 @@ type SearchResult struct {
 // FilterWarning is a person or department filter whose value the archive
 // does not know.
 type FilterWarning struct {
-	Filter     string   // from, to, participant or department
+	Filter     string   // from, to, participant, department or conversation
 	Value      string   // as written
 	DidYouMean string   // the closest known value; "" when none is close
 	Known      []string // department: the first departments of the directory
@@ -80,6 +80,9 @@ func (w FilterWarning) String() string {
 	var hint []string
 	if w.DidYouMean != "" {
 		hint = append(hint, "did you mean "+w.DidYouMean+"?")
+	}
+	if w.Filter == "conversation" {
+		return fmt.Sprintf("conversation: %q has no messages you may see", w.Value)
 	}
 	if w.Filter != "department" {
 		s := fmt.Sprintf("%s: %q is no one the archive knows, by id or directory name", w.Filter, w.Value)
@@ -182,6 +185,7 @@ func (a *App) Search(ctx context.Context, o SearchOptions) (*SearchResult, error
 	}
 	var hl *textindex.Highlighter
 	var warnings []FilterWarning
+	var q textindex.Node
 	if o.Exact && !b.all {
 		return nil, &auth.ForbiddenError{User: p.User, Need: auth.PermContent,
 			Reason: "exact mode scans every message; within " + b.what + " search with the query language"}
@@ -193,8 +197,7 @@ func (a *App) Search(ctx context.Context, o SearchOptions) (*SearchResult, error
 		req.Exact = o.Query
 		req.Sort = store.SortTime // a scan has no relevance
 	} else {
-		q, err := textindex.Parse(o.Query, textindex.ParseOptions{Location: loc})
-		if err != nil {
+		if q, err = textindex.Parse(o.Query, textindex.ParseOptions{Location: loc}); err != nil {
 			return nil, &SearchError{"query", err}
 		}
 		req.Query = b.narrow(q)
@@ -221,6 +224,13 @@ func (a *App) Search(ctx context.Context, o SearchOptions) (*SearchResult, error
 	page, err := a.d.Store.Search(ctx, req)
 	if err != nil {
 		return nil, err
+	}
+	if page.Total == 0 && q != nil {
+		more, err := a.emptyConversations(ctx, q, b)
+		if err != nil {
+			return nil, err
+		}
+		warnings = append(warnings, more...)
 	}
 	res := &SearchResult{Total: page.Total, TotalExact: page.TotalExact, Sort: req.Sort, Query: o.Query, Exact: o.Exact,
 		Results: make([]SearchResultItem, 0, len(page.Hits)), FilterWarnings: warnings}
@@ -410,6 +420,42 @@ func (a *App) filterWarnings(ctx context.Context, q textindex.Node) ([]FilterWar
 		out = append(out, FilterWarning{Filter: f.Name, Value: f.Value, DidYouMean: closest(f.Value, append(slices.Clone(names), ids...))})
 	}
 	return out, nil
+}
+
+// emptyConversations names each conversation: filter of q that selects no
+// message the viewer may see, when the search found nothing: the index has
+// no cheap lookup by conversation, so the check runs only on an empty
+// answer — one search of that filter alone, stopping at the first hit.
+func (a *App) emptyConversations(ctx context.Context, q textindex.Node, b *barrier) ([]FilterWarning, error) {
+	var out []FilterWarning
+	seen := map[string]bool{}
+	var err error
+	var walk func(n textindex.Node)
+	walk = func(n textindex.Node) {
+		switch n := n.(type) {
+		case *textindex.And:
+			for _, c := range n.Nodes {
+				walk(c)
+			}
+		case *textindex.Or:
+			for _, c := range n.Nodes {
+				walk(c)
+			}
+		case *textindex.Not:
+			walk(n.Node)
+		case *textindex.Field:
+			if n.Name != "conversation" || seen[n.Value] || err != nil {
+				return
+			}
+			seen[n.Value] = true
+			var page store.SearchPage
+			if page, err = a.d.Store.Search(ctx, store.SearchRequest{Query: b.narrow(n), Limit: 1, CountLimit: 1, Sort: store.SortTime}); err == nil && page.Total == 0 {
+				out = append(out, FilterWarning{Filter: n.Name, Value: n.Value})
+			}
+		}
+	}
+	walk(q)
+	return out, err
 }
 
 // closest is the candidate nearest to v by edit distance over characters,

@@ -150,6 +150,10 @@ func TestSearchFilterWarnings(t *testing.T) {
 			`to: "x1" is no one the archive knows, by id or directory name`}},
 		{"保本 department:销售部x", 0, []string{`department: "销售部x" is not in the directory (did you mean 销售部? known: 合规部, 财富管理部, 销售部)`}},
 		{"department:稽核部", 0, []string{`department: "稽核部" is not in the directory (known: 合规部, 财富管理部, 销售部)`}},
+		// A conversation is checked only when nothing matched.
+		{"保本 conversation:direct:b|zhangwei", 2, nil},
+		{"税收 conversation:direct:b|zhangwei", 0, nil},
+		{"保本 conversation:direct:b|zhangwie", 0, []string{`conversation: "direct:b|zhangwie" has no messages you may see`}},
 	} {
 		res, err := u.Search(uctx, app.SearchOptions{Query: tc.q})
 		if err != nil {

@@ -187,6 +187,9 @@ func (u *UI) Search(w http.ResponseWriter, r *http.Request) error {
 // filter's name and value stay as typed: they are query language.
 func filterWarning(v *view, w app.FilterWarning) string {
 	var parts []string
+	if w.Filter == "conversation" {
+		return v.T("search.warn_conversation", w.Value)
+	}
 	if w.Filter == "department" {
 		parts = append(parts, v.T("search.warn_department", w.Value))
 	} else {
