@@ -6,14 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	_ "image/gif" // image.Decode reads GIF (the first frame)
 	"image/jpeg"
-	"image/png"
+	_ "image/png" // image.Decode reads PNG
 	"io"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
-	"codeberg.org/go-pdf/fpdf"
 	"golang.org/x/image/draw"
 
 	"github.com/wxarchive/wxarchive/export"
@@ -133,12 +135,14 @@ type page struct {
 	marked      bool
 }
 
-// pdfImage is an image decoded for the PDF, re-encoded so the PDF writer
-// never meets a variant it cannot parse.
+// pdfImage is an image ready for the PDF: an image XObject's entries and
+// stream, and its alpha channel's when it has one.
 type pdfImage struct {
-	name, typ string
-	data      []byte
-	w, h      int
+	name  string // the document's resource name, Im1…
+	w, h  int
+	dict  string // entries but Length (and SMask)
+	data  []byte
+	smask []byte // compressed 8-bit alpha; nil when opaque
 }
 
 // layout lays a unit out into pages before anything is drawn, so each
@@ -625,15 +629,68 @@ func (l *layout) image(a *attView) (*pdfImage, string) {
 		}
 		return &l.images[i], ""
 	}
-	img, why := decodeImage(l.ctx, a)
+	img, why := images.get(a.SHA256)
+	if img == nil {
+		img, why = decodeImage(l.ctx, a)
+		if img != nil {
+			images.put(a.SHA256, img)
+		}
+	}
 	if img == nil {
 		l.imgByKey[key] = -1
 		return nil, why
 	}
-	img.name = fmt.Sprintf("img%d", len(l.images)+1)
-	l.images = append(l.images, *img)
+	mine := *img // shares the (read-only) streams
+	mine.name = fmt.Sprintf("Im%d", len(l.images)+1)
+	l.images = append(l.images, mine)
 	l.imgByKey[key] = len(l.images) - 1
 	return &l.images[len(l.images)-1], ""
+}
+
+// imageCache keeps recently embedded images by the SHA-256 of their
+// bytes, process-wide: the same picture (a sticker, a logo, a forwarded
+// photo) recurs across many conversation-days, and decoding and
+// compressing it is most of what an image costs. What is embedded
+// depends only on the bytes, so a hit gives the same PDF as a miss.
+type imageCache struct {
+	mu    sync.Mutex
+	byKey map[string]*pdfImage
+	order []string // oldest first
+	bytes int
+}
+
+const imageCacheBytes = 32 << 20
+
+var images = &imageCache{byKey: map[string]*pdfImage{}}
+
+func (c *imageCache) get(key string) (*pdfImage, string) {
+	if key == "" {
+		return nil, ""
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.byKey[key], ""
+}
+
+func (c *imageCache) put(key string, img *pdfImage) {
+	size := len(img.data) + len(img.smask)
+	if key == "" || size > imageCacheBytes/4 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.byKey[key] != nil {
+		return
+	}
+	for c.bytes+size > imageCacheBytes && len(c.order) > 0 {
+		old := c.byKey[c.order[0]]
+		c.bytes -= len(old.data) + len(old.smask)
+		delete(c.byKey, c.order[0])
+		c.order = c.order[1:]
+	}
+	c.byKey[key] = img
+	c.order = append(c.order, key)
+	c.bytes += size
 }
 
 func decodeImage(ctx context.Context, a *attView) (*pdfImage, string) {
@@ -659,34 +716,74 @@ func decodeImage(ctx context.Context, a *attView) (*pdfImage, string) {
 	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width*cfg.Height > maxImagePixels {
 		return nil, fmt.Sprintf("%d × %d pixels, too large to render", cfg.Width, cfg.Height)
 	}
+	// Decoded in full even when the bytes are embedded as they are: a
+	// JPEG that does not decode is listed, never drawn broken.
 	src, _, err := image.Decode(bytes.NewReader(data))
 	if err != nil {
 		return nil, "cannot be decoded: " + err.Error()
 	}
 	b := src.Bounds()
+	scaled := false
 	if long := max(b.Dx(), b.Dy()); long > maxImageSide {
 		// An examiner's copy is the native file; the page needs a
 		// legible thumbnail, not a 20 MB re-encoding of a photo.
 		dw, dh := max(b.Dx()*maxImageSide/long, 1), max(b.Dy()*maxImageSide/long, 1)
 		dst := image.NewRGBA(image.Rect(0, 0, dw, dh))
 		draw.ApproxBiLinear.Scale(dst, dst.Bounds(), src, b, draw.Src, nil)
-		src = dst
-	}
-	// Re-encoded with Go's encoders (deterministic, and always variants
-	// the PDF writer parses: no interlacing, no 16-bit PNG, no CMYK JPEG).
-	var buf bytes.Buffer
-	typ := "PNG"
-	if format == "jpeg" {
-		typ = "JPG"
-		err = jpeg.Encode(&buf, src, &jpeg.Options{Quality: 88})
-	} else {
-		err = png.Encode(&buf, src)
-	}
-	if err != nil {
-		return nil, "cannot be re-encoded: " + err.Error()
+		src, scaled = dst, true
 	}
 	sb := src.Bounds()
-	return &pdfImage{typ: typ, data: buf.Bytes(), w: sb.Dx(), h: sb.Dy()}, ""
+	img := &pdfImage{w: sb.Dx(), h: sb.Dy()}
+	dims := fmt.Sprintf("/Width %d /Height %d /BitsPerComponent 8 ", img.w, img.h)
+	if format == "jpeg" {
+		// A baseline or progressive YCbCr or greyscale JPEG is what
+		// DCTDecode reads as it is; anything else (CMYK, RGB-coded,
+		// scaled down) is re-encoded by Go's encoder, deterministically.
+		gray := cfg.ColorModel == color.GrayModel
+		if scaled || (!gray && cfg.ColorModel != color.YCbCrModel) {
+			var buf bytes.Buffer
+			if err := jpeg.Encode(&buf, src, &jpeg.Options{Quality: 88}); err != nil {
+				return nil, "cannot be re-encoded: " + err.Error()
+			}
+			_, gray = src.(*image.Gray) // the encoder writes one component only for these
+			data = buf.Bytes()
+		}
+		cs := "/DeviceRGB"
+		if gray {
+			cs = "/DeviceGray"
+		}
+		img.dict = dims + "/ColorSpace " + cs + " /Filter /DCTDecode"
+		img.data = data
+		return img, ""
+	}
+	// PNG and GIF: 8-bit RGB samples, and the alpha as a soft mask when
+	// any pixel is not opaque.
+	nrgba, ok := src.(*image.NRGBA)
+	if !ok || nrgba.Rect.Min != (image.Point{}) {
+		nrgba = image.NewNRGBA(image.Rect(0, 0, img.w, img.h))
+		draw.Draw(nrgba, nrgba.Rect, src, sb.Min, draw.Src)
+	}
+	px := make([]byte, 0, 3*img.w*img.h)
+	alpha := make([]byte, 0, img.w*img.h)
+	opaque := true
+	for y := 0; y < img.h; y++ {
+		row := nrgba.Pix[y*nrgba.Stride : y*nrgba.Stride+4*img.w]
+		for x := 0; x < len(row); x += 4 {
+			px = append(px, row[x], row[x+1], row[x+2])
+			alpha = append(alpha, row[x+3])
+			opaque = opaque && row[x+3] == 0xFF
+		}
+	}
+	var z bytes.Buffer
+	deflate(&z, px)
+	img.dict = dims + "/ColorSpace /DeviceRGB /Filter /FlateDecode"
+	img.data = z.Bytes()
+	if !opaque {
+		var za bytes.Buffer
+		deflate(&za, alpha)
+		img.smask = za.Bytes()
+	}
+	return img, ""
 }
 
 // docTime is the fixed creation and modification date of a unit's PDF:
@@ -703,109 +800,124 @@ func docTime(u *export.Unit) time.Time {
 	return time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 }
 
-// render draws the laid-out pages with the PDF writer.
+// render writes the laid-out pages as a PDF (pdfwrite.go).
 func (l *layout) render(v *view, firstPage int) ([]byte, error) {
 	u := l.unit
-	f := fpdf.NewCustom(&fpdf.InitType{OrientationStr: "P", UnitStr: "mm", SizeStr: "A4"})
-	f.SetCompression(true)
-	f.SetCatalogSort(true)
-	t := docTime(u)
-	f.SetCreationDate(t)
-	f.SetModificationDate(t)
-	f.SetProducer(u.Producer, true)
-	f.SetCreator("wxarchive transcript", true)
-	f.SetTitle(v.Title+" · "+v.Day, true)
-	f.SetSubject(fmt.Sprintf("%s %s, %s – %s", v.Conversation, v.Day, v.First, v.Last), true)
-	f.SetLang("zh-Hans")
-	f.SetMargins(0, 0, 0)
-	f.SetAutoPageBreak(false, 0)
 	// Every string drawn is known before drawing starts (footers
-	// included), so the font handed to the writer can hold just those.
+	// included), so the embedded font can hold just those.
 	n := len(l.pages)
 	footers := make([]footer, n)
 	for i, pg := range l.pages {
 		footers[i] = l.footer(pg, i, n, firstPage)
 	}
-	ttf, err := l.fontFor(footers)
+	cids, ttfLen, fontZ, err := l.fontFor(footers)
 	if err != nil {
 		return nil, err
 	}
-	f.AddUTF8FontFromBytes("cjk", "", ttf)
-	f.SetFont("cjk", "", sizeBody)
-	if err := f.Error(); err != nil {
-		return nil, fmt.Errorf("font %s: %w", l.font.path, err)
+
+	// Objects: 1 catalog, 2 page tree, 3 info, from 4 the font (five
+	// objects, six with a CIDToGIDMap), then the images (one object, two
+	// with an alpha mask), then per page its page object and content
+	// stream: numbered without gaps.
+	const catalog, pages, info, font = 1, 2, 3, 4
+	next := font + 5
+	if cids.gids != nil {
+		next++
 	}
-	for _, img := range l.images {
-		f.RegisterImageOptionsReader(img.name, fpdf.ImageOptions{ImageType: img.typ}, bytes.NewReader(img.data))
-	}
-	size, color := 0.0, rgb{1, 2, 3}
-	setText := func(s float64, c rgb) {
-		if s != size {
-			f.SetFontSize(s)
-			size = s
+	imgObj := make([]int, len(l.images))
+	for i := range l.images {
+		imgObj[i] = next
+		next++
+		if l.images[i].smask != nil {
+			next++
 		}
-		if c != color {
-			f.SetTextColor(int(c.r), int(c.g), int(c.b))
-			color = c
-		}
 	}
+	firstPageObj := next
+
+	p := &pdfFile{}
+	p.buf.Grow(16<<10 + len(fontZ))
+	p.buf.WriteString("%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+	p.object(catalog, "<</Type /Catalog /Pages 2 0 R /Lang (zh-Hans)>>")
+	t := docTime(u)
+	p.object(info, "<</Producer "+textString(u.Producer)+" /Creator "+textString("wxarchive transcript")+
+		" /Title "+textString(v.Title+" · "+v.Day)+
+		" /Subject "+textString(fmt.Sprintf("%s %s, %s – %s", v.Conversation, v.Day, v.First, v.Last))+
+		" /CreationDate "+pdfDate(t)+" /ModDate "+pdfDate(t)+">>")
+	p.fontObjects(font, l.font, cids, ttfLen, fontZ)
+
+	res := "/Resources <</Font <</F1 4 0 R>>"
+	if len(l.images) > 0 {
+		var b strings.Builder
+		b.WriteString(" /XObject <<")
+		for i, img := range l.images {
+			fmt.Fprintf(&b, "/%s %d 0 R ", img.name, imgObj[i])
+			d := "/Type /XObject /Subtype /Image " + img.dict
+			if img.smask != nil {
+				d += " /SMask " + strconv.Itoa(imgObj[i]+1) + " 0 R"
+			}
+			p.stream(imgObj[i], d, img.data)
+			if img.smask != nil {
+				p.stream(imgObj[i]+1, fmt.Sprintf("/Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray /BitsPerComponent 8 /Filter /FlateDecode", img.w, img.h), img.smask)
+			}
+		}
+		b.WriteString(">>")
+		res += b.String()
+	}
+	res += " /ProcSet [/PDF /Text /ImageB /ImageC /ImageI]>>"
+
+	kids := make([]byte, 0, 12*n)
+	c := &content{cids: cids}
 	for i, pg := range l.pages {
 		if i%64 == 0 {
 			if err := l.ctx.Err(); err != nil {
 				return nil, err
 			}
 		}
-		f.AddPage()
-		size, color = 0, rgb{1, 2, 3} // a new page's content stream starts afresh
+		// A content stream starts with the default graphics state.
+		*c = content{b: c.b[:0], cids: cids, width: -1, size: -1}
 		if i > 0 {
-			setText(sizeSmall, grey)
-			f.Text(marginL, 15, l.head)
-			f.SetDrawColor(200, 200, 200)
-			f.SetLineWidth(0.2)
-			f.Line(marginL, 17, pageW-marginR, 17)
+			c.text(marginL, 15, sizeSmall, grey, l.head)
+			c.setStroke(rgb{200, 200, 200}, 0.2)
+			c.line(marginL, 17, pageW-marginR, 17)
 		}
 		for _, ops := range [][]op{pg.bg, pg.fg} {
 			for _, o := range ops {
 				switch o.kind {
 				case opText:
-					setText(o.size, o.color)
-					f.Text(o.x, o.y, o.text)
+					c.text(o.x, o.y, o.size, o.color, o.text)
 				case opFill:
-					f.SetFillColor(int(o.color.r), int(o.color.g), int(o.color.b))
-					f.Rect(o.x, o.y, o.w, o.h, "F")
+					c.setFill(o.color)
+					c.rect(o.x, o.y, o.w, o.h, "f")
 				case opStroke:
-					f.SetDrawColor(int(o.color.r), int(o.color.g), int(o.color.b))
-					f.SetLineWidth(o.size)
-					f.Rect(o.x, o.y, o.w, o.h, "D")
+					c.setStroke(o.color, o.size)
+					c.rect(o.x, o.y, o.w, o.h, "S")
 				case opLine:
-					f.SetDrawColor(int(o.color.r), int(o.color.g), int(o.color.b))
-					f.SetLineWidth(0.3)
-					f.Line(o.x, o.y, o.x+o.w, o.y+o.h)
+					c.setStroke(o.color, 0.3)
+					c.line(o.x, o.y, o.x+o.w, o.y+o.h)
 				case opImage:
-					f.ImageOptions(o.text, o.x, o.y, o.w, o.h, false, fpdf.ImageOptions{}, 0, "")
+					c.image(o.text, o.x, o.y, o.w, o.h)
 				}
 			}
 		}
 		// Footer: where the page is in the unit and in the production.
-		f.SetDrawColor(200, 200, 200)
-		f.SetLineWidth(0.2)
-		f.Line(marginL, footerY-4, pageW-marginR, footerY-4)
+		c.setStroke(rgb{200, 200, 200}, 0.2)
+		c.line(marginL, footerY-4, pageW-marginR, footerY-4)
 		ft := footers[i]
-		setText(sizeMeta, black)
-		f.Text(marginL, footerY, ft.pageOf)
-		f.Text(pageW-marginR-l.textWidth(ft.bates, sizeMeta), footerY, ft.bates)
-		setText(sizeSmall, grey)
-		f.Text(marginL, footerY+3.5, ft.span)
+		c.text(marginL, footerY, sizeMeta, black, ft.pageOf)
+		c.text(pageW-marginR-l.textWidth(ft.bates, sizeMeta), footerY, sizeMeta, black, ft.bates)
+		c.text(marginL, footerY+3.5, sizeSmall, grey, ft.span)
 		if ft.note != "" {
-			setText(sizeSmall, red)
-			f.Text(marginL, footerY+7, ft.note)
+			c.text(marginL, footerY+7, sizeSmall, red, ft.note)
 		}
+		obj := firstPageObj + 2*i
+		p.object(obj, "<</Type /Page /Parent 2 0 R "+res+" /Contents "+strconv.Itoa(obj+1)+" 0 R>>")
+		p.flateStream(obj+1, "", c.b)
+		kids = strconv.AppendInt(kids, int64(obj), 10)
+		kids = append(kids, " 0 R "...)
 	}
-	var buf bytes.Buffer
-	if err := f.Output(&buf); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	p.object(pages, fmt.Sprintf("<</Type /Pages /Kids [%s] /Count %d /MediaBox [0 0 %s %s]>>",
+		strings.TrimSpace(string(kids)), n, num(nil, pageW*k), num(nil, pageH*k)))
+	return p.finish(catalog, info), nil
 }
 
 // footer is the text of a page's footer: where the page is in the unit
@@ -834,19 +946,15 @@ func (l *layout) footer(pg *page, i, n, firstPage int) footer {
 	return ft
 }
 
-// fontFor returns the font to embed: the face cut down to the runes the
-// pages draw, or the whole face when it cannot be cut.
-func (l *layout) fontFor(footers []footer) ([]byte, error) {
-	if l.font.sub == nil {
-		return l.font.ttf, nil
-	}
+// fontFor numbers the runes the pages draw and returns the font to
+// embed, compressed, and its length uncompressed: the face cut down to
+// those runes, or the whole face when it cannot be cut.
+func (l *layout) fontFor(footers []footer) (*cidMap, int, []byte, error) {
 	var seen [0x10000 / 64]uint64
-	var runes []rune
 	addS := func(s string) {
 		for _, r := range s {
-			if r >= 0 && r <= 0xFFFF && seen[r/64]&(1<<(uint(r)%64)) == 0 {
+			if r >= 0 && r <= 0xFFFF && l.font.has(r) {
 				seen[r/64] |= 1 << (uint(r) % 64)
-				runes = append(runes, r)
 			}
 		}
 	}
@@ -864,11 +972,20 @@ func (l *layout) fontFor(footers []footer) ([]byte, error) {
 		addS(ft.span)
 		addS(ft.note)
 	}
-	ttf, err := l.font.sub.subset(l.font, runes)
-	if err != nil {
-		return nil, fmt.Errorf("font %s: %w", l.font.path, err)
+	m := newCIDMap(&seen)
+	if l.font.sub == nil {
+		m.gids = make([]uint16, len(m.runes))
+		for i, r := range m.runes {
+			m.gids[i] = l.font.gid[r]
+		}
+		return m, len(l.font.ttf), l.font.wholeFace(), nil
 	}
-	return ttf, nil
+	// The subset's glyph ids are the CIDs (its glyph k draws runes[k-1]).
+	ttf, z, err := l.font.sub.subsetZ(l.font, m.runes)
+	if err != nil {
+		return nil, 0, nil, fmt.Errorf("font %s: %w", l.font.path, err)
+	}
+	return m, len(ttf), z, nil
 }
 
 func (l *layout) textWidth(s string, size float64) float64 {

@@ -5,6 +5,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"image"
+	"image/color"
+	"image/gif"
+	"image/jpeg"
+	"image/png"
 	"io"
 	"os"
 	"os/exec"
@@ -171,6 +176,69 @@ func TestPDFDeterministic(t *testing.T) {
 				t.Errorf("%s: two writes differ", name)
 			}
 		}
+	}
+}
+
+// TestPDFWellFormed: poppler reads every sample PDF without a complaint
+// (a cross-reference table off by a byte, a stream's wrong Length, a bad
+// font program are all reported on stderr while the text still reads).
+func TestPDFWellFormed(t *testing.T) {
+	needFont(t)
+	needTool(t, "pdfinfo")
+	dir := t.TempDir()
+	s := exporttest.Units("WXA")
+	paths, _ := writePDFs(t, &PDF{}, s.Units, dir)
+	for _, path := range paths {
+		for _, cmd := range [][]string{{"pdfinfo", path}, {"pdffonts", path}, {"pdftotext", path, "-"}, {"pdftoppm", "-r", "30", path, filepath.Join(dir, "page")}} {
+			var stderr bytes.Buffer
+			c := exec.Command(needTool(t, cmd[0]), cmd[1:]...)
+			c.Stderr = &stderr
+			if err := c.Run(); err != nil || stderr.Len() > 0 {
+				t.Errorf("%v: %v\n%s", cmd, err, stderr.String())
+			}
+		}
+		data, _ := os.ReadFile(path)
+		// Every object the cross-reference table lists is where it says.
+		m := regexp.MustCompile(`startxref\n(\d+)\n%%EOF\n$`).FindSubmatch(data)
+		if m == nil {
+			t.Fatalf("%s: no startxref at the end", path)
+		}
+		at, _ := strconv.Atoi(string(m[1]))
+		lines := strings.Split(string(data[at:]), "\n")
+		n, _ := strconv.Atoi(strings.Fields(lines[1])[1])
+		for i := 1; i < n; i++ {
+			f := strings.Fields(lines[2+i])
+			if f[2] != "n" {
+				t.Errorf("%s: object %d is free", path, i)
+				continue
+			}
+			off, _ := strconv.Atoi(f[0])
+			if want := fmt.Sprintf("%d 0 obj\n", i); !bytes.HasPrefix(data[off:], []byte(want)) {
+				t.Errorf("%s: object %d not at %d", path, i, off)
+			}
+		}
+	}
+}
+
+// TestPDFImageCache: a unit's PDF is the same whether its images were
+// decoded for it or found in the process-wide cache.
+func TestPDFImageCache(t *testing.T) {
+	needFont(t)
+	u := exporttest.Units("WXA").Units[0]
+	render := func() []byte {
+		sink := newMemSink()
+		if _, err := (&PDF{}).WriteUnit(context.Background(), u, sink, 1); err != nil {
+			t.Fatal(err)
+		}
+		return sink.Files[u.Name+".pdf"]
+	}
+	images = &imageCache{byKey: map[string]*pdfImage{}}
+	miss := render()
+	if len(images.byKey) == 0 {
+		t.Fatal("the sample's image was not cached")
+	}
+	if hit := render(); !bytes.Equal(miss, hit) {
+		t.Error("a cached image gives other bytes")
 	}
 }
 
@@ -369,4 +437,79 @@ func BenchmarkPDFSmallUnits(b *testing.B) {
 		pages += n
 	}
 	b.ReportMetric(float64(pages)/b.Elapsed().Seconds(), "pages/s")
+}
+
+// TestPDFImages: each kind of image embeds as a valid image XObject — a
+// YCbCr or greyscale JPEG as it is (DCTDecode), a large one scaled down
+// and re-encoded, PNG and GIF as Flate-compressed RGB with the alpha as
+// a soft mask when there is one — and poppler draws it without a
+// complaint.
+func TestPDFImages(t *testing.T) {
+	needFont(t)
+	needTool(t, "pdfimages")
+	rgbaImg := func(w, h int, alpha uint8) *image.NRGBA {
+		m := image.NewNRGBA(image.Rect(0, 0, w, h))
+		for y := 0; y < h; y++ {
+			for x := 0; x < w; x++ {
+				m.SetNRGBA(x, y, color.NRGBA{uint8(x), uint8(y), 200, alpha})
+			}
+		}
+		return m
+	}
+	enc := func(f func(*bytes.Buffer) error) []byte {
+		var b bytes.Buffer
+		if err := f(&b); err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes()
+	}
+	gray := image.NewGray(image.Rect(0, 0, 30, 20))
+	for i := range gray.Pix {
+		gray.Pix[i] = uint8(i)
+	}
+	pal := image.NewPaletted(image.Rect(0, 0, 20, 20), color.Palette{color.Transparent, color.RGBA{255, 0, 0, 255}})
+	for i := range pal.Pix {
+		pal.Pix[i] = uint8(i % 2)
+	}
+	cases := []struct {
+		name       string
+		data       []byte
+		enc, color string // pdfimages -list columns
+		w, h       string
+		smask      bool
+	}{
+		{"jpeg", enc(func(b *bytes.Buffer) error { return jpeg.Encode(b, rgbaImg(40, 30, 255), nil) }), "jpeg", "rgb", "40", "30", false},
+		{"gray jpeg", enc(func(b *bytes.Buffer) error { return jpeg.Encode(b, gray, nil) }), "jpeg", "gray", "30", "20", false},
+		{"large jpeg", enc(func(b *bytes.Buffer) error { return jpeg.Encode(b, rgbaImg(1600, 1000, 255), nil) }), "jpeg", "rgb", "1200", "750", false},
+		{"png", enc(func(b *bytes.Buffer) error { return png.Encode(b, rgbaImg(16, 8, 255)) }), "image", "rgb", "16", "8", false},
+		{"png alpha", enc(func(b *bytes.Buffer) error { return png.Encode(b, rgbaImg(16, 8, 100)) }), "image", "rgb", "16", "8", true},
+		{"gif", enc(func(b *bytes.Buffer) error { return gif.Encode(b, pal, nil) }), "image", "rgb", "20", "20", true},
+	}
+	for _, c := range cases {
+		u := exporttest.Units("WXA").Units[0]
+		img := u.Messages[2].Attachments[0]
+		img.Open = func(context.Context) (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(c.data)), nil }
+		img.Blob = sha256.Sum256(c.data)
+		paths, _ := writePDFs(t, &PDF{}, []*export.Unit{u}, t.TempDir())
+		list := run(t, "pdfimages", "-list", paths[0])
+		var rows [][]string
+		for _, line := range strings.Split(list, "\n")[2:] {
+			if f := strings.Fields(line); len(f) > 9 {
+				rows = append(rows, f)
+			}
+		}
+		// page num type width height color comp bpc enc …
+		if len(rows) == 0 || rows[0][2] != "image" || rows[0][3] != c.w || rows[0][4] != c.h || rows[0][5] != c.color || rows[0][8] != c.enc {
+			t.Errorf("%s: pdfimages:\n%s", c.name, list)
+		}
+		if got := len(rows) == 2 && rows[1][2] == "smask"; got != c.smask {
+			t.Errorf("%s: soft mask %v, want %v:\n%s", c.name, got, c.smask, list)
+		}
+		var stderr bytes.Buffer
+		cmd := exec.Command(needTool(t, "pdftoppm"), "-r", "30", paths[0], filepath.Join(t.TempDir(), "p"))
+		cmd.Stderr = &stderr
+		if err := cmd.Run(); err != nil || stderr.Len() > 0 {
+			t.Errorf("%s: pdftoppm: %v %s", c.name, err, stderr.String())
+		}
+	}
 }

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"os"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -37,24 +40,40 @@ func TestSubset(t *testing.T) {
 	if err != nil {
 		t.Fatalf("subset does not parse: %v", err)
 	}
-	// .notdef, the runes' glyphs and their components (WenQuanYi builds
-	// many hanzi from components, e.g. 保 and 证), nothing else.
-	want := map[int]bool{0: true}
-	composites := 0
+	// .notdef, a glyph per distinct rune (a glyph two runes share is
+	// copied, so glyph k is the k-th rune's), and the components
+	// composites use (WenQuanYi builds many hanzi from components, e.g.
+	// 保 and 证), nothing else.
+	kept := map[int]bool{0: true}
+	count := 1
+	var queue []int
+	distinct := map[rune]bool{}
 	for _, r := range runes {
-		if !f.has(r) {
+		if !f.has(r) || distinct[r] {
 			continue
 		}
+		distinct[r] = true
 		g := int(f.gid[r])
-		want[g] = true
+		kept[g] = true
+		queue = append(queue, g)
+		count++
+	}
+	composites := 0
+	for len(queue) > 0 {
+		g := queue[0]
+		queue = queue[1:]
 		data, _ := f.sub.glyph(g)
 		components(data, func(at int) {
-			want[int(binary.BigEndian.Uint16(data[at:]))] = true
 			composites++
+			if c := int(binary.BigEndian.Uint16(data[at:])); !kept[c] {
+				kept[c] = true
+				queue = append(queue, c)
+				count++
+			}
 		})
 	}
-	if sub.NumGlyphs() != len(want) {
-		t.Errorf("subset has %d glyphs, want %d", sub.NumGlyphs(), len(want))
+	if sub.NumGlyphs() != count {
+		t.Errorf("subset has %d glyphs, want %d", sub.NumGlyphs(), count)
 	}
 	if composites == 0 {
 		t.Log("no composite glyphs among the test runes: component renumbering untested with this font")
@@ -90,12 +109,38 @@ func TestSubset(t *testing.T) {
 			}
 		}
 	}
+	// Glyph k draws the k-th distinct rune in ascending order (the PDF's
+	// CIDs index the glyphs directly).
+	sorted := make([]rune, 0, len(distinct))
+	for r := range distinct {
+		sorted = append(sorted, r)
+	}
+	slices.Sort(sorted)
+	for k, r := range sorted {
+		if g, err := sub.GlyphIndex(&b2, r); err != nil || int(g) != k+1 {
+			t.Errorf("%q: glyph %d (%v) in the subset, want %d", r, g, err, k+1)
+		}
+	}
 	// A rune not kept is not in the subset.
 	if g, _ := sub.GlyphIndex(&b2, '国'); g != 0 {
 		t.Error("国 is in a subset that did not ask for it")
 	}
 	if checksum(ttf) != 0xB1B0AFBA {
 		t.Errorf("subset whole-file checksum %#x", checksum(ttf))
+	}
+	// Each table's checksum in the directory is its own (head's with
+	// checkSumAdjustment zero).
+	for i := 0; i < int(binary.BigEndian.Uint16(ttf[4:])); i++ {
+		r := ttf[12+16*i:]
+		tag, sum := string(r[:4]), binary.BigEndian.Uint32(r[4:])
+		off, length := binary.BigEndian.Uint32(r[8:]), binary.BigEndian.Uint32(r[12:])
+		data := append([]byte(nil), ttf[off:off+length]...)
+		if tag == "head" {
+			binary.BigEndian.PutUint32(data[8:], 0)
+		}
+		if checksum(data) != sum {
+			t.Errorf("table %q: directory checksum %#x, table's %#x", tag, sum, checksum(data))
+		}
 	}
 }
 
@@ -161,5 +206,30 @@ func TestHostileUnits(t *testing.T) {
 		if _, err := f.WriteUnit(ctx, g, newMemSink(), 1); err == nil {
 			t.Errorf("%s: cancelled context ignored", f.Name())
 		}
+	}
+}
+
+// TestPDFWholeFace: a face the subsetter cannot cut is embedded whole
+// (CIDs mapped to its glyphs by a CIDToGIDMap), and its text reads back.
+func TestPDFWholeFace(t *testing.T) {
+	needFont(t)
+	needTool(t, "pdftotext")
+	f, err := findFont("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.sub, f.coder = nil, nil
+	p := &PDF{}
+	p.once.Do(func() { p.font = f })
+	dir := t.TempDir()
+	paths, _ := writePDFs(t, p, exporttest.Units("WXA").Units[1:], dir)
+	text := run(t, "pdftotext", "-enc", "UTF-8", paths[0], "-")
+	for _, want := range []string{"John Smith", "Page 1 of 1"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("lacks %q:\n%s", want, text)
+		}
+	}
+	if st, err := os.Stat(paths[0]); err != nil || st.Size() < 1<<20 {
+		t.Errorf("whole face: %v, %v", st, err)
 	}
 }
