@@ -21,4 +21,22 @@ func (s *Server) mountPages() {
 	s.page("POST /alerts/actions", auth.PermReview, s.ui.Review)
 	s.page("GET /reports/evidence", auth.PermEvidence, s.ui.Evidence)
 	s.page("GET /audit", auth.PermAudit, s.ui.Audit)
+	// Policies: each operation needs what its API route needs (validate
+	// reads nothing but a draft: whoever may read policies).
+	s.page("GET /policies", auth.PermPolicyRead, s.ui.Policies)
+	s.page("GET /policies/{name}", auth.PermPolicyRead, s.ui.Policy)
+	s.page("GET /policies/{name}/edit", auth.PermPolicyRead, s.ui.PolicyEdit)
+	s.page("POST /policies/validate", auth.PermPolicyRead, s.ui.PolicyValidate)
+	s.page("POST /policies/backtest", auth.PermBacktest, s.ui.PolicyBacktest)
+	s.page("POST /policies/{name}/apply", auth.PermPolicyWrite, s.ui.PolicyApply)
+	// Administration: the API's admin routes' permission; capture health
+	// the API's.
+	s.page("GET /admin/users", auth.PermUsers, s.ui.Users)
+	s.page("POST /admin/users", auth.PermUsers, s.ui.AddUser)
+	s.page("POST /admin/users/{name}/grant", auth.PermUsers, s.ui.SetGrant)
+	s.page("POST /admin/users/{name}/disable", auth.PermUsers, s.ui.DisableUser)
+	s.page("GET /admin/tokens", auth.PermUsers, s.ui.Tokens)
+	s.page("POST /admin/tokens", auth.PermUsers, s.ui.CreateToken)
+	s.page("POST /admin/tokens/{id}/revoke", auth.PermUsers, s.ui.RevokeToken)
+	s.page("GET /admin/connectors", auth.PermHealth, s.ui.Connectors)
 }

@@ -53,7 +53,7 @@ func TestPagesInBothLanguages(t *testing.T) {
 			"/search?q=(%E4%BF%9D", "/messages/1", "/messages/2", "/messages/999999", "/search?bogus=1",
 			"/alerts", "/alerts?status=closed", "/alerts/999999", "/reports/evidence", "/reports/evidence?from=2000-01-01&to=2100-01-01",
 			"/reports/evidence?from=bad&to=x", "/audit", "/audit?kind=access.view", "/conversations/direct:zhangwei%7CwmExtClient001",
-			"/conversations/x?around=1"} {
+			"/conversations/x?around=1", "/policies", "/policies/nope", "/policies/new-one/edit", "/admin/connectors"} {
 			checkPage(t, path, b.get(path), lang.html)
 		}
 		a := s.browser()
@@ -61,6 +61,9 @@ func TestPagesInBothLanguages(t *testing.T) {
 		a.login(adminUser, "/")
 		checkPage(t, "admin /", a.get("/"), lang.html)
 		checkPage(t, "admin /search", a.get("/search"), lang.html)
+		for _, path := range []string{"/admin/users", "/admin/tokens", "/admin/connectors", "/policies"} {
+			checkPage(t, "admin "+path, a.get(path), lang.html)
+		}
 		checkPage(t, "failed login", a.do("POST", "/login", url.Values{"user": {"x"}, "password": {"y"}}), lang.html)
 	}
 	// The switch overrides Accept-Language, and is remembered.

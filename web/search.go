@@ -36,6 +36,8 @@ type searchPage struct {
 	// above the results (the search ran; the answer may be empty
 	// because of them).
 	Warnings []string
+	// Types and Directions are the filter controls' choices.
+	Types, Directions []string
 }
 
 type resultRow struct {
@@ -83,14 +85,31 @@ const maxPageSize = 200
 // keyset paging.
 func (u *UI) Search(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
+	composed := false
 	for name := range q {
 		switch name {
 		case "q", "sort", "cursor", "facets", "limit":
 		default:
-			return &app.SearchError{Field: name, Err: errors.New("unknown parameter (expected q, sort, cursor, facets, limit)")}
+			if _, ok := filterControls[name]; ok {
+				composed = true
+				continue
+			}
+			return &app.SearchError{Field: name, Err: errors.New("unknown parameter (expected q, sort, cursor, facets, limit, or a filter control f_…)")}
 		}
 	}
-	sp := &searchPage{Query: q.Get("q"), Sort: q.Get("sort"), Facets: q.Get("facets") != "", Limit: app.DefaultSearchLimit, Limits: pageSizes}
+	if composed {
+		// The filter controls are written into the query, which stays
+		// the one statement of the search: the answer is the same
+		// search with them in the query box.
+		cq, err := composeFilters(q)
+		if err != nil {
+			return err
+		}
+		http.Redirect(w, r, "/search?"+cq.Encode(), http.StatusSeeOther)
+		return nil
+	}
+	sp := &searchPage{Query: q.Get("q"), Sort: q.Get("sort"), Facets: q.Get("facets") != "", Limit: app.DefaultSearchLimit, Limits: pageSizes,
+		Types: searchTypes, Directions: searchDirections}
 	if l := q.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 || n > maxPageSize {
@@ -281,4 +300,51 @@ func thousands(n int64) string {
 		return "-" + b.String()
 	}
 	return b.String()
+}
+
+// filterControls are the search form's filter controls and the query
+// language filter each writes (docs/SEARCH.md).
+var filterControls = map[string]string{
+	"f_from": "from", "f_to": "to", "f_conversation": "conversation", "f_type": "type", "f_after": "after",
+	"f_before": "before", "f_direction": "direction", "f_department": "department", "f_attachment": "has",
+}
+
+// filterOrder is the order the controls are written in.
+var filterOrder = []string{"f_from", "f_to", "f_conversation", "f_department", "f_type", "f_direction", "f_attachment", "f_after", "f_before"}
+
+// The choices the form offers (the query language takes more types).
+var (
+	searchTypes      = []string{"text", "image", "voice", "video", "file", "link", "card", "chatrecord", "mixed", "revoke"}
+	searchDirections = []string{"inbound", "outbound", "internal"}
+)
+
+// composeFilters is the search of q with its filter controls written
+// into the query (each value quoted when it has spaces or brackets) and
+// the controls dropped; the cursor is dropped too (a new search).
+func composeFilters(q url.Values) (url.Values, error) {
+	parts := []string{strings.TrimSpace(q.Get("q"))}
+	for _, name := range filterOrder {
+		for _, val := range q[name] {
+			val = strings.TrimSpace(val)
+			if val == "" {
+				continue
+			}
+			if strings.ContainsAny(val, "\"\\") {
+				return nil, &app.SearchError{Field: name, Err: fmt.Errorf("%q: a filter value cannot hold a quote or a backslash", val)}
+			}
+			if name == "f_attachment" {
+				val = "attachment"
+			} else if strings.ContainsAny(val, " \t()") {
+				val = `"` + val + `"`
+			}
+			parts = append(parts, filterControls[name]+":"+val)
+		}
+	}
+	out := url.Values{"q": {strings.TrimSpace(strings.Join(parts, " "))}}
+	for _, k := range []string{"sort", "limit", "facets"} {
+		if v := q.Get(k); v != "" {
+			out.Set(k, v)
+		}
+	}
+	return out, nil
 }
