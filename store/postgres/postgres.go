@@ -56,8 +56,9 @@ type querier interface {
 
 // Store is a PostgreSQL-backed store.Store.
 type Store struct {
-	pool *pgxpool.Pool // nil in a snapshot or a Tx's reader
-	q    querier
+	pool  *pgxpool.Pool // nil in a snapshot or a Tx's reader
+	snaps store.Snapshots
+	q     querier
 	// single is set when q is one connection (a snapshot, a Tx): a
 	// connection runs one query at a time, so a result set is read to the
 	// end before callbacks run, which may query again.
@@ -166,10 +167,13 @@ func (s *Store) migrate(ctx context.Context) error {
 // Close closes the pool. It waits for the connections in use to come
 // back: release every snapshot and end every Tx first.
 func (s *Store) Close() error {
+	// pgxpool's Close waits for every acquired connection: release the
+	// snapshots a caller never released first.
+	err := s.snaps.ReleaseAll()
 	if s.pool != nil {
 		s.pool.Close()
 	}
-	return nil
+	return err
 }
 
 // Sync is a no-op: with synchronous_commit on (set on every connection by
@@ -193,7 +197,7 @@ func (s *Store) Snapshot(ctx context.Context) (store.Reader, func() error, error
 		return nil, nil, err
 	}
 	release := func() error { return tx.Rollback(context.Background()) }
-	return snap, release, nil
+	return snap, s.snaps.Track(release), nil
 }
 
 // serialQuerier lets goroutines share a snapshot's one connection, which

@@ -87,6 +87,8 @@ type Store struct {
 	// idVersion is the identity version (store.IdentityVersioner).
 	idVersion atomic.Uint64
 
+	snaps store.Snapshots // unreleased snapshots, released by Close
+
 	ckptDB    *sql.DB // background WAL checkpointer
 	ckptStop  chan struct{}
 	ckptDone  chan struct{}
@@ -338,7 +340,9 @@ func (s *Store) resetWAL() {
 
 // Close closes the database, folding the WAL into it first.
 func (s *Store) Close() error {
-	var errs []error
+	// A snapshot never released would hold its read transaction, and the
+	// final checkpoint would wait for it until the busy timeout.
+	errs := []error{s.snaps.ReleaseAll()}
 	if s.ckptDB != nil {
 		close(s.ckptStop)
 		<-s.ckptDone
@@ -462,7 +466,7 @@ func (s *Store) Snapshot(ctx context.Context) (store.Reader, func() error, error
 		})
 		return tx.Rollback()
 	}
-	return snap, release, nil
+	return snap, s.snaps.Track(release), nil
 }
 
 // CheckWritable writes, syncs and removes a probe file beside the

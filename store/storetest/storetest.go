@@ -74,6 +74,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Participants", testParticipants},
 		{"Directory", testDirectory},
 		{"Snapshot", testSnapshot},
+		{"CloseUnreleasedSnapshot", testCloseUnreleasedSnapshot},
 		{"Consent", testConsent},
 		{"RecallAfterOriginal", testRecallAfter},
 		{"RecallBeforeOriginal", testRecallBefore},
@@ -2140,4 +2141,29 @@ func testPoliciesAndAlerts(t *testing.T, s store.Store) {
 			}
 		}
 	})
+}
+
+// testCloseUnreleasedSnapshot: Close does not wait for a snapshot its
+// caller never released (a forgotten release, a panic between Snapshot
+// and release): it releases it, the snapshot's reads then fail with an
+// error, and a late release is harmless.
+func testCloseUnreleasedSnapshot(t *testing.T, s store.Store) {
+	write(t, s, func(tx store.Tx) { index(t, tx, msgRow(1, "src:a", "before")) })
+	snap, release, err := s.Snapshot(ctx)
+	check(t, err, "Snapshot")
+	if _, err := snap.Message(ctx, 1); err != nil {
+		t.Fatalf("snapshot read: %v", err)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	select {
+	case err := <-closed:
+		check(t, err, "Close")
+	case <-time.After(60 * time.Second):
+		t.Fatal("Close still waiting for an unreleased snapshot after a minute")
+	}
+	if _, err := snap.Message(ctx, 1); err == nil {
+		t.Error("a snapshot read after Close succeeded")
+	}
+	_ = release() // after Close: must not panic
 }
