@@ -13,7 +13,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/wxarchive/wxarchive/archive"
 	"github.com/wxarchive/wxarchive/auth"
@@ -412,23 +414,37 @@ func (a *App) RunExport(ctx context.Context, dir string, progress func(written, 
 	if err != nil {
 		return nil, err
 	}
-	src, err := a.newExportSource(ctx, cp.Size, job.Scope)
+	es, err := a.newExportSource(ctx, cp.Size, job.Scope)
 	if err != nil {
 		return nil, err
 	}
-	r := &export.Runner{Dir: dir, Job: job, Plan: plan, Source: src, Formats: fs}
+	var src export.Source = es
+	if !exportBatches {
+		src = unitSource{es}
+	}
+	trail := newExportTrail()
+	r := &export.Runner{Dir: dir, Job: job, Plan: plan, Source: src, Formats: fs, OnUnit: trail.add}
 	if progress != nil {
 		r.Progress = func(n int) { progress(n, job.Messages) }
 	}
+	// The audit trail depends on the plan's messages (every one of them
+	// is exported) and the journal before the production, not on what
+	// the run writes: it is drawn while the units are written, into the
+	// job's state, and copied into the production by Finish.
+	audit, err := a.startExportAudit(ctx, dir, job, plan)
+	if err != nil {
+		return nil, err
+	}
+	defer audit.discard()
 	loaded, err := r.Run(ctx)
 	if err != nil {
 		return nil, err
 	}
-	coverage, err := a.exportCoverage(ctx, job, loaded)
+	coverage, err := a.exportCoverage(ctx, job, trail)
 	if err != nil {
 		return nil, err
 	}
-	r.RootFiles = map[string]func(io.Writer) error{"audit.jsonl": func(w io.Writer) error { return a.exportAudit(ctx, w, job, loaded) }}
+	r.RootFiles = map[string]func(io.Writer) error{"audit.jsonl": audit.copyTo}
 	sum, m, err := r.Finish(ctx, loaded, job.LoadEncoding, map[string][]byte{"coverage.json": coverage})
 	if err != nil {
 		return nil, err
@@ -583,13 +599,89 @@ func (a *App) newExportSource(ctx context.Context, size uint64, scope archive.Ho
 }
 
 func (s *exportSource) Unit(ctx context.Context, pu export.PlannedUnit) (*export.Unit, error) {
-	a := s.a
-	n := newNamer(a.d.Store)
+	return s.unit(ctx, newNamer(s.a.d.Store), nil, pu)
+}
+
+// exportBatches: the runner loads runs of units together
+// (exportSource.Units); off, unit by unit (a test compares the two).
+var exportBatches = true
+
+// unitSource is a source without its batches.
+type unitSource struct{ s *exportSource }
+
+func (u unitSource) Unit(ctx context.Context, pu export.PlannedUnit) (*export.Unit, error) {
+	return u.s.Unit(ctx, pu)
+}
+
+// exportBatch is the index rows and journal leaves of a run of units,
+// read with one range query each where the run's serials (and journal
+// indexes) lie close together — the plan runs by day and the archive
+// numbers messages in capture order, so they do.
+type exportBatch struct {
+	rows   map[uint64]*store.MessageRow // by serial
+	leaves map[uint64][]byte            // by journal index
+}
+
+// dense says whether reading the range lo..hi for n wanted keys reads
+// little more than them.
+func dense(lo, hi uint64, n int) bool { return hi-lo < 4*uint64(n)+256 }
+
+// Units implements export.BatchSource.
+func (s *exportSource) Units(ctx context.Context, pus []export.PlannedUnit) ([]*export.Unit, error) {
+	st := s.a.d.Store
+	b := &exportBatch{rows: map[uint64]*store.MessageRow{}, leaves: map[uint64][]byte{}}
+	lo, hi, n := uint64(1<<64-1), uint64(0), 0
+	for _, pu := range pus {
+		for _, serial := range pu.Serials {
+			b.rows[serial] = nil
+			lo, hi, n = min(lo, serial), max(hi, serial), n+1
+		}
+	}
+	if n > 0 && dense(lo, hi, n) {
+		if err := st.Messages(ctx, lo, hi, func(row store.MessageRow) error {
+			if r, ok := b.rows[row.Serial]; ok && r == nil {
+				b.rows[row.Serial] = &row
+			}
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+	}
+	lo, hi, n = uint64(1<<64-1), 0, 0
+	for _, r := range b.rows {
+		if r != nil {
+			b.leaves[r.JournalIndex] = nil
+			lo, hi, n = min(lo, r.JournalIndex), max(hi, r.JournalIndex), n+1
+		}
+	}
+	if n > 0 && dense(lo, hi, n) {
+		if err := st.Leaves(ctx, lo, hi+1, func(i uint64, _, l []byte) error {
+			if v, ok := b.leaves[i]; ok && v == nil {
+				b.leaves[i] = slices.Clone(l)
+			}
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+	}
+	nm := newNamer(st)
+	out := make([]*export.Unit, len(pus))
+	for k, pu := range pus {
+		u, err := s.unit(ctx, nm, b, pu)
+		if err != nil {
+			return nil, err
+		}
+		out[k] = u
+	}
+	return out, nil
+}
+
+func (s *exportSource) unit(ctx context.Context, n *namer, b *exportBatch, pu export.PlannedUnit) (*export.Unit, error) {
 	u := &export.Unit{}
 	kinds := map[string]archive.ParticipantKind{}
 	var ids []string
 	for _, serial := range pu.Serials {
-		m, err := s.message(ctx, n, serial)
+		m, err := s.message(ctx, b, serial)
 		if err != nil {
 			return nil, err
 		}
@@ -603,6 +695,23 @@ func (s *exportSource) Unit(ctx context.Context, pu export.PlannedUnit) (*export
 		if _, ok := kinds[m.Message.Sender]; !ok && m.Message.Sender != "" {
 			kinds[m.Message.Sender] = archive.ParticipantExternal
 			ids = append(ids, m.Message.Sender)
+		}
+	}
+	// Everyone the unit names, in one directory query.
+	if err := n.load(ctx, append(slices.Clone(ids), pu.Conversation)...); err != nil {
+		return nil, err
+	}
+	for _, m := range u.Messages {
+		msg := m.Message
+		kind := archive.ParticipantExternal
+		for _, p := range msg.Participants {
+			if p.ID == msg.Sender {
+				kind = p.Kind
+			}
+		}
+		var err error
+		if m.Sender, err = s.person(ctx, n, msg.Sender, kind, msg.SentAt); err != nil {
+			return nil, err
 		}
 	}
 	first := u.Messages[0].Message.SentAt
@@ -669,11 +778,16 @@ func (s *exportSource) person(ctx context.Context, n *namer, id string, kind arc
 	return p, nil
 }
 
-func (s *exportSource) message(ctx context.Context, n *namer, serial uint64) (*export.Message, error) {
+func (s *exportSource) message(ctx context.Context, b *exportBatch, serial uint64) (*export.Message, error) {
 	a := s.a
-	row, err := a.d.Store.Message(ctx, serial)
-	if err != nil {
-		return nil, fmt.Errorf("serial %d: %w", serial, err)
+	var row store.MessageRow
+	if b != nil && b.rows[serial] != nil {
+		row = *b.rows[serial]
+	} else {
+		var err error
+		if row, err = a.d.Store.Message(ctx, serial); err != nil {
+			return nil, fmt.Errorf("serial %d: %w", serial, err)
+		}
 	}
 	raw, err := s.records.Get(ctx, store.RecordKey{JournalIndex: row.JournalIndex, Ordinal: archive.OrdinalRaw}, row.RawHash)
 	if err != nil {
@@ -684,20 +798,11 @@ func (s *exportSource) message(ctx context.Context, n *namer, serial uint64) (*e
 		return nil, fmt.Errorf("serial %d normalized record: %w", serial, err)
 	}
 	msg := new(archive.Message)
-	if err := json.Unmarshal(rec, msg); err != nil {
+	if err := decodeRecord(rec, msg); err != nil {
 		return nil, fmt.Errorf("normalized record of serial %d: %w", serial, err)
 	}
 	m := &export.Message{Serial: serial, JournalIndex: row.JournalIndex, Version: row.Version, ConflictsWith: row.ConflictsWith,
 		RecalledBy: row.RecalledBy, CapturedAt: row.CapturedAt.Time, Message: msg, Raw: raw, Record: rec, RawSHA256: row.RawHash, RecordSHA256: row.RecordHash}
-	kind := archive.ParticipantExternal
-	for _, p := range msg.Participants {
-		if p.ID == msg.Sender {
-			kind = p.Kind
-		}
-	}
-	if m.Sender, err = s.person(ctx, n, msg.Sender, kind, msg.SentAt); err != nil {
-		return nil, err
-	}
 	if row.RefersTo != "" {
 		if targets, err := a.d.Store.MessagesBySourceID(ctx, row.RefersTo); err == nil {
 			for _, t := range targets {
@@ -709,7 +814,16 @@ func (s *exportSource) message(ctx context.Context, n *namer, serial uint64) (*e
 		}
 	}
 	var later map[int]store.AttachmentRow
-	if row.Attachments > 0 {
+	// The index counts the attachments not fetched, less those fetched
+	// since (attachment.fetched): as many as the record has, and none
+	// was fetched later.
+	faults := 0
+	for _, at := range msg.Attachments {
+		if at.Status != archive.AttachmentFetched {
+			faults++
+		}
+	}
+	if row.Attachments > 0 && faults != row.AttachFaults {
 		atts, err := a.d.Store.Attachments(ctx, serial)
 		if err != nil {
 			return nil, err
@@ -741,7 +855,9 @@ func (s *exportSource) message(ctx context.Context, n *namer, serial uint64) (*e
 		}
 		m.Attachments = append(m.Attachments, ea)
 	}
-	if err := a.d.Store.Leaves(ctx, row.JournalIndex, row.JournalIndex+1, func(_ uint64, _, l []byte) error { m.Leaf = slices.Clone(l); return nil }); err != nil {
+	if b != nil && b.leaves[row.JournalIndex] != nil {
+		m.Leaf = b.leaves[row.JournalIndex]
+	} else if err := a.d.Store.Leaves(ctx, row.JournalIndex, row.JournalIndex+1, func(_ uint64, _, l []byte) error { m.Leaf = slices.Clone(l); return nil }); err != nil {
 		return nil, err
 	}
 	if m.Proof, err = journal.InclusionProof(ctx, s.nodes, row.JournalIndex, s.size); err != nil {
@@ -923,4 +1039,448 @@ func (a *App) RecordExport(ctx context.Context, dir string) (*ExportView, error)
 		return nil, err
 	}
 	return manifestView(dir, &m.Job, "finished", &m, fin.ManifestSHA256, idx), nil
+}
+
+// decodeRecord decodes a normalized record into m exactly as
+// json.Unmarshal does. Records are canonical JSON the archive wrote, so
+// a direct reading of that form (no reflection, no validation pass
+// before the decoding one) covers them; anything else — an unknown or
+// repeated key, a null, an escape it does not read — is left to
+// encoding/json, which then decodes the whole record.
+func decodeRecord(b []byte, m *archive.Message) error {
+	d := recordDecoder{b: b}
+	var out archive.Message
+	if d.message(&out) && d.end() {
+		*m = out
+		return nil
+	}
+	return json.Unmarshal(b, m)
+}
+
+type recordDecoder struct {
+	b []byte
+	i int
+}
+
+func (d *recordDecoder) ws() {
+	for d.i < len(d.b) {
+		switch d.b[d.i] {
+		case ' ', '\t', '\n', '\r':
+			d.i++
+		default:
+			return
+		}
+	}
+}
+
+func (d *recordDecoder) end() bool {
+	d.ws()
+	return d.i == len(d.b)
+}
+
+// peek returns the next byte after white space (0 at the end).
+func (d *recordDecoder) peek() byte {
+	d.ws()
+	if d.i < len(d.b) {
+		return d.b[d.i]
+	}
+	return 0
+}
+
+func (d *recordDecoder) eat(c byte) bool {
+	if d.peek() == c {
+		d.i++
+		return true
+	}
+	return false
+}
+
+// raw reads a string's contents without unescaping: ok only when there
+// is nothing to unescape and it is valid UTF-8 (as encoding/json reads
+// it byte for byte).
+func (d *recordDecoder) raw() ([]byte, bool) {
+	if !d.eat('"') {
+		return nil, false
+	}
+	start := d.i
+	ascii := true
+	for d.i < len(d.b) {
+		c := d.b[d.i]
+		switch {
+		case c == '"':
+			s := d.b[start:d.i]
+			d.i++
+			if !ascii && !utf8.Valid(s) {
+				return nil, false
+			}
+			return s, true
+		case c == '\\' || c < 0x20:
+			return nil, false
+		case c >= 0x80:
+			ascii = false
+		}
+		d.i++
+	}
+	return nil, false
+}
+
+// str reads a string, unescaping the escapes a canonical encoder writes
+// (\" \\ \/ \b \f \n \r \t and \u of a rune outside the surrogates).
+func (d *recordDecoder) str() (string, bool) {
+	if !d.eat('"') {
+		return "", false
+	}
+	start := d.i
+	ascii := true
+	for d.i < len(d.b) {
+		c := d.b[d.i]
+		switch {
+		case c == '"':
+			s := d.b[start:d.i]
+			d.i++
+			if !ascii && !utf8.Valid(s) {
+				return "", false
+			}
+			return string(s), true
+		case c == '\\':
+			return d.escaped(start)
+		case c < 0x20:
+			return "", false
+		case c >= 0x80:
+			ascii = false
+		}
+		d.i++
+	}
+	return "", false
+}
+
+func (d *recordDecoder) escaped(start int) (string, bool) {
+	out := make([]byte, 0, d.i-start+64)
+	d.i = start
+	for d.i < len(d.b) {
+		c := d.b[d.i]
+		switch {
+		case c == '"':
+			d.i++
+			if !utf8.Valid(out) {
+				return "", false
+			}
+			return string(out), true
+		case c < 0x20:
+			return "", false
+		case c == '\\':
+			if d.i+1 >= len(d.b) {
+				return "", false
+			}
+			e := d.b[d.i+1]
+			d.i += 2
+			switch e {
+			case '"', '\\', '/':
+				out = append(out, e)
+			case 'b':
+				out = append(out, '\b')
+			case 'f':
+				out = append(out, '\f')
+			case 'n':
+				out = append(out, '\n')
+			case 'r':
+				out = append(out, '\r')
+			case 't':
+				out = append(out, '\t')
+			case 'u':
+				if d.i+4 > len(d.b) {
+					return "", false
+				}
+				var r rune
+				for _, h := range d.b[d.i : d.i+4] {
+					switch {
+					case h >= '0' && h <= '9':
+						r = r<<4 | rune(h-'0')
+					case h >= 'a' && h <= 'f':
+						r = r<<4 | rune(h-'a'+10)
+					case h >= 'A' && h <= 'F':
+						r = r<<4 | rune(h-'A'+10)
+					default:
+						return "", false
+					}
+				}
+				if r >= 0xD800 && r < 0xE000 {
+					return "", false // a surrogate: encoding/json's rules
+				}
+				d.i += 4
+				out = utf8.AppendRune(out, r)
+			default:
+				return "", false
+			}
+		default:
+			out = append(out, c)
+			d.i++
+		}
+	}
+	return "", false
+}
+
+func (d *recordDecoder) int() (int64, bool) {
+	d.ws()
+	start := d.i
+	if d.i < len(d.b) && d.b[d.i] == '-' {
+		d.i++
+	}
+	digits := d.i
+	for d.i < len(d.b) && d.b[d.i] >= '0' && d.b[d.i] <= '9' {
+		d.i++
+	}
+	n := d.i - digits
+	if n == 0 || n > 18 || (n > 1 && d.b[digits] == '0') {
+		return 0, false
+	}
+	if d.i < len(d.b) {
+		switch d.b[d.i] {
+		case '.', 'e', 'E':
+			return 0, false
+		}
+	}
+	v, err := strconv.ParseInt(string(d.b[start:d.i]), 10, 64)
+	return v, err == nil
+}
+
+func (d *recordDecoder) bool() (bool, bool) {
+	d.ws()
+	switch {
+	case bytes.HasPrefix(d.b[d.i:], []byte("true")):
+		d.i += 4
+		return true, true
+	case bytes.HasPrefix(d.b[d.i:], []byte("false")):
+		d.i += 5
+		return false, true
+	}
+	return false, false
+}
+
+func (d *recordDecoder) time(t *archive.Time) bool {
+	s, ok := d.raw()
+	return ok && t.UnmarshalText(s) == nil
+}
+
+// object reads {"key": value, …}, calling field with each key (a
+// field's bit in seen: a repeated or unknown key fails).
+func (d *recordDecoder) object(field func(key []byte) (bit uint32, ok bool)) bool {
+	if !d.eat('{') {
+		return false
+	}
+	if d.eat('}') {
+		return true
+	}
+	var seen uint32
+	for {
+		k, ok := d.raw()
+		if !ok || !d.eat(':') {
+			return false
+		}
+		bit, ok := field(k)
+		if !ok || seen&bit != 0 {
+			return false
+		}
+		seen |= bit
+		if d.eat(',') {
+			continue
+		}
+		return d.eat('}')
+	}
+}
+
+// array reads [v, …] calling elem for each; empty gives n 0.
+func (d *recordDecoder) array(elem func() bool) bool {
+	if !d.eat('[') {
+		return false
+	}
+	if d.eat(']') {
+		return true
+	}
+	for {
+		if !elem() {
+			return false
+		}
+		if d.eat(',') {
+			continue
+		}
+		return d.eat(']')
+	}
+}
+
+func (d *recordDecoder) message(m *archive.Message) bool {
+	return d.object(func(k []byte) (uint32, bool) {
+		var ok bool
+		switch string(k) {
+		case "schema":
+			var n int64
+			n, ok = d.int()
+			m.Schema = int(n)
+			return 1 << 0, ok && n == int64(int(n))
+		case "source":
+			m.Source, ok = d.str()
+			return 1 << 1, ok
+		case "source_id":
+			m.SourceID, ok = d.str()
+			return 1 << 2, ok
+		case "source_type":
+			m.SourceType, ok = d.str()
+			return 1 << 3, ok
+		case "kind":
+			var s string
+			s, ok = d.str()
+			m.Kind = archive.Kind(s)
+			return 1 << 4, ok
+		case "action":
+			var s string
+			s, ok = d.str()
+			m.Action = archive.Action(s)
+			return 1 << 5, ok
+		case "sent_at":
+			return 1 << 6, d.time(&m.SentAt)
+		case "conversation":
+			m.Conversation, ok = d.str()
+			return 1 << 7, ok
+		case "conversation_kind":
+			var s string
+			s, ok = d.str()
+			m.ConversationKind = archive.ConversationKind(s)
+			return 1 << 8, ok
+		case "sender":
+			m.Sender, ok = d.str()
+			return 1 << 9, ok
+		case "recipients":
+			m.Recipients = []string{}
+			return 1 << 10, d.array(func() bool {
+				s, ok := d.str()
+				m.Recipients = append(m.Recipients, s)
+				return ok
+			})
+		case "participants":
+			m.Participants = []archive.Participant{}
+			return 1 << 11, d.array(func() bool {
+				var p archive.Participant
+				ok := d.object(func(k []byte) (uint32, bool) {
+					var ok bool
+					switch string(k) {
+					case "id":
+						p.ID, ok = d.str()
+						return 1, ok
+					case "kind":
+						var s string
+						s, ok = d.str()
+						p.Kind = archive.ParticipantKind(s)
+						return 2, ok
+					}
+					return 0, false
+				})
+				m.Participants = append(m.Participants, p)
+				return ok
+			})
+		case "direction":
+			var s string
+			s, ok = d.str()
+			m.Direction = archive.Direction(s)
+			return 1 << 12, ok
+		case "text":
+			m.Text, ok = d.str()
+			return 1 << 13, ok
+		case "details":
+			m.Details = []archive.Detail{}
+			return 1 << 14, d.array(func() bool {
+				var x archive.Detail
+				ok := d.object(func(k []byte) (uint32, bool) {
+					var ok bool
+					switch string(k) {
+					case "name":
+						x.Name, ok = d.str()
+						return 1, ok
+					case "value":
+						x.Value, ok = d.str()
+						return 2, ok
+					}
+					return 0, false
+				})
+				m.Details = append(m.Details, x)
+				return ok
+			})
+		case "attachments":
+			m.Attachments = []archive.Attachment{}
+			return 1 << 15, d.array(func() bool {
+				var a archive.Attachment
+				ok := d.attachment(&a)
+				m.Attachments = append(m.Attachments, a)
+				return ok
+			})
+		case "refers_to":
+			m.RefersTo, ok = d.str()
+			return 1 << 16, ok
+		case "consent":
+			c := new(archive.Consent)
+			m.Consent = c
+			return 1 << 17, d.object(func(k []byte) (uint32, bool) {
+				var ok bool
+				switch string(k) {
+				case "external_id":
+					c.ExternalID, ok = d.str()
+					return 1, ok
+				case "agreed":
+					c.Agreed, ok = d.bool()
+					return 2, ok
+				case "at":
+					return 4, d.time(&c.At)
+				}
+				return 0, false
+			})
+		case "time_unknown":
+			m.TimeUnknown, ok = d.bool()
+			return 1 << 18, ok
+		}
+		return 0, false
+	})
+}
+
+func (d *recordDecoder) attachment(a *archive.Attachment) bool {
+	return d.object(func(k []byte) (uint32, bool) {
+		var ok bool
+		switch string(k) {
+		case "role":
+			a.Role, ok = d.str()
+			return 1 << 0, ok
+		case "blob":
+			var s []byte
+			s, ok = d.raw()
+			return 1 << 1, ok && a.Blob.UnmarshalText(s) == nil
+		case "size":
+			a.Size, ok = d.int()
+			return 1 << 2, ok
+		case "declared_size":
+			a.DeclaredSize, ok = d.int()
+			return 1 << 3, ok
+		case "media_type":
+			a.MediaType, ok = d.str()
+			return 1 << 4, ok
+		case "file_name":
+			a.FileName, ok = d.str()
+			return 1 << 5, ok
+		case "source_ref":
+			a.SourceRef, ok = d.str()
+			return 1 << 6, ok
+		case "source_md5":
+			a.SourceMD5, ok = d.str()
+			return 1 << 7, ok
+		case "status":
+			var s string
+			s, ok = d.str()
+			a.Status = archive.AttachmentStatus(s)
+			return 1 << 8, ok
+		case "reason":
+			a.Reason, ok = d.str()
+			return 1 << 9, ok
+		case "text":
+			a.Text, ok = d.str()
+			return 1 << 10, ok
+		}
+		return 0, false
+	})
 }

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -34,13 +36,7 @@ type AuditLine struct {
 // before the production's own creation that names one of them, in journal
 // order (the production's own events end it). Holds are scope-based: the
 // hold the job exports is listed with its release, if any.
-func (a *App) exportAudit(ctx context.Context, out io.Writer, job *export.Job, l *export.Loaded) error {
-	// The exported serials, sorted: 8 bytes a message (a set would take
-	// six times that in a production of millions).
-	exported := make([]uint64, 0, l.Messages)
-	if err := l.EachRow(func(r *export.LoadRow) error { exported = append(exported, r.Serial); return nil }); err != nil {
-		return err
-	}
+func (a *App) exportAudit(ctx context.Context, out io.Writer, job *export.Job, exported []uint64) error {
 	if len(exported) == 0 {
 		return nil
 	}
@@ -98,6 +94,65 @@ func (a *App) exportAudit(ctx context.Context, out io.Writer, job *export.Job, l
 	return bw.Flush()
 }
 
+// exportAuditFile is the audit trail drawn into the job's state while
+// the units are written.
+type exportAuditFile struct {
+	name   string
+	done   chan struct{}
+	err    error
+	cancel context.CancelFunc
+}
+
+// startExportAudit draws the audit trail of the plan's messages in the
+// background.
+func (a *App) startExportAudit(ctx context.Context, dir string, job *export.Job, plan []export.PlannedUnit) (*exportAuditFile, error) {
+	f, err := os.CreateTemp(filepath.Join(dir, export.StateDir), "audit-*.tmp")
+	if err != nil {
+		return nil, err
+	}
+	var serials []uint64
+	for _, pu := range plan {
+		serials = append(serials, pu.Serials...)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	af := &exportAuditFile{name: f.Name(), done: make(chan struct{}), cancel: cancel}
+	go func() {
+		defer close(af.done)
+		bw := bufio.NewWriterSize(f, 256<<10)
+		err := a.exportAudit(ctx, bw, job, serials)
+		if err == nil {
+			err = bw.Flush()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		af.err = err
+	}()
+	return af, nil
+}
+
+// copyTo writes the audit trail, once drawn.
+func (af *exportAuditFile) copyTo(w io.Writer) error {
+	<-af.done
+	if af.err != nil {
+		return af.err
+	}
+	f, err := os.Open(af.name)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(w, f)
+	return err
+}
+
+// discard stops the drawing if it still runs and removes the file.
+func (af *exportAuditFile) discard() {
+	af.cancel()
+	<-af.done
+	os.Remove(af.name)
+}
+
 // Coverage is a production's coverage certificate (coverage.json): what
 // the archive knows it could not capture within the production's scope,
 // from the journal up to the production's creation.
@@ -132,7 +187,42 @@ type AbsentMedia struct {
 	Attachments []string `json:"attachments"`
 }
 
-func (a *App) exportCoverage(ctx context.Context, job *export.Job, l *export.Loaded) ([]byte, error) {
+// exportTrail is what the audit trail and the coverage certificate need
+// of a production's load-file rows, gathered as the runner keeps or
+// writes each unit (export.Runner.OnUnit) instead of read back after.
+type exportTrail struct {
+	absent []AbsentMedia
+	heard  map[string]bool // custodians with an exported message
+	// people are the senders and participants, in the order first met,
+	// whose consent the certificate reads.
+	people []string
+	seen   map[string]bool
+}
+
+func newExportTrail() *exportTrail {
+	return &exportTrail{heard: map[string]bool{}, seen: map[string]bool{}}
+}
+
+func (t *exportTrail) add(d *export.UnitDone) {
+	for i := range d.Rows {
+		r := &d.Rows[i]
+		if len(r.Absent) > 0 {
+			t.absent = append(t.absent, AbsentMedia{Number: r.Number, Serial: r.Serial, Attachments: r.Absent})
+		}
+		t.heard[r.From], t.heard[r.Custodian] = true, true
+		for _, id := range r.IDs {
+			t.heard[id] = true
+		}
+		for _, id := range append([]string{r.From}, r.IDs...) {
+			if !t.seen[id] {
+				t.seen[id] = true
+				t.people = append(t.people, id)
+			}
+		}
+	}
+}
+
+func (a *App) exportCoverage(ctx context.Context, job *export.Job, t *exportTrail) ([]byte, error) {
 	c := &Coverage{ID: job.ID, Scope: job.Scope, Hold: job.Hold, Through: job.CreatedIndex + 1,
 		Faults: []store.FaultRow{}, Quarantined: []store.RejectRow{}, ConsentRefused: []store.ConsentRow{}, SilentCustodians: []string{}, AbsentMedia: []AbsentMedia{}}
 	from, to := job.Scope.From, job.Scope.To
@@ -177,34 +267,18 @@ func (a *App) exportCoverage(ctx context.Context, job *export.Job, l *export.Loa
 	}); err != nil {
 		return nil, err
 	}
-	seen := map[string]bool{}  // participants whose consent was read
-	heard := map[string]bool{} // custodians with an exported message
-	if err := l.EachRow(func(r *export.LoadRow) error {
-		if len(r.Absent) > 0 {
-			c.AbsentMedia = append(c.AbsentMedia, AbsentMedia{Number: r.Number, Serial: r.Serial, Attachments: r.Absent})
+	c.AbsentMedia = append(c.AbsentMedia, t.absent...)
+	heard := t.heard
+	for _, id := range t.people {
+		rows, err := a.d.Store.Consent(ctx, id)
+		if err != nil {
+			return nil, err
 		}
-		heard[r.From], heard[r.Custodian] = true, true
-		for _, id := range r.IDs {
-			heard[id] = true
-		}
-		for _, id := range append([]string{r.From}, r.IDs...) {
-			if seen[id] {
-				continue
-			}
-			seen[id] = true
-			rows, err := a.d.Store.Consent(ctx, id)
-			if err != nil {
-				return err
-			}
-			for _, cr := range rows {
-				if !cr.Agreed {
-					c.ConsentRefused = append(c.ConsentRefused, cr)
-				}
+		for _, cr := range rows {
+			if !cr.Agreed {
+				c.ConsentRefused = append(c.ConsentRefused, cr)
 			}
 		}
-		return nil
-	}); err != nil {
-		return nil, err
 	}
 	custodians := slices.Clone(job.Scope.Custodians)
 	if job.Hold != "" {

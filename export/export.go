@@ -181,3 +181,20 @@ type Format interface {
 	// without pages).
 	WriteUnit(ctx context.Context, u *Unit, out Sink, firstPage int) (pages int, err error)
 }
+
+// BatchSource is a Source that loads consecutive units of the plan
+// together (one index query for all of them): the runner hands it runs
+// of units and takes them in the order given.
+type BatchSource interface {
+	Source
+	Units(ctx context.Context, us []PlannedUnit) ([]*Unit, error)
+}
+
+// Unpaged is a Format whose files do not depend on the pages written
+// before the unit (it ignores firstPage and returns 0 pages) and whose
+// WriteUnit may run for several units at once: the runner formats such
+// units ahead, on every core, into memory and writes them in order.
+type Unpaged interface {
+	Format
+	Unpaged()
+}

@@ -91,3 +91,6 @@ func (JSONL) WriteUnit(_ context.Context, u *Unit, out Sink, _ int) (int, error)
 	}
 	return 0, f.Close()
 }
+
+// Unpaged implements Unpaged: a JSONL file has no pages.
+func (JSONL) Unpaged() {}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 )
 
 // File names at a production's root.
@@ -170,20 +171,33 @@ func writeManifest(name string, m *Manifest, l *Loaded, root []FileEntry) (strin
 	bw.Write(head)
 	bw.WriteString(`"files": [`)
 	first := true
+	var b []byte
 	entry := func(e FileEntry) error {
-		b, err := json.MarshalIndent(&e, "    ", "  ")
-		if err != nil {
-			return err
-		}
-		if !first {
-			bw.WriteByte(',')
+		b = appendManifestEntry(b[:0], &e)
+		if first {
+			b = b[1:] // no comma before the first
 		}
 		first = false
-		bw.WriteString("\n    ")
-		_, err = bw.Write(b)
+		_, err := bw.Write(b)
 		return err
 	}
-	err = l.EachFile(entry)
+	if l.part != "" {
+		// The units' entries, rendered as Run wrote them.
+		var pf *os.File
+		if pf, err = os.Open(l.part); err == nil {
+			// Each entry starts with its comma: not the first's.
+			var c [1]byte
+			if _, err = io.ReadFull(pf, c[:]); err == nil {
+				first = false
+				_, err = io.Copy(bw, pf)
+			} else if err == io.EOF {
+				err = nil
+			}
+			pf.Close()
+		}
+	} else {
+		err = l.EachFile(entry)
+	}
 	for _, e := range root {
 		if err == nil {
 			err = entry(e)
@@ -238,4 +252,37 @@ func writeFileAtomic(name string, b []byte) error {
 		return err
 	}
 	return os.Rename(tmp, name)
+}
+
+// appendManifestEntry appends a file's entry in the manifest's list:
+// ",\n    " and the entry as json.MarshalIndent(e, "    ", "  ") writes
+// it (by hand when its strings need no escaping, the common case).
+func appendManifestEntry(b []byte, e *FileEntry) []byte {
+	b = append(b, ",\n    "...)
+	if !plainJSON(e.Path) || !plainJSON(e.SHA256) {
+		m, err := json.MarshalIndent(e, "    ", "  ")
+		if err != nil {
+			panic(err) // a struct of strings and an integer always encodes
+		}
+		return append(b, m...)
+	}
+	b = append(b, "{\n      \"path\": \""...)
+	b = append(b, e.Path...)
+	b = append(b, "\",\n      \"sha256\": \""...)
+	b = append(b, e.SHA256...)
+	b = append(b, "\",\n      \"size\": "...)
+	b = strconv.AppendInt(b, e.Size, 10)
+	return append(b, "\n    }"...)
+}
+
+// plainJSON says whether s is written into JSON as it is (printable
+// ASCII that encoding/json does not escape).
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }

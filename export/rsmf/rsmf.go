@@ -654,3 +654,6 @@ func conversationID(u *export.Unit) string {
 	}
 	return u.Conversation
 }
+
+// Unpaged implements export.Unpaged: an RSMF file has no pages.
+func (Format) Unpaged() {}

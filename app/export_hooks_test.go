@@ -1,0 +1,4 @@
+package app
+
+// ExportBatches switches the export's batched loading, for app_test.
+var ExportBatches = &exportBatches
